@@ -1,0 +1,275 @@
+r"""The lifted network model: architecture, parameters, forward pass, J and F_λ.
+
+Shapes (features x samples everywhere): data ``X0`` is d x m, one column per sample;
+``W[l]`` is n_{l+1} x n_l and ``b[l]`` has shape (n_{l+1},); hidden activations
+``X[l]`` are n_l x m. Layers l = 0..L (``sizes`` has L + 2 entries):
+
+    U_l = W_l X_l + b_l 1ᵀ,   X_{l+1} = φ_l(U_l)  (l < L),   Z = W_L X_L + b_L 1ᵀ.
+
+Standard objective (what backprop minimises)::
+
+    J(W) = (1/m) ℓ(Y, Z) + Σ_l (ρ_l/2) ‖W_l‖²_F
+
+Fenchel lifted objective (λ_l ≥ 0, X_{l+1} ∈ dom f*_l)::
+
+    F_λ(W, X) = (1/m) [ ℓ(Y, W_L X_L + b_L 1ᵀ) + Σ_{l<L} λ_l Σ B_φl(U_l, X_{l+1}) ] + Σ_l (ρ_l/2)‖W_l‖²_F
+
+with U_l computed from the lifted X_l (X_0 is the data). F_λ(W, forward(W)) = J(W)
+because every divergence vanishes on the activation graph, and for λ ≥ 0 the lifted
+problem is a relaxation: min F_λ ≤ min J.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import activations as _act
+from . import losses as _loss
+from .backend import is_torch, namespace
+
+__all__ = ["FenchelNetwork", "LiftedTerms", "check_array"]
+
+
+def check_array(x, name: str, shape: tuple | None = None, finite: bool = True):
+    """Validate an array argument: numpy/torch, float, given shape (None entries = any), finite.
+
+    Returns numpy input as a float array (integer input is converted to float64).
+    Raises ``TypeError``/``ValueError`` naming ``name``.
+    """
+    if is_torch(x):
+        import torch
+
+        if not torch.is_floating_point(x):
+            x = x.to(torch.get_default_dtype())
+    else:
+        if isinstance(x, (list, tuple)) or np.isscalar(x):
+            x = np.asarray(x)
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{name}: expected a numpy array or torch tensor, got {type(x).__name__}")
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
+            raise TypeError(f"{name}: expected a numeric array, got dtype {x.dtype}")
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float64)
+    if shape is not None:
+        got = tuple(x.shape)
+        if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
+            want = " x ".join("m" if s is None else str(s) for s in shape)
+            raise ValueError(f"{name}: expected shape {want}, got {' x '.join(map(str, got)) or 'a scalar'}")
+    if finite:
+        xp = namespace(x)
+        if not xp.all(xp.isfinite(x)):
+            raise ValueError(f"{name}: contains NaN or inf")
+    return x
+
+
+def _per_layer(value, n: int, name: str, positive: bool = False) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(f"{name}: expected a scalar or {n} values (one per layer), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: must be finite, got {arr.tolist()}")
+    if np.any(arr < 0) or (positive and np.any(arr <= 0)):
+        raise ValueError(f"{name}: must be {'> 0' if positive else '>= 0'}, got {arr.tolist()}")
+    return arr
+
+
+@dataclass
+class LiftedTerms:
+    """The pieces of F_λ: ``loss`` = ℓ/m, ``divergences[l]`` = λ_l ΣB_l / m, ``reg`` = Σ ρ_l/2‖W_l‖²."""
+
+    loss: float
+    divergences: list
+    reg: float
+
+    @property
+    def total(self) -> float:
+        return self.loss + sum(self.divergences) + self.reg
+
+
+class FenchelNetwork:
+    """A feed-forward network and its Fenchel lifted relaxation.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths ``[d, n_1, ..., n_L, k]`` (at least two entries).
+    activation : str, Activation, or a sequence of them (one per hidden layer)
+        Names from :func:`fenchel_cvx.activations.names`.
+    loss : str or Loss
+        ``"cross_entropy"`` (default) or ``"squared"``.
+    lam : float or sequence of L floats
+        Lagrange multipliers λ_l ≥ 0 of the divergence constraints.
+    rho : float or sequence of L + 1 floats
+        Weight decay ρ_l ≥ 0 of each layer.
+    bias : bool
+        Whether the layers have biases (if False the b's stay zero).
+    seed : int
+        Seed of the parameter initialisation (uniform ±1/√n_in, as torch's nn.Linear).
+    dtype : numpy dtype of the parameters (float64 by default).
+    """
+
+    def __init__(self, sizes: Sequence[int], activation="relu", loss="cross_entropy", lam=1.0, rho=0.0,
+                 bias: bool = True, seed: int | None = 0, dtype=np.float64):
+        sizes = list(sizes)
+        if len(sizes) < 2 or any((not isinstance(s, (int, np.integer))) or s < 1 for s in sizes):
+            raise ValueError(f"sizes: expected at least two positive integers (e.g. [64, 100, 10]), got {sizes}")
+        self.sizes = [int(s) for s in sizes]
+        L = len(sizes) - 2
+        if isinstance(activation, (str, _act.Activation)):
+            acts = [activation] * L
+        else:
+            acts = list(activation)
+            if len(acts) != L:
+                raise ValueError(f"activation: expected one activation per hidden layer ({L}), got {len(acts)}")
+        self.activations = [_act.get(a) for a in acts]
+        self.loss = _loss.get(loss)
+        self.lam = _per_layer(lam, L, "lam")
+        self.rho = _per_layer(rho, L + 1, "rho")
+        self.bias = bool(bias)
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise TypeError(f"dtype: expected a float dtype, got {self.dtype}")
+        self.init_params(seed)
+
+    # ---- structure -------------------------------------------------------------
+    @property
+    def L(self) -> int:
+        """Number of hidden layers (the weight layers are 0..L)."""
+        return len(self.sizes) - 2
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    def __repr__(self):
+        acts = ",".join(a.name for a in self.activations)
+        return (f"FenchelNetwork(sizes={self.sizes}, activation=[{acts}], loss={self.loss.name}, "
+                f"lam={self.lam.tolist()}, rho={self.rho.tolist()}, bias={self.bias})")
+
+    def init_params(self, seed: int | None = 0):
+        """Initialise W_l, b_l ~ U(−1/√n_l, 1/√n_l) (b = 0 when bias=False) from ``seed``."""
+        rng = np.random.default_rng(seed)
+        self.W, self.b = [], []
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            s = 1.0 / math.sqrt(n_in)
+            self.W.append(rng.uniform(-s, s, size=(n_out, n_in)).astype(self.dtype))
+            bl = rng.uniform(-s, s, size=n_out) if self.bias else np.zeros(n_out)
+            self.b.append(bl.astype(self.dtype))
+        return self
+
+    def get_params(self):
+        """Copies of (W, b) as lists of arrays."""
+        return [w.copy() if not is_torch(w) else w.clone() for w in self.W], \
+               [v.copy() if not is_torch(v) else v.clone() for v in self.b]
+
+    def set_params(self, W, b):
+        """Set (W, b) after checking shapes and finiteness."""
+        W = [check_array(w, f"W[{l}]", (o, i)) for l, (w, i, o) in enumerate(zip(W, self.sizes[:-1], self.sizes[1:]))]
+        b = [check_array(v, f"b[{l}]", (o,)) for l, (v, o) in enumerate(zip(b, self.sizes[1:]))]
+        if len(W) != self.n_layers or len(b) != self.n_layers:
+            raise ValueError(f"W, b: expected {self.n_layers} layers")
+        self.W, self.b = list(W), list(b)
+        return self
+
+    def _params(self, W, b, ref):
+        W = self.W if W is None else W
+        b = self.b if b is None else b
+        if is_torch(ref):
+            xp = namespace(ref)
+            W = [xp.asarray(w, like=ref) for w in W]
+            b = [xp.asarray(v, like=ref) for v in b]
+        return W, b
+
+    # ---- validation -------------------------------------------------------------
+    def check_input(self, X0):
+        """Validate data X0 (d x m, finite); returns it as a float array."""
+        return check_array(X0, "X0", (self.sizes[0], None))
+
+    def check_targets(self, y, m: int | None = None):
+        """Validate targets and return Y as k x m (one-hot for cross-entropy labels)."""
+        Y = self.loss.targets(y, self.sizes[-1])
+        if m is not None and Y.shape[1] != m:
+            raise ValueError(f"targets y: expected {m} samples (one per column of X0), got {Y.shape[1]}")
+        return Y
+
+    def check_hidden(self, Xs, m: int):
+        """Validate hidden activations [X_1..X_L]: shapes n_l x m, finite, in dom f*_{l-1}."""
+        if len(Xs) != self.L:
+            raise ValueError(f"X: expected {self.L} hidden activation arrays [X_1..X_L], got {len(Xs)}")
+        out = []
+        for l, (X, act) in enumerate(zip(Xs, self.activations), start=1):
+            X = check_array(X, f"X[{l}]", (self.sizes[l], m))
+            if not act.in_domain(X):
+                lo, hi = act.domain
+                raise ValueError(f"X[{l}]: entries outside the domain [{lo}, {hi}] of f* for activation {act.name}")
+            out.append(X)
+        return out
+
+    # ---- evaluation ---------------------------------------------------------------
+    def pre_activation(self, l: int, X, W=None, b=None):
+        """U_l = W_l X + b_l 1ᵀ for layer l (X is n_l x m)."""
+        W, b = self._params(W, b, X)
+        return W[l] @ X + b[l][:, None]
+
+    def forward(self, X0, W=None, b=None):
+        """Feed-forward pass. Returns ``(Xs, Z)`` with ``Xs = [X_1, ..., X_L]`` and logits Z (k x m)."""
+        X0 = self.check_input(X0)
+        W, b = self._params(W, b, X0)
+        Xs, X = [], X0
+        for l in range(self.L):
+            X = self.activations[l].phi(W[l] @ X + b[l][:, None])
+            Xs.append(X)
+        return Xs, W[-1] @ X + b[-1][:, None]
+
+    def predict(self, X0, W=None, b=None):
+        """Predicted labels (classification) or outputs (regression) of the feed-forward network."""
+        return self.loss.predict(self.forward(X0, W, b)[1])
+
+    def regulariser(self, W=None):
+        W = self.W if W is None else W
+        return float(sum(0.5 * r * float(namespace(w).sum(w * w)) for r, w in zip(self.rho, W)))
+
+    def objective(self, X0, y, W=None, b=None) -> float:
+        """Standard objective J(W) = ℓ(Y, Z)/m + Σ ρ_l/2 ‖W_l‖²."""
+        X0 = self.check_input(X0)
+        m = X0.shape[1]
+        Y = self.check_targets(y, m)
+        _, Z = self.forward(X0, W, b)
+        Y = namespace(Z).asarray(Y, like=Z)
+        return float(self.loss.value(Y, Z)) / m + self.regulariser(W)
+
+    def lifted_terms(self, X0, y, Xs, W=None, b=None, lam=None) -> LiftedTerms:
+        """The terms of F_λ(W, X) (see :class:`LiftedTerms`); ``lam`` overrides the network's λ."""
+        X0 = self.check_input(X0)
+        m = X0.shape[1]
+        Y = self.check_targets(y, m)
+        Xs = self.check_hidden(Xs, m)
+        lam = self.lam if lam is None else _per_layer(lam, self.L, "lam")
+        W, b = self._params(W, b, X0)
+        prev = [X0] + Xs
+        divs = []
+        for l in range(self.L):
+            U = W[l] @ prev[l] + b[l][:, None]
+            divs.append(lam[l] * float(namespace(U).sum(self.activations[l].divergence(U, Xs[l]))) / m)
+        Z = W[-1] @ prev[-1] + b[-1][:, None]
+        Y = namespace(Z).asarray(Y, like=Z)
+        return LiftedTerms(loss=float(self.loss.value(Y, Z)) / m, divergences=divs, reg=self.regulariser(W))
+
+    def lifted_objective(self, X0, y, Xs, W=None, b=None, lam=None) -> float:
+        """F_λ(W, X) with X = [X_1..X_L] (data terms carry 1/m)."""
+        return self.lifted_terms(X0, y, Xs, W, b, lam).total
+
+    def accuracy(self, X0, y, W=None, b=None) -> float:
+        """Fraction of correctly classified samples (classification losses only)."""
+        if not self.loss.classification:
+            raise ValueError("accuracy: defined for classification losses only")
+        Y = self.check_targets(y)
+        pred = np.asarray(self.predict(X0, W, b) if not is_torch(X0) else self.predict(X0, W, b).cpu())
+        labels = np.argmax(np.asarray(Y if not is_torch(Y) else Y.cpu()), axis=0)
+        return float(np.mean(pred == labels))
