@@ -1,0 +1,75 @@
+"""Random small instances of the lifted problem that reach every branch.
+
+Used by the tests, ``fenchel-cvx check-blocks`` and the benchmarks. An instance is a
+network with random parameters plus data ``X0`` (d x m), targets ``y`` and hidden
+activations ``Xs = [X_1..X_L]`` that are *not* on the activation graph: the
+feed-forward activations are perturbed, a fraction of entries is put exactly on the
+domain edges of f* (0 for relu, 0/1 for sigmoid, ±1 for tanh/hardtanh) and a fraction
+of pre-activations lands near the kinks of φ.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import have_torch
+from ..network import FenchelNetwork
+
+
+def random_state(activation="relu", loss="cross_entropy", sizes=(6, 5, 4, 3), m=12, seed=0,
+                 lam=None, rho=None, edge_fraction=0.25, backend="numpy", dtype="float64", device="cpu"):
+    """Return ``(net, X0, y, Xs)`` for a random instance (see module docstring).
+
+    ``backend`` is ``"numpy"`` or ``"torch"`` (then X0, Xs, y and the parameters are
+    tensors of ``dtype`` on ``device``); λ and ρ default to random values in [0.5, 2]
+    and [1e-3, 1e-1] per layer.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = list(sizes)
+    L = len(sizes) - 2
+    lam = rng.uniform(0.5, 2.0, size=L) if lam is None else lam
+    rho = rng.uniform(1e-3, 1e-1, size=L + 1) if rho is None else rho
+    net = FenchelNetwork(sizes, activation=activation, loss=loss, lam=lam, rho=rho, seed=seed)
+    # larger weights than the default init, so that pre-activations spread over kinks and tails
+    net.W = [2.0 * w for w in net.W]
+    X0 = rng.normal(size=(sizes[0], m))
+    k = sizes[-1]
+    if net.loss.classification:
+        y = rng.integers(0, k, size=m)
+        y[:k] = np.arange(min(k, m))  # every class present
+    else:
+        y = rng.normal(size=(k, m))
+    fwd, _ = net.forward(X0)
+    Xs = []
+    for l, (X, act) in enumerate(zip(fwd, net.activations)):
+        V = X + 0.3 * rng.normal(size=X.shape)
+        V = act.project_domain(V)
+        lo, hi = act.domain
+        edges = [e for e in (lo, hi) if math.isfinite(e)]
+        if edges:
+            mask = rng.random(V.shape) < edge_fraction
+            V[mask] = rng.choice(edges, size=int(mask.sum()))
+        Xs.append(V)
+    if backend == "torch":
+        if not have_torch():
+            raise ImportError("backend='torch' needs torch: pip install 'fenchel-cvx[torch]'")
+        import torch
+
+        tdt = getattr(torch, dtype)
+        conv = lambda a: torch.as_tensor(np.asarray(a), dtype=tdt, device=device)  # noqa: E731
+        X0, Xs = conv(X0), [conv(X) for X in Xs]
+        y = torch.as_tensor(y, device=device) if net.loss.classification else conv(y)
+        net.W = [conv(w) for w in net.W]
+        net.b = [conv(v) for v in net.b]
+    elif backend == "numpy":
+        npdt = np.dtype(dtype)
+        X0, Xs = X0.astype(npdt), [X.astype(npdt) for X in Xs]
+        if not net.loss.classification:
+            y = y.astype(npdt)
+        net.W = [w.astype(npdt) for w in net.W]
+        net.b = [v.astype(npdt) for v in net.b]
+    else:
+        raise ValueError(f"backend: expected 'numpy' or 'torch', got {backend!r}")
+    return net, X0, y, Xs
