@@ -19,12 +19,15 @@ from ..network import FenchelNetwork
 
 
 def random_state(activation="relu", loss="cross_entropy", sizes=(6, 5, 4, 3), m=12, seed=0,
-                 lam=None, rho=None, edge_fraction=0.25, backend="numpy", dtype="float64", device="cpu"):
+                 lam=None, rho=None, edge_fraction=0.25, backend="numpy", dtype="float64", device="cpu",
+                 X0=None, y=None, weight_scale=2.0, noise=0.3):
     """Return ``(net, X0, y, Xs)`` for a random instance (see module docstring).
 
     ``backend`` is ``"numpy"`` or ``"torch"`` (then X0, Xs, y and the parameters are
     tensors of ``dtype`` on ``device``); λ and ρ default to random values in [0.5, 2]
-    and [1e-3, 1e-1] per layer.
+    and [1e-3, 1e-1] per layer. Real data may be given as ``X0`` (d x m numpy) and ``y``;
+    otherwise X0 is standard normal. The initial weights are multiplied by
+    ``weight_scale`` and the hidden activations perturbed by ``noise``·N(0, 1).
     """
     rng = np.random.default_rng(seed)
     sizes = list(sizes)
@@ -33,18 +36,24 @@ def random_state(activation="relu", loss="cross_entropy", sizes=(6, 5, 4, 3), m=
     rho = rng.uniform(1e-3, 1e-1, size=L + 1) if rho is None else rho
     net = FenchelNetwork(sizes, activation=activation, loss=loss, lam=lam, rho=rho, seed=seed)
     # larger weights than the default init, so that pre-activations spread over kinks and tails
-    net.W = [2.0 * w for w in net.W]
-    X0 = rng.normal(size=(sizes[0], m))
+    net.W = [weight_scale * w for w in net.W]
     k = sizes[-1]
-    if net.loss.classification:
+    if X0 is not None:
+        X0 = np.asarray(X0, dtype=np.float64)
+        if y is None:
+            raise ValueError("random_state: give y together with X0")
+        m = X0.shape[1]
+    else:
+        X0 = rng.normal(size=(sizes[0], m))
+    if y is None and net.loss.classification:
         y = rng.integers(0, k, size=m)
         y[:k] = np.arange(min(k, m))  # every class present
-    else:
+    elif y is None:
         y = rng.normal(size=(k, m))
     fwd, _ = net.forward(X0)
     Xs = []
     for l, (X, act) in enumerate(zip(fwd, net.activations)):
-        V = X + 0.3 * rng.normal(size=X.shape)
+        V = X + noise * rng.normal(size=X.shape)
         V = act.project_domain(V)
         lo, hi = act.domain
         edges = [e for e in (lo, hi) if math.isfinite(e)]
