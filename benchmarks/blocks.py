@@ -44,24 +44,34 @@ class Config:
     quick: bool = False
 
 
-def _state(sizes, act, X0, y, backend="numpy", dtype="float64", seed=0, lam=1.0, rho=1e-3):
+def _state(sizes, act, X0, y, backend="numpy", dtype="float64", seed=0, lam=1.0, rho=1e-3, device="cpu"):
     L = len(sizes) - 2
     return random_state(act, "cross_entropy", sizes=sizes, seed=seed, X0=X0, y=y, lam=[lam] * L,
                         rho=[rho] * (L + 1), weight_scale=1.0, noise=0.1, edge_fraction=0.05,
-                        backend=backend, dtype=dtype)
+                        backend=backend, dtype=dtype, device=device)
 
 
 def _sizes_for(kind, d, h, k):
     return (d, h, h, k) if kind == "hidden_x" else (d, h, k)
 
 
-def _time_fast(block, repeats):
+def _sync(device):
+    if str(device).startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def _time_fast(block, repeats, device="cpu"):
+    """Best wall time of ``repeats`` fast solves (the first one on CUDA is a warm-up)."""
     best, res = np.inf, None
+    if str(device).startswith("cuda"):
+        block.solve_fast()
     for _ in range(repeats):
+        _sync(device)
         t0 = time.perf_counter()
         res = block.solve_fast()
-        if hasattr(block, "_sync"):
-            block._sync()
+        _sync(device)
         best = min(best, time.perf_counter() - t0)
     return best, res
 
@@ -85,9 +95,9 @@ def part1(cfg, X, y):
     return rows
 
 
-def part2(cfg, X_all, y_all):
+def part2(cfg, X_all, y_all, device="cpu"):
     rows = []
-    backends = [("numpy", "float64"), ("numpy", "float32")]
+    backends = [("numpy", "float64"), ("numpy", "float32")] if device == "cpu" else []
     if have_torch():
         backends += [("torch", "float64"), ("torch", "float32")]
     for m in cfg.m_large:
@@ -95,10 +105,11 @@ def part2(cfg, X_all, y_all):
         for kind, cls in BLOCKS.items():
             sizes = _sizes_for(kind, X.shape[0], 300 if not cfg.quick else 8, 10)
             for be, dt in backends:
-                net, X0, yy, Xs = _state(sizes, "relu", X, y, backend=be, dtype=dt, lam=cfg.lam, rho=cfg.rho)
+                net, X0, yy, Xs = _state(sizes, "relu", X, y, backend=be, dtype=dt, lam=cfg.lam, rho=cfg.rho,
+                                         device=device if be == "torch" else "cpu")
                 block = cls.from_network(net, X0, yy, Xs, cls.layers(net)[0])
-                t, res = _time_fast(block, max(1, cfg.repeats - 1))
-                rows.append(dict(block=kind, m=m, backend=be, dtype=dt, sizes="-".join(map(str, sizes)),
+                t, res = _time_fast(block, max(1, cfg.repeats - 1), device if be == "torch" else "cpu")
+                rows.append(dict(block=kind, m=m, backend=be, dtype=dt, device=device, sizes="-".join(map(str, sizes)),
                                  fast_time=t, cert_rel_gap=res.rel_gap, iterations=res.iterations, status=res.status))
                 print(f"  m={m:5d} {kind:9s} {be}-{dt}: {t:8.3f}s  cert rel gap {res.rel_gap:.1e}  "
                       f"({res.iterations} it, {res.status})", flush=True)
@@ -128,6 +139,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests")
     ap.add_argument("--out", default=Config.out)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--device", default="cpu", help="torch device for part 2 (cuda: torch rows only)")
+    ap.add_argument("--part", type=int, choices=(1, 2), default=None, help="run only part 1 or part 2")
     args = ap.parse_args(argv)
     cfg = Config(out=args.out, quick=args.quick)
     if args.quick:
@@ -136,21 +149,25 @@ def main(argv=None):
         import torch
 
         torch.set_num_threads(args.threads)
-    digits = fc.data.load("digits", seed=0)
-    print(f"Part 1: fast vs CVXPY reference, digits, m = {cfg.m_medium}")
-    p1 = part1(cfg, digits.X_train[:, : cfg.m_medium], digits.y_train[: cfg.m_medium])
-    mn = fc.data.load("mnist5k", seed=0)
-    X_all = np.concatenate([mn.X_train, mn.X_test], axis=1)
-    y_all = np.concatenate([mn.y_train, mn.y_test])
-    print(f"Part 2: fast path alone, MNIST images, m = {cfg.m_large}")
-    p2 = part2(cfg, X_all, y_all)
+    p1 = p2 = []
+    if args.part in (None, 1):
+        digits = fc.data.load("digits", seed=0)
+        print(f"Part 1: fast vs CVXPY reference, digits, m = {cfg.m_medium}")
+        p1 = part1(cfg, digits.X_train[:, : cfg.m_medium], digits.y_train[: cfg.m_medium])
+    if args.part in (None, 2):
+        mn = fc.data.load("mnist5k", seed=0)
+        X_all = np.concatenate([mn.X_train, mn.X_test], axis=1)
+        y_all = np.concatenate([mn.y_train, mn.y_test])
+        print(f"Part 2: fast path alone, MNIST images, m = {cfg.m_large}, device {args.device}")
+        p2 = part2(cfg, X_all, y_all, args.device)
     os.makedirs(cfg.out, exist_ok=True)
     md = to_markdown(p1, p2)
     meta = dict(machine=platform.processor() or platform.machine(), python=platform.python_version(),
                 date=time.strftime("%Y-%m-%d"), quick=cfg.quick)
-    with open(os.path.join(cfg.out, "blocks.md"), "w") as fh:
+    tag = "" if args.device == "cpu" and args.part is None else f"_{args.device}_part{args.part or 12}"
+    with open(os.path.join(cfg.out, f"blocks{tag}.md"), "w") as fh:
         fh.write(md + "\n")
-    with open(os.path.join(cfg.out, "blocks.json"), "w") as fh:
+    with open(os.path.join(cfg.out, f"blocks{tag}.json"), "w") as fh:
         json.dump({"meta": meta, "part1": p1, "part2": p2}, fh, indent=1)
     print(md)
     return 0

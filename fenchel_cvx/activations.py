@@ -203,7 +203,9 @@ class Activation:
             hi = xp.where(g > 0, s, hi)
             step = g / (t + self.dphi(s))
             s_new = s - step
-            bad = (s_new <= lo) | (s_new >= hi) | (s_new != s_new)
+            # a step that lands on (or beyond) a bracket end falls back to bisection -- unless it
+            # underflowed (s_new == s: converged), which must not be kicked back to the midpoint
+            bad = (((s_new <= lo) | (s_new >= hi)) & (s_new != s)) | (s_new != s_new)
             s_new = xp.where(bad, 0.5 * (lo + hi), s_new)
             done = xp.all(xp.abs(s_new - s) <= tol * (1.0 + xp.abs(s)))
             s = s_new

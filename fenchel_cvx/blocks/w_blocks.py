@@ -1,0 +1,500 @@
+r"""The W-blocks of block-coordinate descent: hidden weights (W_l, b_l) and output weights (W_L, b_L).
+
+Shapes (features x samples): the block's input activations X are n_in x m, W is
+n_out x n_in, b has shape (n_out,), U = W X + b 1ᵀ is n_out x m. With γ ≥ 0 a proximal
+term towards (W_prev, b_prev) (the mini-batch scheme) and "all data terms carry 1/m":
+
+* ``hidden_w`` (:class:`HiddenWBlock`, weight layer l < L; X = X_l, Y = X_{l+1} ∈ dom f*_l)::
+
+      P(W, b) = (λ_l/m) Σ_ij [f_l(U_ij) − U_ij Y_ij] + ρ_l/2 ‖W‖² + γ/2 (‖W − W_prev‖² + ‖b − b_prev‖²)
+
+  a generalised linear model with a Fenchel–Young loss, separable over rows (neurons);
+  ∇_W P = λ(φ(U) − Y)Xᵀ/m + ρW + γ(W − W_prev).
+
+* ``last_w`` (:class:`LastWBlock`, layer L; X = X_L, Y = targets k x m)::
+
+      P(W, b) = ℓ(Y, U)/m + ρ_L/2 ‖W‖² + γ/2 (‖W − W_prev‖² + ‖b − b_prev‖²)
+
+  multinomial logistic regression (cross-entropy) or ridge regression (squared loss).
+
+With γ = 0 the block objective equals F_λ minus a constant independent of (W, b). If the
+network has no biases, b stays 0. ρ + γ > 0 is required (W is then strongly convex
+with modulus ρ + γ; otherwise the block may have no minimiser). With γ = 0 and a bias,
+b is unregularised: the block then has a minimiser only if the data allow it, which is
+checked at construction (hidden block: no row of Y lies entirely on an edge of dom f*
+that φ never attains, e.g. an all-zero row for sigmoid; cross-entropy: every class has
+positive target mass); a clear ``ValueError`` suggests γ > 0 otherwise.
+
+Reference: :meth:`problem` is a DCP ``cvxpy.Problem`` over Variables ``W`` and ``b``, built
+from ``act.f_cvx`` / ``loss.cvx`` with ⟨U, Y⟩ = ⟨W, Y Xᵀ⟩ + ⟨b, Y 1⟩ (Y Xᵀ formed in
+numpy). For small blocks (default) it is DPP with Parameters ``X`` (n_in x m), ``YXt``
+(n_out x n_in), ``Y1`` (n_out) and the proximal centres; beyond
+n_out·n_in·m² > :attr:`DPP_MAX_SIZE` the data are constants, because CVXPY's DPP
+canonicalisation of W @ X with a Parameter X needs memory ~ 8·n_out·n_in·m² bytes (it
+fails at 64-100-10 with m = 1000) and compiles several times slower.
+
+Fast path: :meth:`solve_fast` runs the batched, preconditioned Newton-CG of
+:mod:`fenchel_cvx.blocks.glm` (all rows at once; numpy or torch, float32 or float64) and
+returns a **certified lower bound** from Fenchel duality: the dual point A = ∇H(U)
+(hidden: A = (λ/m)(φ(U) − Y); last: A = ∇_Z ℓ(Y, U)/m) gives
+
+    D(A) = −H*(A) − R*(−A Xᵀ) − Q*(−A 1) ≤ min P,
+
+with H*(A) = (λ/m) Σ f*(Y + A m/λ) (hidden) or ℓ*(Y, mA)/m (last),
+R*(S) = ‖S + γW_prev‖²/(2(ρ+γ)) − γ/2‖W_prev‖², Q*(s) = ⟨s, b_prev⟩ + ‖s‖²/(2γ) for
+γ > 0, Q* = ι{s = 0} (the constraint A1 = 0) for γ = 0, Q* = 0 without bias. The
+returned ``lower_bound`` is D(A) evaluated as P − gap with the exact gap
+‖G_W‖²/(2(ρ+γ)) + ‖G_b‖²/(2γ) (G = ∇P). **What is certified**: for γ > 0 or no bias,
+D(A) is a lower bound up to floating-point rounding of its evaluation. For γ = 0 with a
+bias, b is first minimised exactly with W fixed, so that A1 = 0 holds up to the
+rounding of the row sums; ``info["a1_residual"]`` reports max|A1| and the gap adds
+|⟨A1, b⟩|. :meth:`dual_objective` evaluates D(A) directly from the conjugates for any A.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import cvxpy as cp
+import numpy as np
+
+from .. import activations as _act
+from .. import losses as _loss
+from ..backend import is_torch, like, namespace, to_numpy
+from ..network import check_array
+from .base import Block, BlockResult, default_tol
+from .glm import CrossEntropyLoss, FenchelYoungLoss, GLMSolver, SquaredLoss, augment
+
+__all__ = ["HiddenWBlock", "LastWBlock"]
+
+
+def _scalar(value, name: str, positive: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: must be finite, got {v}")
+    if v < 0 or (positive and v == 0):
+        raise ValueError(f"{name}: must be {'> 0' if positive else '>= 0'}, got {v}")
+    return v
+
+
+class _WBlock(Block):
+    """Shared machinery of the two W-blocks (see the module docstring)."""
+
+    kind = "w_block"
+
+    # ---- construction ---------------------------------------------------------------
+    def _init_common(self, X, Y, n_out, rho, gamma, W, b, W_prev, b_prev, bias, layer):
+        X = check_array(X, "X", (None, None))
+        self.X = X
+        xp = namespace(X)
+        self.xp = xp
+        n_in, m = X.shape
+        if m < 1:
+            raise ValueError("X: expected at least one sample (column)")
+        self.n_in, self.n_out, self.m = n_in, n_out, m
+        self.rho = _scalar(rho, "rho")
+        self.gamma = _scalar(gamma, "gamma")
+        if not self.rho + self.gamma > 0:
+            raise ValueError(f"{self.kind}: rho + gamma must be > 0 (W has no strongly convex term and the block "
+                             f"may have no minimiser), got rho={self.rho}, gamma={self.gamma}")
+        self.bias = bool(bias)
+        self.layer = layer
+        W = xp.zeros((n_out, n_in), like=X) if W is None else self._conv(check_array(W, "W", (n_out, n_in)))
+        if b is None:
+            b = xp.zeros((n_out,), like=X)
+        else:
+            b = self._conv(check_array(b, "b", (n_out,)))
+            if not self.bias and xp.any(b != 0):
+                raise ValueError("b: must be zero when bias=False")
+        self.current = (W, b)
+        W_prev = W if W_prev is None else self._conv(check_array(W_prev, "W_prev", (n_out, n_in)))
+        b_prev = b if b_prev is None else self._conv(check_array(b_prev, "b_prev", (n_out,)))
+        if not self.bias:
+            b_prev = xp.zeros((n_out,), like=X)
+        self.W_prev, self.b_prev = W_prev, b_prev
+        self._problem = None
+        self._vars = None
+        self._problems = {}
+
+    def _conv(self, a):
+        return like(a, self.X)
+
+    def name(self) -> str:
+        return f"{self.kind}(layer={self.layer})"
+
+    # ---- the single judge ---------------------------------------------------------------
+    def _check_sol(self, sol, what="sol"):
+        if not isinstance(sol, (tuple, list)) or len(sol) != 2:
+            raise TypeError(f"{what}: expected a pair (W, b)")
+        W, b = sol
+        W = self._conv(check_array(W, f"{what} W", (self.n_out, self.n_in)))
+        if b is None:
+            b = self.xp.zeros((self.n_out,), like=self.X)
+        b = self._conv(check_array(b, f"{what} b", (self.n_out,)))
+        if not self.bias and self.xp.any(b != 0):
+            raise ValueError(f"{what} b: must be zero when the block has no bias")
+        return W, b
+
+    def _data_term(self, U):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def objective(self, sol) -> float:
+        """P(W, b) (module docstring) at ``sol = (W, b)``, a Python float (numpy or torch)."""
+        W, b = self._check_sol(sol)
+        xp = self.xp
+        U = W @ self.X + b[:, None]
+        val = float(self._data_term(U)) + 0.5 * self.rho * float(xp.sum(W * W))
+        if self.gamma > 0:
+            dW, db = W - self.W_prev, b - self.b_prev
+            val += 0.5 * self.gamma * (float(xp.sum(dW * dW)) + float(xp.sum(db * db)))
+        return val
+
+    # ---- duality ----------------------------------------------------------------------
+    def _loss_model(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def dual_point(self, sol):
+        """The natural dual point A = ∇H(U) at ``sol`` (n_out x m)."""
+        W, b = self._check_sol(sol)
+        return self._loss_model().grad(W @ self.X + b[:, None])
+
+    def _conj_H(self, A) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def dual_objective(self, A, a1_tol: float | None = None) -> float:
+        """Fenchel dual value D(A) = −H*(A) − R*(−A Xᵀ) − Q*(−A 1) (module docstring).
+
+        Any D(A) is a lower bound on the block optimum. For γ = 0 with a bias the
+        constraint A1 = 0 is enforced up to ``a1_tol`` (default: 1e3·eps·max|A|·m);
+        −inf is returned when it (or dom H*) is violated.
+        """
+        xp = self.xp
+        A = self._conv(check_array(A, "A", (self.n_out, self.m)))
+        Hs = self._conj_H(A)
+        if not math.isfinite(Hs):
+            return -math.inf
+        S = -(A @ self.X.T) + self.gamma * self.W_prev
+        mu = self.rho + self.gamma
+        Rs = float(xp.sum(S * S)) / (2 * mu) - 0.5 * self.gamma * float(xp.sum(self.W_prev * self.W_prev))
+        Qs = 0.0
+        if self.bias:
+            a1 = xp.sum(A, axis=1)
+            if self.gamma > 0:
+                Qs = -float(xp.sum(a1 * self.b_prev)) + float(xp.sum(a1 * a1)) / (2 * self.gamma)
+            else:
+                if a1_tol is None:
+                    a1_tol = 1e3 * xp.eps(A) * (float(xp.max(xp.abs(A))) * self.m + 1e-300)
+                if float(xp.max(xp.abs(a1))) > a1_tol:
+                    return -math.inf
+        return -Hs - Rs - Qs
+
+    # ---- reference ------------------------------------------------------------------------
+    def _cvx_data_term(self, U, inner, Y64):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _targets64(self):
+        return np.asarray(to_numpy(self.Y), dtype=np.float64)
+
+    #: automatic DPP only while n_out·n_in·m² ≤ this: CVXPY's DPP canonicalisation of W @ X with a
+    #: Parameter X forms a (#variables x #parameters) coefficient matrix, ~8·n_out·n_in·m² bytes
+    DPP_MAX_SIZE = 2_000_000
+
+    def problem(self, dpp: bool | None = None) -> cp.Problem:
+        """The block as a DCP ``cvxpy.Problem`` over Variables ``W`` (n_out x n_in) and ``b`` (n_out).
+
+        ``dpp=True``: the data are Parameters -- ``X`` (n_in x m), ``YXt`` = Y Xᵀ (n_out x n_in,
+        formed in numpy), ``Y1`` = Y 1 (n_out) and the proximal centres ``W_prev``, ``b_prev`` --
+        and the problem is DPP (⟨U, Y⟩ = ⟨W, Y Xᵀ⟩ + ⟨b, Y 1⟩), so new data can be assigned to
+        the parameters and re-solved without recompiling. ``dpp=False``: the same expression
+        with the data as constants (CVXPY compiles this much faster, and DPP with a Parameter X
+        needs memory ~ n_out·n_in·m²). ``None`` (default): DPP while
+        n_out·n_in·m² ≤ :attr:`DPP_MAX_SIZE`. Cached per choice.
+        """
+        if dpp is None:
+            dpp = self.n_out * self.n_in * self.m ** 2 <= self.DPP_MAX_SIZE
+        dpp = bool(dpp)
+        if dpp in self._problems:
+            self._problem, self._vars = self._problems[dpp]
+            return self._problem
+        X64 = np.asarray(to_numpy(self.X), dtype=np.float64)
+        Y64 = self._targets64()
+        n_out, n_in = self.n_out, self.n_in
+
+        def data(value, name):
+            return cp.Parameter(value.shape, name=name, value=value) if dpp else value
+
+        W = cp.Variable((n_out, n_in), name="W")
+        Xp = data(X64, "X")
+        YXt = data(Y64 @ X64.T, "YXt")
+        inner = cp.sum(cp.multiply(W, YXt))
+        U = W @ Xp
+        b = None
+        if self.bias:
+            b = cp.Variable(n_out, name="b")
+            Y1 = data(Y64.sum(axis=1), "Y1")
+            U = U + b[:, None]
+            inner = inner + Y1 @ b
+        obj = self._cvx_data_term(U, inner, Y64) + (self.rho / 2) * cp.sum_squares(W)
+        if self.gamma > 0:
+            Wp = data(np.asarray(to_numpy(self.W_prev), dtype=np.float64), "W_prev")
+            prox = cp.sum_squares(W - Wp)
+            if self.bias:
+                bp = data(np.asarray(to_numpy(self.b_prev), dtype=np.float64), "b_prev")
+                prox = prox + cp.sum_squares(b - bp)
+            obj = obj + (self.gamma / 2) * prox
+        self._vars = (W, b)
+        self._problem = cp.Problem(cp.Minimize(obj))
+        self._problems[dpp] = (self._problem, self._vars)
+        return self._problem
+
+    def reference_solution(self):
+        """(W, b) read back from ``problem()``'s variables (numpy float64) after a solve."""
+        W, b = self._vars if self._vars is not None else (None, None)
+        if W is None or W.value is None:
+            raise RuntimeError(f"{self.name()}: solve the reference problem first (solve_reference)")
+        bv = np.zeros(self.n_out) if b is None else np.asarray(b.value, dtype=np.float64)
+        return np.asarray(W.value, dtype=np.float64), bv
+
+    def set_reference_point(self, sol):
+        """Set the variables of every built ``problem()`` to ``sol`` (to compare
+        ``problem().objective.value`` with :meth:`objective`)."""
+        W, b = self._check_sol(sol)
+        self.problem()
+        for _prob, (Wv, bv) in self._problems.values():
+            Wv.value = np.asarray(to_numpy(W), dtype=np.float64)
+            if bv is not None:
+                bv.value = np.asarray(to_numpy(b), dtype=np.float64)
+
+    # ---- fast path --------------------------------------------------------------------------
+    def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 200,
+                   max_cg: int | None = None) -> BlockResult:
+        """Batched preconditioned Newton-CG (:mod:`fenchel_cvx.blocks.glm`) from ``init``
+        (default :attr:`current`) until the certified gap ≤ tol·(1 + |P|).
+
+        ``max_iter`` bounds the Newton iterations, ``max_cg`` the CG iterations per Newton
+        step. Returns a :class:`BlockResult` whose ``lower_bound`` is the Fenchel dual value
+        D(A) at A = ∇H(U) (module docstring); status "optimal" or "max_iter" (which also
+        covers stagnation at rounding level, see ``info["reason"]``).
+        """
+        t0 = time.perf_counter()
+        xp = self.xp
+        tol = default_tol(self.X) if tol is None else _scalar(tol, "tol", positive=True)
+        W0, b0 = self.current if init is None else self._check_sol(init, "init")
+        # a fresh solver each call: its set-up (X̃, Gram matrix, preconditioner inverses) is part of the cost
+        Theta_prev = self._augment_rows(self.W_prev, self.b_prev)
+        solver = GLMSolver(self._loss_model(), augment(self.X, self.bias), self.rho, self.gamma, Theta_prev,
+                           self.bias)
+        out = solver.solve(self._augment_rows(W0, b0), tol, max_iter=max_iter, max_cg=max_cg)
+        Theta = out["Theta"]
+        W = xp.copy(Theta[:, : self.n_in])
+        b = xp.copy(Theta[:, self.n_in]) if self.bias else xp.zeros((self.n_out,), like=self.X)
+        obj = self.objective((W, b))
+        gap = max(out["gap"], 0.0)
+        info = {k: out[k] for k in ("reason", "cg_iterations", "factorisations")}
+        info["a1_residual"] = out["residual"]
+        info["gap_certified"] = gap
+        return BlockResult(solution=(W, b), objective=obj, lower_bound=obj - gap, iterations=out["iterations"],
+                           time=time.perf_counter() - t0, status=out["status"], method="newton-cg", info=info)
+
+    def _augment_rows(self, W, b):
+        if not self.bias:
+            return self.xp.copy(W)
+        Theta = self.xp.zeros((self.n_out, self.n_in + 1), like=self.X)
+        Theta[:, : self.n_in] = W
+        Theta[:, self.n_in] = b
+        return Theta
+
+    # ---- network glue --------------------------------------------------------------------
+    def update(self, net, Xs, sol):
+        """Write ``sol = (W, b)`` into ``net.W[layer]``, ``net.b[layer]`` (the net's backend/dtype); return Xs."""
+        if self.layer is None:
+            raise ValueError(f"{self.kind}: update needs a block built with from_network (layer is unknown)")
+        W, b = self._check_sol(sol)
+        l = self.layer
+        out = []
+        for new, old in ((W, net.W[l]), (b, net.b[l])):
+            if is_torch(old):
+                out.append(like(new, old).clone())
+            else:
+                out.append(np.array(to_numpy(new), dtype=np.asarray(old).dtype, copy=True))
+        net.W[l], net.b[l] = out
+        return Xs
+
+
+class HiddenWBlock(_WBlock):
+    r"""Hidden-layer weights (W_l, b_l), l < L: a GLM with a Fenchel–Young loss (module docstring).
+
+    Parameters
+    ----------
+    X : n_in x m input activations X_l (X_0 is the data).
+    Y : n_out x m next activations X_{l+1}, entries in dom f*_l.
+    activation : name or :class:`~fenchel_cvx.activations.Activation` (φ_l).
+    lam : λ_l ≥ 0; rho : ρ_l ≥ 0; gamma : proximal weight γ ≥ 0 (ρ + γ > 0).
+    W, b : the current value (default warm start; zeros if omitted).
+    W_prev, b_prev : proximal centres (default: W, b).
+    bias : if False, b stays 0.
+    """
+
+    kind = "hidden_w"
+
+    def __init__(self, X, Y, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
+                 bias=True, layer=None):
+        Y = check_array(Y, "Y", (None, None))
+        self.act = _act.get(activation)
+        n_out = Y.shape[0]
+        self._init_common(X, Y, n_out, rho, gamma, W, b, W_prev, b_prev, bias, layer)
+        Y = self._conv(check_array(Y, "Y", (n_out, self.m)))
+        if not self.act.in_domain(Y):
+            lo, hi = self.act.domain
+            raise ValueError(f"Y: entries outside the domain [{lo}, {hi}] of f* for activation {self.act.name}")
+        self.Y = Y
+        self.lam = _scalar(lam, "lam")
+        if self.bias and self.gamma == 0.0 and self.lam > 0:
+            self._check_bias_attained()
+
+    def _check_bias_attained(self):
+        """With γ = 0, b_i minimises (λ/m)Σ_j f(c_ij + b_i) − b_i Σ_j Y_ij, which has a minimiser iff
+        Σ_j Y_ij lies in the range of b ↦ Σ_j φ(c_ij + b); an edge of dom f* that φ never attains
+        (∇f* infinite there, e.g. 0 and 1 for sigmoid) may not be the value of a whole row."""
+        xp = self.xp
+        lo, hi = self.act.domain
+        for edge, red in ((lo, xp.max), (hi, xp.min)):
+            if not math.isfinite(edge):
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                attained = bool(np.all(np.isfinite(self.act.grad_fconj(np.array([float(edge)])))))
+            if attained:
+                continue
+            bad = red(self.Y, axis=1) == edge
+            if xp.any(bad):
+                rows = np.flatnonzero(to_numpy(bad)).tolist()
+                raise ValueError(
+                    f"Y: rows {rows[:10]} lie entirely on the edge {edge} of dom f* ({self.act.name}), which "
+                    f"φ never attains: with gamma = 0 the bias of those neurons has no minimiser "
+                    f"(it drifts to ∓inf); use gamma > 0")
+
+    @classmethod
+    def layers(cls, net) -> list[int]:
+        return list(range(net.L))
+
+    @classmethod
+    def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):
+        """Block of weight layer ``layer`` (0 ≤ layer < L) of ``net`` at activations ``Xs``."""
+        if layer is None or int(layer) != layer or not 0 <= int(layer) < net.L:
+            raise ValueError(f"layer: hidden_w needs a weight layer in 0..{net.L - 1}, got {layer}")
+        layer = int(layer)
+        X0 = net.check_input(X0)
+        Xs = net.check_hidden(Xs, X0.shape[1])
+        prev = [X0] + list(Xs)
+        return cls(prev[layer], Xs[layer], net.activations[layer], net.lam[layer], net.rho[layer], gamma=gamma,
+                   W=like(net.W[layer], X0), b=like(net.b[layer], X0),
+                   W_prev=None if W_prev is None else like(W_prev, X0),
+                   b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias, layer=layer)
+
+    def _data_term(self, U):
+        xp = self.xp
+        return self.lam / self.m * xp.sum(self.act.f(U) - U * self.Y)
+
+    def _loss_model(self):
+        return FenchelYoungLoss(self.act, self.Y, self.lam)
+
+    def _conj_H(self, A):
+        """H*(A) = (λ/m) Σ f*(Y + A m/λ) (λ > 0); ι{A = 0} when λ = 0.
+
+        Y + A m/λ is moved onto dom f* when it lies outside by no more than the rounding
+        of its own evaluation (64 eps (|Y| + |A| m/λ)); beyond that H*(A) = +inf.
+        """
+        xp = self.xp
+        if self.lam == 0.0:
+            return 0.0 if not xp.any(A != 0) else math.inf
+        Am = A * (self.m / self.lam)
+        V = self.Y + Am
+        P = self.act.project_domain(V)
+        if xp.any(xp.abs(P - V) > 64 * xp.eps(V) * (xp.abs(self.Y) + xp.abs(Am))):
+            return math.inf
+        return self.lam / self.m * float(xp.sum(self.act.fconj(P)))
+
+    def _cvx_data_term(self, U, inner, Y64):
+        return (self.lam / self.m) * (cp.sum(self.act.f_cvx(U)) - inner)
+
+
+class LastWBlock(_WBlock):
+    r"""Output weights (W_L, b_L): cross-entropy (multinomial logistic) or squared loss (ridge).
+
+    Parameters
+    ----------
+    X : n_in x m last hidden activations X_L (the data when L = 0).
+    Y : targets, k x m (one-hot/probability columns for cross-entropy) or integer labels (m,)
+        (then ``W`` must be given to fix k).
+    loss : name or :class:`~fenchel_cvx.losses.Loss`.
+    rho : ρ_L ≥ 0; gamma : proximal weight γ ≥ 0 (ρ + γ > 0).
+    W, b, W_prev, b_prev, bias : as for :class:`HiddenWBlock`.
+    """
+
+    kind = "last_w"
+
+    def __init__(self, X, Y, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None, bias=True,
+                 layer=None):
+        self.loss = _loss.get(loss)
+        if is_torch(Y) or isinstance(Y, np.ndarray):
+            ndim = len(Y.shape)
+        else:
+            Y = np.asarray(Y)
+            ndim = Y.ndim
+        if ndim == 2:
+            k = Y.shape[0]
+        elif W is not None:
+            k = W.shape[0]
+        else:
+            raise ValueError("Y: integer labels need W (or pass k x m targets) to fix the number of outputs")
+        X = check_array(X, "X", (None, None))
+        Y = self.loss.targets(Y, k)
+        Y = like(Y, X)
+        self._init_common(X, Y, k, rho, gamma, W, b, W_prev, b_prev, bias, layer)
+        self.Y = self._conv(check_array(Y, "Y", (k, self.m)))
+        if self.bias and self.gamma == 0.0 and self.loss.name == "cross_entropy":
+            mass = self.xp.max(self.Y, axis=1)
+            if self.xp.any(mass <= 0):
+                rows = np.flatnonzero(to_numpy(mass <= 0)).tolist()
+                raise ValueError(f"Y: classes {rows[:10]} have no target mass: with gamma = 0 their bias has no "
+                                 f"minimiser (it drifts to -inf); use gamma > 0")
+
+    @classmethod
+    def layers(cls, net) -> list[int]:
+        return [net.L]
+
+    @classmethod
+    def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):
+        """Block of the output layer L of ``net`` (``layer`` may be None or L)."""
+        if layer is not None and layer != net.L:
+            raise ValueError(f"layer: last_w is the output layer {net.L}, got {layer}")
+        X0 = net.check_input(X0)
+        m = X0.shape[1]
+        Xs = net.check_hidden(Xs, m)
+        Y = like(net.check_targets(y, m), X0)
+        X = Xs[-1] if net.L > 0 else X0
+        L = net.L
+        return cls(X, Y, net.loss, net.rho[L], gamma=gamma, W=like(net.W[L], X0), b=like(net.b[L], X0),
+                   W_prev=None if W_prev is None else like(W_prev, X0),
+                   b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias, layer=L)
+
+    def _data_term(self, U):
+        return self.loss.value(self.Y, U) / self.m
+
+    def _loss_model(self):
+        if self.loss.name == "cross_entropy":
+            return CrossEntropyLoss(self.Y)
+        if self.loss.name == "squared":
+            return SquaredLoss(self.Y)
+        raise ValueError(f"loss: no fast W-block solver for loss {self.loss.name!r}")
+
+    def _conj_H(self, A):
+        """H*(A) = ℓ*(Y, m A)/m."""
+        return float(self.loss.conj(self.Y, A * self.m)) / self.m
+
+    def _cvx_data_term(self, U, inner, Y64):
+        return self.loss.cvx(Y64, U, inner=inner) / self.m

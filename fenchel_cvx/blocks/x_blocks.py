@@ -1,0 +1,406 @@
+r"""The activation blocks of BCD: hidden activations X_l (1 ≤ l < L) and last activations X_L.
+
+Shapes: features x samples. V = X_l is n_l x m, U = U_{l−1} = W_{l−1} X_{l−1} + b_{l−1} 1ᵀ is
+n_l x m, W = W_l is n_{l+1} x n_l (k x n_L for the last block), b = b_l has shape (n_{l+1},).
+⟨A, B⟩ = Σ A∘B; every data term carries 1/m; φ = act (layer l−1), φ_next = act_next (layer l).
+
+**hidden_x** (design notes §2), over V ∈ dom f*::
+
+    F(V) = (1/m) { λ [Σ f*(V) − ⟨U, V⟩] + λ_next [Σ f_next(W V + b 1ᵀ) − ⟨W V + b 1ᵀ, X_next⟩] }
+
+**last_x**, over V ∈ dom f*::
+
+    F(V) = (1/m) { λ [Σ f*(V) − ⟨U, V⟩] + ℓ(Y, W V + b 1ᵀ) }
+
+Both equal the lifted objective F_λ as a function of X_l minus a constant independent of V
+(the dropped terms are λ Σ f(U)/m and λ_next Σ f*_next(X_next)/m). λ > 0 is required (it
+gives the strong convexity); λ_next ≥ 0.
+
+Fast path: F = g + h with the smooth part g(V) = s(W V) and the elementwise part
+h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩], solved by :func:`fista` (accelerated proximal gradient):
+
+* hidden: s(Z) = (λ_next/m)[Σ f_next(Z + b) − ⟨Z + b, X_next⟩], ∇g(V) = (λ_next/m) Wᵀ(φ_next(W V + b) − X_next),
+  Lip(∇g) ≤ λ_next Lip(φ_next) ‖W‖₂² / m;
+* last:   s(Z) = ℓ(Y, Z + b)/m, ∇g(V) = Wᵀ ∇ℓ(Y, W V + b)/m, Lip(∇g) ≤ hess_bound(ℓ) ‖W‖₂² / m;
+* prox of t h at z: ``act.prox_fconj(z + t' U, t')`` with t' = t λ / m (closed form for
+  relu/leaky_relu/hardtanh/identity, vectorised Newton for sigmoid/tanh);
+* h is μ-strongly convex with μ = λ·mu_conj/m (mu_conj = 1/Lip(φ)), which certifies
+  F(V) − F* ≤ ‖G‖²/(2μ) for the composite gradient mapping G ∈ ∂F(V) (see :mod:`.prox_grad`).
+
+Default tolerance (``base.default_tol``): certified relative gap 1e-10 in float64 and 1e-5 in
+float32 -- in float32 the objective itself is only accurate to ~1e-7·(number of entries)^½
+relative, so much smaller tolerances cannot be certified reliably.
+
+Reference: a ``cvxpy.Problem`` over a Variable V (n x m)::
+
+    (1/m) { λ Σ f*(V) − ⟨C, V⟩ + λ_next [Σ f_next(W V + B) − c0] }      (hidden)
+    (1/m) { λ Σ f*(V) − ⟨C, V⟩ + ℓ(Y, W V + B) with ⟨Y, W V + B⟩ = ⟨Wᵀ Y, V⟩ + c0 }   (last)
+
+with the products of data arrays precomputed in numpy: C = λ U + λ_next Wᵀ X_next (hidden) or
+C = λ U + Wᵀ Y (last), B = b 1ᵀ and the scalar c0 = ⟨B, X_next⟩ (resp. ⟨Y, B⟩), so that its
+objective value equals :meth:`objective` exactly (same constants). With ``dpp=True`` the data
+C, W, B, c0 are ``cp.Parameter``s (the problem is DPP: new data re-uses the compilation); with
+``dpp=False`` they are constants. CVXPY's DPP compilation cost grows superlinearly with the
+number of parameter entries (measured, cvxpy 1.9: 30x100 block with k = 10 compiles in 3.7 s
+with parameters vs 0.1 s with constants; an n x m parameter of 100 x 200 takes minutes and
+100 x 1000 runs out of memory), so the default ``dpp=None`` uses Parameters only up to
+:data:`DPP_MAX_PARAMS` parameter entries and constants above.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cvxpy as cp
+import numpy as np
+
+from .. import activations as _act
+from .. import losses as _losses
+from ..backend import like, namespace, to_numpy
+from ..network import check_array
+from .base import Block, BlockResult, default_tol
+from .prox_grad import CompositeProblem, fista
+
+__all__ = ["HiddenXBlock", "LastXBlock", "DPP_MAX_PARAMS"]
+
+#: problem(dpp=None) builds a DPP problem (data as Parameters) up to this many parameter entries
+DPP_MAX_PARAMS = 1500
+
+
+def _positive(value, name: str, strict: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (strict and v == 0):
+        need = "> 0" if strict else ">= 0"
+        extra = " (the X-block needs λ_{l-1} > 0: it is the block's strong convexity)" if strict else ""
+        raise ValueError(f"{name}: must be finite and {need}{extra}, got {value}")
+    return v
+
+
+def _no_prox_term(gamma, W_prev, b_prev):
+    if gamma != 0:
+        raise ValueError(f"gamma: X-blocks have no proximal term, expected 0, got {gamma}")
+    if W_prev is not None or b_prev is not None:
+        raise ValueError("W_prev, b_prev: X-blocks have no proximal term; pass None")
+
+
+def _np64(x) -> np.ndarray:
+    return np.asarray(to_numpy(x), dtype=np.float64)
+
+
+class _XBlock(Block):
+    """Shared machinery of the two X-blocks: the elementwise part h, the solver, I/O."""
+
+    def _init_common(self, U, W, b, lam, act, current, layer):
+        U = check_array(U, "U", (None, None))
+        self.n, self.m = (int(s) for s in U.shape)
+        if self.n == 0 or self.m == 0:
+            raise ValueError(f"U: expected a non-empty n x m array, got shape {tuple(U.shape)}")
+        self.U = U
+        self.act = _act.get(act)
+        self.lam = _positive(lam, "lam", strict=True)
+        W = like(check_array(W, "W", (None, self.n)), U)
+        self.k = int(W.shape[0])
+        self.W = W
+        self.b = like(check_array(b, "b", (self.k,)), U)
+        self._bcol = self.b[:, None]
+        if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 1):
+            raise ValueError(f"layer: expected an integer >= 1 (the index l of X_l) or None, got {layer!r}")
+        self.layer = None if layer is None else int(layer)
+        self.xp = namespace(U)
+        self._problem = None
+        self._problem_dpp = True
+        self._tpU = None
+        self._lipschitz = None
+        self._V = None
+        self.current = self.forward_value if current is None else self._check_solution(current, "current")
+
+    # ---- helpers ---------------------------------------------------------------
+    @property
+    def forward_value(self):
+        """φ(U): the value X_l takes in a forward pass of the current network (from X_{l−1}); a warm start."""
+        return self.act.phi(self.U)
+
+    def name(self) -> str:
+        return self.kind if self.layer is None else f"{self.kind}[l={self.layer}]"
+
+    def _check_solution(self, V, name: str, domain: bool = True):
+        V = like(check_array(V, name, (self.n, self.m)), self.U)
+        if domain and not self.act.in_domain(V):
+            lo, hi = self.act.domain
+            raise ValueError(f"{name}: entries outside the domain [{lo}, {hi}] of f* for activation {self.act.name}")
+        return V
+
+    def _h(self, V):
+        """h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩] (+inf outside dom f*)."""
+        xp = self.xp
+        return (self.lam / self.m) * (xp.sum(self.act.fconj(V)) - xp.sum(self.U * V))
+
+    def _prox_h(self, z, t):
+        """argmin_V t h(V) + ½‖V − z‖² = prox_fconj(z + t' U, t'), t' = t λ / m."""
+        tp = t * self.lam / self.m
+        if self._tpU is None or self._tpU[0] != tp:  # t changes only on backtracking: cache t' U
+            self._tpU = (tp, tp * self.U)
+        return self.act.prox_fconj(z + self._tpU[1], tp)
+
+    def _A(self, V):
+        return self.W @ V
+
+    def _At(self, R):
+        return self.W.T @ R
+
+    def _has_smooth(self) -> bool:
+        return True
+
+    def _s(self, Z):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _s_grad(self, Z):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _smooth_curvature(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def mu(self) -> float:
+        """Strong-convexity modulus of the block objective: λ·mu_conj/m."""
+        return self.lam * self.act.mu_conj / self.m
+
+    @property
+    def lipschitz(self) -> float:
+        """Upper bound on Lip(∇g) = curvature bound of s × ‖W‖₂² / m (rounded up)."""
+        if self._lipschitz is None:
+            c = self._smooth_curvature() if self._has_smooth() else 0.0
+            if c == 0.0:
+                self._lipschitz = 0.0
+            else:
+                w = self.xp.spectral_norm(self.W)
+                self._lipschitz = c * w * w / self.m * (1.0 + 100.0 * self.xp.eps(self.U))
+        return self._lipschitz
+
+    def composite(self) -> CompositeProblem:
+        """The block as F = s(W V) + h(V) for :func:`fista`."""
+        smooth = self._has_smooth()
+        return CompositeProblem(A=self._A if smooth else None, At=self._At if smooth else None,
+                                s_value=self._s, s_grad=self._s_grad, h_value=self._h, prox_h=self._prox_h,
+                                lipschitz=self.lipschitz, mu_h=self.mu)
+
+    # ---- the contract ------------------------------------------------------------
+    def objective(self, sol) -> float:
+        """The block objective at V = ``sol`` (numpy or torch; +inf outside dom f*). The single judge."""
+        V = self._check_solution(sol, "sol", domain=False)
+        if not self.act.in_domain(V):
+            return math.inf
+        val = float(self._h(V))
+        if self._has_smooth():
+            val += float(self._s(self._A(V)))
+        return val
+
+    def reference_solution(self):
+        """V from the solved ``problem()`` (numpy float64), projected onto dom f* (solver round-off)."""
+        if self._V is None or self._V.value is None:
+            raise RuntimeError(f"block {self.name()}: problem() has not been solved yet")
+        return self.act.project_domain(np.asarray(self._V.value, dtype=np.float64))
+
+    def problem(self, dpp: bool | None = None) -> cp.Problem:
+        """The block as a ``cvxpy.Problem`` (cached); its objective value equals :meth:`objective`.
+
+        ``dpp``: data as Parameters (True), as constants (False), or None: Parameters when the
+        block has at most :data:`DPP_MAX_PARAMS` parameter entries (see the module docstring).
+        """
+        if dpp is None:
+            dpp = self.n * self.m + self.k * self.n + self.k * self.m + 1 <= DPP_MAX_PARAMS
+        if self._problem is None or self._problem_dpp != bool(dpp):
+            self._problem_dpp = bool(dpp)
+            self._problem = self._build_problem()
+        return self._problem
+
+    def _data(self, name: str, value):
+        """``value`` as a cp.Parameter named ``name`` (DPP build) or as a constant."""
+        if not self._problem_dpp:
+            return value
+        value = np.asarray(value, dtype=np.float64)
+        return cp.Parameter(value.shape, name=name, value=value)
+
+    def _cvx_common(self, C):
+        """V, the expression λ Σ f*(V) − ⟨C, V⟩, and the dom f* constraints."""
+        V = cp.Variable((self.n, self.m), name="V")
+        expr = self.lam * cp.sum(self.act.fconj_cvx(V)) - cp.sum(cp.multiply(self._data("C", C), V))
+        self._V = V
+        return V, expr, self.act.domain_cvx(V)
+
+    def _cvx_affine(self, V):
+        """W V + B with B = b 1ᵀ (Parameters or constants)."""
+        B = np.repeat(_np64(self.b)[:, None], self.m, axis=1)
+        return self._data("W", _np64(self.W)) @ V + self._data("B", B)
+
+    def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 5000, check_every: int = 5) -> BlockResult:
+        """FISTA on F = s(W V) + h(V) (see the module docstring), vectorised over all samples.
+
+        ``init``: None (``self.current``), ``"forward"`` (:attr:`forward_value`) or an n x m array
+        (projected onto dom f*). Stops when the certified gap ≤ tol·(1 + |F|); ``tol`` defaults to
+        :func:`default_tol` of the data (1e-10 float64, 1e-5 float32).
+        """
+        if init is None:
+            V0 = self.current
+        elif isinstance(init, str):
+            if init != "forward":
+                raise ValueError(f"init: expected None, 'forward' or an array, got {init!r}")
+            V0 = self.forward_value
+        else:
+            V0 = self.act.project_domain(self._check_solution(init, "init", domain=False))
+        tol = default_tol(self.U) if tol is None else float(tol)
+        res = fista(self.composite(), V0, tol=tol, max_iter=max_iter, check_every=check_every)
+        obj = self.objective(res.x)
+        return BlockResult(solution=res.x, objective=obj, lower_bound=min(res.lower_bound, obj),
+                           iterations=res.iterations, time=res.time, status=res.status, method="fista",
+                           info={**res.info, "tol": tol})
+
+    def update(self, net, Xs, sol) -> list:
+        """A new list [X_1..X_L] with X_l replaced by ``sol`` (on the backend of the old X_l)."""
+        Xs = list(Xs)
+        if len(Xs) != net.L:
+            raise ValueError(f"Xs: expected {net.L} hidden activation arrays [X_1..X_L], got {len(Xs)}")
+        l = self.layer if self.layer is not None else net.L
+        if not 1 <= l <= net.L:
+            raise ValueError(f"layer: {l} is not a hidden layer of a network with L = {net.L}")
+        V = self._check_solution(sol, "sol")
+        Xs[l - 1] = like(V, Xs[l - 1])
+        return Xs
+
+    @staticmethod
+    def _network_data(net, X0, Xs, l):
+        """(X0, Xs on X0's backend, U_{l−1} = W_{l−1} X_{l−1} + b_{l−1} 1ᵀ) after validation."""
+        X0 = net.check_input(X0)
+        m = X0.shape[1]
+        Xs = net.check_hidden([like(check_array(X, f"X[{i}]", (None, None)), X0) for i, X in enumerate(Xs, 1)], m)
+        prev = X0 if l == 1 else Xs[l - 2]
+        U = like(net.W[l - 1], X0) @ prev + like(net.b[l - 1], X0)[:, None]
+        return X0, Xs, U
+
+
+class HiddenXBlock(_XBlock):
+    r"""hidden_x: X_l for 1 ≤ l < L (see the module docstring for F and the solver).
+
+    Parameters
+    ----------
+    U : n x m        U_{l−1} = W_{l−1} X_{l−1} + b_{l−1} 1ᵀ (fixes backend, dtype and device)
+    W : k x n        W_l (k = n_{l+1})
+    b : (k,)         b_l
+    X_next : k x m   X_{l+1} (in dom f*_next)
+    lam : float > 0  λ_{l−1};   lam_next : float ≥ 0  λ_l
+    act, act_next    activations φ_{l−1} (domain of V) and φ_l (names or Activation objects)
+    current : n x m  the present X_l (default warm start; default φ(U))
+    layer : int      l (used by ``update`` and in messages)
+    """
+
+    kind = "hidden_x"
+
+    def __init__(self, U, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None, layer=None):
+        self._init_common(U, W, b, lam, act, current, layer)
+        self.act_next = _act.get(act_next)
+        self.lam_next = _positive(lam_next, "lam_next", strict=False)
+        X_next = like(check_array(X_next, "X_next", (self.k, self.m)), self.U)
+        if not self.act_next.in_domain(X_next):
+            lo, hi = self.act_next.domain
+            raise ValueError(f"X_next: entries outside the domain [{lo}, {hi}] of f* for activation {self.act_next.name}")
+        self.X_next = X_next
+
+    @classmethod
+    def layers(cls, net) -> list[int]:
+        return list(range(1, net.L))
+
+    @classmethod
+    def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> HiddenXBlock:
+        """The block of X_l (``layer`` = l, 1 ≤ l < L) at the state (net, X0, Xs); ``y`` is unused."""
+        _no_prox_term(gamma, W_prev, b_prev)
+        if layer is None or layer not in cls.layers(net):
+            raise ValueError(f"layer: hidden_x needs 1 <= layer < L = {net.L}, got {layer!r}")
+        l = int(layer)
+        X0, Xs, U = cls._network_data(net, X0, Xs, l)
+        return cls(U, like(net.W[l], X0), like(net.b[l], X0), Xs[l], lam=float(net.lam[l - 1]),
+                   lam_next=float(net.lam[l]), act=net.activations[l - 1], act_next=net.activations[l],
+                   current=Xs[l - 1], layer=l)
+
+    def _has_smooth(self) -> bool:
+        return self.lam_next > 0
+
+    def _smooth_curvature(self) -> float:
+        return self.lam_next * self.act_next.lip
+
+    def _s(self, Z):
+        """s(Z) = (λ_next/m)[Σ f_next(Z + b) − ⟨Z + b, X_next⟩]."""
+        xp = self.xp
+        Zb = Z + self._bcol
+        return (self.lam_next / self.m) * (xp.sum(self.act_next.f(Zb)) - xp.sum(Zb * self.X_next))
+
+    def _s_grad(self, Z):
+        """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next)."""
+        return (self.lam_next / self.m) * (self.act_next.phi(Z + self._bcol) - self.X_next)
+
+    def _build_problem(self) -> cp.Problem:
+        W, U, Xn = _np64(self.W), _np64(self.U), _np64(self.X_next)
+        V, expr, cons = self._cvx_common(self.lam * U + self.lam_next * (W.T @ Xn))
+        if self.lam_next > 0:
+            c0 = self._data("c0", float(np.sum(_np64(self.b)[:, None] * Xn)))
+            expr = expr + self.lam_next * (cp.sum(self.act_next.f_cvx(self._cvx_affine(V))) - c0)
+        return cp.Problem(cp.Minimize(expr / self.m), cons)
+
+
+class LastXBlock(_XBlock):
+    r"""last_x: X_L (see the module docstring for F and the solver).
+
+    Parameters
+    ----------
+    U : n x m        U_{L−1} = W_{L−1} X_{L−1} + b_{L−1} 1ᵀ (fixes backend, dtype and device)
+    W : k x n        W_L;   b : (k,)  b_L
+    Y : k x m        targets (one-hot/probability columns for cross-entropy)
+    lam : float > 0  λ_{L−1}
+    act              activation φ_{L−1} (domain of V);  loss: name or Loss
+    current : n x m  the present X_L (default warm start; default φ(U))
+    layer : int      L (used in messages; ``update`` writes the last hidden layer)
+    """
+
+    kind = "last_x"
+
+    def __init__(self, U, W, b, Y, lam, act="relu", loss="cross_entropy", current=None, layer=None):
+        self._init_common(U, W, b, lam, act, current, layer)
+        self.loss = _losses.get(loss)
+        self.Y = like(self.loss.targets(check_array(Y, "Y", (self.k, self.m)), self.k), self.U)
+
+    @classmethod
+    def layers(cls, net) -> list[int]:
+        return [net.L] if net.L >= 1 else []
+
+    @classmethod
+    def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> LastXBlock:
+        """The block of X_L at the state (net, X0, y, Xs); ``layer`` must be None or L."""
+        _no_prox_term(gamma, W_prev, b_prev)
+        if net.L < 1:
+            raise ValueError("net: last_x needs at least one hidden layer")
+        if layer is not None and layer != net.L:
+            raise ValueError(f"layer: last_x is layer L = {net.L}, got {layer!r}")
+        L = net.L
+        X0, Xs, U = cls._network_data(net, X0, Xs, L)
+        Y = like(net.check_targets(y, X0.shape[1]), X0)
+        return cls(U, like(net.W[L], X0), like(net.b[L], X0), Y, lam=float(net.lam[L - 1]),
+                   act=net.activations[L - 1], loss=net.loss, current=Xs[L - 1], layer=L)
+
+    def _smooth_curvature(self) -> float:
+        return float(self.loss.hess_bound)
+
+    def _s(self, Z):
+        """s(Z) = ℓ(Y, Z + b)/m."""
+        return self.loss.value(self.Y, Z + self._bcol) / self.m
+
+    def _s_grad(self, Z):
+        """∇s(Z) = ∇ℓ(Y, Z + b)/m."""
+        return self.loss.grad(self.Y, Z + self._bcol) / self.m
+
+    def _build_problem(self) -> cp.Problem:
+        W, U, Y = _np64(self.W), _np64(self.U), _np64(self.Y)
+        V, expr, cons = self._cvx_common(self.lam * U + W.T @ Y)
+        c0 = self._data("c0", float(np.sum(Y * _np64(self.b)[:, None])))
+        expr = expr + self.loss.cvx(Y, self._cvx_affine(V), inner=c0)
+        return cp.Problem(cp.Minimize(expr / self.m), cons)
