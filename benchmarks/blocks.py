@@ -7,7 +7,7 @@ and the relative objective gap (fast − ref)/(1 + |ref|). The network is 64-100
 64-100-100-10 for the hidden-X block (which needs two hidden layers).
 
 Part 2 (fast path alone, 784-300-10 -- 784-300-300-10 for hidden X -- on real MNIST
-images, m = 500 and 5,000): seconds per block for numpy/torch x float64/float32.
+images, m = 500 and 5,000; 784-300-10-10 for hidden X): seconds per block for numpy/torch x float64/float32.
 
     python benchmarks/blocks.py                 # both parts, writes benchmarks/results/blocks.{md,json}
     python benchmarks/blocks.py --quick         # tiny sizes (smoke test)
@@ -52,7 +52,7 @@ def _state(sizes, act, X0, y, backend="numpy", dtype="float64", seed=0, lam=1.0,
 
 
 def _sizes_for(kind, d, h, k):
-    return (d, h, h, k) if kind == "hidden_x" else (d, h, k)
+    return (d, h, k, k) if kind == "hidden_x" else (d, h, k)
 
 
 def _sync(device):

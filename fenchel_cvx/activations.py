@@ -81,6 +81,10 @@ class Activation:
         """φ'(u) (a generalised derivative at kinks), elementwise."""
         raise NotImplementedError
 
+    def phi_dphi(self, u):
+        """(φ(u), φ'(u)) together; subclasses share the work where they can (Newton loops)."""
+        return self.phi(u), self.dphi(u)
+
     def f(self, u):
         raise NotImplementedError
 
@@ -198,10 +202,11 @@ class Activation:
         s = xp.clip(w / (t + self.lip), lo, hi)  # the linearised guess, moved into the bracket
         tol = 64 * xp.eps(w)
         for _ in range(100):
-            g = t * s + self.phi(s) - w
+            p, dp = self.phi_dphi(s)
+            g = t * s + p - w
             lo = xp.where(g < 0, s, lo)
             hi = xp.where(g > 0, s, hi)
-            step = g / (t + self.dphi(s))
+            step = g / (t + dp)
             s_new = s - step
             # a step that lands on (or beyond) a bracket end falls back to bisection -- unless it
             # underflowed (s_new == s: converged), which must not be kicked back to the midpoint
@@ -309,6 +314,10 @@ class Sigmoid(Activation):
         s = namespace(u).sigmoid(u)
         return s * (1.0 - s)
 
+    def phi_dphi(self, u):
+        s = namespace(u).sigmoid(u)
+        return s, s * (1.0 - s)
+
     def f(self, u):
         return _softplus(namespace(u), u)
 
@@ -342,6 +351,10 @@ class Tanh(Activation):
     def dphi(self, u):
         t = namespace(u).tanh(u)
         return 1.0 - t * t
+
+    def phi_dphi(self, u):
+        t = namespace(u).tanh(u)
+        return t, 1.0 - t * t
 
     def f(self, u):
         xp = namespace(u)

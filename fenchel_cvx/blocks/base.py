@@ -126,6 +126,8 @@ class Block:
     """Base class of the BCD blocks (see the module docstring for the contract)."""
 
     kind: str = "block"
+    #: which factors of an instance the block depends on (check-blocks and tests vary only these)
+    depends_on: tuple = ("activation", "loss")
 
     def name(self) -> str:
         return self.kind

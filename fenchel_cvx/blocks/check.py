@@ -55,7 +55,7 @@ class CheckRow:
 
 
 def depends_on(cls) -> tuple:
-    return tuple(getattr(cls, "depends_on", ("activation", "loss")))
+    return tuple(cls.depends_on)
 
 
 def combinations(kinds, activations, losses):

@@ -340,6 +340,7 @@ class HiddenWBlock(_WBlock):
     """
 
     kind = "hidden_w"
+    depends_on = ("activation",)  # the loss does not enter this block
 
     def __init__(self, X, Y, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
                  bias=True, layer=None):
@@ -436,6 +437,7 @@ class LastWBlock(_WBlock):
     """
 
     kind = "last_w"
+    depends_on = ("loss",)  # no activation enters the output layer
 
     def __init__(self, X, Y, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None, bias=True,
                  layer=None):

@@ -296,6 +296,7 @@ class HiddenXBlock(_XBlock):
     """
 
     kind = "hidden_x"
+    depends_on = ("activation",)  # the loss does not enter this block
 
     def __init__(self, U, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None, layer=None):
         self._init_common(U, W, b, lam, act, current, layer)
@@ -363,6 +364,7 @@ class LastXBlock(_XBlock):
     """
 
     kind = "last_x"
+    depends_on = ("activation", "loss")
 
     def __init__(self, U, W, b, Y, lam, act="relu", loss="cross_entropy", current=None, layer=None):
         self._init_common(U, W, b, lam, act, current, layer)
