@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-all lint figures bench check-blocks clean
+.PHONY: venv demo test test-all lint figures figures-quick bench check-blocks clean
 
 venv: $(STAMP)
 
@@ -33,8 +33,14 @@ lint: venv
 check-blocks: venv
 	$(BIN)/fenchel-cvx check-blocks
 
+figures: venv
+	$(BIN)/python paper_figures/make_figures.py
+
+figures-quick: venv
+	$(BIN)/python paper_figures/make_figures.py --quick --allow-missing
+
 bench: venv
-	$(BIN)/python benchmarks/blocks.py
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/blocks.py --threads 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
