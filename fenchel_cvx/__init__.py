@@ -6,7 +6,8 @@ datasets (:mod:`fenchel_cvx.data`). Shapes are features x samples everywhere.
 """
 
 from . import activations, data, losses
+from .conv import ConvFenchelNetwork
 from .network import FenchelNetwork, LiftedTerms
 
 __version__ = "0.1.0"
-__all__ = ["FenchelNetwork", "LiftedTerms", "activations", "losses", "data", "__version__"]
+__all__ = ["FenchelNetwork", "ConvFenchelNetwork", "LiftedTerms", "activations", "losses", "data", "__version__"]

@@ -90,3 +90,11 @@ def test_check_blocks_bad_options(capsys):
     assert "two hidden layers" in capsys.readouterr().err
     assert main(["check-blocks", "--blocks", "middle_x", "--quiet"]) == 2
     assert "known" in capsys.readouterr().err
+
+
+def test_check_blocks_conv_command(capsys):
+    rc = main(["check-blocks", "--conv", "--activations", "relu", "--losses", "squared",
+               "--backends", "numpy-float64", "--quiet"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "conv_hidden_x" in text and "conv_last_w" in text and "0 disagreements" in text

@@ -58,13 +58,14 @@ def depends_on(cls) -> tuple:
     return tuple(cls.depends_on)
 
 
-def combinations(kinds, activations, losses):
+def combinations(kinds, activations, losses, registry=None):
     """(kind, activation, loss) triples, each factor only where the block depends on it."""
     from . import BLOCKS
 
+    registry = BLOCKS if registry is None else registry
     out = []
     for kind in kinds:
-        dep = depends_on(BLOCKS[kind])
+        dep = depends_on(registry[kind])
         acts = activations if "activation" in dep else [activations[0]]
         lss = losses if "loss" in dep else [losses[0]]
         for a in acts:
@@ -74,13 +75,19 @@ def combinations(kinds, activations, losses):
 
 
 def check_one(kind, activation, loss, backends=("numpy-float64",), sizes=(6, 5, 4, 3), m=12, seed=0,
-              solver="CLARABEL", device="cpu", labels=None):
-    """Solve one block by the reference and by the fast path on each backend; return CheckRows."""
+              solver="CLARABEL", device="cpu", labels=None, registry=None, instance=None):
+    """Solve one block by the reference and by the fast path on each backend; return CheckRows.
+
+    ``registry``: kind -> block class (default BLOCKS); ``instance(activation, loss, m=, seed=, backend=,
+    dtype=, device=)`` makes the random state (default: ``random_state`` with ``sizes``)."""
     from . import BLOCKS
 
-    cls = BLOCKS[kind]
+    cls = (BLOCKS if registry is None else registry)[kind]
+    if instance is None:
+        def instance(a, l_, **kw):
+            return random_state(a, l_, sizes=sizes, **kw)
     shown_act, shown_loss = labels or (activation, loss)
-    net, X0, y, Xs = random_state(activation, loss, sizes=sizes, m=m, seed=seed)
+    net, X0, y, Xs = instance(activation, loss, m=m, seed=seed)
     layer = cls.layers(net)[0]
     try:
         ref = cls.from_network(net, X0, y, Xs, layer).solve_reference(solver=solver)
@@ -93,8 +100,8 @@ def check_one(kind, activation, loss, backends=("numpy-float64",), sizes=(6, 5, 
         backend, dtype = be.split("-")
         if backend == "torch" and not have_torch():
             continue
-        tnet, tX0, ty, tXs = random_state(activation, loss, sizes=sizes, m=m, seed=seed, backend=backend,
-                                          dtype=dtype, device=device)
+        tnet, tX0, ty, tXs = instance(activation, loss, m=m, seed=seed, backend=backend, dtype=dtype,
+                                      device=device)
         block = cls.from_network(tnet, tX0, ty, tXs, layer)
         t0 = time.perf_counter()
         try:
@@ -123,10 +130,12 @@ def check_one(kind, activation, loss, backends=("numpy-float64",), sizes=(6, 5, 
 
 
 def run_checks(kinds=None, activations=None, losses=None, backends=("numpy-float64", "torch-float64", "torch-float32"),
-               sizes=(6, 5, 4, 3), m=12, seed=0, solver="CLARABEL", device="cpu", progress=True):
+               sizes=(6, 5, 4, 3), m=12, seed=0, solver="CLARABEL", device="cpu", progress=True,
+               registry=None, instance=None):
     """Run :func:`check_one` over all combinations; returns the list of rows."""
     from . import BLOCKS
 
+    BLOCKS = BLOCKS if registry is None else registry
     kinds = list(BLOCKS) if kinds is None else list(kinds)
     activations = _acts.names() if activations is None else list(activations)
     losses = _losses.names() if losses is None else list(losses)
@@ -137,7 +146,7 @@ def run_checks(kinds=None, activations=None, losses=None, backends=("numpy-float
         _acts.get(a)
     for l_ in losses:
         _losses.get(l_)
-    combos = combinations(kinds, activations, losses)
+    combos = combinations(kinds, activations, losses, BLOCKS)
     it = combos
     if progress:
         from tqdm import tqdm
@@ -145,7 +154,8 @@ def run_checks(kinds=None, activations=None, losses=None, backends=("numpy-float
         it = tqdm(combos, desc="check-blocks", unit="block", leave=False)
     rows = []
     for i, (kind, sa, sl, a, l_) in enumerate(it):
-        rows.extend(check_one(kind, a, l_, backends, sizes, m, seed + i, solver, device, labels=(sa, sl)))
+        rows.extend(check_one(kind, a, l_, backends, sizes, m, seed + i, solver, device, labels=(sa, sl),
+                              registry=BLOCKS, instance=instance))
     return rows
 
 

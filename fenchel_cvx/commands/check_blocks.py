@@ -6,6 +6,7 @@ tolerance (1e-7 relative in float64, 1e-4 in float32). Example::
 
     fenchel-cvx check-blocks --sizes 6-5-4-3 --samples 12 --seed 0
     fenchel-cvx check-blocks --blocks hidden_w --activations relu,sigmoid --backends numpy-float64
+    fenchel-cvx check-blocks --conv          # the convolutional blocks
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def configure(p):
     p.add_argument("--solver", default="CLARABEL", help="CVXPY solver of the reference: CLARABEL, SCS, OSQP (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: %(default)s)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+    p.add_argument("--conv", action="store_true", help="check the convolutional blocks (CONV_BLOCKS) on small "
+                   "random conv instances instead of the dense ones (--sizes is ignored)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -49,8 +52,14 @@ def run(args) -> int:
     for b in backends:
         if b not in ("numpy-float64", "numpy-float32", "torch-float64", "torch-float32"):
             raise ValueError(f"--backends: unknown entry {b!r}; use numpy-float64, numpy-float32, torch-float64, torch-float32")
+    registry = instance = None
+    if args.conv:
+        from ..blocks.conv_blocks import CONV_BLOCKS, random_conv_state
+
+        registry, instance = CONV_BLOCKS, random_conv_state
     rows = run_checks(_csv(args.blocks), _csv(args.activations), _csv(args.losses), backends, sizes,
-                      args.samples, args.seed, args.solver, args.device, progress=not args.quiet)
+                      args.samples, args.seed, args.solver, args.device, progress=not args.quiet,
+                      registry=registry, instance=instance)
     print(format_table(rows))
     s = summary(rows)
     print(f"\n{s['rows']} checks, {s['disagreements']} disagreements, max |rel gap| {s['max_abs_rel_gap']:.1e}")

@@ -1,0 +1,545 @@
+r"""Linear maps of the lifted model: dense, 2-D convolution, average pooling, flatten.
+
+Shapes follow the project convention, **features x samples**: a batch of m feature maps of
+shape C x H x W is stored as a (C·H·W) x m array, one column per sample, each column the
+C-order flattening of the sample's map (index c·H·W + h·W + w). Vectors are the special case
+of shape (n,).
+
+In the lifted model (design notes §1) every layer l is an affine map of the lifted variable,
+
+    U_l = A_l(W_l, X_l) + b_l ⊗ 1_P 1ᵀ,      A_l = op_l ∘ pool_l,
+
+where ``pool_l`` is a (possibly empty) chain of average poolings and flattens applied to
+the **pre-pooling** activation map X_l (the lifted variable keeps full resolution; pooling is
+folded into the next layer's linear map), and ``op_l`` is a :class:`Dense` or :class:`Conv2d`
+map with weights W_l; the bias b_l has one entry per output channel (P output positions).
+
+Specs (unbound, hashable descriptions given by the user):
+
+* :class:`Dense` ``(features)``: u = W x, W is n_out x n_in; a C x H x W input is flattened.
+* :class:`Conv2d` ``(out_channels, kernel, stride=1, padding=0)``: cross-correlation (torch's
+  ``conv2d``) with zero padding,
+  ``U[o, h, w] = Σ_{c,i,j} K[o, c, i, j] · X̄[c, s_h h + i, s_w w + j]`` with X̄ the input padded
+  by p zeros on each side; K is C_out x C_in x k_h x k_w, the output is
+  C_out x H_out x W_out with H_out = ⌊(H + 2p_h − k_h)/s_h⌋ + 1 (likewise W_out).
+* :class:`AvgPool2d` ``(size)``: non-overlapping p x p means, C x H x W → C x H/p x W/p
+  (p must divide H and W: the windows tile the map).
+* :class:`Flatten`: C x H x W → (C·H·W,); the identity on the column representation.
+* :class:`MaxPool2d`: **not an affine map** (max over a window is piecewise linear, not
+  linear), so it cannot sit inside the Fenchel divergence B(A X + b, X_next) as a linear map of
+  the lifted variable; the lifted model refuses it with a clear error (:class:`LiftedModeError`).
+
+A bound map :class:`LinearMap` (specs + input shape, validated at construction) provides, on
+numpy and torch alike (features x samples, any float dtype, any device):
+
+* ``apply(W, X)`` = A(W, X) (n_out x m), ``adjoint(W, R)`` = Aᵀ R (n_in x m) with
+  ⟨A(W, X), R⟩ = ⟨X, Aᵀ(W, R)⟩;
+* ``weight_grad(R, X)`` = (∂/∂W ⟨R, A(W, X)⟩, ∂/∂b ⟨R, b ⊗ 1_P 1ᵀ⟩): the weight-gradient;
+* ``design(X)`` = the matrix D (fan_in x P·m, im2col) with U = reshape(W_mat D) (W-blocks);
+* ``sparse(W)``: A(W, ·) as an explicit scipy sparse n_out x n_in matrix (CVXPY references);
+* ``norm_bound(W)``: a certified upper bound on the operator norm ‖A(W, ·)‖₂.
+
+Backends: the numpy path computes convolutions through an im2col formulation (the design
+matrix D from ``sliding_window_view``; conv = W_mat D, weight gradient = R_d Dᵀ, adjoint = a
+scatter-add of W_matᵀ R_d over the k_h·k_w kernel offsets); the torch path calls ``torch.nn.functional.conv2d`` / ``conv_transpose2d`` /
+``unfold`` and ``torch.nn.grad.conv2d_weight`` (the same code on CPU and CUDA). Pooling, dense
+maps, biases and reshapes are written once against :func:`fenchel_cvx.backend.namespace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .backend import is_torch, namespace, to_numpy
+
+__all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "Flatten", "LinearMap", "LiftedModeError",
+           "LAYER_TYPES", "conv_output_size"]
+
+
+class LiftedModeError(ValueError):
+    """A layer that is not an affine map of the lifted variable (max pooling) was used in lifted mode."""
+
+
+def _pair(value, name: str, minimum: int) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    try:
+        a, b = value
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r}") from None
+    for v in (a, b):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+            raise ValueError(f"{name}: expected integers >= {minimum}, got {value!r}")
+    return int(a), int(b)
+
+
+def _pos_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def conv_output_size(n: int, k: int, s: int, p: int) -> int:
+    """⌊(n + 2p − k)/s⌋ + 1: output length of a convolution along one axis."""
+    return (n + 2 * p - k) // s + 1
+
+
+def _shape_str(shape) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+# ======================================================================================
+# specs
+# ======================================================================================
+@dataclass(frozen=True)
+class Dense:
+    """Fully connected map u = W x (+ b): W is ``features`` x n_in. ``in_features`` (optional) is checked.
+
+    ``activation``: the activation after this layer (None: the network's default for hidden
+    layers; must be None for the output layer).
+    """
+
+    features: int
+    activation: str | None = None
+    in_features: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "features", _pos_int(self.features, "Dense.features"))
+        if self.in_features is not None:
+            object.__setattr__(self, "in_features", _pos_int(self.in_features, "Dense.in_features"))
+
+    def token(self) -> str:
+        return f"dense{self.features}" + (f":{self.activation}" if self.activation else "")
+
+
+@dataclass(frozen=True)
+class Conv2d:
+    """2-D convolution (cross-correlation as torch's conv2d) with zero padding (module docstring).
+
+    ``kernel``, ``stride``, ``padding``: an int or a pair (height, width). ``in_channels``
+    (optional) is checked against the incoming map. ``activation``: as for :class:`Dense`.
+    """
+
+    out_channels: int
+    kernel: object
+    stride: object = 1
+    padding: object = 0
+    activation: str | None = None
+    in_channels: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "out_channels", _pos_int(self.out_channels, "Conv2d.out_channels"))
+        object.__setattr__(self, "kernel", _pair(self.kernel, "Conv2d.kernel", 1))
+        object.__setattr__(self, "stride", _pair(self.stride, "Conv2d.stride", 1))
+        object.__setattr__(self, "padding", _pair(self.padding, "Conv2d.padding", 0))
+        if self.in_channels is not None:
+            object.__setattr__(self, "in_channels", _pos_int(self.in_channels, "Conv2d.in_channels"))
+
+    def token(self) -> str:
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        t = f"conv{self.out_channels}k{kh}" + (f"x{kw}" if kw != kh else "")
+        if (sh, sw) != (1, 1):
+            t += f"s{sh}" if sh == sw else f"s{sh}x{sw}"
+        if (ph, pw) != (0, 0):
+            t += f"p{ph}" if ph == pw else f"p{ph}x{pw}"
+        return t + (f":{self.activation}" if self.activation else "")
+
+
+@dataclass(frozen=True)
+class AvgPool2d:
+    """Non-overlapping average pooling with p x p windows (p must divide the map): a linear map, ‖·‖₂ = 1/p."""
+
+    size: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "size", _pos_int(self.size, "AvgPool2d.size"))
+
+    def token(self) -> str:
+        return f"avgpool{self.size}"
+
+
+@dataclass(frozen=True)
+class MaxPool2d:
+    """Max pooling. **Not affine**: refused in lifted mode (see :class:`LiftedModeError`)."""
+
+    size: int
+
+    def token(self) -> str:
+        return f"maxpool{self.size}"
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """C x H x W → (C·H·W,): the identity on the features-x-samples columns (a shape change only)."""
+
+    def token(self) -> str:
+        return "flatten"
+
+
+LAYER_TYPES = (Dense, Conv2d, AvgPool2d, MaxPool2d, Flatten)
+
+MAXPOOL_MESSAGE = ("max pooling is not an affine map (the max over a window is only piecewise linear), so it "
+                   "cannot be the linear map inside the Fenchel divergence B(A X + b, X_next) of the lifted model; "
+                   "use AvgPool2d (average pooling is linear and is folded into the next layer's map)")
+
+
+# ======================================================================================
+# backend primitives on "C x H x W x m" arrays (the features-x-samples columns reshaped, no copy)
+# numpy: im2col matrix products; torch: torch.nn.functional (its (m, C, H, W) inputs are permuted views)
+# ======================================================================================
+def _np_windows(Xc, kernel, stride, padding):
+    """(C, H_out, W_out, m, k_h, k_w) view of the k_h x k_w windows of the zero-padded input (im2col)."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    Xp = np.pad(Xc, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if (ph or pw) else Xc
+    win = np.lib.stride_tricks.sliding_window_view(Xp, (kh, kw), axis=(1, 2))
+    return win[:, ::sh, ::sw]
+
+
+def _out_hw(hw, kernel, stride, padding):
+    return tuple(conv_output_size(n, k, st, p) for n, k, st, p in zip(hw, kernel, stride, padding))
+
+
+def _nchw(Xc):
+    """(C, H, W, m) → (m, C, H, W) (a view)."""
+    return Xc.permute(3, 0, 1, 2)
+
+
+def _chwm(X4):
+    """(m, C, H, W) → (C, H, W, m) (a view)."""
+    return X4.permute(1, 2, 3, 0)
+
+
+def _conv_forward(Xc, K, stride, padding):
+    """Cross-correlation of Xc (C, H, W, m) with K (O, C, k_h, k_w): (O, H_out, W_out, m)."""
+    if is_torch(Xc):
+        import torch.nn.functional as F
+
+        return _chwm(F.conv2d(_nchw(Xc), K, stride=stride, padding=padding))
+    D = _conv_unfold(Xc, K.shape[2:], stride, padding)  # (C kh kw, P m)
+    Ho, Wo = _out_hw(Xc.shape[1:3], K.shape[2:], stride, padding)
+    return (K.reshape(K.shape[0], -1) @ D).reshape(K.shape[0], Ho, Wo, Xc.shape[3])
+
+
+def _conv_adjoint(Rc, K, stride, padding, in_hw):
+    """Adjoint of :func:`_conv_forward` in X: (O, H_out, W_out, m) → (C, H, W, m)."""
+    (sh, sw), (ph, pw) = stride, padding
+    H, W = in_hw
+    kh, kw = K.shape[2], K.shape[3]
+    Ho, Wo = Rc.shape[1], Rc.shape[2]
+    if is_torch(Rc):
+        import torch.nn.functional as F
+
+        out_pad = (H + 2 * ph - kh - (Ho - 1) * sh, W + 2 * pw - kw - (Wo - 1) * sw)
+        return _chwm(F.conv_transpose2d(_nchw(Rc), K, stride=stride, padding=padding, output_padding=out_pad))
+    m, C = Rc.shape[3], K.shape[1]
+    O = K.shape[0]
+    cols = (K.reshape(O, -1).T @ Rc.reshape(O, -1)).reshape(C, kh, kw, Ho, Wo, m)
+    Xp = np.zeros((C, H + 2 * ph, W + 2 * pw, m), dtype=np.result_type(Rc.dtype, K.dtype))
+    for i in range(kh):
+        for j in range(kw):
+            Xp[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :] += cols[:, i, j]
+    return Xp[:, ph:ph + H, pw:pw + W, :]
+
+
+def _conv_weight_grad(Xc, Rc, kshape, stride, padding):
+    """∂/∂K ⟨R, conv(X, K)⟩ = Σ_{positions, samples} R ⊗ window: (O, C, k_h, k_w)."""
+    if is_torch(Xc):
+        import torch
+
+        return torch.nn.grad.conv2d_weight(_nchw(Xc), tuple(kshape), _nchw(Rc), stride=stride, padding=padding)
+    D = _conv_unfold(Xc, kshape[2:], stride, padding)  # (C kh kw, P m)
+    # (D Rᵀ)ᵀ rather than R Dᵀ: the same product, but multithreaded OpenBLAS is pathologically slow (~100x,
+    # measured) on a few-row left factor with a long inner dimension
+    return (D @ Rc.reshape(Rc.shape[0], -1).T).T.reshape(kshape)
+
+
+def _conv_unfold(Xc, kernel, stride, padding):
+    """im2col: (C·k_h·k_w) x (P·m), rows ordered (c, i, j), columns (position p, sample j) → p·m + j."""
+    if is_torch(Xc):
+        import torch.nn.functional as F
+
+        cols = F.unfold(_nchw(Xc), kernel, padding=padding, stride=stride)  # (m, C kh kw, P)
+        return cols.permute(1, 2, 0).reshape(cols.shape[1], -1)
+    win = _np_windows(Xc, kernel, stride, padding)  # (C, Ho, Wo, m, kh, kw)
+    C, Ho, Wo, m, kh, kw = win.shape
+    return win.transpose(0, 4, 5, 1, 2, 3).reshape(C * kh * kw, Ho * Wo * m)
+
+
+# ======================================================================================
+# the bound map A = op ∘ pools
+# ======================================================================================
+class LinearMap:
+    r"""The linear part A(W, ·) of one lifted layer: ``op ∘ pools`` on a given input shape.
+
+    Parameters
+    ----------
+    op : :class:`Dense` or :class:`Conv2d`
+    pre : sequence of :class:`AvgPool2d` / :class:`Flatten` applied first (in order)
+    in_shape : (C, H, W) or (n,): the shape of one sample of the lifted input X
+
+    Attributes: ``in_shape``, ``mid_shape`` (after ``pre``), ``out_shape``; ``n_in``, ``n_out``
+    (flattened sizes: X is n_in x m, U is n_out x m); ``weight_shape`` (C_out x C_in x k_h x k_w or
+    n_out x n_in), ``bias_shape`` (C_out,) or (n_out,); ``positions`` P (output positions per
+    channel; 1 for dense); ``fan_in`` (C_in·k_h·k_w or n_in). Invalid combinations (kernel larger
+    than the padded map, channel mismatch, a pooling size that does not divide the map, max
+    pooling, convolution of a flat vector) raise ``ValueError`` here, at construction.
+    """
+
+    def __init__(self, op, pre=(), in_shape=None):
+        if isinstance(op, MaxPool2d) or any(isinstance(p, MaxPool2d) for p in pre):
+            raise LiftedModeError(MAXPOOL_MESSAGE)
+        if not isinstance(op, (Dense, Conv2d)):
+            raise TypeError(f"op: expected Dense or Conv2d, got {type(op).__name__}")
+        shape = tuple(int(s) for s in in_shape)
+        if len(shape) not in (1, 3) or any(s < 1 for s in shape):
+            raise ValueError(f"in_shape: expected (C, H, W) or (n,) with positive entries, got {in_shape!r}")
+        self.in_shape = shape
+        self.pre = tuple(pre)
+        self.pools = []  # pooling sizes in order
+        for p in self.pre:
+            if isinstance(p, AvgPool2d):
+                if len(shape) != 3:
+                    raise ValueError(f"{p.token()}: pooling needs a C x H x W map, got a flat vector of {shape[0]} features")
+                C, H, W = shape
+                if H % p.size or W % p.size:
+                    raise ValueError(f"{p.token()}: pooling size {p.size} does not divide the {H}x{W} map (the lifted "
+                                     f"model needs non-overlapping windows that tile the map)")
+                shape = (C, H // p.size, W // p.size)
+                self.pools.append(p.size)
+            elif isinstance(p, Flatten):
+                shape = (int(np.prod(shape)),)
+            else:
+                raise TypeError(f"pre: expected AvgPool2d or Flatten entries, got {type(p).__name__}")
+        self.mid_shape = shape
+        self.op = op
+        if isinstance(op, Dense):
+            n_in = int(np.prod(shape))
+            if op.in_features is not None and op.in_features != n_in:
+                raise ValueError(f"{op.token()}: in_features={op.in_features} does not match the incoming "
+                                 f"{_shape_str(shape)} map ({n_in} features)")
+            self.out_shape = (op.features,)
+            self.weight_shape = (op.features, n_in)
+            self.bias_shape = (op.features,)
+            self.positions = 1
+            self.fan_in = n_in
+        else:
+            if len(shape) != 3:
+                raise ValueError(f"{op.token()}: convolution needs a C x H x W map, got a flat vector of {shape[0]} "
+                                 f"features (a Conv2d cannot follow Flatten or Dense)")
+            C, H, W = shape
+            if op.in_channels is not None and op.in_channels != C:
+                raise ValueError(f"{op.token()}: channel mismatch: in_channels={op.in_channels} but the incoming map "
+                                 f"has {C} channels ({_shape_str(shape)})")
+            (kh, kw), (sh, sw), (ph, pw) = op.kernel, op.stride, op.padding
+            if kh > H + 2 * ph or kw > W + 2 * pw:
+                raise ValueError(f"{op.token()}: kernel {kh}x{kw} is larger than the (padded) input map "
+                                 f"{H + 2 * ph}x{W + 2 * pw}")
+            Ho, Wo = conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
+            self.out_shape = (op.out_channels, Ho, Wo)
+            self.weight_shape = (op.out_channels, C, kh, kw)
+            self.bias_shape = (op.out_channels,)
+            self.positions = Ho * Wo
+            self.fan_in = C * kh * kw
+        self.n_in = int(np.prod(self.in_shape))
+        self.n_mid = int(np.prod(self.mid_shape))
+        self.n_out = int(np.prod(self.out_shape))
+        self.is_conv = isinstance(op, Conv2d)
+
+    def __repr__(self):
+        chain = " -> ".join([p.token() for p in self.pre] + [self.op.token()])
+        return f"LinearMap({_shape_str(self.in_shape)} -> {chain} -> {_shape_str(self.out_shape)})"
+
+    # ---- pooling (written once: reshape + sum) ----------------------------------------
+    def _pool(self, X):
+        """pools(X): n_in x m → n_mid x m (average over non-overlapping p x p windows)."""
+        xp = namespace(X)
+        m = X.shape[1]
+        C, H, W = self.in_shape if self.pools else (0, 0, 0)
+        for p in self.pools:
+            X = xp.sum(X.reshape(C, H // p, p, W // p, p, m), axis=(2, 4)) / float(p * p)
+            H, W = H // p, W // p
+            X = X.reshape(C * H * W, m)
+        return X
+
+    def _pool_adjoint(self, R):
+        """poolsᵀ(R): n_mid x m → n_in x m (each value spread as value/p² over its window)."""
+        if not self.pools:
+            return R
+        xp = namespace(R)
+        m = R.shape[1]
+        C, H, W = self.in_shape
+        sizes = [(H, W)]
+        for p in self.pools:
+            H, W = H // p, W // p
+            sizes.append((H, W))
+        for p, (Hi, Wi) in zip(reversed(self.pools), reversed(sizes[:-1])):
+            Ho, Wo = Hi // p, Wi // p
+            R6 = R.reshape(C, Ho, 1, Wo, 1, m) / float(p * p) + xp.zeros((C, Ho, p, Wo, p, m), like=R)
+            R = R6.reshape(C * Hi * Wi, m)
+        return R
+
+    # ---- shapes of one sample <-> columns ------------------------------------------------
+    @staticmethod
+    def _to4(X, shape):
+        """n x m columns → (C, H, W, m) (a reshape of the features-x-samples array)."""
+        return X.reshape(*shape, X.shape[1])
+
+    @staticmethod
+    def _from4(X4):
+        """(C, H, W, m) → (C·H·W) x m columns."""
+        return X4.reshape(-1, X4.shape[-1])
+
+    def check_weights(self, W, b=None):
+        """Shapes of W (``weight_shape``) and b (``bias_shape``); raises ValueError naming them."""
+        if tuple(W.shape) != self.weight_shape:
+            raise ValueError(f"W: expected shape {_shape_str(self.weight_shape)} for {self!r}, got {_shape_str(W.shape)}")
+        if b is not None and tuple(b.shape) != self.bias_shape:
+            raise ValueError(f"b: expected shape {_shape_str(self.bias_shape)} for {self!r}, got {_shape_str(b.shape)}")
+
+    # ---- the map, its adjoint, the weight gradient ------------------------------------------
+    def apply(self, W, X):
+        """A(W, X) = op(W, pools(X)): X n_in x m → n_out x m (no bias)."""
+        Z = self._pool(X)
+        if not self.is_conv:
+            return W @ Z
+        op = self.op
+        return self._from4(_conv_forward(self._to4(Z, self.mid_shape), W, op.stride, op.padding))
+
+    def adjoint(self, W, R):
+        """Aᵀ(W, R) = poolsᵀ(opᵀ(W, R)): R n_out x m → n_in x m, with ⟨A(W, X), R⟩ = ⟨X, Aᵀ(W, R)⟩."""
+        if not self.is_conv:
+            Z = W.T @ R
+        else:
+            op = self.op
+            Z4 = _conv_adjoint(self._to4(R, self.out_shape), W, op.stride, op.padding, self.mid_shape[1:])
+            Z = self._from4(Z4)
+        return self._pool_adjoint(Z)
+
+    def bias_full(self, b):
+        """b ⊗ 1_P: the per-channel bias expanded to one entry per output feature, shape (n_out,)."""
+        if not self.is_conv:
+            return b
+        xp = namespace(b)
+        return (b[:, None] + xp.zeros((self.out_shape[0], self.positions), like=b)).reshape(-1)
+
+    def bias_adjoint(self, R):
+        """Adjoint of b ↦ (b ⊗ 1_P) 1ᵀ: R n_out x m → (C_out,) (sum over positions and samples)."""
+        xp = namespace(R)
+        if not self.is_conv:
+            return xp.sum(R, axis=1)
+        return xp.sum(R.reshape(self.out_shape[0], self.positions * R.shape[1]), axis=1)
+
+    def affine(self, W, b, X):
+        """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m)."""
+        return self.apply(W, X) + self.bias_full(b)[:, None]
+
+    def weight_grad(self, R, X):
+        """(∂/∂W, ∂/∂b) of ⟨R, A(W, X) + (b ⊗ 1_P) 1ᵀ⟩: shapes ``weight_shape`` and ``bias_shape``."""
+        Z = self._pool(X)
+        if not self.is_conv:
+            gW = R @ Z.T
+        else:
+            op = self.op
+            gW = _conv_weight_grad(self._to4(Z, self.mid_shape), self._to4(R, self.out_shape),
+                                   self.weight_shape, op.stride, op.padding)
+        return gW, self.bias_adjoint(R)
+
+    # ---- design-matrix form (W-blocks) -----------------------------------------------------
+    def design(self, X):
+        """D with A(W, X) = cols⁻¹(W_mat D): fan_in x (P·m); W_mat = W.reshape(C_out, fan_in).
+
+        Dense: D = pools(X) (n x m). Conv: the im2col matrix of pools(X), columns ordered
+        (position p, sample j) → p·m + j (so that cols(U) is a reshape of the n_out x m array U),
+        rows (c, i, j) as ``W.reshape(C_out, -1)``.
+        """
+        Z = self._pool(X)
+        if not self.is_conv:
+            return Z
+        op = self.op
+        return _conv_unfold(self._to4(Z, self.mid_shape), op.kernel, op.stride, op.padding)
+
+    def to_design_rows(self, U):
+        """cols(U): n_out x m → C_out x (P·m), the layout of W_mat D (a reshape; dense: U itself)."""
+        if not self.is_conv:
+            return U
+        return U.reshape(self.out_shape[0], self.positions * U.shape[1])
+
+    def from_design_rows(self, V):
+        """Inverse of :meth:`to_design_rows`: C_out x (P·m) → n_out x m."""
+        if not self.is_conv:
+            return V
+        return V.reshape(self.n_out, V.shape[1] // self.positions)
+
+    def weight_matrix(self, W):
+        """W as the C_out x fan_in matrix acting on :meth:`design` (a reshape)."""
+        return W.reshape(self.weight_shape[0], self.fan_in)
+
+    def weight_from_matrix(self, Wm):
+        """Inverse of :meth:`weight_matrix`."""
+        return Wm.reshape(self.weight_shape)
+
+    # ---- explicit operators (references) and norms -------------------------------------------
+    def pool_sparse(self):
+        """pools as a scipy sparse n_mid x n_in matrix (entries 1/p² per window)."""
+        M = sp.identity(self.n_in, format="csr")
+        if not self.pools:
+            return M
+        C, H, W = self.in_shape
+        for p in self.pools:
+            Ho, Wo = H // p, W // p
+            c, ho, wo, i, j = np.meshgrid(np.arange(C), np.arange(Ho), np.arange(Wo), np.arange(p), np.arange(p),
+                                          indexing="ij")
+            rows = ((c * Ho + ho) * Wo + wo).ravel()
+            cols = ((c * H + ho * p + i) * W + wo * p + j).ravel()
+            P = sp.csr_matrix((np.full(rows.size, 1.0 / (p * p)), (rows, cols)), shape=(C * Ho * Wo, C * H * W))
+            M = P @ M
+            H, W = Ho, Wo
+        return M.tocsr()
+
+    def op_sparse(self, W):
+        """op(W, ·) as a scipy sparse n_out x n_mid matrix (float64)."""
+        Wn = np.asarray(to_numpy(W), dtype=np.float64)
+        self.check_weights(Wn)
+        if not self.is_conv:
+            return sp.csr_matrix(Wn)
+        C, H, Wd = self.mid_shape
+        O, Ho, Wo = self.out_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.op.kernel, self.op.stride, self.op.padding
+        o, ho, wo, c, i, j = np.meshgrid(np.arange(O), np.arange(Ho), np.arange(Wo), np.arange(C), np.arange(kh),
+                                         np.arange(kw), indexing="ij")
+        hi, wi = ho * sh + i - ph, wo * sw + j - pw
+        ok = (hi >= 0) & (hi < H) & (wi >= 0) & (wi < Wd)
+        rows = ((o * Ho + ho) * Wo + wo)[ok]
+        cols = ((c * H + hi) * Wd + wi)[ok]
+        vals = Wn[o[ok], c[ok], i[ok], j[ok]]
+        return sp.csr_matrix((vals, (rows, cols)), shape=(self.n_out, self.n_mid))
+
+    def sparse(self, W):
+        """A(W, ·) = op ∘ pools as an explicit scipy sparse n_out x n_in matrix (float64)."""
+        return (self.op_sparse(W) @ self.pool_sparse()).tocsr()
+
+    def norm_bound(self, W) -> float:
+        r"""A certified upper bound on ‖A(W, ·)‖₂ (Python float).
+
+        ‖A‖ ≤ ‖op‖·Π_pools 1/p (‖avg-pool_p‖₂ = 1/p exactly). Dense: ‖W‖₂ (exact). Conv: the
+        zero-padded (strided) convolution is a restriction of the stride-1 *full* linear
+        convolution of the padded map followed by a coordinate selection, and the full linear
+        convolution equals the circular one on an N_h x N_w grid with N = H + 2p + k − 1, whose
+        norm is max over the DFT frequencies ω of σ_max(K̂(ω)) (K̂(ω): the C_out x C_in matrix of
+        2-D DFTs of the kernel). So ‖conv‖₂ ≤ max_ω σ_max(K̂(ω)) (rounded up by 1e-9 relative).
+        """
+        scale = 1.0
+        for p in self.pools:
+            scale /= p
+        if not self.is_conv:
+            return namespace(W).spectral_norm(W) * scale
+        K = np.asarray(to_numpy(W), dtype=np.float64)
+        (kh, kw), (ph, pw) = self.op.kernel, self.op.padding
+        _, H, Wd = self.mid_shape
+        Kf = np.fft.fft2(K, s=(H + 2 * ph + kh - 1, Wd + 2 * pw + kw - 1))  # (O, C, N1, N2)
+        sv = np.linalg.svd(Kf.transpose(2, 3, 0, 1), compute_uv=False)
+        return float(sv.max()) * (1.0 + 1e-9) * scale if sv.size else 0.0
+
