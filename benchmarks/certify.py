@@ -24,6 +24,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from fenchel_cvx.certify import certify, lbfgs_provider, tiny_regression
+from fenchel_cvx.certify.report import format_gap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -77,7 +78,7 @@ def markdown(rows, cfg: Config) -> str:
         cv = r["convex"]
         cvs = f"{cv['value']:.5f} ({cv['units']}{', exact' if cv['exact'] else ', lower bound'})" if cv else "—"
         out.append(f"| {r['instance']} | {r['lower']:.5f} ({r['lower_from']}) | {r['upper']:.5f} ({r['upper_from']}) "
-                   f"| {r['rel_gap']:.1e} | {r['scip_J_time']:.1f} | {sweep} | {cvs} |")
+                   f"| {format_gap(r['rel_gap'])} | {r['scip_J_time']:.1f} | {sweep} | {cvs} |")
     return "\n".join(out)
 
 
