@@ -7,7 +7,7 @@ cross-entropy, batch 500, 10 epochs, seeds 0, 1, 2):
    accuracy over the seeds, on a seeded stratified 90/10 train/validation split of the
    training set (same epochs, batch size and initialisation).
 2. With that learning rate, Adam and the lifted network (``fenchel_cvx.train.train`` with the
-   schedule ``LIFTED`` below) are trained on the full training set, one seed after the
+   dataset's schedule ``LIFTED[name]`` below, also chosen on the validation split) are trained on the full training set, one seed after the
    other and interleaved (Adam seed s, lifted seed s, ...), so that both see the same machine
    load; the test accuracy after the last epoch and the training seconds per epoch
    (evaluation excluded) are recorded.
@@ -51,13 +51,25 @@ from fenchel_cvx.train import TUNED, BCDConfig, train  # noqa: E402
 
 ARCH = {"fashion-mnist": [784, 300, 10], "mnist5k": [784, 300, 10], "digits": [64, 100, 10]}
 
-#: the lifted schedule (see fenchel_cvx.train.TUNED for what each field does and how it was chosen)
-LIFTED = dict(TUNED)
+#: the lifted schedule of each dataset, chosen on the same 90/10 validation split as Adam's learning rate
+#: (mean final validation accuracy over the seeds):
+#: * Fashion-MNIST and digits: ``fenchel_cvx.train.TUNED`` (searched on the Fashion-MNIST split; digits uses
+#:   it unchanged);
+#: * mnist5k (4,000 training images): TUNED overfits (training accuracy 99.97%, validation 89.0%); a random
+#:   search (80 configurations, then the best 15 with 3 seeds) picked weight decay ρ = 1e-3, a strongly damped
+#:   hidden W-step (γ_0 = λ_0 = 3, i.e. γ/λ = 1 instead of 0.1) and inertia 0.8 (validation 92.50% vs
+#:   Adam's 92.25%; TUNED + ρ = 3e-3 alone gave 92.25%).
+LIFTED = {
+    "fashion-mnist": dict(TUNED),
+    "digits": dict(TUNED),
+    "mnist5k": dict(TUNED, lam=3.0, gamma=[3.0, 0.1], lam_growth=1.5, gamma_growth=1.5, momentum=0.8, rho=1e-3,
+                    x_iters=10, last_w_iters=10),
+}
 
 
-def lifted_config(seed: int, epochs: int, batch_size: int, backend: str, dtype: str) -> BCDConfig:
-    return BCDConfig(**dict(LIFTED, epochs=epochs, batch_size=batch_size, seed=seed, backend=backend, dtype=dtype,
-                            eval_samples=10000))
+def lifted_config(name: str, seed: int, epochs: int, batch_size: int, backend: str, dtype: str) -> BCDConfig:
+    return BCDConfig(**dict(LIFTED[name], epochs=epochs, batch_size=batch_size, seed=seed, backend=backend,
+                            dtype=dtype, eval_samples=10000))
 
 
 def run_dataset(name, args, log):
@@ -85,7 +97,7 @@ def run_dataset(name, args, log):
         net = FenchelNetwork(sizes, seed=seed)
         r = train_backprop(net, ds.X_train, ds.y_train, ds.X_test, ds.y_test, lr=best_lr, seed=seed, **common)
         rows["adam"].append(_row(r))
-        cfg = lifted_config(seed, args.epochs, args.batch_size, args.backend, "float32")
+        cfg = lifted_config(name, seed, args.epochs, args.batch_size, args.backend, "float32")
         net = FenchelNetwork(sizes, seed=seed)
         r2 = train(net, ds.X_train, ds.y_train, ds.X_test, ds.y_test, cfg, verbose=0, progress=False)
         rows["fenchel"].append(_row(r2))
@@ -159,7 +171,7 @@ def main(argv=None):
            "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
                        "load_average_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None},
            "threads": args.threads, "epochs": args.epochs, "batch_size": args.batch_size, "seeds": args.seeds,
-           "lifted_schedule": LIFTED, "results": results, "wall_seconds": time.time() - t0}
+           "lifted_schedules": {k.strip(): LIFTED[k.strip()] for k in args.datasets.split(",")}, "results": results, "wall_seconds": time.time() - t0}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(out, fh, indent=1, default=float)

@@ -1,0 +1,346 @@
+r"""Backprop baselines: the same network trained by SGD or Adam in torch.
+
+Same architecture, initialisation (:meth:`FenchelNetwork.init_params`: the weights of the
+network passed in), data, validation split, batch order (:func:`fenchel_cvx.train.batch_order`)
+and history format as :func:`fenchel_cvx.train.train`. Shapes: data X is d x m (features x
+samples), labels (m,) or targets k x m.
+
+The mini-batch objective is the standard one, J_B(W) = ℓ(Y_B, Z_B)/m_B + Σ_l ρ_l/2 ‖W_l‖²
+(ℓ summed over the batch; cross-entropy or squared loss), minimised by ``torch.optim.SGD``
+(optional momentum) or ``torch.optim.Adam``. :func:`select_learning_rate` picks the learning
+rate with the best validation score from a grid (the acceptance benchmark uses Adam with
+{3e-4, 1e-3, 3e-3}).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .backend import to_numpy
+from .network import FenchelNetwork, _per_layer
+from .train import (
+    TrainResult,
+    _check_backend,
+    _eval_subset,
+    _json_safe,
+    _Progress,
+    batch_order,
+    load_checkpoint,
+    prepare_data,
+    save_checkpoint,
+)
+
+__all__ = ["METHODS", "train_backprop", "select_learning_rate"]
+
+METHODS = ("sgd", "adam")
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as e:  # pragma: no cover - torch is in the `torch` extra
+        raise ImportError("the backprop baselines need torch: pip install 'fenchel-cvx[torch]'") from e
+    return torch
+
+
+def _validate(method, lr, epochs, batch_size, momentum, dtype):
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs: expected an integer >= 0, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+    if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
+        raise ValueError(f"momentum: expected a number in [0, 1), got {momentum!r}")
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
+
+
+class _Backprop:
+    def __init__(self, net, data, method, lr, epochs, batch_size, momentum, rho, seed, device, dtype,
+                 threads, eval_samples, patience, restore_best, callbacks, verbose, progress, checkpoint):
+        torch = _torch()
+        self.torch = torch
+        self.net = net
+        self.method, self.lr, self.epochs, self.bs = method, float(lr), int(epochs), int(batch_size)
+        self.momentum, self.seed, self.device = float(momentum), int(seed), torch.device(device)
+        self.dtype = getattr(torch, dtype)
+        self.rho = _per_layer(net.rho if rho is None else rho, net.L + 1, "rho")
+        self.threads = threads
+        conv = lambda a: None if a is None else torch.as_tensor(np.ascontiguousarray(np.asarray(a).T),  # noqa: E731
+                                                                 dtype=self.dtype, device=self.device)
+        # samples as rows (m x d) for torch's nn convention
+        self.X, self.Y = conv(data["X"]), conv(data["Y"])
+        self.Xte, self.Yte = conv(data["X_test"]), conv(data["Y_test"])
+        self.Xva, self.Yva = conv(data["X_val"]), conv(data["Y_val"])
+        self.m = self.X.shape[0]
+        self.params = []
+        for w, v in zip(net.W, net.b, strict=True):
+            self.params.append(torch.tensor(np.asarray(w), dtype=self.dtype, device=self.device, requires_grad=True))
+            self.params.append(torch.tensor(np.asarray(v), dtype=self.dtype, device=self.device,
+                                            requires_grad=bool(net.bias)))
+        trainable = [p for p in self.params if p.requires_grad]
+        if method == "adam":
+            self.opt = torch.optim.Adam(trainable, lr=self.lr)
+        else:
+            self.opt = torch.optim.SGD(trainable, lr=self.lr, momentum=self.momentum)
+        self.eval_idx = _eval_subset(self.m, eval_samples, seed)
+        self.patience, self.restore_best = patience, restore_best
+        self.callbacks, self.verbose = list(callbacks), verbose
+        self.progress = (verbose > 0 and sys.stderr.isatty()) if progress is None else bool(progress and verbose > 0)
+        self.checkpoint = checkpoint
+        self.epoch, self.history, self.train_time = 0, [], 0.0
+        self.best = {"score": None, "epoch": None, "params": None, "bad_epochs": 0}
+        self.stopped_early = self.interrupted = False
+
+    # ---- model ------------------------------------------------------------------------------
+    def logits(self, X):
+        """Z = W_L φ(... φ(W_0 xᵀ + b_0) ...) + b_L for the rows of X (returns m x k)."""
+        H = X
+        L = self.net.L
+        for l in range(L + 1):
+            W, b = self.params[2 * l], self.params[2 * l + 1]
+            H = H @ W.T + b
+            if l < L:
+                H = self.net.activations[l].phi(H)
+        return H
+
+    def batch_loss(self, X, Y):
+        Z = self.logits(X)
+        torch = self.torch
+        if self.net.loss.classification:
+            data = (torch.logsumexp(Z, dim=1) - (Y * Z).sum(dim=1)).mean()
+        else:
+            data = 0.5 * ((Z - Y) ** 2).sum(dim=1).mean()
+        reg = sum(0.5 * float(r) * (self.params[2 * l] ** 2).sum() for l, r in enumerate(self.rho) if r > 0)
+        return data + reg
+
+    def _score(self, Z, Y) -> float:
+        if self.net.loss.classification:
+            return float((Z.argmax(dim=1) == Y.argmax(dim=1)).double().mean())
+        return float(((Z - Y) ** 2).sum()) / Z.shape[0]
+
+    # ---- evaluation ----------------------------------------------------------------------------
+    def _record(self, epoch_time):
+        torch = self.torch
+        t0 = time.perf_counter()
+        key = "acc" if self.net.loss.classification else "mse"
+        rec = {"epoch": self.epoch}
+        with torch.no_grad():
+            if self.eval_idx is None:
+                Xe, Ye = self.X, self.Y
+            else:
+                ii = torch.as_tensor(self.eval_idx, device=self.device)
+                Xe, Ye = self.X.index_select(0, ii), self.Y.index_select(0, ii)
+            J = float(self.batch_loss(Xe, Ye))
+            rec["J"] = J
+            rec["F"] = None  # no lifted variables in backprop
+            rec[f"train_{key}"] = self._score(self.logits(Xe), Ye)
+            for name, Xa, Ya in (("test", self.Xte, self.Yte), ("val", self.Xva, self.Yva)):
+                if Xa is not None:
+                    rec[f"{name}_{key}"] = self._score(self.logits(Xa), Ya)
+        if not math.isfinite(J):
+            raise FloatingPointError(f"{self.method} diverged at epoch {self.epoch} (J = {J}); try a smaller lr")
+        rec.update(time=self.train_time, epoch_time=epoch_time, eval_time=time.perf_counter() - t0, lr=self.lr)
+        self.history.append(rec)
+        return rec
+
+    def _early_stop(self, rec) -> bool:
+        key = "val_acc" if self.net.loss.classification else "val_mse"
+        if key not in rec:
+            return False
+        score = rec[key] if self.net.loss.classification else -rec[key]
+        if self.best["score"] is None or score > self.best["score"]:
+            self.best.update(score=score, epoch=rec["epoch"], bad_epochs=0,
+                             params=[p.detach().clone() for p in self.params])
+            return False
+        self.best["bad_epochs"] += 1
+        return self.patience is not None and self.best["bad_epochs"] >= self.patience
+
+    # ---- checkpoints --------------------------------------------------------------------------
+    def _sync_net(self):
+        self.net.W = [np.array(to_numpy(self.params[2 * l].detach()), dtype=self.net.dtype) for l in range(self.net.L + 1)]
+        self.net.b = [np.array(to_numpy(self.params[2 * l + 1].detach()), dtype=self.net.dtype)
+                      for l in range(self.net.L + 1)]
+
+    def save(self, path):
+        arrays = {}
+        st = self.opt.state_dict()
+        for i, s in st["state"].items():
+            for k, v in s.items():
+                arrays[f"opt{i}_{k}"] = to_numpy(v) if self.torch.is_tensor(v) else np.asarray(v)
+        if self.best["params"] is not None:
+            for i, p in enumerate(self.best["params"]):
+                arrays[f"best{i}"] = to_numpy(p)
+        W_net, b_net = self.net.W, self.net.b
+        self.net.W = [to_numpy(self.params[2 * l].detach()) for l in range(self.net.L + 1)]
+        self.net.b = [to_numpy(self.params[2 * l + 1].detach()) for l in range(self.net.L + 1)]
+        meta = {"kind": self.method, "epoch": self.epoch, "history": _json_safe(self.history),
+                "train_time": self.train_time, "lr": self.lr, "opt_keys": {str(i): list(s) for i, s in st["state"].items()},
+                "best": {k: self.best[k] for k in ("score", "epoch", "bad_epochs")}}
+        try:
+            save_checkpoint(path, self.net, arrays, meta)
+        finally:
+            self.net.W, self.net.b = W_net, b_net
+
+    def restore(self, path):
+        torch = self.torch
+        W, b, arrays, meta = load_checkpoint(path)
+        if meta.get("kind") != self.method:
+            raise ValueError(f"resume: {path!r} is a {meta.get('kind')!r} checkpoint, not a {self.method!r} one")
+        with torch.no_grad():
+            for l in range(self.net.L + 1):
+                self.params[2 * l].copy_(torch.as_tensor(W[l]))
+                self.params[2 * l + 1].copy_(torch.as_tensor(b[l]))
+        st = self.opt.state_dict()
+        state = {}
+        for i, keys in meta["opt_keys"].items():
+            state[int(i)] = {}
+            for k in keys:
+                v = arrays[f"opt{i}_{k}"]
+                ref = self.params[0]
+                if k == "step":
+                    state[int(i)][k] = torch.as_tensor(v, dtype=torch.float32)
+                else:
+                    state[int(i)][k] = torch.as_tensor(v, dtype=ref.dtype, device=ref.device)
+        st["state"] = state
+        self.opt.load_state_dict(st)
+        self.epoch, self.history, self.train_time = int(meta["epoch"]), list(meta["history"]), float(meta["train_time"])
+        self.best.update(meta["best"])
+        if "best0" in arrays:
+            self.best["params"] = [torch.as_tensor(arrays[f"best{i}"], device=self.device) for i in range(len(self.params))]
+
+    # ---- loop -----------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        torch = self.torch
+        old_threads = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(int(self.threads))
+        try:
+            return self._run()
+        finally:
+            if self.threads is not None:
+                torch.set_num_threads(old_threads)
+
+    def _run(self) -> TrainResult:
+        torch = self.torch
+        if not self.history:
+            self._early_stop(self._log(self._record(0.0)))
+        n_batches = math.ceil(self.m / self.bs)
+        bar = _Progress(total=(self.epochs - self.epoch) * n_batches, desc=self.method, enabled=self.progress)
+        try:
+            while self.epoch < self.epochs:
+                order = torch.as_tensor(batch_order(self.m, self.epoch, self.seed), device=self.device)
+                t0 = time.perf_counter()
+                for i in range(n_batches):
+                    idx = order[i * self.bs:(i + 1) * self.bs]
+                    loss = self.batch_loss(self.X.index_select(0, idx), self.Y.index_select(0, idx))
+                    self.opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.opt.step()
+                    bar.update(1)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+                dt = time.perf_counter() - t0
+                self.train_time += dt
+                self.epoch += 1
+                rec = self._log(self._record(dt))
+                stop = self._early_stop(rec)
+                if self.checkpoint:
+                    self.save(self.checkpoint)
+                self._sync_net()
+                for cb in self.callbacks:
+                    if cb(self.epoch, rec, self.net) is True:
+                        self.interrupted = True
+                self.stopped_early = bool(stop)
+                if stop or self.interrupted:
+                    break
+        finally:
+            bar.close()
+        best_ok = self.restore_best and self.best["params"] is not None and not self.interrupted
+        if best_ok:
+            with torch.no_grad():
+                for p, q in zip(self.params, self.best["params"], strict=True):
+                    p.copy_(q)
+        self._sync_net()
+        src = self.history[self.best["epoch"]] if best_ok else self.history[-1]
+        final = {k: v for k, v in src.items() if k.endswith(("_acc", "_mse")) or k == "J"}
+        n_ep = max(1, sum(1 for r in self.history if r["epoch"] > 0))
+        times = {"train_total": self.train_time, "per_epoch": self.train_time / n_ep,
+                 "eval_total": float(sum(r.get("eval_time", 0.0) for r in self.history))}
+        config = {"method": self.method, "lr": self.lr, "epochs": self.epochs, "batch_size": self.bs,
+                  "momentum": self.momentum, "rho": self.rho.tolist(), "seed": self.seed, "device": str(self.device),
+                  "dtype": str(self.dtype).replace("torch.", ""), "threads": self.threads}
+        return TrainResult(net=self.net, history=self.history, config=config, method=self.method, final=final,
+                           times=times, stopped_early=self.stopped_early, best_epoch=self.best["epoch"],
+                           interrupted=self.interrupted)
+
+    def _log(self, rec):
+        if self.verbose > 0:
+            parts = [f"{self.method} epoch {rec['epoch']:3d}", f"J {rec['J']:.4f}"]
+            for k in ("train_acc", "val_acc", "test_acc", "train_mse", "val_mse", "test_mse"):
+                if k in rec:
+                    parts.append(f"{k} {rec[k]:.4f}")
+            parts.append(f"time {rec['time']:.1f}s")
+            print("  ".join(parts), file=sys.stderr, flush=True)
+        return rec
+
+
+def train_backprop(net: FenchelNetwork, X, y, X_test=None, y_test=None, *, method: str = "adam", lr: float = 1e-3,
+                   epochs: int = 10, batch_size: int = 500, momentum: float = 0.0, rho=None, seed: int = 0,
+                   device: str = "cpu", dtype: str = "float32", threads: int | None = None,
+                   X_val=None, y_val=None, val_fraction: float = 0.0, patience: int | None = None,
+                   restore_best: bool = True, eval_samples: int | None = 10000,
+                   callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
+                   checkpoint: str | None = None, resume: str | None = None) -> TrainResult:
+    """Train ``net`` (its current weights are the initialisation) by SGD or Adam; same history as :func:`train`.
+
+    ``X`` is d x m, ``y`` labels (m,) or targets k x m; ``threads`` sets torch's intra-op threads
+    for the run (the benchmarks use 1); ``val_fraction``/``X_val`` give the validation set (early
+    stopping with ``patience``; the best epoch's weights are restored when ``restore_best``);
+    ``rho`` overrides the network's weight decay. Returns a :class:`TrainResult` (method "adam"/"sgd").
+    Inputs are validated before any work starts.
+    """
+    if not isinstance(net, FenchelNetwork):
+        raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
+    _validate(method, lr, epochs, batch_size, momentum, dtype)
+    if rho is not None:
+        _per_layer(rho, net.L + 1, "rho")
+    if not (isinstance(val_fraction, (int, float)) and 0 <= val_fraction < 1):
+        raise ValueError(f"val_fraction: expected a number in [0, 1), got {val_fraction!r}")
+    _check_backend("torch", device)
+    data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, val_fraction, seed)
+    runner = _Backprop(net, data, method, lr, epochs, batch_size, momentum, rho, seed, device, dtype, threads,
+                       eval_samples, patience, restore_best, callbacks, verbose, progress, checkpoint)
+    if resume is not None:
+        runner.restore(resume)
+    return runner.run()
+
+
+def select_learning_rate(net: FenchelNetwork, X, y, lrs=(3e-4, 1e-3, 3e-3), *, method: str = "adam",
+                         val_fraction: float = 0.1, X_val=None, y_val=None, seed: int = 0, **kwargs):
+    """Pick the learning rate with the best final validation score (accuracy, or −MSE).
+
+    Each candidate trains a copy of ``net`` (same initialisation) on the training part of a
+    seeded stratified split (``val_fraction``) or on all of X with (X_val, y_val) given.
+    Returns ``(best_lr, {lr: TrainResult})``.
+    """
+    if not lrs:
+        raise ValueError("lrs: expected at least one learning rate")
+    results = {}
+    for lr in lrs:
+        r = train_backprop(copy.deepcopy(net), X, y, method=method, lr=lr, seed=seed, X_val=X_val, y_val=y_val,
+                           val_fraction=0.0 if X_val is not None else val_fraction, **kwargs)
+        results[lr] = r
+    key = "val_acc" if net.loss.classification else "val_mse"
+    sign = 1.0 if net.loss.classification else -1.0
+    best = max(lrs, key=lambda lr: sign * results[lr].final[key])
+    return best, results
