@@ -172,6 +172,8 @@ def test_every_lower_bound_below_every_upper_bound(report):
         assert b.value <= up * (1 + 1e-7), (b, up)
     assert rep.consistent(rtol=1e-7)
     assert len(rep.upper) >= 5 and any(b.provenance.startswith("SCIP") for b in rep.lower)
+    # the default providers include lifted BCD (full batch), checked against the same lower bounds
+    assert any(b.provenance.startswith("lifted BCD") for b in rep.upper)
 
 
 @scip

@@ -38,6 +38,7 @@ from .scip import (
 )
 from .upper import (
     UpperBound,
+    bcd_provider,
     lbfgs_provider,
     lbfgs_train,
     lifted_lbfgs,
@@ -49,7 +50,7 @@ __all__ = [
     "certify", "CertifyReport", "Bound", "SweepPoint",
     "solve_relaxation", "solve_standard", "GlobalResult", "to_units", "from_units",
     "convex_reference", "ConvexResult", "enumerate_patterns", "max_chambers",
-    "UpperBound", "lbfgs_provider", "lbfgs_train", "lifted_lbfgs", "objective_and_grad",
+    "UpperBound", "bcd_provider", "lbfgs_provider", "lbfgs_train", "lifted_lbfgs", "objective_and_grad",
     "lifted_objective_and_grad", "UnitBounds", "unit_bounds", "tiny_regression",
     "TinyProblem", "check_problem", "require_scip", "GLOBAL_LIMITS", "SUPPORTED", "SUPPORTED_GLOBAL",
     "SUPPORTED_CONVEX",

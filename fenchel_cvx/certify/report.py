@@ -26,7 +26,7 @@ import numpy as np
 from ._problem import check_problem, require_scip
 from .convex import ConvexResult, convex_reference
 from .scip import GlobalResult, _check_scope, solve_relaxation, solve_standard
-from .upper import UpperBound, lbfgs_provider
+from .upper import UpperBound, bcd_provider, lbfgs_provider
 
 __all__ = ["Bound", "SweepPoint", "CertifyReport", "certify", "format_gap"]
 
@@ -177,7 +177,7 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, time
     net, X0, y : the problem (``net`` gives sizes ``[d, n, 1]``, ReLU, squared loss, ρ; its λ is not used).
     lams : multipliers of the λ sweep (each > 0); may be empty.
     upper_providers : list of callables ``provider(net, X0, y) -> list[UpperBound]`` (default:
-        ``[lbfgs_provider(starts=5)]``); every value is re-judged by ``net.objective``.
+        ``[lbfgs_provider(starts=5), bcd_provider(starts=2)]``: backprop and lifted BCD); every value is re-judged by ``net.objective``.
     time_limit : seconds per SCIP solve (min J and each λ); ``gap`` : SCIP's relative gap limit.
     standard : also solve min J by SCIP; ``convex`` : the convex reference (True: required, raising
         when the patterns are too many; None: when enumerable; False: skipped).
@@ -189,7 +189,8 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, time
     lams = [float(v) for v in np.atleast_1d(np.asarray(lams, dtype=float))] if len(lams) else []
     if any(not (math.isfinite(v) and v > 0) for v in lams):
         raise ValueError(f"lams: expected multipliers > 0, got {lams}")
-    providers = [lbfgs_provider(starts=5, seed=seed)] if upper_providers is None else list(upper_providers)
+    providers = ([lbfgs_provider(starts=5, seed=seed), bcd_provider(starts=2, seed=seed)]
+                 if upper_providers is None else list(upper_providers))
     if not providers:
         raise ValueError("upper_providers: expected at least one provider (an incumbent bounds the search space)")
     net, X0, yv = problem.net, problem.X0, problem.y

@@ -198,3 +198,29 @@ def lifted_lbfgs(net, X0, y, W, b, Xs=None, lam=None, maxiter: int = 20000):
     Wt, bt, Xt = split(res.x)
     Xt = [a.project_domain(X) for a, X in zip(net.activations, Xt, strict=True)]
     return Wt, bt, Xt, net.lifted_objective(X0, y, Xt, Wt, bt, lam=lam)
+
+
+def bcd_provider(starts: int = 3, epochs: int = 40, seed: int = 0) -> Callable:
+    """An upper-bound provider: full-batch lifted BCD (``fenchel_cvx.train``, exact block solves,
+    γ = 0) from ``starts`` random initialisations; each trained network's J is an upper bound on
+    min J (the lifted variables are discarded: inference is the feed-forward network)."""
+    if int(starts) < 1:
+        raise ValueError(f"starts: expected a positive number of random starts, got {starts}")
+
+    def provide(net, X0, y):
+        import copy
+
+        from ..train import train
+
+        out = []
+        for s in range(int(starts)):
+            trial = copy.deepcopy(net)
+            trial.init_params(seed + s)
+            train(trial, X0, y, schedule="fullbatch", epochs=int(epochs), gamma=0.0, seed=seed + s,
+                  verbose=0, progress=False)
+            J = trial.objective(X0, y)
+            out.append(UpperBound(J, f"lifted BCD (full batch), start {s}", trial.W, trial.b, {"epochs": epochs}))
+        return out
+
+    provide.__name__ = f"bcd_provider(starts={starts})"
+    return provide
