@@ -46,7 +46,16 @@ import numpy as np
 from . import activations as _act
 from . import losses as _loss
 from .backend import is_torch, namespace
-from .layers import MAXPOOL_MESSAGE, AvgPool2d, Conv2d, Dense, Flatten, LiftedModeError, LinearMap, MaxPool2d
+from .layers import (
+    MAXPOOL_MESSAGE,
+    AvgPool2d,
+    Conv2d,
+    Dense,
+    Flatten,
+    LiftedModeError,
+    LinearMap,
+    MaxPool2d,
+)
 from .network import FenchelNetwork, LiftedTerms, _per_layer, check_array
 
 __all__ = ["ConvFenchelNetwork", "PRESETS", "parse_layers", "Conv2d", "Dense", "AvgPool2d", "MaxPool2d", "Flatten",

@@ -22,7 +22,15 @@ from fenchel_cvx.blocks.conv_blocks import (
 )
 from fenchel_cvx.blocks.instances import random_state
 from fenchel_cvx.conv import PRESETS, ConvFenchelNetwork, parse_layers
-from fenchel_cvx.layers import AvgPool2d, Conv2d, Dense, Flatten, LiftedModeError, LinearMap, MaxPool2d
+from fenchel_cvx.layers import (
+    AvgPool2d,
+    Conv2d,
+    Dense,
+    Flatten,
+    LiftedModeError,
+    LinearMap,
+    MaxPool2d,
+)
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -42,7 +42,7 @@ def test_lifted_terms_match_definition():
     """F_λ written out by hand with CVXPY atoms at the given point equals lifted_objective."""
     net, X0, y, Xs = random_state("sigmoid", "cross_entropy", sizes=(3, 4, 2), m=6, seed=1)
     m = X0.shape[1]
-    act, (W0, W1), (b0, b1) = net.activations[0], net.W, net.b
+    (W0, W1), (b0, b1) = net.W, net.b
     U0 = W0 @ X0 + b0[:, None]
     Z = W1 @ Xs[0] + b1[:, None]
     Y = net.check_targets(y, m)

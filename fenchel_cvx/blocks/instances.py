@@ -52,7 +52,7 @@ def random_state(activation="relu", loss="cross_entropy", sizes=(6, 5, 4, 3), m=
         y = rng.normal(size=(k, m))
     fwd, _ = net.forward(X0)
     Xs = []
-    for l, (X, act) in enumerate(zip(fwd, net.activations)):
+    for X, act in zip(fwd, net.activations):
         V = X + noise * rng.normal(size=X.shape)
         V = act.project_domain(V)
         lo, hi = act.domain
