@@ -17,7 +17,8 @@ cross-entropy, batch 500, 10 epochs, seeds 0, 1, 2):
 Both run single-threaded on the CPU (torch ``set_num_threads(1)`` for Adam; the BLAS of numpy
 limited to one thread for the lifted network) unless ``--threads`` says otherwise.
 
-    python benchmarks/train.py                      # full benchmark (~1 h on a 2-core machine)
+    python benchmarks/train.py                      # full benchmark (~15-30 min on a 2-core machine)
+                                                    # writes benchmarks/results/train.{json,md}
     python benchmarks/train.py --datasets digits    # one dataset
     python benchmarks/train.py --quick              # tiny smoke run
 """
@@ -55,14 +56,15 @@ ARCH = {"fashion-mnist": [784, 300, 10], "mnist5k": [784, 300, 10], "digits": [6
 #: (mean final validation accuracy over the seeds):
 #: * Fashion-MNIST and digits: ``fenchel_cvx.train.TUNED`` (searched on the Fashion-MNIST split; digits uses
 #:   it unchanged);
-#: * mnist5k (4,000 training images): TUNED overfits (training accuracy 99.97%, validation 89.0%); a random
-#:   search (80 configurations, then the best 15 with 3 seeds) picked weight decay ρ = 1e-3, a strongly damped
-#:   hidden W-step (γ_0 = λ_0 = 3, i.e. γ/λ = 1 instead of 0.1) and inertia 0.8 (validation 92.50% vs
-#:   Adam's 92.25%; TUNED + ρ = 3e-3 alone gave 92.25%).
+#: * mnist5k (4,000 training images): TUNED overfits (training accuracy 99.97%, validation 89.0% vs Adam's
+#:   92.25%). A random search of 47 schedules, each scored by the mean validation accuracy over 3 seeds and two
+#:   seeded 90/10 splits (Adam 3e-3 on the same six runs: 92.67%), picked weight decay ρ = 1e-3, no λ
+#:   continuation, γ/λ = 0.3 on the hidden W-step, γ = 0.1 on the output layer (both ×1.2 per epoch), inertia
+#:   0.7 and 10 inner iterations (92.92%; being the best of 47 noisy scores, it is optimistic).
 LIFTED = {
     "fashion-mnist": dict(TUNED),
     "digits": dict(TUNED),
-    "mnist5k": dict(TUNED, lam=3.0, gamma=[3.0, 0.1], lam_growth=1.5, gamma_growth=1.5, momentum=0.8, rho=1e-3,
+    "mnist5k": dict(TUNED, lam=0.3, gamma=[0.09, 0.1], lam_growth=1.0, gamma_growth=1.2, momentum=0.7, rho=1e-3,
                     x_iters=10, last_w_iters=10),
 }
 
@@ -175,6 +177,10 @@ def main(argv=None):
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(out, fh, indent=1, default=float)
+    md = os.path.splitext(args.out)[0] + ".md"
+    with open(md, "w") as fh:
+        fh.write(f"`{out['command']}` ({args.threads} thread(s), {os.cpu_count()} CPUs, "
+                 f"load average at the end {out['machine']['load_average_at_end']})\n\n{table(results)}\n")
     print(table(results))
     print(f"-> {args.out}  ({time.time() - t0:.0f} s)")
     return out

@@ -82,8 +82,8 @@ class _FenchelLiftedBase(_SkBase):
     _loss = "cross_entropy"
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", method="fenchel", epochs=10, batch_size=500,
-                 lam=1.0, rho=0.0, gamma=0.1, x_weight=1.0, lam_growth=1.0, lam_max=float("inf"), gamma_growth=1.0,
-                 momentum=0.0, refresh=True, x_iters=20, w_iters=1, last_w_iters=10, schedule="minibatch",
+                 lam=0.3, rho=0.0, gamma=None, x_weight=1.0, lam_growth=1.5, lam_max=float("inf"), gamma_growth=1.2,
+                 momentum=0.7, refresh=True, x_iters=5, w_iters=1, last_w_iters=5, schedule="minibatch",
                  lr=1e-3, val_fraction=0.0, patience=None, backend="numpy", device="cpu", dtype="float64",
                  random_state=0, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -144,9 +144,11 @@ class _FenchelLiftedBase(_SkBase):
         sizes = [X.shape[1], *self._hidden(), n_out]
         net = FenchelNetwork(sizes, activation=self.activation, loss=self._loss, lam=self.lam, rho=self.rho,
                              seed=self.random_state)
+        # gamma=None: the tuned proximal weights, 0.1·λ_0 on hidden layers and 1 on the output layer
+        gamma = (list(0.1 * np.asarray(net.lam)) + [1.0]) if self.gamma is None else self.gamma
         if self.method == "fenchel":
             res = train(net, X.T, targets, verbose=self.verbose, progress=False, schedule=self.schedule,
-                        epochs=self.epochs, batch_size=self.batch_size, gamma=self.gamma, x_weight=self.x_weight,
+                        epochs=self.epochs, batch_size=self.batch_size, gamma=gamma, x_weight=self.x_weight,
                         lam_growth=self.lam_growth, lam_max=self.lam_max, gamma_growth=self.gamma_growth,
                         momentum=self.momentum, refresh=self.refresh, x_iters=self.x_iters, w_iters=self.w_iters,
                         last_w_iters=self.last_w_iters, backend=self.backend, device=self.device, dtype=self.dtype,
@@ -184,7 +186,9 @@ def _not_fitted(est):
 class FenchelLiftedClassifier(_SkClassifier, _FenchelLiftedBase):
     """Feed-forward classifier trained as a Fenchel lifted network (cross-entropy loss).
 
-    Parameters (all stored as given; see :class:`fenchel_cvx.train.BCDConfig` for the BCD ones)
+    Parameters (all stored as given; see :class:`fenchel_cvx.train.BCDConfig` for the BCD ones; the
+    defaults are the tuned schedule :func:`fenchel_cvx.train.tuned`, with ``gamma=None`` meaning
+    0.1·λ_0 on the hidden W-steps and 1 on the output layer)
     ----------
     hidden_layer_sizes : tuple of int, widths of the hidden layers (default (100,))
     activation : name from :func:`fenchel_cvx.activations.names`
