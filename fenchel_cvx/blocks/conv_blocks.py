@@ -55,10 +55,11 @@ import numpy as np
 
 from .. import activations as _act
 from .. import losses as _losses
-from ..backend import have_torch, is_torch, like, namespace, to_numpy
+from ..backend import is_torch, like, namespace, to_numpy
 from ..layers import LinearMap
 from ..network import check_array
 from .base import Block, BlockResult, default_tol
+from .instances import complete_state
 from .prox_grad import CompositeProblem, fista
 from .w_blocks import HiddenWBlock, LastWBlock
 from .x_blocks import DPP_MAX_PARAMS
@@ -657,40 +658,5 @@ def random_conv_state(activation="relu", loss="cross_entropy", arch: str = TINY_
     rho = rng.uniform(1e-3, 1e-1, size=L + 1) if rho is None else rho
     net = ConvFenchelNetwork(arch, activation=activation, loss=loss, lam=lam, rho=rho, seed=seed)
     net.W = [weight_scale * w for w in net.W]
-    k = net.sizes[-1]
-    X0 = rng.normal(size=(net.sizes[0], m))
-    if net.loss.classification:
-        y = rng.integers(0, k, size=m)
-        y[:k] = np.arange(min(k, m))
-    else:
-        y = rng.normal(size=(k, m))
-    fwd, _ = net.forward(X0)
-    Xs = []
-    for X, act in zip(fwd, net.activations):
-        V = act.project_domain(X + noise * rng.normal(size=X.shape))
-        edges = [e for e in act.domain if math.isfinite(e)]
-        if edges:
-            mask = rng.random(V.shape) < edge_fraction
-            V[mask] = rng.choice(edges, size=int(mask.sum()))
-        Xs.append(V)
-    if backend == "torch":
-        if not have_torch():
-            raise ImportError("backend='torch' needs torch: pip install 'fenchel-cvx[torch]'")
-        import torch
-
-        tdt = getattr(torch, dtype)
-        conv = lambda a: torch.as_tensor(np.asarray(a), dtype=tdt, device=device)  # noqa: E731
-        X0, Xs = conv(X0), [conv(X) for X in Xs]
-        y = torch.as_tensor(y, device=device) if net.loss.classification else conv(y)
-        net.W = [conv(w) for w in net.W]
-        net.b = [conv(v) for v in net.b]
-    elif backend == "numpy":
-        npdt = np.dtype(dtype)
-        X0, Xs = X0.astype(npdt), [X.astype(npdt) for X in Xs]
-        if not net.loss.classification:
-            y = y.astype(npdt)
-        net.W = [w.astype(npdt) for w in net.W]
-        net.b = [v.astype(npdt) for v in net.b]
-    else:
-        raise ValueError(f"backend: expected 'numpy' or 'torch', got {backend!r}")
-    return net, X0, y, Xs
+    return complete_state(net, rng, m, noise=noise, edge_fraction=edge_fraction, backend=backend,
+                          dtype=dtype, device=device)

@@ -37,14 +37,28 @@ def random_state(activation="relu", loss="cross_entropy", sizes=(6, 5, 4, 3), m=
     net = FenchelNetwork(sizes, activation=activation, loss=loss, lam=lam, rho=rho, seed=seed)
     # larger weights than the default init, so that pre-activations spread over kinks and tails
     net.W = [weight_scale * w for w in net.W]
-    k = sizes[-1]
     if X0 is not None:
         X0 = np.asarray(X0, dtype=np.float64)
         if y is None:
             raise ValueError("random_state: give y together with X0")
-        m = X0.shape[1]
-    else:
-        X0 = rng.normal(size=(sizes[0], m))
+    return complete_state(net, rng, m, X0=X0, y=y, noise=noise, edge_fraction=edge_fraction,
+                          backend=backend, dtype=dtype, device=device)
+
+
+def complete_state(net, rng, m, X0=None, y=None, noise=0.3, edge_fraction=0.25, backend="numpy",
+                   dtype="float64", device="cpu"):
+    """Data, targets and perturbed hidden activations for ``net`` (dense or conv), then conversion.
+
+    X0 (d x m, standard normal unless given), y (random labels with every class present, or
+    normal targets, unless given), and Xs = the forward activations + ``noise``·N(0, 1), projected
+    onto dom f*, with a fraction ``edge_fraction`` of entries put on the domain edges. Converts
+    everything (and the network's parameters) to ``backend``/``dtype``/``device``. Returns
+    ``(net, X0, y, Xs)``; draws from ``rng`` in that order.
+    """
+    k = net.sizes[-1]
+    if X0 is None:
+        X0 = rng.normal(size=(net.sizes[0], m))
+    m = X0.shape[1]
     if y is None and net.loss.classification:
         y = rng.integers(0, k, size=m)
         y[:k] = np.arange(min(k, m))  # every class present
