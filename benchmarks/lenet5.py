@@ -10,14 +10,14 @@ initialisation (seeded) for both methods; data ``mnist5k`` (4,000 train / 1,000 
    seeds (seeded stratified 90/10 split of the training set), then trained on the full training set.
    The model is ``ConvFenchelNetwork.torch_module()`` (the same network in ``torch.nn``), loss = mean
    cross-entropy (ρ = 0).
-2. Lifted: per batch (design notes §4, :class:`LiftedSchedule`): forward
-   initialisation; X-steps from X_L down to X_1, each ``x_iters`` FISTA iterations of the conv X-block
-   (:class:`~fenchel_cvx.blocks.conv_blocks.ConvLastXBlock`, :class:`~fenchel_cvx.blocks.conv_blocks.ConvHiddenXBlock`)
-   warm-started at the forward value; W-steps from W_0 to W_L, each ``w_iters`` majorise–minimise ridge
-   steps (:func:`fenchel_cvx.train.mm_ridge_step`) on the conv W-block's im2col design matrix
-   (``LinearMap.design``: the block is exactly a dense W-block there) with a proximal term γ_l towards the
-   weights before the batch, inertia ``momentum`` across batches, and a re-forward of X_{l+1}; after each
-   epoch λ ← λ·lam_growth, γ ← γ·gamma_growth.
+2. Lifted: :func:`fenchel_cvx.train.train` with the schedule :func:`fenchel_cvx.train.tuned_lenet5`
+   (mini-batch BCD, design notes §4): per batch a forward initialisation; X-steps from X_L down to
+   X_1, each ``x_iters`` certified FISTA iterations of the conv X-block warm-started at the forward
+   value; W-steps from W_0 to W_L, each ``w_iters`` majorise–minimise ridge steps
+   (:func:`fenchel_cvx.train.mm_ridge_step`) on the layer's im2col design matrix with a proximal term
+   γ_l towards the weights before the batch, inertia ``momentum`` across batches, and a re-forward of
+   X_{l+1} with the new weights; after each epoch λ ← λ·lam_growth, γ ← γ·gamma_growth. ``--set
+   FIELD=VALUE`` overrides a field of :class:`fenchel_cvx.train.BCDConfig`.
 3. A table: mean ± std test accuracy after the last epoch and training seconds per epoch (evaluation
    excluded), from the same run, interleaved per seed (Adam seed s, lifted seed s, ...).
 
@@ -46,47 +46,14 @@ if __name__ == "__main__":  # before numpy is imported
     _limit_threads(_pre.parse_known_args()[0].threads)
 
 import json  # noqa: E402
-import time  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from fenchel_cvx import data  # noqa: E402
-from fenchel_cvx.blocks.conv_blocks import ConvHiddenXBlock, ConvLastXBlock  # noqa: E402
+from fenchel_cvx.baselines import train_backprop  # noqa: E402
 from fenchel_cvx.conv import ConvFenchelNetwork  # noqa: E402
-from fenchel_cvx.train import batch_order, mm_ridge_step  # noqa: E402
-
-
-@dataclass
-class LiftedSchedule:
-    """Hyperparameters of the lifted mini-batch scheme (module docstring, step 2).
-
-    Pinned here so that the reported numbers reproduce: the values of the dense schedule
-    ``fenchel_cvx.train.tuned`` (Fashion-MNIST 784-300-10) at the time this benchmark was run, not
-    re-tuned for LeNet-5: λ = 0.3 on every layer, ×1.5 per epoch; γ = 0.03 on the hidden W-steps and 1 on
-    the output W-step, ×1.2 per epoch; inertia 0.5; 5 FISTA iterations per X-block; 1 MM ridge step per
-    hidden W-block, 5 on the output block; re-forward after each W-step.
-    """
-
-    lam: float = 0.3
-    lam_growth: float = 1.5
-    lam_max: float = float("inf")
-    gamma_hidden: float = 0.03
-    gamma_last: float = 1.0
-    gamma_growth: float = 1.2
-    momentum: float = 0.5
-    x_iters: int = 5
-    w_iters: int = 1
-    last_w_iters: int = 5
-    refresh: bool = True
-
-    def with_overrides(self, **overrides) -> LiftedSchedule:
-        for k, v in overrides.items():
-            if not hasattr(self, k):
-                raise ValueError(f"--set: unknown schedule field {k!r}; fields: {', '.join(asdict(self))}")
-            cur = getattr(self, k)
-            setattr(self, k, (v.lower() in ("1", "true", "yes")) if isinstance(cur, bool) else type(cur)(v))
-        return self
+from fenchel_cvx.train import BCDConfig, train, tuned_lenet5  # noqa: E402
 
 
 @dataclass
@@ -97,133 +64,24 @@ class RunResult:
     epoch_time: list = field(default_factory=list)
 
 
-def _torch():
-    import torch
-
-    return torch
-
-
-def _to(a, device, dtype):
-    torch = _torch()
-    return torch.as_tensor(np.ascontiguousarray(a), dtype=getattr(torch, dtype), device=device)
+def _from_history(method, seed, res) -> RunResult:
+    """Test accuracy and training seconds of every epoch (evaluation excluded) from a TrainResult."""
+    hist = [h for h in res.history if h["epoch"] > 0]
+    return RunResult(method, seed, [h["test_acc"] for h in hist], [h["epoch_time"] for h in hist])
 
 
-def _accuracy(net, W, b, X, y) -> float:
-    _, Z = net.forward(X, W, b)
-    return float((Z.argmax(dim=0).cpu().numpy() == y).mean())
+def train_lifted(net, X, y, X_test, y_test, epochs, batch_size, seed, config, device, dtype, eval_samples=1000):
+    """Lifted mini-batch BCD (:func:`fenchel_cvx.train.train`, schedule ``config``) from the network's weights."""
+    res = train(net, X, y, X_test, y_test, config=config, epochs=epochs, batch_size=batch_size, seed=seed,
+                backend="torch", device=device, dtype=dtype, eval_samples=eval_samples, verbose=0, progress=False)
+    return _from_history("lifted", seed, res)
 
 
-# ---------------------------------------------------------------------------------------
-# lifted mini-batch BCD with the conv blocks
-# ---------------------------------------------------------------------------------------
-def lifted_batch(net, W, b, X0, Y, lam, gamma, sched: LiftedSchedule, mom):
-    """One mini-batch of lifted BCD (module docstring, step 2); updates W, b, mom in place."""
-    L, maps, acts = net.L, net.maps, net.activations
-    m = X0.shape[1]
-    Us, Xs, X = [], [], X0
-    for l in range(L):
-        U = maps[l].affine(W[l], b[l], X)
-        X = acts[l].phi(U)
-        Us.append(U)
-        Xs.append(X)
-    for l in range(L, 0, -1):
-        if l == L:
-            blk = ConvLastXBlock(Us[l - 1], maps[l], W[l], b[l], Y, lam=lam[l - 1], act=acts[l - 1], loss=net.loss,
-                                 current=Xs[l - 1], layer=l)
-        else:
-            blk = ConvHiddenXBlock(Us[l - 1], maps[l], W[l], b[l], Xs[l], lam=lam[l - 1], lam_next=lam[l],
-                                   act=acts[l - 1], act_next=acts[l], current=Xs[l - 1], layer=l)
-        Xs[l - 1] = blk.solve_fast(max_iter=sched.x_iters).solution
-    Xin = X0
-    for l in range(L + 1):
-        mp = maps[l]
-        D = mp.design(Xin)
-        Wm, bl = mp.weight_matrix(W[l]), b[l]
-        U = Wm @ D + bl[:, None]
-        if l < L:
-            act, lam_l, T = acts[l], float(lam[l]), mp.to_design_rows(Xs[l])
-            kappa = lam_l * act.lip / m
-
-            def grad(Ud, act=act, lam_l=lam_l, T=T):
-                return (lam_l / m) * (act.phi(Ud) - T)
-            n_it = sched.w_iters
-        else:
-            kappa = net.loss.hess_bound / m
-
-            def grad(Ud):
-                return net.loss.grad(Y, Ud) / m
-            n_it = sched.last_w_iters
-        Wn, bn, Un = mm_ridge_step(D, None, U, Wm, bl, grad, kappa, float(net.rho[l]), float(gamma[l]),
-                                   bias=net.bias, n_steps=n_it)
-        if sched.momentum > 0 and mom[l] is not None:
-            dW, db = mom[l]
-            Wn, bn = Wn + sched.momentum * dW, bn + sched.momentum * db
-            Un = None
-        mom[l] = (Wn - Wm, bn - bl)
-        W[l], b[l] = mp.weight_from_matrix(Wn), bn
-        if l < L:
-            if sched.refresh:
-                U_new = mp.affine(W[l], b[l], Xin) if Un is None else mp.from_design_rows(Un)
-                Xs[l] = acts[l].phi(U_new)
-            Xin = Xs[l]
-
-
-def train_lifted(net, X, y, X_test, y_test, epochs, batch_size, seed, sched, device, dtype):
-    """Lifted BCD from the network's current weights; returns (RunResult, W, b)."""
-    torch = _torch()
-    W = [_to(w, device, dtype) for w in net.W]
-    b = [_to(v, device, dtype) for v in net.b]
-    Xd, Xt = _to(X, device, dtype), _to(X_test, device, dtype)
-    Y = _to(net.check_targets(y), device, dtype)
-    L = net.L
-    lam = np.full(L, sched.lam)
-    gamma = np.array([sched.gamma_hidden] * L + [sched.gamma_last])
-    mom = [None] * (L + 1)
-    res = RunResult("lifted", seed)
-    m = X.shape[1]
-    for ep in range(epochs):
-        order = batch_order(m, ep, seed)
-        t0 = time.perf_counter()
-        for s in range(0, m, batch_size):
-            idx = torch.as_tensor(order[s:s + batch_size], device=device)
-            lifted_batch(net, W, b, Xd.index_select(1, idx), Y.index_select(1, idx), lam, gamma, sched, mom)
-        if device != "cpu":
-            torch.cuda.synchronize()
-        res.epoch_time.append(time.perf_counter() - t0)
-        res.test_acc.append(_accuracy(net, W, b, Xt, y_test))
-        lam = np.minimum(lam * sched.lam_growth, sched.lam_max)
-        gamma = gamma * sched.gamma_growth
-    return res, W, b
-
-
-# ---------------------------------------------------------------------------------------
-# Adam on the same network
-# ---------------------------------------------------------------------------------------
 def train_adam(net, X, y, X_test, y_test, epochs, batch_size, seed, lr, device, dtype):
-    torch = _torch()
-    torch.manual_seed(seed)
-    model = net.torch_module(device=device, dtype=dtype)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    imgs, timgs = _to(net.images(X), device, dtype), _to(net.images(X_test), device, dtype)
-    yt = torch.as_tensor(y, device=device)
-    res = RunResult(f"adam(lr={lr:g})", seed)
-    m = X.shape[1]
-    for ep in range(epochs):
-        order = batch_order(m, ep, seed)
-        t0 = time.perf_counter()
-        model.train()
-        for s in range(0, m, batch_size):
-            idx = torch.as_tensor(order[s:s + batch_size], device=device)
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(imgs.index_select(0, idx)), yt.index_select(0, idx))
-            loss.backward()
-            opt.step()
-        if device != "cpu":
-            torch.cuda.synchronize()
-        res.epoch_time.append(time.perf_counter() - t0)
-        with torch.no_grad():
-            res.test_acc.append(float((model(timgs).argmax(dim=1).cpu().numpy() == y_test).mean()))
-    return res
+    """Adam (:func:`fenchel_cvx.baselines.train_backprop` on the network's ``torch.nn`` twin), mean cross-entropy."""
+    res = train_backprop(net, X, y, X_test, y_test, method="adam", lr=lr, epochs=epochs, batch_size=batch_size,
+                         seed=seed, device=device, dtype=dtype, eval_samples=1000, verbose=0, progress=False)
+    return _from_history(f"adam(lr={lr:g})", seed, res)
 
 
 # ---------------------------------------------------------------------------------------
@@ -232,7 +90,7 @@ def _stats(v):
     return f"{v.mean():.4f} ± {v.std():.4f}" if v.size > 1 else f"{v.mean():.4f}"
 
 
-def run(dataset, seeds, epochs, batch_size, lrs, sched, device, dtype, n_train=None, log=print):
+def run(dataset, seeds, epochs, batch_size, lrs, config, device, dtype, n_train=None, log=print):
     ds = data.load(dataset)
     if n_train is not None:
         ds = ds.subset(n_train=n_train, n_test=min(n_train, ds.X_test.shape[1]), seed=0)
@@ -253,8 +111,8 @@ def run(dataset, seeds, epochs, batch_size, lrs, sched, device, dtype, n_train=N
         runs["adam"].append(ra)
         log(f"[{dataset}] seed {s} adam(lr={lr:g}): test acc per epoch {np.round(ra.test_acc, 4).tolist()}, "
             f"{np.mean(ra.epoch_time):.2f} s/epoch")
-        rl, _, _ = train_lifted(make(s), ds.X_train, ds.y_train, ds.X_test, ds.y_test, epochs, batch_size, s, sched,
-                                device, dtype)
+        rl = train_lifted(make(s), ds.X_train, ds.y_train, ds.X_test, ds.y_test, epochs, batch_size, s, config,
+                          device, dtype)
         runs["lifted"].append(rl)
         log(f"[{dataset}] seed {s} lifted: test acc per epoch {np.round(rl.test_acc, 4).tolist()}, "
             f"{np.mean(rl.epoch_time):.2f} s/epoch")
@@ -278,24 +136,32 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n-train", type=int, default=None, help="subset of the training set (smoke runs)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override a LiftedSchedule field, e.g. --set lam=1.0 (repeatable)")
+                   help="override a BCDConfig field of the lifted schedule, e.g. --set lam=1.0 (repeatable)")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 1 epoch, 300 samples (or --n-train), lr 1e-3")
     p.add_argument("--json", metavar="FILE")
     a = p.parse_args(argv)
-    torch = _torch()
+    import torch
+
     torch.set_num_threads(a.threads)
     seeds = [int(s) for s in a.seeds.split(",")]
     lrs = [float(x) for x in a.lrs.split(",")]
     epochs, n_train, bs = a.epochs, a.n_train, a.batch_size
     if a.quick:
         seeds, lrs, epochs, n_train, bs = seeds[:1], [1e-3], 1, (n_train or 300), 100
-    overrides = dict(kv.split("=", 1) for kv in a.set)
-    sched = LiftedSchedule().with_overrides(**overrides)
+    config = tuned_lenet5()
+    for kv in a.set:
+        k, _, v = kv.partition("=")
+        if k not in BCDConfig.__dataclass_fields__:
+            p.error(f"--set: unknown BCDConfig field {k!r}")
+        cur = config.get(k, getattr(BCDConfig, k, None))
+        config[k] = (v.lower() in ("1", "true", "yes")) if isinstance(cur, bool) else \
+            (type(cur)(v) if isinstance(cur, (int, float, str)) else float(v))
+    BCDConfig.from_dict(config).validate()
     print(f"LeNet-5 lifted vs Adam: seeds {seeds}, {epochs} epochs, batch {bs}, {a.device} {a.dtype}, "
-          f"{a.threads} thread(s); lifted schedule {asdict(sched)}", flush=True)
+          f"{a.threads} thread(s); lifted schedule {config}", flush=True)
     out = []
     for ds in a.datasets.split(","):
-        r = run(ds, seeds, epochs, bs, lrs, sched, a.device, a.dtype, n_train, log=lambda s: print(s, flush=True))
+        r = run(ds, seeds, epochs, bs, lrs, config, a.device, a.dtype, n_train, log=lambda s: print(s, flush=True))
         out.append(r)
         print(f"\n{'dataset':14s} {'method':18s} {'test acc':18s} s/epoch")
         for k, name in (("adam", f"adam(lr={r['adam_lr']:g})"), ("lifted", "lifted BCD")):
@@ -303,7 +169,7 @@ def main(argv=None):
         print(f"lifted mean accuracy >= Adam's: {r['accept_accuracy']}\n", flush=True)
     if a.json:
         with open(a.json, "w") as fh:
-            json.dump({"schedule": asdict(sched), "results": out}, fh, indent=1)
+            json.dump({"schedule": config, "results": out}, fh, indent=1)
     return 0
 
 

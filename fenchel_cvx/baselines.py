@@ -83,10 +83,22 @@ class _Backprop:
         self.Xva, self.Yva = conv(data["X_val"]), conv(data["Y_val"])
         self.m = self.X.shape[0]
         self.params = []
-        for w, v in zip(net.W, net.b, strict=True):
-            self.params.append(torch.tensor(np.asarray(w), dtype=self.dtype, device=self.device, requires_grad=True))
-            self.params.append(torch.tensor(np.asarray(v), dtype=self.dtype, device=self.device,
-                                            requires_grad=bool(net.bias)))
+        self.module = None
+        if getattr(net, "maps", None) is not None:
+            # a conv network (fenchel_cvx.conv): the same network as torch.nn layers (same weights);
+            # params[2l], params[2l+1] are layer l's weight (net.W[l]'s shape) and bias
+            self.module = net.torch_module(device=self.device, dtype=dtype)
+            layers = [mod for mod in self.module if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear))]
+            for lay in layers:
+                self.params.append(lay.weight)
+                self.params.append(lay.bias if lay.bias is not None else
+                                   torch.zeros(lay.weight.shape[0], dtype=self.dtype, device=self.device))
+        else:
+            for w, v in zip(net.W, net.b, strict=True):
+                self.params.append(torch.tensor(np.asarray(w), dtype=self.dtype, device=self.device,
+                                                requires_grad=True))
+                self.params.append(torch.tensor(np.asarray(v), dtype=self.dtype, device=self.device,
+                                                requires_grad=bool(net.bias)))
         trainable = [p for p in self.params if p.requires_grad]
         if method == "adam":
             self.opt = torch.optim.Adam(trainable, lr=self.lr)
@@ -103,7 +115,13 @@ class _Backprop:
 
     # ---- model ------------------------------------------------------------------------------
     def logits(self, X):
-        """Z = W_L φ(... φ(W_0 xᵀ + b_0) ...) + b_L for the rows of X (returns m x k)."""
+        """Z = W_L φ(... φ(W_0 xᵀ + b_0) ...) + b_L for the rows of X (returns m x k).
+
+        Conv networks: the rows are images flattened in C-order, reshaped to (m, C, H, W) for the
+        ``torch.nn`` module of :meth:`fenchel_cvx.conv.ConvFenchelNetwork.torch_module`.
+        """
+        if self.module is not None:
+            return self.module(X.reshape(X.shape[0], *self.net.input_shape))
         H = X
         L = self.net.L
         for l in range(L + 1):

@@ -110,6 +110,8 @@ class BCDConfig:
     lam_growth, lam_max, gamma_growth : per-epoch continuation factors of λ (capped) and γ
     momentum      : inertia β ∈ [0, 1) of the W's across batches (mini-batch)
     refresh       : re-forward X_{l+1} after the W_l step (mini-batch)
+    refresh_inertia : re-forward with the weights after the inertia step (True) or with the W-step's
+                    solution before it (False, the default)
     x_iters       : iterations per X-block (mini-batch); full batch: 50 x x_iters at most
     x_solver      : mini-batch X-steps by "apg" (fixed-budget accelerated proximal gradient on the block's
                     composite model, no certificate) or "block" (the block's certified FISTA, ``solve_fast``)
@@ -134,6 +136,7 @@ class BCDConfig:
     gamma_growth: float = 1.0
     momentum: float = 0.0
     refresh: bool = True
+    refresh_inertia: bool = False
     x_iters: int = 20
     x_solver: str = "apg"
     w_solver: str = "mm"
@@ -254,6 +257,28 @@ def tuned(n_hidden: int = 1) -> dict:
 
 #: :func:`tuned` for one hidden layer
 TUNED = tuned(1)
+
+
+def tuned_conv(n_hidden: int = 4) -> dict:
+    """The mini-batch schedule of the LeNet-5 benchmark (``benchmarks/lenet5.py``) for ``n_hidden`` hidden maps.
+
+    LeNet-5 (:func:`tuned_lenet5`) has 4 hidden maps (two conv maps, two dense layers) + the output.
+
+    The dense schedule of :func:`tuned` carried over to LeNet-5 without re-tuning, except for three
+    choices made on mnist5k before the benchmark runs: the X-steps by the conv blocks' certified FISTA
+    (``x_solver="block"``, 5 iterations), inertia 0.5, and the re-forward with the weights after inertia
+    (``refresh_inertia=True``). λ_0 = 0.3 ×1.5 per epoch; γ = 0.03 on the hidden W-steps and 1 on the
+    output W-step, ×1.2 per epoch; 1 MM ridge step per hidden W-block (on the im2col design matrix for
+    conv layers), 5 on the output block; PyTorch backend in float32.
+    """
+    return dict(schedule="minibatch", lam=0.3, gamma=[0.03] * n_hidden + [1.0], x_weight=1.0, lam_growth=1.5,
+                gamma_growth=1.2, momentum=0.5, refresh=True, refresh_inertia=True, x_iters=5, x_solver="block",
+                w_solver="mm", w_iters=1, last_w_iters=5, backend="torch", dtype="float32")
+
+
+def tuned_lenet5() -> dict:
+    """:func:`tuned_conv` for the ``lenet5`` preset (4 hidden maps)."""
+    return tuned_conv(4)
 
 
 # =====================================================================================
@@ -606,6 +631,8 @@ class LiftedTrainer:
         self.net, self.cfg = net, config
         cfg = config
         self.L = net.L
+        # conv networks (fenchel_cvx.conv.ConvFenchelNetwork) carry one LinearMap per layer; dense ones None
+        self.maps = getattr(net, "maps", None)
         conv = lambda a: _convert(a, cfg.backend, cfg.device, cfg.dtype)  # noqa: E731
         # samples are stored as contiguous rows (m x d) and used through the transposed view (d x m):
         # gathering a mini-batch is then a copy of contiguous rows
@@ -662,15 +689,21 @@ class LiftedTrainer:
             return A.T.index_select(0, torch.as_tensor(idx, device=A.device)).T
         return A.T[idx].T
 
+    def _affine(self, l, X):
+        """U = A_l(W_l, X) + b_l 1ᵀ: W_l X + b_l 1ᵀ (dense), or the layer's LinearMap (conv/pooling/flatten)."""
+        if self.maps is None:
+            return self.W[l] @ X + self.b[l][:, None]
+        return self.maps[l].affine(self.W[l], self.b[l], X)
+
     def _forward(self, X0):
         """Pre-activations Us = [U_0..U_{L-1}], activations Xs = [X_1..X_L], logits Z."""
         Us, Xs, X = [], [], X0
         for l in range(self.L):
-            U = self.W[l] @ X + self.b[l][:, None]
+            U = self._affine(l, X)
             X = self.net.activations[l].phi(U)
             Us.append(U)
             Xs.append(X)
-        return Us, Xs, self.W[self.L] @ X + self.b[self.L][:, None]
+        return Us, Xs, self._affine(self.L, X)
 
     def _kappa_grad(self, l, Xnext_or_Y, m):
         """Curvature bound κ and ∇H of W-block l (hidden: Fenchel–Young term; last: loss)."""
@@ -695,6 +728,16 @@ class LiftedTrainer:
 
         act = self.net.activations[l - 1]
         lam_prev = float(self.lam[l - 1]) / lam_scale
+        if self.maps is not None:
+            from .blocks.conv_blocks import ConvHiddenXBlock, ConvLastXBlock
+
+            mp = self.maps[l]
+            if l == self.L:
+                return ConvLastXBlock(Us[l - 1], mp, self.W[l], self.b[l], Y, lam=lam_prev, act=act,
+                                      loss=self.net.loss, current=Xs[l - 1], layer=l)
+            return ConvHiddenXBlock(Us[l - 1], mp, self.W[l], self.b[l], Xs[l], lam=lam_prev,
+                                    lam_next=float(self.lam[l]), act=act, act_next=self.net.activations[l],
+                                    current=Xs[l - 1], layer=l)
         if l == self.L:
             return LastXBlock(Us[l - 1], self.W[l], self.b[l], Y, lam=lam_prev, act=act, loss=self.net.loss,
                               current=Xs[l - 1], layer=l)
@@ -722,6 +765,20 @@ class LiftedTrainer:
         cfg = self.cfg
         m = Xin.shape[1]
         rho = float(self.rho[l])
+        if cfg.w_solver == "mm" and self.maps is not None:
+            # a conv/pooled layer is a dense W-block on its design matrix D (LinearMap.design: im2col
+            # columns, one per sample and output position), with targets and U in the same row layout
+            mp = self.maps[l]
+            D = mp.design(Xin)
+            kappa, g = self._kappa_grad(l, target, m)  # ∇H is elementwise in U: apply it in the natural layout
+
+            def grad(Ud, g=g, mp=mp):
+                return mp.to_design_rows(g(mp.from_design_rows(Ud)))
+            Wm = mp.weight_matrix(self.W[l])
+            Ud = Wm @ D + self.b[l][:, None]
+            Wn, bn, Un = mm_ridge_step(D, None, Ud, Wm, self.b[l], grad, kappa, rho, gamma, bias=self.net.bias,
+                                       n_steps=n_iters)
+            return mp.weight_from_matrix(Wn), bn, (mp.from_design_rows(Un) if l < self.L else None)
         if cfg.w_solver == "mm":
             kappa, grad = self._kappa_grad(l, target, m)
             return mm_ridge_step(Xin, target, U, self.W[l], self.b[l], grad, kappa, rho, gamma,
@@ -736,6 +793,16 @@ class LiftedTrainer:
     def _w_block(self, l, Xin, target, gamma):
         from .blocks.w_blocks import HiddenWBlock, LastWBlock
 
+        if self.maps is not None:
+            from .blocks.conv_blocks import ConvHiddenWBlock, ConvLastWBlock
+
+            mp = self.maps[l]
+            if l < self.L:
+                return ConvHiddenWBlock(Xin, target, mp, self.net.activations[l], float(self.lam[l]),
+                                        float(self.rho[l]), gamma=gamma, W=self.W[l], b=self.b[l], W_prev=self.W[l],
+                                        b_prev=self.b[l], bias=self.net.bias, layer=l)
+            return ConvLastWBlock(Xin, target, mp, self.net.loss, float(self.rho[l]), gamma=gamma, W=self.W[l],
+                                  b=self.b[l], W_prev=self.W[l], b_prev=self.b[l], bias=self.net.bias, layer=l)
         if l < self.L:
             return HiddenWBlock(Xin, target, self.net.activations[l], float(self.lam[l]), float(self.rho[l]),
                                 gamma=gamma, W=self.W[l], b=self.b[l], W_prev=self.W[l], b_prev=self.b[l],
@@ -754,17 +821,19 @@ class LiftedTrainer:
         for l in range(self.L + 1):
             target = Xs[l] if l < self.L else Y
             if l > 0 or U is None:
-                U = self.W[l] @ Xin + self.b[l][:, None]
+                U = self._affine(l, Xin)
             n_it = cfg.w_iters if l < self.L else cfg.last_w_iters
             W, b, Unew = self._w_step(l, Xin, target, U, float(self.gamma[l]), n_it)
             if cfg.momentum > 0 and self.mom[l] is not None:
                 dW, db = self.mom[l]
                 W, b = W + cfg.momentum * dW, b + cfg.momentum * db
+                if cfg.refresh_inertia:
+                    Unew = None
             self.W[l], self.b[l] = W, b
             if l < self.L:
                 if cfg.refresh:
                     if Unew is None:
-                        Unew = self.W[l] @ Xin + self.b[l][:, None]
+                        Unew = self._affine(l, Xin)
                     Xs[l] = self.net.activations[l].phi(Unew)
                 Xin = Xs[l]
         if cfg.momentum > 0:
@@ -778,12 +847,12 @@ class LiftedTrainer:
             Us = [None] * self.L
             prev = [X0] + self.Xs_full
             for l in range(self.L):
-                Us[l] = self.W[l] @ prev[l] + self.b[l][:, None]
+                Us[l] = self._affine(l, prev[l])
             self.Xs_full = self._x_steps(X0, Y, Us, self.Xs_full, 50 * cfg.x_iters, tol=cfg.tol, monotone=True)
         prev = [X0] + list(self.Xs_full)
         for l in range(self.L + 1):
             target = self.Xs_full[l] if l < self.L else Y
-            U = self.W[l] @ prev[l] + self.b[l][:, None]
+            U = self._affine(l, prev[l])
             n_it = cfg.w_iters if l < self.L else cfg.last_w_iters
             gamma = float(self.gamma[l])
             W, b, _ = self._w_step(l, prev[l], target, U, gamma, n_it, monotone=True)
@@ -797,9 +866,9 @@ class LiftedTrainer:
         prev = [X0] + list(Xs)
         total = 0.0
         for l in range(self.L):
-            U = self.W[l] @ prev[l] + self.b[l][:, None]
+            U = self._affine(l, prev[l])
             total += float(self.lam[l]) * float(xp.sum(self.net.activations[l].divergence(U, Xs[l]))) / m
-        Z = self.W[self.L] @ prev[self.L] + self.b[self.L][:, None]
+        Z = self._affine(self.L, prev[self.L])
         total += float(self.net.loss.value(Y, Z)) / m
         return total + self._reg()
 

@@ -52,13 +52,47 @@ def parse_arch(text: str) -> list[int]:
     return sizes
 
 
+def is_conv_arch(text: str) -> bool:
+    """True for a conv layer string or preset (``lenet5``, ``conv6k5p2,avgpool2,...``), False for widths."""
+    return any(c.isalpha() for c in str(text))
+
+
+def build_conv(text: str, ds, **kwargs):
+    """A :class:`fenchel_cvx.conv.ConvFenchelNetwork` for the data set ``ds``.
+
+    The input shape comes from the string (``inputCxHxW`` or a preset); otherwise a square
+    one-channel image is assumed (1 x s x s with s² = number of features: digits 8 x 8, MNIST 28 x 28).
+    """
+    import math
+
+    from ..conv import ConvFenchelNetwork, parse_layers
+
+    _, shape = parse_layers(text)
+    if shape is None:
+        s = math.isqrt(ds.n_features)
+        if s * s != ds.n_features:
+            raise ValueError(f"--arch: {ds.name} has {ds.n_features} features, not a square image; give the input "
+                             f"shape in the string, e.g. 'input1x{ds.n_features}x1,...'")
+        shape = (1, s, s)
+    if math.prod(shape) != ds.n_features:
+        raise ValueError(f"--arch: input shape {'x'.join(map(str, shape))} has {math.prod(shape)} features, "
+                         f"{ds.name} has {ds.n_features}")
+    net = ConvFenchelNetwork(text, input_shape=shape, **kwargs)
+    if net.loss.classification and net.sizes[-1] != ds.n_classes:
+        raise ValueError(f"--arch: the last layer must have {ds.n_classes} outputs (the classes of {ds.name}), "
+                         f"got {net.sizes[-1]} in {text!r}")
+    return net
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data and model")
     g.add_argument("--dataset", default="digits",
                    help="digits | mnist5k | fashion-mnist | path/to/file.npz (default: digits)")
     g.add_argument("--data-path", default=None, help="folder of the dataset's files (fashion-mnist IDX files)")
     g.add_argument("--n-train", type=int, default=None, help="use a seeded stratified subset of the training set")
-    g.add_argument("--arch", default=None, help="layer widths, e.g. 784-300-10 (default: <features>-100-<classes>)")
+    g.add_argument("--arch", default=None,
+                   help="layer widths, e.g. 784-300-10 (default: <features>-100-<classes>), or a conv network: "
+                        "a preset (lenet5) or a layer string, e.g. conv6k3,avgpool2,flatten,dense10")
     g.add_argument("--activation", default="relu", help="activation of the hidden layers (default relu)")
     g.add_argument("--loss", default="cross_entropy", help="cross_entropy (default) or squared")
     g.add_argument("--method", default="fenchel", choices=("fenchel", "adam", "sgd"),
@@ -102,11 +136,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-plot", action="store_true", help="do not write the training-curve PNG")
 
 
-def lifted_config(args, n_hidden: int) -> BCDConfig:
-    """The BCDConfig of the command line: the preset, overridden by every option given."""
-    from ..train import tuned
+def lifted_config(args, n_hidden: int, conv: bool = False) -> BCDConfig:
+    """The BCDConfig of the command line: the preset, overridden by every option given.
 
-    base = tuned(n_hidden) if args.preset == "tuned" else {}
+    ``--preset tuned`` is :func:`fenchel_cvx.train.tuned` for dense networks and
+    :func:`fenchel_cvx.train.tuned_conv` (the LeNet-5 schedule) for convolutional ones; the run
+    options (backend, dtype, ...) always come from the command line.
+    """
+    from ..train import tuned, tuned_conv
+
+    base = (tuned_conv(n_hidden) if conv else tuned(n_hidden)) if args.preset == "tuned" else {}
     opts = {"schedule": args.schedule, "lam": args.lam, "rho": args.rho, "gamma": args.gamma,
             "x_weight": args.x_weight, "lam_growth": args.lam_growth, "lam_max": args.lam_max,
             "gamma_growth": args.gamma_growth, "momentum": args.momentum, "x_iters": args.x_iters,
@@ -131,12 +170,18 @@ def build(args):
         if args.n_train < 1:
             raise ValueError(f"--n-train: expected a positive integer, got {args.n_train}")
         ds = ds.subset(args.n_train, None, seed=args.seed)
-    sizes = parse_arch(args.arch) if args.arch else [ds.n_features, 100, ds.n_classes]
-    if sizes[0] != ds.n_features:
-        raise ValueError(f"--arch: the first width must be the number of features of {ds.name} "
-                         f"({ds.n_features}), got {sizes[0]} in {args.arch!r}")
-    net = FenchelNetwork(sizes, activation=args.activation, loss=args.loss, seed=args.seed,
+    conv = bool(args.arch) and is_conv_arch(args.arch)
+    if conv:
+        net = build_conv(args.arch, ds, activation=args.activation, loss=args.loss, seed=args.seed,
                          rho=0.0 if args.rho is None else args.rho)
+        sizes = net.sizes
+    else:
+        sizes = parse_arch(args.arch) if args.arch else [ds.n_features, 100, ds.n_classes]
+        if sizes[0] != ds.n_features:
+            raise ValueError(f"--arch: the first width must be the number of features of {ds.name} "
+                             f"({ds.n_features}), got {sizes[0]} in {args.arch!r}")
+        net = FenchelNetwork(sizes, activation=args.activation, loss=args.loss, seed=args.seed,
+                             rho=0.0 if args.rho is None else args.rho)
     if net.loss.classification and sizes[-1] != ds.n_classes:
         raise ValueError(f"--arch: the last width must be the number of classes of {ds.name} "
                          f"({ds.n_classes}), got {sizes[-1]} in {args.arch!r}")
@@ -144,7 +189,7 @@ def build(args):
         raise ValueError(f"--epochs >= 0 and --batch-size >= 1 expected, got {args.epochs} and {args.batch_size}")
     cfg = None
     if args.method == "fenchel":
-        cfg = lifted_config(args, net.L).validate(net)
+        cfg = lifted_config(args, net.L, conv=conv).validate(net)
     y_tr, y_te = ds.y_train, ds.y_test
     if not net.loss.classification:  # regression on labels: one-hot targets
         eye = np.eye(sizes[-1])
