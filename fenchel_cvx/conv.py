@@ -56,7 +56,7 @@ from .layers import (
     LinearMap,
     MaxPool2d,
 )
-from .network import FenchelNetwork, LiftedTerms, _per_layer, check_array
+from .network import FenchelNetwork, _per_layer, check_array
 
 __all__ = ["ConvFenchelNetwork", "PRESETS", "parse_layers", "Conv2d", "Dense", "AvgPool2d", "MaxPool2d", "Flatten",
            "LiftedModeError"]
@@ -282,37 +282,12 @@ class ConvFenchelNetwork(FenchelNetwork):
         return self
 
     # ---- evaluation ---------------------------------------------------------------------
-    def pre_activation(self, l: int, X, W=None, b=None):
-        """U_l = A_l(W_l, X) + (b_l ⊗ 1_P) 1ᵀ for layer l (X is n_l x m, the pre-pooling map)."""
-        W, b = self._params(W, b, X)
-        return self.maps[l].affine(W[l], b[l], X)
+    def _affine(self, l: int, W_l, b_l, X):
+        """U_l = A_l(W_l, X) + (b_l ⊗ 1_P) 1ᵀ (X is n_l x m, the pre-pooling map): layer l's LinearMap.
 
-    def forward(self, X0, W=None, b=None):
-        """Feed-forward pass. Returns ``(Xs, Z)``: Xs = [X_1..X_L] (pre-pooling maps, n_l x m), logits Z (k x m)."""
-        X0 = self.check_input(X0)
-        W, b = self._params(W, b, X0)
-        Xs, X = [], X0
-        for l in range(self.L):
-            X = self.activations[l].phi(self.maps[l].affine(W[l], b[l], X))
-            Xs.append(X)
-        return Xs, self.maps[-1].affine(W[-1], b[-1], X)
-
-    def lifted_terms(self, X0, y, Xs, W=None, b=None, lam=None) -> LiftedTerms:
-        """The terms of F_λ(W, X) (module docstring); ``lam`` overrides the network's λ."""
-        X0 = self.check_input(X0)
-        m = X0.shape[1]
-        Y = self.check_targets(y, m)
-        Xs = self.check_hidden(Xs, m)
-        lam = self.lam if lam is None else _per_layer(lam, self.L, "lam")
-        W, b = self._params(W, b, X0)
-        prev = [X0] + Xs
-        divs = []
-        for l in range(self.L):
-            U = self.maps[l].affine(W[l], b[l], prev[l])
-            divs.append(lam[l] * float(namespace(U).sum(self.activations[l].divergence(U, Xs[l]))) / m)
-        Z = self.maps[-1].affine(W[-1], b[-1], prev[-1])
-        Y = namespace(Z).asarray(Y, like=Z)
-        return LiftedTerms(loss=float(self.loss.value(Y, Z)) / m, divergences=divs, reg=self.regulariser(W))
+        ``forward``, ``pre_activation``, ``objective`` and ``lifted_terms`` are FenchelNetwork's own, through this map.
+        """
+        return self.maps[l].affine(W_l, b_l, X)
 
     # ---- images <-> columns, torch modules -------------------------------------------------
     def images(self, X0):

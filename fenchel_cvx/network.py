@@ -212,10 +212,14 @@ class FenchelNetwork:
         return out
 
     # ---- evaluation ---------------------------------------------------------------
+    def _affine(self, l: int, W_l, b_l, X):
+        """U_l = W_l X + b_l 1ᵀ: the linear map of layer l (the one place it is written; conv networks override it)."""
+        return W_l @ X + b_l[:, None]
+
     def pre_activation(self, l: int, X, W=None, b=None):
         """U_l = W_l X + b_l 1ᵀ for layer l (X is n_l x m)."""
         W, b = self._params(W, b, X)
-        return W[l] @ X + b[l][:, None]
+        return self._affine(l, W[l], b[l], X)
 
     def forward(self, X0, W=None, b=None):
         """Feed-forward pass. Returns ``(Xs, Z)`` with ``Xs = [X_1, ..., X_L]`` and logits Z (k x m)."""
@@ -223,9 +227,9 @@ class FenchelNetwork:
         W, b = self._params(W, b, X0)
         Xs, X = [], X0
         for l in range(self.L):
-            X = self.activations[l].phi(W[l] @ X + b[l][:, None])
+            X = self.activations[l].phi(self._affine(l, W[l], b[l], X))
             Xs.append(X)
-        return Xs, W[-1] @ X + b[-1][:, None]
+        return Xs, self._affine(self.L, W[-1], b[-1], X)
 
     def predict(self, X0, W=None, b=None):
         """Predicted labels (classification) or outputs (regression) of the feed-forward network."""
@@ -255,9 +259,9 @@ class FenchelNetwork:
         prev = [X0] + Xs
         divs = []
         for l in range(self.L):
-            U = W[l] @ prev[l] + b[l][:, None]
+            U = self._affine(l, W[l], b[l], prev[l])
             divs.append(lam[l] * float(namespace(U).sum(self.activations[l].divergence(U, Xs[l]))) / m)
-        Z = W[-1] @ prev[-1] + b[-1][:, None]
+        Z = self._affine(self.L, W[-1], b[-1], prev[-1])
         Y = namespace(Z).asarray(Y, like=Z)
         return LiftedTerms(loss=float(self.loss.value(Y, Z)) / m, divergences=divs, reg=self.regulariser(W))
 

@@ -691,9 +691,7 @@ class LiftedTrainer:
 
     def _affine(self, l, X):
         """U = A_l(W_l, X) + b_l 1ᵀ: W_l X + b_l 1ᵀ (dense), or the layer's LinearMap (conv/pooling/flatten)."""
-        if self.maps is None:
-            return self.W[l] @ X + self.b[l][:, None]
-        return self.maps[l].affine(self.W[l], self.b[l], X)
+        return self.net._affine(l, self.W[l], self.b[l], X)
 
     def _forward(self, X0):
         """Pre-activations Us = [U_0..U_{L-1}], activations Xs = [X_1..X_L], logits Z."""

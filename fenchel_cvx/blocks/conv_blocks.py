@@ -48,42 +48,23 @@ its certified Fenchel-duality lower bound. Solutions are exchanged in the layer'
 
 from __future__ import annotations
 
-import math
-
 import cvxpy as cp
 import numpy as np
 
-from .. import activations as _act
 from .. import losses as _losses
 from ..backend import is_torch, like, namespace, to_numpy
 from ..layers import LinearMap
 from ..network import check_array
-from .base import Block, BlockResult, default_tol
+from .base import Block, BlockResult
 from .instances import complete_state
-from .prox_grad import CompositeProblem, fista
 from .w_blocks import HiddenWBlock, LastWBlock
-from .x_blocks import DPP_MAX_PARAMS
+from .x_blocks import HiddenXBlock, LastXBlock, _np64, _positive
 
 __all__ = ["ConvHiddenXBlock", "ConvLastXBlock", "ConvHiddenWBlock", "ConvLastWBlock", "CONV_BLOCKS",
            "TINY_ARCH", "random_conv_state"]
 
 #: the architecture of the random reference instances: stride, padding, pooling into a conv and into a dense map
 TINY_ARCH = "input1x8x8,conv2k4s2p1,avgpool2,conv2k3p1,avgpool2,flatten,dense4,dense3"
-
-
-def _number(value, name: str, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
-    v = float(value)
-    if not math.isfinite(v) or v < 0 or (strict and v == 0):
-        need = "> 0" if strict else ">= 0"
-        extra = " (the X-block needs λ_{l-1} > 0: it is the block's strong convexity)" if strict else ""
-        raise ValueError(f"{name}: must be finite and {need}{extra}, got {value}")
-    return v
-
-
-def _np64(x) -> np.ndarray:
-    return np.asarray(to_numpy(x), dtype=np.float64)
 
 
 def _check_map(lmap):
@@ -100,69 +81,33 @@ def _check_conv_net(net, kind):
                         f"(use fenchel_cvx.blocks.BLOCKS for dense FenchelNetworks)")
 
 
-def _no_prox_term(gamma, W_prev, b_prev):
-    if gamma != 0:
-        raise ValueError(f"gamma: X-blocks have no proximal term, expected 0, got {gamma}")
-    if W_prev is not None or b_prev is not None:
-        raise ValueError("W_prev, b_prev: X-blocks have no proximal term; pass None")
-
-
 # =====================================================================================
-# X-blocks
+# X-blocks: the dense X-blocks with the linear map W V replaced by A(W, V)
 # =====================================================================================
-class _ConvXBlock(Block):
-    """Shared machinery of the conv X-blocks: h, its prox, the map A, the solver, I/O."""
+class _ConvMap:
+    """The conv X-blocks' linear map out of V (mixin before the dense X-block class).
 
-    def _init_common(self, U, lmap, W, b, lam, act, current, layer):
+    Replaces the hooks of :class:`fenchel_cvx.blocks.x_blocks._XBlock` ("the linear map out of V"):
+    A(W, V) = ``lmap.apply`` (pools folded in, then a convolution or a dense map), Aᵀ = ``lmap.adjoint``,
+    ‖A‖₂ ≤ ``lmap.norm_bound(W)`` (certified FFT bound), the bias B = (b ⊗ 1_P) 1ᵀ, and in the CVXPY
+    reference A as an explicit scipy sparse matrix (a constant; the data C, B, c0 may be Parameters).
+    The objective, the prox of h, FISTA, the certificate and the I/O are the dense X-blocks' own.
+    """
+
+    _label = "conv "
+
+    def _set_map(self, lmap):
         self.map = _check_map(lmap)
-        U = check_array(U, "U", (lmap.n_in, None))
-        self.n, self.m = (int(s) for s in U.shape)
-        if self.m == 0:
-            raise ValueError("U: expected at least one sample (column)")
-        self.U = U
-        self.act = _act.get(act)
-        self.lam = _number(lam, "lam", strict=True)
-        self.W = like(check_array(W, "W", lmap.weight_shape), U)
-        self.b = like(check_array(b, "b", lmap.bias_shape), U)
-        self.k = lmap.n_out
-        self._bcol = lmap.bias_full(self.b)[:, None]
-        if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 1):
-            raise ValueError(f"layer: expected an integer >= 1 (the index l of X_l) or None, got {layer!r}")
-        self.layer = None if layer is None else int(layer)
-        self.xp = namespace(U)
-        self._problem = None
-        self._problem_dpp = True
-        self._tpU = None
-        self._lipschitz = None
-        self._V = None
-        self.current = self.forward_value if current is None else self._check_solution(current, "current")
+        self._A_sparse = None
 
-    @property
-    def forward_value(self):
-        """φ(U): the value of X_l in a forward pass from X_{l−1} (a warm start)."""
-        return self.act.phi(self.U)
+    def _n_in(self):
+        return self.map.n_in
 
-    def name(self) -> str:
-        return self.kind if self.layer is None else f"conv {self.kind}[l={self.layer}]"
-
-    def _check_solution(self, V, name: str, domain: bool = True):
-        V = like(check_array(V, name, (self.n, self.m)), self.U)
-        if domain and not self.act.in_domain(V):
-            lo, hi = self.act.domain
-            raise ValueError(f"{name}: entries outside the domain [{lo}, {hi}] of f* for activation {self.act.name}")
-        return V
-
-    def _h(self, V):
-        """h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩] (+inf outside dom f*)."""
-        xp = self.xp
-        return (self.lam / self.m) * (xp.sum(self.act.fconj(V)) - xp.sum(self.U * V))
-
-    def _prox_h(self, z, t):
-        """argmin_V t h(V) + ½‖V − z‖² = prox_fconj(z + t' U, t'), t' = t λ / m."""
-        tp = t * self.lam / self.m
-        if self._tpU is None or self._tpU[0] != tp:
-            self._tpU = (tp, tp * self.U)
-        return self.act.prox_fconj(z + self._tpU[1], tp)
+    def _init_op(self, U, W, b):
+        self.W = like(check_array(W, "W", self.map.weight_shape), U)
+        self.b = like(check_array(b, "b", self.map.bias_shape), U)
+        self.k = self.map.n_out
+        self._bcol = self.map.bias_full(self.b)[:, None]
 
     def _A(self, V):
         """A(W, V): n x m → k x m (convolution after pooling, or dense)."""
@@ -172,135 +117,40 @@ class _ConvXBlock(Block):
         """Aᵀ(W, R): k x m → n x m."""
         return self.map.adjoint(self.W, R)
 
-    def _has_smooth(self) -> bool:
-        return True
-
-    @property
-    def mu(self) -> float:
-        """Strong-convexity modulus of the block objective: λ·mu_conj/m."""
-        return self.lam * self.act.mu_conj / self.m
-
-    @property
-    def lipschitz(self) -> float:
-        """Upper bound on Lip(∇g): curvature bound of s × ‖A‖₂² / m (certified operator-norm bound)."""
-        if self._lipschitz is None:
-            c = self._smooth_curvature() if self._has_smooth() else 0.0
-            if c == 0.0:
-                self._lipschitz = 0.0
-            else:
-                a = self.map.norm_bound(self.W)
-                self._lipschitz = c * a * a / self.m * (1.0 + 100.0 * self.xp.eps(self.U))
-        return self._lipschitz
-
-    def composite(self) -> CompositeProblem:
-        """The block as F = s(A V) + h(V) for :func:`fista`."""
-        smooth = self._has_smooth()
-        return CompositeProblem(A=self._A if smooth else None, At=self._At if smooth else None,
-                                s_value=self._s, s_grad=self._s_grad, h_value=self._h, prox_h=self._prox_h,
-                                lipschitz=self.lipschitz, mu_h=self.mu)
-
-    # ---- the contract ---------------------------------------------------------------------
-    def objective(self, sol) -> float:
-        """The block objective at V = ``sol`` (numpy or torch; +inf outside dom f*). The single judge."""
-        V = self._check_solution(sol, "sol", domain=False)
-        if not self.act.in_domain(V):
-            return math.inf
-        val = float(self._h(V))
-        if self._has_smooth():
-            val += float(self._s(self._A(V)))
-        return val
-
-    def reference_solution(self):
-        """V from the solved ``problem()`` (numpy float64), projected onto dom f* (solver round-off)."""
-        if self._V is None or self._V.value is None:
-            raise RuntimeError(f"block {self.name()}: problem() has not been solved yet")
-        return self.act.project_domain(np.asarray(self._V.value, dtype=np.float64))
-
-    def problem(self, dpp: bool | None = None) -> cp.Problem:
-        """The block as a ``cvxpy.Problem`` (cached), A an explicit sparse matrix; value equals :meth:`objective`.
-
-        ``dpp``: data C, B, c0 as Parameters (True), as constants (False), or None: Parameters up to
-        ``DPP_MAX_PARAMS`` parameter entries. The sparse operator A is a constant in both cases.
-        """
-        if dpp is None:
-            dpp = self.n * self.m + self.k * self.m + 1 <= DPP_MAX_PARAMS
-        if self._problem is None or self._problem_dpp != bool(dpp):
-            self._problem_dpp = bool(dpp)
-            self._problem = self._build_problem()
-        return self._problem
-
-    def set_reference_point(self, V):
-        """Set the CVXPY variable to ``V`` (to compare ``problem().objective.value`` with :meth:`objective`)."""
-        V = self._check_solution(V, "V", domain=False)
-        self.problem()
-        self._V.value = _np64(V)
-
-    def _data(self, name: str, value):
-        if not self._problem_dpp:
-            return value
-        value = np.asarray(value, dtype=np.float64)
-        return cp.Parameter(value.shape, name=name, value=value)
-
-    def _cvx_common(self, C):
-        """V, the expression λ Σ f*(V) − ⟨C, V⟩, and the dom f* constraints."""
-        V = cp.Variable((self.n, self.m), name="V")
-        expr = self.lam * cp.sum(self.act.fconj_cvx(V)) - cp.sum(cp.multiply(self._data("C", C), V))
-        self._V = V
-        return V, expr, self.act.domain_cvx(V)
+    def _op_norm(self) -> float:
+        return self.map.norm_bound(self.W)
 
     def _sparse_A(self):
-        return self.map.sparse(self.W)
+        """A(W, ·) as a scipy sparse matrix acting on the columns of V (cached)."""
+        if self._A_sparse is None:
+            self._A_sparse = self.map.sparse(self.W)
+        return self._A_sparse
 
-    def _cvx_affine(self, A, V):
+    def _adjoint_np(self, R):
+        return self._sparse_A().T @ R
+
+    def _n_params(self) -> int:
+        return self.n * self.m + self.k * self.m + 1  # C, B, c0 (A is a constant)
+
+    def _cvx_affine(self, V):
         """A V + B with A a constant sparse matrix and B = (b ⊗ 1_P) 1ᵀ (Parameter or constant)."""
         B = np.repeat(_np64(self._bcol), self.m, axis=1)
-        return cp.Constant(A) @ V + self._data("B", B)
+        return cp.Constant(self._sparse_A()) @ V + self._data("B", B)
 
-    def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 5000, check_every: int = 5) -> BlockResult:
-        """FISTA on F = s(A V) + h(V), vectorised over all samples; stops when the certified gap ≤ tol·(1 + |F|).
+    @classmethod
+    def _check_net(cls, net):
+        _check_conv_net(net, cls.kind)
 
-        ``init``: None (``self.current``), ``"forward"`` (:attr:`forward_value`) or an n x m array
-        (projected onto dom f*); ``tol`` defaults to :func:`default_tol` (1e-10 float64, 1e-5 float32).
-        """
-        if init is None:
-            V0 = self.current
-        elif isinstance(init, str):
-            if init != "forward":
-                raise ValueError(f"init: expected None, 'forward' or an array, got {init!r}")
-            V0 = self.forward_value
-        else:
-            V0 = self.act.project_domain(self._check_solution(init, "init", domain=False))
-        tol = default_tol(self.U) if tol is None else float(tol)
-        res = fista(self.composite(), V0, tol=tol, max_iter=max_iter, check_every=check_every)
-        obj = self.objective(res.x)
-        return BlockResult(solution=res.x, objective=obj, lower_bound=min(res.lower_bound, obj),
-                           iterations=res.iterations, time=res.time, status=res.status, method="fista",
-                           info={**res.info, "tol": tol})
-
-    def update(self, net, Xs, sol) -> list:
-        """A new list [X_1..X_L] with X_l replaced by ``sol`` (on the backend of the old X_l)."""
-        Xs = list(Xs)
-        if len(Xs) != net.L:
-            raise ValueError(f"Xs: expected {net.L} hidden activation arrays [X_1..X_L], got {len(Xs)}")
-        l = self.layer if self.layer is not None else net.L
-        if not 1 <= l <= net.L:
-            raise ValueError(f"layer: {l} is not a hidden layer of a network with L = {net.L}")
-        V = self._check_solution(sol, "sol")
-        Xs[l - 1] = like(V, Xs[l - 1])
-        return Xs
+    @classmethod
+    def _op_args(cls, net, l, X0):
+        return net.maps[l], like(net.W[l], X0), like(net.b[l], X0)
 
     @staticmethod
-    def _network_data(net, X0, Xs, l):
-        """(X0, Xs on X0's backend, U_{l−1} = A_{l−1}(W_{l−1}, X_{l−1}) + B_{l−1}) after validation."""
-        X0 = net.check_input(X0)
-        m = X0.shape[1]
-        Xs = net.check_hidden([like(check_array(X, f"X[{i}]", (None, None)), X0) for i, X in enumerate(Xs, 1)], m)
-        prev = X0 if l == 1 else Xs[l - 2]
-        U = net.maps[l - 1].affine(like(net.W[l - 1], X0), like(net.b[l - 1], X0), prev)
-        return X0, Xs, U
+    def _affine_of(net, l, W, b, X):
+        return net.maps[l].affine(W, b, X)
 
 
-class ConvHiddenXBlock(_ConvXBlock):
+class ConvHiddenXBlock(_ConvMap, HiddenXBlock):
     r"""hidden_x of a conv network: X_l for 1 ≤ l < L (module docstring).
 
     Parameters
@@ -314,63 +164,12 @@ class ConvHiddenXBlock(_ConvXBlock):
     current : n x m    present X_l (default warm start; default φ(U));  layer : int  l
     """
 
-    kind = "hidden_x"
-    depends_on = ("activation",)
-
     def __init__(self, U, lmap, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None, layer=None):
-        self._init_common(U, lmap, W, b, lam, act, current, layer)
-        self.act_next = _act.get(act_next)
-        self.lam_next = _number(lam_next, "lam_next")
-        X_next = like(check_array(X_next, "X_next", (self.k, self.m)), self.U)
-        if not self.act_next.in_domain(X_next):
-            lo, hi = self.act_next.domain
-            raise ValueError(f"X_next: entries outside the domain [{lo}, {hi}] of f* for activation {self.act_next.name}")
-        self.X_next = X_next
-
-    @classmethod
-    def layers(cls, net) -> list[int]:
-        return list(range(1, net.L))
-
-    @classmethod
-    def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvHiddenXBlock:
-        """The block of X_l (``layer`` = l, 1 ≤ l < L) of a ConvFenchelNetwork; ``y`` is unused."""
-        _check_conv_net(net, "hidden_x")
-        _no_prox_term(gamma, W_prev, b_prev)
-        if layer is None or layer not in cls.layers(net):
-            raise ValueError(f"layer: hidden_x needs 1 <= layer < L = {net.L}, got {layer!r}")
-        l = int(layer)
-        X0, Xs, U = cls._network_data(net, X0, Xs, l)
-        return cls(U, net.maps[l], like(net.W[l], X0), like(net.b[l], X0), Xs[l], lam=float(net.lam[l - 1]),
-                   lam_next=float(net.lam[l]), act=net.activations[l - 1], act_next=net.activations[l],
-                   current=Xs[l - 1], layer=l)
-
-    def _has_smooth(self) -> bool:
-        return self.lam_next > 0
-
-    def _smooth_curvature(self) -> float:
-        return self.lam_next * self.act_next.lip
-
-    def _s(self, Z):
-        """s(Z) = (λ_next/m)[Σ f_next(Z + B) − ⟨Z + B, X_next⟩]."""
-        xp = self.xp
-        Zb = Z + self._bcol
-        return (self.lam_next / self.m) * (xp.sum(self.act_next.f(Zb)) - xp.sum(Zb * self.X_next))
-
-    def _s_grad(self, Z):
-        """∇s(Z) = (λ_next/m)(φ_next(Z + B) − X_next)."""
-        return (self.lam_next / self.m) * (self.act_next.phi(Z + self._bcol) - self.X_next)
-
-    def _build_problem(self) -> cp.Problem:
-        A = self._sparse_A()
-        U, Xn = _np64(self.U), _np64(self.X_next)
-        V, expr, cons = self._cvx_common(self.lam * U + self.lam_next * (A.T @ Xn))
-        if self.lam_next > 0:
-            c0 = self._data("c0", float(np.sum(_np64(self._bcol) * Xn)))
-            expr = expr + self.lam_next * (cp.sum(self.act_next.f_cvx(self._cvx_affine(A, V))) - c0)
-        return cp.Problem(cp.Minimize(expr / self.m), cons)
+        self._set_map(lmap)
+        super().__init__(U, W, b, X_next, lam, lam_next, act=act, act_next=act_next, current=current, layer=layer)
 
 
-class ConvLastXBlock(_ConvXBlock):
+class ConvLastXBlock(_ConvMap, LastXBlock):
     r"""last_x of a conv network: X_L (module docstring).
 
     Parameters
@@ -381,51 +180,9 @@ class ConvLastXBlock(_ConvXBlock):
     current : n x m    present X_L;  layer : int  L
     """
 
-    kind = "last_x"
-    depends_on = ("activation", "loss")
-
     def __init__(self, U, lmap, W, b, Y, lam, act="relu", loss="cross_entropy", current=None, layer=None):
-        self._init_common(U, lmap, W, b, lam, act, current, layer)
-        self.loss = _losses.get(loss)
-        self.Y = like(self.loss.targets(check_array(Y, "Y", (self.k, self.m)), self.k), self.U)
-
-    @classmethod
-    def layers(cls, net) -> list[int]:
-        return [net.L] if net.L >= 1 else []
-
-    @classmethod
-    def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvLastXBlock:
-        """The block of X_L of a ConvFenchelNetwork; ``layer`` must be None or L."""
-        _check_conv_net(net, "last_x")
-        _no_prox_term(gamma, W_prev, b_prev)
-        if net.L < 1:
-            raise ValueError("net: last_x needs at least one hidden layer")
-        if layer is not None and layer != net.L:
-            raise ValueError(f"layer: last_x is layer L = {net.L}, got {layer!r}")
-        L = net.L
-        X0, Xs, U = cls._network_data(net, X0, Xs, L)
-        Y = like(net.check_targets(y, X0.shape[1]), X0)
-        return cls(U, net.maps[L], like(net.W[L], X0), like(net.b[L], X0), Y, lam=float(net.lam[L - 1]),
-                   act=net.activations[L - 1], loss=net.loss, current=Xs[L - 1], layer=L)
-
-    def _smooth_curvature(self) -> float:
-        return float(self.loss.hess_bound)
-
-    def _s(self, Z):
-        """s(Z) = ℓ(Y, Z + B)/m."""
-        return self.loss.value(self.Y, Z + self._bcol) / self.m
-
-    def _s_grad(self, Z):
-        """∇s(Z) = ∇ℓ(Y, Z + B)/m."""
-        return self.loss.grad(self.Y, Z + self._bcol) / self.m
-
-    def _build_problem(self) -> cp.Problem:
-        A = self._sparse_A()
-        U, Y = _np64(self.U), _np64(self.Y)
-        V, expr, cons = self._cvx_common(self.lam * U + A.T @ Y)
-        c0 = self._data("c0", float(np.sum(Y * _np64(self._bcol))))
-        expr = expr + self.loss.cvx(Y, self._cvx_affine(A, V), inner=c0)
-        return cp.Problem(cp.Minimize(expr / self.m), cons)
+        self._set_map(lmap)
+        super().__init__(U, W, b, Y, lam, act=act, loss=loss, current=current, layer=layer)
 
 
 # =====================================================================================
@@ -539,7 +296,7 @@ class ConvHiddenWBlock(_ConvWBlock):
         X = check_array(X, "X", (lmap.n_in, None))
         m = X.shape[1]
         Y = like(check_array(Y, "Y", (lmap.n_out, m)), X)
-        self.lam = _number(lam, "lam")
+        self.lam = _positive(lam, "lam", strict=False)
         self.layer = layer
         Wm, b, Wpm, bp = self._inner_weights(X, W, b, W_prev, b_prev)
         D = lmap.design(X)

@@ -90,21 +90,77 @@ def _np64(x) -> np.ndarray:
 
 
 class _XBlock(Block):
-    """Shared machinery of the two X-blocks: the elementwise part h, the solver, I/O."""
+    """Shared machinery of the X-blocks: the elementwise part h, the solver, I/O.
 
+    The linear map out of V is W (k x n) here; the conv X-blocks
+    (:mod:`fenchel_cvx.blocks.conv_blocks`) replace it by a ``LinearMap`` A(W, ·) through the
+    hooks of the section "the linear map out of V" -- everything else is shared.
+    """
+
+    _label = ""  # prefix of name() ("conv " for the conv blocks)
+
+    # ---- the linear map out of V (dense: W; overridden by the conv blocks) -------------------
+    def _n_in(self):
+        """The required number of rows of U (None: any)."""
+        return None
+
+    def _init_op(self, U, W, b):
+        """Validate and store W (k x n), b (k,), k and the bias column ``_bcol`` (k x 1)."""
+        W = like(check_array(W, "W", (None, self.n)), U)
+        self.k = int(W.shape[0])
+        self.W = W
+        self.b = like(check_array(b, "b", (self.k,)), U)
+        self._bcol = self.b[:, None]
+
+    def _A(self, V):
+        """W V: n x m → k x m."""
+        return self.W @ V
+
+    def _At(self, R):
+        """Wᵀ R: k x m → n x m."""
+        return self.W.T @ R
+
+    def _op_norm(self) -> float:
+        """An upper bound on the operator norm of V ↦ W V (the spectral norm ‖W‖₂)."""
+        return self.xp.spectral_norm(self.W)
+
+    def _adjoint_np(self, R):
+        """Wᵀ R in numpy float64 (data products of the reference problem)."""
+        return _np64(self.W).T @ R
+
+    def _n_params(self) -> int:
+        """Entries of the Parameters of the DPP build (C, W, B, c0)."""
+        return self.n * self.m + self.k * self.n + self.k * self.m + 1
+
+    def _cvx_affine(self, V):
+        """W V + B with B = b 1ᵀ (Parameters or constants)."""
+        B = np.repeat(_np64(self._bcol), self.m, axis=1)
+        return self._data("W", _np64(self.W)) @ V + self._data("B", B)
+
+    @classmethod
+    def _check_net(cls, net):
+        """Reject networks this block class cannot read (from_network)."""
+
+    @classmethod
+    def _op_args(cls, net, l, X0):
+        """The constructor arguments of layer l's map out of the block variable: (W_l, b_l) on X0's backend."""
+        return like(net.W[l], X0), like(net.b[l], X0)
+
+    @staticmethod
+    def _affine_of(net, l, W, b, X):
+        """U_l = W_l X + b_l 1ᵀ (the pre-activation into the block variable, from_network)."""
+        return W @ X + b[:, None]
+
+    # ---- shared ---------------------------------------------------------------------------
     def _init_common(self, U, W, b, lam, act, current, layer):
-        U = check_array(U, "U", (None, None))
+        U = check_array(U, "U", (self._n_in(), None))
         self.n, self.m = (int(s) for s in U.shape)
         if self.n == 0 or self.m == 0:
             raise ValueError(f"U: expected a non-empty n x m array, got shape {tuple(U.shape)}")
         self.U = U
         self.act = _act.get(act)
         self.lam = _positive(lam, "lam", strict=True)
-        W = like(check_array(W, "W", (None, self.n)), U)
-        self.k = int(W.shape[0])
-        self.W = W
-        self.b = like(check_array(b, "b", (self.k,)), U)
-        self._bcol = self.b[:, None]
+        self._init_op(U, W, b)
         if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 1):
             raise ValueError(f"layer: expected an integer >= 1 (the index l of X_l) or None, got {layer!r}")
         self.layer = None if layer is None else int(layer)
@@ -123,7 +179,7 @@ class _XBlock(Block):
         return self.act.phi(self.U)
 
     def name(self) -> str:
-        return self.kind if self.layer is None else f"{self.kind}[l={self.layer}]"
+        return self._label + (self.kind if self.layer is None else f"{self.kind}[l={self.layer}]")
 
     def _check_solution(self, V, name: str, domain: bool = True):
         V = like(check_array(V, name, (self.n, self.m)), self.U)
@@ -144,12 +200,6 @@ class _XBlock(Block):
             self._tpU = (tp, tp * self.U)
         return self.act.prox_fconj(z + self._tpU[1], tp)
 
-    def _A(self, V):
-        return self.W @ V
-
-    def _At(self, R):
-        return self.W.T @ R
-
     def _has_smooth(self) -> bool:
         return True
 
@@ -169,13 +219,13 @@ class _XBlock(Block):
 
     @property
     def lipschitz(self) -> float:
-        """Upper bound on Lip(∇g) = curvature bound of s × ‖W‖₂² / m (rounded up)."""
+        """Upper bound on Lip(∇g) = curvature bound of s × ‖A‖₂² / m (rounded up)."""
         if self._lipschitz is None:
             c = self._smooth_curvature() if self._has_smooth() else 0.0
             if c == 0.0:
                 self._lipschitz = 0.0
             else:
-                w = self.xp.spectral_norm(self.W)
+                w = self._op_norm()
                 self._lipschitz = c * w * w / self.m * (1.0 + 100.0 * self.xp.eps(self.U))
         return self._lipschitz
 
@@ -210,11 +260,17 @@ class _XBlock(Block):
         block has at most :data:`DPP_MAX_PARAMS` parameter entries (see the module docstring).
         """
         if dpp is None:
-            dpp = self.n * self.m + self.k * self.n + self.k * self.m + 1 <= DPP_MAX_PARAMS
+            dpp = self._n_params() <= DPP_MAX_PARAMS
         if self._problem is None or self._problem_dpp != bool(dpp):
             self._problem_dpp = bool(dpp)
             self._problem = self._build_problem()
         return self._problem
+
+    def set_reference_point(self, V):
+        """Set the CVXPY variable to ``V`` (to compare ``problem().objective.value`` with :meth:`objective`)."""
+        V = self._check_solution(V, "V", domain=False)
+        self.problem()
+        self._V.value = _np64(V)
 
     def _data(self, name: str, value):
         """``value`` as a cp.Parameter named ``name`` (DPP build) or as a constant."""
@@ -229,11 +285,6 @@ class _XBlock(Block):
         expr = self.lam * cp.sum(self.act.fconj_cvx(V)) - cp.sum(cp.multiply(self._data("C", C), V))
         self._V = V
         return V, expr, self.act.domain_cvx(V)
-
-    def _cvx_affine(self, V):
-        """W V + B with B = b 1ᵀ (Parameters or constants)."""
-        B = np.repeat(_np64(self.b)[:, None], self.m, axis=1)
-        return self._data("W", _np64(self.W)) @ V + self._data("B", B)
 
     def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 5000, check_every: int = 5) -> BlockResult:
         """FISTA on F = s(W V) + h(V) (see the module docstring), vectorised over all samples.
@@ -269,14 +320,14 @@ class _XBlock(Block):
         Xs[l - 1] = like(V, Xs[l - 1])
         return Xs
 
-    @staticmethod
-    def _network_data(net, X0, Xs, l):
-        """(X0, Xs on X0's backend, U_{l−1} = W_{l−1} X_{l−1} + b_{l−1} 1ᵀ) after validation."""
+    @classmethod
+    def _network_data(cls, net, X0, Xs, l):
+        """(X0, Xs on X0's backend, U_{l−1} = A_{l−1}(W_{l−1}, X_{l−1}) + b_{l−1} 1ᵀ) after validation."""
         X0 = net.check_input(X0)
         m = X0.shape[1]
         Xs = net.check_hidden([like(check_array(X, f"X[{i}]", (None, None)), X0) for i, X in enumerate(Xs, 1)], m)
         prev = X0 if l == 1 else Xs[l - 2]
-        U = like(net.W[l - 1], X0) @ prev + like(net.b[l - 1], X0)[:, None]
+        U = cls._affine_of(net, l - 1, like(net.W[l - 1], X0), like(net.b[l - 1], X0), prev)
         return X0, Xs, U
 
 
@@ -315,12 +366,13 @@ class HiddenXBlock(_XBlock):
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> HiddenXBlock:
         """The block of X_l (``layer`` = l, 1 ≤ l < L) at the state (net, X0, Xs); ``y`` is unused."""
+        cls._check_net(net)
         _no_prox_term(gamma, W_prev, b_prev)
         if layer is None or layer not in cls.layers(net):
             raise ValueError(f"layer: hidden_x needs 1 <= layer < L = {net.L}, got {layer!r}")
         l = int(layer)
         X0, Xs, U = cls._network_data(net, X0, Xs, l)
-        return cls(U, like(net.W[l], X0), like(net.b[l], X0), Xs[l], lam=float(net.lam[l - 1]),
+        return cls(U, *cls._op_args(net, l, X0), Xs[l], lam=float(net.lam[l - 1]),
                    lam_next=float(net.lam[l]), act=net.activations[l - 1], act_next=net.activations[l],
                    current=Xs[l - 1], layer=l)
 
@@ -341,10 +393,10 @@ class HiddenXBlock(_XBlock):
         return (self.lam_next / self.m) * (self.act_next.phi(Z + self._bcol) - self.X_next)
 
     def _build_problem(self) -> cp.Problem:
-        W, U, Xn = _np64(self.W), _np64(self.U), _np64(self.X_next)
-        V, expr, cons = self._cvx_common(self.lam * U + self.lam_next * (W.T @ Xn))
+        U, Xn = _np64(self.U), _np64(self.X_next)
+        V, expr, cons = self._cvx_common(self.lam * U + self.lam_next * self._adjoint_np(Xn))
         if self.lam_next > 0:
-            c0 = self._data("c0", float(np.sum(_np64(self.b)[:, None] * Xn)))
+            c0 = self._data("c0", float(np.sum(_np64(self._bcol) * Xn)))
             expr = expr + self.lam_next * (cp.sum(self.act_next.f_cvx(self._cvx_affine(V))) - c0)
         return cp.Problem(cp.Minimize(expr / self.m), cons)
 
@@ -378,6 +430,7 @@ class LastXBlock(_XBlock):
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> LastXBlock:
         """The block of X_L at the state (net, X0, y, Xs); ``layer`` must be None or L."""
+        cls._check_net(net)
         _no_prox_term(gamma, W_prev, b_prev)
         if net.L < 1:
             raise ValueError("net: last_x needs at least one hidden layer")
@@ -386,7 +439,7 @@ class LastXBlock(_XBlock):
         L = net.L
         X0, Xs, U = cls._network_data(net, X0, Xs, L)
         Y = like(net.check_targets(y, X0.shape[1]), X0)
-        return cls(U, like(net.W[L], X0), like(net.b[L], X0), Y, lam=float(net.lam[L - 1]),
+        return cls(U, *cls._op_args(net, L, X0), Y, lam=float(net.lam[L - 1]),
                    act=net.activations[L - 1], loss=net.loss, current=Xs[L - 1], layer=L)
 
     def _smooth_curvature(self) -> float:
@@ -401,8 +454,8 @@ class LastXBlock(_XBlock):
         return self.loss.grad(self.Y, Z + self._bcol) / self.m
 
     def _build_problem(self) -> cp.Problem:
-        W, U, Y = _np64(self.W), _np64(self.U), _np64(self.Y)
-        V, expr, cons = self._cvx_common(self.lam * U + W.T @ Y)
-        c0 = self._data("c0", float(np.sum(Y * _np64(self.b)[:, None])))
+        U, Y = _np64(self.U), _np64(self.Y)
+        V, expr, cons = self._cvx_common(self.lam * U + self._adjoint_np(Y))
+        c0 = self._data("c0", float(np.sum(Y * _np64(self._bcol))))
         expr = expr + self.loss.cvx(Y, self._cvx_affine(V), inner=c0)
         return cp.Problem(cp.Minimize(expr / self.m), cons)

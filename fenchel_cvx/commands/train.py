@@ -67,7 +67,11 @@ def build_conv(text: str, ds, **kwargs):
 
     from ..conv import ConvFenchelNetwork, parse_layers
 
-    _, shape = parse_layers(text)
+    try:
+        _, shape = parse_layers(text)
+    except ValueError as e:
+        raise ValueError(f"--arch: {text!r} is neither layer widths (e.g. 784-300-10) nor a conv layer string ({e})") \
+            from e
     if shape is None:
         s = math.isqrt(ds.n_features)
         if s * s != ds.n_features:
@@ -77,7 +81,10 @@ def build_conv(text: str, ds, **kwargs):
     if math.prod(shape) != ds.n_features:
         raise ValueError(f"--arch: input shape {'x'.join(map(str, shape))} has {math.prod(shape)} features, "
                          f"{ds.name} has {ds.n_features}")
-    net = ConvFenchelNetwork(text, input_shape=shape, **kwargs)
+    try:
+        net = ConvFenchelNetwork(text, input_shape=shape, **kwargs)
+    except ValueError as e:
+        raise ValueError(f"--arch: {e}") from e
     if net.loss.classification and net.sizes[-1] != ds.n_classes:
         raise ValueError(f"--arch: the last layer must have {ds.n_classes} outputs (the classes of {ds.name}), "
                          f"got {net.sizes[-1]} in {text!r}")
