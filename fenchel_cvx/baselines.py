@@ -31,6 +31,7 @@ from .train import (
     _json_safe,
     _Progress,
     batch_order,
+    early_stop_update,
     load_checkpoint,
     prepare_data,
     save_checkpoint,
@@ -172,16 +173,8 @@ class _Backprop:
         return rec
 
     def _early_stop(self, rec) -> bool:
-        key = "val_acc" if self.net.loss.classification else "val_mse"
-        if key not in rec:
-            return False
-        score = rec[key] if self.net.loss.classification else -rec[key]
-        if self.best["score"] is None or score > self.best["score"]:
-            self.best.update(score=score, epoch=rec["epoch"], bad_epochs=0,
-                             params=[p.detach().clone() for p in self.params])
-            return False
-        self.best["bad_epochs"] += 1
-        return self.patience is not None and self.best["bad_epochs"] >= self.patience
+        return early_stop_update(self.best, rec, self.net.loss.classification, self.patience,
+                                 lambda: {"params": [p.detach().clone() for p in self.params]})
 
     # ---- checkpoints --------------------------------------------------------------------------
     def _sync_net(self):

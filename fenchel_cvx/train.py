@@ -446,6 +446,24 @@ def batch_order(m: int, epoch: int, seed: int, shuffle: bool = True) -> np.ndarr
     return np.random.default_rng([int(seed), int(epoch)]).permutation(m)
 
 
+def early_stop_update(best: dict, rec: dict, classification: bool, patience: int | None, snapshot) -> bool:
+    """Early-stopping bookkeeping shared by the lifted trainer and the baselines; True = stop now.
+
+    ``best`` holds score/epoch/bad_epochs and the snapshot of the best epoch; the score is the
+    validation accuracy (classification) or −MSE; ``snapshot()`` returns the dict of arrays to keep
+    (called only on improvement). Records without a validation score change nothing.
+    """
+    key = "val_acc" if classification else "val_mse"
+    if key not in rec:
+        return False
+    score = rec[key] if classification else -rec[key]
+    if best["score"] is None or score > best["score"]:
+        best.update(score=score, epoch=rec["epoch"], bad_epochs=0, **snapshot())
+        return False
+    best["bad_epochs"] += 1
+    return patience is not None and best["bad_epochs"] >= patience
+
+
 def _eval_subset(m: int, n: int | None, seed: int) -> np.ndarray | None:
     if n is None or n >= m:
         return None
@@ -911,17 +929,8 @@ class LiftedTrainer:
 
     # ---- early stopping ------------------------------------------------------------------------
     def _early_stop(self, rec) -> bool:
-        cfg = self.cfg
-        key = "val_acc" if self.net.loss.classification else "val_mse"
-        if key not in rec:
-            return False
-        score = rec[key] if self.net.loss.classification else -rec[key]
-        if self.best["score"] is None or score > self.best["score"]:
-            self.best.update(score=score, epoch=rec["epoch"], bad_epochs=0,
-                             W=[self.xp.copy(w) for w in self.W], b=[self.xp.copy(v) for v in self.b])
-            return False
-        self.best["bad_epochs"] += 1
-        return cfg.patience is not None and self.best["bad_epochs"] >= cfg.patience
+        return early_stop_update(self.best, rec, self.net.loss.classification, self.cfg.patience,
+                                 lambda: {"W": [self.xp.copy(w) for w in self.W], "b": [self.xp.copy(v) for v in self.b]})
 
     # ---- state, checkpoints -----------------------------------------------------------------
     def sync_net(self):

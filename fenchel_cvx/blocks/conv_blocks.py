@@ -52,12 +52,12 @@ import cvxpy as cp
 import numpy as np
 
 from .. import losses as _losses
-from ..backend import is_torch, like, namespace, to_numpy
+from ..backend import is_torch, like, namespace
 from ..layers import LinearMap
 from ..network import check_array
 from .base import Block, BlockResult
 from .instances import complete_state
-from .w_blocks import HiddenWBlock, LastWBlock
+from .w_blocks import HiddenWBlock, LastWBlock, write_layer
 from .x_blocks import HiddenXBlock, LastXBlock, _np64, _positive
 
 __all__ = ["ConvHiddenXBlock", "ConvLastXBlock", "ConvHiddenWBlock", "ConvLastWBlock", "CONV_BLOCKS",
@@ -255,14 +255,7 @@ class _ConvWBlock(Block):
         W = self.map.weight_from_matrix(W)
         if b is None:
             b = namespace(W).zeros(self.map.bias_shape, like=W)
-        l = self.layer
-        out = []
-        for new, old in ((W, net.W[l]), (b, net.b[l])):
-            if is_torch(old):
-                out.append(like(new, old).clone())
-            else:
-                out.append(np.array(to_numpy(new), dtype=np.asarray(old).dtype, copy=True))
-        net.W[l], net.b[l] = out
+        write_layer(net, self.layer, W, b)
         return Xs
 
     def _inner_weights(self, X, W, b, W_prev, b_prev):

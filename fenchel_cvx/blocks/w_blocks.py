@@ -314,15 +314,19 @@ class _WBlock(Block):
         if self.layer is None:
             raise ValueError(f"{self.kind}: update needs a block built with from_network (layer is unknown)")
         W, b = self._check_sol(sol)
-        l = self.layer
-        out = []
-        for new, old in ((W, net.W[l]), (b, net.b[l])):
-            if is_torch(old):
-                out.append(like(new, old).clone())
-            else:
-                out.append(np.array(to_numpy(new), dtype=np.asarray(old).dtype, copy=True))
-        net.W[l], net.b[l] = out
+        write_layer(net, self.layer, W, b)
         return Xs
+
+
+def write_layer(net, l: int, W, b):
+    """net.W[l], net.b[l] ← copies of (W, b) on the backend and dtype of the arrays they replace."""
+    out = []
+    for new, old in ((W, net.W[l]), (b, net.b[l])):
+        if is_torch(old):
+            out.append(like(new, old).clone())
+        else:
+            out.append(np.array(to_numpy(new), dtype=np.asarray(old).dtype, copy=True))
+    net.W[l], net.b[l] = out
 
 
 class HiddenWBlock(_WBlock):
