@@ -30,7 +30,13 @@ the one of the current value, so F_λ never rises (for a fixed λ), whatever the
    γ_l/2 (‖W − W_l^pre‖² + ‖b − b_l^pre‖²) towards the weights before the batch;
    with ``refresh=True`` the input of the next W-step is re-forwarded with the new weights,
    X_{l+1} ← φ_l(W_l^new X_l + b_l^new 1ᵀ) (consistency with inference; not a descent step of F_λ);
-4. optional inertia (``momentum`` β): W ← W^new + β (W^pre − W^prev-batch).
+4. optional inertia (``momentum`` β): W ← W^new + β (W^pre − W^prev-batch) (with ``refresh_inertia=True``
+   the re-forward of step 3 uses these weights instead of W^new).
+
+Convolutional networks (:class:`fenchel_cvx.conv.ConvFenchelNetwork`) train through the same
+steps with layer l's affine map U = A_l(W_l, X) + B_l (``net._affine``), the conv X-blocks, and the
+MM W-step on the im2col design matrix D = ``LinearMap.design(X)`` (A_l(W, X) = cols⁻¹(W_mat D): the
+conv W-block is a dense W-block there); :func:`tuned_lenet5` is the LeNet-5 schedule.
 
 Epoch e (0-based) uses λ = min(λ_0 · ``lam_growth``^e, ``lam_max``) and γ = γ_0 · ``gamma_growth``^e
 (λ continuation: a larger λ tightens the relaxation, min F_λ ↑ min J). The returned network
