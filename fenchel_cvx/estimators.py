@@ -85,7 +85,7 @@ class _FenchelLiftedBase(_SkBase):
                  lam=0.3, rho=0.0, gamma=None, x_weight=1.0, lam_growth=1.5, lam_max=float("inf"), gamma_growth=1.2,
                  momentum=0.7, refresh=True, x_iters=5, w_iters=1, last_w_iters=5, schedule="minibatch",
                  lr=1e-3, val_fraction=0.0, patience=None, backend="numpy", device="cpu", dtype="float64",
-                 random_state=0, verbose=0):
+                 random_state=0, verbose=0, scheduler=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.method = method
@@ -112,6 +112,7 @@ class _FenchelLiftedBase(_SkBase):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.scheduler = scheduler
 
     # ---- helpers -----------------------------------------------------------------------
     def _check_X(self, X, fitting: bool):
@@ -141,13 +142,22 @@ class _FenchelLiftedBase(_SkBase):
 
         if self.method not in ("fenchel",) + METHODS:
             raise ValueError(f"method: expected 'fenchel', 'adam' or 'sgd', got {self.method!r}")
+        if self.scheduler is not None and self.method != "fenchel":
+            raise ValueError(f"scheduler: only method='fenchel' runs on Dask, got method={self.method!r}")
         sizes = [X.shape[1], *self._hidden(), n_out]
         net = FenchelNetwork(sizes, activation=self.activation, loss=self._loss, lam=self.lam, rho=self.rho,
                              seed=self.random_state)
         # gamma=None: the tuned proximal weights, 0.1·λ_0 on hidden layers and 1 on the output layer
         gamma = (list(0.1 * np.asarray(net.lam)) + [1.0]) if self.gamma is None else self.gamma
         if self.method == "fenchel":
-            res = train(net, X.T, targets, verbose=self.verbose, progress=False, schedule=self.schedule,
+            learn = train
+            if self.scheduler is not None:  # sample-parallel on Dask: "local" or a scheduler address
+                from functools import partial
+
+                from .distributed import train_distributed
+
+                learn = partial(train_distributed, scheduler=self.scheduler)
+            res = learn(net, X.T, targets, verbose=self.verbose, progress=False, schedule=self.schedule,
                         epochs=self.epochs, batch_size=self.batch_size, gamma=gamma, x_weight=self.x_weight,
                         lam_growth=self.lam_growth, lam_max=self.lam_max, gamma_growth=self.gamma_growth,
                         momentum=self.momentum, refresh=self.refresh, x_iters=self.x_iters, w_iters=self.w_iters,
@@ -197,6 +207,9 @@ class FenchelLiftedClassifier(_SkClassifier, _FenchelLiftedBase):
     refresh, x_iters, w_iters, last_w_iters, schedule, val_fraction, patience : training options
     backend ("numpy"/"torch"), device, dtype ("float64"/"float32"), random_state (initialisation
     and batch order), verbose (0 = quiet)
+    scheduler : None (one process), ``"local"`` (a 2-worker Dask LocalCluster) or a Dask scheduler
+        address ``"tcp://host:8786"``: lifted BCD runs sample-parallel on Dask
+        (:func:`fenchel_cvx.distributed.train_distributed`; method "fenchel", numpy backend)
 
     Attributes after fit: ``classes_``, ``n_features_in_``, ``net_`` (:class:`FenchelNetwork`),
     ``history_`` (per-epoch records), ``n_iter_`` (epochs run).

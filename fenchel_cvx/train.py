@@ -561,27 +561,77 @@ def mm_ridge_step(X, Y, U, W_pre, b_pre, grad_fn, kappa: float, rho: float, gamm
         b = (b_pre + (kappa / r_b) * xp.sum(R, axis=1)) if bias else xp.zeros((W.shape[0],), like=X)
         return W, b, Uk
     # weight space: Θ (κ X̃X̃ᵀ + D) = κ T X̃ᵀ + Θ_c D, with X̃ = [X; 1ᵀ] (bias) or X
-    if bias:
-        Xa = xp.zeros((n_aug, m), like=X)
-        Xa[:n_in] = X
-        Xa[n_in] = 1.0
-        Cd = xp.zeros((W_pre.shape[0], n_aug), like=X)
-        Cd[:, :n_in] = gamma * W_pre
-        Cd[:, n_in] = r_b * b_pre
-    else:
-        Xa, Cd = X, gamma * W_pre
-    M = kappa * (Xa @ Xa.T) + r_w * _eye_like(n_aug, X)
-    if bias:
-        M[n_in, n_in] = M[n_in, n_in] + (r_b - r_w)
-    F = _spd_factor(M)
+    Xa = augment(X, bias)
+    F, Cd = mm_weight_system(Xa @ Xa.T, kappa, rho, gamma, W_pre, b_pre, bias)
     Theta = None
     for _ in range(n_steps):
         T = Uk - grad_fn(Uk) / kappa
         Theta = _spd_solve_rows(F, kappa * (T @ Xa.T) + Cd)
         Uk = Theta @ Xa
+    return (*split_theta(Theta, bias), Uk)
+
+
+def augment(X, bias: bool):
+    """X̃ = [X; 1ᵀ] ((n_in+1) x m) with a bias, X itself without (numpy or torch)."""
+    if not bias:
+        return X
+    xp = namespace(X)
+    Xa = xp.zeros((X.shape[0] + 1, X.shape[1]), like=X)
+    Xa[:-1] = X
+    Xa[-1] = 1.0
+    return Xa
+
+
+def mm_weight_system(G, kappa: float, rho: float, gamma: float, W_pre, b_pre, bias: bool):
+    r"""The weight-space ridge system of one MM step, from the Gram matrix G = X̃X̃ᵀ.
+
+    Returns ``(F, Cd)``: F the Cholesky factor of M = κG + D (D = ρ+γ on the weight columns, γ on
+    the bias column) and Cd = Θ_c D = [γ W_pre | γ b_pre]; the step is then
+    Θ = :func:`_spd_solve_rows`(F, κ T X̃ᵀ + Cd). Only G and T X̃ᵀ depend on the samples, so a sharded
+    run (:mod:`fenchel_cvx.distributed`) sums them over shards and calls this once.
+    """
+    r_w, r_b = float(rho + gamma), float(gamma)
+    if r_w <= 0:
+        raise ValueError("mm_ridge_step: needs rho + gamma > 0 (a strongly convex majoriser)")
+    n_aug = G.shape[0]
+    M = kappa * G + r_w * _eye_like(n_aug, G)
     if bias:
-        return Theta[:, :n_in], Theta[:, n_in], Uk
-    return Theta, xp.zeros((Theta.shape[0],), like=X), Uk
+        n_in = n_aug - 1
+        M[n_in, n_in] = M[n_in, n_in] + (r_b - r_w)
+        Cd = namespace(G).zeros((W_pre.shape[0], n_aug), like=G)
+        Cd[:, :n_in] = gamma * W_pre
+        Cd[:, n_in] = r_b * b_pre
+    else:
+        Cd = gamma * W_pre
+    return _spd_factor(M), Cd
+
+
+def split_theta(Theta, bias: bool):
+    """Θ = [W | b] → (W, b) (b = 0 without a bias)."""
+    if bias:
+        return Theta[:, :-1], Theta[:, -1]
+    return Theta, namespace(Theta).zeros((Theta.shape[0],), like=Theta)
+
+
+def w_block_model(l: int, L: int, activations, loss, lam_l: float, m: int, target):
+    r"""Curvature bound κ and ∇H of W-block l (the data term H(U) that the MM step majorises).
+
+    Hidden (l < L): H(U) = (λ_l/m) Σ [f_l(U) − U∘X_{l+1}], ∇H = (λ_l/m)(φ_l(U) − X_{l+1}),
+    κ = λ_l Lip(φ_l)/m. Output (l = L): H(U) = ℓ(Y, U)/m, ∇H = ∇ℓ(Y, U)/m, κ = c_ℓ/m.
+    ``target`` is X_{l+1} (n_{l+1} x m) or Y (k x m); ``m`` the number of samples of the batch.
+    """
+    if l < L:
+        act, lam = activations[l], float(lam_l)
+        kappa = lam * act.lip / m
+
+        def grad(U):
+            return (lam / m) * (act.phi(U) - target)
+        return kappa, grad
+    kappa = loss.hess_bound / m
+
+    def grad(U):
+        return loss.grad(target, U) / m
+    return kappa, grad
 
 
 def apg_fixed(prob, x0, n_iter: int):
@@ -608,6 +658,30 @@ def apg_fixed(prob, x0, n_iter: int):
         y = x_new + beta * (x_new - x)
         x = x_new
     return x
+
+
+def x_block(l: int, L: int, activations, loss, W, b, lam, Us, Xs, Y, lam_scale: float = 1.0, maps=None):
+    r"""The X-block of X_l (1 ≤ l ≤ L) at a batch state, warm-started at ``Xs[l-1]``.
+
+    ``Us`` = [U_0..U_{L−1}] pre-activations, ``Xs`` = [X_1..X_L], ``Y`` targets (k x m) of the batch;
+    W, b, λ per layer; λ_{l−1} is divided by ``lam_scale`` (the next-layer weight of the mini-batch
+    X-steps). Dense blocks (:mod:`fenchel_cvx.blocks.x_blocks`), or with ``maps`` (a conv network's
+    LinearMaps) the conv blocks (:mod:`fenchel_cvx.blocks.conv_blocks`).
+    """
+    if maps is None:
+        from .blocks.x_blocks import HiddenXBlock as Hidden
+        from .blocks.x_blocks import LastXBlock as Last
+        op = (W[l], b[l])
+    else:
+        from .blocks.conv_blocks import ConvHiddenXBlock as Hidden
+        from .blocks.conv_blocks import ConvLastXBlock as Last
+        op = (maps[l], W[l], b[l])
+    act = activations[l - 1]
+    lam_prev = float(lam[l - 1]) / lam_scale
+    if l == L:
+        return Last(Us[l - 1], *op, Y, lam=lam_prev, act=act, loss=loss, current=Xs[l - 1], layer=l)
+    return Hidden(Us[l - 1], *op, Xs[l], lam=lam_prev, lam_next=float(lam[l]), act=act, act_next=activations[l],
+                  current=Xs[l - 1], layer=l)
 
 
 def _eye_like(n: int, ref):
@@ -728,43 +802,15 @@ class LiftedTrainer:
         return Us, Xs, self._affine(self.L, X)
 
     def _kappa_grad(self, l, Xnext_or_Y, m):
-        """Curvature bound κ and ∇H of W-block l (hidden: Fenchel–Young term; last: loss)."""
-        if l < self.L:
-            act, lam = self.net.activations[l], float(self.lam[l])
-            kappa = lam * act.lip / m
-
-            def grad(U):
-                return (lam / m) * (act.phi(U) - Xnext_or_Y)
-            return kappa, grad
-        loss = self.net.loss
-        kappa = loss.hess_bound / m
-
-        def grad(U):
-            return loss.grad(Xnext_or_Y, U) / m
-        return kappa, grad
+        """Curvature bound κ and ∇H of W-block l (:func:`w_block_model`)."""
+        lam_l = float(self.lam[l]) if l < self.L else 0.0
+        return w_block_model(l, self.L, self.net.activations, self.net.loss, lam_l, m, Xnext_or_Y)
 
     # ---- X-steps -------------------------------------------------------------------------
     def _x_block(self, l, X0, Y, Us, Xs, lam_scale=1.0):
-        """The block of X_l (1 ≤ l ≤ L) with λ_{l−1} divided by ``lam_scale`` (next-layer weight)."""
-        from .blocks.x_blocks import HiddenXBlock, LastXBlock
-
-        act = self.net.activations[l - 1]
-        lam_prev = float(self.lam[l - 1]) / lam_scale
-        if self.maps is not None:
-            from .blocks.conv_blocks import ConvHiddenXBlock, ConvLastXBlock
-
-            mp = self.maps[l]
-            if l == self.L:
-                return ConvLastXBlock(Us[l - 1], mp, self.W[l], self.b[l], Y, lam=lam_prev, act=act,
-                                      loss=self.net.loss, current=Xs[l - 1], layer=l)
-            return ConvHiddenXBlock(Us[l - 1], mp, self.W[l], self.b[l], Xs[l], lam=lam_prev,
-                                    lam_next=float(self.lam[l]), act=act, act_next=self.net.activations[l],
-                                    current=Xs[l - 1], layer=l)
-        if l == self.L:
-            return LastXBlock(Us[l - 1], self.W[l], self.b[l], Y, lam=lam_prev, act=act, loss=self.net.loss,
-                              current=Xs[l - 1], layer=l)
-        return HiddenXBlock(Us[l - 1], self.W[l], self.b[l], Xs[l], lam=lam_prev, lam_next=float(self.lam[l]),
-                            act=act, act_next=self.net.activations[l], current=Xs[l - 1], layer=l)
+        """The block of X_l (1 ≤ l ≤ L) with λ_{l−1} divided by ``lam_scale`` (:func:`x_block`)."""
+        return x_block(l, self.L, self.net.activations, self.net.loss, self.W, self.b, self.lam, Us, Xs, Y,
+                       lam_scale=lam_scale, maps=self.maps)
 
     def _x_steps(self, X0, Y, Us, Xs, iters, lam_scale=1.0, tol=None, monotone=False, solver="block"):
         """X-steps from X_L down to X_1 (Us are the pre-activations of the current weights)."""
@@ -1082,6 +1128,25 @@ class LiftedTrainer:
             print(msg, file=sys.stderr, flush=True)
 
 
+def resolve_config(net: FenchelNetwork, config, overrides: dict, who: str) -> BCDConfig:
+    """A validated copy of ``config`` (BCDConfig, dict of its fields, or None) with ``overrides`` applied."""
+    if not isinstance(net, FenchelNetwork):
+        raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
+    if config is None:
+        cfg = BCDConfig()
+    elif isinstance(config, BCDConfig):
+        cfg = copy.deepcopy(config)
+    elif isinstance(config, dict):
+        cfg = BCDConfig.from_dict(config)
+    else:
+        raise TypeError(f"config: expected a BCDConfig, a dict or None, got {type(config).__name__}")
+    for k, v in overrides.items():
+        if not hasattr(cfg, k):
+            raise TypeError(f"{who}: unknown option {k!r} (fields of BCDConfig: {[f.name for f in fields(BCDConfig)]})")
+        setattr(cfg, k, v)
+    return cfg.validate(net)
+
+
 def train(net: FenchelNetwork, X, y, X_test=None, y_test=None, config: BCDConfig | dict | None = None, *,
           X_val=None, y_val=None, callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
           checkpoint: str | None = None, checkpoint_every: int = 1, resume: str | None = None,
@@ -1103,21 +1168,7 @@ def train(net: FenchelNetwork, X, y, X_test=None, y_test=None, config: BCDConfig
     Everything (config, data shapes, label range, finiteness, backend) is validated before any
     training work starts.
     """
-    if not isinstance(net, FenchelNetwork):
-        raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
-    if config is None:
-        cfg = BCDConfig()
-    elif isinstance(config, BCDConfig):
-        cfg = copy.deepcopy(config)
-    elif isinstance(config, dict):
-        cfg = BCDConfig.from_dict(config)
-    else:
-        raise TypeError(f"config: expected a BCDConfig, a dict or None, got {type(config).__name__}")
-    for k, v in overrides.items():
-        if not hasattr(cfg, k):
-            raise TypeError(f"train: unknown option {k!r} (fields of BCDConfig: {[f.name for f in fields(BCDConfig)]})")
-        setattr(cfg, k, v)
-    cfg.validate(net)
+    cfg = resolve_config(net, config, overrides, "train")
     _check_backend(cfg.backend, cfg.device)
     data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, cfg.val_fraction, cfg.seed)
     trainer = LiftedTrainer(net, data, cfg, callbacks=callbacks, verbose=verbose, progress=progress,
