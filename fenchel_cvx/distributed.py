@@ -108,7 +108,7 @@ try:  # dask.distributed is optional (the `distributed` extra): only the runner 
 except ImportError:  # pragma: no cover - exercised only without dask
     _WorkerPlugin = object
 
-__all__ = ["connect", "train_distributed", "DistributedTrainer", "KillWorkerOnce", "SchedulerUnreachable", "SUPPORTED"]
+__all__ = ["connect", "train_distributed", "DistributedTrainer", "KillWorkerOnce", "SchedulerUnreachable", "SUPPORTED", "check_scope"]
 
 #: BCDConfig fields whose values the distributed runner restricts (others it supports fully)
 SUPPORTED = {"schedule": ("minibatch",), "x_solver": ("apg",), "w_solver": ("mm",), "backend": ("numpy",)}
@@ -686,7 +686,7 @@ def _uid() -> str:
     return f"{_RUN}-{_UID[0]:x}"
 
 
-def _check_scope(net, cfg: BCDConfig):
+def check_scope(net, cfg: BCDConfig):
     if getattr(net, "maps", None) is not None or type(net) is not FenchelNetwork:
         raise ValueError(f"net: the distributed runner trains dense FenchelNetworks only, got {type(net).__name__}")
     for name, allowed in SUPPORTED.items():
@@ -722,7 +722,7 @@ def train_distributed(net: FenchelNetwork, X, y, X_test=None, y_test=None, confi
     Everything (config, scope, data) is validated before connecting.
     """
     cfg = resolve_config(net, config, overrides, "train_distributed")
-    _check_scope(net, cfg)
+    check_scope(net, cfg)
     if n_shards is not None and (isinstance(n_shards, bool) or not isinstance(n_shards, (int, np.integer)) or n_shards < 1):
         raise ValueError(f"n_shards: expected a positive integer or None, got {n_shards!r}")
     data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, cfg.val_fraction, cfg.seed)

@@ -221,9 +221,9 @@ def check_scheduler(args, net, cfg) -> None:
         raise ValueError(f"--scheduler: only --method fenchel runs on Dask, got --method {args.method}")
     if isinstance(args.workers, bool) or args.workers < 1:
         raise ValueError(f"--workers: expected a positive integer, got {args.workers}")
-    from ..distributed import _check_scope
+    from ..distributed import check_scope
 
-    _check_scope(net, cfg)
+    check_scope(net, cfg)
 
 
 def run(args) -> int:
