@@ -28,8 +28,7 @@ On ``mnist5k`` 784-300-10 (ReLU, cross-entropy, the tuned mini-batch schedule
    with this machine's measured latency and bandwidth and with those of a dedicated cluster
    (``CLUSTER``: 5 ms, 10 Gb/s).
 
-Writes ``benchmarks/results/distributed.{json,md}`` and the README section
-``benchmarks/results/distributed_readme_section.md``.
+Writes ``benchmarks/results/distributed.{json,md}`` (summarised in the README's "Distributed" section).
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/distributed.py            # ~6-8 min on a 2-core machine
     OPENBLAS_NUM_THREADS=1 python benchmarks/distributed.py --quick    # digits smoke run

@@ -29,9 +29,11 @@ VERSION = 1
 #: library modules whose source is part of every run's cache key
 CODE = ("fenchel_cvx.blocks", "fenchel_cvx.activations", "fenchel_cvx.losses", "fenchel_cvx.network", "fenchel_cvx.backend")
 
-#: ``ms`` maps each activation to its sample sizes: CLARABEL needs over 20 minutes for the sigmoid
-#: hidden-X block at m = 1000 (64-100-100-10), so the sigmoid rows stop at m = 300.
-FULL = {"hidden": 100, "ms": {"relu": [100, 300, 1000], "sigmoid": [100, 300]}, "repeats": 3,
+#: ``ms`` maps each activation to its sample sizes. FULL is sized so that every CVXPY reference takes
+#: seconds (network 64-30-30-10; ~2-4 s per reference at m = 300 on one core): with 100 hidden units
+#: CLARABEL needs ~40 s for the sigmoid hidden-X block already at m = 100 and over 20 minutes at
+#: m = 1000 (benchmarks/blocks.py measures the larger sizes).
+FULL = {"hidden": 30, "ms": {"relu": [30, 100, 300, 1000], "sigmoid": [30, 100, 300, 1000]}, "repeats": 3,
         "lam": 1.0, "rho": 1e-3, "solver": "CLARABEL", "seed": 0}
 QUICK = {"hidden": 6, "ms": {"relu": [20, 40], "sigmoid": [20, 40]}, "repeats": 1,
          "lam": 1.0, "rho": 1e-3, "solver": "CLARABEL", "seed": 0}
@@ -102,6 +104,18 @@ def one_run(kind: str, activation: str, m: int, p: dict) -> dict:
             "fast_status": fast.status, "fast_method": fast.method}
 
 
+def one_run_or_error(kind: str, activation: str, m: int, p: dict) -> dict:
+    """:func:`one_run`, or the reference solver's failure (cached like a result: the solvers are deterministic,
+    so a failure is a finding at that size, not a hiccup; ``--force`` retries it)."""
+    from fenchel_cvx.blocks import SolverError
+
+    t0 = time.perf_counter()
+    try:
+        return one_run(kind, activation, m, p)
+    except SolverError as e:
+        return {"kind": kind, "activation": activation, "m": m, "error": str(e), "ref_time": time.perf_counter() - t0}
+
+
 def run(cache, out_dir: str, quick: bool) -> SectionResult:
     blocks = _check_available()
     p = {**(QUICK if quick else FULL), "code": source_fingerprint(*CODE)}
@@ -113,19 +127,21 @@ def run(cache, out_dir: str, quick: bool) -> SectionResult:
     for act, ms in p["ms"].items():
         for m in ms:
             for kind in kinds:
-                try:
-                    rows.append(cache.run(NAME, f"{kind}-{act}-m{m}", {**base, "kind": kind, "act": act, "m": m},
-                                          lambda kind=kind, act=act, m=m: one_run(kind, act, m, p), VERSION))
-                except blocks.SolverError as e:  # not cached: retried on the next run
-                    print(f"  reference failed: {e}")
-                    failed.append({"kind": kind, "activation": act, "m": m, "error": str(e)})
+                r = cache.run(NAME, f"{kind}-{act}-m{m}", {**base, "kind": kind, "act": act, "m": m},
+                              lambda kind=kind, act=act, m=m: one_run_or_error(kind, act, m, p), VERSION)
+                if "error" in r:
+                    print(f"  reference failed: {r['error']}")
+                    failed.append(r)
+                else:
+                    rows.append(r)
 
     plt = setup_matplotlib()
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FixedLocator, NullLocator
 
     acts = list(p["ms"])
-    fig, axes = plt.subplots(len(acts), 2, figsize=(12, 4.0 * len(acts) + 0.6), squeeze=False)
+    floor = 1e-16  # gaps below (including exact zeros) are drawn at this level
+    fig, axes = plt.subplots(len(acts), 2, figsize=(10.0, 3.7 * len(acts) + 1.9), squeeze=False)
     colors = dict(zip(kinds, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
     for i, act in enumerate(acts):
         sel = [r for r in rows if r["activation"] == act]
@@ -133,31 +149,54 @@ def run(cache, out_dir: str, quick: bool) -> SectionResult:
             ax = axes[i, j]
             for kind in kinds:
                 rs = sorted((r for r in sel if r["kind"] == kind), key=lambda r: r["m"])
-                ms = [r["m"] for r in rs]
+                ms = np.array([r["m"] for r in rs])
+                c = colors[kind]
                 if j == 0:
-                    ax.plot(ms, [r["ref_time"] for r in rs], "-o", color=colors[kind])
-                    ax.plot(ms, [r["fast_time"] for r in rs], "--s", color=colors[kind])
+                    ax.plot(ms, [r["ref_time"] for r in rs], "-o", color=c, ms=5)
+                    ax.plot(ms, [r["fast_time"] for r in rs], "--s", color=c, ms=5)
                 else:
-                    ax.plot(ms, [max(abs(r["rel_gap"]), 1e-17) for r in rs], "-o", color=colors[kind])
-                    ax.plot(ms, [max(r["cert_rel_gap"], 1e-17) for r in rs], ":^", color=colors[kind])
+                    gap = np.array([max(abs(r["rel_gap"]), floor) for r in rs])
+                    better = np.array([r["rel_gap"] <= 0 for r in rs], dtype=bool)
+                    ax.plot(ms, gap, "-", color=c)
+                    ax.plot(ms[better], gap[better], "o", color=c, ms=5)
+                    ax.plot(ms[~better], gap[~better], "o", mfc="white", mec=c, ms=6)
+                    ax.plot(ms, [max(r["cert_rel_gap"], floor) for r in rs], ":^", color=c, ms=4, alpha=0.8)
+            for f in failed:
+                if f["activation"] == act and j == 0:
+                    ax.plot([f["m"]], [f["ref_time"]], "x", color=colors[f["kind"]], ms=9, mew=2)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.xaxis.set_major_locator(FixedLocator(p["ms"][act]))
             ax.xaxis.set_minor_locator(NullLocator())
             ax.set_xticklabels([str(m) for m in p["ms"][act]])
-            ax.set_xlabel("samples m")
-        axes[i, 0].set_ylabel("wall time [s]")
-        axes[i, 0].set_title(f"{act}: time per block solve")
+            ax.set_xlabel("samples m (block size ∝ m)")
+        axes[i, 1].axhline(floor, color="0.5", lw=0.8, ls="-")
+        axes[i, 1].set_ylim(bottom=floor / 3)
+        axes[i, 0].set_ylabel("wall time per solve [s]")
+        axes[i, 0].set_title(f"{act}: time (log scale)")
         axes[i, 1].set_ylabel("relative objective gap")
-        axes[i, 1].set_title(f"{act}: objective gap / (1 + |objective|)")
-    handles = [Line2D([], [], color=colors[k], lw=3, label=k) for k in kinds]
-    handles += [Line2D([], [], color="k", ls="-", marker="o", label="CVXPY time (build+compile+solve) / |fast − CVXPY|"),
-                Line2D([], [], color="k", ls="--", marker="s", label="fast-path time"),
-                Line2D([], [], color="k", ls=":", marker="^", label="fast certified gap")]
-    fig.legend(handles=handles, loc="lower center", ncol=4, bbox_to_anchor=(0.5, 0.0), fontsize=9)
-    fig.suptitle(f"Fast path (numpy float64) vs CVXPY + {p['solver']}: network 64-{p['hidden']}-{p['hidden']}-10, "
-                 f"digits, cross-entropy, λ = {p['lam']:g}, ρ = {p['rho']:g}", fontsize=12)
-    fig.tight_layout(rect=(0, 0.07 if len(acts) > 1 else 0.12, 1, 1))
+        axes[i, 1].set_title(f"{act}: objective gaps (log scale)")
+    style0 = [Line2D([], [], color="0.3", ls="-", marker="o", label="CVXPY + " + p["solver"] + " (build+solve)"),
+              Line2D([], [], color="0.3", ls="--", marker="s", label="fast path (best of "
+                     f"{p['repeats']})")]
+    if failed:
+        style0.append(Line2D([], [], color="0.3", ls="", marker="x", mew=2, label="CVXPY failed"))
+    style1 = [Line2D([], [], color="0.3", ls="-", marker="o", label="|fast − CVXPY| / (1+|CVXPY|), fast ≤ CVXPY"),
+              Line2D([], [], color="0.3", ls="-", marker="o", mfc="white", label="same, fast > CVXPY"),
+              Line2D([], [], color="0.3", ls=":", marker="^", label="fast path's certified gap")]
+    # all legends below the panels (the panels are full of data): block colours, then the line styles
+    kinds_h = [Line2D([], [], color=colors[k], lw=3, label=k) for k in kinds]
+    bottom = 0.18 if len(acts) > 1 else 0.3
+    fig.legend(handles=kinds_h, title="block (colour)", loc="lower center", ncol=len(kinds),
+               bbox_to_anchor=(0.5, bottom * 0.56), frameon=False)
+    fig.legend(handles=style0, title="time panels (left)", loc="lower center", ncol=1,
+               bbox_to_anchor=(0.27, 0.0), frameon=False, fontsize=10)
+    fig.legend(handles=style1, title="gap panels (right)", loc="lower center", ncol=1,
+               bbox_to_anchor=(0.74, 0.0), frameon=False, fontsize=10)
+    fig.suptitle(f"Fast block solvers vs CVXPY + {p['solver']} (network 64-{p['hidden']}-{p['hidden']}-10, digits,\n"
+                 f"cross-entropy, λ = {p['lam']:g}, ρ = {p['rho']:g}; one CPU thread; gaps below {floor:g} drawn at "
+                 f"{floor:g})", fontsize=12)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     figs = [save(fig, out_dir, "blocks_fast_vs_cvxpy.png")]
 
     head = ["block", "activation", "m", "CVXPY [s]", "fast [s]", "speed-up", "(fast − ref)/(1+|ref|)",
@@ -171,5 +210,6 @@ def run(cache, out_dir: str, quick: bool) -> SectionResult:
                  + ("" if not worse else ": exceptions " + ", ".join(f"{r['kind']}/{r['activation']}/m={r['m']}"
                                                                    for r in worse)))
     for f in failed:
-        notes.append(f"no data for {f['kind']}/{f['activation']}/m={f['m']}: the CVXPY reference failed ({f['error']})")
+        notes.append(f"no data for {f['kind']}/{f['activation']}/m={f['m']}: the CVXPY reference failed after "
+                     f"{f['ref_time']:.0f} s ({f['error']})")
     return SectionResult(TITLE, figs, markdown_table(head, body), notes)
