@@ -122,16 +122,14 @@ def test_relaxation_section_quick(tmp_path):
     assert 700 <= w <= 1300
 
 
-def test_lenet_section_quick_runs_or_reports_missing(tmp_path):
-    """LeNet-5 in quick mode: a figure once issue 5's training lands, MISSING before; never FAILED."""
+def test_lenet_section_quick_runs(tmp_path):
+    """LeNet-5 in quick mode: the conv training of issue 5 has landed, so the section must produce its figure."""
     pytest.importorskip("torch")
     mf = _load_make_figures()
     out = tmp_path / "f"
-    rc = mf.main(["--quick", "--only", "lenet", "--out", str(out), "--cache", str(tmp_path / "c"),
-                  "--allow-missing"])
+    rc = mf.main(["--quick", "--only", "lenet", "--out", str(out), "--cache", str(tmp_path / "c")])
     assert rc == 0
     text = (out / "results.md").read_text()
-    assert "FAILED" not in text
-    if "MISSING" not in text:
-        assert (out / "lenet_accuracy.png").is_file()
-        assert "lifted BCD (Fenchel)" in text and "Adam (backprop)" in text
+    assert "FAILED" not in text and "MISSING" not in text
+    assert (out / "lenet_accuracy.png").is_file()
+    assert "lifted BCD (Fenchel)" in text and "Adam (backprop)" in text
