@@ -6,7 +6,7 @@ epochs, test accuracy after every epoch) with the LeNet-5 preset of ``fenchel_cv
 (28 x 28 inputs padded to 32 x 32: 6@5x5 → avg-pool 2 → 16@5x5 → avg-pool 2 → 120 → 84 → 10,
 ReLU) on mnist5k, with the library's LeNet-5 schedule ``fenchel_cvx.train.tuned_lenet5()``.
 Fashion-MNIST is left to ``benchmarks/lenet5.py`` (a lifted LeNet-5 epoch on its 60,000 images
-takes ~250 s on one CPU core).
+takes 134–200 s on one CPU core).
 
 Depends on issue 5 (convolutional lifted layers): the section is reported MISSING while
 ``fenchel_cvx.conv`` lacks the preset or while ``fenchel_cvx.train.train`` /
@@ -27,7 +27,7 @@ CODE = fig_training.CODE + ("fenchel_cvx.conv", "fenchel_cvx.layers")
 #: FULL: mnist5k only (4,000 training images), 3 seeds, 5 epochs, batch 500 (~7.5 minutes of one CPU core:
 #: lifted ~10 s of training and ~12 s of evaluation per epoch, Adam/SGD ~2 s, plus the learning-rate
 #: selections). Fashion-MNIST is left to
-#: benchmarks/lenet5.py: its lifted LeNet-5 takes ~250 s per epoch on one core.
+#: benchmarks/lenet5.py: its lifted LeNet-5 takes 134–200 s per epoch on one core.
 LIFTED = {"base": "tuned_lenet5", "dtype": "float32"}
 FULL = {**fig_training.FULL, "datasets": [{"name": "mnist5k", "arch": "lenet5", "seeds": [0, 1, 2]}],
         "epochs": 5, "batch_size": 500, "rho": 0.0, "lifted": LIFTED}
@@ -65,6 +65,6 @@ def run(cache, out_dir: str, quick: bool) -> SectionResult:
     res = fig_training.run_protocol(cache, out_dir, p, NAME, TITLE, "lenet_accuracy.png")
     if not quick:
         res.notes.append("Fashion-MNIST is not in this figure: one lifted LeNet-5 epoch on its 60,000 images takes "
-                         "~250 s on one CPU core; it is measured by `benchmarks/lenet5.py --datasets fashion-mnist` "
+                         "134–200 s on one CPU core; it is measured by `benchmarks/lenet5.py --datasets fashion-mnist` "
                          "(see the README's LeNet-5 table)")
     return res
