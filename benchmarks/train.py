@@ -29,16 +29,10 @@ import argparse
 import os
 import sys
 
-
-def _limit_threads(n: int):
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
-        os.environ[var] = str(n)
-
-
 if __name__ == "__main__":  # before numpy is imported
-    _pre = argparse.ArgumentParser(add_help=False)
-    _pre.add_argument("--threads", type=int, default=1)
-    _limit_threads(_pre.parse_known_args()[0].threads)
+    from _threads import limit_threads_from_argv
+
+    limit_threads_from_argv()
 
 import json  # noqa: E402
 import platform  # noqa: E402

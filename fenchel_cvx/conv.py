@@ -44,7 +44,6 @@ import re
 import numpy as np
 
 from . import activations as _act
-from . import losses as _loss
 from .backend import is_torch, namespace
 from .layers import (
     MAXPOOL_MESSAGE,
@@ -56,7 +55,7 @@ from .layers import (
     LinearMap,
     MaxPool2d,
 )
-from .network import FenchelNetwork, _per_layer, check_array
+from .network import FenchelNetwork, check_array
 
 __all__ = ["ConvFenchelNetwork", "PRESETS", "parse_layers", "Conv2d", "Dense", "AvgPool2d", "MaxPool2d", "Flatten",
            "LiftedModeError"]
@@ -227,14 +226,7 @@ class ConvFenchelNetwork(FenchelNetwork):
                 raise ValueError(f"activation: expected one activation per hidden layer ({L}), got {len(default)}")
         self.activations = [_act.get(a if a is not None else d) for a, d in zip(spec_acts, default)]
         self.sizes = [self.maps[0].n_in] + [mp.n_out for mp in self.maps]
-        self.loss = _loss.get(loss)
-        self.lam = _per_layer(lam, L, "lam")
-        self.rho = _per_layer(rho, L + 1, "rho")
-        self.bias = bool(bias)
-        self.dtype = np.dtype(dtype)
-        if self.dtype.kind != "f":
-            raise TypeError(f"dtype: expected a float dtype, got {self.dtype}")
-        self.init_params(seed)
+        self._init_common(L, loss, lam, rho, bias, dtype, seed)
 
     @classmethod
     def preset(cls, name: str, **kwargs) -> ConvFenchelNetwork:

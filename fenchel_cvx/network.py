@@ -128,6 +128,10 @@ class FenchelNetwork:
             if len(acts) != L:
                 raise ValueError(f"activation: expected one activation per hidden layer ({L}), got {len(acts)}")
         self.activations = [_act.get(a) for a in acts]
+        self._init_common(L, loss, lam, rho, bias, dtype, seed)
+
+    def _init_common(self, L: int, loss, lam, rho, bias, dtype, seed):
+        """Loss, λ (L values), ρ (L+1 values), bias, dtype checks and the seeded initialisation (both network kinds)."""
         self.loss = _loss.get(loss)
         self.lam = _per_layer(lam, L, "lam")
         self.rho = _per_layer(rho, L + 1, "rho")
