@@ -1,10 +1,10 @@
 """Benchmark of issue 8: lifted BCD on one process vs on Dask workers, bytes moved, and a cost model.
 
 On ``mnist5k`` 784-300-10 (ReLU, cross-entropy, the tuned mini-batch schedule
-``fenchel_cvx.train.tuned(1)``, batch 500, float64; 4,000 training images = 8 batches per epoch):
+``fenchel_cvx.training.tuned(1)``, batch 500, float64; 4,000 training images = 8 batches per epoch):
 
-1. **Measured epochs**: ``fenchel_cvx.train.train`` (one process) and
-   ``fenchel_cvx.distributed.train_distributed`` on a LocalCluster of 2 single-threaded worker
+1. **Measured epochs**: ``fenchel_cvx.train`` (one process) and
+   ``fenchel_cvx.training.dask.train_distributed`` on a LocalCluster of 2 single-threaded worker
    processes, same seed and schedule, run one after the other in this script (one run each; the
    ratio is from that run), for batch 500 (8 batches per epoch) and 4000 (one). Reported: seconds
    per epoch (training only, evaluation excluded), the final weights' difference, the payload bytes
@@ -55,8 +55,10 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fenchel_cvx import FenchelNetwork, data  # noqa: E402
-from fenchel_cvx import distributed as D  # noqa: E402
-from fenchel_cvx.train import _spd_factor, _spd_solve_rows, train, tuned  # noqa: E402
+from fenchel_cvx.backend import NUMPY  # noqa: E402
+from fenchel_cvx.training import dask as D  # noqa: E402
+from fenchel_cvx.training import shard as S  # noqa: E402
+from fenchel_cvx.training import train, tuned  # noqa: E402
 
 OUT = os.path.join(_HERE, "results")
 
@@ -130,23 +132,23 @@ def shard_kernels(X, y, sizes, cfg, Ps, m_batch):
     """Per-shard task times (this process) on m_B/P columns, and the bytes one shard moves per batch."""
     net = FenchelNetwork(sizes, seed=0)
     Y = net.check_targets(y, X.shape[1])
-    spec = {"acts": list(net.activations), "loss": net.loss, "bias": True, "L": net.L, "net": D._SpecNet(net)}
+    spec = net.skeleton()
     W, b = [np.asarray(w) for w in net.W], [np.asarray(v) for v in net.b]
     lam = np.array([cfg["lam"]] * net.L, dtype=float)
     out = []
     for P in Ps:
         mk = max(1, m_batch // P)
-        shard = D._load_shard(X[:, :mk].T, Y[:, :mk].T, "float64")
+        shard = S.load_shard(X[:, :mk].T, Y[:, :mk].T, "float64")
         opt = {"x_iters": cfg["x_iters"], "x_weight": 1.0, "m_batch": m_batch, "layers": [0]}
-        st = D._batch_start(shard, None, spec, W, b, lam, opt)
+        st = S.batch_start(shard, None, spec, W, b, lam, opt)
         Theta0 = np.hstack([W[0], b[0][:, None]])
         Theta1 = np.hstack([W[1], b[1][:, None]])
-        st2 = D._advance(st, spec, 0, Theta0, None, W[1], b[1], 0.0, m_batch)
-        t_start = _best(lambda: D._batch_start(shard, None, spec, W, b, lam, opt))  # noqa: B023
-        t_adv = _best(lambda: D._advance(st, spec, 0, Theta0, None, W[1], b[1], 0.0, m_batch))  # noqa: B023
-        t_mm = _best(lambda: D._mm_round(st2, spec, {1: Theta1}, lam, m_batch))  # noqa: B023
+        st2 = S.advance(st, spec, 0, Theta0, None, W[1], b[1], lam, m_batch)
+        t_start = _best(lambda: S.batch_start(shard, None, spec, W, b, lam, opt))  # noqa: B023
+        t_adv = _best(lambda: S.advance(st, spec, 0, Theta0, None, W[1], b[1], lam, m_batch))  # noqa: B023
+        t_mm = _best(lambda: S.mm_round(st2, spec, {1: Theta1}, lam, m_batch))  # noqa: B023
         n_mm = cfg["last_w_iters"] - 1
-        received = D._nbytes(D._reductions(st)) + D._nbytes(D._reductions(st2)) + n_mm * Theta1.nbytes
+        received = S.payload_bytes(S.reductions(st)) + S.payload_bytes(S.reductions(st2)) + n_mm * Theta1.nbytes
         sent = (sum(w.nbytes for w in W) + sum(v.nbytes for v in b) + Theta0.nbytes + W[1].nbytes + b[1].nbytes
                 + n_mm * Theta1.nbytes + mk * 8)
         out.append({"P": P, "m_shard": mk, "t_start": t_start, "t_advance": t_adv, "t_mm": t_mm,
@@ -167,11 +169,11 @@ def driver_costs(sizes, Ps):
     R1 = rng.standard_normal((sizes[2], n1))
 
     def solves():
-        F0 = _spd_factor(G0.copy())
-        _spd_solve_rows(F0, R0)
-        F1 = _spd_factor(G1.copy())
+        F0 = NUMPY.cholesky(G0.copy())
+        NUMPY.cho_solve_rows(F0, R0)
+        F1 = NUMPY.cholesky(G1.copy())
         for _ in range(5):
-            _spd_solve_rows(F1, R1)
+            NUMPY.cho_solve_rows(F1, R1)
 
     t_solve = _best(solves)
     t_add = _best(lambda: (G0 + G0, R0 + R0, G1 + G1, R1 + R1), repeat=10)
@@ -193,7 +195,7 @@ def cluster_latency_bandwidth(n_workers):
         for _ in range(30):
             t0 = time.perf_counter()
             sts = [client.submit(state, f, pure=False) for f in futs]
-            reds = [client.submit(D._reductions, s, pure=False) for s in sts]
+            reds = [client.submit(S.reductions, s, pure=False) for s in sts]
             client.gather(reds)
             times.append(time.perf_counter() - t0)
         big = [client.submit(np.ones, (785, 785), workers=[w], pure=False) for w in ws]
@@ -294,7 +296,7 @@ def _mb(x):
 def report(r) -> str:
     drv, cl = r["driver"], r["cluster"]
     lines = [f"# Distributed lifted BCD (Dask): {r['dataset']} {'-'.join(map(str, r['sizes']))}", "",
-             f"Tuned mini-batch schedule (`fenchel_cvx.train.tuned(1)`), float64, {r['m']} training samples, "
+             f"Tuned mini-batch schedule (`fenchel_cvx.training.tuned(1)`), float64, {r['m']} training samples, "
              f"{r['workers']} single-threaded worker processes on a LocalCluster vs one process; "
              f"{r['machine']['cpus']} CPUs, OPENBLAS_NUM_THREADS=1. One run per row: the machine is shared with "
              f"other jobs (load average at the end {r['machine']['load_avg_at_end'][0]:.1f} on "

@@ -4,20 +4,20 @@ Network: the ``lenet5`` preset of :class:`fenchel_cvx.conv.ConvFenchelNetwork` (
 32 x 32: 6@5x5 → avg-pool 2 → 16@5x5 → avg-pool 2 → 120 → 84 → 10, ReLU, cross-entropy), the same
 initialisation (seeded) for both methods; data ``mnist5k`` (4,000 train / 1,000 test) or
 ``fashion-mnist`` (60,000 / 10,000); equal epochs and batch size; the batch order of
-:func:`fenchel_cvx.train.batch_order` for both.
+:func:`fenchel_cvx.training.batch_order` for both.
 
 1. Adam: learning rate chosen from {3e-4, 1e-3, 3e-3} by the mean final validation accuracy over the
    seeds (seeded stratified 90/10 split of the training set), then trained on the full training set.
    The model is ``ConvFenchelNetwork.torch_module()`` (the same network in ``torch.nn``), loss = mean
    cross-entropy (ρ = 0).
-2. Lifted: :func:`fenchel_cvx.train.train` with the schedule :func:`fenchel_cvx.train.tuned_lenet5`
+2. Lifted: :func:`fenchel_cvx.train` with the schedule :func:`fenchel_cvx.training.tuned_lenet5`
    (mini-batch BCD, design notes §4): per batch a forward initialisation; X-steps from X_L down to
    X_1, each ``x_iters`` certified FISTA iterations of the conv X-block warm-started at the forward
    value; W-steps from W_0 to W_L, each ``w_iters`` majorise–minimise ridge steps
-   (:func:`fenchel_cvx.train.mm_ridge_step`) on the layer's im2col design matrix with a proximal term
+   (the W-blocks' ``solve_fixed``, :mod:`fenchel_cvx.blocks.mm`) on the layer's im2col design matrix with a proximal term
    γ_l towards the weights before the batch, inertia ``momentum`` across batches, and a re-forward of
    X_{l+1} with the new weights; after each epoch λ ← λ·lam_growth, γ ← γ·gamma_growth. ``--set
-   FIELD=VALUE`` overrides a field of :class:`fenchel_cvx.train.BCDConfig`.
+   FIELD=VALUE`` overrides a field of :class:`fenchel_cvx.training.BCDConfig`.
 3. A table: mean ± std test accuracy after the last epoch and training seconds per epoch (evaluation
    excluded), from the same run, interleaved per seed (Adam seed s, lifted seed s, ...).
 
@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 from fenchel_cvx import data  # noqa: E402
 from fenchel_cvx.baselines import train_backprop  # noqa: E402
 from fenchel_cvx.conv import ConvFenchelNetwork  # noqa: E402
-from fenchel_cvx.train import BCDConfig, train, tuned_lenet5  # noqa: E402
+from fenchel_cvx.training import BCDConfig, train, tuned_lenet5  # noqa: E402
 
 
 @dataclass
@@ -64,7 +64,7 @@ def _from_history(method, seed, res) -> RunResult:
 
 
 def train_lifted(net, X, y, X_test, y_test, epochs, batch_size, seed, config, device, dtype, eval_samples=1000):
-    """Lifted mini-batch BCD (:func:`fenchel_cvx.train.train`, schedule ``config``) from the network's weights."""
+    """Lifted mini-batch BCD (:func:`fenchel_cvx.train`, schedule ``config``) from the network's weights."""
     res = train(net, X, y, X_test, y_test, config=config, epochs=epochs, batch_size=batch_size, seed=seed,
                 backend="torch", device=device, dtype=dtype, eval_samples=eval_samples, verbose=0, progress=False)
     return _from_history("lifted", seed, res)

@@ -2,7 +2,7 @@ r"""Demo 0 -- quick start: a Fenchel lifted network trained on digits, beside ba
 
 Network 64-100-10 (ReLU, cross-entropy) on scikit-learn's 8x8 digits (features x samples,
 seeded stratified 75/25 split). The lifted network is trained by mini-batch block-coordinate
-descent (``fenchel_cvx.train.train`` with the tuned schedule ``fenchel_cvx.train.TUNED``): per
+descent (``fenchel_cvx.train`` with the tuned schedule ``fenchel_cvx.training.TUNED``): per
 batch, a forward pass initialises the hidden activations X_1, an X-step moves them towards
 lower loss (a convex problem per batch), and W-steps fit each layer's weights to its lifted
 targets (a ridge fit per neuron, convex) with a proximal term towards the weights before the
@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _demo_util import parse_config, save, setup_matplotlib  # noqa: E402
 
 from fenchel_cvx import FenchelNetwork, data  # noqa: E402
-from fenchel_cvx.train import TUNED, BCDConfig, train  # noqa: E402
+from fenchel_cvx.training import TUNED, BCDConfig, train  # noqa: E402
 
 
 @dataclass

@@ -99,16 +99,17 @@ def feedforward_distance(net, X0, Xs):
 
 
 def train(cfg: Config, X0, y):
-    """Full-batch lifted BCD by ``fenchel_cvx.train`` with exact block solves.
+    """Full-batch lifted BCD by ``fenchel_cvx.training.Trainer`` with exact block solves.
 
     The schedule is the library's ``schedule="fullbatch"`` (X-blocks last to first, then W-blocks
     first to last, a block's new value accepted only if it does not raise its objective) with
     ``w_solver="block"`` (every W-block by its own Newton-CG solver), no proximal term (γ = 0)
     and generous inner iteration limits, so that each block is solved to its certified tolerance.
-    The trainer's hidden state starts from ``initial_hidden`` and is read after every sweep.
+    The trainer's hidden state starts from ``initial_hidden`` (``init_hidden``) and is read after every sweep
+    (``Trainer.hidden()``).
     Returns (net, history dict, X_1 snapshots [(sweep, X_1, φ(W_0X_0 + b_0))], method string).
     """
-    from fenchel_cvx.train import BCDConfig, LiftedTrainer, prepare_data
+    from fenchel_cvx.training import BCDConfig, LocalExecutor, Trainer, prepare_data
 
     net = FenchelNetwork([2, cfg.hidden, 2], activation=cfg.activation, loss="cross_entropy",
                          lam=cfg.lam, rho=cfg.rho, seed=cfg.seed)
@@ -120,18 +121,19 @@ def train(cfg: Config, X0, y):
     trainer = None
 
     def record(epoch, rec, net_now):
-        Xs = [np.asarray(X) for X in trainer.Xs_full]
+        Xs = trainer.hidden()
         dist.append(feedforward_distance(net_now, X0, Xs))
         if epoch == cfg.sweeps:
             snaps.append((epoch, Xs[0].copy(), net_now.activations[0].phi(net_now.pre_activation(0, X0))))
 
-    trainer = LiftedTrainer(net, prepare_data(net, X0, y), bcd, callbacks=[record], verbose=0, progress=False)
-    trainer.Xs_full = [np.array(X) for X in Xs0]  # start the lifted state away from the graph
+    # the lifted state starts away from the graph of the activation
+    trainer = Trainer(net, prepare_data(net, X0, y), bcd, executor=LocalExecutor(init_hidden=Xs0),
+                      callbacks=[record], verbose=0, progress=False)
     result = trainer.run()
     h = result.history
     hist = {"sweep": [r["epoch"] for r in h], "F": [r["F"] for r in h], "J": [r["J"] for r in h],
             "acc": [r["train_acc"] for r in h], "dist": dist, "time": [r["time"] for r in h]}
-    return result.net, hist, snaps, "fenchel_cvx.train (schedule='fullbatch', w_solver='block', γ = 0)"
+    return result.net, hist, snaps, "fenchel_cvx.training.Trainer (schedule='fullbatch', w_solver='block', γ = 0)"
 
 
 def main(argv=None) -> dict:

@@ -1,13 +1,72 @@
 """fenchel_cvx: Fenchel lifted networks (Gu, Askari, El Ghaoui, AISTATS 2020).
 
-Activations as conjugate pairs (:mod:`fenchel_cvx.activations`), losses
-(:mod:`fenchel_cvx.losses`), the lifted network model (:class:`FenchelNetwork`),
-datasets (:mod:`fenchel_cvx.data`). Shapes are features x samples everywhere.
+What a user needs, from one place (shapes are features x samples everywhere)::
+
+    import fenchel_cvx as fc
+    net = fc.FenchelNetwork([64, 100, 10])             # or fc.ConvFenchelNetwork("lenet5")
+    ds = fc.data.load("digits")
+    result = fc.train(net, ds.X_train, ds.y_train, ds.X_test, ds.y_test, fc.BCDConfig(**fc.tuned(net.L)))
+
+* models: :class:`FenchelNetwork`, :class:`ConvFenchelNetwork`, :class:`LiftedTerms`;
+* training: :func:`train`, :class:`BCDConfig`, :class:`TrainResult`, :func:`tuned` (:mod:`fenchel_cvx.training`),
+  :func:`train_backprop` (:mod:`fenchel_cvx.baselines`);
+* the facts: :mod:`activations` (conjugate pairs), :mod:`losses`; the blocks: :mod:`blocks`;
+* data: :mod:`data`; certificates: :mod:`certify`; errors: :class:`FenchelError` and its subclasses.
+
+Importing the package loads neither torch nor CVXPY: the submodules and names below are imported on
+first use (``fc.blocks``, ``fc.train``...), and torch/CVXPY only when a torch array or a reference
+problem appears.
 """
 
-from . import activations, data, losses
-from .conv import ConvFenchelNetwork
+from __future__ import annotations
+
+import importlib
+
+from .errors import (
+    FenchelError,
+    LiftedModeError,
+    SchedulerUnreachable,
+    SolverError,
+    TrainingDiverged,
+)
 from .network import FenchelNetwork, LiftedTerms
 
 __version__ = "0.1.0"
-__all__ = ["FenchelNetwork", "ConvFenchelNetwork", "LiftedTerms", "activations", "losses", "data", "__version__"]
+
+#: name -> (module, attribute or None for the module itself), imported on first access
+_LAZY = {
+    "activations": ("fenchel_cvx.activations", None),
+    "losses": ("fenchel_cvx.losses", None),
+    "data": ("fenchel_cvx.data", None),
+    "blocks": ("fenchel_cvx.blocks", None),
+    "training": ("fenchel_cvx.training", None),
+    "certify": ("fenchel_cvx.certify", None),
+    "baselines": ("fenchel_cvx.baselines", None),
+    "ConvFenchelNetwork": ("fenchel_cvx.conv", "ConvFenchelNetwork"),
+    "train": ("fenchel_cvx.training", "train"),
+    "BCDConfig": ("fenchel_cvx.training", "BCDConfig"),
+    "TrainResult": ("fenchel_cvx.training", "TrainResult"),
+    "tuned": ("fenchel_cvx.training", "tuned"),
+    "evaluate": ("fenchel_cvx.training", "evaluate"),
+    "load_checkpoint": ("fenchel_cvx.training", "load_checkpoint"),
+    "train_backprop": ("fenchel_cvx.baselines", "train_backprop"),
+}
+
+__all__ = ["FenchelNetwork", "ConvFenchelNetwork", "LiftedTerms", "train", "BCDConfig", "TrainResult", "tuned",
+           "evaluate", "load_checkpoint", "train_backprop", "activations", "losses", "data", "blocks", "training",
+           "certify", "baselines", "FenchelError", "SolverError", "LiftedModeError", "TrainingDiverged",
+           "SchedulerUnreachable", "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(module)
+        value = mod if attr is None else getattr(mod, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fenchel_cvx' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

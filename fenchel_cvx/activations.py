@@ -19,14 +19,16 @@ shape; the project convention is features x samples). They are numerically stabl
 stably) and follow the convention 0·log 0 = 0 on the domain edges.
 
 Registry: :func:`get` (``get("leaky_relu", a=0.1)``) and :func:`names`.
+
+CVXPY is imported only by the ``*_cvx`` methods (``import fenchel_cvx`` does not load it).
 """
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
-import cvxpy as cp
 import numpy as np
 
 from .backend import namespace
@@ -56,12 +58,20 @@ def _softplus(xp, u):
     return xp.maximum(u, 0.0) + xp.log1p(xp.exp(-xp.abs(u)))
 
 
+def _cvxpy():
+    """The cvxpy module, imported on first use (the reference paths only)."""
+    import cvxpy
+
+    return cvxpy
+
+
 def _is_const(e: Any) -> bool:
     """True when ``e`` holds no CVXPY variable (numpy data, a constant or parameter expression)."""
+    cp = _cvxpy()
     return not isinstance(e, cp.Expression) or len(e.variables()) == 0
 
 
-class Activation:
+class Activation(abc.ABC):
     r"""Base class: an activation written as a conjugate pair (φ = f', f, f*).
 
     Subclasses define ``name``, ``domain`` (lo, hi) of v, ``lip`` (Lipschitz constant
@@ -74,32 +84,37 @@ class Activation:
     lip: float = 1.0
 
     # ---- the pair (to be defined by subclasses) ---------------------------------
+    @abc.abstractmethod
     def phi(self, u):
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abc.abstractmethod
     def dphi(self, u):
         """φ'(u) (a generalised derivative at kinks), elementwise."""
-        raise NotImplementedError
 
     def phi_dphi(self, u):
         """(φ(u), φ'(u)) together; subclasses share the work where they can (Newton loops)."""
         return self.phi(u), self.dphi(u)
 
+    @abc.abstractmethod
     def f(self, u):
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abc.abstractmethod
     def fconj(self, v):
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abc.abstractmethod
     def grad_fconj(self, v):
         """∇f*(v) = φ⁻¹(v) on the domain (±inf at open edges)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def f_cvx(self, u):
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abc.abstractmethod
     def fconj_cvx(self, v):
-        raise NotImplementedError
+        """See the class docstring."""
 
     # ---- derived facts --------------------------------------------------------
     @property
@@ -173,6 +188,7 @@ class Activation:
         formed in numpy and passed as one parameter). Returns ``(expr, constraints)``;
         the constraints restrict v to dom f* when v is a variable expression.
         """
+        cp = _cvxpy()
         if inner is None:
             if not (_is_const(u) or _is_const(v)):
                 raise ValueError("divergence_cvx: u and v both depend on variables; B is not jointly convex")
@@ -248,9 +264,11 @@ class ReLU(Activation):
         return v
 
     def f_cvx(self, u):
+        cp = _cvxpy()
         return 0.5 * cp.square(cp.pos(u))
 
     def fconj_cvx(self, v):
+        cp = _cvxpy()
         return 0.5 * cp.square(v)
 
     def prox_fconj(self, w, t):
@@ -291,9 +309,11 @@ class LeakyReLU(Activation):
         return namespace(v).where(v >= 0, v, v / self.a)
 
     def f_cvx(self, u):
+        cp = _cvxpy()
         return 0.5 * cp.square(cp.pos(u)) + (self.a / 2) * cp.square(cp.neg(u))
 
     def fconj_cvx(self, v):
+        cp = _cvxpy()
         return 0.5 * cp.square(cp.pos(v)) + (1.0 / (2 * self.a)) * cp.square(cp.neg(v))
 
     def prox_fconj(self, w, t):
@@ -332,9 +352,11 @@ class Sigmoid(Activation):
         return xp.log(v) - xp.log1p(-v)
 
     def f_cvx(self, u):
+        cp = _cvxpy()
         return cp.logistic(u)
 
     def fconj_cvx(self, v):
+        cp = _cvxpy()
         return -cp.entr(v) - cp.entr(1 - v)
 
 
@@ -373,9 +395,11 @@ class Tanh(Activation):
         return 0.5 * (xp.log1p(v) - xp.log1p(-v))
 
     def f_cvx(self, u):
+        cp = _cvxpy()
         return cp.logistic(2 * u) - u - math.log(2.0)
 
     def fconj_cvx(self, v):
+        cp = _cvxpy()
         return -(cp.entr(1 + v) + cp.entr(1 - v)) / 2
 
 
@@ -409,9 +433,11 @@ class HardTanh(Activation):
         return v
 
     def f_cvx(self, u):
+        cp = _cvxpy()
         return 0.5 * cp.huber(u, 1)
 
     def fconj_cvx(self, v):
+        cp = _cvxpy()
         return 0.5 * cp.square(v)
 
     def prox_fconj(self, w, t):
@@ -441,9 +467,11 @@ class Identity(Activation):
         return v
 
     def f_cvx(self, u):
+        cp = _cvxpy()
         return 0.5 * cp.square(u)
 
     def fconj_cvx(self, v):
+        cp = _cvxpy()
         return 0.5 * cp.square(v)
 
     def prox_fconj(self, w, t):

@@ -6,31 +6,58 @@ switch. ``namespace(*arrays)`` returns :data:`NUMPY` for numpy arrays and a
 :class:`TorchOps` for torch tensors (dtype and device follow the tensors).
 
 Only the operations the library needs are exposed, with numpy semantics
-(``axis=``, ``keepdims=``, scalars accepted wherever an array is).
+(``axis=``, ``keepdims=``, scalars accepted wherever an array is), including the dense linear
+algebra of the solvers: ``eye``, ``cholesky`` (a factor object), ``cho_solve_rows`` (B S⁻¹ for an
+SPD S given by its factor), ``spd_inverse`` and ``solve``.
+
+**The SPD policy** (one home for both the MM ridge steps and the Newton-CG preconditioner): a symmetric
+positive definite matrix is factored by Cholesky in its own dtype; a float32 factorisation that fails
+(rounding can make a weakly regularised float32 Gram matrix numerically indefinite) is redone in float64.
+Solves and inverses come back in the dtype of their inputs.
 Shapes follow the project convention: features x samples.
+
+torch is optional (the ``torch`` extra) and imported lazily: a tensor can only exist once torch
+has been imported, so :func:`is_torch` looks it up in ``sys.modules`` and ``import fenchel_cvx``
+never imports it.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import numpy as np
-from scipy.special import expit as _expit
 
-try:  # torch is optional (the `torch` extra)
-    import torch
-except ImportError:  # pragma: no cover - exercised only without torch
-    torch = None
+from .errors import FenchelError
+
+
+def _torch_module():
+    """The torch module if it has been imported already (None otherwise); never imports it."""
+    return sys.modules.get("torch")
 
 
 def have_torch() -> bool:
-    """True when torch can be imported."""
-    return torch is not None
+    """True when torch can be imported (imports it)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def is_torch(x: Any) -> bool:
-    return torch is not None and isinstance(x, torch.Tensor)
+    """True for a torch tensor (without importing torch)."""
+    t = _torch_module()
+    return t is not None and isinstance(x, t.Tensor)
+
+
+#: bound to the torch module by the first :class:`TorchOps` (torch is imported lazily)
+torch = None
+
+
+class NotSPDError(FenchelError, FloatingPointError):
+    """A matrix that should be symmetric positive definite has no Cholesky factor (non-finite data?)."""
 
 
 class NumpyOps:
@@ -70,8 +97,11 @@ class NumpyOps:
 
     @staticmethod
     def sigmoid(u):
-        # scipy's expit: one stable, correctly rounded pass (5x faster than exp/where); keeps float32
-        return _expit(u)
+        # scipy's expit: one stable, correctly rounded pass (5x faster than exp/where); keeps float32.
+        # Imported on first use (scipy.special costs ~0.4 s of import time).
+        from scipy.special import expit
+
+        return expit(u)
 
     # ---- reductions ----------------------------------------------------
     @staticmethod
@@ -166,6 +196,50 @@ class NumpyOps:
     def solve(A, B):
         return np.linalg.solve(A, B)
 
+    # ---- dense linear algebra (the one SPD policy: module docstring) --------------------
+    @staticmethod
+    def eye(n: int, like):
+        """The n x n identity in ``like``'s dtype."""
+        return np.eye(n, dtype=like.dtype)
+
+    @staticmethod
+    def cholesky(S):
+        """The lower Cholesky factor of an SPD matrix S, as an opaque factor for :meth:`cho_solve_rows`
+        (the SPD policy of the module docstring); raises :class:`NotSPDError` when S is not numerically SPD."""
+        from scipy.linalg import LinAlgError, cho_factor
+
+        try:
+            return cho_factor(S, lower=True, check_finite=False)
+        except LinAlgError as e:
+            if S.dtype != np.float32:
+                raise NotSPDError("the matrix is not positive definite (non-finite data?)") from e
+        try:
+            return cho_factor(np.asarray(S, dtype=np.float64), lower=True, check_finite=False)
+        except LinAlgError as e:
+            raise NotSPDError("the matrix is not positive definite (non-finite data?)") from e
+
+    @staticmethod
+    def cho_solve_rows(F, B):
+        """B S⁻¹: the rows of B solved against S = L Lᵀ given by :meth:`cholesky` (in B's dtype)."""
+        from scipy.linalg import cho_solve
+
+        c = F[0]
+        if c.dtype == B.dtype:
+            return cho_solve(F, B.T, check_finite=False).T
+        return cho_solve(F, np.asarray(B.T, dtype=c.dtype), check_finite=False).T.astype(B.dtype)
+
+    @classmethod
+    def spd_inverse(cls, A):
+        """S⁻¹ of an SPD matrix (the SPD policy), symmetrised, in A's dtype; None when S is not SPD."""
+        try:
+            F = cls.cholesky(A)
+        except NotSPDError:
+            return None
+        if not np.all(np.isfinite(F[0])):
+            return None
+        Ainv = cls.cho_solve_rows(F, np.eye(A.shape[0], dtype=A.dtype))
+        return (0.5 * (Ainv + Ainv.T)).astype(A.dtype)
+
 
 class TorchOps:
     """torch implementation (any device, any float dtype) of the same operations."""
@@ -174,8 +248,12 @@ class TorchOps:
     inf = math.inf
 
     def __init__(self):
-        if torch is None:  # pragma: no cover
-            raise ImportError("torch is not installed: pip install 'fenchel-cvx[torch]'")
+        global torch  # the module, bound here (lazily) for the methods of this class
+        try:
+            import torch as _t
+        except ImportError as e:  # pragma: no cover - exercised only without torch
+            raise ImportError("torch is not installed: pip install 'fenchel-cvx[torch]'") from e
+        torch = _t
         t = torch
         self.exp, self.log, self.log1p, self.expm1 = t.exp, t.log, t.log1p, t.expm1
         self.abs, self.sqrt, self.tanh, self.arctanh = t.abs, t.sqrt, t.tanh, t.atanh
@@ -301,6 +379,36 @@ class TorchOps:
     def solve(A, B):
         return torch.linalg.solve(A, B)
 
+    # ---- dense linear algebra (see NumpyOps; the same SPD policy) ----------------------
+    @staticmethod
+    def eye(n: int, like):
+        return torch.eye(n, dtype=like.dtype, device=like.device)
+
+    @staticmethod
+    def cholesky(S):
+        L, info = torch.linalg.cholesky_ex(S)
+        if int(info) != 0 and S.dtype == torch.float32:
+            L, info = torch.linalg.cholesky_ex(S.to(torch.float64))
+        if int(info) != 0:
+            raise NotSPDError("the matrix is not positive definite (non-finite data?)")
+        return L
+
+    @staticmethod
+    def cho_solve_rows(F, B):
+        if F.dtype == B.dtype:
+            return torch.cholesky_solve(B.T, F).T
+        return torch.cholesky_solve(B.T.to(F.dtype), F).T.to(B.dtype)
+
+    def spd_inverse(self, A):
+        try:
+            F = self.cholesky(A)
+        except NotSPDError:
+            return None
+        if not bool(torch.all(torch.isfinite(F))):
+            return None
+        Ainv = torch.cholesky_inverse(F).to(A.dtype)
+        return 0.5 * (Ainv + Ainv.T)
+
 
 NUMPY = NumpyOps()
 _TORCH: TorchOps | None = None
@@ -314,6 +422,8 @@ def namespace(*arrays: Any):
     caller through ``ops.asarray(x, like=tensor)``).
     """
     global _TORCH
+    if _torch_module() is None:  # no tensor can exist before torch is imported
+        return NUMPY
     for a in arrays:
         if is_torch(a):
             if _TORCH is None:
@@ -329,8 +439,59 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def to_numpy64(x: Any) -> np.ndarray:
+    """A numpy float64 array of x (numpy, torch or scalar): the reference paths' data."""
+    return np.asarray(to_numpy(x), dtype=np.float64)
+
+
 def like(x: Any, ref: Any):
     """``x`` converted to the array type, dtype and device of ``ref`` (None passes through)."""
     if x is None:
         return None
     return namespace(ref).asarray(x, like=ref)
+
+
+#: the array libraries the trainers run on, and their float dtypes
+BACKENDS = ("numpy", "torch")
+DTYPES = ("float32", "float64")
+
+
+def check_backend(backend: str, device: str = "cpu") -> None:
+    """Check that ``backend`` ("numpy"/"torch") can run on ``device`` (imports torch for "torch").
+
+    Raises ``ValueError`` naming the argument (unknown backend, a device numpy cannot use, a
+    malformed or unavailable torch device) and ``ImportError`` when torch is missing.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    if backend == "numpy":
+        if str(device) != "cpu":
+            raise ValueError(f"device: the numpy backend runs on the CPU only, got device={device!r}")
+        return
+    try:
+        import torch as _t
+    except ImportError as e:
+        raise ImportError("backend 'torch' needs torch: pip install 'fenchel-cvx[torch]'") from e
+    try:
+        dev = _t.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device: {device!r} is not a torch device ({e})") from e
+    if dev.type == "cuda" and not _t.cuda.is_available():
+        raise ValueError(f"device: {device!r} requested but CUDA is not available")
+
+
+def to_backend(a, backend: str, device: str, dtype: str):
+    """A contiguous copy of ``a`` (numpy, torch or None) on ``backend``/``device`` in ``dtype``."""
+    if a is None:
+        return None
+    if backend == "torch":
+        import torch as _t
+
+        return _t.as_tensor(np.ascontiguousarray(to_numpy(a)), dtype=getattr(_t, dtype), device=device)
+    return np.ascontiguousarray(to_numpy(a), dtype=np.dtype(dtype))
+
+
+def synchronize(x) -> None:
+    """Wait for the device of ``x`` (CUDA tensors) to finish its queued work (timings); no-op otherwise."""
+    if is_torch(x) and x.is_cuda:
+        sys.modules["torch"].cuda.synchronize()

@@ -1,8 +1,8 @@
 r"""Backprop baselines: the same network trained by SGD or Adam in torch.
 
 Same architecture, initialisation (:meth:`FenchelNetwork.init_params`: the weights of the
-network passed in), data, validation split, batch order (:func:`fenchel_cvx.train.batch_order`)
-and history format as :func:`fenchel_cvx.train.train`. Shapes: data X is d x m (features x
+network passed in), data, validation split, batch order (:func:`fenchel_cvx.training.batch_order`)
+and history format as :func:`fenchel_cvx.train`. Shapes: data X is d x m (features x
 samples), labels (m,) or targets k x m.
 
 The mini-batch objective is the standard one, J_B(W) = ℓ(Y_B, Z_B)/m_B + Σ_l ρ_l/2 ‖W_l‖²
@@ -22,20 +22,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .backend import to_numpy
-from .network import FenchelNetwork, _per_layer
-from .train import (
-    TrainResult,
-    _check_backend,
-    _eval_subset,
-    _json_safe,
-    _Progress,
-    batch_order,
-    early_stop_update,
-    load_checkpoint,
-    prepare_data,
-    save_checkpoint,
-)
+from .backend import check_backend, to_numpy
+from .errors import TrainingDiverged, diverged_message
+from .network import FenchelNetwork
+from .training.checkpoint import json_safe, load_checkpoint, save_checkpoint
+from .training.data import batch_order, eval_subset, prepare_data
+from .training.history import Progress, TrainResult, early_stop_update, final_metrics, log_record
+from .validation import check_choice, check_int, check_number, per_layer
 
 __all__ = ["METHODS", "train_backprop", "select_learning_rate"]
 
@@ -51,18 +44,14 @@ def _torch():
 
 
 def _validate(method, lr, epochs, batch_size, momentum, dtype):
-    if method not in METHODS:
-        raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs: expected an integer >= 0, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
-    if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
+    check_choice(method, "method", METHODS)
+    check_number(lr, "lr", lo=0.0, strict=True)
+    check_int(epochs, "epochs", 0)
+    check_int(batch_size, "batch_size", 1)
+    check_number(momentum, "momentum", lo=0.0)
+    if momentum >= 1:
         raise ValueError(f"momentum: expected a number in [0, 1), got {momentum!r}")
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
+    check_choice(dtype, "dtype", ("float32", "float64"))
 
 
 class _Backprop:
@@ -74,7 +63,7 @@ class _Backprop:
         self.method, self.lr, self.epochs, self.bs = method, float(lr), int(epochs), int(batch_size)
         self.momentum, self.seed, self.device = float(momentum), int(seed), torch.device(device)
         self.dtype = getattr(torch, dtype)
-        self.rho = _per_layer(net.rho if rho is None else rho, net.L + 1, "rho")
+        self.rho = per_layer(net.rho if rho is None else rho, net.L + 1, "rho")
         self.threads = threads
         conv = lambda a: None if a is None else torch.as_tensor(np.ascontiguousarray(np.asarray(a).T),  # noqa: E731
                                                                  dtype=self.dtype, device=self.device)
@@ -105,7 +94,7 @@ class _Backprop:
             self.opt = torch.optim.Adam(trainable, lr=self.lr)
         else:
             self.opt = torch.optim.SGD(trainable, lr=self.lr, momentum=self.momentum)
-        self.eval_idx = _eval_subset(self.m, eval_samples, seed)
+        self.eval_idx = eval_subset(self.m, eval_samples, seed)
         self.patience, self.restore_best = patience, restore_best
         self.callbacks, self.verbose = list(callbacks), verbose
         self.progress = (verbose > 0 and sys.stderr.isatty()) if progress is None else bool(progress and verbose > 0)
@@ -143,9 +132,8 @@ class _Backprop:
         return data + reg
 
     def _score(self, Z, Y) -> float:
-        if self.net.loss.classification:
-            return float((Z.argmax(dim=1) == Y.argmax(dim=1)).double().mean())
-        return float(((Z - Y) ** 2).sum()) / Z.shape[0]
+        """The loss's score (accuracy or MSE per sample) of logits Z (m x k, torch's sample-major layout)."""
+        return self.net.loss.score(Y.T, Z.T)
 
     # ---- evaluation ----------------------------------------------------------------------------
     def _record(self, epoch_time):
@@ -167,7 +155,7 @@ class _Backprop:
                 if Xa is not None:
                     rec[f"{name}_{key}"] = self._score(self.logits(Xa), Ya)
         if not math.isfinite(J):
-            raise FloatingPointError(f"{self.method} diverged at epoch {self.epoch} (J = {J}); try a smaller lr")
+            raise TrainingDiverged(diverged_message(self.method, self.epoch, {"J": J}, "try a smaller lr"))
         rec.update(time=self.train_time, epoch_time=epoch_time, eval_time=time.perf_counter() - t0, lr=self.lr)
         self.history.append(rec)
         return rec
@@ -194,7 +182,7 @@ class _Backprop:
         W_net, b_net = self.net.W, self.net.b
         self.net.W = [to_numpy(self.params[2 * l].detach()) for l in range(self.net.L + 1)]
         self.net.b = [to_numpy(self.params[2 * l + 1].detach()) for l in range(self.net.L + 1)]
-        meta = {"kind": self.method, "epoch": self.epoch, "history": _json_safe(self.history),
+        meta = {"kind": self.method, "epoch": self.epoch, "history": json_safe(self.history),
                 "train_time": self.train_time, "lr": self.lr, "opt_keys": {str(i): list(s) for i, s in st["state"].items()},
                 "best": {k: self.best[k] for k in ("score", "epoch", "bad_epochs")}}
         try:
@@ -246,7 +234,7 @@ class _Backprop:
         if not self.history:
             self._early_stop(self._log(self._record(0.0)))
         n_batches = math.ceil(self.m / self.bs)
-        bar = _Progress(total=(self.epochs - self.epoch) * n_batches, desc=self.method, enabled=self.progress)
+        bar = Progress(total=(self.epochs - self.epoch) * n_batches, desc=self.method, enabled=self.progress)
         try:
             while self.epoch < self.epochs:
                 order = torch.as_tensor(batch_order(self.m, self.epoch, self.seed), device=self.device)
@@ -282,8 +270,7 @@ class _Backprop:
                 for p, q in zip(self.params, self.best["params"], strict=True):
                     p.copy_(q)
         self._sync_net()
-        src = self.history[self.best["epoch"]] if best_ok else self.history[-1]
-        final = {k: v for k, v in src.items() if k.endswith(("_acc", "_mse")) or k == "J"}
+        final = final_metrics(self.history, self.best["epoch"], best_ok, keys=("J",))
         n_ep = max(1, sum(1 for r in self.history if r["epoch"] > 0))
         times = {"train_total": self.train_time, "per_epoch": self.train_time / n_ep,
                  "eval_total": float(sum(r.get("eval_time", 0.0) for r in self.history))}
@@ -296,12 +283,8 @@ class _Backprop:
 
     def _log(self, rec):
         if self.verbose > 0:
-            parts = [f"{self.method} epoch {rec['epoch']:3d}", f"J {rec['J']:.4f}"]
-            for k in ("train_acc", "val_acc", "test_acc", "train_mse", "val_mse", "test_mse"):
-                if k in rec:
-                    parts.append(f"{k} {rec[k]:.4f}")
-            parts.append(f"time {rec['time']:.1f}s")
-            print("  ".join(parts), file=sys.stderr, flush=True)
+            log_record(rec, f"{self.method} ", ("J", "train_acc", "val_acc", "test_acc", "train_mse", "val_mse",
+                                                 "test_mse"), False)
         return rec
 
 
@@ -324,10 +307,10 @@ def train_backprop(net: FenchelNetwork, X, y, X_test=None, y_test=None, *, metho
         raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
     _validate(method, lr, epochs, batch_size, momentum, dtype)
     if rho is not None:
-        _per_layer(rho, net.L + 1, "rho")
+        per_layer(rho, net.L + 1, "rho")
     if not (isinstance(val_fraction, (int, float)) and 0 <= val_fraction < 1):
         raise ValueError(f"val_fraction: expected a number in [0, 1), got {val_fraction!r}")
-    _check_backend("torch", device)
+    check_backend("torch", device)
     data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, val_fraction, seed)
     runner = _Backprop(net, data, method, lr, epochs, batch_size, momentum, rho, seed, device, dtype, threads,
                        eval_samples, patience, restore_best, callbacks, verbose, progress, checkpoint)

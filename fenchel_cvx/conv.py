@@ -44,7 +44,7 @@ import re
 import numpy as np
 
 from . import activations as _act
-from .backend import is_torch, namespace
+from .backend import namespace, to_numpy
 from .layers import (
     MAXPOOL_MESSAGE,
     AvgPool2d,
@@ -55,7 +55,8 @@ from .layers import (
     LinearMap,
     MaxPool2d,
 )
-from .network import FenchelNetwork, check_array
+from .network import FenchelNetwork
+from .validation import check_array
 
 __all__ = ["ConvFenchelNetwork", "PRESETS", "parse_layers", "Conv2d", "Dense", "AvgPool2d", "MaxPool2d", "Flatten",
            "LiftedModeError"]
@@ -274,7 +275,7 @@ class ConvFenchelNetwork(FenchelNetwork):
         return self
 
     # ---- evaluation ---------------------------------------------------------------------
-    def _affine(self, l: int, W_l, b_l, X):
+    def affine(self, l: int, W_l, b_l, X):
         """U_l = A_l(W_l, X) + (b_l ⊗ 1_P) 1ᵀ (X is n_l x m, the pre-pooling map): layer l's LinearMap.
 
         ``forward``, ``pre_activation``, ``objective`` and ``lifted_terms`` are FenchelNetwork's own, through this map.
@@ -318,9 +319,9 @@ class ConvFenchelNetwork(FenchelNetwork):
                     mods.append(torch.nn.Flatten())
                 layer = torch.nn.Linear(mp.n_mid, mp.op.features, bias=self.bias, dtype=tdt, device=device)
             with torch.no_grad():
-                layer.weight.copy_(torch.as_tensor(_np(self.W[l]).reshape(mp.weight_shape)))
+                layer.weight.copy_(torch.as_tensor(to_numpy(self.W[l]).reshape(mp.weight_shape)))
                 if self.bias:
-                    layer.bias.copy_(torch.as_tensor(_np(self.b[l])))
+                    layer.bias.copy_(torch.as_tensor(to_numpy(self.b[l])))
             mods.append(layer)
             if l < self.L:
                 mods.append(_Phi.module(self.activations[l]))
@@ -339,8 +340,4 @@ class ConvFenchelNetwork(FenchelNetwork):
             b.append(layer.bias.detach().cpu().numpy().astype(self.dtype) if layer.bias is not None
                      else np.zeros(mp.bias_shape, dtype=self.dtype))
         return self.set_params(W, b)
-
-
-def _np(a):
-    return a.detach().cpu().numpy() if is_torch(a) else np.asarray(a)
 

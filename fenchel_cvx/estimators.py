@@ -10,7 +10,7 @@ class provides ``get_params``/``set_params``/``score``.
 
 Model: ``sizes = [n_features, *hidden_layer_sizes, n_outputs]``, activations ``activation``,
 loss cross-entropy (classifier; ``predict_proba`` = softmax of the logits) or squared
-(regressor), trained by :func:`fenchel_cvx.train.train` (``method="fenchel"``) or by the
+(regressor), trained by :func:`fenchel_cvx.train` (``method="fenchel"``) or by the
 backprop baselines (``method="adam"``/``"sgd"``, learning rate ``lr``).
 """
 
@@ -138,7 +138,7 @@ class _FenchelLiftedBase(_SkBase):
 
     def _fit(self, X, targets, n_out):
         from .baselines import METHODS, train_backprop
-        from .train import train
+        from .training import train
 
         if self.method not in ("fenchel",) + METHODS:
             raise ValueError(f"method: expected 'fenchel', 'adam' or 'sgd', got {self.method!r}")
@@ -154,7 +154,7 @@ class _FenchelLiftedBase(_SkBase):
             if self.scheduler is not None:  # sample-parallel on Dask: "local" or a scheduler address
                 from functools import partial
 
-                from .distributed import train_distributed
+                from .training.dask import train_distributed
 
                 learn = partial(train_distributed, scheduler=self.scheduler)
             res = learn(net, X.T, targets, verbose=self.verbose, progress=False, schedule=self.schedule,
@@ -196,8 +196,8 @@ def _not_fitted(est):
 class FenchelLiftedClassifier(_SkClassifier, _FenchelLiftedBase):
     """Feed-forward classifier trained as a Fenchel lifted network (cross-entropy loss).
 
-    Parameters (all stored as given; see :class:`fenchel_cvx.train.BCDConfig` for the BCD ones; the
-    defaults are the tuned schedule :func:`fenchel_cvx.train.tuned`, with ``gamma=None`` meaning
+    Parameters (all stored as given; see :class:`fenchel_cvx.training.BCDConfig` for the BCD ones; the
+    defaults are the tuned schedule :func:`fenchel_cvx.training.tuned`, with ``gamma=None`` meaning
     0.1·λ_0 on the hidden W-steps and 1 on the output layer)
     ----------
     hidden_layer_sizes : tuple of int, widths of the hidden layers (default (100,))
@@ -209,7 +209,7 @@ class FenchelLiftedClassifier(_SkClassifier, _FenchelLiftedBase):
     and batch order), verbose (0 = quiet)
     scheduler : None (one process), ``"local"`` (a 2-worker Dask LocalCluster) or a Dask scheduler
         address ``"tcp://host:8786"``: lifted BCD runs sample-parallel on Dask
-        (:func:`fenchel_cvx.distributed.train_distributed`; method "fenchel", numpy backend)
+        (:func:`fenchel_cvx.training.dask.train_distributed`; method "fenchel", numpy backend)
 
     Attributes after fit: ``classes_``, ``n_features_in_``, ``net_`` (:class:`FenchelNetwork`),
     ``history_`` (per-epoch records), ``n_iter_`` (epochs run).

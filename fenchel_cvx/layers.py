@@ -54,13 +54,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from .backend import is_torch, namespace, to_numpy
+from .errors import LiftedModeError
+from .validation import check_int
 
 __all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "Flatten", "LinearMap", "LiftedModeError",
            "LAYER_TYPES", "conv_output_size"]
-
-
-class LiftedModeError(ValueError):
-    """A layer that is not an affine map of the lifted variable (max pooling) was used in lifted mode."""
 
 
 def _pair(value, name: str, minimum: int) -> tuple[int, int]:
@@ -74,12 +72,6 @@ def _pair(value, name: str, minimum: int) -> tuple[int, int]:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
             raise ValueError(f"{name}: expected integers >= {minimum}, got {value!r}")
     return int(a), int(b)
-
-
-def _pos_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
 
 
 def conv_output_size(n: int, k: int, s: int, p: int) -> int:
@@ -107,9 +99,9 @@ class Dense:
     in_features: int | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "features", _pos_int(self.features, "Dense.features"))
+        object.__setattr__(self, "features", check_int(self.features, "Dense.features", 1))
         if self.in_features is not None:
-            object.__setattr__(self, "in_features", _pos_int(self.in_features, "Dense.in_features"))
+            object.__setattr__(self, "in_features", check_int(self.in_features, "Dense.in_features", 1))
 
     def token(self) -> str:
         return f"dense{self.features}" + (f":{self.activation}" if self.activation else "")
@@ -131,12 +123,12 @@ class Conv2d:
     in_channels: int | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "out_channels", _pos_int(self.out_channels, "Conv2d.out_channels"))
+        object.__setattr__(self, "out_channels", check_int(self.out_channels, "Conv2d.out_channels", 1))
         object.__setattr__(self, "kernel", _pair(self.kernel, "Conv2d.kernel", 1))
         object.__setattr__(self, "stride", _pair(self.stride, "Conv2d.stride", 1))
         object.__setattr__(self, "padding", _pair(self.padding, "Conv2d.padding", 0))
         if self.in_channels is not None:
-            object.__setattr__(self, "in_channels", _pos_int(self.in_channels, "Conv2d.in_channels"))
+            object.__setattr__(self, "in_channels", check_int(self.in_channels, "Conv2d.in_channels", 1))
 
     def token(self) -> str:
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
@@ -155,7 +147,7 @@ class AvgPool2d:
     size: int
 
     def __post_init__(self):
-        object.__setattr__(self, "size", _pos_int(self.size, "AvgPool2d.size"))
+        object.__setattr__(self, "size", check_int(self.size, "AvgPool2d.size", 1))
 
     def token(self) -> str:
         return f"avgpool{self.size}"

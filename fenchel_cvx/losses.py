@@ -1,63 +1,137 @@
-r"""Output losses ℓ(Y, Z), summed over samples, on numpy, torch and CVXPY.
+r"""Losses ℓ(Y, Z), summed over samples, on numpy, torch and CVXPY: one object per loss with all its facts.
 
-Shapes: logits/outputs ``Z`` are k x m (one column per sample); targets ``Y`` are
-k x m as well after :meth:`Loss.targets` (integer class labels of shape (m,) are
-turned into one-hot columns for cross-entropy).
+Shapes: outputs ``Z`` are k x m (one column per sample); targets ``Y`` are k x m as well after
+:meth:`Loss.targets` (integer class labels of shape (m,) become one-hot columns for cross-entropy).
 
-* ``cross_entropy``:  ℓ(Y, Z) = Σ_j [ logsumexp(Z[:, j]) − ⟨Y[:, j], Z[:, j]⟩ ]
-  (Y columns one-hot or probability vectors). ∇_Z ℓ = softmax(Z) − Y; the Hessian of
-  each column is ≼ ½ I.  Conjugate (used by duality certificates):
-  ℓ*(G) = Σ_j Σ_k P_kj log P_kj with P = Y + G, finite iff every column of P lies in the
-  probability simplex.
-* ``squared``:  ℓ(Y, Z) = ½ ‖Z − Y‖²_F;  ∇_Z ℓ = Z − Y;  Hessian I;
-  ℓ*(G) = ½‖G‖² + ⟨G, Y⟩.
+Each loss is written once (a subclass of :class:`Loss`, in the style of CVXPY's atoms: an object
+that answers questions) and carries
+
+* ``value`` ℓ(Y, Z), ``grad`` ∇_Z ℓ, ``conj`` ℓ*(Y, G) = sup_Z ⟨G, Z⟩ − ℓ(Y, Z) (dual certificates),
+  ``cvx`` (the CVXPY form), ``hess_bound`` c_ℓ (∇²ℓ ≼ c_ℓ I per sample), ``targets``, ``predict``;
+* the facts the W-blocks' Newton-CG solver needs (:mod:`fenchel_cvx.blocks.glm` composes them
+  with the affine map once): ``separable`` (rows of Z decouple), ``row_values`` (per-row values and
+  magnitudes), ``curvature`` (what the Hessian-vector product needs), ``hvp``, ``row_scale``
+  (Σ_j of the Hessian diagonal per row) and ``bias_step`` (the exact minimiser of ℓ(Y, Z + δ1ᵀ)
+  over the bias shift δ);
+* ``bias_blockers(Y)``: the rows whose bias has no minimiser (unpenalised biases then drift).
+
+The losses:
+
+* :class:`CrossEntropy`:  ℓ(Y, Z) = Σ_j [logsumexp(Z[:, j]) − ⟨Y[:, j], Z[:, j]⟩] (Y columns
+  one-hot or probability vectors); ∇ = softmax(Z) − Y; Hessian per column diag p − ppᵀ ≼ ½ I;
+  ℓ*(Y, G) = Σ P log P with P = Y + G, finite iff every column of P lies in the simplex.
+* :class:`SquaredLoss`:  ℓ(Y, Z) = ½ ‖Z − Y‖²_F;  ∇ = Z − Y;  Hessian I;  ℓ*(Y, G) = ½‖G‖² + ⟨G, Y⟩.
+* :class:`FenchelYoungLoss` of an activation φ = f' (the data term of the hidden W-blocks):
+  ℓ(Y, Z) = Σ [f(Z) − Z∘Y] = Σ B_φ(Z, Y) − Σ f*(Y) (the Fenchel divergence up to a constant);
+  ∇ = φ(Z) − Y; Hessian diag φ'(Z) ≼ Lip(φ) I; ℓ*(Y, G) = Σ f*(Y + G); targets Y ∈ dom f*.
+
+CVXPY is imported only by ``cvx`` (``import fenchel_cvx`` does not load it).
 """
 
 from __future__ import annotations
 
+import abc
 import math
 
-import cvxpy as cp
 import numpy as np
 
-from .backend import is_torch, namespace
+from . import activations as _act
+from .backend import is_torch, namespace, to_numpy
 
-__all__ = ["Loss", "CrossEntropy", "SquaredLoss", "get", "names"]
+__all__ = ["Loss", "CrossEntropy", "SquaredLoss", "FenchelYoungLoss", "get", "names"]
 
 
-class Loss:
+class Loss(abc.ABC):
+    """Base class of the losses (module docstring); subclasses define the abstract methods."""
+
     name = "loss"
-    #: bound on the spectral norm of the per-sample Hessian in Z
+    #: c_ℓ: bound on the spectral norm of the per-sample Hessian in Z
     hess_bound = 1.0
     #: True for classification losses (targets may be integer labels)
     classification = False
+    #: True when ℓ is a sum of functions of single rows of Z (the W-block's neurons decouple)
+    separable = True
 
+    @abc.abstractmethod
     def targets(self, y, k: int):
         """Validate targets and return them as a float k x m array (numpy or torch)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def value(self, Y, Z):
         """ℓ(Y, Z) summed over samples (0-d array / tensor)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def grad(self, Y, Z):
         """∇_Z ℓ(Y, Z), shape k x m."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def conj(self, Y, G):
-        """ℓ*(G) = sup_Z ⟨G, Z⟩ − ℓ(Y, Z) (+inf outside the domain)."""
-        raise NotImplementedError
+        """ℓ*(Y, G) = sup_Z ⟨G, Z⟩ − ℓ(Y, Z) (+inf outside the domain)."""
 
+    @abc.abstractmethod
     def cvx(self, Y, Z, inner=None):
         """CVXPY expression of ℓ(Y, Z); ``inner`` may give ⟨Y, Z⟩ precomputed (DPP)."""
-        raise NotImplementedError
 
     def predict(self, Z):
         """Predictions from outputs: class labels (m,) or the outputs themselves."""
         return Z
 
+    @property
+    def metric(self) -> str:
+        """The name of :meth:`score`'s metric: ``"acc"`` (classification) or ``"mse"``."""
+        return "acc" if self.classification else "mse"
+
+    def score(self, Y, Z) -> float:
+        """Accuracy (classification: argmax of Z vs argmax of Y) or squared error per sample Σ‖Z − Y‖²/m."""
+        m = Z.shape[1]
+        if self.classification:
+            pred = np.asarray(to_numpy(self.predict(Z)))
+            return float(np.mean(pred == np.argmax(np.asarray(to_numpy(Y)), axis=0)))
+        R = Z - Y
+        return float(namespace(Z).sum(R * R)) / m
+
+    # ---- facts for the Newton-CG W-block solver (blocks/glm.py) -------------------------------
+    @abc.abstractmethod
+    def row_values(self, Y, Z):
+        """(values, magnitudes): per row, k x 1 (separable), or the totals as 1 x 1 (coupled).
+
+        The magnitude Σ|terms| bounds the rounding error of the value (rounding-aware line searches)."""
+
+    @abc.abstractmethod
+    def curvature(self, Y, Z):
+        """The data :meth:`hvp` needs at Z: the Hessian diagonal (separable), softmax(Z) (cross-entropy)
+        or None (constant Hessian)."""
+
+    @abc.abstractmethod
+    def hvp(self, D, R):
+        """The Hessian of ℓ at Z applied to a direction R (k x m), from D = :meth:`curvature` (Y, Z)."""
+
+    @abc.abstractmethod
+    def row_scale(self, D, Y):
+        """Σ_j of the Hessian diagonal per row (k x 1), from D = :meth:`curvature` (Y, Z)."""
+
+    @abc.abstractmethod
+    def bias_step(self, Y, Z):
+        """δ (k x 1) minimising ℓ(Y, Z + δ1ᵀ): the exact bias step with the weights fixed."""
+
+    def bias_blockers(self, Y) -> list:
+        """Rows of the targets Y for which ℓ(Y, Z + δ1ᵀ) has no minimiser over δ (empty: always attained)."""
+        return []
+
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def __hash__(self):
+        return hash(type(self))
+
+
+def _cvxpy():
+    import cvxpy
+
+    return cvxpy
 
 
 def _check_target_matrix(Y, k, what):
@@ -73,6 +147,7 @@ class CrossEntropy(Loss):
     name = "cross_entropy"
     hess_bound = 0.5
     classification = True
+    separable = False
 
     def targets(self, y, k: int):
         if is_torch(y):
@@ -124,6 +199,7 @@ class CrossEntropy(Loss):
         return xp.sum(xp.where(P > 0, P * xp.log(safe), xp.zeros_like(P)))
 
     def cvx(self, Y, Z, inner=None):
+        cp = _cvxpy()
         if inner is None:
             inner = cp.sum(cp.multiply(Y, Z))
         return cp.sum(cp.log_sum_exp(Z, axis=0)) - inner
@@ -133,11 +209,80 @@ class CrossEntropy(Loss):
             return Z.argmax(dim=0)
         return np.argmax(Z, axis=0)
 
+    def row_values(self, Y, Z):
+        """Coupled over rows: the totals (1 x 1) of Σ_j [lse(Z_j) − ⟨Y_j, Z_j⟩] and of its magnitudes."""
+        xp = namespace(Z)
+        lse = xp.logsumexp(Z, axis=0)
+        yz = xp.sum(Y * Z, axis=0)
+        return xp.sum(lse - yz).reshape(1, 1), xp.sum(xp.abs(lse) + xp.abs(yz)).reshape(1, 1)
+
+    def curvature(self, Y, Z):
+        """P = softmax(Z): the Hessian acts per column as diag p − p pᵀ."""
+        return namespace(Z).softmax(Z, axis=0)
+
+    def hvp(self, P, R):
+        PR = P * R
+        return PR - P * namespace(P).sum(PR, axis=0, keepdims=True)
+
+    def row_scale(self, P, Y):
+        return namespace(P).sum(P * (1.0 - P), axis=1, keepdims=True)
+
+    def bias_step(self, Y, Z, max_iter: int = 100):
+        r"""δ (k x 1) minimising Σ_j lse(Z_j + δ) − ⟨Σ_j Y_j, δ⟩ (the exact bias step, weights fixed).
+
+        Damped Newton with the k x k Hessian Σ_j(diag p_j − p_j p_jᵀ) (its null direction
+        1 is removed by adding 11ᵀ·tr/k², which leaves the step ⊥ 1 because the gradient
+        is ⊥ 1) and backtracking; stops at rounding level (|g| ≤ 8 eps m).
+        """
+        xp = namespace(Z)
+        k, m = Z.shape
+        eps = xp.eps(Z)
+        ysum = xp.sum(Y, axis=1, keepdims=True)
+        I = xp.eye(k, like=Z)
+        ones = xp.asarray(np.ones((k, k)), like=Z)
+        delta = xp.zeros((k, 1), like=Z)
+
+        def h(d):
+            return float(xp.sum(xp.logsumexp(Z + d, axis=0))) - float(xp.sum(ysum * d))
+
+        hval = h(delta)
+        for _ in range(max_iter):
+            P = xp.softmax(Z + delta, axis=0)
+            s = xp.sum(P, axis=1, keepdims=True)
+            g = s - ysum
+            if float(xp.max(xp.abs(g))) <= 8.0 * eps * m:
+                break
+            Hm = I * s.reshape(1, k) - P @ P.T
+            tr = float(xp.sum(s))
+            step = -xp.solve(Hm + ones * (tr / (k * k)), g)
+            slope = float(xp.sum(g * step))
+            if not slope < 0:
+                break
+            t, accepted = 1.0, False
+            for _ls in range(40):
+                hn = h(delta + t * step)
+                if hn <= hval + 1e-4 * t * slope + 16.0 * eps * (abs(hval) + m):
+                    accepted = True
+                    break
+                t *= 0.5
+            if not accepted:
+                break
+            delta = delta + t * step
+            hval = hn
+        return delta
+
+    def bias_blockers(self, Y) -> list:
+        """Classes with no target mass: their bias drifts to −inf."""
+        xp = namespace(Y)
+        mass = xp.max(Y, axis=1)
+        return np.flatnonzero(np.asarray(to_numpy(mass <= 0))).tolist()
+
 
 class SquaredLoss(Loss):
     name = "squared"
     hess_bound = 1.0
     classification = False
+    separable = True
 
     def targets(self, y, k: int):
         if not is_torch(y):
@@ -159,10 +304,153 @@ class SquaredLoss(Loss):
         return 0.5 * xp.sum(G * G) + xp.sum(G * Y)
 
     def cvx(self, Y, Z, inner=None):
+        cp = _cvxpy()
         if inner is None:
             return 0.5 * cp.sum_squares(Z - Y)
         # ½‖Z‖² − ⟨Y, Z⟩ + ½‖Y‖²  with ⟨Y, Z⟩ given
         return 0.5 * cp.sum_squares(Z) - inner + 0.5 * float(np.sum(np.asarray(Y) ** 2))
+
+    def row_values(self, Y, Z):
+        R = Z - Y
+        val = 0.5 * namespace(Z).sum(R * R, axis=1, keepdims=True)
+        return val, val
+
+    def curvature(self, Y, Z):
+        return None
+
+    def hvp(self, D, R):
+        return R
+
+    def row_scale(self, D, Y):
+        xp = namespace(Y)
+        return xp.full_like(Y[:, :1], float(Y.shape[1]))
+
+    def bias_step(self, Y, Z, max_iter: int = 1):
+        """δ = −mean_j (Z − Y)_ij: the exact bias minimiser with the weights fixed (closed form)."""
+        return -namespace(Z).sum(Z - Y, axis=1, keepdims=True) / Z.shape[1]
+
+
+class FenchelYoungLoss(Loss):
+    r"""ℓ(Y, Z) = Σ_ij [f(Z_ij) − Z_ij Y_ij] for an activation φ = f' (module docstring); Y ∈ dom f*.
+
+    The data term of the hidden W-blocks, (λ/m)·ℓ(X_{l+1}, U_l). Separable over rows.
+    """
+
+    name = "fenchel_young"
+    classification = False
+    separable = True
+
+    def __init__(self, activation="relu"):
+        self.act = _act.get(activation)
+        self.hess_bound = float(self.act.lip)
+
+    def __repr__(self):
+        return f"FenchelYoungLoss({self.act!r})"
+
+    def targets(self, y, k: int):
+        Y = y if is_torch(y) else np.asarray(y, dtype=float)
+        _check_target_matrix(Y, k, f"the Fenchel-Young loss of {self.act.name}")
+        if not self.act.in_domain(Y):
+            lo, hi = self.act.domain
+            raise ValueError(f"targets Y: entries outside the domain [{lo}, {hi}] of f* for activation {self.act.name}")
+        return Y
+
+    def value(self, Y, Z):
+        xp = namespace(Z)
+        return xp.sum(self.act.f(Z) - Z * Y)
+
+    def grad(self, Y, Z):
+        return self.act.phi(Z) - Y
+
+    def conj(self, Y, G):
+        """Σ f*(Y + G); an argument outside dom f* by no more than the rounding of its own evaluation
+        (64 eps (|Y| + |G|)) is moved onto the domain, beyond that +inf."""
+        xp = namespace(G)
+        V = Y + G
+        P = self.act.project_domain(V)
+        if xp.any(xp.abs(P - V) > 64 * xp.eps(V) * (xp.abs(Y) + xp.abs(G))):
+            return math.inf
+        return xp.sum(self.act.fconj(P))
+
+    def cvx(self, Y, Z, inner=None):
+        cp = _cvxpy()
+        if inner is None:
+            inner = cp.sum(cp.multiply(Y, Z))
+        return cp.sum(self.act.f_cvx(Z)) - inner
+
+    def row_values(self, Y, Z):
+        xp = namespace(Z)
+        fZ = self.act.f(Z)
+        ZY = Z * Y
+        return xp.sum(fZ - ZY, axis=1, keepdims=True), xp.sum(xp.abs(fZ) + xp.abs(ZY), axis=1, keepdims=True)
+
+    def curvature(self, Y, Z):
+        """φ'(Z): the Hessian is diagonal."""
+        return self.act.dphi(Z)
+
+    def hvp(self, D, R):
+        return D * R
+
+    def row_scale(self, D, Y):
+        return namespace(D).sum(D, axis=1, keepdims=True)
+
+    def bias_step(self, Y, Z, max_iter: int = 100):
+        r"""δ (k x 1) with Σ_j φ(Z_ij + δ_i) = Σ_j Y_ij for every row: the exact bias minimiser with the
+        weights fixed (a monotone scalar equation per row).
+
+        Vectorised safeguarded Newton: a bracket [lo, hi] of the root is kept per row
+        (infinite until found; expanded by doubling steps), Newton steps leaving the
+        bracket are replaced by bisection. Stops at rounding level of the row sums.
+        """
+        xp = namespace(Z)
+        act = self.act
+        eps = xp.eps(Z)
+        ysum = xp.sum(Y, axis=1, keepdims=True)
+        delta = xp.zeros((Z.shape[0], 1), like=Z)
+        lo = xp.full_like(delta, -math.inf)
+        hi = xp.full_like(delta, math.inf)
+        h = xp.ones_like(delta)
+        for _ in range(max_iter):
+            V = Z + delta
+            ph = act.phi(V)
+            g = xp.sum(ph, axis=1, keepdims=True) - ysum
+            gp = xp.sum(act.dphi(V), axis=1, keepdims=True)
+            scale = xp.sum(xp.abs(ph), axis=1, keepdims=True) + xp.abs(ysum)
+            done = xp.abs(g) <= 4.0 * eps * scale
+            lo = xp.where(g < 0, delta, lo)
+            hi = xp.where(g > 0, delta, hi)
+            bracket = xp.isfinite(lo) & xp.isfinite(hi)
+            width_ok = bracket & (xp.where(bracket, hi, 0.0) - xp.where(bracket, lo, 0.0)
+                                  <= 4.0 * eps * (1.0 + xp.abs(delta)))
+            done = done | width_ok
+            if xp.all(done):
+                break
+            newton = delta - g / xp.where(gp > 0, gp, 1.0)
+            ok = (gp > 0) & xp.isfinite(newton) & (newton > lo) & (newton < hi)
+            mid = 0.5 * (xp.where(bracket, lo, 0.0) + xp.where(bracket, hi, 0.0))
+            expand = xp.where(g < 0, delta + h, delta - h)
+            step_new = xp.where(ok, newton, xp.where(bracket, mid, expand))
+            h = xp.where(ok | bracket, h, 2.0 * h)
+            delta = xp.where(done, delta, step_new)
+        return delta
+
+    def bias_blockers(self, Y) -> list:
+        r"""Rows lying entirely on an edge of dom f* that φ never attains (∇f* infinite there, e.g. 0 and 1
+        for sigmoid): Σ_j φ(c_ij + b) never reaches Σ_j Y_ij, so b_i has no minimiser."""
+        xp = namespace(Y)
+        lo, hi = self.act.domain
+        rows: list = []
+        for edge, red in ((lo, xp.max), (hi, xp.min)):
+            if not math.isfinite(edge):
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                attained = bool(np.all(np.isfinite(self.act.grad_fconj(np.array([float(edge)])))))
+            if attained:
+                continue
+            bad = red(Y, axis=1) == edge
+            if xp.any(bad):
+                rows += np.flatnonzero(np.asarray(to_numpy(bad))).tolist()
+        return sorted(rows)
 
 
 _LOSSES = {"cross_entropy": CrossEntropy, "squared": SquaredLoss}
@@ -171,6 +459,7 @@ _ALIASES = {"ce": "cross_entropy", "xent": "cross_entropy", "crossentropy": "cro
 
 
 def names() -> list[str]:
+    """Names of the output losses (``get`` also accepts an ``Loss`` object, e.g. a FenchelYoungLoss)."""
     return list(_LOSSES)
 
 
@@ -178,7 +467,9 @@ def get(name: str | Loss) -> Loss:
     """Return the loss called ``name`` (``cross_entropy`` or ``squared``; a Loss passes through)."""
     if isinstance(name, Loss):
         return name
-    key = str(name).lower().replace("-", "_")
+    if not isinstance(name, str):
+        raise TypeError(f"loss: expected a name ({', '.join(names())}) or a Loss, got {type(name).__name__}")
+    key = name.lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in _LOSSES:
         raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(names())}")

@@ -29,54 +29,10 @@ import numpy as np
 
 from . import activations as _act
 from . import losses as _loss
-from .backend import is_torch, namespace
+from .backend import is_torch, namespace, to_numpy
+from .validation import check_array, per_layer
 
-__all__ = ["FenchelNetwork", "LiftedTerms", "check_array"]
-
-
-def check_array(x, name: str, shape: tuple | None = None, finite: bool = True):
-    """Validate an array argument: numpy/torch, float, given shape (None entries = any), finite.
-
-    Returns numpy input as a float array (integer input is converted to float64).
-    Raises ``TypeError``/``ValueError`` naming ``name``.
-    """
-    if is_torch(x):
-        import torch
-
-        if not torch.is_floating_point(x):
-            x = x.to(torch.get_default_dtype())
-    else:
-        if isinstance(x, (list, tuple)) or np.isscalar(x):
-            x = np.asarray(x)
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"{name}: expected a numpy array or torch tensor, got {type(x).__name__}")
-        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
-            raise TypeError(f"{name}: expected a numeric array, got dtype {x.dtype}")
-        if not np.issubdtype(x.dtype, np.floating):
-            x = x.astype(np.float64)
-    if shape is not None:
-        got = tuple(x.shape)
-        if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
-            want = " x ".join("m" if s is None else str(s) for s in shape)
-            raise ValueError(f"{name}: expected shape {want}, got {' x '.join(map(str, got)) or 'a scalar'}")
-    if finite:
-        xp = namespace(x)
-        if not xp.all(xp.isfinite(x)):
-            raise ValueError(f"{name}: contains NaN or inf")
-    return x
-
-
-def _per_layer(value, n: int, name: str, positive: bool = False) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
-    if arr.ndim == 0:
-        arr = np.full(n, float(arr))
-    if arr.shape != (n,):
-        raise ValueError(f"{name}: expected a scalar or {n} values (one per layer), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name}: must be finite, got {arr.tolist()}")
-    if np.any(arr < 0) or (positive and np.any(arr <= 0)):
-        raise ValueError(f"{name}: must be {'> 0' if positive else '>= 0'}, got {arr.tolist()}")
-    return arr
+__all__ = ["FenchelNetwork", "LiftedTerms"]
 
 
 @dataclass
@@ -133,8 +89,8 @@ class FenchelNetwork:
     def _init_common(self, L: int, loss, lam, rho, bias, dtype, seed):
         """Loss, λ (L values), ρ (L+1 values), bias, dtype checks and the seeded initialisation (both network kinds)."""
         self.loss = _loss.get(loss)
-        self.lam = _per_layer(lam, L, "lam")
-        self.rho = _per_layer(rho, L + 1, "rho")
+        self.lam = per_layer(lam, L, "lam")
+        self.rho = per_layer(rho, L + 1, "rho")
         self.bias = bool(bias)
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
@@ -167,10 +123,18 @@ class FenchelNetwork:
             self.b.append(bl.astype(self.dtype))
         return self
 
+    def skeleton(self):
+        """A shallow copy without the parameters (W = b = None): the architecture, activations, loss, λ and ρ
+        (what the Dask workers need for the forward pass and the blocks; light to pickle)."""
+        import copy
+
+        sk = copy.copy(self)
+        sk.W = sk.b = None
+        return sk
+
     def get_params(self):
         """Copies of (W, b) as lists of arrays."""
-        return [w.copy() if not is_torch(w) else w.clone() for w in self.W], \
-               [v.copy() if not is_torch(v) else v.clone() for v in self.b]
+        return [namespace(w).copy(w) for w in self.W], [namespace(v).copy(v) for v in self.b]
 
     def set_params(self, W, b):
         """Set (W, b) after checking shapes and finiteness."""
@@ -216,24 +180,61 @@ class FenchelNetwork:
         return out
 
     # ---- evaluation ---------------------------------------------------------------
-    def _affine(self, l: int, W_l, b_l, X):
-        """U_l = W_l X + b_l 1ᵀ: the linear map of layer l (the one place it is written; conv networks override it)."""
+    def affine(self, l: int, W_l, b_l, X):
+        """U_l = W_l X + b_l 1ᵀ: the linear map of layer l, unvalidated (X is n_l x m; the one place it is
+        written; conv networks override it with their LinearMap)."""
         return W_l @ X + b_l[:, None]
 
     def pre_activation(self, l: int, X, W=None, b=None):
         """U_l = W_l X + b_l 1ᵀ for layer l (X is n_l x m)."""
         W, b = self._params(W, b, X)
-        return self._affine(l, W[l], b[l], X)
+        return self.affine(l, W[l], b[l], X)
+
+    def forward_pass(self, W, b, X0):
+        """The feed-forward pass with explicit parameters, unvalidated (the trainers' hot path).
+
+        Returns ``(Us, Xs, Z)``: pre-activations [U_0..U_{L−1}], activations [X_1..X_L] = φ_l(U_l) and the
+        outputs Z = U_L (k x m). The one forward pass of the package (``forward``, the trainers, the Dask
+        shard tasks and the evaluators all call it).
+        """
+        Us, Xs, X = [], [], X0
+        for l in range(self.L):
+            U = self.affine(l, W[l], b[l], X)
+            X = self.activations[l].phi(U)
+            Us.append(U)
+            Xs.append(X)
+        return Us, Xs, self.affine(self.L, W[self.L], b[self.L], X)
+
+    def lifted_sums(self, W, b, X0, Y, Xs):
+        """The unnormalised pieces of F_λ at (W, b, X), unvalidated: ``(ℓ(Y, Z), [Σ B_φl(U_l, X_{l+1})]_l)``
+        with U_l computed from the lifted X_l and Z from X_L (sums over the columns of X0).
+
+        The one evaluator of the lifted objective: :meth:`lifted_terms` and the trainers combine these
+        sums as F_λ = (ℓ + Σ_l λ_l Σ B_l)/m + Σ ρ_l/2 ‖W_l‖² (:meth:`lifted_value`); the Dask runner adds
+        them over shards first.
+        """
+        prev = [X0] + list(Xs)
+        divs = []
+        for l in range(self.L):
+            U = self.affine(l, W[l], b[l], prev[l])
+            divs.append(float(namespace(U).sum(self.activations[l].divergence(U, Xs[l]))))
+        Z = self.affine(self.L, W[self.L], b[self.L], prev[self.L])
+        return float(self.loss.value(Y, Z)), divs
+
+    def lifted_value(self, loss_sum: float, div_sums, m: int, lam, W) -> float:
+        """F_λ = (ℓ + Σ_l λ_l Σ B_l)/m + Σ_l ρ_l/2 ‖W_l‖² from the sums of :meth:`lifted_sums` over m samples."""
+        total = 0.0
+        for l in range(self.L):
+            total += float(lam[l]) * float(div_sums[l]) / m
+        total += float(loss_sum) / m
+        return total + self.regulariser(W)
 
     def forward(self, X0, W=None, b=None):
         """Feed-forward pass. Returns ``(Xs, Z)`` with ``Xs = [X_1, ..., X_L]`` and logits Z (k x m)."""
         X0 = self.check_input(X0)
         W, b = self._params(W, b, X0)
-        Xs, X = [], X0
-        for l in range(self.L):
-            X = self.activations[l].phi(self._affine(l, W[l], b[l], X))
-            Xs.append(X)
-        return Xs, self._affine(self.L, W[-1], b[-1], X)
+        _, Xs, Z = self.forward_pass(W, b, X0)
+        return Xs, Z
 
     def predict(self, X0, W=None, b=None):
         """Predicted labels (classification) or outputs (regression) of the feed-forward network."""
@@ -258,16 +259,12 @@ class FenchelNetwork:
         m = X0.shape[1]
         Y = self.check_targets(y, m)
         Xs = self.check_hidden(Xs, m)
-        lam = self.lam if lam is None else _per_layer(lam, self.L, "lam")
+        lam = self.lam if lam is None else per_layer(lam, self.L, "lam")
         W, b = self._params(W, b, X0)
-        prev = [X0] + Xs
-        divs = []
-        for l in range(self.L):
-            U = self._affine(l, W[l], b[l], prev[l])
-            divs.append(lam[l] * float(namespace(U).sum(self.activations[l].divergence(U, Xs[l]))) / m)
-        Z = self._affine(self.L, W[-1], b[-1], prev[-1])
-        Y = namespace(Z).asarray(Y, like=Z)
-        return LiftedTerms(loss=float(self.loss.value(Y, Z)) / m, divergences=divs, reg=self.regulariser(W))
+        Y = namespace(X0).asarray(Y, like=X0)
+        loss_sum, div_sums = self.lifted_sums(W, b, X0, Y, Xs)
+        divs = [lam[l] * div_sums[l] / m for l in range(self.L)]
+        return LiftedTerms(loss=loss_sum / m, divergences=divs, reg=self.regulariser(W))
 
     def lifted_objective(self, X0, y, Xs, W=None, b=None, lam=None) -> float:
         """F_λ(W, X) with X = [X_1..X_L] (data terms carry 1/m)."""
@@ -278,6 +275,6 @@ class FenchelNetwork:
         if not self.loss.classification:
             raise ValueError("accuracy: defined for classification losses only")
         Y = self.check_targets(y)
-        pred = np.asarray(self.predict(X0, W, b) if not is_torch(X0) else self.predict(X0, W, b).cpu())
-        labels = np.argmax(np.asarray(Y if not is_torch(Y) else Y.cpu()), axis=0)
+        pred = to_numpy(self.predict(X0, W, b))
+        labels = np.argmax(to_numpy(Y), axis=0)
         return float(np.mean(pred == labels))

@@ -4,12 +4,12 @@ The protocol of the ``training`` section (``fig_training.run_protocol``: same in
 per seed, learning rates of Adam and SGD chosen on a validation split, same batch size and
 epochs, test accuracy after every epoch) with the LeNet-5 preset of ``fenchel_cvx.conv``
 (28 x 28 inputs padded to 32 x 32: 6@5x5 → avg-pool 2 → 16@5x5 → avg-pool 2 → 120 → 84 → 10,
-ReLU) on mnist5k, with the library's LeNet-5 schedule ``fenchel_cvx.train.tuned_lenet5()``.
+ReLU) on mnist5k, with the library's LeNet-5 schedule ``fenchel_cvx.training.tuned_lenet5()``.
 Fashion-MNIST is left to ``benchmarks/lenet5.py`` (a lifted LeNet-5 epoch on its 60,000 images
 takes 134–200 s on one CPU core).
 
 Depends on issue 5 (convolutional lifted layers): the section is reported MISSING while
-``fenchel_cvx.conv`` lacks the preset or while ``fenchel_cvx.train.train`` /
+``fenchel_cvx.conv`` lacks the preset or while ``fenchel_cvx.train`` /
 ``fenchel_cvx.baselines.train_backprop`` cannot train a ``ConvFenchelNetwork`` (probed on
 eight images for one step before any long run).
 """
@@ -38,18 +38,18 @@ QUICK = {**fig_training.QUICK, "datasets": [{"name": "mnist5k", "arch": "lenet5"
 def probe(p: dict):
     """One lifted and one backprop step of LeNet-5 on eight mnist5k images; raise Missing if either cannot run."""
     from fenchel_cvx.baselines import train_backprop
-    from fenchel_cvx.train import train
+    from fenchel_cvx.training import train
 
-    d = fig_training._data({"name": "mnist5k"})
+    d = fig_training.load_data({"name": "mnist5k"})
     X, y = d.X_train[:, :8], d.y_train[:8]
-    for who, fn in (("fenchel_cvx.train.train", lambda net: train(net, X, y,
+    for who, fn in (("fenchel_cvx.train", lambda net: train(net, X, y,
                                                                    config=fig_training.lifted_config(p["lifted"], net),
                                                                    epochs=1, batch_size=8, verbose=0, progress=False)),
                     ("fenchel_cvx.baselines.train_backprop",
                      lambda net: train_backprop(net, X, y, method="adam", lr=1e-3, epochs=1, batch_size=8, verbose=0,
                                                 progress=False))):
         try:
-            fn(fig_training._net("lenet5", p, 0))
+            fn(fig_training.make_net("lenet5", p, 0))
         except Exception as e:  # noqa: BLE001 - any failure means the piece has not landed; its message is reported
             raise Missing(who, f"training a ConvFenchelNetwork (LeNet-5, issue 5) fails: {type(e).__name__}: {e}") from e
 
@@ -58,7 +58,7 @@ def run(cache, out_dir: str, quick: bool) -> SectionResult:
     conv = require("fenchel_cvx.conv", ("ConvFenchelNetwork", "PRESETS"), "convolutional lifted layers (issue 5)")
     if "lenet5" not in conv.PRESETS:
         raise Missing("fenchel_cvx.conv", "the LeNet-5 preset 'lenet5' (issue 5)")
-    require("fenchel_cvx.train", ("train",), "lifted BCD training (issue 4)")
+    require("fenchel_cvx.training", ("train",), "lifted BCD training (issue 4)")
     require("fenchel_cvx.baselines", ("train_backprop", "select_learning_rate"), "backprop baselines (issue 4)")
     p = {**(QUICK if quick else FULL), "code": source_fingerprint(*CODE)}
     probe(p)

@@ -4,8 +4,8 @@ For each data set (mnist5k and Fashion-MNIST; quick mode: the embedded digits, 6
 each seed, the same network (``FenchelNetwork(arch, "relu", "cross_entropy", seed=seed)``,
 hence the same initialisation) is trained
 
-* by lifted BCD: ``fenchel_cvx.train.train`` with the library's mini-batch schedule
-  (``fenchel_cvx.train.tuned``; on mnist5k the variant ``LIFTED_MNIST5K`` that benchmarks/train.py
+* by lifted BCD: ``fenchel_cvx.train`` with the library's mini-batch schedule
+  (``fenchel_cvx.training.tuned``; on mnist5k the variant ``LIFTED_MNIST5K`` that benchmarks/train.py
   chose on its validation split);
 * by Adam and by SGD: ``fenchel_cvx.baselines.train_backprop``, each with the learning rate
   chosen on a 10 % stratified validation split of the training set
@@ -31,11 +31,11 @@ NAME = "training"
 TITLE = "Test accuracy: lifted BCD vs Adam vs SGD"
 VERSION = 1
 #: library modules whose source is part of every run's cache key
-CODE = ("fenchel_cvx.train", "fenchel_cvx.baselines", "fenchel_cvx.blocks", "fenchel_cvx.activations", "fenchel_cvx.losses", "fenchel_cvx.network", "fenchel_cvx.backend", "fenchel_cvx.data")
+CODE = ("fenchel_cvx.training", "fenchel_cvx.baselines", "fenchel_cvx.blocks", "fenchel_cvx.activations", "fenchel_cvx.losses", "fenchel_cvx.network", "fenchel_cvx.backend", "fenchel_cvx.data")
 
-#: the lifted network's mini-batch BCD schedule: a dict of fenchel_cvx.train.BCDConfig fields, optionally
-#: with ``"base": "tuned"`` (start from ``fenchel_cvx.train.tuned(n_hidden)``, the library's default schedule)
-#: or ``"base": "tuned_lenet5"`` (``fenchel_cvx.train.tuned_lenet5()``); a ``gamma`` given as
+#: the lifted network's mini-batch BCD schedule: a dict of fenchel_cvx.training.BCDConfig fields, optionally
+#: with ``"base": "tuned"`` (start from ``fenchel_cvx.training.tuned(n_hidden)``, the library's default schedule)
+#: or ``"base": "tuned_lenet5"`` (``fenchel_cvx.training.tuned_lenet5()``); a ``gamma`` given as
 #: {"hidden": γ, "last": γ_L} is expanded to one value per layer of the network. A data set may carry its
 #: own schedule (``ds["lifted"]``); the others use ``p["lifted"]``.
 LIFTED = {"base": "tuned", "dtype": "float32"}
@@ -71,7 +71,7 @@ def _summary(result) -> dict:
     return {"method": result.method, "history": hist, "final": result.final, "times": result.times}
 
 
-def _net(arch, p, seed):
+def make_net(arch, p, seed):
     """The network: dense ``FenchelNetwork(arch)`` for a list of widths, ``ConvFenchelNetwork.preset(arch)``
     for a preset name (e.g. "lenet5"); ReLU, cross-entropy, λ and ρ from ``p``, initialisation ``seed``."""
     import fenchel_cvx as fc
@@ -113,7 +113,7 @@ def _load(name: str, n_train, n_test, dtype: str):
     return d
 
 
-def _data(ds: dict, dtype: str = "float32"):
+def load_data(ds: dict, dtype: str = "float32"):
     """The data set ``ds["name"]`` (seed-0 split), optionally a stratified subset (``n_train``, ``n_test``);
     kept in memory for the next run (Fashion-MNIST takes seconds to load)."""
     return _load(ds["name"], ds.get("n_train"), ds.get("n_test"), dtype)
@@ -121,20 +121,22 @@ def _data(ds: dict, dtype: str = "float32"):
 
 def lifted_config(lifted: dict, net) -> dict:
     """The BCDConfig fields of the schedule ``lifted`` for ``net``: ``"base"`` names a library schedule
-    (``fenchel_cvx.train.tuned(n_hidden)`` or ``tuned_lenet5()``) that the other keys override; a
+    (``fenchel_cvx.training.tuned(n_hidden)`` or ``tuned_lenet5()``) that the other keys override; a
     {"hidden", "last"} γ becomes L + 1 per-layer values."""
     cfg = copy.deepcopy(lifted)
     base = cfg.pop("base", None)
     if base is not None:
-        import fenchel_cvx.train as tr
+        import fenchel_cvx.training as tr
 
         if not hasattr(tr, base):
-            raise Missing("fenchel_cvx.train", f"the schedule {base}() (issue 5)")
+            raise Missing("fenchel_cvx.training", f"the schedule {base}() (issue 5)")
         fn = getattr(tr, base)
         cfg = {**(fn(net.L) if base == "tuned" else fn()), **cfg}
     g = cfg.get("gamma")
     if isinstance(g, dict):
         cfg["gamma"] = [float(g["hidden"])] * net.L + [float(g["last"])]
+    if "rho" in cfg:  # weight decay is the network's (the schedule's value replaces the run's default)
+        net.rho = np.full(net.L + 1, float(cfg.pop("rho")))
     return cfg
 
 
@@ -142,9 +144,9 @@ def select_lr(ds: dict, method: str, p: dict) -> dict:
     """Validation accuracy of each candidate learning rate (seed 0, 10 % validation split)."""
     from fenchel_cvx.baselines import select_learning_rate
 
-    d = _data(ds)
+    d = load_data(ds)
     lrs = ADAM_LRS if method == "adam" else SGD_LRS
-    best, results = select_learning_rate(_net(ds["arch"], p, 0), d.X_train, d.y_train, lrs=lrs, method=method,
+    best, results = select_learning_rate(make_net(ds["arch"], p, 0), d.X_train, d.y_train, lrs=lrs, method=method,
                                          val_fraction=0.1, seed=0, epochs=p["epochs"], batch_size=p["batch_size"],
                                          threads=THREADS, verbose=0, progress=False)
     return {"best_lr": best, "val_acc": {str(lr): r.final.get("val_acc") for lr, r in results.items()}}
@@ -152,18 +154,18 @@ def select_lr(ds: dict, method: str, p: dict) -> dict:
 
 def one_run(ds: dict, method: str, seed: int, lr: float | None, p: dict) -> dict:
     """Train one network on the full training set, test accuracy per epoch."""
-    net = _net(ds["arch"], p, seed)
+    net = make_net(ds["arch"], p, seed)
     if method == "fenchel":
-        from fenchel_cvx.train import train
+        from fenchel_cvx.training import train
 
         cfg = lifted_config(lifted_spec(ds, p), net)
-        d = _data(ds, cfg.get("dtype", "float64"))
+        d = load_data(ds, cfg.get("dtype", "float64"))
         res = train(net, d.X_train, d.y_train, d.X_test, d.y_test, config=cfg,
                     epochs=p["epochs"], batch_size=p["batch_size"], seed=seed, verbose=0, progress=False)
     else:
         from fenchel_cvx.baselines import train_backprop
 
-        d = _data(ds)
+        d = load_data(ds)
         res = train_backprop(net, d.X_train, d.y_train, d.X_test, d.y_test, method=method, lr=lr,
                              epochs=p["epochs"], batch_size=p["batch_size"], seed=seed, threads=THREADS, verbose=0,
                              progress=False)
@@ -171,7 +173,7 @@ def one_run(ds: dict, method: str, seed: int, lr: float | None, p: dict) -> dict
 
 
 def run(cache, out_dir: str, quick: bool) -> SectionResult:
-    require("fenchel_cvx.train", ("train", "BCDConfig"), "lifted BCD training (issue 4)")
+    require("fenchel_cvx.training", ("train", "BCDConfig"), "lifted BCD training (issue 4)")
     require("fenchel_cvx.baselines", ("train_backprop", "select_learning_rate"), "backprop baselines (issue 4)")
     p = {**(QUICK if quick else FULL), "code": source_fingerprint(*CODE)}
     return run_protocol(cache, out_dir, p, NAME, TITLE, "training_accuracy.png")
@@ -242,7 +244,7 @@ def draw(runs: dict, lrs: dict, p: dict, out_dir: str, title: str, figure: str) 
                                     alpha=0.2, lw=0)
             per_epoch = np.mean([runs[(ds["name"], method, s)]["times"]["per_epoch"] for s in seeds])
             if acc[:, -1].mean() < 50.0:
-                n_tr = runs[(ds["name"], method, seeds[0])].get("n_train") or _data(ds).X_train.shape[1]
+                n_tr = runs[(ds["name"], method, seeds[0])].get("n_train") or load_data(ds).X_train.shape[1]
                 steps = -(-n_tr // p["batch_size"]) * p["epochs"]
                 slow.append(f"{LABELS[method]} on {ds['name']} ({arch_name(ds['arch'])}) reaches only "
                             f"{acc[:, -1].mean():.1f} % after {p['epochs']} epochs = {steps} steps of batch "
@@ -252,7 +254,7 @@ def draw(runs: dict, lrs: dict, p: dict, out_dir: str, title: str, figure: str) 
                          f"{lrs[(ds['name'], method)]:g}" if method != "fenchel" else "—",
                          f"{first.mean():.2f} ± {first.std():.2f}", f"{acc[:, -1].mean():.2f} ± {acc[:, -1].std():.2f}",
                          f"{per_epoch:.2f}", len(seeds)])
-        n_train = runs[(ds["name"], "fenchel", seeds[0])].get("n_train") or _data(ds).X_train.shape[1]
+        n_train = runs[(ds["name"], "fenchel", seeds[0])].get("n_train") or load_data(ds).X_train.shape[1]
         panel = f"{ds['name']} ({n_train:,} train), {arch_name(ds['arch'])}\n{_seeds_text(len(seeds))}"
         axes[0, j].set_title(panel)
         axes[0, j].set_xlabel("epoch")

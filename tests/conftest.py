@@ -1,9 +1,34 @@
+import importlib.util
 import os
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+
+#: the repository root (scripts live in demos/, benchmarks/, paper_figures/)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_script(relpath: str, name: str | None = None):
+    """Import a script of the repository (``"demos/00_quickstart.py"``; its name may start with a digit) as a
+    module; its folder goes on sys.path so that it finds its sibling helpers. One loader for every test."""
+    path = os.path.join(ROOT, relpath)
+    folder = os.path.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = name or "script_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up in sys.modules
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(name="load_script")
+def _load_script_fixture():
+    """The script loader (:func:`load_script`) as a fixture."""
+    return load_script
 
 try:
     import torch  # noqa: F401

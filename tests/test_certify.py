@@ -301,15 +301,8 @@ def test_bad_inputs_of_the_global_solvers():
 
 
 @scip
-def test_benchmark_script_smoke(tmp_path):
-    import importlib.util
-    import os
-
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "certify.py")
-    spec = importlib.util.spec_from_file_location("bench_certify", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_certify"] = mod  # dataclasses look their module up in sys.modules
-    spec.loader.exec_module(mod)
+def test_benchmark_script_smoke(tmp_path, load_script):
+    mod = load_script("benchmarks/certify.py")
     rows = mod.main(["--quick", "--out", str(tmp_path / "c")])
     assert len(rows) == 1 and rows[0]["lower"] <= rows[0]["upper"] * (1 + 1e-7)
     assert [s["lam"] for s in rows[0]["sweep"]] == [1.0, 100.0]

@@ -9,7 +9,6 @@ worker process.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from numpy.testing import assert_allclose
@@ -18,9 +17,9 @@ from tolerances import TOL
 pytest.importorskip("distributed")
 
 from fenchel_cvx import data  # noqa: E402
-from fenchel_cvx.distributed import KillWorkerOnce, connect, train_distributed  # noqa: E402
 from fenchel_cvx.network import FenchelNetwork  # noqa: E402
-from fenchel_cvx.train import train, tuned  # noqa: E402
+from fenchel_cvx.training import train, tuned  # noqa: E402
+from fenchel_cvx.training.dask import KillWorkerOnce, connect, train_distributed  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +88,7 @@ def test_three_shards_float32_and_val(client, digits):
                            verbose=0)
     assert r2.distributed["n_shards"] == 3 and "val_acc" in r2.history[-1]
     for a, b in zip(_weights(r1), _weights(r2)):
-        assert_allclose(b, a, rtol=1e-3, atol=1e-4)  # float32: rounding of the reductions, over 8 batches
+        assert_allclose(b, a, **TOL["trajectory"]["float32"])  # float32: rounding of the reductions, 8 batches
     assert abs(r1.history[-1]["val_acc"] - r2.history[-1]["val_acc"]) <= 0.01
 
 
@@ -112,7 +111,7 @@ def test_lost_worker_same_weights(digits, tmp_path):
         cluster = c.cluster
         c.close()
         cluster.close()
-    _assert_same(ref, res, dict(rtol=0, atol=0))  # deterministic: shard order, same functions
+    _assert_same(ref, res, TOL["exact"])  # deterministic: shard order, same functions
 
 
 @pytest.mark.slow
@@ -137,23 +136,27 @@ def test_killed_worker_process_same_weights(digits, tmp_path):
 @pytest.mark.parametrize("address,exc", [("tcp://127.0.0.1:1", ConnectionError), ("127.0.0.1:1", ConnectionError),
                                          ("::not-an-address::", ValueError)])
 def test_bad_scheduler_fails_fast(digits, address, exc):
+    """An address where nothing listens is refused with an error naming the scheduler (the socket probe gives
+    up after ``connect_timeout``; no wall-clock assert: a hang would hang the test)."""
     X, y, _, _ = digits
-    t0 = time.perf_counter()
     with pytest.raises(exc, match="scheduler"):
         train_distributed(FenchelNetwork([64, 16, 10], seed=0), X, y, config=_cfg(epochs=1), scheduler=address,
                           verbose=0, connect_timeout=2.0)
-    assert time.perf_counter() - t0 < 5.0
 
 
 @pytest.mark.parametrize("kw,match", [(dict(schedule="fullbatch"), "schedule"), (dict(x_solver="block"), "x_solver"),
                                       (dict(w_solver="block"), "w_solver"), (dict(backend="torch"), "backend")])
-def test_out_of_scope_options_raise_before_connecting(digits, kw, match):
+def test_out_of_scope_options_raise_before_connecting(digits, kw, match, monkeypatch):
+    from fenchel_cvx.training import dask as runner
+
+    def no_connection(*a, **k):
+        raise AssertionError("connect() was called before the options were checked")
+
+    monkeypatch.setattr(runner, "connect", no_connection)
     X, y, _, _ = digits
-    t0 = time.perf_counter()
     with pytest.raises(ValueError, match=match):
         train_distributed(FenchelNetwork([64, 16, 10], seed=0), X, y, config=_cfg(**kw),
                           scheduler="tcp://127.0.0.1:1", verbose=0)
-    assert time.perf_counter() - t0 < 2.0
 
 
 def test_bad_input_errors(client, digits):
@@ -178,7 +181,7 @@ def test_checkpoint_resume(client, digits, tmp_path):
     assert part.interrupted and len(part.history) == 2
     res = train_distributed(FenchelNetwork([64, 32, 10], seed=0), X, y, Xt, yt, cfg, scheduler=client, verbose=0,
                             resume=str(ck))
-    _assert_same(full, res, dict(rtol=0, atol=0))
+    _assert_same(full, res, TOL["exact"])
     single = train(FenchelNetwork([64, 32, 10], seed=0), X, y, Xt, yt, cfg, verbose=0, resume=str(ck))
     _assert_same(full, single, TOL["identity"]["float64"])
     ck1 = tmp_path / "ck1.npz"  # and the other way round: a single-process checkpoint resumed on the cluster

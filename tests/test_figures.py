@@ -8,26 +8,19 @@ of the saved PNGs (they are committed). Each test takes seconds; together well u
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
+from conftest import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIGURES = os.path.join(ROOT, "paper_figures")
 
 
 def _load_make_figures():
-    if FIGURES not in sys.path:
-        sys.path.insert(0, FIGURES)
-    spec = importlib.util.spec_from_file_location("script_make_figures", os.path.join(FIGURES, "make_figures.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["script_make_figures"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("paper_figures/make_figures.py")
 
 
 def _png_size(path: str) -> tuple:

@@ -1,4 +1,4 @@
-"""BCD blocks of the lifted objective: CVXPY reference + fast vectorised solver + certificate.
+"""BCD blocks of the lifted objective: CVXPY reference + fast vectorised solvers + certificate.
 
 Block kinds (design notes, section 2), each a class following :class:`Block`:
 
@@ -7,11 +7,19 @@ Block kinds (design notes, section 2), each a class following :class:`Block`:
 * ``hidden_w`` -- :class:`HiddenWBlock`: weights (W_l, b_l) of a hidden layer, l < L
 * ``last_w``   -- :class:`LastWBlock`: output weights (W_L, b_L)
 
-``BLOCKS`` maps kind names to classes; every class has ``from_network(net, X0, y, Xs,
-layer, ...)``. Tests and ``fenchel-cvx check-blocks`` are parametrised from ``BLOCKS``.
+and their convolutional twins in :mod:`fenchel_cvx.blocks.conv_blocks` (``CONV_BLOCKS``). Every block owns
+its solvers: ``solve_reference`` (CVXPY), ``solve_fast`` (certified FISTA / Newton-CG) and ``solve_fixed``
+(the trainers' fixed-budget APG / MM steps), all returning a :class:`BlockResult`; ``from_network`` builds
+a block from a network state (validated), ``from_state`` from a trainer's :class:`LiftedState` (trusted);
+:func:`x_block` / :func:`w_block` pick the dense or conv class of a layer.
+
+``BLOCKS`` maps kind names to classes. Tests and ``fenchel-cvx check-blocks`` are parametrised from it.
+Shapes: features x samples.
 """
 
-from .base import Block, BlockResult, SolverError, solve_cvxpy
+from ..errors import SolverError
+from .base import Block, BlockResult, default_tol, solve_cvxpy
+from .state import LiftedState, w_block, x_block
 from .w_blocks import HiddenWBlock, LastWBlock
 from .x_blocks import HiddenXBlock, LastXBlock
 
@@ -22,5 +30,5 @@ BLOCKS = {
     "last_w": LastWBlock,
 }
 
-__all__ = ["Block", "BlockResult", "SolverError", "solve_cvxpy", "BLOCKS",
-           "HiddenXBlock", "LastXBlock", "HiddenWBlock", "LastWBlock"]
+__all__ = ["Block", "BlockResult", "SolverError", "solve_cvxpy", "default_tol", "BLOCKS", "LiftedState",
+           "x_block", "w_block", "HiddenXBlock", "LastXBlock", "HiddenWBlock", "LastWBlock"]

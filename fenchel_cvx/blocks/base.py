@@ -14,27 +14,31 @@ variable fixed (design notes, section 2). Each block class
   than optimal raises :class:`SolverError` naming block, solver and status;
 * ``solve_fast(init=None, tol=None, max_iter=...)`` -- the vectorised solver on numpy
   or torch; returns a :class:`BlockResult` with a **certified** lower bound on the block
-  optimum (strong-convexity bound or duality gap).
+  optimum (strong-convexity bound or duality gap);
+* ``solve_fixed(init=None, iters=...)`` -- a cheap fixed-budget solver for training (APG for the
+  X-blocks, majorise–minimise ridge steps for the W-blocks): the same result type, status
+  ``"budget"``, no certificate and no objective evaluation (``objective``/``lower_bound`` None);
+* ``from_state(state, layer, ...)`` (classmethod) -- the block of a training state
+  (:class:`fenchel_cvx.blocks.state.LiftedState`) without validation or copies: the trainers' path.
+  ``from_network`` is the validated path for users.
 
-The solution ``sol`` is an array V (X-blocks) or a pair ``(W, b)`` (W-blocks).
+The solution ``sol`` is an array V (X-blocks) or a pair ``(W, b)`` (W-blocks). CVXPY is imported
+only when a reference problem is built.
 """
 
 from __future__ import annotations
 
+import abc
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import cvxpy as cp
 import numpy as np
 
 from ..backend import to_numpy
+from ..errors import SolverError
 
 __all__ = ["BlockResult", "Block", "SolverError", "solve_cvxpy", "default_tol"]
-
-
-class SolverError(RuntimeError):
-    """A solver did not reach optimality."""
 
 
 @dataclass
@@ -42,14 +46,15 @@ class BlockResult:
     """What every block solve returns.
 
     solution    : V (X-blocks) or (W, b) (W-blocks), on the backend of the inputs
-    objective   : block objective at ``solution``, computed by ``Block.objective``
-    lower_bound : certified lower bound on the block's optimal value
-    gap         : objective − lower_bound (≥ 0 up to rounding)
+    objective   : block objective at ``solution``, computed by ``Block.objective`` (None for fixed-budget solves)
+    lower_bound : certified lower bound on the block's optimal value (None when not certified)
+    gap         : objective − lower_bound (≥ 0 up to rounding; None when either is None)
+    status      : "optimal", "max_iter" (certified solvers) or "budget" (fixed-budget solvers)
     """
 
     solution: Any
-    objective: float
-    lower_bound: float
+    objective: float | None
+    lower_bound: float | None
     iterations: int = 0
     time: float = 0.0
     status: str = "optimal"
@@ -57,12 +62,15 @@ class BlockResult:
     info: dict = field(default_factory=dict)
 
     @property
-    def gap(self) -> float:
+    def gap(self) -> float | None:
+        if self.objective is None or self.lower_bound is None:
+            return None
         return self.objective - self.lower_bound
 
     @property
-    def rel_gap(self) -> float:
-        return self.gap / (1.0 + abs(self.objective))
+    def rel_gap(self) -> float | None:
+        g = self.gap
+        return None if g is None else g / (1.0 + abs(self.objective))
 
 
 def default_tol(x) -> float:
@@ -74,7 +82,7 @@ def default_tol(x) -> float:
 _PREFERRED = ("CLARABEL", "ECOS", "SCS")
 
 
-def solve_cvxpy(prob: cp.Problem, block_name: str, solver: str | None = "CLARABEL",
+def solve_cvxpy(prob, block_name: str, solver: str | None = "CLARABEL",
                 **solver_opts) -> tuple[float, float, dict]:
     """Compile and solve ``prob``; return (primal value, dual lower bound, timings).
 
@@ -84,6 +92,8 @@ def solve_cvxpy(prob: cp.Problem, block_name: str, solver: str | None = "CLARABE
     OSQP). ``timings`` holds ``compile`` and ``solve`` seconds. A status other than
     optimal raises :class:`SolverError` naming the block, the solver and the status.
     """
+    import cvxpy as cp
+
     installed = cp.installed_solvers()
     if solver is None:
         solver = next(s for s in _PREFERRED if s in installed)
@@ -130,7 +140,7 @@ def _raw_gap(raw, solver: str):
     return None
 
 
-class Block:
+class Block(abc.ABC):
     """Base class of the BCD blocks (see the module docstring for the contract)."""
 
     kind: str = "block"
@@ -140,15 +150,40 @@ class Block:
     def name(self) -> str:
         return self.kind
 
-    def objective(self, sol) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def objective(self, sol) -> float:
+        """The block objective at ``sol``: the single judge of both paths."""
 
-    def problem(self) -> cp.Problem:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def problem(self, dpp: bool | None = None):
+        """The block as a ``cvxpy.Problem`` (cached)."""
 
-    def reference_solution(self):  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def reference_solution(self):
         """The minimiser read back from ``problem()``'s variables after a solve."""
-        raise NotImplementedError
+
+    @abc.abstractmethod
+    def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 10000) -> BlockResult:
+        """The certified vectorised solver (module docstring)."""
+
+    @abc.abstractmethod
+    def solve_fixed(self, init=None, iters: int = 1) -> BlockResult:
+        """The fixed-budget solver of the trainers (module docstring): no certificate."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_state(cls, state, layer: int, **kw):
+        """The block of weight/activation layer ``layer`` at a training state, unvalidated."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):
+        """The block of ``layer`` at the state (net, X0, y, Xs), validated."""
+
+    @classmethod
+    @abc.abstractmethod
+    def layers(cls, net) -> list:
+        """The layers of ``net`` that have a block of this kind."""
 
     def solve_reference(self, solver: str | None = "CLARABEL", **kwargs) -> BlockResult:
         t0 = time.perf_counter()
@@ -161,9 +196,6 @@ class Block:
                            time=t_build + times["compile"] + times["solve"], status="optimal",
                            method=(solver or "default").upper(),
                            info={"cvxpy_value": primal, "solver_dual": dual, "build_time": t_build, **times})
-
-    def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 10000) -> BlockResult:  # pragma: no cover
-        raise NotImplementedError
 
 
 def as_float(x) -> float:

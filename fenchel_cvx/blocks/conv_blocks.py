@@ -48,17 +48,16 @@ its certified Fenchel-duality lower bound. Solutions are exchanged in the layer'
 
 from __future__ import annotations
 
-import cvxpy as cp
 import numpy as np
 
 from .. import losses as _losses
-from ..backend import is_torch, like, namespace
+from ..backend import is_torch, like, namespace, to_numpy64
 from ..layers import LinearMap
-from ..network import check_array
+from ..validation import check_array, check_number
 from .base import Block, BlockResult
 from .instances import complete_state
-from .w_blocks import HiddenWBlock, LastWBlock, write_layer
-from .x_blocks import HiddenXBlock, LastXBlock, _np64, _positive
+from .w_blocks import HiddenWBlock, LastWBlock, data_term_of, write_layer
+from .x_blocks import HiddenXBlock, LastXBlock
 
 __all__ = ["ConvHiddenXBlock", "ConvLastXBlock", "ConvHiddenWBlock", "ConvLastWBlock", "CONV_BLOCKS",
            "TINY_ARCH", "random_conv_state"]
@@ -104,10 +103,17 @@ class _ConvMap:
         return self.map.n_in
 
     def _init_op(self, U, W, b):
-        self.W = like(check_array(W, "W", self.map.weight_shape), U)
-        self.b = like(check_array(b, "b", self.map.bias_shape), U)
+        self._set_op(like(check_array(W, "W", self.map.weight_shape), U),
+                     like(check_array(b, "b", self.map.bias_shape), U))
+
+    def _set_op(self, W, b):
+        self.W, self.b = W, b
         self.k = self.map.n_out
-        self._bcol = self.map.bias_full(self.b)[:, None]
+        self._bcol = self.map.bias_full(b)[:, None]
+
+    def _set_state_op(self, state, l):
+        self._set_map(state.net.maps[l])
+        self._set_op(state.W[l], state.b[l])
 
     def _A(self, V):
         """A(W, V): n x m → k x m (convolution after pooling, or dense)."""
@@ -134,7 +140,9 @@ class _ConvMap:
 
     def _cvx_affine(self, V):
         """A V + B with A a constant sparse matrix and B = (b ⊗ 1_P) 1ᵀ (Parameter or constant)."""
-        B = np.repeat(_np64(self._bcol), self.m, axis=1)
+        import cvxpy as cp
+
+        B = np.repeat(to_numpy64(self._bcol), self.m, axis=1)
         return cp.Constant(self._sparse_A()) @ V + self._data("B", B)
 
     @classmethod
@@ -204,6 +212,28 @@ class _ConvWBlock(Block):
         W, b = sol
         return self.map.weight_from_matrix(W), b
 
+    def _wrap(self, lmap, inner, X, Y, layer):
+        """Store the map, the dense block on (D, Y_d) and the shared attributes."""
+        self.map, self.inner, self.layer = lmap, inner, layer
+        self.rho, self.gamma, self.bias = inner.rho, inner.gamma, inner.bias
+        self.X, self.Y, self.m = X, Y, X.shape[1]
+        return self
+
+    @classmethod
+    def _from_state_inner(cls, state, l, term_loss, weight, gamma, W_prev, b_prev, **attrs):
+        """The conv block of layer l at a LiftedState: the dense block on the design matrix (trusted)."""
+        mp = state.net.maps[l]
+        X, target = state.inputs(l), state.target(l)
+        mat = lambda a: None if a is None else mp.weight_matrix(a)  # noqa: E731
+        inner = cls.INNER.from_arrays(mp.design(X), mp.to_design_rows(target), term_loss, weight,
+                                         float(state.net.rho[l]), float(gamma), mp.weight_matrix(state.W[l]),
+                                         state.b[l], mat(W_prev), b_prev, state.net.bias, l,
+                                         **{k: v for k, v in attrs.items() if k != "loss"})
+        blk = cls.__new__(cls)
+        for k, v in attrs.items():
+            setattr(blk, k, v)
+        return blk._wrap(mp, inner, X, target, l)
+
     @property
     def current(self):
         """The present (W, b) in the layer's shapes (default warm start)."""
@@ -224,7 +254,7 @@ class _ConvWBlock(Block):
         """P(W, b) (module docstring) at ``sol = (W, b)`` in the layer's shapes. The single judge."""
         return self.inner.objective(self._to_inner(sol))
 
-    def problem(self, dpp: bool | None = None) -> cp.Problem:
+    def problem(self, dpp: bool | None = None):
         """The dense W-block's ``cvxpy.Problem`` on the design matrix D (variables W_mat, b); see HiddenWBlock.problem."""
         return self.inner.problem(dpp)
 
@@ -245,6 +275,14 @@ class _ConvWBlock(Block):
         res = self.inner.solve_fast(init=None if init is None else self._to_inner(init, "init"), tol=tol,
                                     max_iter=max_iter, max_cg=max_cg)
         res.solution = self._from_inner(res.solution)
+        return res
+
+    def solve_fixed(self, init=None, iters: int = 1) -> BlockResult:
+        """MM ridge steps of the dense W-block on the design matrix (:meth:`HiddenWBlock.solve_fixed`);
+        ``info["U"]`` is U at the result in the layer's n_out x m layout."""
+        res = self.inner.solve_fixed(init=None if init is None else self._to_inner(init, "init"), iters=iters)
+        res.solution = self._from_inner(res.solution)
+        res.info["U"] = self.map.from_design_rows(res.info["U"])
         return res
 
     def update(self, net, Xs, sol):
@@ -282,6 +320,8 @@ class ConvHiddenWBlock(_ConvWBlock):
 
     kind = "hidden_w"
     depends_on = ("activation",)
+    #: the dense block on the design matrix
+    INNER = HiddenWBlock
 
     def __init__(self, X, Y, lmap, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
                  bias=True, layer=None):
@@ -289,19 +329,27 @@ class ConvHiddenWBlock(_ConvWBlock):
         X = check_array(X, "X", (lmap.n_in, None))
         m = X.shape[1]
         Y = like(check_array(Y, "Y", (lmap.n_out, m)), X)
-        self.lam = _positive(lam, "lam", strict=False)
-        self.layer = layer
+        self.lam = check_number(lam, "lam", lo=0.0)
         Wm, b, Wpm, bp = self._inner_weights(X, W, b, W_prev, b_prev)
         D = lmap.design(X)
         Yd = lmap.to_design_rows(Y)
-        self.inner = HiddenWBlock(D, Yd, activation, self.lam * lmap.positions, rho, gamma=gamma, W=Wm, b=b,
-                                  W_prev=Wpm, b_prev=bp, bias=bias, layer=layer)
-        self.act, self.rho, self.gamma, self.bias = self.inner.act, self.inner.rho, self.inner.gamma, self.inner.bias
-        self.X, self.Y, self.m = X, Y, m
+        inner = HiddenWBlock(D, Yd, activation, self.lam * lmap.positions, rho, gamma=gamma, W=Wm, b=b,
+                             W_prev=Wpm, b_prev=bp, bias=bias, layer=layer)
+        self.act = inner.act
+        self._wrap(lmap, inner, X, Y, layer)
 
     @classmethod
     def layers(cls, net) -> list[int]:
         return list(range(net.L))
+
+    @classmethod
+    def from_state(cls, state, layer: int, gamma: float = 0.0, W_prev=None, b_prev=None, U=None) -> ConvHiddenWBlock:
+        """W-block of weight layer ``layer`` (< L) at a LiftedState (trusted); H = (λ_l/m)·FY(φ_l) on the design
+        layout (the same sum as on the natural layout). ``U`` is not used (the inner block forms W_mat D + b)."""
+        l = int(layer)
+        loss, weight = data_term_of(state.net, l, state.lam, state.m)
+        return cls._from_state_inner(state, l, loss, weight, gamma, W_prev, b_prev, act=loss.act,
+                                     lam=float(state.lam[l]))
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvHiddenWBlock:
@@ -332,6 +380,8 @@ class ConvLastWBlock(_ConvWBlock):
 
     kind = "last_w"
     depends_on = ("loss",)
+    #: the dense block on the design matrix
+    INNER = LastWBlock
 
     def __init__(self, X, Y, lmap, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None, bias=True,
                  layer=None):
@@ -339,7 +389,6 @@ class ConvLastWBlock(_ConvWBlock):
         if lmap.is_conv:
             raise ValueError(f"lmap: the output layer must be dense, got {lmap!r}")
         X = check_array(X, "X", (lmap.n_in, None))
-        self.layer = layer
         Wm, b, Wpm, bp = self._inner_weights(X, W, b, W_prev, b_prev)
         k = lmap.n_out
         loss = _losses.get(loss)
@@ -350,14 +399,21 @@ class ConvLastWBlock(_ConvWBlock):
         D = lmap.design(X)
         if Wm is None:
             Wm = namespace(X).zeros((k, lmap.n_mid), like=X)
-        self.inner = LastWBlock(D, Y, loss, rho, gamma=gamma, W=Wm, b=b, W_prev=Wpm, b_prev=bp, bias=bias,
-                                layer=layer)
-        self.loss, self.rho, self.gamma, self.bias = self.inner.loss, self.inner.rho, self.inner.gamma, self.inner.bias
-        self.X, self.Y, self.m = X, self.inner.Y, X.shape[1]
+        inner = LastWBlock(D, Y, loss, rho, gamma=gamma, W=Wm, b=b, W_prev=Wpm, b_prev=bp, bias=bias, layer=layer)
+        self.loss = inner.loss
+        self._wrap(lmap, inner, X, inner.Y, layer)
 
     @classmethod
     def layers(cls, net) -> list[int]:
         return [net.L]
+
+    @classmethod
+    def from_state(cls, state, layer: int | None = None, gamma: float = 0.0, W_prev=None, b_prev=None,
+                   U=None) -> ConvLastWBlock:
+        """W-block of the output layer at a LiftedState (trusted): the dense block on pools(X_L)."""
+        net = state.net
+        loss, weight = data_term_of(net, net.L, state.lam, state.m)
+        return cls._from_state_inner(state, net.L, loss, weight, gamma, W_prev, b_prev, loss=loss)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvLastWBlock:

@@ -10,13 +10,14 @@ X̃ = [X; 1ᵀ] (n x m); without a bias Θ = W and X̃ = X. The problem solved i
 
 with r_c = ρ + γ on the W columns and r_b = γ on the bias column, C = γ Θ_prev and
 const = γ/2 ‖Θ_prev‖², which is ρ/2‖W‖² + γ/2(‖W − W_prev‖² + ‖b − b_prev‖²) + H(ΘX̃).
-H is one of the "U-space" losses below (U = Θ X̃ is n_out x m):
+H(U) = w·ℓ(Y, U) is a :class:`DataTerm` (U = Θ X̃ is n_out x m): a loss object of
+:mod:`fenchel_cvx.losses` scaled by w, which supplies every fact the solver uses:
 
-* :class:`FenchelYoungLoss` (hidden W-block):  H(U) = (λ/m) Σ_ij [f(U_ij) − U_ij Y_ij];
+* hidden W-block: the Fenchel–Young loss of the activation, H(U) = (λ/m) Σ_ij [f(U_ij) − U_ij Y_ij];
   ∇H = (λ/m)(φ(U) − Y), generalised Hessian (λ/m) φ'(U) elementwise; rows decouple.
-* :class:`CrossEntropyLoss` (last W-block):  H(U) = (1/m) Σ_j [lse(U_j) − ⟨Y_j, U_j⟩];
+* last W-block, cross-entropy: H(U) = (1/m) Σ_j [lse(U_j) − ⟨Y_j, U_j⟩];
   ∇H = (softmax(U) − Y)/m, Hessian (diag p_j − p_j p_jᵀ)/m per column (≼ ½ I/m); rows couple.
-* :class:`SquaredLoss` (last W-block, ridge):  H(U) = ½‖U − Y‖²/m; Hessian I/m.
+* last W-block, squared loss (ridge): H(U) = ½‖U − Y‖²/m; Hessian I/m.
 
 Method: truncated Newton (Newton-CG) on all rows at once. Each Hessian-vector product
 is two matmuls, ∇²P[V] = (∇²H[V X̃]) X̃ᵀ + V ∘ r. For separable losses the conjugate
@@ -56,8 +57,8 @@ squared loss), so A1 = 0 up to floating-point rounding; the gap is then
 bound is P − gap, which equals D(A) (evaluated in a cancellation-free form).
 
 Everything runs on numpy or torch (any device, float32/float64) through
-:func:`fenchel_cvx.backend.namespace`; the only backend-specific helper is the dense
-SPD inverse below (Cholesky; not in the shared namespace).
+:func:`fenchel_cvx.backend.namespace` (the preconditioner's SPD inverses follow the backend's one SPD
+policy: Cholesky in the working dtype, float64 when a float32 factorisation fails).
 """
 
 from __future__ import annotations
@@ -67,340 +68,74 @@ import time
 
 import numpy as np
 
-from ..backend import is_torch, namespace, to_numpy
+from ..backend import namespace
+from .precond import GramPreconditioner
 
-__all__ = ["FenchelYoungLoss", "CrossEntropyLoss", "SquaredLoss", "GLMSolver", "augment"]
-
-
-# ---------------------------------------------------------------------------------
-# small dense linear algebra helpers (numpy / torch)
-# ---------------------------------------------------------------------------------
-def _spd_inverse(A):
-    """Inverse of a symmetric positive definite matrix via Cholesky, computed in float64 and
-    returned in A's dtype (symmetrised); None if the factorisation fails."""
-    if is_torch(A):
-        import torch
-
-        A64 = A.to(torch.float64)
-        L, info = torch.linalg.cholesky_ex(A64)
-        if int(info) != 0 or not bool(torch.all(torch.isfinite(L))):
-            return None
-        Ainv = torch.cholesky_inverse(L)
-        return (0.5 * (Ainv + Ainv.T)).to(A.dtype)
-    from scipy.linalg import LinAlgError, cho_factor, cho_solve
-
-    A64 = np.asarray(A, dtype=np.float64)
-    try:
-        c = cho_factor(A64, lower=True, check_finite=False)
-    except LinAlgError:
-        return None
-    if not np.all(np.isfinite(c[0])):
-        return None
-    Ainv = cho_solve(c, np.eye(A64.shape[0]), check_finite=False)
-    return (0.5 * (Ainv + Ainv.T)).astype(A.dtype)
-
-
-def augment(X, bias: bool):
-    """X̃ = [X; 1ᵀ] ((n_in + 1) x m) when ``bias``, else X itself."""
-    if not bias:
-        return X
-    xp = namespace(X)
-    n, m = X.shape
-    Xt = xp.zeros((n + 1, m), like=X)
-    Xt[:n] = X
-    Xt[n] = 1.0
-    return Xt
+__all__ = ["DataTerm", "GLMSolver"]
 
 
 # ---------------------------------------------------------------------------------
-# losses in U-space
+# the data term: a loss composed with the weight w
 # ---------------------------------------------------------------------------------
-class FenchelYoungLoss:
-    r"""H(U) = (λ/m) Σ_ij [f(U_ij) − U_ij Y_ij] for an activation (φ = f'); Y is n_out x m.
+class DataTerm:
+    r"""H(U) = w·ℓ(Y, U) for a :class:`fenchel_cvx.losses.Loss` ℓ (U, Y are n_out x m, w ≥ 0).
 
-    ``separable`` (rows decouple). ``value`` returns per-row values and a per-row
-    magnitude scale (for rounding-aware line searches); ``grad`` = (λ/m)(φ(U) − Y);
-    ``curvature`` = (λ/m) φ'(U) (the diagonal Hessian in U); ``row_scale`` = Σ_j of it.
+    The hidden W-block's data term is w = λ/m with the Fenchel–Young loss of its activation
+    (:class:`~fenchel_cvx.losses.FenchelYoungLoss`), the output W-block's w = 1/m with the network's
+    loss. Every fact comes from the loss object (value, gradient, curvature, Hessian-vector product,
+    curvature bound, conjugate, exact bias step); this class only scales them by w:
+
+    * ``value(U)``: per-row values and magnitudes (1 x 1 totals for coupled losses);
+    * ``grad(U)`` = w∇ℓ;  ``curvature(U)``: the loss's Hessian data at U;  ``hvp(D, R)`` = w∇²ℓ[R];
+      ``row_scale(D)`` = w·Σ_j of the Hessian diagonal per row;  ``kappa`` = w·c_ℓ (∇²H ≼ κ I per sample);
+    * ``polish(U)``: the exact bias step δ (argmin over δ of H(U + δ1ᵀ), independent of w > 0);
+    * ``conj(A)`` = H*(A) = w ℓ*(Y, A/w) (w > 0; ι{A = 0} for w = 0);  ``total(U)`` = H(U).
     """
 
-    separable = True
-
-    def __init__(self, act, Y, lam: float):
-        self.act, self.Y, self.lam = act, Y, float(lam)
+    def __init__(self, loss, Y, weight: float):
+        self.loss, self.Y, self.w = loss, Y, float(weight)
+        self.separable = loss.separable
         self.m = Y.shape[1]
-        self.w = self.lam / self.m
-        xp = namespace(Y)
-        self.ysum = xp.sum(Y, axis=1, keepdims=True)  # (n_out, 1)
-
-    def value(self, U):
-        xp = namespace(U)
-        fU = self.act.f(U)
-        UY = U * self.Y
-        val = self.w * xp.sum(fU - UY, axis=1, keepdims=True)
-        scale = self.w * xp.sum(xp.abs(fU) + xp.abs(UY), axis=1, keepdims=True)
-        return val, scale
-
-    def grad(self, U):
-        return self.w * (self.act.phi(U) - self.Y)
-
-    def curvature(self, U):
-        return self.w * self.act.dphi(U)
 
     @staticmethod
-    def hvp(D, R):
-        return D * R
+    def curvature_bound(loss, weight: float) -> float:
+        """κ = w·c_ℓ: ∇²H ≼ κ I per sample (the MM steps' majoriser; needs no data)."""
+        return float(weight) * float(loss.hess_bound)
 
-    @staticmethod
-    def row_scale(D):
-        return namespace(D).sum(D, axis=1, keepdims=True)
+    @property
+    def kappa(self) -> float:
+        return self.curvature_bound(self.loss, self.w)
 
-    def polish(self, U, max_iter: int = 100):
-        r"""δ (n_out x 1) with Σ_j φ(U_ij + δ_i) = Σ_j Y_ij for every row: the exact bias
-        minimiser with W fixed (a monotone scalar equation per row).
-
-        Vectorised safeguarded Newton: a bracket [lo, hi] of the root is kept per row
-        (infinite until found; expanded by doubling steps), Newton steps leaving the
-        bracket are replaced by bisection. Stops at rounding level of the row sums.
-        """
-        xp = namespace(U)
-        n_out = U.shape[0]
-        if self.lam == 0.0:
-            return xp.zeros((n_out, 1), like=U)
-        eps = xp.eps(U)
-        delta = xp.zeros((n_out, 1), like=U)
-        lo = xp.full_like(delta, -math.inf)
-        hi = xp.full_like(delta, math.inf)
-        h = xp.ones_like(delta)
-        for _ in range(max_iter):
-            V = U + delta
-            ph = self.act.phi(V)
-            g = xp.sum(ph, axis=1, keepdims=True) - self.ysum
-            gp = xp.sum(self.act.dphi(V), axis=1, keepdims=True)
-            scale = xp.sum(xp.abs(ph), axis=1, keepdims=True) + xp.abs(self.ysum)
-            done = xp.abs(g) <= 4.0 * eps * scale
-            lo = xp.where(g < 0, delta, lo)
-            hi = xp.where(g > 0, delta, hi)
-            bracket = xp.isfinite(lo) & xp.isfinite(hi)
-            width_ok = bracket & (xp.where(bracket, hi, 0.0) - xp.where(bracket, lo, 0.0)
-                                  <= 4.0 * eps * (1.0 + xp.abs(delta)))
-            done = done | width_ok
-            if xp.all(done):
-                break
-            newton = delta - g / xp.where(gp > 0, gp, 1.0)
-            ok = (gp > 0) & xp.isfinite(newton) & (newton > lo) & (newton < hi)
-            mid = 0.5 * (xp.where(bracket, lo, 0.0) + xp.where(bracket, hi, 0.0))
-            expand = xp.where(g < 0, delta + h, delta - h)
-            step_new = xp.where(ok, newton, xp.where(bracket, mid, expand))
-            h = xp.where(ok | bracket, h, 2.0 * h)
-            delta = xp.where(done, delta, step_new)
-        return delta
-
-
-class CrossEntropyLoss:
-    r"""H(U) = (1/m) Σ_j [logsumexp(U_j) − ⟨Y_j, U_j⟩] (U, Y are k x m; Y columns in the simplex).
-
-    Not separable over rows. ``curvature`` returns P = softmax(U); the Hessian in U acts
-    per column as (diag p − p pᵀ)/m; ``row_scale`` = Σ_j p_kj(1 − p_kj)/m.
-    """
-
-    separable = False
-
-    def __init__(self, Y):
-        self.Y = Y
-        self.m = Y.shape[1]
-        xp = namespace(Y)
-        self.ysum = xp.sum(Y, axis=1, keepdims=True)  # (k, 1)
+    def total(self, U):
+        return self.w * self.loss.value(self.Y, U)
 
     def value(self, U):
-        xp = namespace(U)
-        lse = xp.logsumexp(U, axis=0)
-        yu = xp.sum(self.Y * U, axis=0)
-        val = xp.sum(lse - yu) / self.m
-        scale = xp.sum(xp.abs(lse) + xp.abs(yu)) / self.m
-        return val.reshape(1, 1), scale.reshape(1, 1)
+        val, scale = self.loss.row_values(self.Y, U)
+        return self.w * val, self.w * scale
 
     def grad(self, U):
-        return (namespace(U).softmax(U, axis=0) - self.Y) / self.m
+        return self.w * self.loss.grad(self.Y, U)
 
     def curvature(self, U):
-        return namespace(U).softmax(U, axis=0)
-
-    def hvp(self, P, R):
-        PR = P * R
-        return (PR - P * namespace(P).sum(PR, axis=0, keepdims=True)) / self.m
-
-    def row_scale(self, P):
-        return namespace(P).sum(P * (1.0 - P), axis=1, keepdims=True) / self.m
-
-    def polish(self, U, max_iter: int = 100):
-        r"""δ (k x 1) minimising Σ_j lse(U_j + δ) − ⟨Σ_j Y_j, δ⟩ (the exact bias step, W fixed).
-
-        Damped Newton with the k x k Hessian Σ_j(diag p_j − p_j p_jᵀ) (its null direction
-        1 is removed by adding 11ᵀ·tr/k², which leaves the step ⊥ 1 because the gradient
-        is ⊥ 1) and backtracking; stops at rounding level (|g| ≤ 8 eps m).
-        """
-        xp = namespace(U)
-        k, m = U.shape
-        eps = xp.eps(U)
-        I = xp.asarray(np.eye(k), like=U)
-        ones = xp.asarray(np.ones((k, k)), like=U)
-        delta = xp.zeros((k, 1), like=U)
-
-        def h(d):
-            return float(xp.sum(xp.logsumexp(U + d, axis=0))) - float(xp.sum(self.ysum * d))
-
-        hval = h(delta)
-        for _ in range(max_iter):
-            P = xp.softmax(U + delta, axis=0)
-            s = xp.sum(P, axis=1, keepdims=True)
-            g = s - self.ysum
-            if float(xp.max(xp.abs(g))) <= 8.0 * eps * m:
-                break
-            Hm = I * s.reshape(1, k) - P @ P.T
-            tr = float(xp.sum(s))
-            step = -xp.solve(Hm + ones * (tr / (k * k)), g)
-            slope = float(xp.sum(g * step))
-            if not slope < 0:
-                break
-            t, accepted = 1.0, False
-            for _ls in range(40):
-                hn = h(delta + t * step)
-                if hn <= hval + 1e-4 * t * slope + 16.0 * eps * (abs(hval) + m):
-                    accepted = True
-                    break
-                t *= 0.5
-            if not accepted:
-                break
-            delta = delta + t * step
-            hval = hn
-        return delta
-
-
-class SquaredLoss:
-    r"""H(U) = ½‖U − Y‖²/m (U, Y are k x m); separable over rows, Hessian I/m."""
-
-    separable = True
-
-    def __init__(self, Y):
-        self.Y = Y
-        self.m = Y.shape[1]
-
-    def value(self, U):
-        xp = namespace(U)
-        R = U - self.Y
-        val = 0.5 * xp.sum(R * R, axis=1, keepdims=True) / self.m
-        return val, val
-
-    def grad(self, U):
-        return (U - self.Y) / self.m
-
-    def curvature(self, U):
-        return None
+        return self.loss.curvature(self.Y, U)
 
     def hvp(self, D, R):
-        return R / self.m
+        return self.w * self.loss.hvp(D, R)
 
     def row_scale(self, D):
-        xp = namespace(self.Y)
-        return xp.ones_like(self.Y[:, :1])
+        return self.w * self.loss.row_scale(D, self.Y)
 
-    def polish(self, U, max_iter: int = 1):
-        """δ = −mean_j (U − Y)_ij: the exact bias minimiser with W fixed (closed form)."""
-        xp = namespace(U)
-        return -xp.sum(U - self.Y, axis=1, keepdims=True) / self.m
+    def polish(self, U):
+        if self.w == 0.0:
+            return namespace(U).zeros((U.shape[0], 1), like=U)
+        return self.loss.bias_step(self.Y, U)
 
-
-# ---------------------------------------------------------------------------------
-# preconditioner
-# ---------------------------------------------------------------------------------
-class _GramPreconditioner:
-    """Row-wise preconditioner M_i = c_i (K + diag(r)/ĉ_{k(i)}) built from K = X̃X̃ᵀ/m.
-
-    ``set_scale(c)`` assigns rows to buckets k = round(log₄ c_i) (Cholesky factors cached
-    per bucket, representative ĉ_k = geometric mean of the bucket's c at creation);
-    rows with negligible data curvature (c_i·tr K ≤ 1e-3·min r_W) use the Jacobi
-    preconditioner c_i diag(K) + r. ``apply(R)`` returns the rows of R times M_i⁻¹.
-    """
-
-    JACOBI = None
-
-    def __init__(self, Xt, r_row, r_floor: float):
-        xp = namespace(Xt)
-        self.xp = xp
-        m = Xt.shape[1]
-        self.Xt = Xt
-        self.m = m
-        self.r_row = r_row  # (1, n)
-        self.r_floor = r_floor
-        self.K = None
-        self.diagK = xp.sum(Xt * Xt, axis=1, keepdims=True).T / m  # (1, n)
-        self.trace = float(xp.sum(self.diagK))
-        self.factors: dict = {}
-        self.n_factorisations = 0
-        self.groups = []
-        self.c = None
-
-    def _factor(self, key, c_rep):
-        if key in self.factors:
-            return self.factors[key]
-        xp = self.xp
-        if self.K is None:
-            self.K = (self.Xt @ self.Xt.T) / self.m
-        n = self.K.shape[0]
-        I = xp.asarray(np.eye(n), like=self.K)
-        A = self.K + I * (self.r_row / c_rep)
-        jitter = 0.0
-        Minv = _spd_inverse(A)
-        while Minv is None:  # numerically indefinite (float32 Gram, tiny regularisation): add jitter
-            jitter = max(1e2 * xp.eps(A) * (self.trace / n + 1e-30), 10.0 * jitter)
-            if jitter > 1e6 * (self.trace + 1.0):
-                raise RuntimeError("preconditioner: Cholesky factorisation failed")
-            Minv = _spd_inverse(A + I * jitter)
-        self.n_factorisations += 1
-        self.factors[key] = Minv
-        return Minv
-
-    def set_scale(self, c):
-        xp = self.xp
-        self.c = c
-        c_np = np.asarray(to_numpy(c), dtype=np.float64).ravel()
-        jac = c_np * self.trace <= 1e-3 * self.r_floor
-        with np.errstate(divide="ignore"):
-            keys = np.where(jac, np.nan, np.round(np.log(np.maximum(c_np, 1e-300)) / math.log(4.0)))
-        groups = []
-        uniq = [k for k in np.unique(keys[~jac])]
-        key_dev = None
-        if len(uniq) + int(jac.any()) > 1:
-            key_dev = xp.asarray(np.where(jac, -1e9, keys), like=c).reshape(-1)
-        for k in uniq:
-            sel = keys == k
-            if k not in self.factors:
-                c_rep = float(np.exp(np.mean(np.log(c_np[sel]))))
-                self._factor(k, c_rep)
-            groups.append((k, None if key_dev is None else key_dev == float(k)))
-        if jac.any():
-            groups.append((self.JACOBI, None if key_dev is None else key_dev == -1e9))
-        self.groups = groups
-
-    def apply(self, R):
-        xp = self.xp
-        c = self.c
-        if len(self.groups) == 1:
-            k, _ = self.groups[0]
-            if k is self.JACOBI:
-                return R / self._jacobi(c)
-            return (R @ self.factors[k]) / c
-        Z = xp.zeros_like(R)
-        for k, mask in self.groups:
-            if k is self.JACOBI:
-                Z[mask] = R[mask] / self._jacobi(c[mask])
-            else:
-                Z[mask] = (R[mask] @ self.factors[k]) / c[mask]
-        return Z
-
-    def _jacobi(self, c):
-        d = c * self.diagK + self.r_row
-        return self.xp.where(d > 0, d, 1.0)
+    def conj(self, A) -> float:
+        xp = namespace(A)
+        if self.w == 0.0:
+            return 0.0 if not xp.any(A != 0) else math.inf
+        val = self.loss.conj(self.Y, A * (1.0 / self.w))
+        return math.inf if not math.isfinite(float(val)) else self.w * float(val)
 
 
 # ---------------------------------------------------------------------------------
@@ -651,7 +386,7 @@ class GLMSolver:
                 g0 = gn
             eta = xp.minimum(xp.sqrt(gn / xp.where(g0 > 0, g0, 1.0)), eta_max)  # forcing term
             if self.pre is None:
-                self.pre = _GramPreconditioner(Xt, self.r_row, self.mu)
+                self.pre = GramPreconditioner(Xt, self.r_row, self.mu)
             self.pre.set_scale(self.loss.row_scale(D))
             d, dU, k = self._pcg(D, G, eta, max_cg)
             cg_total += k

@@ -50,9 +50,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backend import namespace
-from .base import SolverError
+from ..errors import SolverError
 
-__all__ = ["CompositeProblem", "ProxGradResult", "fista"]
+__all__ = ["CompositeProblem", "ProxGradResult", "fista", "apg_fixed"]
 
 
 # ---- vector helpers: an iterate is an array or a tuple of arrays -----------------------------
@@ -257,3 +257,29 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
                           time=time.perf_counter() - t_start,
                           info={"step": t, "lipschitz": prob.lipschitz, "mu": mu, "backtracks": n_back,
                                 "restarts": n_restart, "checks": n_check, "grad_map_norm": gnorm})
+
+
+def apg_fixed(prob: CompositeProblem, x0, n_iter: int):
+    r"""``n_iter`` steps of accelerated proximal gradient on F = s(A x) + h(x), no certificate.
+
+    Step t = 1/L (L = max(``lipschitz``, 10⁻³(μ_h + μ_g))), constant momentum β = (1 − √q)/(1 + √q)
+    with q = tμ_h/(1 + tμ_h) (the strongly convex accelerated scheme):
+
+        x⁺ = prox_{t h}(y − t Aᵀ∇s(A y)),   y⁺ = x⁺ + β (x⁺ − x).
+
+    The cheap fixed-budget mode of the X-blocks (``solve_fixed``; each iteration: one product with
+    A and one with Aᵀ and a few elementwise passes); :func:`fista` is the certified solver. With
+    g ≡ 0 (``A is None``) the prox of h with a huge step is the minimiser.
+    """
+    if prob.A is None:
+        return prob.prox_h(x0, 1e12)
+    L = max(prob.lipschitz, 1e-3 * (prob.mu_h + prob.mu_g))
+    t = 1.0 / L
+    q = min(1.0, t * prob.mu_h / (1.0 + t * prob.mu_h))
+    beta = (1.0 - math.sqrt(q)) / (1.0 + math.sqrt(q))
+    x = y = x0
+    for _ in range(int(n_iter)):
+        x_new = prob.prox_h(y - t * prob.At(prob.s_grad(prob.A(y))), t)
+        y = x_new + beta * (x_new - x)
+        x = x_new
+    return x

@@ -33,7 +33,12 @@ n_out·n_in·m² > :attr:`DPP_MAX_SIZE` the data are constants, because CVXPY's 
 canonicalisation of W @ X with a Parameter X needs memory ~ 8·n_out·n_in·m² bytes (it
 fails at 64-100-10 with m = 1000) and compiles several times slower.
 
-Fast path: :meth:`solve_fast` runs the batched, preconditioned Newton-CG of
+Every fact of the data term comes from one loss object (:mod:`fenchel_cvx.losses`): the hidden
+block's is the Fenchel–Young loss of its activation with weight λ/m, the output block's the network's
+loss with weight 1/m, composed with the affine map once (:class:`fenchel_cvx.blocks.glm.DataTerm`).
+
+Fixed-budget path: :meth:`solve_fixed` takes majorise–minimise ridge steps (:mod:`fenchel_cvx.blocks.mm`;
+what the trainers use). Fast path: :meth:`solve_fast` runs the batched, preconditioned Newton-CG of
 :mod:`fenchel_cvx.blocks.glm` (all rows at once; numpy or torch, float32 or float64) and
 returns a **certified lower bound** from Fenchel duality: the dual point A = ∇H(U)
 (hidden: A = (λ/m)(φ(U) − Y); last: A = ∇_Z ℓ(Y, U)/m) gives
@@ -56,29 +61,26 @@ from __future__ import annotations
 import math
 import time
 
-import cvxpy as cp
 import numpy as np
 
 from .. import activations as _act
 from .. import losses as _loss
 from ..backend import is_torch, like, namespace, to_numpy
-from ..network import check_array
+from ..validation import check_array, check_number
 from .base import Block, BlockResult, default_tol
-from .glm import CrossEntropyLoss, FenchelYoungLoss, GLMSolver, SquaredLoss, augment
+from .glm import DataTerm, GLMSolver
+from .mm import augment, mm_steps
 
-__all__ = ["HiddenWBlock", "LastWBlock"]
+__all__ = ["HiddenWBlock", "LastWBlock", "write_layer", "data_term_of"]
 
 
-def _scalar(value, name: str, positive: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name}: must be finite, got {v}")
-    if v < 0 or (positive and v == 0):
-        raise ValueError(f"{name}: must be {'> 0' if positive else '>= 0'}, got {v}")
-    return v
+def data_term_of(net, l: int, lam, m: int):
+    """(loss, weight) of W-block l's data term H(U) = w·ℓ(Y, U) for a network with multipliers ``lam`` on
+    batches of m samples: the Fenchel–Young loss of φ_l with w = λ_l/m (l < L), the network's loss with
+    w = 1/m (l = L). The one statement of "which data term" (the blocks and the Dask runner's κ)."""
+    if l < net.L:
+        return _loss.FenchelYoungLoss(net.activations[l]), float(lam[l]) / m
+    return net.loss, 1.0 / m
 
 
 class _WBlock(Block):
@@ -87,38 +89,67 @@ class _WBlock(Block):
     kind = "w_block"
 
     # ---- construction ---------------------------------------------------------------
-    def _init_common(self, X, Y, n_out, rho, gamma, W, b, W_prev, b_prev, bias, layer):
+    def _validated(self, X, n_out, rho, gamma, W, b, W_prev, b_prev, bias):
+        """Check the common arguments; returns them converted to X's backend (X validated first)."""
         X = check_array(X, "X", (None, None))
-        self.X = X
         xp = namespace(X)
-        self.xp = xp
         n_in, m = X.shape
         if m < 1:
             raise ValueError("X: expected at least one sample (column)")
-        self.n_in, self.n_out, self.m = n_in, n_out, m
-        self.rho = _scalar(rho, "rho")
-        self.gamma = _scalar(gamma, "gamma")
-        if not self.rho + self.gamma > 0:
+        rho = check_number(rho, "rho", lo=0.0)
+        gamma = check_number(gamma, "gamma", lo=0.0)
+        if not rho + gamma > 0:
             raise ValueError(f"{self.kind}: rho + gamma must be > 0 (W has no strongly convex term and the block "
-                             f"may have no minimiser), got rho={self.rho}, gamma={self.gamma}")
-        self.bias = bool(bias)
-        self.layer = layer
-        W = xp.zeros((n_out, n_in), like=X) if W is None else self._conv(check_array(W, "W", (n_out, n_in)))
+                             f"may have no minimiser), got rho={rho}, gamma={gamma}")
+        bias = bool(bias)
+        conv = lambda a: like(a, X)  # noqa: E731
+        W = xp.zeros((n_out, n_in), like=X) if W is None else conv(check_array(W, "W", (n_out, n_in)))
         if b is None:
             b = xp.zeros((n_out,), like=X)
         else:
-            b = self._conv(check_array(b, "b", (n_out,)))
-            if not self.bias and xp.any(b != 0):
+            b = conv(check_array(b, "b", (n_out,)))
+            if not bias and xp.any(b != 0):
                 raise ValueError("b: must be zero when bias=False")
-        self.current = (W, b)
-        W_prev = W if W_prev is None else self._conv(check_array(W_prev, "W_prev", (n_out, n_in)))
-        b_prev = b if b_prev is None else self._conv(check_array(b_prev, "b_prev", (n_out,)))
-        if not self.bias:
+        W_prev = W if W_prev is None else conv(check_array(W_prev, "W_prev", (n_out, n_in)))
+        b_prev = b if b_prev is None else conv(check_array(b_prev, "b_prev", (n_out,)))
+        if not bias:
             b_prev = xp.zeros((n_out,), like=X)
+        return X, rho, gamma, W, b, W_prev, b_prev, bias
+
+    def _assign(self, X, Y, loss, weight, rho, gamma, W, b, W_prev, b_prev, bias, layer, U=None):
+        """Store the block's data (trusted: no checks, no copies)."""
+        self.X, self.Y = X, Y
+        self.xp = namespace(X)
+        self.n_in, self.m = int(X.shape[0]), int(X.shape[1])
+        self.n_out = int(Y.shape[0])
+        self.loss = loss
+        self.term = DataTerm(loss, Y, weight)
+        self.rho, self.gamma, self.bias, self.layer = float(rho), float(gamma), bool(bias), layer
+        self.current = (W, b)
         self.W_prev, self.b_prev = W_prev, b_prev
+        self._U = U  # pre-activation at ``current`` (optional cache)
         self._problem = None
         self._vars = None
         self._problems = {}
+
+    @classmethod
+    def from_arrays(cls, X, Y, loss, weight, rho, gamma, W, b, W_prev=None, b_prev=None, bias=True, layer=None,
+                    U=None, **attrs):
+        r"""A block from trusted arrays, without validation or copies (the ``from_state`` path).
+
+        X (n_in x m), Y (n_out x m) on one backend; ``loss`` a :class:`~fenchel_cvx.losses.Loss` and ``weight``
+        w of the data term H(U) = w·ℓ(Y, U); ρ, γ; the current (W, b) and the proximal centre (default the
+        current); ``U`` = W X + b 1ᵀ if known; ``attrs`` extra attributes (``act``, ``lam``).
+        """
+        blk = cls.__new__(cls)
+        xp = namespace(X)
+        if not bias:
+            b_prev = xp.zeros((Y.shape[0],), like=X)
+        blk._assign(X, Y, loss, weight, rho, gamma, W, b, W if W_prev is None else W_prev,
+                    b if b_prev is None else b_prev, bias, layer, U)
+        for k, v in attrs.items():
+            setattr(blk, k, v)
+        return blk
 
     def _conv(self, a):
         return like(a, self.X)
@@ -139,31 +170,22 @@ class _WBlock(Block):
             raise ValueError(f"{what} b: must be zero when the block has no bias")
         return W, b
 
-    def _data_term(self, U):  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def objective(self, sol) -> float:
         """P(W, b) (module docstring) at ``sol = (W, b)``, a Python float (numpy or torch)."""
         W, b = self._check_sol(sol)
         xp = self.xp
         U = W @ self.X + b[:, None]
-        val = float(self._data_term(U)) + 0.5 * self.rho * float(xp.sum(W * W))
+        val = float(self.term.total(U)) + 0.5 * self.rho * float(xp.sum(W * W))
         if self.gamma > 0:
             dW, db = W - self.W_prev, b - self.b_prev
             val += 0.5 * self.gamma * (float(xp.sum(dW * dW)) + float(xp.sum(db * db)))
         return val
 
     # ---- duality ----------------------------------------------------------------------
-    def _loss_model(self):  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def dual_point(self, sol):
         """The natural dual point A = ∇H(U) at ``sol`` (n_out x m)."""
         W, b = self._check_sol(sol)
-        return self._loss_model().grad(W @ self.X + b[:, None])
-
-    def _conj_H(self, A) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
+        return self.term.grad(W @ self.X + b[:, None])
 
     def dual_objective(self, A, a1_tol: float | None = None) -> float:
         """Fenchel dual value D(A) = −H*(A) − R*(−A Xᵀ) − Q*(−A 1) (module docstring).
@@ -174,7 +196,7 @@ class _WBlock(Block):
         """
         xp = self.xp
         A = self._conv(check_array(A, "A", (self.n_out, self.m)))
-        Hs = self._conj_H(A)
+        Hs = self.term.conj(A)
         if not math.isfinite(Hs):
             return -math.inf
         S = -(A @ self.X.T) + self.gamma * self.W_prev
@@ -193,17 +215,11 @@ class _WBlock(Block):
         return -Hs - Rs - Qs
 
     # ---- reference ------------------------------------------------------------------------
-    def _cvx_data_term(self, U, inner, Y64):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _targets64(self):
-        return np.asarray(to_numpy(self.Y), dtype=np.float64)
-
     #: automatic DPP only while n_out·n_in·m² ≤ this: CVXPY's DPP canonicalisation of W @ X with a
     #: Parameter X forms a (#variables x #parameters) coefficient matrix, ~8·n_out·n_in·m² bytes
     DPP_MAX_SIZE = 2_000_000
 
-    def problem(self, dpp: bool | None = None) -> cp.Problem:
+    def problem(self, dpp: bool | None = None):
         """The block as a DCP ``cvxpy.Problem`` over Variables ``W`` (n_out x n_in) and ``b`` (n_out).
 
         ``dpp=True``: the data are Parameters -- ``X`` (n_in x m), ``YXt`` = Y Xᵀ (n_out x n_in,
@@ -212,8 +228,11 @@ class _WBlock(Block):
         the parameters and re-solved without recompiling. ``dpp=False``: the same expression
         with the data as constants (CVXPY compiles this much faster, and DPP with a Parameter X
         needs memory ~ n_out·n_in·m²). ``None`` (default): DPP while
-        n_out·n_in·m² ≤ :attr:`DPP_MAX_SIZE`. Cached per choice.
+        n_out·n_in·m² ≤ :attr:`DPP_MAX_SIZE`. Cached per choice. The data term is the loss
+        object's CVXPY form scaled by the block's weight (``self.term.w``).
         """
+        import cvxpy as cp
+
         if dpp is None:
             dpp = self.n_out * self.n_in * self.m ** 2 <= self.DPP_MAX_SIZE
         dpp = bool(dpp)
@@ -221,7 +240,7 @@ class _WBlock(Block):
             self._problem, self._vars = self._problems[dpp]
             return self._problem
         X64 = np.asarray(to_numpy(self.X), dtype=np.float64)
-        Y64 = self._targets64()
+        Y64 = np.asarray(to_numpy(self.Y), dtype=np.float64)
         n_out, n_in = self.n_out, self.n_in
 
         def data(value, name):
@@ -238,7 +257,7 @@ class _WBlock(Block):
             Y1 = data(Y64.sum(axis=1), "Y1")
             U = U + b[:, None]
             inner = inner + Y1 @ b
-        obj = self._cvx_data_term(U, inner, Y64) + (self.rho / 2) * cp.sum_squares(W)
+        obj = self.term.w * self.loss.cvx(Y64, U, inner=inner) + (self.rho / 2) * cp.sum_squares(W)
         if self.gamma > 0:
             Wp = data(np.asarray(to_numpy(self.W_prev), dtype=np.float64), "W_prev")
             prox = cp.sum_squares(W - Wp)
@@ -269,7 +288,7 @@ class _WBlock(Block):
             if bv is not None:
                 bv.value = np.asarray(to_numpy(b), dtype=np.float64)
 
-    # ---- fast path --------------------------------------------------------------------------
+    # ---- fast paths --------------------------------------------------------------------------
     def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 200,
                    max_cg: int | None = None) -> BlockResult:
         """Batched preconditioned Newton-CG (:mod:`fenchel_cvx.blocks.glm`) from ``init``
@@ -282,12 +301,11 @@ class _WBlock(Block):
         """
         t0 = time.perf_counter()
         xp = self.xp
-        tol = default_tol(self.X) if tol is None else _scalar(tol, "tol", positive=True)
+        tol = default_tol(self.X) if tol is None else check_number(tol, "tol", lo=0.0, strict=True)
         W0, b0 = self.current if init is None else self._check_sol(init, "init")
         # a fresh solver each call: its set-up (X̃, Gram matrix, preconditioner inverses) is part of the cost
         Theta_prev = self._augment_rows(self.W_prev, self.b_prev)
-        solver = GLMSolver(self._loss_model(), augment(self.X, self.bias), self.rho, self.gamma, Theta_prev,
-                           self.bias)
+        solver = GLMSolver(self.term, augment(self.X, self.bias), self.rho, self.gamma, Theta_prev, self.bias)
         out = solver.solve(self._augment_rows(W0, b0), tol, max_iter=max_iter, max_cg=max_cg)
         Theta = out["Theta"]
         W = xp.copy(Theta[:, : self.n_in])
@@ -299,6 +317,27 @@ class _WBlock(Block):
         info["gap_certified"] = gap
         return BlockResult(solution=(W, b), objective=obj, lower_bound=obj - gap, iterations=out["iterations"],
                            time=time.perf_counter() - t0, status=out["status"], method="newton-cg", info=info)
+
+    def solve_fixed(self, init=None, iters: int = 1) -> BlockResult:
+        r"""``iters`` majorise–minimise ridge steps (:func:`fenchel_cvx.blocks.mm.mm_steps`) from ``init``
+        (default :attr:`current`), each monotone in P; no certificate (status ``"budget"``).
+
+        ``info["U"]`` holds U = W X + b 1ᵀ at the result (the trainers re-forward with it). The
+        proximal centre enters through Θ_c; when the start is the centre (the trainers' case) its
+        pre-activation is the start's.
+        """
+        t0 = time.perf_counter()
+        xp = self.xp
+        start_is_centre = init is None and self.current[0] is self.W_prev and self.current[1] is self.b_prev
+        W0, b0 = self.current if init is None else self._check_sol(init, "init")
+        U = self._U if (init is None and self._U is not None) else W0 @ self.X + b0[:, None]
+        U_c = None if start_is_centre else self.W_prev @ self.X + self.b_prev[:, None]
+        W, b, Unew = mm_steps(self.term, self.X, U, self.W_prev, self.b_prev, self.rho, self.gamma, self.bias,
+                              n_steps=int(iters), U_c=U_c)
+        if not self.bias:
+            b = xp.zeros((self.n_out,), like=self.X)
+        return BlockResult(solution=(W, b), objective=None, lower_bound=None, iterations=int(iters),
+                           time=time.perf_counter() - t0, status="budget", method="mm", info={"U": Unew})
 
     def _augment_rows(self, W, b):
         if not self.bias:
@@ -329,6 +368,14 @@ def write_layer(net, l: int, W, b):
     net.W[l], net.b[l] = out
 
 
+def _check_bias_attained(loss, Y, what: str):
+    """With γ = 0 an unpenalised bias needs a minimiser: refuse rows where the loss says there is none."""
+    rows = loss.bias_blockers(Y)
+    if rows:
+        raise ValueError(f"Y: {what} {rows[:10]} have no minimiser of their bias with gamma = 0 (it drifts to "
+                         f"±inf: {loss!r}); use gamma > 0")
+
+
 class HiddenWBlock(_WBlock):
     r"""Hidden-layer weights (W_l, b_l), l < L: a GLM with a Fenchel–Young loss (module docstring).
 
@@ -349,42 +396,36 @@ class HiddenWBlock(_WBlock):
     def __init__(self, X, Y, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
                  bias=True, layer=None):
         Y = check_array(Y, "Y", (None, None))
-        self.act = _act.get(activation)
+        act = _act.get(activation)
         n_out = Y.shape[0]
-        self._init_common(X, Y, n_out, rho, gamma, W, b, W_prev, b_prev, bias, layer)
-        Y = self._conv(check_array(Y, "Y", (n_out, self.m)))
-        if not self.act.in_domain(Y):
-            lo, hi = self.act.domain
-            raise ValueError(f"Y: entries outside the domain [{lo}, {hi}] of f* for activation {self.act.name}")
-        self.Y = Y
-        self.lam = _scalar(lam, "lam")
-        if self.bias and self.gamma == 0.0 and self.lam > 0:
-            self._check_bias_attained()
-
-    def _check_bias_attained(self):
-        """With γ = 0, b_i minimises (λ/m)Σ_j f(c_ij + b_i) − b_i Σ_j Y_ij, which has a minimiser iff
-        Σ_j Y_ij lies in the range of b ↦ Σ_j φ(c_ij + b); an edge of dom f* that φ never attains
-        (∇f* infinite there, e.g. 0 and 1 for sigmoid) may not be the value of a whole row."""
-        xp = self.xp
-        lo, hi = self.act.domain
-        for edge, red in ((lo, xp.max), (hi, xp.min)):
-            if not math.isfinite(edge):
-                continue
-            with np.errstate(divide="ignore", invalid="ignore"):
-                attained = bool(np.all(np.isfinite(self.act.grad_fconj(np.array([float(edge)])))))
-            if attained:
-                continue
-            bad = red(self.Y, axis=1) == edge
-            if xp.any(bad):
-                rows = np.flatnonzero(to_numpy(bad)).tolist()
-                raise ValueError(
-                    f"Y: rows {rows[:10]} lie entirely on the edge {edge} of dom f* ({self.act.name}), which "
-                    f"φ never attains: with gamma = 0 the bias of those neurons has no minimiser "
-                    f"(it drifts to ∓inf); use gamma > 0")
+        X, rho, gamma, W, b, W_prev, b_prev, bias = self._validated(X, n_out, rho, gamma, W, b, W_prev, b_prev, bias)
+        m = X.shape[1]
+        Y = like(check_array(Y, "Y", (n_out, m)), X)
+        if not act.in_domain(Y):
+            lo, hi = act.domain
+            raise ValueError(f"Y: entries outside the domain [{lo}, {hi}] of f* for activation {act.name}")
+        lam = check_number(lam, "lam", lo=0.0)
+        loss = _loss.FenchelYoungLoss(act)
+        if bias and gamma == 0.0 and lam > 0:
+            _check_bias_attained(loss, Y, "rows")
+        self._assign(X, Y, loss, lam / m, rho, gamma, W, b, W_prev, b_prev, bias, layer)
+        self.act, self.lam = act, lam
 
     @classmethod
     def layers(cls, net) -> list[int]:
         return list(range(net.L))
+
+    @classmethod
+    def from_state(cls, state, layer: int, gamma: float = 0.0, W_prev=None, b_prev=None, U=None) -> HiddenWBlock:
+        """W-block of weight layer ``layer`` (< L) at a :class:`~fenchel_cvx.blocks.state.LiftedState` (trusted)."""
+        l = int(layer)
+        net = state.net
+        loss, weight = data_term_of(net, l, state.lam, state.m)
+        if net.bias and gamma == 0.0 and weight > 0:
+            _check_bias_attained(loss, state.target(l), "rows")
+        return cls.from_arrays(state.inputs(l), state.target(l), loss, weight, float(net.rho[l]), float(gamma),
+                               state.W[l], state.b[l], W_prev, b_prev, net.bias, l, U, act=loss.act,
+                               lam=float(state.lam[l]))
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):
@@ -399,32 +440,6 @@ class HiddenWBlock(_WBlock):
                    W=like(net.W[layer], X0), b=like(net.b[layer], X0),
                    W_prev=None if W_prev is None else like(W_prev, X0),
                    b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias, layer=layer)
-
-    def _data_term(self, U):
-        xp = self.xp
-        return self.lam / self.m * xp.sum(self.act.f(U) - U * self.Y)
-
-    def _loss_model(self):
-        return FenchelYoungLoss(self.act, self.Y, self.lam)
-
-    def _conj_H(self, A):
-        """H*(A) = (λ/m) Σ f*(Y + A m/λ) (λ > 0); ι{A = 0} when λ = 0.
-
-        Y + A m/λ is moved onto dom f* when it lies outside by no more than the rounding
-        of its own evaluation (64 eps (|Y| + |A| m/λ)); beyond that H*(A) = +inf.
-        """
-        xp = self.xp
-        if self.lam == 0.0:
-            return 0.0 if not xp.any(A != 0) else math.inf
-        Am = A * (self.m / self.lam)
-        V = self.Y + Am
-        P = self.act.project_domain(V)
-        if xp.any(xp.abs(P - V) > 64 * xp.eps(V) * (xp.abs(self.Y) + xp.abs(Am))):
-            return math.inf
-        return self.lam / self.m * float(xp.sum(self.act.fconj(P)))
-
-    def _cvx_data_term(self, U, inner, Y64):
-        return (self.lam / self.m) * (cp.sum(self.act.f_cvx(U)) - inner)
 
 
 class LastWBlock(_WBlock):
@@ -445,7 +460,7 @@ class LastWBlock(_WBlock):
 
     def __init__(self, X, Y, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None, bias=True,
                  layer=None):
-        self.loss = _loss.get(loss)
+        loss = _loss.get(loss)
         if is_torch(Y) or isinstance(Y, np.ndarray):
             ndim = len(Y.shape)
         else:
@@ -458,20 +473,29 @@ class LastWBlock(_WBlock):
         else:
             raise ValueError("Y: integer labels need W (or pass k x m targets) to fix the number of outputs")
         X = check_array(X, "X", (None, None))
-        Y = self.loss.targets(Y, k)
-        Y = like(Y, X)
-        self._init_common(X, Y, k, rho, gamma, W, b, W_prev, b_prev, bias, layer)
-        self.Y = self._conv(check_array(Y, "Y", (k, self.m)))
-        if self.bias and self.gamma == 0.0 and self.loss.name == "cross_entropy":
-            mass = self.xp.max(self.Y, axis=1)
-            if self.xp.any(mass <= 0):
-                rows = np.flatnonzero(to_numpy(mass <= 0)).tolist()
-                raise ValueError(f"Y: classes {rows[:10]} have no target mass: with gamma = 0 their bias has no "
-                                 f"minimiser (it drifts to -inf); use gamma > 0")
+        Y = like(loss.targets(Y, k), X)
+        X, rho, gamma, W, b, W_prev, b_prev, bias = self._validated(X, k, rho, gamma, W, b, W_prev, b_prev, bias)
+        m = X.shape[1]
+        Y = like(check_array(Y, "Y", (k, m)), X)
+        if bias and gamma == 0.0:
+            _check_bias_attained(loss, Y, "classes")
+        self._assign(X, Y, loss, 1.0 / m, rho, gamma, W, b, W_prev, b_prev, bias, layer)
 
     @classmethod
     def layers(cls, net) -> list[int]:
         return [net.L]
+
+    @classmethod
+    def from_state(cls, state, layer: int | None = None, gamma: float = 0.0, W_prev=None, b_prev=None,
+                   U=None) -> LastWBlock:
+        """W-block of the output layer L at a :class:`~fenchel_cvx.blocks.state.LiftedState` (trusted)."""
+        net = state.net
+        L = net.L
+        loss, weight = data_term_of(net, L, state.lam, state.m)
+        if net.bias and gamma == 0.0:
+            _check_bias_attained(loss, state.Y, "classes")
+        return cls.from_arrays(state.inputs(L), state.Y, loss, weight, float(net.rho[L]), float(gamma),
+                               state.W[L], state.b[L], W_prev, b_prev, net.bias, L, U)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):
@@ -487,20 +511,3 @@ class LastWBlock(_WBlock):
         return cls(X, Y, net.loss, net.rho[L], gamma=gamma, W=like(net.W[L], X0), b=like(net.b[L], X0),
                    W_prev=None if W_prev is None else like(W_prev, X0),
                    b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias, layer=L)
-
-    def _data_term(self, U):
-        return self.loss.value(self.Y, U) / self.m
-
-    def _loss_model(self):
-        if self.loss.name == "cross_entropy":
-            return CrossEntropyLoss(self.Y)
-        if self.loss.name == "squared":
-            return SquaredLoss(self.Y)
-        raise ValueError(f"loss: no fast W-block solver for loss {self.loss.name!r}")
-
-    def _conj_H(self, A):
-        """H*(A) = ℓ*(Y, m A)/m."""
-        return float(self.loss.conj(self.Y, A * self.m)) / self.m
-
-    def _cvx_data_term(self, U, inner, Y64):
-        return self.loss.cvx(Y64, U, inner=inner) / self.m

@@ -50,32 +50,23 @@ with parameters vs 0.1 s with constants; an n x m parameter of 100 x 200 takes m
 from __future__ import annotations
 
 import math
+import time
 
-import cvxpy as cp
 import numpy as np
 
 from .. import activations as _act
 from .. import losses as _losses
-from ..backend import like, namespace, to_numpy
-from ..network import check_array
+from ..backend import like, namespace, to_numpy64
+from ..validation import check_array, check_number
 from .base import Block, BlockResult, default_tol
-from .prox_grad import CompositeProblem, fista
+from .prox_grad import CompositeProblem, apg_fixed, fista
 
 __all__ = ["HiddenXBlock", "LastXBlock", "DPP_MAX_PARAMS"]
 
 #: problem(dpp=None) builds a DPP problem (data as Parameters) up to this many parameter entries
 DPP_MAX_PARAMS = 1500
 
-
-def _positive(value, name: str, strict: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
-    v = float(value)
-    if not math.isfinite(v) or v < 0 or (strict and v == 0):
-        need = "> 0" if strict else ">= 0"
-        extra = " (the X-block needs λ_{l-1} > 0: it is the block's strong convexity)" if strict else ""
-        raise ValueError(f"{name}: must be finite and {need}{extra}, got {value}")
-    return v
+_LAM_HINT = " (the X-block needs λ_{l-1} > 0: it is the block's strong convexity)"
 
 
 def _no_prox_term(gamma, W_prev, b_prev):
@@ -85,8 +76,6 @@ def _no_prox_term(gamma, W_prev, b_prev):
         raise ValueError("W_prev, b_prev: X-blocks have no proximal term; pass None")
 
 
-def _np64(x) -> np.ndarray:
-    return np.asarray(to_numpy(x), dtype=np.float64)
 
 
 class _XBlock(Block):
@@ -107,10 +96,7 @@ class _XBlock(Block):
     def _init_op(self, U, W, b):
         """Validate and store W (k x n), b (k,), k and the bias column ``_bcol`` (k x 1)."""
         W = like(check_array(W, "W", (None, self.n)), U)
-        self.k = int(W.shape[0])
-        self.W = W
-        self.b = like(check_array(b, "b", (self.k,)), U)
-        self._bcol = self.b[:, None]
+        self._set_op(W, like(check_array(b, "b", (int(W.shape[0]),)), U))
 
     def _A(self, V):
         """W V: n x m → k x m."""
@@ -126,7 +112,7 @@ class _XBlock(Block):
 
     def _adjoint_np(self, R):
         """Wᵀ R in numpy float64 (data products of the reference problem)."""
-        return _np64(self.W).T @ R
+        return to_numpy64(self.W).T @ R
 
     def _n_params(self) -> int:
         """Entries of the Parameters of the DPP build (C, W, B, c0)."""
@@ -134,8 +120,8 @@ class _XBlock(Block):
 
     def _cvx_affine(self, V):
         """W V + B with B = b 1ᵀ (Parameters or constants)."""
-        B = np.repeat(_np64(self._bcol), self.m, axis=1)
-        return self._data("W", _np64(self.W)) @ V + self._data("B", B)
+        B = np.repeat(to_numpy64(self._bcol), self.m, axis=1)
+        return self._data("W", to_numpy64(self.W)) @ V + self._data("B", B)
 
     @classmethod
     def _check_net(cls, net):
@@ -153,16 +139,22 @@ class _XBlock(Block):
 
     # ---- shared ---------------------------------------------------------------------------
     def _init_common(self, U, W, b, lam, act, current, layer):
+        """Validate the shared arguments and store them (the public constructors' path)."""
         U = check_array(U, "U", (self._n_in(), None))
-        self.n, self.m = (int(s) for s in U.shape)
-        if self.n == 0 or self.m == 0:
+        if U.shape[0] == 0 or U.shape[1] == 0:
             raise ValueError(f"U: expected a non-empty n x m array, got shape {tuple(U.shape)}")
-        self.U = U
-        self.act = _act.get(act)
-        self.lam = _positive(lam, "lam", strict=True)
+        self._setup(U, _act.get(act), check_number(lam, "lam", lo=0.0, strict=True, hint=_LAM_HINT), layer)
         self._init_op(U, W, b)
         if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 1):
             raise ValueError(f"layer: expected an integer >= 1 (the index l of X_l) or None, got {layer!r}")
+        self.current = self.forward_value if current is None else self._check_solution(current, "current")
+
+    def _setup(self, U, act, lam, layer):
+        """Store U, the activation, λ and the layer (trusted) and reset the caches."""
+        self.n, self.m = (int(s) for s in U.shape)
+        self.U = U
+        self.act = act
+        self.lam = float(lam)
         self.layer = None if layer is None else int(layer)
         self.xp = namespace(U)
         self._problem = None
@@ -170,7 +162,26 @@ class _XBlock(Block):
         self._tpU = None
         self._lipschitz = None
         self._V = None
-        self.current = self.forward_value if current is None else self._check_solution(current, "current")
+
+    def _set_op(self, W, b):
+        """Store the (trusted) map out of V: W, b, k and the bias column."""
+        self.W, self.b = W, b
+        self.k = int(W.shape[0])
+        self._bcol = b[:, None]
+
+    @classmethod
+    def _state_parts(cls, state, l, lam_scale):
+        """(U_{l−1}, λ_{l−1}/lam_scale, φ_{l−1}) of X_l at a LiftedState, and the map out of X_l set on a new block."""
+        blk = cls.__new__(cls)
+        blk._setup(state.pre_activation(l - 1), state.net.activations[l - 1],
+                   float(state.lam[l - 1]) / lam_scale, l)
+        blk._set_state_op(state, l)
+        blk.current = state.Xs[l - 1]
+        return blk
+
+    def _set_state_op(self, state, l):
+        """The map out of X_l from the state (dense: W_l, b_l)."""
+        self._set_op(state.W[l], state.b[l])
 
     # ---- helpers ---------------------------------------------------------------
     @property
@@ -253,7 +264,7 @@ class _XBlock(Block):
             raise RuntimeError(f"block {self.name()}: problem() has not been solved yet")
         return self.act.project_domain(np.asarray(self._V.value, dtype=np.float64))
 
-    def problem(self, dpp: bool | None = None) -> cp.Problem:
+    def problem(self, dpp: bool | None = None):
         """The block as a ``cvxpy.Problem`` (cached); its objective value equals :meth:`objective`.
 
         ``dpp``: data as Parameters (True), as constants (False), or None: Parameters when the
@@ -270,10 +281,12 @@ class _XBlock(Block):
         """Set the CVXPY variable to ``V`` (to compare ``problem().objective.value`` with :meth:`objective`)."""
         V = self._check_solution(V, "V", domain=False)
         self.problem()
-        self._V.value = _np64(V)
+        self._V.value = to_numpy64(V)
 
     def _data(self, name: str, value):
         """``value`` as a cp.Parameter named ``name`` (DPP build) or as a constant."""
+        import cvxpy as cp
+
         if not self._problem_dpp:
             return value
         value = np.asarray(value, dtype=np.float64)
@@ -281,6 +294,8 @@ class _XBlock(Block):
 
     def _cvx_common(self, C):
         """V, the expression λ Σ f*(V) − ⟨C, V⟩, and the dom f* constraints."""
+        import cvxpy as cp
+
         V = cp.Variable((self.n, self.m), name="V")
         expr = self.lam * cp.sum(self.act.fconj_cvx(V)) - cp.sum(cp.multiply(self._data("C", C), V))
         self._V = V
@@ -307,6 +322,16 @@ class _XBlock(Block):
         return BlockResult(solution=res.x, objective=obj, lower_bound=min(res.lower_bound, obj),
                            iterations=res.iterations, time=res.time, status=res.status, method="fista",
                            info={**res.info, "tol": tol})
+
+    def solve_fixed(self, init=None, iters: int = 5) -> BlockResult:
+        """``iters`` iterations of accelerated proximal gradient (:func:`~fenchel_cvx.blocks.prox_grad.apg_fixed`)
+        from ``init`` (default :attr:`current`, trusted); no certificate (status ``"budget"``): the trainers'
+        cheap X-step."""
+        t0 = time.perf_counter()
+        V0 = self.current if init is None else self.act.project_domain(self._check_solution(init, "init", False))
+        x = apg_fixed(self.composite(), V0, int(iters))
+        return BlockResult(solution=x, objective=None, lower_bound=None, iterations=int(iters),
+                           time=time.perf_counter() - t0, status="budget", method="apg")
 
     def update(self, net, Xs, sol) -> list:
         """A new list [X_1..X_L] with X_l replaced by ``sol`` (on the backend of the old X_l)."""
@@ -352,7 +377,7 @@ class HiddenXBlock(_XBlock):
     def __init__(self, U, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None, layer=None):
         self._init_common(U, W, b, lam, act, current, layer)
         self.act_next = _act.get(act_next)
-        self.lam_next = _positive(lam_next, "lam_next", strict=False)
+        self.lam_next = check_number(lam_next, "lam_next", lo=0.0)
         X_next = like(check_array(X_next, "X_next", (self.k, self.m)), self.U)
         if not self.act_next.in_domain(X_next):
             lo, hi = self.act_next.domain
@@ -376,6 +401,17 @@ class HiddenXBlock(_XBlock):
                    lam_next=float(net.lam[l]), act=net.activations[l - 1], act_next=net.activations[l],
                    current=Xs[l - 1], layer=l)
 
+    @classmethod
+    def from_state(cls, state, layer: int, lam_scale: float = 1.0) -> HiddenXBlock:
+        """The block of X_l (``layer`` = l < L) at a :class:`~fenchel_cvx.blocks.state.LiftedState` (trusted),
+        with λ_{l−1} divided by ``lam_scale``; warm start the state's X_l."""
+        l = int(layer)
+        blk = cls._state_parts(state, l, lam_scale)
+        blk.act_next = state.net.activations[l]
+        blk.lam_next = float(state.lam[l])
+        blk.X_next = state.Xs[l]
+        return blk
+
     def _has_smooth(self) -> bool:
         return self.lam_next > 0
 
@@ -392,11 +428,13 @@ class HiddenXBlock(_XBlock):
         """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next)."""
         return (self.lam_next / self.m) * (self.act_next.phi(Z + self._bcol) - self.X_next)
 
-    def _build_problem(self) -> cp.Problem:
-        U, Xn = _np64(self.U), _np64(self.X_next)
+    def _build_problem(self):
+        import cvxpy as cp
+
+        U, Xn = to_numpy64(self.U), to_numpy64(self.X_next)
         V, expr, cons = self._cvx_common(self.lam * U + self.lam_next * self._adjoint_np(Xn))
         if self.lam_next > 0:
-            c0 = self._data("c0", float(np.sum(_np64(self._bcol) * Xn)))
+            c0 = self._data("c0", float(np.sum(to_numpy64(self._bcol) * Xn)))
             expr = expr + self.lam_next * (cp.sum(self.act_next.f_cvx(self._cvx_affine(V))) - c0)
         return cp.Problem(cp.Minimize(expr / self.m), cons)
 
@@ -442,6 +480,15 @@ class LastXBlock(_XBlock):
         return cls(U, *cls._op_args(net, L, X0), Y, lam=float(net.lam[L - 1]),
                    act=net.activations[L - 1], loss=net.loss, current=Xs[L - 1], layer=L)
 
+    @classmethod
+    def from_state(cls, state, layer: int | None = None, lam_scale: float = 1.0) -> LastXBlock:
+        """The block of X_L at a :class:`~fenchel_cvx.blocks.state.LiftedState` (trusted), with λ_{L−1} divided
+        by ``lam_scale``; warm start the state's X_L."""
+        blk = cls._state_parts(state, state.L, lam_scale)
+        blk.loss = state.net.loss
+        blk.Y = state.Y
+        return blk
+
     def _smooth_curvature(self) -> float:
         return float(self.loss.hess_bound)
 
@@ -453,9 +500,11 @@ class LastXBlock(_XBlock):
         """∇s(Z) = ∇ℓ(Y, Z + b)/m."""
         return self.loss.grad(self.Y, Z + self._bcol) / self.m
 
-    def _build_problem(self) -> cp.Problem:
-        U, Y = _np64(self.U), _np64(self.Y)
+    def _build_problem(self):
+        import cvxpy as cp
+
+        U, Y = to_numpy64(self.U), to_numpy64(self.Y)
         V, expr, cons = self._cvx_common(self.lam * U + self._adjoint_np(Y))
-        c0 = self._data("c0", float(np.sum(Y * _np64(self._bcol))))
+        c0 = self._data("c0", float(np.sum(Y * to_numpy64(self._bcol))))
         expr = expr + self.loss.cvx(Y, self._cvx_affine(V), inner=c0)
         return cp.Problem(cp.Minimize(expr / self.m), cons)

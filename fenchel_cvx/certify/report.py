@@ -25,7 +25,7 @@ import numpy as np
 
 from ._problem import check_problem, require_scip
 from .convex import ConvexResult, convex_reference
-from .scip import GlobalResult, _check_scope, solve_relaxation, solve_standard
+from .scip import GlobalResult, check_scope, solve_relaxation, solve_standard
 from .upper import UpperBound, bcd_provider, lbfgs_provider
 
 __all__ = ["Bound", "SweepPoint", "CertifyReport", "certify", "format_gap"]
@@ -184,7 +184,7 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, time
     progress : show a tqdm progress bar on stderr.
     """
     problem = check_problem(net, X0, y, need_lam=False, allow_large=allow_large)
-    _check_scope(problem)
+    check_scope(problem)
     require_scip()
     lams = [float(v) for v in np.atleast_1d(np.asarray(lams, dtype=float))] if len(lams) else []
     if any(not (math.isfinite(v) and v > 0) for v in lams):

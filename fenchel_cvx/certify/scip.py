@@ -381,7 +381,8 @@ class _UnitModel:
                 "c": float(val(self.c)), "tau": np.array([val(v) for v in self.tau])}
 
 
-def _check_scope(problem):
+def check_scope(problem):
+    """Refuse a problem outside :data:`SUPPORTED_GLOBAL` (ValueError listing what is supported)."""
     net = problem.net
     if net.L != 1 or net.sizes[-1] != 1 or problem.loss != "squared":
         raise ValueError(f"the global SCIP models support {SUPPORTED_GLOBAL}; got sizes {net.sizes} and loss "
@@ -471,19 +472,19 @@ def _polish_J(net, X0, y, W, b):
     """Local L-BFGS on J started at (W, b) (through a copy of the network)."""
     from scipy.optimize import minimize
 
-    from .upper import _pack, _unpack, objective_and_grad, single_thread
+    from .upper import objective_and_grad, pack_params, single_thread, unpack_params
 
     Y = np.asarray(net.check_targets(y, X0.shape[1]), dtype=float)
 
     def fun(theta):
-        Wt, bt = _unpack(theta, net.sizes, net.bias)
+        Wt, bt = unpack_params(theta, net.sizes, net.bias)
         J, gW, gb = objective_and_grad(net, X0, Y, Wt, bt)
-        return J, _pack(gW, gb, net.bias)
+        return J, pack_params(gW, gb, net.bias)
 
     with single_thread():
-        res = minimize(fun, _pack(W, b, net.bias), jac=True, method="L-BFGS-B",
+        res = minimize(fun, pack_params(W, b, net.bias), jac=True, method="L-BFGS-B",
                        options={"maxiter": 20000, "ftol": 1e-15, "gtol": 1e-11})
-    Wt, bt = _unpack(res.x, net.sizes, net.bias)
+    Wt, bt = unpack_params(res.x, net.sizes, net.bias)
     return Wt, bt, net.objective(X0, y, Wt, bt), res
 
 
@@ -518,7 +519,7 @@ def solve_relaxation(net, X0, y, lam=None, incumbent=None, time_limit: float = 6
     is a certified lower bound on min F_λ, hence on min J.
     """
     problem = check_problem(net, X0, y, allow_large=allow_large)
-    _check_scope(problem)
+    check_scope(problem)
     lam = float(problem.net.lam[0]) if lam is None else lam
     if isinstance(lam, bool) or not isinstance(lam, (int, float, np.floating)) or not (0 < lam < math.inf):
         raise ValueError(f"lam: expected a finite lam > 0, got {lam!r}")
@@ -533,7 +534,7 @@ def solve_standard(net, X0, y, incumbent=None, time_limit: float = 60.0, gap: fl
                    allow_large: bool = False) -> GlobalResult:
     """min J over (W, b) by SCIP, the ReLU as the complementarity ṽ ≥ 0, ṽ ≥ ũ, ṽ(ṽ − ũ) = 0 (module docstring)."""
     problem = check_problem(net, X0, y, need_lam=False, allow_large=allow_large)
-    _check_scope(problem)
+    check_scope(problem)
     _check_options(time_limit, gap, feastol, complementarity)
     require_scip()
     return _solve(problem, False, None, _incumbent(problem, incumbent), time_limit, gap, seed, feastol,

@@ -45,12 +45,14 @@ def single_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _pack(W, b, bias):
+def pack_params(W, b, bias):
+    """The parameters (W_l, then b_l when ``bias``) flattened into one vector θ (the optimisers' variable)."""
     parts = [w.ravel() for w in W] + ([v.ravel() for v in b] if bias else [])
     return np.concatenate(parts)
 
 
-def _unpack(theta, sizes, bias):
+def unpack_params(theta, sizes, bias):
+    """Inverse of :func:`pack_params` for a network of widths ``sizes``: (W, b) lists (b = 0 without bias)."""
     W, b, i = [], [], 0
     for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
         W.append(theta[i:i + n_in * n_out].reshape(n_out, n_in))
@@ -101,14 +103,14 @@ def lbfgs_train(net, X0, y, seed: int = 0, maxiter: int = 20000, init_scale: flo
     sizes, bias = work.sizes, work.bias
 
     def fun(theta):
-        W, b = _unpack(theta, sizes, bias)
+        W, b = unpack_params(theta, sizes, bias)
         J, gW, gb = objective_and_grad(work, X0, Y, W, b)
-        return J, _pack(gW, gb, bias)
+        return J, pack_params(gW, gb, bias)
 
     with single_thread():
-        res = minimize(fun, _pack(W0, work.b, bias), jac=True, method="L-BFGS-B",
+        res = minimize(fun, pack_params(W0, work.b, bias), jac=True, method="L-BFGS-B",
                        options={"maxiter": maxiter, "maxfun": 2 * maxiter, "ftol": 1e-15, "gtol": 1e-10})
-    W, b = _unpack(res.x, sizes, bias)
+    W, b = unpack_params(res.x, sizes, bias)
     J = work.objective(X0, y, W, b)
     return W, b, J, {"iterations": int(res.nit), "message": str(res.message), "seed": seed}
 
@@ -175,7 +177,7 @@ def lifted_lbfgs(net, X0, y, W, b, Xs=None, lam=None, maxiter: int = 20000):
     shapes = [X.shape for X in Xs]
 
     def split(theta):
-        Wt, bt = _unpack(theta[:nP], sizes, bias)
+        Wt, bt = unpack_params(theta[:nP], sizes, bias)
         out, i = [], nP
         for sh in shapes:
             out.append(theta[i:i + sh[0] * sh[1]].reshape(sh))
@@ -185,13 +187,13 @@ def lifted_lbfgs(net, X0, y, W, b, Xs=None, lam=None, maxiter: int = 20000):
     def fun(theta):
         Wt, bt, Xt = split(theta)
         F, gW, gb, gX = lifted_objective_and_grad(net, X0, Y, Wt, bt, Xt, lam)
-        return F, np.concatenate([_pack(gW, gb, bias)] + [g.ravel() for g in gX])
+        return F, np.concatenate([pack_params(gW, gb, bias)] + [g.ravel() for g in gX])
 
     box = [(None, None)] * nP
     for act, sh in zip(net.activations, shapes, strict=True):
         lo, hi = act.domain
         box += [(lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None)] * (sh[0] * sh[1])
-    theta0 = np.concatenate([_pack(W, b, bias)] + [X.ravel() for X in Xs])
+    theta0 = np.concatenate([pack_params(W, b, bias)] + [X.ravel() for X in Xs])
     with single_thread():
         res = minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=box,
                        options={"maxiter": maxiter, "maxfun": 2 * maxiter, "ftol": 1e-15, "gtol": 1e-11})
@@ -210,7 +212,7 @@ def bcd_provider(starts: int = 3, epochs: int = 40, seed: int = 0) -> Callable:
     def provide(net, X0, y):
         import copy
 
-        from ..train import train
+        from ..training import train
 
         out = []
         for s in range(int(starts)):

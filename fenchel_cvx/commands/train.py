@@ -3,7 +3,7 @@
 ``fenchel-cvx train --dataset digits --arch 64-100-10 --method fenchel`` loads the data
 (features x samples), builds the network (the architecture's first width must equal the
 number of features and its last width the number of classes), trains it with
-:func:`fenchel_cvx.train.train` (``--method fenchel``) or
+:func:`fenchel_cvx.train` (``--method fenchel``) or
 :func:`fenchel_cvx.baselines.train_backprop` (``--method adam|sgd``), and writes to
 ``--output`` (default ``runs/<dataset>-<method>-seed<seed>``):
 
@@ -11,13 +11,13 @@ number of features and its last width the number of classes), trains it with
   (history: one record per epoch with F, J, train/val/test accuracy, time);
 * ``training_curve.png``: accuracy and objectives per epoch.
 
-The lifted options start from ``--preset tuned`` (:func:`fenchel_cvx.train.tuned`, the schedule
-benchmarked on Fashion-MNIST) or ``--preset plain`` (:class:`fenchel_cvx.train.BCDConfig`'s
+The lifted options start from ``--preset tuned`` (:func:`fenchel_cvx.training.tuned`, the schedule
+benchmarked on Fashion-MNIST) or ``--preset plain`` (:class:`fenchel_cvx.training.BCDConfig`'s
 defaults); every option given on the command line overrides the preset.
 
 With ``--scheduler local`` (a LocalCluster of ``--workers`` processes) or ``--scheduler
 tcp://host:8786`` lifted BCD runs sample-parallel on Dask
-(:func:`fenchel_cvx.distributed.train_distributed`; same metrics and checkpoints).
+(:func:`fenchel_cvx.training.dask.train_distributed`; same metrics and checkpoints).
 
 Every option is checked (architecture vs data, labels vs output width, method, backend,
 dtype) before any training starts.
@@ -30,8 +30,6 @@ import json
 import os
 
 import numpy as np
-
-from ..train import BCDConfig
 
 
 def _floats(text: str):
@@ -110,7 +108,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="lifted BCD (fenchel) or a backprop baseline (default fenchel)")
     g = parser.add_argument_group("lifted BCD (method fenchel); unset options come from --preset")
     g.add_argument("--preset", default="tuned", choices=("tuned", "plain"),
-                   help="tuned: the schedule of fenchel_cvx.train.tuned() (benchmarked on Fashion-MNIST); "
+                   help="tuned: the schedule of fenchel_cvx.training.tuned() (benchmarked on Fashion-MNIST); "
                         "plain: BCDConfig's defaults (default tuned)")
     g.add_argument("--schedule", default=None, choices=("minibatch", "fullbatch"))
     g.add_argument("--lam", type=_floats, default=None, help="λ per hidden layer (scalar or comma list)")
@@ -141,7 +139,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, default=None, help="torch intra-op threads (baselines)")
     g.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
                    help="run lifted BCD on Dask: 'local' (a LocalCluster of --workers processes) or a scheduler "
-                        "address such as tcp://host:8786 (fenchel_cvx.distributed; needs the 'distributed' extra)")
+                        "address such as tcp://host:8786 (fenchel_cvx.training.dask; needs the 'distributed' extra)")
     g.add_argument("--workers", type=int, default=2, help="worker processes of --scheduler local (default 2)")
     g.add_argument("--seed", type=int, default=0, help="initialisation, split and batch order")
     g.add_argument("--output", default=None, help="output directory (default runs/<dataset>-<method>-seed<seed>)")
@@ -151,17 +149,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-plot", action="store_true", help="do not write the training-curve PNG")
 
 
-def lifted_config(args, n_hidden: int, conv: bool = False) -> BCDConfig:
+def lifted_config(args, n_hidden: int, conv: bool = False):
     """The BCDConfig of the command line: the preset, overridden by every option given.
 
-    ``--preset tuned`` is :func:`fenchel_cvx.train.tuned` for dense networks and
-    :func:`fenchel_cvx.train.tuned_conv` (the LeNet-5 schedule) for convolutional ones; the run
+    ``--preset tuned`` is :func:`fenchel_cvx.training.tuned` for dense networks and
+    :func:`fenchel_cvx.training.tuned_conv` (the LeNet-5 schedule) for convolutional ones; the run
     options (backend, dtype, ...) always come from the command line.
     """
-    from ..train import tuned, tuned_conv
+    from ..training import BCDConfig, tuned, tuned_conv
 
     base = (tuned_conv(n_hidden) if conv else tuned(n_hidden)) if args.preset == "tuned" else {}
-    opts = {"schedule": args.schedule, "lam": args.lam, "rho": args.rho, "gamma": args.gamma,
+    opts = {"schedule": args.schedule, "lam": args.lam, "gamma": args.gamma,
             "x_weight": args.x_weight, "lam_growth": args.lam_growth, "lam_max": args.lam_max,
             "gamma_growth": args.gamma_growth, "momentum": args.momentum, "x_iters": args.x_iters,
             "x_solver": args.x_solver, "w_solver": args.w_solver, "w_iters": args.w_iters,
@@ -221,21 +219,22 @@ def check_scheduler(args, net, cfg) -> None:
         raise ValueError(f"--scheduler: only --method fenchel runs on Dask, got --method {args.method}")
     if isinstance(args.workers, bool) or args.workers < 1:
         raise ValueError(f"--workers: expected a positive integer, got {args.workers}")
-    from ..distributed import check_scope
+    from ..training.dask import check_scope
 
     check_scope(net, cfg)
 
 
 def run(args) -> int:
     from ..baselines import train_backprop
-    from ..train import _json_safe, train
+    from ..training import train
+    from ..training.checkpoint import json_safe
 
     ds, net, cfg, y_tr, y_te = build(args)
     check_scheduler(args, net, cfg)
     verbose = 0 if args.quiet else 1
     common = dict(verbose=verbose, checkpoint=args.checkpoint, resume=args.resume)
     if args.method == "fenchel" and getattr(args, "scheduler", None) is not None:
-        from ..distributed import train_distributed
+        from ..training.dask import train_distributed
 
         res = train_distributed(net, ds.X_train, y_tr, ds.X_test, y_te, cfg, scheduler=args.scheduler,
                                 n_workers=args.workers, **common)
@@ -254,7 +253,7 @@ def run(args) -> int:
         metrics["distributed"] = res.distributed
     metrics.update(dataset=ds.name, sizes=net.sizes, activation=args.activation, loss=net.loss.name)
     with open(os.path.join(out, "metrics.json"), "w") as fh:
-        json.dump(_json_safe(metrics), fh, indent=1)
+        json.dump(json_safe(metrics), fh, indent=1)
     if not args.no_plot:
         plot_history(res.history, os.path.join(out, "training_curve.png"),
                      title=f"{ds.name} {'-'.join(map(str, net.sizes))} {args.method}")
@@ -266,9 +265,6 @@ def run(args) -> int:
 
 def plot_history(histories, path: str, title: str = "", labels=None):
     """Accuracy (left) and objectives J / F_λ (right) per epoch; ``histories`` one history or a list of them."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     if histories and isinstance(histories[0], dict):

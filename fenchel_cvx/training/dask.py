@@ -3,12 +3,12 @@ r"""Sample-parallel (and, where the schedule allows, layer-parallel) lifted BCD 
 Shapes follow the project convention: features x samples. ``X`` is d x m, the targets are labels
 (m,) or a k x m array, the hidden activations X_l are n_l x m; W_l is n_{l+1} x n_l.
 
-:func:`train_distributed` runs the **mini-batch schedule** of :func:`fenchel_cvx.train.train`
+:func:`train_distributed` runs the **mini-batch schedule** of :func:`fenchel_cvx.train`
 (module docstring there: forward pass, X-steps from X_L down to X_1, W-steps from W_0 up to W_L
 with a proximal term, refresh, inertia, λ/γ continuation) on a Dask cluster -- a
 ``LocalCluster`` by default, any scheduler address for a real cluster -- and returns the same
-:class:`~fenchel_cvx.train.TrainResult` (same history records, same checkpoints: a distributed
-checkpoint resumes under :func:`~fenchel_cvx.train.train` and vice versa).
+:class:`~fenchel_cvx.training.TrainResult` (same history records, same checkpoints: a distributed
+checkpoint resumes under :func:`fenchel_cvx.train` and vice versa).
 
 Where the work runs
 -------------------
@@ -22,13 +22,13 @@ so no data moves between workers (measured with Dask's transfer log in ``benchma
 The driver holds only W, b (small), the optimiser state and the reduced matrices below. Per
 mini-batch B = ``batch_order(m, e, seed)[s:s+m_B]`` shard k works on B ∩ S_k (in the global order):
 
-1. forward pass and X-steps (``x_solver="apg"``: :func:`fenchel_cvx.train.apg_fixed` on the
-   block's composite model) run **on the shard**: the X-blocks are separable over samples, and
+1. forward pass and X-steps (``x_solver="apg"``: the X-blocks' fixed-budget APG, ``solve_fixed``)
+   run **on the shard**: the X-blocks are separable over samples, and
    the APG iterates do not depend on the number of columns (step t = 1/L with L ∝ 1/m and
    ∇g ∝ 1/m; prox step t' = tλ/m and momentum β depend on W, λ and φ only), so each shard
    computes exactly its columns of the single-process X-steps (to rounding);
 2. the W-step of layer l (``w_solver="mm"``, the majorise–minimise ridge step of
-   :func:`fenchel_cvx.train.mm_ridge_step`) needs, with X̃ = [X_l; 1ᵀ] and
+   :mod:`fenchel_cvx.blocks.mm`) needs, with X̃ = [X_l; 1ᵀ] and
    T = U_k − ∇H(U_k)/κ (both per column), only the two reductions
 
        G = Σ_k X̃_k X̃_kᵀ   (lower triangle, (n_l+1)(n_l+2)/2 numbers, once per batch and layer),
@@ -66,16 +66,15 @@ loading tasks; when a worker dies mid-epoch the scheduler reschedules and recomp
 lost (Dask's retries, ``distributed.scheduler.allowed-failures``), the driver's reductions wait for
 the recomputed parts, and since every part is computed by the same deterministic function and
 summed in shard order the run ends with the same weights. Checkpoints are the ones of
-:func:`~fenchel_cvx.train.train` (``checkpoint=``, ``resume=``).
+:func:`fenchel_cvx.train` (``checkpoint=``, ``resume=``).
 
 Scope: dense :class:`~fenchel_cvx.network.FenchelNetwork`, numpy backend (float32 or float64),
 ``schedule="minibatch"``, ``x_solver="apg"``, ``w_solver="mm"`` (the tuned default of
-:func:`fenchel_cvx.train.tuned`). Anything else raises a ``ValueError`` naming the option.
+:func:`fenchel_cvx.training.tuned`). Anything else raises a ``ValueError`` naming the option.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import sys
@@ -87,33 +86,30 @@ from dataclasses import fields
 
 import numpy as np
 
-from .network import FenchelNetwork
-from .train import (
-    BCDConfig,
-    LiftedTrainer,
-    TrainResult,
-    _spd_solve_rows,
-    apg_fixed,
-    augment,
-    mm_weight_system,
-    prepare_data,
-    resolve_config,
-    split_theta,
-    w_block_model,
-    x_block,
-)
+from ..blocks.glm import DataTerm
+from ..blocks.mm import ridge_solve, ridge_system, split_theta
+from ..blocks.w_blocks import data_term_of
+from ..errors import SchedulerUnreachable
+from ..network import FenchelNetwork
+from . import shard as S
+from .config import BCDConfig, resolve_config
+from .data import prepare_data
+from .executor import Schedule, StepExecutor
+from .history import TrainResult
+from .loop import Trainer
 
 try:  # dask.distributed is optional (the `distributed` extra): only the runner needs it
     from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
 except ImportError:  # pragma: no cover - exercised only without dask
     _WorkerPlugin = object
 
-__all__ = ["connect", "train_distributed", "DistributedTrainer", "KillWorkerOnce", "SchedulerUnreachable", "SUPPORTED", "check_scope"]
+__all__ = ["connect", "train_distributed", "DaskExecutor", "KillWorkerOnce", "SchedulerUnreachable", "SUPPORTED",
+           "check_scope"]
 
 #: BCDConfig fields whose values the distributed runner restricts (others it supports fully)
 SUPPORTED = {"schedule": ("minibatch",), "x_solver": ("apg",), "w_solver": ("mm",), "backend": ("numpy",)}
 #: BCDConfig fields the distributed runner implements; any other field must keep its default
-_HANDLED = {"schedule", "epochs", "batch_size", "lam", "rho", "gamma", "x_weight", "lam_growth", "lam_max",
+_HANDLED = {"schedule", "epochs", "batch_size", "lam", "gamma", "x_weight", "lam_growth", "lam_max",
             "gamma_growth", "momentum", "refresh", "refresh_inertia", "x_iters", "x_solver", "w_solver", "w_iters",
             "last_w_iters", "tol", "backend", "device", "dtype", "seed", "shuffle", "val_fraction", "patience",
             "restore_best", "eval_samples"}
@@ -122,10 +118,6 @@ _HANDLED = {"schedule", "epochs", "batch_size", "lam", "rho", "gamma", "x_weight
 # =====================================================================================
 # connecting
 # =====================================================================================
-class SchedulerUnreachable(ConnectionError, ValueError):
-    """No Dask scheduler answers at the given address (a ``ConnectionError``; also a ``ValueError``, a bad option)."""
-
-
 def _need_dask():
     try:
         import distributed  # noqa: F401
@@ -245,233 +237,74 @@ class KillWorkerOnce(_WorkerPlugin):
 
 
 # =====================================================================================
-# worker-side pure functions (module level: pickled by reference, no driver state)
+# the executor
 # =====================================================================================
-def _load_shard(X_rows, Y_rows, dtype: str):
-    """A shard as stored on its worker: samples as contiguous rows (m_k x d, m_k x k), used as d x m_k views."""
-    return {"X": np.ascontiguousarray(X_rows, dtype=np.dtype(dtype)),
-            "Y": np.ascontiguousarray(Y_rows, dtype=np.dtype(dtype))}
+def _zero_comm() -> dict:
+    return {"sent": 0, "received": 0, "rounds": 0, "tasks": 0}
 
 
-def _columns(rows, loc):
-    """Columns ``loc`` (local indices, None = all) of a row-stored array, as a features x samples view."""
-    return rows.T if loc is None else rows[loc].T
+_UID = [0]
+_RUN = uuid.uuid4().hex[:8]
 
 
-def _forward(spec, W, b, X0):
-    acts = spec["acts"]
-    Us, Xs, X = [], [], X0
-    for l in range(spec["L"]):
-        U = W[l] @ X + b[l][:, None]
-        X = acts[l].phi(U)
-        Us.append(U)
-        Xs.append(X)
-    return Us, Xs, W[spec["L"]] @ X + b[spec["L"]][:, None]
+def _uid() -> str:
+    """A task-key suffix unique across driver processes (random per process) and calls."""
+    _UID[0] += 1
+    return f"{_RUN}-{_UID[0]:x}"
 
 
-def _x_steps(spec, W, b, lam, Us, Xs, Y, iters, lam_scale):
-    """X-steps from X_L down to X_1 by ``apg_fixed`` on the blocks' composite models (columns of this shard)."""
-    Xs = list(Xs)
-    for l in range(spec["L"], 0, -1):
-        blk = x_block(l, spec["L"], spec["acts"], spec["loss"], W, b, lam, Us, Xs, Y, lam_scale=lam_scale)
-        Xs[l - 1] = apg_fixed(blk.composite(), Xs[l - 1], iters)
-    return Xs
+class DaskExecutor(StepExecutor):
+    """The step executor of the Dask runner (module docstring): the samples live in shards on the workers,
+    the driver holds W, b, the inertia buffers and the reduced matrices.
 
-
-def _target_shift(spec, l, lam_l, m_batch, U, target):
-    """T = U − ∇H(U)/κ of W-block l (:func:`fenchel_cvx.train.w_block_model`)."""
-    kappa, grad = w_block_model(l, spec["L"], spec["acts"], spec["loss"], lam_l, m_batch, target)
-    return U - grad(U) / kappa
-
-
-def _prep_layer(spec, state, l, W_l, b_l, Xin, U, lam_l, m_batch):
-    """Set up W-block l on this shard: X̃, U_0 (= W_l X + b_l at the weights before the step), G = X̃X̃ᵀ, R = TX̃ᵀ."""
-    target = state["Xs"][l] if l < spec["L"] else state["Y"]
-    if U is None:
-        U = W_l @ Xin + b_l[:, None]
-    Xa = augment(Xin, spec["bias"])
-    T = _target_shift(spec, l, lam_l, m_batch, U, target)
-    state["Xa"][l], state["U"][l] = Xa, U
-    state["red"][l] = (_pack_lower(Xa @ Xa.T), T @ Xa.T)
-
-
-_TRIL: dict = {}
-
-
-def _tril(n: int):
-    if n not in _TRIL:
-        _TRIL[n] = np.tril_indices(n)
-    return _TRIL[n]
-
-
-def _pack_lower(G):
-    """The lower triangle of a symmetric n x n matrix as a vector of n(n+1)/2 entries (half the bytes)."""
-    return G[_tril(G.shape[0])]
-
-
-def _unpack_lower(g):
-    """The symmetric matrix of a packed lower triangle (the Cholesky on the driver reads the lower triangle only,
-    so the factor is the one of the full matrix the single-process code builds)."""
-    n = int(round((math.sqrt(8 * g.size + 1) - 1) / 2))
-    G = np.zeros((n, n), dtype=g.dtype)
-    G[_tril(n)] = g
-    return G + np.tril(G, -1).T
-
-
-def _new_state(state):
-    """A shallow copy (tasks never mutate their inputs: a recomputed task must see the same input)."""
-    return {k: (dict(v) if isinstance(v, dict) else (list(v) if isinstance(v, list) else v)) for k, v in state.items()}
-
-
-def _batch_start(shard, loc, spec, W, b, lam, opt):
-    """Round 1 of a batch on one shard: forward pass, X-steps, the first reductions of the first W-block(s)."""
-    X0, Y = _columns(shard["X"], loc), _columns(shard["Y"], loc)
-    Us, Xs, _ = _forward(spec, W, b, X0)
-    if spec["L"]:
-        Xs = _x_steps(spec, W, b, lam, Us, Xs, Y, opt["x_iters"], opt["x_weight"])
-    state = {"X0": X0, "Y": Y, "Xs": Xs, "Xa": {}, "U": {}, "red": {}}
-    prev = [X0] + list(Xs)
-    for l in opt["layers"]:
-        _prep_layer(spec, state, l, W[l], b[l], prev[l], Us[0] if (l == 0 and spec["L"]) else None,
-                    float(lam[l]) if l < spec["L"] else 0.0, opt["m_batch"])
-    return state
-
-
-def _mm_round(state, spec, thetas, lam, m_batch):
-    """One more MM step of the W-blocks in ``thetas`` (layer -> Θ): U_k = ΘX̃, R = T(U_k)X̃ᵀ."""
-    state = _new_state(state)
-    state["red"] = {}
-    for l, Theta in thetas.items():
-        Xa = state["Xa"][l]
-        Uk = Theta @ Xa
-        target = state["Xs"][l] if l < spec["L"] else state["Y"]
-        T = _target_shift(spec, l, float(lam[l]) if l < spec["L"] else 0.0, m_batch, Uk, target)
-        state["U"][l] = Uk
-        state["red"][l] = (None, T @ Xa.T)
-    return state
-
-
-def _advance(state, spec, l, Theta, post, W_next, b_next, lam_next, m_batch):
-    """After W-block l (refresh schedule): X_{l+1} ← φ(ΘX̃) -- the W-step's own solution, as in
-    :func:`~fenchel_cvx.train.mm_ridge_step`'s U_new -- or φ(W_post X_l + b_post) when ``post`` = (W_post,
-    b_post) is given (``refresh_inertia``); then set up W-block l+1 on the refreshed input."""
-    state = _new_state(state)
-    state["red"] = {}
-    if post is not None:
-        Xin = state["X0"] if l == 0 else state["Xs"][l - 1]
-        Unew = post[0] @ Xin + post[1][:, None]
-    else:
-        Unew = Theta @ state["Xa"][l]
-    state["Xs"][l] = spec["acts"][l].phi(Unew)
-    state["Xa"].pop(l, None)  # X̃_l is not needed any more
-    state["U"].pop(l, None)
-    _prep_layer(spec, state, l + 1, W_next, b_next, state["Xs"][l], None, lam_next, m_batch)
-    return state
-
-
-def _warm_up():
-    """Import what the shard tasks use (the X-blocks import cvxpy: seconds on a cold worker)."""
-    from .blocks import x_blocks  # noqa: F401
-    from .train import _score  # noqa: F401
-
-    return True
-
-
-def _reductions(state):
-    return state["red"]
-
-
-def _eval_shard(shard, loc, spec, W, b, lam, opt):
-    """Sums over this shard's evaluation columns: loss, score·m_k, and (opt["lifted"]) the lifted terms."""
-    from .train import _score
-
-    X0, Y = _columns(shard["X"], loc), _columns(shard["Y"], loc)
-    mk = X0.shape[1]
-    if mk == 0:
-        return {"m": 0, "loss": 0.0, "score": 0.0, "div": [0.0] * spec["L"], "F_loss": 0.0}
-    Us, Xs, Z = _forward(spec, W, b, X0)
-    out = {"m": mk, "loss": float(spec["loss"].value(Y, Z)), "score": _score(spec["net"], Z, Y) * mk}
-    if opt.get("lifted") and spec["L"]:
-        Xh = _x_steps(spec, W, b, lam, Us, Xs, Y, opt["x_iters"], 1.0)
-        prev = [X0] + list(Xh)
-        terms = []
-        for l in range(spec["L"]):
-            U = W[l] @ prev[l] + b[l][:, None]
-            terms.append(float(np.sum(spec["acts"][l].divergence(U, Xh[l]))))
-        Zh = W[spec["L"]] @ prev[spec["L"]] + b[spec["L"]][:, None]
-        out["div"] = terms
-        out["F_loss"] = float(spec["loss"].value(Y, Zh))
-    return out
-
-
-# =====================================================================================
-# the driver
-# =====================================================================================
-class _Sharded:
-    """Stands for a sharded d x m array in the trainer (its columns live on the workers)."""
-
-    def __init__(self, shape, dtype):
-        self.shape, self.dtype = tuple(shape), dtype
-
-
-def _nbytes(obj) -> int:
-    if isinstance(obj, np.ndarray):
-        return int(obj.nbytes)
-    if isinstance(obj, dict):
-        return sum(_nbytes(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(_nbytes(v) for v in obj)
-    return 0
-
-
-class DistributedTrainer(LiftedTrainer):
-    """:class:`~fenchel_cvx.train.LiftedTrainer` whose mini-batch step and evaluation run on Dask workers.
-
-    The run loop, λ/γ continuation, history, early stopping, callbacks and checkpoints are the
-    single-process trainer's; only ``_minibatch_step`` and ``_evaluate`` are replaced (module docstring).
-    ``self.comm`` counts, per epoch, the payload bytes sent to and received from the workers
-    (array ``nbytes`` of task arguments and gathered results) and the round trips.
+    ``comm`` counts, per epoch, the payload bytes sent to and received from the workers (array ``nbytes`` of
+    task arguments and gathered results), the round trips and the tasks; ``comm_history`` keeps one entry
+    per record ``{"epoch", "train": ..., "eval": ...}``.
     """
 
-    def __init__(self, net, data, config, client, n_shards=None, **kw):
-        super().__init__(net, data, config, **kw)
+    def __init__(self, client, n_shards: int | None = None):
         self.client = client
+        self.n_shards = n_shards
+
+    def init_state(self, net, data: dict, cfg) -> None:
+        client = self.client
+        self.net, self.cfg, self.L = net, cfg, net.L
+        self.m = int(np.asarray(data["X"]).shape[1])
         workers = sorted(client.scheduler_info()["workers"])
         if not workers:
             raise ValueError("scheduler: the Dask cluster has no workers")
-        P = len(workers) if n_shards is None else int(n_shards)
+        P = len(workers) if self.n_shards is None else int(self.n_shards)
         if P < 1 or P > self.m:
             raise ValueError(f"n_shards: expected an integer in [1, {self.m}] (the number of training samples), got {P}")
         self.P = P
-        client.run(_warm_up)  # imports on every worker now, not inside the first timed batch
-        self.spec = {"acts": list(net.activations), "loss": net.loss, "bias": bool(net.bias), "L": net.L,
-                     "net": _SpecNet(net)}
+        client.run(S.warm_up)  # imports on every worker now, not inside the first timed batch
+        self.spec = net.skeleton()
         self.comm = _zero_comm()
         self.comm_history: list = []
-        dtype = config.dtype
+        dtype = np.dtype(cfg.dtype)
+        self.W = [np.ascontiguousarray(np.asarray(w), dtype=dtype) for w in net.W]
+        self.b = [np.ascontiguousarray(np.asarray(v), dtype=dtype) for v in net.b]
+        self.mom = [None] * (self.L + 1)
         self.shards = {}
         run_id = uuid.uuid4().hex[:10]
-        for name, (Xa, Ya) in {"train": (self.X, self.Y), "test": (self.Xte, self.Yte),
-                               "val": (self.Xva, self.Yva)}.items():
+        for name, (Xa, Ya) in {"train": (data["X"], data["Y"]), "test": (data["X_test"], data["Y_test"]),
+                               "val": (data["X_val"], data["Y_val"])}.items():
             if Xa is None:
                 continue
-            mm = Xa.shape[1]
+            Xr = np.ascontiguousarray(np.asarray(Xa).T, dtype=dtype)  # samples as rows
+            Yr = np.ascontiguousarray(np.asarray(Ya).T, dtype=dtype)
+            mm = Xr.shape[0]
             bounds = np.linspace(0, mm, min(P, mm) + 1).round().astype(int)
             futs = []
             for k in range(len(bounds) - 1):
                 lo, hi = int(bounds[k]), int(bounds[k + 1])
                 with warnings.catch_warnings():  # the shard's columns are the task's input by design (lineage)
                     warnings.filterwarnings("ignore", message=".*large graph.*")
-                    fut = client.submit(_load_shard, np.ascontiguousarray(Xa.T[lo:hi]),
-                                        np.ascontiguousarray(Ya.T[lo:hi]), dtype, key=f"fcvx-shard-{name}-{k}-{run_id}",
+                    fut = client.submit(S.load_shard, Xr[lo:hi], Yr[lo:hi], cfg.dtype,
+                                        key=f"fcvx-shard-{name}-{k}-{run_id}",
                                         workers=[workers[k % len(workers)]], allow_other_workers=True)
                 futs.append(fut)
-            self.shards[name] = (bounds, futs, (Xa.shape[0], mm))
-        # the data now live on the workers: the driver keeps shapes only
-        self.X = _Sharded((self.X.shape[0], self.m), self.X.dtype)
-        self.Y = _Sharded(self.Y.shape, self.Y.dtype)
-        self.Xte = self.Yte = self.Xva = self.Yva = None
-        self.has_test, self.has_val = "test" in self.shards, "val" in self.shards
+            self.shards[name] = (bounds, futs, (Xr.shape[1], mm))
         from distributed import wait
 
         wait([f for _, futs, _ in self.shards.values() for f in futs])
@@ -479,11 +312,6 @@ class DistributedTrainer(LiftedTrainer):
         self._locate()
 
     # ---- helpers -------------------------------------------------------------------------
-    def _cols(self, A, idx):
-        if isinstance(A, _Sharded):
-            return idx if idx is not None else np.arange(A.shape[1])
-        return super()._cols(A, idx)
-
     def _parts(self, name, idx):
         """[(k, local indices of idx ∩ S_k in idx's order)] for the non-empty shards of set ``name``."""
         bounds, futs, _ = self.shards[name]
@@ -501,7 +329,7 @@ class DistributedTrainer(LiftedTrainer):
     def _submit(self, fn, *args, tag, where=None):
         """Submit a shard task; ``where``: the worker holding the shard (a loose restriction: if that worker
         is lost the task may run anywhere, after its inputs are recomputed there)."""
-        self.comm["sent"] += _nbytes(args)
+        self.comm["sent"] += S.payload_bytes(args)
         self.comm["tasks"] += 1
         return self.client.submit(fn, *args, pure=False, key=f"fcvx-{tag}-{_uid()}",
                                   workers=None if where is None else [where], allow_other_workers=True)
@@ -514,16 +342,17 @@ class DistributedTrainer(LiftedTrainer):
 
     def _gather(self, states, hosts):
         """The reductions of every shard state, in shard order (one round trip)."""
-        reds = [self.client.submit(_reductions, s, pure=False, key=f"fcvx-red-{_uid()}",
+        reds = [self.client.submit(S.reductions, s, pure=False, key=f"fcvx-red-{_uid()}",
                                    workers=None if w is None else [w], allow_other_workers=True)
                 for s, w in zip(states, hosts)]
         out = self.client.gather(reds)
-        self.comm["received"] += _nbytes(out)
+        self.comm["received"] += S.payload_bytes(out)
         self.comm["rounds"] += 1
         self.comm["tasks"] += len(reds)
         return out
 
-    def _reduce(self, reds, l, G):
+    @staticmethod
+    def _reduce(reds, l, G):
         """R = Σ_k R_k and (when the shards sent them) G = Σ_k G_k for layer l, summed in shard order."""
         R = None
         for red in reds:
@@ -533,31 +362,34 @@ class DistributedTrainer(LiftedTrainer):
             R = Rk.copy() if R is None else R + Rk
         return R, G
 
-    def _ridge(self, l, G, gamma):
-        """Factor of κG + D and Θ_c D for layer l (:func:`fenchel_cvx.train.mm_weight_system`)."""
-        return mm_weight_system(_unpack_lower(G), self._kappa(l), float(self.rho[l]), gamma, self.W[l], self.b[l],
-                                self.net.bias)
+    def _kappa(self, l, lam, m_batch):
+        """κ of W-block l (the curvature bound of its data term; needs no data)."""
+        return DataTerm.curvature_bound(*data_term_of(self.net, l, lam, m_batch))
 
-    def _kappa(self, l):
-        lam_l = float(self.lam[l]) if l < self.L else 0.0
-        return w_block_model(l, self.L, self.net.activations, self.net.loss, lam_l, self._m_batch, None)[0]
+    def _ridge(self, l, G, gamma, kappa):
+        """Factor of κG + D and Θ_c D for layer l (:func:`fenchel_cvx.blocks.mm.ridge_system`)."""
+        return ridge_system(S.unpack_lower(G), kappa, float(self.net.rho[l]), gamma, self.W[l], self.b[l],
+                            self.net.bias)
 
     # ---- one mini-batch ----------------------------------------------------------------
-    def _minibatch_step(self, idx, _Y=None):
-        """One batch (``idx``: global sample indices, in order); mirrors LiftedTrainer._minibatch_step."""
+    def update(self, idx, schedule: Schedule) -> None:
+        """One batch (``idx``: global sample indices, in order); the same steps as the local executor."""
         cfg = self.cfg
         L = self.L
         _, futs, _ = self.shards["train"]
-        parts = self._parts("train", np.asarray(idx))
-        self._m_batch = len(idx)
+        idx = np.asarray(idx)
+        parts = self._parts("train", idx)
+        m_batch = len(idx)
         W_pre, b_pre = list(self.W), list(self.b)
-        lam = np.asarray(self.lam, dtype=float)
+        lam = np.asarray(schedule.lam, dtype=float)
+        gamma = schedule.gamma
         n_it = [cfg.w_iters] * L + [cfg.last_w_iters]
+        kappa = [self._kappa(l, lam, m_batch) for l in range(L + 1)]
         layered = bool(cfg.refresh) and L > 0   # refresh: W-steps in sequence; otherwise all layers at once
-        opt = {"x_iters": cfg.x_iters, "x_weight": float(cfg.x_weight), "m_batch": self._m_batch,
+        opt = {"x_iters": cfg.x_iters, "x_weight": float(cfg.x_weight), "m_batch": m_batch,
                "layers": [0] if layered else list(range(L + 1))}
         hosts = [self.holders["train"][k] for k, _ in parts]
-        states = [self._submit(_batch_start, futs[k], loc, self.spec, W_pre, b_pre, lam, opt, tag="start", where=w)
+        states = [self._submit(S.batch_start, futs[k], loc, self.spec, W_pre, b_pre, lam, opt, tag="start", where=w)
                   for (k, loc), w in zip(parts, hosts)]
         reds = self._gather(states, hosts)
         if layered:
@@ -565,19 +397,18 @@ class DistributedTrainer(LiftedTrainer):
                 G = fac = Theta = None
                 for it in range(n_it[l]):
                     if it > 0:
-                        states = [self._submit(_mm_round, s, self.spec, {l: Theta}, lam, self._m_batch, tag="mm",
+                        states = [self._submit(S.mm_round, s, self.spec, {l: Theta}, lam, m_batch, tag="mm",
                                                where=w) for s, w in zip(states, hosts)]
                         reds = self._gather(states, hosts)
                     R, G = self._reduce(reds, l, G)
                     if fac is None:
-                        fac = self._ridge(l, G, float(self.gamma[l]))
-                    Theta = _spd_solve_rows(fac[0], self._kappa(l) * R + fac[1])
-                post = self._set_weights(l, Theta)
+                        fac = self._ridge(l, G, float(gamma[l]), kappa[l])
+                    Theta = ridge_solve(fac[0], kappa[l] * R + fac[1])
+                post = self._set_layer(l, Theta)
                 if l < L:
-                    post = post if getattr(cfg, "refresh_inertia", False) else None
-                    states = [self._submit(_advance, s, self.spec, l, Theta, post, self.W[l + 1], self.b[l + 1],
-                                           float(lam[l + 1]) if l + 1 < L else 0.0, self._m_batch, tag="advance",
-                                           where=w) for s, w in zip(states, hosts)]
+                    post = post if cfg.refresh_inertia else None
+                    states = [self._submit(S.advance, s, self.spec, l, Theta, post, self.W[l + 1], self.b[l + 1],
+                                           lam, m_batch, tag="advance", where=w) for s, w in zip(states, hosts)]
                     reds = self._gather(states, hosts)
         else:
             G, fac, Theta = [None] * (L + 1), [None] * (L + 1), [None] * (L + 1)
@@ -585,21 +416,21 @@ class DistributedTrainer(LiftedTrainer):
                 active = [l for l in range(L + 1) if it < n_it[l]]
                 if it > 0:
                     thetas = {l: Theta[l] for l in active}
-                    states = [self._submit(_mm_round, s, self.spec, thetas, lam, self._m_batch, tag="mm", where=w)
+                    states = [self._submit(S.mm_round, s, self.spec, thetas, lam, m_batch, tag="mm", where=w)
                               for s, w in zip(states, hosts)]
                     reds = self._gather(states, hosts)
                 for l in active:
                     R, G[l] = self._reduce(reds, l, G[l])
                     if fac[l] is None:
-                        fac[l] = self._ridge(l, G[l], float(self.gamma[l]))
-                    Theta[l] = _spd_solve_rows(fac[l][0], self._kappa(l) * R + fac[l][1])
+                        fac[l] = self._ridge(l, G[l], float(gamma[l]), kappa[l])
+                    Theta[l] = ridge_solve(fac[l][0], kappa[l] * R + fac[l][1])
             for l in range(L + 1):
-                self._set_weights(l, Theta[l])
+                self._set_layer(l, Theta[l])
         del states
         if cfg.momentum > 0:
             self.mom = [(self.W[l] - W_pre[l], self.b[l] - b_pre[l]) for l in range(L + 1)]
 
-    def _set_weights(self, l, Theta):
+    def _set_layer(self, l, Theta):
         """W_l, b_l ← Θ (+ inertia β(W^pre − W^prev-batch)); returns (W, b) if inertia moved them, else None."""
         cfg = self.cfg
         W, b = split_theta(Theta, self.net.bias)
@@ -612,50 +443,63 @@ class DistributedTrainer(LiftedTrainer):
         return moved
 
     # ---- evaluation ----------------------------------------------------------------------
-    def _reduce_eval(self, name, idx, lifted):
+    def _reduce_eval(self, name, idx, lifted, lam):
         _, futs, _ = self.shards[name]
         opt = {"lifted": lifted, "x_iters": self.cfg.x_iters}
-        lam = np.asarray(self.lam, dtype=float)
         parts = self._parts(name, idx)
-        fs = [self._submit(_eval_shard, futs[k], loc, self.spec, list(self.W), list(self.b), lam, opt, tag="eval",
+        fs = [self._submit(S.eval_shard, futs[k], loc, self.spec, list(self.W), list(self.b), lam, opt, tag="eval",
                            where=self.holders[name][k]) for k, loc in parts]
         out = self.client.gather(fs)
         self.comm["received"] += sum(8 * (3 + len(o.get("div", ()))) for o in out)  # a few float64 scalars
         self.comm["rounds"] += 1
         return out
 
-    def _evaluate(self) -> dict:
+    def evaluate(self, schedule: Schedule, eval_idx) -> dict:
+        train_comm, self.comm = self.comm, _zero_comm()
         self._locate()  # once per epoch: where the shards are now
+        lam = np.asarray(schedule.lam, dtype=float)
+        net = self.net
         rec = {}
-        outs = self._reduce_eval("train", self.eval_idx, lifted=bool(self.L))
+        outs = self._reduce_eval("train", eval_idx, bool(self.L), lam)
         me = sum(o["m"] for o in outs)
-        rec["J"] = sum(o["loss"] for o in outs) / me + self._reg()
-        key = "acc" if self.net.loss.classification else "mse"
+        rec["J"] = sum(o["loss"] for o in outs) / me + net.regulariser(self.W)
+        key = net.loss.metric
         rec[f"train_{key}"] = sum(o["score"] for o in outs) / me
         if self.L:
-            total = 0.0
-            for l in range(self.L):
-                total += float(self.lam[l]) * sum(o["div"][l] for o in outs) / me
-            total += sum(o["F_loss"] for o in outs) / me
-            rec["F"] = total + self._reg()
+            divs = [sum(o["div"][l] for o in outs) for l in range(self.L)]
+            rec["F"] = net.lifted_value(sum(o["F_loss"] for o in outs), divs, me, lam, self.W)
         else:
             rec["F"] = rec["J"]
-        for name, present in (("test", self.has_test), ("val", self.has_val)):
-            if present:
-                outs = self._reduce_eval(name, None, lifted=False)
+        for name in ("test", "val"):
+            if name in self.shards:
+                outs = self._reduce_eval(name, None, False, lam)
                 rec[f"{name}_{key}"] = sum(o["score"] for o in outs) / sum(o["m"] for o in outs)
-        if not all(math.isfinite(v) for v in rec.values()):
-            raise FloatingPointError(f"training diverged at epoch {self.epoch}: {rec} (try a larger gamma or smaller x_weight)")
-        return rec
-
-    def _record(self, epoch_time: float):
-        train_comm, self.comm = self.comm, _zero_comm()
-        rec = super()._record(epoch_time)
-        self.comm_history.append({"epoch": rec["epoch"], "train": train_comm, "eval": self.comm})
+        self.comm_history.append({"epoch": schedule.epoch, "train": train_comm, "eval": self.comm})
         self.comm = _zero_comm()
         return rec
 
-    def release(self):
+    # ---- weights and optimiser state --------------------------------------------------------
+    def weights(self):
+        return self.W, self.b
+
+    def set_weights(self, W, b) -> None:
+        dtype = np.dtype(self.cfg.dtype)
+        self.W = [np.asarray(w, dtype=dtype) for w in W]
+        self.b = [np.asarray(v, dtype=dtype) for v in b]
+
+    def state_arrays(self) -> dict:
+        arr = {}
+        for l, mb in enumerate(self.mom):
+            if mb is not None:
+                arr[f"momW{l}"], arr[f"momb{l}"] = mb
+        return arr
+
+    def load_state_arrays(self, arrays: dict) -> None:
+        dtype = np.dtype(self.cfg.dtype)
+        self.mom = [((np.asarray(arrays[f"momW{l}"], dtype=dtype), np.asarray(arrays[f"momb{l}"], dtype=dtype))
+                     if f"momW{l}" in arrays else None) for l in range(self.L + 1)]
+
+    def close(self):
         """Drop the shard futures (the workers free the data)."""
         for _, futs, _ in self.shards.values():
             for f in futs:
@@ -663,36 +507,17 @@ class DistributedTrainer(LiftedTrainer):
         self.shards = {}
 
 
-def _zero_comm() -> dict:
-    return {"sent": 0, "received": 0, "rounds": 0, "tasks": 0}
-
-
-class _SpecNet:
-    """What :func:`fenchel_cvx.train._score` reads from a network (its loss), light to pickle."""
-
-    def __init__(self, net):
-        self.loss = net.loss
-
-
-_UID = [0]
-
-
-_RUN = uuid.uuid4().hex[:8]
-
-
-def _uid() -> str:
-    """A task-key suffix unique across driver processes (random per process) and calls."""
-    _UID[0] += 1
-    return f"{_RUN}-{_UID[0]:x}"
-
-
+# =====================================================================================
+# the entry point
+# =====================================================================================
 def check_scope(net, cfg: BCDConfig):
+    """Refuse what the distributed runner does not implement (ValueError naming the option) -- before connecting."""
     if getattr(net, "maps", None) is not None or type(net) is not FenchelNetwork:
         raise ValueError(f"net: the distributed runner trains dense FenchelNetworks only, got {type(net).__name__}")
     for name, allowed in SUPPORTED.items():
         if getattr(cfg, name) not in allowed:
             raise ValueError(f"{name}: the distributed runner supports {name} in {allowed} only, "
-                             f"got {getattr(cfg, name)!r} (use fenchel_cvx.train.train)")
+                             f"got {getattr(cfg, name)!r} (use fenchel_cvx.train)")
     default = BCDConfig()
     for f in fields(BCDConfig):
         if f.name not in _HANDLED and getattr(cfg, f.name) != getattr(default, f.name):
@@ -707,7 +532,7 @@ def train_distributed(net: FenchelNetwork, X, y, X_test=None, y_test=None, confi
                       connect_timeout: float = 5.0, **overrides) -> TrainResult:
     """Train ``net`` by mini-batch lifted BCD on a Dask cluster (module docstring); returns a TrainResult.
 
-    Same arguments and result as :func:`fenchel_cvx.train.train` (X is d x m, features x samples;
+    Same arguments and result as :func:`fenchel_cvx.train` (X is d x m, features x samples;
     y labels (m,) or targets k x m), plus
 
     scheduler : None or ``"local"`` (a LocalCluster of ``n_workers`` single-threaded worker
@@ -731,23 +556,24 @@ def train_distributed(net: FenchelNetwork, X, y, X_test=None, y_test=None, confi
 
     own = not isinstance(scheduler, Client)
     client = connect(scheduler, n_workers=n_workers, timeout=connect_timeout)
-    trainer = None
+    executor = None
     try:
-        trainer = DistributedTrainer(net, data, cfg, client, n_shards=n_shards, callbacks=callbacks, verbose=verbose,
-                                     progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+        executor = DaskExecutor(client, n_shards=n_shards)
+        trainer = Trainer(net, data, cfg, executor=executor, callbacks=callbacks, verbose=verbose,
+                          progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
         del data
         if resume is not None:
             trainer.restore(resume)
         t0 = time.perf_counter()
         res = trainer.run()
         res.distributed = {"scheduler": client.scheduler.address, "n_workers": len(client.scheduler_info()["workers"]),
-                           "n_shards": trainer.P, "comm": trainer.comm_history,
+                           "n_shards": executor.P, "comm": executor.comm_history,
                            "wall": time.perf_counter() - t0}
         return res
     finally:
-        if trainer is not None:
+        if executor is not None and getattr(executor, "shards", None):
             try:
-                trainer.release()
+                executor.close()
             except Exception:  # noqa: BLE001 - best effort on shutdown
                 pass
         if own:

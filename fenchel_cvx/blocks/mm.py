@@ -1,0 +1,129 @@
+r"""Majorise–minimise (MM) ridge steps: the fixed-budget solver of the W-blocks (``solve_fixed``).
+
+Shapes: features x samples. X is n_in x m, X̃ = [X; 1ᵀ] ((n_in+1) x m) with a bias (X itself
+without), Θ = [W | b] (n_out x (n_in+1)), U = Θ X̃ (n_out x m).
+
+Block (design notes §2, with the proximal term of the mini-batch scheme)::
+
+    P(W, b) = H(W X + b 1ᵀ) + ρ/2‖W‖² + γ/2 (‖W − W_pre‖² + ‖b − b_pre‖²),
+
+where the data term H (a :class:`fenchel_cvx.blocks.glm.DataTerm`: (λ/m) Σ[f(U) − U∘Y] of an
+activation with Lip(φ) = L_φ, or ℓ(Y, U)/m with ∇²ℓ ≼ c_ℓ I per sample) has curvature ≤ κ in U
+(κ = λL_φ/m, resp. c_ℓ/m). At the current point U_k, H is majorised by the quadratic
+H(U_k) + ⟨∇H(U_k), U − U_k⟩ + (κ/2)‖U − U_k‖², so one MM step minimises the ridge regression
+
+    κ/2 ‖Θ X̃ − T‖² + Σ_ic r_c/2 (Θ − Θ_c)²_ic,     T = U_k − ∇H(U_k)/κ,
+
+(r = ρ+γ on W, γ on b, centre Θ_c = [γ W_pre/(ρ+γ) | b_pre]) exactly. Every step decreases P
+(monotone), and T − U_k is exactly the "target shift" of target propagation. Weight space: the
+(n_in+1)² system M = κ X̃X̃ᵀ + D (:func:`ridge_system`, one Cholesky factor for all neurons, reused by
+every step); sample space, when m < n_in + 1 and γ > 0: the m x m system S = κ X̃ᵀD⁻¹X̃ + I, then
+U_new = T − R for free (R = (T − Θ_c X̃) S⁻¹).
+Only X̃X̃ᵀ and T X̃ᵀ depend on the samples, so a sharded run (:mod:`fenchel_cvx.training.dask`)
+sums them over shards and calls :func:`ridge_system` / :func:`ridge_solve` once.
+"""
+
+from __future__ import annotations
+
+from ..backend import namespace
+
+__all__ = ["augment", "ridge_system", "ridge_solve", "split_theta", "mm_steps"]
+
+
+def augment(X, bias: bool):
+    """X̃ = [X; 1ᵀ] ((n_in+1) x m) with a bias, X itself without (numpy or torch)."""
+    if not bias:
+        return X
+    xp = namespace(X)
+    Xa = xp.zeros((X.shape[0] + 1, X.shape[1]), like=X)
+    Xa[:-1] = X
+    Xa[-1] = 1.0
+    return Xa
+
+
+def split_theta(Theta, bias: bool):
+    """Θ = [W | b] → (W, b) (b = 0 without a bias)."""
+    if bias:
+        return Theta[:, :-1], Theta[:, -1]
+    return Theta, namespace(Theta).zeros((Theta.shape[0],), like=Theta)
+
+
+def ridge_system(G, kappa: float, rho: float, gamma: float, W_pre, b_pre, bias: bool):
+    r"""The weight-space ridge system of an MM step from the Gram matrix G = X̃X̃ᵀ.
+
+    Returns ``(F, Cd)``: F the Cholesky factor of M = κG + D (D = ρ+γ on the weight columns, γ on
+    the bias column) and Cd = Θ_c D = [γ W_pre | γ b_pre]; a step is then Θ = :func:`ridge_solve`
+    (F, κ T X̃ᵀ + Cd). Raises ``ValueError`` unless ρ + γ > 0 and ``FloatingPointError`` when M is
+    not numerically positive definite (non-finite data).
+    """
+    xp = namespace(G)
+    r_w, r_b = float(rho + gamma), float(gamma)
+    if r_w <= 0:
+        raise ValueError("rho + gamma: the MM step needs rho + gamma > 0 (a strongly convex majoriser)")
+    n_aug = G.shape[0]
+    M = kappa * G + r_w * xp.eye(n_aug, like=G)
+    if bias:
+        n_in = n_aug - 1
+        M[n_in, n_in] = M[n_in, n_in] + (r_b - r_w)
+        Cd = xp.zeros((W_pre.shape[0], n_aug), like=G)
+        Cd[:, :n_in] = gamma * W_pre
+        Cd[:, n_in] = r_b * b_pre
+    else:
+        Cd = gamma * W_pre
+    return xp.cholesky(M), Cd
+
+
+def ridge_solve(F, B):
+    """B M⁻¹ for M = L Lᵀ given by its factor F (:func:`ridge_system`): the rows (neurons) at once."""
+    return namespace(B).cho_solve_rows(F, B)
+
+
+def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_steps: int = 1, U_c=None):
+    r"""``n_steps`` MM steps (module docstring) of the block with data term ``term`` and proximal centre
+    (W_pre, b_pre), starting from the point whose pre-activation is ``U``.
+
+    ``term`` supplies ∇H and κ (:class:`fenchel_cvx.blocks.glm.DataTerm`). The start enters only through
+    U; the centre through Θ_c (and, in sample space, Θ_c X̃, computed from ``U_c`` = W_pre X + b_pre 1ᵀ;
+    default U: the start is the centre, the trainers' case). Returns ``(W, b, U_new)`` with
+    U_new = W X + b 1ᵀ at the result. Requires ρ + γ > 0 and κ > 0.
+    """
+    xp = namespace(X)
+    n_in, m = X.shape
+    kappa = term.kappa
+    r_w = float(rho + gamma)
+    if r_w <= 0:
+        raise ValueError("rho + gamma: the MM step needs rho + gamma > 0 (a strongly convex majoriser)")
+    if not kappa > 0:
+        raise ValueError(f"kappa: the MM step needs a positive curvature bound, got {kappa}")
+    s = gamma / r_w
+    # Θ_c X̃ = s W_pre X + b_pre 1ᵀ = s (U_c − b_pre) + b_pre  (U_c = W_pre X + b_pre)
+    Uc = U if U_c is None else U_c
+    bcol = b_pre[:, None] if bias else 0.0
+    C = s * (Uc - bcol) + bcol if bias else s * Uc
+    r_b = float(gamma)
+    n_aug = n_in + (1 if bias else 0)
+    Uk = U
+    if m < n_aug and (not bias or r_b > 0):
+        # sample space: S = κ X̃ᵀ D⁻¹ X̃ + I,  R = (T − C) S⁻¹,  Θ = Θ_c + κ R X̃ᵀ D⁻¹,  U_new = T − R
+        S = (kappa / r_w) * (X.T @ X)
+        if bias:
+            S = S + kappa / r_b
+        S = S + xp.eye(m, like=X)
+        F = xp.cholesky(S)
+        R = None
+        for _ in range(n_steps):
+            T = Uk - term.grad(Uk) / kappa
+            R = xp.cho_solve_rows(F, T - C)
+            Uk = T - R
+        W = s * W_pre + (kappa / r_w) * (R @ X.T)
+        b = (b_pre + (kappa / r_b) * xp.sum(R, axis=1)) if bias else xp.zeros((W.shape[0],), like=X)
+        return W, b, Uk
+    # weight space: Θ (κ X̃X̃ᵀ + D) = κ T X̃ᵀ + Θ_c D
+    Xa = augment(X, bias)
+    F, Cd = ridge_system(Xa @ Xa.T, kappa, rho, gamma, W_pre, b_pre, bias)
+    Theta = None
+    for _ in range(n_steps):
+        T = Uk - term.grad(Uk) / kappa
+        Theta = ridge_solve(F, kappa * (T @ Xa.T) + Cd)
+        Uk = Theta @ Xa
+    return (*split_theta(Theta, bias), Uk)

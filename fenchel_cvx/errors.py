@@ -1,0 +1,44 @@
+"""The package's exceptions: one base class, :class:`FenchelError`, with the specific errors under it.
+
+Each specific error also derives from the builtin exception a caller would expect, so both
+``except FenchelError`` and the builtin (``ValueError``, ``RuntimeError``, ...) catch it:
+
+* :class:`SolverError` (RuntimeError) -- a solver did not reach optimality, or failed; the message names
+  the block, the solver and its status;
+* :class:`LiftedModeError` (ValueError) -- a layer that has no lifted form (max pooling);
+* :class:`TrainingDiverged` (FloatingPointError) -- the objectives of a training run became non-finite;
+* :class:`SchedulerUnreachable` (ConnectionError, ValueError) -- no Dask scheduler answers at an address.
+
+Bad arguments raise plain ``ValueError``/``TypeError`` naming the argument (see
+:mod:`fenchel_cvx.validation`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["FenchelError", "SolverError", "LiftedModeError", "TrainingDiverged", "SchedulerUnreachable",
+           "diverged_message"]
+
+
+class FenchelError(Exception):
+    """Base class of every exception defined by fenchel_cvx."""
+
+
+class SolverError(FenchelError, RuntimeError):
+    """A solver did not reach optimality (the message names block, solver and status)."""
+
+
+class LiftedModeError(FenchelError, ValueError):
+    """A layer that cannot be part of a lifted network (e.g. max pooling is not affine)."""
+
+
+class TrainingDiverged(FenchelError, FloatingPointError):
+    """The objectives or scores of a training run became non-finite."""
+
+
+class SchedulerUnreachable(FenchelError, ConnectionError, ValueError):
+    """No Dask scheduler answers at the given address (a ``ConnectionError``; also a ``ValueError``, a bad option)."""
+
+
+def diverged_message(who: str, epoch: int, record: dict, hint: str) -> str:
+    """The one wording of "training diverged" (lifted trainer, Dask runner, backprop baselines)."""
+    return f"{who} diverged at epoch {epoch}: {record} ({hint})"

@@ -1,0 +1,288 @@
+r"""The training loop of lifted BCD: it only schedules (epochs, continuation, records, checkpoints, callbacks).
+
+:class:`Trainer` drives a :class:`~fenchel_cvx.training.executor.StepExecutor` (the numerical work: local
+numpy/torch, or Dask) through the epochs:
+
+* epoch e (0-based) uses λ_e = min(λ_0·``lam_growth``^e, max(``lam_max``, λ_0)) and γ_e = γ_0·``gamma_growth``^e;
+* mini-batch schedule: the batches of ``batch_order(m, e, seed)`` (a function of (seed, epoch) only, so
+  resumed runs match); full batch: one sweep per epoch;
+* after each epoch: one history record (J, F_λ at λ_e, scores, times, λ, γ), early stopping on the
+  validation score, a checkpoint, the callbacks ``cb(epoch, record, net)`` (True stops).
+
+:func:`train` is the entry point. The network's weights are the initialisation and receive the result; its
+λ is set to the λ of the last epoch run (:mod:`fenchel_cvx.training.config` says who holds what).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..backend import check_backend, to_numpy
+from ..errors import TrainingDiverged, diverged_message
+from ..network import FenchelNetwork
+from ..validation import check_int, per_layer
+from .checkpoint import check_resume_net, load_checkpoint, save_checkpoint
+from .config import BCDConfig, resolve_config
+from .data import batch_order, eval_subset, prepare_data
+from .executor import Schedule, StepExecutor
+from .history import Progress, TrainResult, early_stop_update, final_metrics, log_record
+from .local import LocalExecutor
+
+__all__ = ["Trainer", "train", "evaluate"]
+
+#: the record fields printed per epoch
+LOG_KEYS = ("F", "J", "train_acc", "val_acc", "test_acc", "train_mse", "val_mse", "test_mse")
+
+
+class Trainer:
+    """Lifted BCD of ``net`` on prepared ``data`` (:func:`~fenchel_cvx.training.data.prepare_data`) with a
+    validated :class:`BCDConfig`; the numerical work runs in ``executor`` (default :class:`LocalExecutor`).
+
+    ``run()`` trains until ``config.epochs``, early stopping, or a callback asks to stop, and returns a
+    :class:`TrainResult`. :meth:`hidden` gives the full-batch lifted state (demos).
+    """
+
+    def __init__(self, net: FenchelNetwork, data: dict, config: BCDConfig, executor: StepExecutor | None = None,
+                 callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
+                 checkpoint: str | None = None, checkpoint_every: int = 1):
+        self.net, self.cfg = net, config
+        cfg = config
+        self.L = net.L
+        self.lam0 = np.array(net.lam if cfg.lam is None else per_layer(cfg.lam, self.L, "lam"), dtype=float)
+        self.gamma0 = np.array(per_layer(cfg.gamma, self.L + 1, "gamma"), dtype=float)
+        self.lam, self.gamma = self.lam0.copy(), self.gamma0.copy()
+        if self.L and np.any(self.lam <= 0):
+            raise ValueError(f"lam: the X-blocks need λ_l > 0, got {self.lam.tolist()}")
+        if np.any(np.asarray(net.rho) + self.gamma <= 0):
+            raise ValueError(f"gamma, rho: the W-blocks need rho_l + gamma_l > 0 on every layer, got "
+                             f"rho={np.asarray(net.rho).tolist()}, gamma={self.gamma.tolist()}")
+        self.executor = LocalExecutor() if executor is None else executor
+        self.executor.init_state(net, data, cfg)
+        self.m = self.executor.m
+        self.epoch = 0
+        self.history: list = []
+        self.best = {"score": None, "epoch": None, "W": None, "b": None, "bad_epochs": 0}
+        self.callbacks = list(callbacks)
+        self.verbose = verbose
+        self.progress = (verbose > 0 and sys.stderr.isatty()) if progress is None else bool(progress and verbose > 0)
+        self.checkpoint = checkpoint
+        self.checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
+        self.train_time = 0.0
+        self.eval_idx = eval_subset(self.m, cfg.eval_samples if cfg.schedule == "minibatch" else None, cfg.seed)
+        self.stopped_early = False
+        self.interrupted = False
+
+    # ---- the schedule ------------------------------------------------------------------------
+    def _set_epoch_parameters(self, epoch: int):
+        """λ and γ used during epoch ``epoch`` + 1: λ_0·growth^epoch (capped by lam_max), γ_0·growth^epoch."""
+        cfg = self.cfg
+        self.lam = np.minimum(self.lam0 * cfg.lam_growth ** epoch, np.maximum(cfg.lam_max, self.lam0))
+        self.gamma = self.gamma0 * cfg.gamma_growth ** epoch
+
+    def _schedule(self) -> Schedule:
+        return Schedule(self.lam, self.gamma, self.cfg, self.epoch)
+
+    # ---- records -----------------------------------------------------------------------------
+    def _record(self, epoch_time: float) -> dict:
+        t0 = time.perf_counter()
+        rec = {"epoch": self.epoch, **self.executor.evaluate(self._schedule(), self.eval_idx)}
+        if not all(math.isfinite(v) for v in rec.values()):
+            raise TrainingDiverged(diverged_message("training", self.epoch, rec,
+                                                    "try a larger gamma or smaller x_weight"))
+        rec["time"] = self.train_time
+        rec["epoch_time"] = epoch_time
+        rec["eval_time"] = time.perf_counter() - t0
+        rec["lam"] = self.lam.tolist()
+        rec["gamma"] = self.gamma.tolist()
+        self.history.append(rec)
+        return rec
+
+    def _early_stop(self, rec) -> bool:
+        def snapshot():
+            W, b = self.executor.copy_weights()
+            return {"W": W, "b": b}
+
+        return early_stop_update(self.best, rec, self.net.loss.classification, self.cfg.patience, snapshot)
+
+    def _log(self, rec):
+        if self.verbose > 0:
+            log_record(rec, "", LOG_KEYS, self.progress)
+
+    # ---- state, checkpoints ------------------------------------------------------------------
+    def sync_net(self):
+        """Copy the working weights into ``self.net`` (numpy, the network's dtype) and set its λ to the λ in use."""
+        W, b = self.executor.weights()
+        self.net.W = [np.array(to_numpy(w), dtype=self.net.dtype) for w in W]
+        self.net.b = [np.array(to_numpy(v), dtype=self.net.dtype) for v in b]
+        self.net.lam = np.array(self.lam, dtype=float)
+
+    def hidden(self):
+        """The full-batch lifted state [X_1..X_L] (numpy copies; None for the mini-batch schedule)."""
+        get = getattr(self.executor, "hidden", None)
+        return None if get is None else get()
+
+    def state_arrays(self) -> dict:
+        arr = {"lam": self.lam, "gamma": self.gamma, "lam0": self.lam0, "gamma0": self.gamma0,
+               "rho": np.asarray(self.net.rho, dtype=float)}
+        arr.update(self.executor.state_arrays())
+        if self.best["W"] is not None:
+            for l, (w, v) in enumerate(zip(self.best["W"], self.best["b"], strict=True)):
+                arr[f"bestW{l}"], arr[f"bestb{l}"] = w, v
+        return arr
+
+    def save(self, path: str):
+        """Write a checkpoint (weights in the working dtype, optimiser state, history, config) to ``path``."""
+        self.sync_net()
+        meta = {"kind": "lifted", "epoch": self.epoch, "config": self.cfg.to_dict(), "history": self.history,
+                "train_time": self.train_time,
+                "best": {k: self.best[k] for k in ("score", "epoch", "bad_epochs")}}
+        # the network's parameters are saved in the working dtype (exact resume)
+        W_net, b_net = self.net.W, self.net.b
+        W, b = self.executor.weights()
+        self.net.W = [np.asarray(to_numpy(w)) for w in W]
+        self.net.b = [np.asarray(to_numpy(v)) for v in b]
+        try:
+            save_checkpoint(path, self.net, self.state_arrays(), meta)
+        finally:
+            self.net.W, self.net.b = W_net, b_net
+
+    def restore(self, path: str):
+        """Continue from a checkpoint of the same network (architecture, activation, loss, weight decay)."""
+        W, b, arrays, meta = load_checkpoint(path)
+        if meta.get("kind") != "lifted":
+            raise ValueError(f"resume: {path!r} is a {meta.get('kind')!r} checkpoint, not a lifted one")
+        check_resume_net(self.net, meta, path)
+        rho = np.asarray(arrays["rho"], dtype=float)
+        if rho.shape != np.shape(self.net.rho) or not np.array_equal(rho, np.asarray(self.net.rho, dtype=float)):
+            raise ValueError(f"resume: checkpoint {path!r} was trained with rho={rho.tolist()}, the network has "
+                             f"rho={np.asarray(self.net.rho).tolist()}")
+        self.executor.set_weights(W, b)
+        self.lam, self.gamma, self.lam0, self.gamma0 = (
+            np.asarray(arrays[k], dtype=float) for k in ("lam", "gamma", "lam0", "gamma0"))
+        self.executor.load_state_arrays(arrays)
+        self.epoch = int(meta["epoch"])
+        self.history = list(meta["history"])
+        self.train_time = float(meta["train_time"])
+        self.best.update(meta["best"])
+        if "bestW0" in arrays:
+            ref = self.executor.weights()
+            conv = _converter(ref[0][0])
+            self.best["W"] = [conv(arrays[f"bestW{l}"]) for l in range(self.L + 1)]
+            self.best["b"] = [conv(arrays[f"bestb{l}"]) for l in range(self.L + 1)]
+
+    # ---- main loop -----------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        cfg = self.cfg
+        if not self.history:
+            rec = self._record(0.0)
+            self._early_stop(rec)
+            self._log(rec)
+        bs = self.m if (cfg.schedule == "fullbatch" or cfg.batch_size is None) else min(cfg.batch_size, self.m)
+        n_batches = math.ceil(self.m / bs) if cfg.schedule == "minibatch" else 1
+        bar = Progress(total=(cfg.epochs - self.epoch) * n_batches, desc="lifted BCD", enabled=self.progress)
+        try:
+            while self.epoch < cfg.epochs:
+                self._set_epoch_parameters(self.epoch)
+                sch = self._schedule()
+                t0 = time.perf_counter()
+                if cfg.schedule == "fullbatch":
+                    self.executor.update(None, sch)
+                    bar.update(1)
+                else:
+                    order = batch_order(self.m, self.epoch, cfg.seed, cfg.shuffle)
+                    for i in range(n_batches):
+                        self.executor.update(order[i * bs:(i + 1) * bs], sch)
+                        bar.update(1)
+                self.executor.synchronize()
+                dt = time.perf_counter() - t0
+                self.train_time += dt
+                self.epoch += 1
+                rec = self._record(dt)  # evaluated with the λ used during this epoch
+                stop = self._early_stop(rec)
+                self._log(rec)
+                if self.checkpoint and (self.epoch % self.checkpoint_every == 0 or self.epoch == cfg.epochs):
+                    self.save(self.checkpoint)
+                self.sync_net()
+                for cb in self.callbacks:
+                    if cb(self.epoch, rec, self.net) is True:
+                        self.interrupted = True
+                if stop:
+                    self.stopped_early = True
+                if stop or self.interrupted:
+                    if self.checkpoint:
+                        self.save(self.checkpoint)
+                    break
+        finally:
+            bar.close()
+        return self._result()
+
+    def _result(self) -> TrainResult:
+        use_best = self.cfg.restore_best and self.best["epoch"] is not None and not self.interrupted
+        if use_best and self.best["W"] is not None:
+            self.executor.set_weights(list(self.best["W"]), list(self.best["b"]))
+        self.sync_net()
+        final = final_metrics(self.history, self.best["epoch"], use_best)
+        n_ep = max(1, sum(1 for r in self.history if r["epoch"] > 0))
+        times = {"train_total": self.train_time, "per_epoch": self.train_time / n_ep,
+                 "eval_total": float(sum(r.get("eval_time", 0.0) for r in self.history))}
+        return TrainResult(net=self.net, history=self.history, config=self.cfg.to_dict(), method="fenchel",
+                           final=final, times=times, stopped_early=self.stopped_early,
+                           best_epoch=self.best["epoch"], interrupted=self.interrupted)
+
+
+def _converter(ref):
+    """A function converting numpy arrays to ``ref``'s backend, dtype and device."""
+    from ..backend import like
+
+    return lambda a: like(np.asarray(a), ref)
+
+
+def train(net: FenchelNetwork, X, y, X_test=None, y_test=None, config: BCDConfig | dict | None = None, *,
+          X_val=None, y_val=None, callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
+          checkpoint: str | None = None, checkpoint_every: int = 1, resume: str | None = None,
+          init_hidden=None, **overrides) -> TrainResult:
+    """Train ``net`` by lifted BCD (:mod:`fenchel_cvx.training`) and return a :class:`TrainResult`.
+
+    Parameters
+    ----------
+    net : FenchelNetwork or ConvFenchelNetwork (its weights are the initialisation and receive the result;
+        its ρ is the weight decay; its λ is λ_0 unless the config gives one)
+    X : d x m training data (features x samples); y : labels (m,) or targets k x m
+    X_test, y_test : optional test data (accuracy per epoch)
+    config : BCDConfig, a dict of its fields, or None; ``**overrides`` set single fields
+    X_val, y_val : explicit validation data (otherwise ``config.val_fraction`` of the training set)
+    callbacks : callables ``cb(epoch, record, net)``; returning True stops training after that epoch
+    verbose : 0 = quiet, 1 = one line per epoch (stderr); progress : tqdm bar (None: when stderr is a tty)
+    checkpoint : path of a .npz written every ``checkpoint_every`` epochs and at the end
+    resume : path of a checkpoint to continue from (same network, data and config)
+    init_hidden : full-batch schedule only: the initial lifted state [X_1..X_L] (default: the forward pass)
+
+    Everything (config, data shapes, label range, finiteness, backend) is validated before any
+    training work starts.
+    """
+    cfg = resolve_config(net, config, overrides, "train")
+    check_backend(cfg.backend, cfg.device)
+    if init_hidden is not None and cfg.schedule != "fullbatch":
+        raise ValueError("init_hidden: only the full-batch schedule keeps a lifted state across epochs")
+    data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, cfg.val_fraction, cfg.seed)
+    trainer = Trainer(net, data, cfg, executor=LocalExecutor(init_hidden), callbacks=callbacks, verbose=verbose,
+                      progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+    if resume is not None:
+        trainer.restore(resume)
+    return trainer.run()
+
+
+def evaluate(net: FenchelNetwork, X, y) -> dict:
+    """J and accuracy (or mean squared error) of the feed-forward network on (X, y)."""
+    X = net.check_input(X)
+    Y = net.check_targets(to_numpy(y), X.shape[1])
+    _, Z = net.forward(X)
+    Z = to_numpy(Z)
+    out = {"J": float(net.loss.value(Y, Z)) / X.shape[1] + net.regulariser()}
+    out[net.loss.metric] = net.loss.score(Y, Z)
+    return out

@@ -1,0 +1,125 @@
+"""Argument validation at the public boundary: one home for the array and scalar checks.
+
+Every check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind, bad value)
+with a message that starts with the argument's name, so that a user sees *which* argument is
+wrong and what was expected. Arrays follow the project convention (features x samples).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from .backend import is_torch, namespace
+
+__all__ = ["check_array", "check_int", "check_number", "check_choice", "per_layer"]
+
+
+def check_array(x, name: str, shape: tuple | None = None, finite: bool = True):
+    """Validate an array argument: numpy/torch, numeric, given shape (None entries = any), finite.
+
+    Returns numpy input as a float array (integer and boolean input is converted to float64; a
+    torch integer tensor to torch's default float dtype). Raises ``TypeError``/``ValueError``
+    naming ``name``.
+    """
+    if is_torch(x):
+        import torch
+
+        if x.is_complex():
+            raise TypeError(f"{name}: expected a real array, got a complex tensor")
+        if not torch.is_floating_point(x):
+            x = x.to(torch.get_default_dtype())
+    else:
+        if isinstance(x, (list, tuple)) or np.isscalar(x):
+            x = np.asarray(x)
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{name}: expected a numpy array or torch tensor, got {type(x).__name__}")
+        if np.issubdtype(x.dtype, np.complexfloating):
+            raise TypeError(f"{name}: expected a real array, got dtype {x.dtype}")
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
+            raise TypeError(f"{name}: expected a numeric array, got dtype {x.dtype}")
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float64)
+    if shape is not None:
+        got = tuple(x.shape)
+        if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
+            want = " x ".join("m" if s is None else str(s) for s in shape)
+            raise ValueError(f"{name}: expected shape {want}, got {' x '.join(map(str, got)) or 'a scalar'}")
+    if finite:
+        xp = namespace(x)
+        if not xp.all(xp.isfinite(x)):
+            raise ValueError(f"{name}: contains NaN or inf")
+    return x
+
+
+def check_int(value, name: str, lo: int | None = None, hi: int | None = None) -> int:
+    """An integer (Python or numpy, not bool) in [lo, hi]; returns it as ``int``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer{_range(lo, hi)}, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{name}: expected an integer{_range(lo, hi)}, got {value!r}")
+    return int(value)
+
+
+def check_number(value, name: str, lo: float | None = None, hi: float | None = None, *,
+                 strict: bool = False, hint: str = "") -> float:
+    """A finite real number (Python or numpy, not bool, not a string) with lo ≤ value ≤ hi.
+
+    ``strict=True`` excludes the bounds (lo < value < hi). Returns it as ``float``; ``hint`` is
+    appended to the error message (why the bound holds).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: expected a finite number, got {v}")
+    low = lo is not None and (v < lo or (strict and v == lo))
+    high = hi is not None and (v > hi or (strict and v == hi))
+    if low or high:
+        op_lo, op_hi = (">", "<") if strict else (">=", "<=")
+        want = " and ".join(s for s in (f"{op_lo} {lo:g}" if lo is not None else "",
+                                         f"{op_hi} {hi:g}" if hi is not None else "") if s)
+        raise ValueError(f"{name}: expected a number {want}{hint}, got {v:g}")
+    return v
+
+
+def check_choice(value, name: str, choices: Sequence):
+    """``value`` must be one of ``choices`` (compared with ==); returns it."""
+    try:
+        ok = value in tuple(choices)
+    except TypeError:  # unhashable / incomparable
+        ok = False
+    if not ok:
+        raise ValueError(f"{name}: expected one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def per_layer(value, n: int, name: str, positive: bool = False) -> np.ndarray:
+    """A scalar or ``n`` values (one per layer), finite and ≥ 0 (> 0 with ``positive``) → float array (n,)."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name}: expected a number or {n} numbers (one per layer), got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a number or {n} numbers (one per layer), got {value!r}") from None
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(f"{name}: expected a scalar or {n} values (one per layer), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: must be finite, got {arr.tolist()}")
+    if np.any(arr < 0) or (positive and np.any(arr <= 0)):
+        raise ValueError(f"{name}: must be {'> 0' if positive else '>= 0'}, got {arr.tolist()}")
+    return arr
+
+
+def _range(lo, hi) -> str:
+    if lo is not None and hi is not None:
+        return f" in [{lo}, {hi}]"
+    if lo is not None:
+        return f" >= {lo}"
+    if hi is not None:
+        return f" <= {hi}"
+    return ""

@@ -1,0 +1,177 @@
+"""The house rules of the code base, checked: no cross-module private names, a light import, one error base.
+
+* No module in ``fenchel_cvx/``, ``benchmarks/``, ``demos/`` or ``paper_figures/`` imports another module's
+  private name (``from m import _x``, ``import m._x``) or reaches into an imported module's private name
+  (``m._x`` where ``m`` is a module bound by an import). Helper modules whose own name starts with an
+  underscore (``_fig_util``, ``_demo_util``) are private to their folder and may be imported from it.
+* ``import fenchel_cvx`` and ``fenchel-cvx --help`` import neither torch nor CVXPY.
+* Every exception class the package defines derives from :class:`fenchel_cvx.FenchelError`.
+* ``fenchel_cvx.__all__`` resolves and names no private or solver-internal objects; no library module is
+  longer than 600 lines.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import inspect
+import os
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHECKED = ("fenchel_cvx", "benchmarks", "demos", "paper_figures")
+
+
+def _python_files():
+    for top in CHECKED:
+        for folder, _dirs, files in os.walk(os.path.join(ROOT, top)):
+            if "__pycache__" in folder:
+                continue
+            for f in files:
+                if f.endswith(".py"):
+                    yield os.path.join(folder, f)
+
+
+def _module_name(path):
+    rel = os.path.relpath(path, ROOT)[:-3].split(os.sep)
+    if rel[-1] == "__init__":
+        rel = rel[:-1]
+    return ".".join(rel)
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _is_module(qualname: str) -> bool:
+    try:
+        return importlib.util.find_spec(qualname) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _ours(qualname: str) -> bool:
+    """True for a module of this repository (the package or a script folder), not stdlib/third-party
+    (whose documented names may start with an underscore, like ``os._exit``)."""
+    if qualname.split(".")[0] == "fenchel_cvx":
+        return True
+    try:
+        spec = importlib.util.find_spec(qualname)
+    except (ImportError, ValueError):
+        return False
+    origin = getattr(spec, "origin", None) or ""
+    return origin.startswith(ROOT + os.sep) and ".venv" not in origin
+
+
+def _violations(path):
+    """(line, text) of every cross-module private access in the file at ``path``."""
+    tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
+    package = _module_name(path) if path.endswith("__init__.py") else _module_name(path).rpartition(".")[0]
+    modules = set()  # names bound to modules in this file
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if any(_private(part) for part in alias.name.split(".")[1:]):
+                    out.append((node.lineno, f"import {alias.name}"))
+                if _ours(alias.name):
+                    modules.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            if node.module == "__future__":
+                continue
+            base = node.module or ""
+            if node.level:
+                base = importlib.util.resolve_name("." * node.level + base, package) if package else base
+            for alias in node.names:
+                if _private(alias.name):
+                    out.append((node.lineno, f"from {base} import {alias.name}"))
+                elif base.startswith("fenchel_cvx") and _is_module(f"{base}.{alias.name}"):
+                    modules.add(alias.asname or alias.name)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr) and isinstance(node.value, ast.Name) \
+                and node.value.id in modules:
+            out.append((node.lineno, f"{node.value.id}.{node.attr}"))
+    return sorted(out)
+
+
+def test_no_cross_module_private_names():
+    sys.path[:0] = [os.path.join(ROOT, top) for top in CHECKED[1:]]
+    try:
+        bad = [f"{os.path.relpath(p, ROOT)}:{line}: {text}" for p in _python_files() for line, text in _violations(p)]
+    finally:
+        del sys.path[:len(CHECKED) - 1]
+    assert not bad, "cross-module private names:\n" + "\n".join(bad)
+
+
+def test_the_checker_catches_what_it_should(tmp_path):
+    """The AST check itself: each forbidden form is flagged, the allowed ones are not."""
+    src = tmp_path / "probe.py"
+    src.write_text("import fenchel_cvx.backend as B\nfrom fenchel_cvx.training import data as D\n"
+                   "from fenchel_cvx.network import _x\nfrom _fig_util import save\n"
+                   "B._torch_module()\nD._y\nself._z\n")
+    got = [text for _line, text in _violations(str(src))]
+    assert got == ["from fenchel_cvx.network import _x", "B._torch_module", "D._y"], got
+
+
+def _run(code: str) -> str:
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
+                         check=True)
+    return out.stdout.strip()
+
+
+HEAVY = "('torch', 'cvxpy', 'sklearn', 'distributed', 'pyscipopt')"
+
+
+def test_import_is_light():
+    loaded = _run(f"import sys, fenchel_cvx\nprint(sorted(m for m in {HEAVY} if m in sys.modules))")
+    assert loaded == "[]", f"import fenchel_cvx loaded {loaded}"
+
+
+def test_cli_help_is_light():
+    code = ("import sys, contextlib, io\nfrom fenchel_cvx.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            f"print(sorted(m for m in {HEAVY} if m in sys.modules))")
+    assert _run(code) == "[]"
+
+
+def _all_modules():
+    import fenchel_cvx
+
+    for info in pkgutil.walk_packages(fenchel_cvx.__path__, "fenchel_cvx."):
+        if info.name == "fenchel_cvx.training.dask" and importlib.util.find_spec("distributed") is None:
+            continue
+        yield importlib.import_module(info.name)
+
+
+def test_every_exception_derives_from_fenchel_error():
+    import fenchel_cvx
+
+    classes = {(m.__name__, name): obj for m in _all_modules() for name, obj in vars(m).items()
+               if inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == m.__name__}
+    assert classes, "no exception classes found"
+    bad = [k for k, cls in classes.items() if not issubclass(cls, fenchel_cvx.FenchelError)]
+    assert not bad, f"exceptions outside FenchelError: {bad}"
+
+
+def test_public_surface():
+    import fenchel_cvx as fc
+
+    for name in fc.__all__:
+        assert not _private(name), name
+        assert getattr(fc, name) is not None
+    for internal in ("GLMSolver", "DataTerm", "mm_steps", "apg_fixed", "fista", "LocalExecutor"):
+        assert internal not in fc.__all__
+
+
+@pytest.mark.parametrize("path", [p for p in _python_files() if os.sep + "fenchel_cvx" + os.sep in p])
+def test_modules_stay_small(path):
+    with open(path, encoding="utf-8") as fh:
+        n = sum(1 for _ in fh)
+    assert n <= 600, f"{os.path.relpath(path, ROOT)} has {n} lines: split it by concept"
