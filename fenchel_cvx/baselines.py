@@ -14,6 +14,7 @@ rate with the best validation score from a grid (the acceptance benchmark uses A
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import sys
@@ -30,7 +31,7 @@ from .training.data import batch_order, eval_subset, prepare_data
 from .training.history import Progress, TrainResult, early_stop_update, final_metrics, log_record
 from .validation import check_choice, check_int, check_number, per_layer
 
-__all__ = ["METHODS", "train_backprop", "select_learning_rate"]
+__all__ = ["METHODS", "train_backprop", "make_backprop_trainer", "BackpropTrainer", "select_learning_rate"]
 
 METHODS = ("sgd", "adam")
 
@@ -54,8 +55,11 @@ def _validate(method, lr, epochs, batch_size, momentum, dtype):
     check_choice(dtype, "dtype", ("float32", "float64"))
 
 
-class _Backprop:
-    def __init__(self, net, data, method, lr, epochs, batch_size, momentum, rho, seed, device, dtype,
+class BackpropTrainer:
+    """Backprop (SGD/Adam in torch) on the network's twin; built by :func:`train_backprop` (validated) or
+    :func:`make_backprop_trainer`; ``run()`` or the epoch generator ``iterate()`` + ``result()``."""
+
+    def __init__(self, net, data, method, lr, epochs, batch_size, momentum, seed, device, dtype,
                  threads, eval_samples, patience, restore_best, callbacks, verbose, progress, checkpoint):
         torch = _torch()
         self.torch = torch
@@ -63,7 +67,7 @@ class _Backprop:
         self.method, self.lr, self.epochs, self.bs = method, float(lr), int(epochs), int(batch_size)
         self.momentum, self.seed, self.device = float(momentum), int(seed), torch.device(device)
         self.dtype = getattr(torch, dtype)
-        self.rho = per_layer(net.rho if rho is None else rho, net.L + 1, "rho")
+        self.rho = per_layer(net.rho, net.L + 1, "rho")  # the network's weight decay (the one source of truth)
         self.threads = threads
         conv = lambda a: None if a is None else torch.as_tensor(np.ascontiguousarray(np.asarray(a).T),  # noqa: E731
                                                                  dtype=self.dtype, device=self.device)
@@ -218,40 +222,58 @@ class _Backprop:
             self.best["params"] = [torch.as_tensor(arrays[f"best{i}"], device=self.device) for i in range(len(self.params))]
 
     # ---- loop -----------------------------------------------------------------------------------
-    def run(self) -> TrainResult:
+    @contextlib.contextmanager
+    def _threads(self):
+        """torch's intra-op threads set to ``threads`` while this run computes (restored in between, so two
+        interleaved runs each keep their own setting)."""
         torch = self.torch
-        old_threads = torch.get_num_threads()
+        old = torch.get_num_threads()
         if self.threads is not None:
             torch.set_num_threads(int(self.threads))
         try:
-            return self._run()
+            yield
         finally:
             if self.threads is not None:
-                torch.set_num_threads(old_threads)
+                torch.set_num_threads(old)
 
-    def _run(self) -> TrainResult:
+    def run(self) -> TrainResult:
+        """Train until ``epochs`` (or early stopping / a callback) and return the result."""
+        for _rec in self.iterate():
+            pass
+        return self.result()
+
+    def _epoch(self, n_batches, bar):
         torch = self.torch
+        order = torch.as_tensor(batch_order(self.m, self.epoch, self.seed), device=self.device)
+        t0 = time.perf_counter()
+        for i in range(n_batches):
+            idx = order[i * self.bs:(i + 1) * self.bs]
+            loss = self.batch_loss(self.X.index_select(0, idx), self.Y.index_select(0, idx))
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            bar.update(1)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    def iterate(self):
+        """Train epoch by epoch: a generator yielding each epoch's record (the initial one first when the history
+        is empty), so that runs can be interleaved in one process; :meth:`result` gives the result afterwards."""
         if not self.history:
-            self._early_stop(self._log(self._record(0.0)))
+            with self._threads():
+                rec = self._log(self._record(0.0))
+            self._early_stop(rec)
+            yield rec
         n_batches = math.ceil(self.m / self.bs)
         bar = Progress(total=(self.epochs - self.epoch) * n_batches, desc=self.method, enabled=self.progress)
         try:
             while self.epoch < self.epochs:
-                order = torch.as_tensor(batch_order(self.m, self.epoch, self.seed), device=self.device)
-                t0 = time.perf_counter()
-                for i in range(n_batches):
-                    idx = order[i * self.bs:(i + 1) * self.bs]
-                    loss = self.batch_loss(self.X.index_select(0, idx), self.Y.index_select(0, idx))
-                    self.opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    self.opt.step()
-                    bar.update(1)
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize()
-                dt = time.perf_counter() - t0
-                self.train_time += dt
-                self.epoch += 1
-                rec = self._log(self._record(dt))
+                with self._threads():
+                    dt = self._epoch(n_batches, bar)
+                    self.train_time += dt
+                    self.epoch += 1
+                    rec = self._log(self._record(dt))
                 stop = self._early_stop(rec)
                 if self.checkpoint:
                     self.save(self.checkpoint)
@@ -260,10 +282,15 @@ class _Backprop:
                     if cb(self.epoch, rec, self.net) is True:
                         self.interrupted = True
                 self.stopped_early = bool(stop)
+                yield rec
                 if stop or self.interrupted:
                     break
         finally:
             bar.close()
+
+    def result(self) -> TrainResult:
+        """The :class:`TrainResult` of the run so far (best validation epoch restored when configured)."""
+        torch = self.torch
         best_ok = self.restore_best and self.best["params"] is not None and not self.interrupted
         if best_ok:
             with torch.no_grad():
@@ -289,7 +316,7 @@ class _Backprop:
 
 
 def train_backprop(net: FenchelNetwork, X, y, X_test=None, y_test=None, *, method: str = "adam", lr: float = 1e-3,
-                   epochs: int = 10, batch_size: int = 500, momentum: float = 0.0, rho=None, seed: int = 0,
+                   epochs: int = 10, batch_size: int = 500, momentum: float = 0.0, seed: int = 0,
                    device: str = "cpu", dtype: str = "float32", threads: int | None = None,
                    X_val=None, y_val=None, val_fraction: float = 0.0, patience: int | None = None,
                    restore_best: bool = True, eval_samples: int | None = 10000,
@@ -300,23 +327,38 @@ def train_backprop(net: FenchelNetwork, X, y, X_test=None, y_test=None, *, metho
     ``X`` is d x m, ``y`` labels (m,) or targets k x m; ``threads`` sets torch's intra-op threads
     for the run (the benchmarks use 1); ``val_fraction``/``X_val`` give the validation set (early
     stopping with ``patience``; the best epoch's weights are restored when ``restore_best``);
-    ``rho`` overrides the network's weight decay. Returns a :class:`TrainResult` (method "adam"/"sgd").
-    Inputs are validated before any work starts.
+    the weight decay is the network's ρ (J includes Σ ρ_l/2 ‖W_l‖²). Returns a :class:`TrainResult`
+    (method "adam"/"sgd"). Inputs are validated before any work starts.
     """
-    if not isinstance(net, FenchelNetwork):
-        raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
-    _validate(method, lr, epochs, batch_size, momentum, dtype)
-    if rho is not None:
-        per_layer(rho, net.L + 1, "rho")
-    if not (isinstance(val_fraction, (int, float)) and 0 <= val_fraction < 1):
-        raise ValueError(f"val_fraction: expected a number in [0, 1), got {val_fraction!r}")
-    check_backend("torch", device)
-    data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, val_fraction, seed)
-    runner = _Backprop(net, data, method, lr, epochs, batch_size, momentum, rho, seed, device, dtype, threads,
-                       eval_samples, patience, restore_best, callbacks, verbose, progress, checkpoint)
+    runner = make_backprop_trainer(net, X, y, X_test, y_test, method=method, lr=lr, epochs=epochs,
+                                   batch_size=batch_size, momentum=momentum, seed=seed, device=device, dtype=dtype,
+                                   threads=threads, X_val=X_val, y_val=y_val, val_fraction=val_fraction,
+                                   patience=patience, restore_best=restore_best, eval_samples=eval_samples,
+                                   callbacks=callbacks, verbose=verbose, progress=progress, checkpoint=checkpoint)
     if resume is not None:
         runner.restore(resume)
     return runner.run()
+
+
+def make_backprop_trainer(net: FenchelNetwork, X, y, X_test=None, y_test=None, *, method: str = "adam",
+                          lr: float = 1e-3, epochs: int = 10, batch_size: int = 500, momentum: float = 0.0,
+                          seed: int = 0, device: str = "cpu", dtype: str = "float32", threads: int | None = None,
+                          X_val=None, y_val=None, val_fraction: float = 0.0, patience: int | None = None,
+                          restore_best: bool = True, eval_samples: int | None = 10000,
+                          callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
+                          checkpoint: str | None = None) -> BackpropTrainer:
+    """The validated :class:`BackpropTrainer` of :func:`train_backprop` (same arguments), not yet run: drive it
+    with ``run()`` or epoch by epoch with ``iterate()`` (interleaved comparisons)."""
+    if not isinstance(net, FenchelNetwork):
+        raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
+    _validate(method, lr, epochs, batch_size, momentum, dtype)
+    check_number(val_fraction, "val_fraction", lo=0.0)
+    if val_fraction >= 1:
+        raise ValueError(f"val_fraction: expected a number in [0, 1), got {val_fraction!r}")
+    check_backend("torch", device)
+    data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, val_fraction, seed)
+    return BackpropTrainer(net, data, method, lr, epochs, batch_size, momentum, seed, device, dtype, threads,
+                           eval_samples, patience, restore_best, callbacks, verbose, progress, checkpoint)
 
 
 def select_learning_rate(net: FenchelNetwork, X, y, lrs=(3e-4, 1e-3, 3e-3), *, method: str = "adam",

@@ -177,11 +177,21 @@ class Trainer:
 
     # ---- main loop -----------------------------------------------------------------------------
     def run(self) -> TrainResult:
+        """Train until ``config.epochs`` (or early stopping / a callback) and return the result."""
+        for _rec in self.iterate():
+            pass
+        return self.result()
+
+    def iterate(self):
+        """Train epoch by epoch: a generator that yields each epoch's record (the initial record first when
+        the history is empty). Two runs can be interleaved in one process (they then see the same machine
+        load; :mod:`fenchel_cvx.protocol`); :meth:`result` gives the :class:`TrainResult` afterwards."""
         cfg = self.cfg
         if not self.history:
             rec = self._record(0.0)
             self._early_stop(rec)
             self._log(rec)
+            yield rec
         bs = self.m if (cfg.schedule == "fullbatch" or cfg.batch_size is None) else min(cfg.batch_size, self.m)
         n_batches = math.ceil(self.m / bs) if cfg.schedule == "minibatch" else 1
         bar = Progress(total=(cfg.epochs - self.epoch) * n_batches, desc="lifted BCD", enabled=self.progress)
@@ -216,12 +226,14 @@ class Trainer:
                 if stop or self.interrupted:
                     if self.checkpoint:
                         self.save(self.checkpoint)
+                    yield rec
                     break
+                yield rec
         finally:
             bar.close()
-        return self._result()
 
-    def _result(self) -> TrainResult:
+    def result(self) -> TrainResult:
+        """The :class:`TrainResult` of the run so far (best validation epoch restored when configured)."""
         use_best = self.cfg.restore_best and self.best["epoch"] is not None and not self.interrupted
         if use_best and self.best["W"] is not None:
             self.executor.set_weights(list(self.best["W"]), list(self.best["b"]))
