@@ -1,0 +1,500 @@
+r"""Fair comparisons of lifted training and backprop: equal tuning budgets, equal epochs, equal time.
+
+The protocol (design notes §5b; what ``benchmarks/compare.py`` and the paper figure run):
+
+1. **Tuning on a validation split only.** The training set is split 90/10 (stratified, seeded). Every method
+   is tuned by the same routine, :func:`tune`: a grid over its search space (:class:`MethodSpec`), each grid
+   point trained for ``epochs`` epochs on the 90 % part once per *tuning seed* and scored by the mean
+   validation score after the last epoch (accuracy; −MSE for regression). A log-spaced axis whose best value
+   lies on an edge of its grid is extended by one step beyond that edge and the new points are trained too,
+   repeatedly (at most ``max_extend`` times); a choice that still sits on an edge is flagged. The test set is
+   never used for a choice. Every method gets the same number of base grid points (the budget; checked by
+   :func:`compare`); extensions add trials, which are counted and reported per method.
+2. **Final runs on other seeds.** Each method, with its chosen hyperparameters, trains on the whole training
+   set and is evaluated on the test set after every epoch, once per *final seed* (disjoint from the tuning
+   seeds), all methods from the same initialisation and with the same batch order. The runs of one seed are
+   **interleaved epoch by epoch in one process** (one epoch of each method in turn), so that all methods see
+   the same machine load; per-epoch training times give the cost ratio.
+3. **Report** (:class:`Comparison`): test scores at equal epochs (mean ± std over the final seeds),
+   seconds per epoch and their ratio to a reference method, accuracy against cumulative training time, the
+   time each method first reaches given accuracies, and every method's accuracy at equal time T (the
+   shortest total training time among the methods).
+
+Hyperparameter names of a spec: ``lr``, ``momentum`` (backprop); any :class:`~fenchel_cvx.training.BCDConfig`
+field, ``gamma_hidden`` / ``gamma_last`` (the proximal weights of the hidden / output W-steps) (lifted); ``rho``
+(both: the network's weight decay). Shapes: data sets are features x samples (:class:`fenchel_cvx.data.Dataset`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .validation import check_int
+
+__all__ = ["Axis", "MethodSpec", "TuneResult", "Comparison", "tune", "compare", "default_specs", "final_runs"]
+
+LIFTED = "lifted"
+BACKPROP = ("adam", "sgd")
+
+
+@dataclass
+class Axis:
+    """One hyperparameter's grid: ``values`` in increasing order; ``log=True`` marks a log-spaced numeric axis
+    that :func:`tune` extends beyond an edge holding the best value (by the ratio of the two values next to that
+    edge). A leading 0 on a log axis is the domain's boundary, not an edge (weight decay 0 is not extended
+    below; the extension step above is the ratio of the last two values)."""
+
+    name: str
+    values: list
+    log: bool = False
+
+    def __post_init__(self):
+        if not self.values:
+            raise ValueError(f"Axis {self.name!r}: values: expected at least one value")
+        self.values = list(self.values)
+        if self.log:
+            v = np.asarray(self.values, dtype=float)
+            if np.any(v < 0) or np.any(np.diff(v) <= 0):
+                raise ValueError(f"Axis {self.name!r}: a log axis needs increasing values >= 0, got {self.values}")
+
+    def edge(self, value) -> str | None:
+        """"low"/"high" when ``value`` sits on an extendable edge of this axis, else None."""
+        if not self.log or len(self.values) < 2:
+            return None
+        if value == self.values[-1]:
+            return "high"
+        if value == self.values[0] and self.values[0] > 0:
+            return "low"
+        return None
+
+    def extend(self, side: str):
+        """Add one value beyond ``side`` (geometric step of the two values next to that edge); returns it."""
+        v = self.values
+        if side == "high":
+            lo = v[-2] if v[-2] > 0 else v[-1] / 10.0
+            new = v[-1] * (v[-1] / lo)
+            self.values = v + [new]
+        else:
+            new = v[0] / (v[1] / v[0])
+            self.values = [new] + v
+        return new
+
+
+@dataclass
+class MethodSpec:
+    """A method and its search space: ``kind`` "lifted", "adam" or "sgd"; ``axes`` the grid; ``fixed`` options
+    that are not tuned (lifted: BCDConfig fields, e.g. the base schedule; backprop: ``momentum``...)."""
+
+    name: str
+    kind: str
+    axes: list
+    fixed: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind != LIFTED and self.kind not in BACKPROP:
+            raise ValueError(f"MethodSpec {self.name!r}: kind: expected 'lifted', 'adam' or 'sgd', got {self.kind!r}")
+        names = [a.name for a in self.axes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"MethodSpec {self.name!r}: axes: duplicate names {names}")
+
+    @property
+    def budget(self) -> int:
+        """The number of base grid points."""
+        return int(np.prod([len(a.values) for a in self.axes])) if self.axes else 1
+
+    def points(self, axes=None):
+        axes = self.axes if axes is None else axes
+        for combo in itertools.product(*[a.values for a in axes]):
+            yield dict(zip([a.name for a in axes], combo, strict=True))
+
+
+def default_specs(n_hidden: int = 1, lifted_axes=None) -> dict:
+    """The search spaces of the comparison: Adam's lr over 1e-4 … 3e-2 (log) × weight decay {0, 1e-4, 1e-3}
+    (18 points), SGD (momentum 0.9) lr over 1e-3 … 3e-1 × the same weight decays (18), and the lifted schedule
+    around :func:`fenchel_cvx.training.tuned` (``lifted_axes`` or the default below; 18 points)."""
+    from .training import tuned
+
+    wd = [0.0, 1e-4, 1e-3]
+    lifted_axes = lifted_axes if lifted_axes is not None else [
+        Axis("lam", [0.1, 0.3, 1.0], log=True), Axis("gamma_hidden", [0.01, 0.03, 0.1], log=True),
+        Axis("rho", [0.0, 1e-3], log=True)]
+    return {
+        "lifted": MethodSpec("lifted", LIFTED, lifted_axes, fixed=dict(tuned(n_hidden))),
+        "adam": MethodSpec("adam", "adam", [Axis("lr", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2], log=True),
+                                            Axis("rho", wd, log=True)]),
+        "sgd": MethodSpec("sgd", "sgd", [Axis("lr", [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], log=True),
+                                         Axis("rho", wd, log=True)], fixed={"momentum": 0.9}),
+    }
+
+
+# =====================================================================================
+# one run
+# =====================================================================================
+@contextlib.contextmanager
+def _blas_threads(n):
+    if n is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=int(n)):
+        yield
+
+
+def make_runner(spec: MethodSpec, params: dict, net, X, y, X_test=None, y_test=None, X_val=None, y_val=None, *,
+                epochs: int, batch_size: int, seed: int, dtype: str = "float32", threads: int | None = 1):
+    """A trainer of ``spec`` with hyperparameters ``params`` on ``net`` (its weights are the initialisation;
+    ``rho`` in params sets its weight decay), not yet run: ``iterate()`` yields per-epoch records, ``result()``
+    the :class:`~fenchel_cvx.training.TrainResult`."""
+    params = dict(params)
+    if "rho" in params:
+        net.rho = np.full(net.L + 1, float(params.pop("rho")))
+    common = dict(verbose=0, progress=False)
+    if spec.kind == LIFTED:
+        from .backend import check_backend
+        from .training import Trainer, prepare_data, resolve_config
+
+        fields = dict(spec.fixed)
+        gh, gl = params.pop("gamma_hidden", None), params.pop("gamma_last", None)
+        if gh is not None or gl is not None:
+            base = fields.get("gamma", 0.1)
+            base = list(np.broadcast_to(np.asarray(base, dtype=float), (net.L + 1,)))
+            if gh is not None:
+                base[:net.L] = [float(gh)] * net.L
+            if gl is not None:
+                base[net.L] = float(gl)
+            fields["gamma"] = base
+        fields.update(params)
+        fields.update(epochs=epochs, batch_size=batch_size, seed=seed, dtype=dtype, restore_best=False)
+        cfg = resolve_config(net, fields, {}, spec.name)
+        check_backend(cfg.backend, cfg.device)
+        data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, 0.0, seed)
+        return Trainer(net, data, cfg, **common)
+    from .baselines import make_backprop_trainer
+
+    opts = dict(spec.fixed)
+    opts.update(params)
+    return make_backprop_trainer(net, X, y, X_test, y_test, X_val=X_val, y_val=y_val, method=spec.kind,
+                                 epochs=epochs, batch_size=batch_size, seed=seed, dtype=dtype, threads=threads,
+                                 restore_best=False, **opts, **common)
+
+
+def _score_key(net) -> str:
+    return net.loss.metric
+
+
+def _score(rec: dict, prefix: str, key: str) -> float:
+    v = rec[f"{prefix}_{key}"]
+    return v if key == "acc" else -v
+
+
+# =====================================================================================
+# tuning
+# =====================================================================================
+@dataclass
+class TuneResult:
+    """The tuning of one method: ``best`` hyperparameters, every ``trials`` entry (params, per-seed validation
+    scores, mean), the number of base grid points (``budget``) and of extension trials, and the axes whose
+    chosen value still sits on an edge after ``max_extend`` extensions (``on_edge``)."""
+
+    method: str
+    best: dict
+    best_score: float
+    trials: list
+    budget: int
+    extensions: list
+    on_edge: list
+    grid: dict
+    seconds: float
+
+    @property
+    def n_trials(self) -> int:
+        return len(self.trials)
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "best": self.best, "best_score": self.best_score, "budget": self.budget,
+                "n_trials": self.n_trials, "extensions": self.extensions, "on_edge": self.on_edge,
+                "grid": self.grid, "seconds": self.seconds, "trials": self.trials}
+
+
+def tune(spec: MethodSpec, make_net: Callable, data, *, epochs: int, batch_size: int = 500,
+         seeds: Sequence[int] = (100, 101), val_fraction: float = 0.1, split_seed: int = 0,
+         max_extend: int = 3, dtype: str = "float32", threads: int | None = 1, progress: bool = False,
+         log: Callable | None = None) -> TuneResult:
+    """Grid search of ``spec`` on a validation split of ``data``'s training set (module docstring, step 1).
+
+    ``make_net(seed)`` returns a fresh network initialised from ``seed``; ``data`` is a
+    :class:`~fenchel_cvx.data.Dataset`. Each grid point is scored by the mean over ``seeds`` of the validation
+    score after ``epochs`` epochs. Returns a :class:`TuneResult`.
+    """
+    check_int(epochs, "epochs", 1)
+    if not seeds:
+        raise ValueError("seeds: expected at least one tuning seed")
+    Xtr, ytr, Xva, yva = data.split_validation(val_fraction, seed=split_seed)
+    axes = [Axis(a.name, list(a.values), a.log) for a in spec.axes]
+    t0 = time.perf_counter()
+    trials: list = []
+    done: dict = {}
+
+    def run_points(points):
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(points) * len(seeds), desc=f"tune {spec.name}", leave=False)
+        for p in points:
+            key = json.dumps(p, sort_keys=True)
+            if key in done:
+                continue
+            scores = []
+            for s in seeds:
+                net = make_net(s)
+                metric = _score_key(net)
+                runner = make_runner(spec, p, net, Xtr, ytr, X_val=Xva, y_val=yva, epochs=epochs,
+                                     batch_size=batch_size, seed=s, dtype=dtype, threads=threads)
+                with _blas_threads(threads):
+                    try:
+                        last = None
+                        for last in runner.iterate():
+                            pass
+                        scores.append(_score(last, "val", metric))
+                    except FloatingPointError:  # diverged: the worst score (a legitimate outcome of a grid point)
+                        scores.append(-math.inf)
+                if bar is not None:
+                    bar.update(1)
+            mean = float(np.mean(scores))
+            done[key] = mean
+            trials.append({"params": p, "scores": scores, "mean": mean})
+            if log is not None:
+                log(f"  tune {spec.name}: {p} -> validation {mean:.4f}")
+        if bar is not None:
+            bar.close()
+
+    run_points(list(spec.points(axes)))
+    extensions: list = []
+    for _ in range(int(max_extend)):
+        best = max(trials, key=lambda t: t["mean"])["params"]
+        new_points = []
+        for a in axes:
+            side = a.edge(best.get(a.name))
+            if side is None:
+                continue
+            v = a.extend(side)
+            extensions.append({"axis": a.name, "side": side, "value": v})
+            others = [b for b in axes if b is not a]
+            for combo in itertools.product(*[b.values for b in others]):
+                p = dict(zip([b.name for b in others], combo, strict=True))
+                p[a.name] = v
+                new_points.append({b.name: p[b.name] for b in axes})
+        if not new_points:
+            break
+        run_points(new_points)
+    bt = max(trials, key=lambda t: t["mean"])
+    on_edge = [a.name for a in axes if a.edge(bt["params"].get(a.name)) is not None]
+    return TuneResult(method=spec.name, best=bt["params"], best_score=bt["mean"], trials=trials, budget=spec.budget,
+                      extensions=extensions, on_edge=on_edge, grid={a.name: a.values for a in axes},
+                      seconds=time.perf_counter() - t0)
+
+
+# =====================================================================================
+# final runs and the comparison
+# =====================================================================================
+def final_runs(specs: dict, chosen: dict, make_net: Callable, data, *, epochs: int, batch_size: int = 500,
+               seeds: Sequence[int] = (0, 1, 2), dtype: str = "float32", threads: int | None = 1,
+               log: Callable | None = None) -> dict:
+    """Module docstring, step 2: for each seed, every method from ``make_net(seed)`` with its ``chosen``
+    hyperparameters, trained on the whole training set with the test score after every epoch, the methods'
+    epochs interleaved in one process. Returns ``{method: [history per seed]}``."""
+    out = {name: [] for name in specs}
+    for s in seeds:
+        runners = {name: make_runner(spec, chosen.get(name, {}), make_net(s), data.X_train, data.y_train,
+                                     data.X_test, data.y_test, epochs=epochs, batch_size=batch_size, seed=s,
+                                     dtype=dtype, threads=threads)
+                   for name, spec in specs.items()}
+        gens = {name: r.iterate() for name, r in runners.items()}
+        live = dict(gens)
+        with _blas_threads(threads):
+            while live:
+                for name in list(live):
+                    try:
+                        next(live[name])
+                    except StopIteration:
+                        del live[name]
+        for name, r in runners.items():
+            out[name].append(r.result().history)
+        if log is not None:
+            key = _score_key(make_net(s))
+            log(f"  seed {s}: " + "  ".join(f"{n} {h[-1]['test_' + key]:.4f} ({h[-1]['time'] / max(1, h[-1]['epoch']):.2f} s/ep)"
+                                            for n, hs in out.items() for h in hs[-1:]))
+    return out
+
+
+@dataclass
+class Comparison:
+    """The outcome of :func:`compare`: tuning results and final histories per method, and the views of the
+    module docstring's step 3. ``reference`` is the method the time ratios are taken against ("adam")."""
+
+    dataset: str
+    arch: str
+    epochs: int
+    tuning: dict
+    histories: dict
+    final_seeds: list
+    tuning_seeds: list
+    reference: str = "adam"
+    metric: str = "acc"
+
+    # ---- views -------------------------------------------------------------------------------
+    def scores(self, method: str) -> np.ndarray:
+        """Test scores, seeds x (epochs + 1) (epoch 0 = initialisation)."""
+        key = f"test_{self.metric}"
+        return np.array([[r[key] for r in h] for h in self.histories[method]], dtype=float)
+
+    def times(self, method: str) -> np.ndarray:
+        """Cumulative training seconds, seeds x (epochs + 1)."""
+        return np.array([[r["time"] for r in h] for h in self.histories[method]], dtype=float)
+
+    def seconds_per_epoch(self, method: str) -> float:
+        t = self.times(method)
+        return float(np.mean(t[:, -1] / np.maximum(1, t.shape[1] - 1)))
+
+    def at_epochs(self, epochs=(1, 3, 5, 10, 20)) -> dict:
+        """{method: {epoch: (mean, std)}} of the test score at the given epochs (those that were run)."""
+        out = {}
+        for m in self.histories:
+            S = self.scores(m)
+            out[m] = {e: (float(S[:, e].mean()), float(S[:, e].std())) for e in epochs if e < S.shape[1]}
+        return out
+
+    def time_ratio(self, method: str) -> float:
+        """Seconds per epoch of ``method`` / of the reference method (epochs interleaved in one process)."""
+        return self.seconds_per_epoch(method) / self.seconds_per_epoch(self.reference)
+
+    def time_to(self, threshold: float) -> dict:
+        """{method: mean over seeds of the cumulative training time at the first epoch whose test score ≥
+        ``threshold`` (None when a seed never reaches it)}."""
+        out = {}
+        for m in self.histories:
+            S, T = self.scores(m), self.times(m)
+            ts = []
+            for s_row, t_row in zip(S, T, strict=True):
+                hit = np.flatnonzero(s_row[1:] >= threshold)
+                ts.append(float(t_row[1 + hit[0]]) if hit.size else None)
+            out[m] = None if any(t is None for t in ts) else float(np.mean(ts))
+        return out
+
+    def at_equal_time(self) -> tuple[float, dict]:
+        """(T, {method: (mean, std) of the test score of the last epoch finished by time T}), T = the shortest
+        mean total training time among the methods."""
+        T = min(float(self.times(m)[:, -1].mean()) for m in self.histories)
+        out = {}
+        for m in self.histories:
+            S, Tm = self.scores(m), self.times(m)
+            vals = [float(s_row[np.flatnonzero(t_row <= T + 1e-12)[-1]]) for s_row, t_row in zip(S, Tm, strict=True)]
+            out[m] = (float(np.mean(vals)), float(np.std(vals)))
+        return T, out
+
+    # ---- output ------------------------------------------------------------------------------
+    def table(self, epochs=(1, 3, 5, 10, 20), thresholds=()) -> str:
+        """A markdown table: per method the tuned hyperparameters and trials, the test score (%) at equal epochs,
+        seconds per epoch and the ratio to the reference, the score at equal time and the times to thresholds."""
+        at = self.at_epochs(epochs)
+        ep = [e for e in epochs if any(e in at[m] for m in at)]
+        T, eq = self.at_equal_time()
+        head = (["method", "tuned (validation)", "trials"] + [f"epoch {e}" for e in ep]
+                + ["s/epoch", f"× {self.reference}", f"at {T:.1f} s"] + [f"time to {100 * t:g}%" for t in thresholds])
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        ttt = {t: self.time_to(t) for t in thresholds}
+        for m in self.histories:
+            tu = self.tuning.get(m)
+            tuned = ", ".join(f"{k}={_fmt(v)}" for k, v in (tu.best.items() if tu else []))
+            if tu is not None and tu.on_edge:
+                tuned += f" (on edge: {', '.join(tu.on_edge)})"
+            cells = [m, tuned or "-", str(tu.n_trials) if tu else "-"]
+            cells += [f"{100 * at[m][e][0]:.2f} ± {100 * at[m][e][1]:.2f}" if e in at[m] else "-" for e in ep]
+            cells += [f"{self.seconds_per_epoch(m):.2f}", f"{self.time_ratio(m):.2f}",
+                      f"{100 * eq[m][0]:.2f} ± {100 * eq[m][1]:.2f}"]
+            cells += ["never" if ttt[t][m] is None else f"{ttt[t][m]:.1f} s" for t in thresholds]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        T, eq = self.at_equal_time()
+        return {"dataset": self.dataset, "arch": self.arch, "epochs": self.epochs, "reference": self.reference,
+                "tuning_seeds": list(self.tuning_seeds), "final_seeds": list(self.final_seeds),
+                "tuning": {m: t.to_dict() for m, t in self.tuning.items()},
+                "at_epochs": {m: {str(e): v for e, v in d.items()} for m, d in self.at_epochs().items()},
+                "seconds_per_epoch": {m: self.seconds_per_epoch(m) for m in self.histories},
+                "time_ratio": {m: self.time_ratio(m) for m in self.histories},
+                "equal_time": {"T": T, "scores": eq},
+                "histories": self.histories}
+
+    def plot(self, ax=None, title: str | None = None):
+        """Test score against cumulative training time (mean over seeds, one line per method; markers at
+        epochs). Returns the matplotlib Figure (draws into ``ax`` when given)."""
+        if ax is None:
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(6, 4))
+            ax = fig.add_subplot(1, 1, 1)
+        else:
+            fig = ax.figure
+        for m in self.histories:
+            S, T = self.scores(m), self.times(m)
+            ax.plot(T.mean(axis=0), 100 * S.mean(axis=0), "o-", ms=3, label=m)
+        ax.set_xlabel("training time (s, mean over seeds; evaluation excluded)")
+        ax.set_ylabel(f"test {'accuracy (%)' if self.metric == 'acc' else 'MSE'}")
+        ax.set_title(title or f"{self.dataset} {self.arch}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        return fig
+
+
+def _fmt(v):
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def compare(specs: dict, make_net: Callable, data, *, epochs: int = 10, batch_size: int = 500,
+            tuning_seeds: Sequence[int] = (100, 101), final_seeds: Sequence[int] = (0, 1, 2),
+            tuning_epochs: int | None = None, max_extend: int = 3, dtype: str = "float32", threads: int | None = 1,
+            reference: str = "adam", equal_budget: bool = True, dataset: str = "", arch: str = "",
+            progress: bool = False, log: Callable | None = None) -> Comparison:
+    """The whole protocol (module docstring): tune every method of ``specs`` ({name: MethodSpec}) with the
+    same budget, then the interleaved final runs on ``final_seeds``. Raises ``ValueError`` when the tuning and
+    final seeds overlap or (``equal_budget``) the methods' base grids differ in size."""
+    overlap = set(tuning_seeds) & set(final_seeds)
+    if overlap:
+        raise ValueError(f"final_seeds: must differ from the tuning seeds, both contain {sorted(overlap)}")
+    if len(final_seeds) < 1:
+        raise ValueError("final_seeds: expected at least one seed")
+    if reference not in specs:
+        raise ValueError(f"reference: {reference!r} is not one of the methods {sorted(specs)}")
+    budgets = {n: s.budget for n, s in specs.items()}
+    if equal_budget and len(set(budgets.values())) > 1:
+        raise ValueError(f"specs: unequal tuning budgets (base grid points per method: {budgets}); "
+                         f"give every method the same number of trials or pass equal_budget=False")
+    tuning = {}
+    for name, spec in specs.items():
+        tuning[name] = tune(spec, make_net, data, epochs=tuning_epochs or epochs, batch_size=batch_size,
+                            seeds=tuning_seeds, max_extend=max_extend, dtype=dtype, threads=threads,
+                            progress=progress, log=log)
+        if log is not None:
+            log(f"{name}: best {tuning[name].best} (validation {tuning[name].best_score:.4f}, "
+                f"{tuning[name].n_trials} trials{', ON EDGE ' + str(tuning[name].on_edge) if tuning[name].on_edge else ''})")
+    hist = final_runs(specs, {n: t.best for n, t in tuning.items()}, make_net, data, epochs=epochs,
+                      batch_size=batch_size, seeds=final_seeds, dtype=dtype, threads=threads, log=log)
+    metric = _score_key(make_net(final_seeds[0]))
+    return Comparison(dataset=dataset, arch=arch, epochs=epochs, tuning=tuning, histories=hist,
+                      final_seeds=list(final_seeds), tuning_seeds=list(tuning_seeds), reference=reference,
+                      metric=metric)

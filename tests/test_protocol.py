@@ -1,0 +1,94 @@
+"""The fair-comparison protocol (fenchel_cvx.protocol): grids that extend at their edges, equal budgets,
+disjoint seeds, interleaved final runs and the report's views. Tiny sizes (digits subsets, 1-2 epochs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fenchel_cvx import FenchelNetwork, data
+from fenchel_cvx.protocol import Axis, MethodSpec, compare, final_runs, tune
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits").subset(300, 120, seed=0)
+
+
+def make_net(seed):
+    return FenchelNetwork([64, 16, 10], seed=seed)
+
+
+def test_axis_edges_and_extension():
+    a = Axis("lr", [1e-3, 1e-2], log=True)
+    assert a.edge(1e-2) == "high" and a.edge(1e-3) == "low"
+    assert a.extend("high") == pytest.approx(1e-1) and a.values[-1] == pytest.approx(1e-1)
+    assert a.extend("low") == pytest.approx(1e-4)
+    wd = Axis("rho", [0.0, 1e-4, 1e-3], log=True)
+    assert wd.edge(0.0) is None            # 0 is the domain's boundary, not an edge
+    assert wd.edge(1e-3) == "high" and wd.extend("high") == pytest.approx(1e-2)
+    assert Axis("x", ["a", "b"]).edge("b") is None  # categorical axes never extend
+    with pytest.raises(ValueError, match="increasing"):
+        Axis("lr", [1e-2, 1e-3], log=True)
+
+
+def test_tune_extends_a_grid_whose_best_value_is_on_an_edge(digits):
+    spec = MethodSpec("adam", "adam", [Axis("lr", [1e-3, 3e-3], log=True)])
+    res = tune(spec, make_net, digits, epochs=3, batch_size=50, seeds=(100,), max_extend=3)
+    # a few steps at learning rates this small: the larger one is better, on the upper edge -> the grid grows upward
+    assert [t["mean"] for t in res.trials[:2]][1] > res.trials[0]["mean"]
+    assert res.extensions and res.extensions[0]["side"] == "high"
+    assert res.n_trials == 2 + len(res.extensions) and res.budget == 2
+    assert res.grid["lr"][-1] > 3e-3
+    assert max(t["mean"] for t in res.trials) == res.best_score
+
+
+def test_compare_refuses_unfair_setups(digits):
+    a = MethodSpec("adam", "adam", [Axis("lr", [1e-3, 1e-2], log=True)])
+    b = MethodSpec("lifted", "lifted", [Axis("lam", [0.3], log=True)])
+    with pytest.raises(ValueError, match="final_seeds"):
+        compare({"adam": a}, make_net, digits, tuning_seeds=(1,), final_seeds=(1, 2))
+    with pytest.raises(ValueError, match="unequal tuning budgets"):
+        compare({"adam": a, "lifted": b}, make_net, digits)
+    with pytest.raises(ValueError, match="kind"):
+        MethodSpec("x", "rmsprop", [])
+
+
+def test_compare_end_to_end_small(digits):
+    from fenchel_cvx.training import tuned
+
+    specs = {"lifted": MethodSpec("lifted", "lifted", [Axis("lam", [0.3, 1.0], log=True)], fixed=tuned(1)),
+             "adam": MethodSpec("adam", "adam", [Axis("lr", [1e-3, 1e-2], log=True)])}
+    cmp = compare(specs, make_net, digits, epochs=2, batch_size=100, tuning_seeds=(100,), final_seeds=(0, 1),
+                  max_extend=0, dtype="float64")
+    for m in specs:
+        S, T = cmp.scores(m), cmp.times(m)
+        assert S.shape == (2, 3) and T.shape == (2, 3)
+        assert np.all(np.diff(T, axis=1) > 0)            # every epoch took time
+        assert S[:, -1].mean() > 0.3                      # both learn: three times chance (0.1) in 2 tiny epochs
+        assert cmp.tuning[m].n_trials == 2
+    assert cmp.time_ratio("adam") == pytest.approx(1.0)
+    T, eq = cmp.at_equal_time()
+    assert T == pytest.approx(min(cmp.times(m)[:, -1].mean() for m in specs))
+    assert set(eq) == set(specs)
+    table = cmp.table(epochs=(1, 2), thresholds=(0.5,))
+    assert table.count("\n") == 3 and "lifted" in table and "adam" in table
+    fig = cmp.plot()
+    assert len(fig.axes[0].lines) == 2
+    d = cmp.to_dict()
+    assert d["final_seeds"] == [0, 1] and set(d["histories"]) == set(specs)
+
+
+def test_final_runs_same_initialisation_as_separate_runs(digits):
+    """Interleaving does not change a run: the lifted histories equal a separate train() of the same seed."""
+    from fenchel_cvx import train
+    from fenchel_cvx.training import tuned
+
+    spec = {"lifted": MethodSpec("lifted", "lifted", [], fixed=tuned(1))}
+    hist = final_runs(spec, {}, make_net, digits, epochs=1, batch_size=100, seeds=(3,), dtype="float64")
+    ref = train(make_net(3), digits.X_train, digits.y_train, digits.X_test, digits.y_test,
+                config=dict(tuned(1), epochs=1, batch_size=100, seed=3, dtype="float64", restore_best=False),
+                verbose=0)
+    assert [r["test_acc"] for r in hist["lifted"][0]] == [r["test_acc"] for r in ref.history]
