@@ -265,10 +265,8 @@ def tune(spec: MethodSpec, make_net: Callable, data, *, epochs: int, batch_size:
                                      batch_size=batch_size, seed=s, dtype=dtype, threads=threads)
                 with _blas_threads(threads):
                     try:
-                        last = None
-                        for last in runner.iterate():
-                            pass
-                        scores.append(_score(last, "val", metric))
+                        records = list(runner.iterate())
+                        scores.append(_score(records[-1], "val", metric))
                     except FloatingPointError:  # diverged: the worst score (a legitimate outcome of a grid point)
                         scores.append(-math.inf)
                 if bar is not None:
@@ -409,6 +407,7 @@ class Comparison:
     def table(self, epochs=(1, 3, 5, 10, 20), thresholds=()) -> str:
         """A markdown table: per method the tuned hyperparameters and trials, the test score (%) at equal epochs,
         seconds per epoch and the ratio to the reference, the score at equal time and the times to thresholds."""
+        epochs = tuple(sorted(set(epochs) | {self.epochs}))
         at = self.at_epochs(epochs)
         ep = [e for e in epochs if any(e in at[m] for m in at)]
         T, eq = self.at_equal_time()

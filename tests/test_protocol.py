@@ -92,3 +92,17 @@ def test_final_runs_same_initialisation_as_separate_runs(digits):
                 config=dict(tuned(1), epochs=1, batch_size=100, seed=3, dtype="float64", restore_best=False),
                 verbose=0)
     assert [r["test_acc"] for r in hist["lifted"][0]] == [r["test_acc"] for r in ref.history]
+
+
+def test_benchmark_script_quick(tmp_path, load_script):
+    """benchmarks/compare.py --quick: every method tuned and run, the table, JSON and figure written."""
+    import json
+
+    mod = load_script("benchmarks/compare.py")
+    out = mod.main(["--quick", "--out", str(tmp_path / "c")])
+    res = out["results"][0]
+    assert set(res["tuning"]) == {"lifted", "adam", "sgd"}
+    assert all(t["n_trials"] >= t["budget"] == 2 for t in res["tuning"].values())
+    assert json.loads((tmp_path / "c.json").read_text())["results"][0]["final_seeds"] == [0]
+    assert (tmp_path / "c.md").read_text().count("| lifted |") == 1
+    assert (tmp_path / "c.png").stat().st_size > 10_000

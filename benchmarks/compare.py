@@ -1,0 +1,142 @@
+"""Lifted training vs backprop under an equal tuning budget: the protocol of ``fenchel_cvx.protocol``.
+
+For each data set and network (default: mnist5k and Fashion-MNIST, 784-300-10 ReLU, cross-entropy,
+batch 500, float32, one CPU thread):
+
+1. every method -- the lifted network (``fenchel_cvx.train``), Adam and SGD (``fenchel_cvx.baselines``) --
+   is tuned on a 90/10 validation split of the training set with the same number of grid points
+   (``fenchel_cvx.protocol.default_specs``; a log axis whose best value is on an edge of its grid is
+   extended automatically), on the tuning seeds;
+2. the chosen settings are trained on the whole training set with the final seeds (disjoint from the
+   tuning seeds), the methods' epochs interleaved in one process, test accuracy after every epoch;
+3. the table: test accuracy at equal epochs (mean ± std), seconds per epoch and the ratio to Adam,
+   accuracy at equal training time, time to reach given accuracies; and the accuracy-vs-time figure.
+
+    python benchmarks/compare.py                          # writes benchmarks/results/compare.{json,md,png}
+    python benchmarks/compare.py --datasets mnist5k --archs lenet5
+    python benchmarks/compare.py --quick                  # a tiny smoke run (digits)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+if __name__ == "__main__":  # before numpy is imported
+    from _threads import limit_threads_from_argv
+
+    limit_threads_from_argv()
+
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from fenchel_cvx import data  # noqa: E402
+from fenchel_cvx.protocol import Axis, MethodSpec, compare, default_specs  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+THRESHOLDS = {"mnist5k": (0.85, 0.88, 0.90), "fashion-mnist": (0.80, 0.85, 0.88), "digits": (0.8, 0.9)}
+
+
+def make_factory(arch: str, n_features: int, n_classes: int):
+    """``make_net(seed)`` for a width string ("784-300-10") or a conv preset/layer string ("lenet5")."""
+    from fenchel_cvx import ConvFenchelNetwork, FenchelNetwork
+
+    if any(c.isalpha() for c in arch):
+        def make(seed):
+            return ConvFenchelNetwork(arch, seed=seed, dtype="float32")
+        return make
+    sizes = [int(s) for s in arch.split("-")]
+    if sizes[0] != n_features or sizes[-1] != n_classes:
+        raise ValueError(f"--archs: {arch} does not fit {n_features} features and {n_classes} classes")
+
+    def make(seed):
+        return FenchelNetwork(sizes, seed=seed)
+    return make
+
+
+def specs_for(net, methods, quick: bool) -> dict:
+    from fenchel_cvx.training import tuned_conv
+
+    conv = getattr(net, "maps", None) is not None
+    specs = default_specs(net.L)
+    if conv:
+        specs["lifted"].fixed = dict(tuned_conv(net.L))
+    if quick:  # 2 points each: the protocol, not the numbers
+        specs = {"lifted": MethodSpec("lifted", "lifted", [Axis("lam", [0.3, 1.0], log=True)],
+                                      fixed=specs["lifted"].fixed),
+                 "adam": MethodSpec("adam", "adam", [Axis("lr", [1e-3, 1e-2], log=True)]),
+                 "sgd": MethodSpec("sgd", "sgd", [Axis("lr", [3e-2, 1e-1], log=True)], fixed={"momentum": 0.9})}
+    return {m: specs[m] for m in methods}
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", nargs="+", default=["mnist5k", "fashion-mnist"])
+    p.add_argument("--archs", nargs="+", default=["784-300-10"])
+    p.add_argument("--methods", nargs="+", default=["lifted", "adam", "sgd"])
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--tuning-epochs", type=int, default=None, help="epochs of each tuning run (default --epochs)")
+    p.add_argument("--tuning-seeds", type=int, nargs="+", default=[100, 101])
+    p.add_argument("--final-seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--n-train", type=int, default=None, help="a stratified subset of the training set")
+    p.add_argument("--threads", type=int, default=1, help="BLAS/torch threads for every method (default 1)")
+    p.add_argument("--out", default=os.path.join(HERE, "results", "compare"), help="path prefix of .json/.md/.png")
+    p.add_argument("--quick", action="store_true", help="digits, 2 grid points, 2 epochs, 1 seed each (smoke test)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.datasets, args.archs, args.epochs = ["digits"], ["64-32-10"], 2
+        args.tuning_seeds, args.final_seeds, args.batch_size = [100], [0], 100
+    t0 = time.time()
+
+    def log(msg):
+        print(msg, flush=True)
+
+    results = []
+    for name in args.datasets:
+        ds = data.load(name, dtype=np.float32)
+        if args.quick:
+            ds = ds.subset(400, 200, seed=0)
+        elif args.n_train:
+            ds = ds.subset(args.n_train, None, seed=0)
+        for arch in args.archs:
+            make_net = make_factory(arch, ds.n_features, ds.n_classes)
+            specs = specs_for(make_net(0), args.methods, args.quick)
+            log(f"{name} {arch}: {ds.X_train.shape[1]} training / {ds.X_test.shape[1]} test samples; budgets "
+                + ", ".join(f"{m} {s.budget}" for m, s in specs.items()))
+            cmp = compare(specs, make_net, ds, epochs=args.epochs, tuning_epochs=args.tuning_epochs,
+                          batch_size=args.batch_size, tuning_seeds=args.tuning_seeds, final_seeds=args.final_seeds,
+                          threads=args.threads, reference="adam" if "adam" in specs else args.methods[0],
+                          dataset=name, arch=arch, log=log)
+            thr = THRESHOLDS.get(name, ())
+            log(cmp.table(thresholds=thr))
+            results.append((cmp, thr))
+    out = {"command": "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+           "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                       "load_average_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None},
+           "threads": args.threads, "results": [c.to_dict() for c, _ in results], "wall_seconds": time.time() - t0}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out + ".json", "w") as fh:
+        json.dump(out, fh, indent=1, default=float)
+    with open(args.out + ".md", "w") as fh:
+        fh.write(f"`{out['command']}` ({args.threads} thread(s) per method, {os.cpu_count()} CPUs, load average at "
+                 f"the end {out['machine']['load_average_at_end']}; {out['wall_seconds'] / 60:.0f} min)\n\n")
+        for c, thr in results:
+            fh.write(f"### {c.dataset} {c.arch}\n\n{c.table(thresholds=thr)}\n\n")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6 * len(results), 4))
+    for i, (c, _) in enumerate(results):
+        c.plot(ax=fig.add_subplot(1, len(results), i + 1))
+    fig.tight_layout()
+    fig.savefig(args.out + ".png", dpi=100)
+    log(f"-> {args.out}.json/.md/.png ({time.time() - t0:.0f} s)")
+    return out
+
+
+if __name__ == "__main__":
+    main()
