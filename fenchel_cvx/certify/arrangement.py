@@ -9,7 +9,9 @@ are enumerated for d ≤ 2 by sort-based sweeps (:func:`enumerate_patterns_sweep
 pattern is the set {j : x_jᵀw > −b}, i.e. a *prefix* of the samples sorted by x_jᵀw; the order only
 changes when w crosses a direction orthogonal to some x_i − x_j, so the prefixes of one direction per
 arc between those critical directions give every chamber — O(m²) patterns for d = 2, found in
-O(m³ log m) time (only the prefixes that change from one arc to the next are emitted).
+O(m³ log m) time (only the prefixes that change from one arc to the next are emitted). Critical
+directions closer than 1e-11 rad are merged (collinear samples), so a chamber whose directions span
+less than that could be missed; the dual oracle below does not rely on this enumeration.
 
 **Dual oracle.** For λ ∈ ℝ^m (with 1ᵀλ = 0 exactly when there is a bias) the oracle computes
 
@@ -83,12 +85,24 @@ def _check_X0(X0, name="X0") -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # pattern enumeration by sweeps (d <= 2)
 # ---------------------------------------------------------------------------------------------
-def _critical_angles(V: np.ndarray) -> np.ndarray:
-    """Sorted distinct angles in [−π, π) of the directions orthogonal to the rows of V (k x 2, nonzero)."""
+def _critical_angles(V: np.ndarray, tol: float = 1e-11) -> np.ndarray:
+    """Sorted distinct angles in [−π, π) of the directions orthogonal to the rows of V (k x 2, nonzero).
+
+    Angles closer than ``tol`` are merged: parallel differences (collinear samples) give one critical
+    direction in exact arithmetic but several rounded ones, and the spurious arcs between them would
+    order nearly tied projections by rounding (emitting patterns no halfplane realises). A genuine arc
+    narrower than ``tol`` radians is lost with them.
+    """
     ang = np.arctan2(V[:, 1], V[:, 0])
     ev = np.concatenate([ang - np.pi / 2, ang + np.pi / 2])
-    ev = (ev + np.pi) % (2 * np.pi) - np.pi
-    return np.unique(ev)
+    ev = np.sort((ev + np.pi) % (2 * np.pi) - np.pi)
+    if ev.size == 0:
+        return ev
+    keep = np.concatenate([[True], np.diff(ev) > tol])
+    ev = ev[keep]
+    if ev.size > 1 and ev[0] + 2 * np.pi - ev[-1] <= tol:
+        ev = ev[:-1]
+    return ev
 
 
 def _arc_midpoints(ev: np.ndarray) -> np.ndarray:

@@ -211,8 +211,8 @@ class LogisticTerms(ProgramLoss):
     def box(self):
         q = self.q
         lo = -q  # exact
-        hi = 1.0 - q  # exact for q ≥ 1/2 (Sterbenz); else one ulp down is ≤ the exact 1 − q
-        hi = np.where(q >= 0.5, hi, np.nextafter(hi, -np.inf))
+        hi = 1.0 - q  # exact for q = 0 and q ≥ 1/2 (Sterbenz); else one ulp down is ≤ the exact 1 − q
+        hi = np.where((q >= 0.5) | (q == 0.0), hi, np.nextafter(hi, -np.inf))
         return lo, hi
 
     def cvx(self, z):
@@ -416,21 +416,22 @@ def exact_zero_sum(lam, lo=None, hi=None) -> np.ndarray:
     cap_dn = (N - np.clip(np.ceil(np.ldexp(lo, -e)), -big, big).astype(np.int64)).clip(0)  # units it may go down
     cap_up = (np.clip(np.floor(np.ldexp(hi, -e)), -big, big).astype(np.int64) - N).clip(0)
     S = int(N.sum())
-    for _ in range(10 * m + 10):
+    for _ in range(64):  # spread the integer correction −S evenly over the entries with room
         if S == 0:
             break
         cap = cap_dn if S > 0 else cap_up
         idx = np.flatnonzero(cap > 0)
         if idx.size == 0:
             raise ValueError("lam: the box [lo, hi] contains no zero-sum point near lam")
-        k = min(idx.size, abs(S))
-        pick = idx[np.argsort(-cap[idx], kind="stable")[:k]]
+        per = -(-abs(S) // idx.size)
+        take = np.minimum(cap[idx], per)
+        take = np.minimum(take, np.maximum(abs(S) - (np.cumsum(take) - take), 0))  # total ≤ |S|
         step = -1 if S > 0 else 1
-        N[pick] += step
-        cap_dn[pick] += step
-        cap_up[pick] -= step
-        S += step * k
-    if S != 0:  # pragma: no cover - the loop moves at least one unit per pass
+        N[idx] += step * take
+        cap_dn[idx] += step * take
+        cap_up[idx] -= step * take
+        S += step * int(take.sum())
+    if S != 0:  # pragma: no cover - each pass moves min(|S|, the room left) units
         raise ValueError("lam: could not reach an exact zero sum")
     out = np.ldexp(N.astype(np.float64), e)
     if math.fsum(out.tolist()) != 0.0 or np.any(out < lo) or np.any(out > hi):  # pragma: no cover - a bug if hit
