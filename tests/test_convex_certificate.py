@@ -58,7 +58,7 @@ def _classifier(m, n, seed, kind="moons", rho=(0.02, 0.05), bias=True):
 
 def _random_patterns(problem, n_units, seed):
     rng = np.random.default_rng(seed)
-    pats = PatternSet(problem.A)
+    pats = PatternSet(problem.A, problem.bias)
     while len(pats) < n_units:
         pats.add_unit(rng.normal(size=problem.A.shape[1]))
     return pats
@@ -132,10 +132,10 @@ def test_certified_lower_bound_is_below_every_network_and_the_full_program(case,
     assert all(lo <= J for J in _random_networks(net, X0, y, np.random.default_rng(seed)))
     # the full program (every activation pattern) solved by CVXPY: its value is ≥ P* ≥ lower
     pb = TwoLayerProblem.from_network(net, X0, y)
-    full = PatternSet(pb.A)
+    full = PatternSet(pb.A, pb.bias)
     D = enumerate_patterns_sweep(X0, pb.bias).astype(bool)
     for row in D:
-        if row.any() and not row.all():
+        if row.any() and not (pb.bias and row.all()):
             full.add(row, _interior(pb.A, row))
     ref = solve_restricted_cvxpy(pb, full)
     assert lo <= ref.value
@@ -156,12 +156,13 @@ def _interior(A, D):
     return res.x[:p] / np.linalg.norm(res.x[:p])
 
 
-@pytest.mark.parametrize("seed,d,m", [(0, 1, 6), (3, 2, 7), (5, 1, 9), (2, 2, 8)])
-def test_bracket_closes_when_the_width_suffices(seed, d, m):
+@pytest.mark.parametrize("seed,d,m,bias", [(0, 1, 6, True), (3, 2, 7, True), (5, 1, 9, True), (2, 2, 8, True),
+                                           (1, 2, 8, False), (4, 1, 7, False)])
+def test_bracket_closes_when_the_width_suffices(seed, d, m, bias):
     """n = m + 1 ≥ r (Carathéodory): the recovered network attains the convex optimum, so [lower, upper]
     brackets min J and closes."""
     n = m + 1
-    net, X0, y = _regression(d, m, n, seed)
+    net, X0, y = _regression(d, m, n, seed, bias=bias)
     res = convex_certificate(net, X0, y, tol=1e-10)
     assert res.exact, (res.n_active, n)
     assert 0 <= res.gap <= CLOSED

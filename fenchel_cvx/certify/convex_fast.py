@@ -556,11 +556,13 @@ def certified_dual_bound(problem: TwoLayerProblem, lam0, top: int = 64) -> DualC
 # ---------------------------------------------------------------------------------------------
 class PatternSet:
     """Patterns of a restricted program: D (P x m bool), interior directions E (P x p, unit), the facet
-    rows of each chamber's cone (indices into the samples). The all-zero and all-one patterns are
-    refused (the linear block stands for the latter)."""
+    rows of each chamber's cone (indices into the samples). The all-zero pattern is refused (its
+    blocks output nothing), and with a bias (``bias=True``) the all-one pattern too (the linear block
+    stands for it)."""
 
-    def __init__(self, A: np.ndarray):
+    def __init__(self, A: np.ndarray, bias: bool = True):
         self.A = np.asarray(A, dtype=np.float64)
+        self.bias = bool(bias)
         self.D = np.zeros((0, self.A.shape[0]), dtype=bool)
         self.E = np.zeros((0, self.A.shape[1]))
         self.facets: list = []
@@ -572,7 +574,7 @@ class PatternSet:
     def add(self, D, e) -> bool:
         """Add the chamber with pattern D and interior point e; False if known or trivial."""
         D = np.asarray(D, dtype=bool)
-        if not D.any() or D.all():
+        if not D.any() or (self.bias and D.all()):
             return False
         key = np.packbits(D).tobytes()
         if key in self._keys:
@@ -1180,7 +1182,7 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         raise ValueError(f"tol: expected a value >= 0, got {tol!r}")
     m, loss = problem.m, problem.loss
     A = problem.A
-    patterns = PatternSet(A)
+    patterns = PatternSet(A, problem.bias)
     timings = {"restricted": 0.0, "certificate": 0.0, "recovery": 0.0}
     # initial patterns: the most violated units at the best constant model
     y0 = np.full(m, loss.best_constant())
