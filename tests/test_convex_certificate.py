@@ -87,6 +87,16 @@ def test_fast_restricted_solver_agrees_with_cvxpy_twin(case):
             assert np.all(G * (U @ pb.A.T) > 0)
 
 
+def test_column_generation_with_the_cvxpy_twin_cross_validates_the_fast_path():
+    for case in ("squared", "ce"):
+        net, X0, y = _regression(1, 8, 3, 5) if case == "squared" else _classifier(10, 3, 5)
+        fast = convex_certificate(net, X0, y, tol=1e-9)
+        ref = convex_certificate(net, X0, y, solver="cvxpy", tol=1e-9)
+        assert fast.lower <= ref.upper and ref.lower <= fast.upper
+        assert abs(fast.upper - ref.upper) <= TWIN * fast.upper
+        assert fast.gap <= ref.gap or fast.gap <= 1e-9  # CLARABEL's accuracy limits its own bracket
+
+
 def test_restricted_objective_is_the_same_function_in_both_paths():
     """The CVXPY twin's objective at the fast point equals the numpy value (a modelling bug is not a solver bug)."""
     net, X0, y = _classifier(12, 3, 4)

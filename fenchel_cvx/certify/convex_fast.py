@@ -85,7 +85,7 @@ __all__ = [
     "SUPPORTED_CONVEX_FAST", "ConvexScopeError", "ProgramLoss", "SquaredTerms", "LogisticTerms",
     "TwoLayerProblem", "exact_zero_sum", "dual_value", "DualCertificate", "certified_dual_bound",
     "PatternSet", "RestrictedSolution", "solve_restricted_fast", "solve_restricted_cvxpy",
-    "recover_network", "sparsify_units", "ConvexCertificate", "convex_certificate",
+    "recover_network", "recovery_candidates", "sparsify_units", "ConvexCertificate", "convex_certificate",
 ]
 
 SUPPORTED_CONVEX_FAST = (
@@ -1079,29 +1079,42 @@ def _network_of_units(problem: TwoLayerProblem, units, c):
 
 
 #: relative thresholds below which a block counts as zero (barrier solutions keep every block ≠ 0)
-ZERO_TOLS = (1e-11, 1e-9, 1e-7, 1e-5)
+ZERO_TOLS = (1e-11, 1e-9, 1e-7, 1e-5, 1e-3)
+
+
+def recovery_candidates(problem: TwoLayerProblem, sol: RestrictedSolution, sparsify: bool = True,
+                        seed: int = 0) -> list:
+    r"""Networks of a restricted solution: unit (w, b) = t·v, a = s/t with t⁴ = ρ_1/(ρ_0‖v[:d]‖²)
+    (so that ρ_0/2 t²‖v[:d]‖² + ρ_1/(2t²) = β‖v[:d]‖).
+
+    A barrier solution keeps every block ≠ 0, so blocks with ‖u[:d]‖ ≤ τ·(largest) are dropped, for
+    each τ in :data:`ZERO_TOLS`; with ``sparsify`` each of these is also passed through
+    :func:`sparsify_units` (same predictions and cost, at most m + 1 units). Returns a list of
+    (W0 (r x d), b0 (r,), a (r,), c, J, r), J judged by ``FenchelNetwork.objective``.
+    """
+    out, seen = [], set()
+    for tau in ZERO_TOLS:
+        units, c = _units_of(problem, sol, tau)
+        key = len(units)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(_network_of_units(problem, units, c))
+        if sparsify and len(units) > 1:
+            out.append(_network_of_units(problem, *sparsify_units(units, c, problem.A, problem.d, problem.bias,
+                                                                   seed=seed)))
+    return out
 
 
 def recover_network(problem: TwoLayerProblem, sol: RestrictedSolution, sparsify: bool = True, seed: int = 0,
-                    rel: float = 1e-12):
-    r"""The network of a restricted solution: unit (w, b) = t·v, a = s/t with t⁴ = ρ_1/(ρ_0‖v[:d]‖²)
-    (so that ρ_0/2 t²‖v[:d]‖² + ρ_1/(2t²) = β‖v[:d]‖).
-
-    Blocks with ‖u[:d]‖ ≤ τ·(largest) are dropped, for each τ in :data:`ZERO_TOLS`; the network with the
-    least J is kept, preferring fewer units when J is within ``rel`` (relative) of the least; then
-    :func:`sparsify_units` (same predictions and cost, at most m + 1 units), kept on the same terms.
-    Returns (W0 (r x d), b0 (r,), a (r,), c, J, r) with J judged by ``FenchelNetwork.objective``.
-    """
-    cands = [_network_of_units(problem, *_units_of(problem, sol, tau)) + (tau,) for tau in ZERO_TOLS]
-    Jmin = min(x[4] for x in cands)
-    ok = [x for x in cands if x[4] <= Jmin + rel * abs(Jmin)]
-    best = min(ok, key=lambda x: (x[5], x[4]))
-    if sparsify and best[5] > 1:
-        units, c = _units_of(problem, sol, best[6])
-        sp = _network_of_units(problem, *sparsify_units(units, c, problem.A, problem.d, problem.bias, seed=seed))
-        if sp[4] <= best[4] + rel * abs(Jmin) and sp[5] < best[5]:
-            best = sp + (best[6],)
-    return best[:6]
+                    width: int | None = None):
+    """The best network of :func:`recovery_candidates`: least J among those with r ≤ ``width`` units
+    (default: the problem's width n) when there are any — those are upper bounds on min J of width n —
+    else least J overall. Returns (W0, b0, a, c, J, r)."""
+    width = problem.width if width is None else width
+    cands = recovery_candidates(problem, sol, sparsify=sparsify, seed=seed)
+    fit = [x for x in cands if x[5] <= width]
+    return min(fit or cands, key=lambda x: (x[4], x[5]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1217,8 +1230,8 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         tr = time.perf_counter()
         W0, b0, a, c, J, r = recover_network(problem, sol, sparsify=False)
         timings["recovery"] += time.perf_counter() - tr
-        if best_up is None or J < best_up[0]:
-            best_up = (J, W0, b0, a, c, r, sol.value, sol)
+        if best_up is None or (r > problem.width, J) < (best_up[5] > problem.width, best_up[0]):
+            best_up = (J, W0, b0, a, c, r, sol.value, sol)  # networks of width ≤ n first, then least J
         gap = (best_up[0] - best_cert.lower) / max(abs(best_up[0]), 1e-300)
         history.append(dict(round=rounds, patterns=len(patterns), primal=sol.value, lower=cert.lower, upper=J,
                             gap=gap, sup_ratio=cert.oracle.bound / cert.level, solver_status=sol.status,
@@ -1262,12 +1275,18 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
             barrier_tol *= 1e-2
     J, W0, b0, a, c, r, primal, best_sol = best_up
     tr = time.perf_counter()
-    sp = recover_network(problem, best_sol, sparsify=True, seed=seed)  # fewer units, same objective
-    if sp[4] <= J + 1e-12 * abs(J) and sp[5] <= r:
+    sp = recover_network(problem, best_sol, sparsify=True, seed=seed)  # sparsified: fewer units, same objective
+    if (sp[5] > problem.width, sp[4]) <= (r > problem.width, J):
         W0, b0, a, c, J, r = sp
     timings["recovery"] += time.perf_counter() - tr
+    gap = (J - best_cert.lower) / max(abs(J), 1e-300)
+    if converged and gap > tol:
+        converged, status = False, "converged only with a network wider than n"
     net_rec = problem.network(W0, b0, a, c)
     lower = best_cert.lower
+    if r > problem.width:
+        notes.append(f"the recovered network needs r = {r} > n = {problem.width} units: `upper` bounds min J only "
+                     f"for widths >= {r}; for width n the certified lower bound still holds, min J may lie above upper")
     if lower > J:
         notes.append(f"lower bound {lower!r} above the judged J {J!r}: float64 rounding of the judge; reported as is")
     timings["total"] = time.perf_counter() - t_all
