@@ -119,6 +119,46 @@ def test_oracle_bounds_every_unit_hypothesis(m, seed, bias):
     assert np.all(np.abs(F) <= res.bound)
 
 
+def brute_force_sup_3d(X, lam, bias, n=40000, n_circle=720):
+    """d = 3: max |h_k| over a Fibonacci grid of the sphere, every vertex ±(d_i × d_j)/‖·‖, and a dense
+    grid of every great circle d_i^⊥ (where the kinks are), for every breakpoint b."""
+    d, m = X.shape
+    i = np.arange(n) + 0.5
+    phi, th = np.arccos(1 - 2 * i / n), np.pi * (1 + 5 ** 0.5) * i
+    S = np.column_stack([np.cos(th) * np.sin(phi), np.sin(th) * np.sin(phi), np.cos(phi)])
+    ang = np.linspace(0, 2 * np.pi, n_circle, endpoint=False)
+    best = 0.0
+    for k in (range(m) if bias else [None]):
+        Dk = X.T - (X[:, k] if bias else 0.0)
+        nz = Dk[np.linalg.norm(Dk, axis=1) > 0]
+        V = np.cross(nz[:, None, :], nz[None, :, :]).reshape(-1, 3)
+        V = V[np.linalg.norm(V, axis=1) > 1e-12]
+        V /= np.linalg.norm(V, axis=1, keepdims=True)
+        circ = []
+        for nv in nz:
+            e1 = np.cross(nv, np.eye(3)[np.argmin(np.abs(nv))])
+            e1 /= np.linalg.norm(e1)
+            e2 = np.cross(nv / np.linalg.norm(nv), e1)
+            circ.append(np.outer(np.cos(ang), e1) + np.outer(np.sin(ang), e2))
+        C = np.vstack([S, V, -V] + circ)
+        best = max(best, float(np.max(np.abs(np.maximum(C @ Dk.T, 0.0) @ lam))))
+    return best
+
+
+@pytest.mark.parametrize("trial", range(6))
+def test_oracle_d3_is_never_below_brute_force(trial):
+    rng = np.random.default_rng(500 + trial)
+    bias, m = bool(trial % 2), int(rng.integers(3, 9))
+    X = _data(rng, 3, m, dup=trial == 4, collinear=trial == 5)
+    lam = _zero_sum(rng, m) if bias else rng.normal(size=m)
+    res = dual_oracle(X, lam, bias)
+    b = brute_force_sup_3d(X, lam, bias)
+    assert res.bound >= b
+    assert res.value <= b * (1 + 1e-4)  # the grids resolve face interiors to ~(1e-2)² relative
+    w, bb = res.W[0], res.b[0]
+    assert math.isclose(abs(float(np.maximum(X.T @ w + bb, 0.0) @ lam)), res.value, rel_tol=1e-12)
+
+
 def test_oracle_input_checks():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(2, 5))
@@ -128,7 +168,7 @@ def test_oracle_input_checks():
     with pytest.raises(ValueError, match="lam"):
         dual_oracle(X, lam[:4], False)
     with pytest.raises(ValueError, match="d in"):
-        dual_oracle(rng.normal(size=(3, 5)), lam, False)
+        dual_oracle(rng.normal(size=(4, 5)), lam, False)
     with pytest.raises(ValueError, match="NaN"):
         dual_oracle(X, np.full(5, np.nan), False)
 

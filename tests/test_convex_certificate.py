@@ -182,6 +182,19 @@ def test_bracket_closes_when_the_width_suffices(seed, d, m, bias):
     assert res.W[0].shape[0] <= n or res.exact
 
 
+@pytest.mark.parametrize("m,seed,bias", [(7, 0, True), (12, 1, True), (9, 2, False)])
+def test_three_features_certified_and_closed(m, seed, bias):
+    """d = 3 (exact oracle over the great circles of S², small m): bound below every trained network,
+    bracket closed when the width suffices, and the CVXPY reference's certified bound agrees."""
+    net, X0, y = _regression(3, m, m + 1, seed, bias=bias)
+    res = convex_certificate(net, X0, y, tol=1e-9)
+    assert res.exact and 0 <= res.gap <= CLOSED
+    assert min(lbfgs_train(net, X0, y, seed=s)[2] for s in range(3)) >= res.lower
+    if bias and m <= 7:
+        cres = convex_reference(net, X0, y, allow_large=True)
+        assert cres.lower is not None and cres.lower <= res.upper and res.lower <= cres.J_recovered
+
+
 def test_issue13_regression_bracket_no_longer_inverts():
     """`fenchel-cvx certify -d 1 --hidden 2 -m 5 --seed 3`: the convex bound sat 1.5e-8 above min J."""
     net, X0, y = tiny_regression(d=1, hidden=2, m=5, seed=3, rho=0.1)
@@ -268,9 +281,11 @@ def test_two_output_cross_entropy_is_logistic_with_half_the_output_decay():
 # ---- scope -----------------------------------------------------------------------------------
 def test_out_of_scope_inputs_raise_clear_errors():
     rng = np.random.default_rng(0)
-    X3 = rng.normal(size=(3, 6))
+    X4 = rng.normal(size=(4, 6))
     with pytest.raises(ConvexScopeError, match="d in"):
-        convex_certificate(FenchelNetwork([3, 2, 1], "relu", "squared", rho=0.1), X3, rng.normal(size=(1, 6)))
+        convex_certificate(FenchelNetwork([4, 2, 1], "relu", "squared", rho=0.1), X4, rng.normal(size=(1, 6)))
+    with pytest.raises(ConvexScopeError, match="allow_large"):
+        TwoLayerProblem.from_arrays(rng.normal(size=(3, 61)), rng.normal(size=61), 0.1)
     X0 = rng.normal(size=(2, 6))
     with pytest.raises(ConvexScopeError, match="supported"):
         convex_certificate(FenchelNetwork([2, 2, 3], "relu", "cross_entropy", rho=0.1), X0, np.arange(6) % 3)

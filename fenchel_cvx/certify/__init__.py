@@ -10,7 +10,7 @@ The optimal training loss min J of a tiny network is bracketed by
   min J solved globally by spatial branch-and-bound in SCIP (:mod:`.scip`, needs the
   ``global`` extra: ``pip install 'fenchel-cvx[global]'``), and the exact convex
   reformulation of two-layer ReLU networks over activation patterns (:mod:`.convex`, CVXPY; at
-  scale, d ≤ 2 and hundreds of samples: :func:`convex_certificate` in :mod:`.convex_fast`).
+  scale — d ≤ 2 with hundreds of samples, d = 3 with tens: :func:`convex_certificate` in :mod:`.convex_fast`).
 
 :func:`certify` runs everything and returns a :class:`CertifyReport` (table, bracket, plot of
 the bounds against λ). Scope of the global models: networks ``[d, n, 1]`` with one hidden

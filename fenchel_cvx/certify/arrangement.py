@@ -46,8 +46,13 @@ arcs of width O(u), covered by the endpoint term. In all the true supremum excee
 by less than 32(m+4)·u·max_k L_k — the *allowance* added to give the certified upper bound
 ``bound = value + allowance``.
 
-Higher d: the exact sup is a maximum over O(m^{d-1}) candidate directions per k (vertices, edges and
-faces of a spherical arrangement); only d ≤ 2 is implemented, and the oracle raises for d ≥ 3.
+d = 3 (:func:`_sphere_3d`): a maximiser of h_k on S² lies on a great circle d_i^⊥ — then the exact
+2-D sweep on that circle finds it — or inside a face of the arrangement of circles, at g_F/‖g_F‖;
+every face borders an arc of some circle, and the sweep's lifted arc sums give the gradients of the
+two faces along each arc. O(m²) candidates per k, evaluated directly: O(m⁴) time in all, affordable
+for m up to ~100. The allowance doubles (64(m+4)·u·L) for the projections onto the circles.
+d ≥ 4: the exact supremum is a maximum over O(m^{d−1}) candidates per k; not implemented — the oracle
+raises.
 """
 
 from __future__ import annotations
@@ -59,12 +64,14 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["data_matrix", "enumerate_patterns_sweep", "dual_oracle", "OracleResult", "oracle_allowance",
-           "chambers_at", "cone_facets", "U_ROUND", "ORACLE_DIMS"]
+           "chambers_at", "cone_facets", "U_ROUND", "ORACLE_DIMS", "SWEEP_DIMS"]
 
 #: unit roundoff of float64, u = 2⁻⁵³
 U_ROUND = 2.0 ** -53
-#: input dimensions d for which the exact oracle and the sweep enumeration are implemented
-ORACLE_DIMS = (1, 2)
+#: input dimensions d for which the exact oracle is implemented (d = 3: O(m⁴) time, small m)
+ORACLE_DIMS = (1, 2, 3)
+#: input dimensions d for which the sweep enumeration is implemented
+SWEEP_DIMS = (1, 2)
 
 
 def data_matrix(X0, bias: bool) -> np.ndarray:
@@ -156,8 +163,8 @@ def enumerate_patterns_sweep(X0, bias: bool = True, max_patterns: int | None = N
     """
     X0 = _check_X0(X0)
     d, m = X0.shape
-    if d not in ORACLE_DIMS:
-        raise ValueError(f"X0: sweep enumeration supports d in {ORACLE_DIMS} features, got d = {d}")
+    if d not in SWEEP_DIMS:
+        raise ValueError(f"X0: sweep enumeration supports d in {SWEEP_DIMS} features, got d = {d}")
     if bias:
         Xu, inv = np.unique(X0.T, axis=0, return_inverse=True)
         inv = np.asarray(inv).reshape(-1)
@@ -206,11 +213,12 @@ class OracleResult:
     n_evals: int
 
 
-def oracle_allowance(m: int, L: float) -> float:
-    """The rounding allowance of the oracle: 32(m+4)·u·L, with L = max_k Σ_j |λ_j|‖x_j − x_k‖ (bias) or
-    Σ_j |λ_j|‖x_j‖ (no bias) and u = 2⁻⁵³ (derivation in the module docstring); inflated by 1e-12
-    relative for the rounding of L itself."""
-    return 32.0 * (m + 4) * U_ROUND * L * (1.0 + 1e-12)
+def oracle_allowance(m: int, L: float, d: int = 2) -> float:
+    """The rounding allowance of the oracle: 32(m+4)·u·L for d ≤ 2, 64(m+4)·u·L for d = 3 (the circle
+    bases and projections add a few u·L), with L = max_k Σ_j |λ_j|‖x_j − x_k‖ (bias) or Σ_j |λ_j|‖x_j‖
+    (no bias) and u = 2⁻⁵³ (derivation in the module docstring); inflated by 1e-12 relative for the
+    rounding of L itself."""
+    return (32.0 if d <= 2 else 64.0) * (m + 4) * U_ROUND * L * (1.0 + 1e-12)
 
 
 def _top(values: np.ndarray, n: int) -> np.ndarray:
@@ -222,12 +230,12 @@ def _top(values: np.ndarray, n: int) -> np.ndarray:
 
 
 def dual_oracle(X0, lam, bias: bool = True, top: int = 64, chunk: int | None = None) -> OracleResult:
-    r"""S(λ) = sup_{‖w‖≤1, b} |Σ_j λ_j (x_jᵀw + b)₊| exactly (d ≤ 2), with a rigorous rounding allowance.
+    r"""S(λ) = sup_{‖w‖≤1, b} |Σ_j λ_j (x_jᵀw + b)₊| exactly (d ≤ 3), with a rigorous rounding allowance.
 
     ``X0`` is d x m, ``lam`` has m entries; with ``bias`` the formula needs 1ᵀλ = 0 *exactly* (in real
     arithmetic on the given floats: the caller must construct λ so, see
     :func:`fenchel_cvx.certify.convex_fast.exact_zero_sum`); this is checked with math.fsum and a
-    ValueError is raised otherwise. Cost O(m² log m) time (d = 2), O(chunk·m) memory (module docstring).
+    ValueError is raised otherwise. Cost O(m² log m) time for d ≤ 2, O(m⁴) for d = 3 (module docstring).
     The best candidate of each sign for each k (the best unit through each x_k) is kept and the
     ``top`` of those with the largest |F_λ| are returned (distinct units for column generation).
     """
@@ -240,7 +248,7 @@ def dual_oracle(X0, lam, bias: bool = True, top: int = 64, chunk: int | None = N
         raise ValueError("lam: contains NaN or inf")
     if d not in ORACLE_DIMS:
         raise ValueError(f"X0: the exact dual oracle supports d in {ORACLE_DIMS} features, got d = {d}; "
-                         "for d >= 3 the supremum is a maximum over O(m^(d-1)) candidates per sample "
+                         "for d >= 4 the supremum is a maximum over O(m^(d-1)) candidates per sample "
                          "(not implemented)")
     if bias and math.fsum(lam.tolist()) != 0.0:
         raise ValueError("lam: with a bias the oracle needs 1ᵀλ = 0 exactly (use exact_zero_sum)")
@@ -261,9 +269,14 @@ def dual_oracle(X0, lam, bias: bool = True, top: int = 64, chunk: int | None = N
                 r = np.arange(len(kk))
                 Fs.append(vals[r, sel])
                 Ws.append(dirs[r, sel])
-        else:
+        elif d == 2:
             F, W = _sweep_2d(Dk, lam)
             n_evals += Dk.shape[0] * Dk.shape[1] * 2
+            Fs += [F[:, 0], F[:, 1]]
+            Ws += [W[:, 0], W[:, 1]]
+        else:
+            F, W = _sphere_3d(Dk, lam)
+            n_evals += Dk.shape[0] * Dk.shape[1] ** 3 * 8
             Fs += [F[:, 0], F[:, 1]]
             Ws += [W[:, 0], W[:, 1]]
         for _ in range(2):
@@ -275,12 +288,12 @@ def dual_oracle(X0, lam, bias: bool = True, top: int = 64, chunk: int | None = N
     order = _top(F, top)
     F, W, b = F[order], W[order], b[order]
     value = max(0.0, float(np.max(np.abs(F)))) if F.size else 0.0
-    allowance = oracle_allowance(m, L)
+    allowance = oracle_allowance(m, L, d)
     return OracleResult(value=value, allowance=allowance, bound=value + allowance, F=F, W=W, b=b,
                         n_evals=n_evals)
 
 
-def _sweep_2d(Dk: np.ndarray, lam: np.ndarray):
+def _sweep_2d(Dk: np.ndarray, lam: np.ndarray, lift: np.ndarray | None = None):
     r"""max and min over the unit circle of h_k(w) = Σ_j λ_j (d_jᵀw)₊ for each k (rows of Dk: K x m x 2).
 
     Breakpoints: term j is active on the open half circle (φ_j − π/2, φ_j + π/2). The 2m events are
@@ -288,7 +301,8 @@ def _sweep_2d(Dk: np.ndarray, lam: np.ndarray):
     breakpoint, so no sign is in doubt), and the arc gradients g_i = Σ_{active} λ_j d_j of the other
     arcs follow by cumulative sums of ±λ_j d_j over the events. On arc i, h = g_iᵀw: its maximum is ‖g_i‖
     if g_i's angle lies in the arc, else the larger endpoint value (the minimum likewise with −g_i).
-    Returns F (K x 2: max, min) and the maximising/minimising directions W (K x 2 x 2).
+    Returns F (K x 2: max, min) and the maximising/minimising directions W (K x 2 x 2); with ``lift``
+    (K x m x q) also the lifted arc sums Σ_{j active on arc} λ_j lift_j (K x 2m x q).
     """
     K, m, _ = Dk.shape
     two_pi = 2 * np.pi
@@ -312,6 +326,14 @@ def _sweep_2d(Dk: np.ndarray, lam: np.ndarray):
     act = np.einsum("kji,ki->kj", Dk, wmid) > 0
     g0 = np.einsum("kj,kji->ki", act * lam[None, :], Dk)
     G = g0[:, None, :] + np.concatenate([np.zeros((K, 1, 2)), np.cumsum(conr[:, 1:, :], axis=1)], axis=1)
+    GL = None
+    if lift is not None:
+        cl = lam[None, :, None] * lift
+        cl = np.take_along_axis(np.concatenate([cl, -cl], axis=1), order[:, :, None], axis=1)
+        cl = np.take_along_axis(cl, roll[:, :, None], axis=1)
+        gl0 = np.einsum("kj,kjq->kq", act * lam[None, :], lift)
+        GL = gl0[:, None, :] + np.concatenate([np.zeros((K, 1, lift.shape[2])), np.cumsum(cl[:, 1:, :], axis=1)],
+                                              axis=1)
     a_ang, b_ang = evr, evr + gapr
     wa = np.stack([np.cos(a_ang), np.sin(a_ang)], axis=2)
     wb = np.stack([np.cos(b_ang), np.sin(b_ang)], axis=2)
@@ -337,7 +359,56 @@ def _sweep_2d(Dk: np.ndarray, lam: np.ndarray):
     imax, imin = np.argmax(vmax, axis=1), np.argmin(vmin, axis=1)
     F = np.stack([vmax[r, imax], vmin[r, imin]], axis=1)
     W = np.stack([wmax[r, imax], wmin[r, imin]], axis=1)
-    return F, W
+    return (F, W) if lift is None else (F, W, GL)
+
+
+def _sphere_3d(Dk: np.ndarray, lam: np.ndarray):
+    r"""max and min over the unit sphere S² of h_k(w) = Σ_j λ_j (d_jᵀw)₊ for each k (Dk: K x m x 3).
+
+    A maximiser w* either lies on a great circle C_i = d_i^⊥ (some d_jᵀw* = 0): then it maximises h
+    on C_i, which :func:`_sweep_2d` solves exactly on the projections E_iᵀd_j (E_i an orthonormal basis
+    of d_i^⊥); or it is interior to a face of the arrangement of circles, where h = g_Fᵀw and
+    w* = g_F/‖g_F‖. Every face has an arc of some circle C_i on its boundary, and the two faces along
+    an arc of C_i have gradients g_arc + Σ_{d_j = αd_i, ±α > 0} λ_j d_j (g_arc: the lifted arc sum of
+    the sweep on C_i; samples with d_j ∥ d_i vanish on C_i and are active on one side). So the
+    candidates are the circle maxima and ±g_F/‖g_F‖ for both faces of every arc, evaluated directly:
+    O(m²) candidates and O(m³) work per k. Returns F (K x 2) and W (K x 2 x 3) as :func:`_sweep_2d`.
+    """
+    K, m, _ = Dk.shape
+    Fo, Wo = np.zeros((K, 2)), np.zeros((K, 2, 3))
+    for k in range(K):
+        D = Dk[k]
+        nrm = np.linalg.norm(D, axis=1)
+        circ = np.flatnonzero(nrm > 0)
+        if circ.size == 0:
+            Wo[k, :, 0] = 1.0
+            continue
+        n = D[circ] / nrm[circ, None]  # circle normals
+        # orthonormal bases of n_i^⊥: e1 ⊥ n (Householder-free: cross with the least aligned axis), e2 = n × e1
+        axis = np.eye(3)[np.argmin(np.abs(n), axis=1)]
+        e1 = np.cross(n, axis)
+        e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+        e2 = np.cross(n, e1)
+        E = np.stack([e1, e2], axis=2)  # (c, 3, 2)
+        Dp = np.einsum("jq,cqr->cjr", D, E)  # projections (c, m, 2)
+        par = np.linalg.norm(Dp, axis=2) <= 1e-12 * np.maximum(nrm[None, :], 1e-300)  # d_j ∥ d_i (or 0)
+        Dp = np.where(par[:, :, None], 0.0, Dp)
+        lift = np.where(par[:, :, None], 0.0, D[None, :, :])
+        F2, W2, GL = _sweep_2d(Dp, lam, lift)
+        cands = [np.einsum("cqr,cxr->cxq", E, W2).reshape(-1, 3)]  # circle maxima and minima, lifted
+        alpha = D @ n.T  # (m, c): d_jᵀn_i, the sign of α for parallel j
+        for side in (1.0, -1.0):
+            sel = par & (side * alpha.T > 0)  # (c, m)
+            gface = GL + np.einsum("cj,jq->cq", sel * lam[None, :], D)[:, None, :]  # (c, 2m, 3)
+            gn = np.linalg.norm(gface, axis=2, keepdims=True)
+            gd = np.divide(gface, gn, out=np.zeros_like(gface), where=gn > 0).reshape(-1, 3)
+            cands += [gd, -gd]
+        C = np.vstack(cands)
+        V = np.maximum(C @ D.T, 0.0) @ lam
+        imax, imin = int(np.argmax(V)), int(np.argmin(V))
+        Fo[k] = (V[imax], V[imin])
+        Wo[k] = (C[imax], C[imin])
+    return Fo, Wo
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,9 +510,9 @@ def cone_facets(G: np.ndarray, e: np.ndarray) -> np.ndarray:
     if p == 3:
         tol = 1e-12 * float(np.max(np.abs(Z)) ** 2 + 1e-300)
         return nz[_hull_2d(Z, tol)]
-    try:  # pragma: no cover - exercised only for d >= 3
+    try:  # d >= 3
         from scipy.spatial import ConvexHull
 
         return nz[np.unique(ConvexHull(Z).vertices)]
-    except Exception:  # pragma: no cover
+    except Exception:  # degenerate (flat) point sets: keep every row
         return nz

@@ -32,7 +32,7 @@ widths ≥ r). Pilanci & Ergen show some optimal solution has r ≤ m + 1. Shape
 by the solver's tolerance, issue 13). :func:`convex_reference` therefore also returns ``lower``: the
 dual bound of :func:`fenchel_cvx.certify.convex_fast.certified_dual_bound` at the solution's
 residual — feasibility checked over *all* activation patterns by the exact oracle, evaluated in
-float64 minus a stated rounding allowance (d ≤ 2; for d ≥ 3 ``lower`` is None with the reason in
+float64 minus a stated rounding allowance (d ≤ 3; for d ≥ 4 ``lower`` is None with the reason in
 ``lower_provenance``). For larger m use :func:`fenchel_cvx.certify.convex_fast.convex_certificate`
 (column generation, no full enumeration).
 """
@@ -49,7 +49,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from ._problem import check_problem, copy_network
-from .arrangement import ORACLE_DIMS, enumerate_patterns_sweep
+from .arrangement import ORACLE_DIMS, SWEEP_DIMS, enumerate_patterns_sweep
 from .convex_fast import TwoLayerProblem, certified_dual_bound, sparsify_units
 
 __all__ = ["ConvexResult", "enumerate_patterns", "max_chambers", "convex_reference", "SUPPORTED_CONVEX"]
@@ -116,7 +116,7 @@ class ConvexResult:
     value       : the solver's primal value of the convex program (≈ the optimum, NOT a bound: it may
                   exceed the optimum by the solver's tolerance)
     lower       : certified lower bound on the convex optimum, hence on min J for every width (dual
-                  point checked over all patterns, float64 with rounding allowance); None for d ≥ 3
+                  point checked over all patterns, float64 with rounding allowance); None for d ≥ 4
     lower_provenance : how ``lower`` was obtained (or why it is None)
     J_recovered : J of the recovered network (judged by ``FenchelNetwork.objective``)
     n_active    : r, the number of units the recovered network needs
@@ -186,7 +186,7 @@ def convex_reference(net, X0, y, solver: str = "CLARABEL", max_patterns: int = 5
     active blocks (the first ``max_subsets`` of them, largest blocks first) and a subset that attains the optimum (to 1e-7
     relative) gives a width-n network. ``n_active`` is the width of the sparsest solution found (an upper
     bound on the least width); ``value`` is the full program's optimum as the solver reports it (not a
-    bound), ``lower`` the certified dual bound (d ≤ 2). Raises ValueError outside
+    bound), ``lower`` the certified dual bound (d ≤ 3). Raises ValueError outside
     :data:`SUPPORTED_CONVEX` and when the solver does not reach optimality.
     """
     problem = check_problem(net, X0, y, need_lam=False, allow_large=allow_large)
@@ -195,7 +195,7 @@ def convex_reference(net, X0, y, solver: str = "CLARABEL", max_patterns: int = 5
     net, X0, yv = problem.net, problem.X0, problem.Y[0]
     d, m, n = net.sizes[0], problem.m, net.sizes[1]
     bias = net.bias
-    if d in ORACLE_DIMS:
+    if d in SWEEP_DIMS:
         bound = max_chambers(m, d + 1 if bias else d)
         if bound > max_patterns:
             raise ValueError(f"problem too large for exact pattern enumeration: up to {bound} activation patterns "

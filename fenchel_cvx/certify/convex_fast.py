@@ -39,7 +39,7 @@ squared ℓ_j*(λ) = ½λ² + λ y_j; logistic ℓ_j*(λ) = p log p + (1−p) lo
 :func:`certified_dual_bound` turns any candidate λ (a primal solution's residual, a solver's duals)
 into a feasible point *provably*: clip to the conjugate's domain box, make 1ᵀλ = 0 hold exactly
 (:func:`exact_zero_sum`: dyadic rounding with integer bookkeeping), compute S(λ) exactly with a
-rigorous rounding allowance (:func:`fenchel_cvx.certify.arrangement.dual_oracle`, d ≤ 2), scale by
+rigorous rounding allowance (:func:`fenchel_cvx.certify.arrangement.dual_oracle`, d ≤ 3), scale by
 t ≤ min(1, mβ/S) — both domains are intervals containing 0, so scaling keeps ℓ* finite; t maximises
 D(tλ) on that range — re-check the scaled float64 point with the oracle, and evaluate D in float64
 minus the rounding allowance of :func:`dual_value` (the one place where the evaluation's rounding is
@@ -89,13 +89,14 @@ __all__ = [
 ]
 
 SUPPORTED_CONVEX_FAST = (
-    "two-layer ReLU networks with d in {1, 2} features, weight decay rho_0, rho_1 > 0 (biases unpenalised), "
+    "two-layer ReLU networks with d in {1, 2, 3} features, weight decay rho_0, rho_1 > 0 (biases unpenalised), "
     "either [d, n, 1] with the squared loss, [d, n, 1] with the logistic loss (arrays API), or "
-    "[d, n, 2] with two-class cross-entropy; m <= 1000 samples unless allow_large=True "
-    "(the exact dual oracle costs O(m^3))")
+    "[d, n, 2] with two-class cross-entropy; m <= 1000 samples for d <= 2 and m <= 60 for d = 3 unless "
+    "allow_large=True (the exact dual oracle costs O(m^2 log m), resp. O(m^4), per call)")
 
-#: default sample limit without ``allow_large`` (the oracle is O(m³) time per call)
+#: default sample limits without ``allow_large``: d ≤ 2 (oracle O(m² log m) per call), d = 3 (O(m⁴))
 MAX_SAMPLES = 1000
+MAX_SAMPLES_3D = 60
 
 
 class ConvexScopeError(ValueError):
@@ -350,11 +351,11 @@ class TwoLayerProblem:
         d, m = X0.shape
         if d not in ORACLE_DIMS:
             raise ConvexScopeError(f"X0: d = {d} features; the exact dual oracle is implemented for d in "
-                                   f"{ORACLE_DIMS} (for d >= 3 use convex_reference with tiny m); supported: "
-                                   f"{SUPPORTED_CONVEX_FAST}")
-        if m > MAX_SAMPLES and not allow_large:
-            raise ConvexScopeError(f"X0: m = {m} samples > {MAX_SAMPLES} (the exact oracle is O(m^3) per call); "
-                                   "pass allow_large=True to run anyway")
+                                   f"{ORACLE_DIMS}; supported: {SUPPORTED_CONVEX_FAST}")
+        limit = MAX_SAMPLES if d <= 2 else MAX_SAMPLES_3D
+        if m > limit and not allow_large:
+            raise ConvexScopeError(f"X0: m = {m} samples > {limit} for d = {d} (the exact oracle costs "
+                                   f"{'O(m^2 log m)' if d <= 2 else 'O(m^4)'} per call); pass allow_large=True to run anyway")
         if isinstance(terms, LogisticTerms):
             q = terms.q
             if np.any(q < 0) or np.any(q > 1):
