@@ -50,7 +50,9 @@ d = 3 (:func:`_sphere_3d`): a maximiser of h_k on S² lies on a great circle d_i
 2-D sweep on that circle finds it — or inside a face of the arrangement of circles, at g_F/‖g_F‖;
 every face borders an arc of some circle, and the sweep's lifted arc sums give the gradients of the
 two faces along each arc. O(m²) candidates per k, evaluated directly: O(m⁴) time in all, affordable
-for m up to ~100. The allowance doubles (64(m+4)·u·L) for the projections onto the circles.
+for m up to ~100. The allowance doubles (64(m+4)·u·L) for the projections onto the circles, plus
+2·δ·L_k where δ ≤ 1e-9 is the largest angle between two differences d_i, d_j that are taken as
+parallel (0 for exactly collinear samples up to rounding).
 d ≥ 4: the exact supremum is a maximum over O(m^{d−1}) candidates per k; not implemented — the oracle
 raises.
 """
@@ -256,7 +258,7 @@ def dual_oracle(X0, lam, bias: bool = True, top: int = 64, chunk: int | None = N
     ks = np.arange(m) if bias else np.array([-1])
     if chunk is None:
         chunk = max(1, int(2e6 // (2 * m + 1)))
-    Fs, Ws, bs, L, n_evals = [], [], [], 0.0, 0
+    Fs, Ws, bs, L, n_evals, extra3 = [], [], [], 0.0, 0, 0.0
     for s in range(0, len(ks), chunk):
         kk = ks[s:s + chunk]
         Dk = (Xt[None, :, :] - Xt[kk][:, None, :]) if bias else Xt[None, :, :]  # (K, m, d)
@@ -275,7 +277,8 @@ def dual_oracle(X0, lam, bias: bool = True, top: int = 64, chunk: int | None = N
             Fs += [F[:, 0], F[:, 1]]
             Ws += [W[:, 0], W[:, 1]]
         else:
-            F, W = _sphere_3d(Dk, lam)
+            F, W, ex = _sphere_3d(Dk, lam)
+            extra3 = max(extra3, float(ex.max()))
             n_evals += Dk.shape[0] * Dk.shape[1] ** 3 * 8
             Fs += [F[:, 0], F[:, 1]]
             Ws += [W[:, 0], W[:, 1]]
@@ -288,7 +291,7 @@ def dual_oracle(X0, lam, bias: bool = True, top: int = 64, chunk: int | None = N
     order = _top(F, top)
     F, W, b = F[order], W[order], b[order]
     value = max(0.0, float(np.max(np.abs(F)))) if F.size else 0.0
-    allowance = oracle_allowance(m, L, d)
+    allowance = oracle_allowance(m, L, d) + extra3 * (1.0 + 1e-12)
     return OracleResult(value=value, allowance=allowance, bound=value + allowance, F=F, W=W, b=b,
                         n_evals=n_evals)
 
@@ -372,10 +375,11 @@ def _sphere_3d(Dk: np.ndarray, lam: np.ndarray):
     an arc of C_i have gradients g_arc + Σ_{d_j = αd_i, ±α > 0} λ_j d_j (g_arc: the lifted arc sum of
     the sweep on C_i; samples with d_j ∥ d_i vanish on C_i and are active on one side). So the
     candidates are the circle maxima and ±g_F/‖g_F‖ for both faces of every arc, evaluated directly:
-    O(m²) candidates and O(m³) work per k. Returns F (K x 2) and W (K x 2 x 3) as :func:`_sweep_2d`.
+    O(m²) candidates and O(m³) work per k. Returns F (K x 2) and W (K x 2 x 3) as :func:`_sweep_2d`,
+    and per k the extra allowance 2·δ·L_k for the samples taken as parallel at angle δ ≤ 1e-9.
     """
     K, m, _ = Dk.shape
-    Fo, Wo = np.zeros((K, 2)), np.zeros((K, 2, 3))
+    Fo, Wo, extra = np.zeros((K, 2)), np.zeros((K, 2, 3)), np.zeros(K)
     for k in range(K):
         D = Dk[k]
         nrm = np.linalg.norm(D, axis=1)
@@ -391,7 +395,14 @@ def _sphere_3d(Dk: np.ndarray, lam: np.ndarray):
         e2 = np.cross(n, e1)
         E = np.stack([e1, e2], axis=2)  # (c, 3, 2)
         Dp = np.einsum("jq,cqr->cjr", D, E)  # projections (c, m, 2)
-        par = np.linalg.norm(Dp, axis=2) <= 1e-12 * np.maximum(nrm[None, :], 1e-300)  # d_j ∥ d_i (or 0)
+        sin = np.linalg.norm(Dp, axis=2) / np.maximum(nrm[None, :], 1e-300)  # sine of the angle (d_j, d_i)
+        par = sin <= 1e-9  # d_j ∥ d_i (or 0), up to rounding of collinear samples
+        par[np.arange(circ.size), circ] = True  # a circle's own normal, always
+        # treating an angle δ ≤ 1e-9 as 0 moves h on the circle by ≤ δ·L_k, and can hide a lune of width δ
+        # between two faces, whose maximum exceeds its boundary's by ≤ δ·L_k: 2·δ_max·L_k is added to the allowance
+        Lk = float(nrm @ np.abs(lam))
+        delta = float(np.max(np.where(par, sin, 0.0)))
+        extra[k] = 2.0 * delta * Lk
         Dp = np.where(par[:, :, None], 0.0, Dp)
         lift = np.where(par[:, :, None], 0.0, D[None, :, :])
         F2, W2, GL = _sweep_2d(Dp, lam, lift)
@@ -408,7 +419,7 @@ def _sphere_3d(Dk: np.ndarray, lam: np.ndarray):
         imax, imin = int(np.argmax(V)), int(np.argmin(V))
         Fo[k] = (V[imax], V[imin])
         Wo[k] = (C[imax], C[imin])
-    return Fo, Wo
+    return Fo, Wo, extra
 
 
 # ---------------------------------------------------------------------------------------------
