@@ -308,7 +308,8 @@ def test_out_of_scope_inputs_raise_clear_errors():
 @pytest.mark.slow
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 def test_m200_brackets_close_within_a_minute(loss):
-    """The issue's target: d = 2, m = 200, bracket ≤ 1e-6 relative in < 60 s on one core."""
+    """The issue's target: d = 2, m = 200, bracket ≤ 1e-6 relative in < 60 s on one core (run with
+    OPENBLAS_NUM_THREADS=1)."""
     import time
 
     if loss == "squared":
@@ -317,7 +318,7 @@ def test_m200_brackets_close_within_a_minute(loss):
     else:
         X0, y = classification_2d("moons", m=200, seed=0)
         pb = TwoLayerProblem.from_arrays(X0, y, 0.01, loss="logistic", width=60)
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU seconds of this single-threaded process (the machine may be shared)
     res = convex_certificate(problem=pb, tol=1e-7)
-    assert time.perf_counter() - t0 < 60
+    assert time.process_time() - t0 < 60
     assert res.converged and res.gap <= 1e-6 and res.lower <= res.upper and res.exact
