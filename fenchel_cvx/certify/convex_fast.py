@@ -802,8 +802,9 @@ class _Barrier:
         root), inverted through the QR factor of M_b, never formed (its condition number reaches 1e20).
         With S = diag(√(tℓ''/m)), Q = F H_rest⁻¹ Fᵀ and C = I + SQS (≥ I, Cholesky), K Δ = r is solved
         in ŷ-space: ζ = S z (z = F̂Δ) solves C ζ = S F H⁻¹ r_rest + S1 Δc, the c-row gives
-        (S1)ᵀζ = r_c (no Schur complement that could cancel), Δ_rest = H⁻¹(r_rest − FᵀSζ). Two steps
-        of iterative refinement with the matrix-free product K·Δ follow.
+        (S1)ᵀζ = r_c (no Schur complement that could cancel), Δ_rest = H⁻¹(r_rest − FᵀSζ). Blocks of
+        negligible loss coupling (:data:`DROP_WEIGHT`) are left out of C, and three steps of iterative
+        refinement with the matrix-free product K·Δ follow.
         """
         pb, m, d, p, B = self.pb, self.m, self.d, self.p, self.B
         gl = pb.loss.grad(y) / m
