@@ -32,6 +32,18 @@ TOL = {
     "device_trajectory": {"float64": dict(rtol=1e-6, atol=1e-8), "float32": dict(rtol=1e-2, atol=1e-3)},
     # bit-identical by construction (deterministic reductions, resumed runs, reshapes)
     "exact": dict(rtol=0, atol=0),
+    # --- two-layer convex certificates (tests/test_convex_*.py). Certified bounds are compared with NO
+    # tolerance (their float64 rounding allowance is inside the bound); these entries are for the rest.
+    # exact dual oracle vs a brute-force grid of 20000 directions (plus every breakpoint): the grid misses
+    # an interior arc maximum by ‖g‖(1 − cos Δθ/2) ≈ ‖g‖·1.2e-8 relative
+    "oracle_vs_brute_rel": 1e-7,
+    # fast barrier restricted solve vs its CVXPY (CLARABEL) twin, relative objective: CLARABEL stops at
+    # ~1e-8 relative gap and its point can be ~3e-8 above the optimum (issue 13); the barrier stops at
+    # ν/t ≤ 1e-10 relative or its float64 precision limit
+    "convex_twin_rel": 1e-6,
+    # a "closed" bracket (upper − lower)/upper on tiny instances where n ≥ r: the barrier path ends at
+    # t·objective ≈ 1e12, i.e. gaps ~1e-10 … 1e-8 (measured); the issue's target is 1e-6
+    "convex_closed_rel": 1e-7,
 }
 
 RATIO = {

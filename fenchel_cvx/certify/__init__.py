@@ -9,7 +9,8 @@ The optimal training loss min J of a tiny network is bracketed by
 * lower = certified global bounds: the Fenchel relaxation min F_λ and the standard problem
   min J solved globally by spatial branch-and-bound in SCIP (:mod:`.scip`, needs the
   ``global`` extra: ``pip install 'fenchel-cvx[global]'``), and the exact convex
-  reformulation of two-layer ReLU networks over activation patterns (:mod:`.convex`, CVXPY).
+  reformulation of two-layer ReLU networks over activation patterns (:mod:`.convex`, CVXPY; at
+  scale — d ≤ 2 with hundreds of samples, d = 3 with tens: :func:`convex_certificate` in :mod:`.twolayer`).
 
 :func:`certify` runs everything and returns a :class:`CertifyReport` (table, bracket, plot of
 the bounds against λ). Scope of the global models: networks ``[d, n, 1]`` with one hidden
@@ -18,6 +19,10 @@ Shapes: X0 is d x m (one column per sample), y is 1 x m.
 """
 
 from ._problem import GLOBAL_LIMITS, SUPPORTED, TinyProblem, check_problem, require_scip
+from .arrangement import (  # convex certificates at scale (issue 15.2)
+    dual_oracle,
+    enumerate_patterns_sweep,
+)
 from .bounds import UnitBounds, unit_bounds
 from .convex import (
     SUPPORTED_CONVEX,
@@ -26,6 +31,7 @@ from .convex import (
     enumerate_patterns,
     max_chambers,
 )
+from .convex_instances import classification_2d  # convex certificates at scale (issue 15.2)
 from .instances import tiny_regression
 from .report import Bound, CertifyReport, SweepPoint, certify
 from .scip import (
@@ -35,6 +41,14 @@ from .scip import (
     solve_relaxation,
     solve_standard,
     to_units,
+)
+from .twolayer import (  # convex certificates at scale: column generation + exact dual oracle (issue 15.2)
+    SUPPORTED_CONVEX_FAST,
+    ConvexCertificate,
+    ConvexScopeError,
+    TwoLayerProblem,
+    certified_dual_bound,
+    convex_certificate,
 )
 from .upper import (
     UpperBound,
@@ -54,4 +68,7 @@ __all__ = [
     "lifted_objective_and_grad", "UnitBounds", "unit_bounds", "tiny_regression",
     "TinyProblem", "check_problem", "require_scip", "GLOBAL_LIMITS", "SUPPORTED", "SUPPORTED_GLOBAL",
     "SUPPORTED_CONVEX",
+    # convex certificates at scale (issue 15.2)
+    "convex_certificate", "ConvexCertificate", "ConvexScopeError", "TwoLayerProblem", "certified_dual_bound",
+    "dual_oracle", "enumerate_patterns_sweep", "classification_2d", "SUPPORTED_CONVEX_FAST",
 ]

@@ -27,6 +27,14 @@ So with r = the number of nonzero blocks (with nonzero weight part) of a solutio
 **min J over width n = the convex optimum whenever n ≥ r** (and the recovered network attains it);
 for n < r the convex optimum is only a **lower bound** on min J of width n (it is min J over
 widths ≥ r). Pilanci & Ergen show some optimal solution has r ≤ m + 1. Shapes: X0 is d x m.
+
+**Certified lower bound.** The solver's primal value is *not* a bound (it can sit above the optimum
+by the solver's tolerance, issue 13). :func:`convex_reference` therefore also returns ``lower``: the
+dual bound of :func:`fenchel_cvx.certify.twolayer.certified_dual_bound` at the solution's
+residual — feasibility checked over *all* activation patterns by the exact oracle, evaluated in
+float64 minus a stated rounding allowance (d ≤ 3; for d ≥ 4 ``lower`` is None with the reason in
+``lower_provenance``). For larger m use :func:`fenchel_cvx.certify.twolayer.convex_certificate`
+(column generation, no full enumeration).
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ import numpy as np
 from scipy.optimize import linprog
 
 from ._problem import check_problem, copy_network
+from .arrangement import ORACLE_DIMS, SWEEP_DIMS, enumerate_patterns_sweep
+from .twolayer import TwoLayerProblem, certified_dual_bound, sparsify_units
 
 __all__ = ["ConvexResult", "enumerate_patterns", "max_chambers", "convex_reference", "SUPPORTED_CONVEX"]
 
@@ -61,6 +71,8 @@ def enumerate_patterns(X0, bias: bool = True, max_patterns: int = 5000) -> np.nd
     added one at a time and each chamber keeps an interior point; a chamber is split by the next
     hyperplane iff the LP {σ_k x̃_k·u ≥ 1 (k < j), ±x̃_j·u ≥ 1} is feasible for both signs. Returns a
     P x m 0/1 array. Raises ValueError when the bound :func:`max_chambers` exceeds ``max_patterns``.
+    For d ≤ 2 the sort-based sweep :func:`~fenchel_cvx.certify.arrangement.enumerate_patterns_sweep`
+    is much faster and gives the same set.
     """
     X0 = np.asarray(X0, dtype=float)
     if X0.ndim != 2:
@@ -101,7 +113,11 @@ def enumerate_patterns(X0, bias: bool = True, max_patterns: int = 5000) -> np.nd
 class ConvexResult:
     """The convex reference.
 
-    value       : convex optimum (solver's value) — a lower bound on min J for every width
+    value       : the solver's primal value of the convex program (≈ the optimum, NOT a bound: it may
+                  exceed the optimum by the solver's tolerance)
+    lower       : certified lower bound on the convex optimum, hence on min J for every width (dual
+                  point checked over all patterns, float64 with rounding allowance); None for d ≥ 4
+    lower_provenance : how ``lower`` was obtained (or why it is None)
     J_recovered : J of the recovered network (judged by ``FenchelNetwork.objective``)
     n_active    : r, the number of units the recovered network needs
     width       : the network's width n;  exact : r ≤ n (then min J of width n = value)
@@ -117,53 +133,12 @@ class ConvexResult:
     time: float
     W: list = field(repr=False, default_factory=list)
     b: list = field(repr=False, default_factory=list)
+    lower: float | None = None
+    lower_provenance: str = ""
 
     @property
     def exact(self) -> bool:
         return self.n_active <= self.width
-
-
-def _sparsify(units, c, A, d, bias, seed=0, tries=8):
-    r"""A solution with the same predictions and the same Σ‖v[:d]‖ (hence the same objective) and few blocks.
-
-    Interior-point solutions spread one neuron over several blocks (adjacent closed chambers share
-    their boundary). First parallel blocks of the same sign are merged ((A(v+v'))₊ = (Av)₊ + (Av')₊ for
-    v ∥ v'); then, with directions ν_i = v_i/‖v_i[:d]‖ fixed and q_i = s_i(Aν_i)₊, any vertex of
-    {t ≥ 0, c : Σ_i t_i q_i + c1 = current predictions, Σ_i t_i = current Σ t_i} is optimal too and has at
-    most m + 1 nonzero t_i (Carathéodory); a few LP vertices (random costs) are tried, the sparsest kept.
-    """
-    if not units:
-        return units, c
-    merged = []
-    for s, v in units:
-        u = v / np.linalg.norm(v)
-        for k, (s2, v2) in enumerate(merged):
-            if s2 == s and np.linalg.norm(u - v2 / np.linalg.norm(v2)) < 1e-7:
-                merged[k] = (s, v2 + v)
-                break
-        else:
-            merged.append((s, v))
-    t0 = np.array([np.linalg.norm(v[:d]) for _, v in merged])
-    nu = [v / t for (_, v), t in zip(merged, t0, strict=True)]
-    Q = np.column_stack([s * np.maximum(A @ v, 0.0) for (s, _), v in zip(merged, nu, strict=True)])  # m x r
-    target = Q @ t0 + c
-    m, r = Q.shape
-    A_eq = np.vstack([np.hstack([Q, np.ones((m, 1))]) if bias else Q,
-                      np.hstack([np.ones(r), [0.0]]) if bias else np.ones(r)])
-    b_eq = np.append(target, t0.sum())
-    bounds = [(0, None)] * r + ([(None, None)] if bias else [])
-    rng = np.random.default_rng(seed)
-    best = (t0, c)
-    for _ in range(tries):
-        cost = np.append(rng.uniform(0.5, 1.5, size=r), [0.0] if bias else [])
-        res = linprog(cost, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs-ds")
-        if res.status != 0:
-            continue
-        t = np.where(res.x[:r] > 1e-12 * t0.sum(), res.x[:r], 0.0)
-        if np.count_nonzero(t) < np.count_nonzero(best[0]):
-            best = (t, float(res.x[r]) if bias else 0.0)
-    t, c = best
-    return [(s, ti * v) for (s, _), v, ti in zip(merged, nu, t, strict=True) if ti > 0], c
 
 
 def _check_scope(problem):
@@ -206,11 +181,12 @@ def convex_reference(net, X0, y, solver: str = "CLARABEL", max_patterns: int = 5
     """Solve the convex program of the module docstring in CVXPY and recover a ReLU network from it.
 
     Blocks whose weight part has norm ≤ ``zero_tol``·max(1, largest block norm) count as zero (their
-    constant output goes into c); the rest is made sparse by :func:`_sparsify` (same objective). If that
+    constant output goes into c); the rest is made sparse by :func:`~fenchel_cvx.certify.twolayer.sparsify_units` (same objective). If that
     still needs more units than the network's width n, the program is re-solved on subsets of n of the
     active blocks (the first ``max_subsets`` of them, largest blocks first) and a subset that attains the optimum (to 1e-7
     relative) gives a width-n network. ``n_active`` is the width of the sparsest solution found (an upper
-    bound on the least width); ``value`` is always the full program's optimum. Raises ValueError outside
+    bound on the least width); ``value`` is the full program's optimum as the solver reports it (not a
+    bound), ``lower`` the certified dual bound (d ≤ 3). Raises ValueError outside
     :data:`SUPPORTED_CONVEX` and when the solver does not reach optimality.
     """
     problem = check_problem(net, X0, y, need_lam=False, allow_large=allow_large)
@@ -219,22 +195,37 @@ def convex_reference(net, X0, y, solver: str = "CLARABEL", max_patterns: int = 5
     net, X0, yv = problem.net, problem.X0, problem.Y[0]
     d, m, n = net.sizes[0], problem.m, net.sizes[1]
     bias = net.bias
-    Dp = enumerate_patterns(X0, bias=bias, max_patterns=max_patterns)
+    if d in SWEEP_DIMS:
+        bound = max_chambers(m, d + 1 if bias else d)
+        if bound > max_patterns:
+            raise ValueError(f"problem too large for exact pattern enumeration: up to {bound} activation patterns "
+                             f"for m={m} samples, more than max_patterns={max_patterns}; supported: {SUPPORTED_CONVEX} "
+                             "(for more samples use convex_certificate)")
+        Dp = enumerate_patterns_sweep(X0, bias=bias)
+    else:
+        Dp = enumerate_patterns(X0, bias=bias, max_patterns=max_patterns)
     A = np.vstack([X0, np.ones((1, m))]).T if bias else X0.T
     P = Dp.shape[0]
     beta = math.sqrt(net.rho[0] * net.rho[1])
     D, S = np.vstack([Dp, Dp]), np.concatenate([np.ones(P), -np.ones(P)])
     value, V, cval = _solve_blocks(A, yv, D, S, d, beta, bias, solver)
+    if d in ORACLE_DIMS:  # the certified bound from the residual of the solver's point
+        yhat = np.sum((D.T * S[None, :]) * (A @ V.T), axis=1) + cval
+        cert = certified_dual_bound(TwoLayerProblem.from_network(net, X0, problem.y, allow_large=True), yhat - yv)
+        lower, lower_prov = cert.lower, cert.provenance
+    else:
+        lower, lower_prov = None, (f"no certified bound: the exact dual oracle covers d in {ORACLE_DIMS} features, "
+                                   f"got d = {d} (the solver's value {value:.10g} is not a bound)")
     units, cval = _units(A, V, S, cval, d, bias, zero_tol)
     active = [k for _, v, k in sorted(units, key=lambda u: -np.linalg.norm(u[1][:d]))]  # largest first
-    units, cval = _sparsify([(s_, v) for s_, v, _ in units], cval, A, d, bias, seed)
+    units, cval = sparsify_units([(s_, v) for s_, v, _ in units], cval, A, d, bias, seed)
     if len(units) > n:
         for sub in itertools.islice(itertools.combinations(active, n), max_subsets):
             sub = list(sub)
             val_s, V_s, c_s = _solve_blocks(A, yv, D[sub], S[sub], d, beta, bias, solver)
             if val_s <= value + 1e-7 * (1.0 + abs(value)):
                 u_s, c_s = _units(A, V_s, S[sub], c_s, d, bias, zero_tol)
-                units, cval = _sparsify([(s_, v) for s_, v, _ in u_s], c_s, A, d, bias, seed)
+                units, cval = sparsify_units([(s_, v) for s_, v, _ in u_s], c_s, A, d, bias, seed)
                 break
     r = len(units)
     width = max(n, r)
@@ -250,4 +241,5 @@ def convex_reference(net, X0, y, solver: str = "CLARABEL", max_patterns: int = 5
     rec = copy_network(net, sizes=[d, width, 1], W=W, b=b)
     J_rec = rec.objective(X0, problem.y)
     return ConvexResult(value=value, J_recovered=float(J_rec), n_active=r, width=n, n_patterns=P,
-                        status="optimal", time=time.perf_counter() - t0, W=W, b=b)
+                        status="optimal", time=time.perf_counter() - t0, W=W, b=b, lower=lower,
+                        lower_provenance=lower_prov)

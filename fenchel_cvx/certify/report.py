@@ -119,7 +119,9 @@ class CertifyReport:
                            f"{s.time:>7.2f}s")
         if self.convex is not None:
             c = self.convex
-            out += ["", f"convex reference: optimum {c.value:.8g} over {c.n_patterns} patterns, recovered network "
+            lo = "none" if c.lower is None else f"{c.lower:.10g}"
+            out += ["", f"convex reference: certified lower bound {lo}, solver value {c.value:.10g} over "
+                        f"{c.n_patterns} patterns, recovered network "
                         f"needs {c.n_active} units (width {c.width}): "
                         + ("exact, min J = optimum" if c.exact else "width too small, lower bound only")
                         + f"; J(recovered) = {c.J_recovered:.8g}"]
@@ -143,9 +145,9 @@ class CertifyReport:
         if self.standard is not None:
             ax.axhline(self.standard.dual, color="tab:red", ls=":", lw=1.5,
                        label=f"min J ≥ {self.standard.dual:.5g} (SCIP)")
-        if self.convex is not None:
-            ax.axhline(self.convex.value, color="tab:green", ls="-.", lw=1.2,
-                       label=f"convex reference {self.convex.value:.5g}")
+        if self.convex is not None and self.convex.lower is not None:
+            ax.axhline(self.convex.lower, color="tab:green", ls="-.", lw=1.2,
+                       label=f"min J ≥ {self.convex.lower:.5g} (convex, certified dual)")
         ax.set_xscale("log")
         ax.set_xlabel("λ (Lagrange multiplier of the divergence constraint)")
         ax.set_ylabel("objective value")
@@ -223,8 +225,11 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, time
                 cres = None
             if cres is not None:
                 rep.convex = cres
-                rep.lower.append(Bound("lower", cres.value, "min J", "convex reformulation (CVXPY)",
-                                       status=cres.status, time=cres.time))
+                if cres.lower is not None:  # the certified dual bound, not the solver's primal value (issue 13)
+                    rep.lower.append(Bound("lower", cres.lower, "min J", "convex reformulation, certified dual",
+                                           status=cres.status, time=cres.time))
+                else:
+                    rep.notes.append(f"convex reference: {cres.lower_provenance}")
                 if cres.exact:
                     rep.upper.append(Bound("upper", cres.J_recovered, "min J", "network recovered from convex",
                                            status=cres.status))
