@@ -53,8 +53,10 @@ with G = ∇P (G_b = A1). When γ = 0 (and there is a bias) the bias is first mi
 exactly with W fixed ("polished": a vectorised 1-D safeguarded Newton per row for the
 hidden block, a k-dimensional damped Newton for cross-entropy, closed form for the
 squared loss), so A1 = 0 up to floating-point rounding; the gap is then
-‖G_W‖²/(2(ρ+γ)) + |⟨A1, b⟩| and the residual max|A1| is reported. The certified lower
-bound is P − gap, which equals D(A) (evaluated in a cancellation-free form).
+‖G_W‖²/(2(ρ+γ)) + |⟨A1, b⟩| and the residual max|A1| is reported. This gap, evaluated in the
+working dtype, drives the stopping rule only: the bound the W-blocks report is D(A) evaluated in
+float64 with the rounding allowance and the exact repair of A1 = 0
+(:func:`fenchel_cvx.blocks.certificates.w_dual_bound`).
 
 Everything runs on numpy or torch (any device, float32/float64) through
 :func:`fenchel_cvx.backend.namespace` (the preconditioner's SPD inverses follow the backend's one SPD
