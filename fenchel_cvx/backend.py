@@ -444,6 +444,13 @@ def to_numpy64(x: Any) -> np.ndarray:
     return np.asarray(to_numpy(x), dtype=np.float64)
 
 
+def as_float64(x: Any):
+    """``x`` (numpy array or torch tensor) in float64 on the same backend and device (no copy when it already is)."""
+    if is_torch(x):
+        return x.to(sys.modules["torch"].float64)
+    return np.asarray(x, dtype=np.float64)
+
+
 def like(x: Any, ref: Any):
     """``x`` converted to the array type, dtype and device of ``ref`` (None passes through)."""
     if x is None:

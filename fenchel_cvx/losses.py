@@ -13,13 +13,17 @@ that answers questions) and carries
   magnitudes), ``curvature`` (what the Hessian-vector product needs), ``hvp``, ``row_scale``
   (Σ_j of the Hessian diagonal per row) and ``bias_step`` (the exact minimiser of ℓ(Y, Z + δ1ᵀ)
   over the bias shift δ);
-* ``bias_blockers(Y)``: the rows whose bias has no minimiser (unpenalised biases then drift).
+* ``bias_blockers(Y)``: the rows whose bias has no minimiser (unpenalised biases then drift);
+* for the certified dual bounds (:mod:`fenchel_cvx.blocks.certificates`): ``mean_point``, ``conj_mean``,
+  ``curvature_scale`` and the *anchor* facts that repair the constraint A1 = 0 of an unpenalised bias.
 
 The losses:
 
-* :class:`CrossEntropy`:  ℓ(Y, Z) = Σ_j [logsumexp(Z[:, j]) − ⟨Y[:, j], Z[:, j]⟩] (Y columns
-  one-hot or probability vectors); ∇ = softmax(Z) − Y; Hessian per column diag p − ppᵀ ≼ ½ I;
-  ℓ*(Y, G) = Σ P log P with P = Y + G, finite iff every column of P lies in the simplex.
+* :class:`CrossEntropy`:  ℓ(Y, Z) = −Σ_ij Y_ij log softmax(Z[:, j])_i = Σ_j [s_j lse(Z[:, j]) − ⟨Y[:, j], Z[:, j]⟩]
+  with s_j = Σ_i Y_ij (= 1; with s_j a column summing to 1 only up to rounding keeps ℓ bounded below along
+  Z + c1ᵀ, so an unpenalised bias has a minimiser); ∇ = s·softmax(Z) − Y;
+  Hessian per column s_j(diag p − ppᵀ) ≼ ½ s_j I; ℓ*(Y, G) = Σ_j s_j Σ_i p log p with p = (Y + G)_j / s_j,
+  finite iff every such p lies in the simplex.
 * :class:`SquaredLoss`:  ℓ(Y, Z) = ½ ‖Z − Y‖²_F;  ∇ = Z − Y;  Hessian I;  ℓ*(Y, G) = ½‖G‖² + ⟨G, Y⟩.
 * :class:`FenchelYoungLoss` of an activation φ = f' (the data term of the hidden W-blocks):
   ℓ(Y, Z) = Σ [f(Z) − Z∘Y] = Σ B_φ(Z, Y) − Σ f*(Y) (the Fenchel divergence up to a constant);
@@ -118,6 +122,32 @@ class Loss(abc.ABC):
         """Rows of the targets Y for which ℓ(Y, Z + δ1ᵀ) has no minimiser over δ (empty: always attained)."""
         return []
 
+    # ---- facts of the certified dual bounds (numpy float64 arrays; fenchel_cvx.blocks.certificates) ---------
+    def curvature_scale(self, Y) -> float:
+        """c with ‖∇²ℓ‖_∞ ≤ c·hess_bound per column (1; cross-entropy: max_j s_j)."""
+        return 1.0
+
+    def anchor(self, Y):
+        """(σ (m,), mass = Y1): the anchors Q = q σᵀ (q (k,) with room, :meth:`dual_room`) are dual points, Q1 = q Σσ."""
+        return np.ones(Y.shape[1]), Y.sum(axis=1)
+
+    @abc.abstractmethod
+    def mean_point(self, Y, Z):
+        """(V, rep): a dual point V (k x m) with ℓ*(Y, V − Y) < ∞ near ∇ℓ(Y, Z) + Y, exactly (rep = 0) or the float
+        representation of a real point V̂ with |V − V̂| ≤ γ_rep |V| entrywise."""
+
+    @abc.abstractmethod
+    def conj_mean(self, Y, V):
+        """(value, magnitude, n): Σ ℓ*(Y, V̂ − Y) at the point of :meth:`mean_point`, Σ|terms| and the rounding depth."""
+
+    @abc.abstractmethod
+    def dual_room(self, V):
+        """Entrywise distance of V (in the dual domain) to the edges it may not cross (inf: none); cross-entropy: V."""
+
+    @abc.abstractmethod
+    def conj_box_upper(self, Y, V_lo, V_hi):
+        """(value, magnitude, n): an upper bound of ℓ*(Y, V − Y) over the dual points V with V_lo ≤ V ≤ V_hi."""
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -181,28 +211,36 @@ class CrossEntropy(Loss):
             raise ValueError("targets Y: cross-entropy targets must be one-hot or probability columns (nonnegative, summing to 1)")
         return Y
 
+    @staticmethod
+    def _mass(Y):
+        """s = Σ_i Y_ij (1 x m): 1 for one-hot columns (then every s-weighted formula is bit-identical to the
+        plain one)."""
+        return namespace(Y).sum(Y, axis=0, keepdims=True)
+
     def value(self, Y, Z):
         xp = namespace(Z)
-        return xp.sum(xp.logsumexp(Z, axis=0)) - xp.sum(Y * Z)
+        return xp.sum(self._mass(Y)[0] * xp.logsumexp(Z, axis=0)) - xp.sum(Y * Z)
 
     def grad(self, Y, Z):
-        return namespace(Z).softmax(Z, axis=0) - Y
+        return namespace(Z).softmax(Z, axis=0) * self._mass(Y) - Y
 
     def conj(self, Y, G):
         xp = namespace(G)
         P = Y + G
+        s = self._mass(Y)
         tol = 1e3 * xp.eps(G)
-        if xp.any(P < -tol) or xp.any(xp.abs(xp.sum(P, axis=0) - 1.0) > tol * P.shape[0]):
+        if xp.any(P < -tol) or xp.any(xp.abs(xp.sum(P, axis=0, keepdims=True) - s) > tol * P.shape[0]):
             return math.inf
-        P = xp.clip(P, 0.0, None)
-        safe = xp.where(P > 0, P, xp.ones_like(P))
-        return xp.sum(xp.where(P > 0, P * xp.log(safe), xp.zeros_like(P)))
+        P = xp.clip(P, 0.0, None) / s
+        return xp.sum(s * xp.where(P > 0, P * xp.log(xp.where(P > 0, P, xp.ones_like(P))), xp.zeros_like(P)))
 
     def cvx(self, Y, Z, inner=None):
         cp = _cvxpy()
         if inner is None:
             inner = cp.sum(cp.multiply(Y, Z))
-        return cp.sum(cp.log_sum_exp(Z, axis=0)) - inner
+        s = np.asarray(to_numpy(Y), dtype=np.float64).sum(axis=0)
+        lse = cp.log_sum_exp(Z, axis=0)
+        return (cp.sum(lse) if np.all(s == 1.0) else s @ lse) - inner
 
     def predict(self, Z):
         if is_torch(Z):
@@ -210,66 +248,118 @@ class CrossEntropy(Loss):
         return np.argmax(Z, axis=0)
 
     def row_values(self, Y, Z):
-        """Coupled over rows: the totals (1 x 1) of Σ_j [lse(Z_j) − ⟨Y_j, Z_j⟩] and of its magnitudes."""
+        """Coupled over rows: the totals (1 x 1) of Σ_j [s_j lse(Z_j) − ⟨Y_j, Z_j⟩] and of its magnitudes."""
         xp = namespace(Z)
-        lse = xp.logsumexp(Z, axis=0)
+        lse = self._mass(Y)[0] * xp.logsumexp(Z, axis=0)
         yz = xp.sum(Y * Z, axis=0)
         return xp.sum(lse - yz).reshape(1, 1), xp.sum(xp.abs(lse) + xp.abs(yz)).reshape(1, 1)
 
     def curvature(self, Y, Z):
-        """P = softmax(Z): the Hessian acts per column as diag p − p pᵀ."""
-        return namespace(Z).softmax(Z, axis=0)
+        """(P, s) with P = softmax(Z): the Hessian acts per column as s_j(diag p − p pᵀ)."""
+        return namespace(Z).softmax(Z, axis=0), self._mass(Y)
 
-    def hvp(self, P, R):
+    def hvp(self, D, R):
+        P, s = D
         PR = P * R
-        return PR - P * namespace(P).sum(PR, axis=0, keepdims=True)
+        return (PR - P * namespace(P).sum(PR, axis=0, keepdims=True)) * s
 
-    def row_scale(self, P, Y):
-        return namespace(P).sum(P * (1.0 - P), axis=1, keepdims=True)
+    def row_scale(self, D, Y):
+        P, s = D
+        return namespace(P).sum(P * (1.0 - P) * s, axis=1, keepdims=True)
 
     def bias_step(self, Y, Z, max_iter: int = 100):
-        r"""δ (k x 1) minimising Σ_j lse(Z_j + δ) − ⟨Σ_j Y_j, δ⟩ (the exact bias step, weights fixed).
+        r"""δ (k x 1) minimising h(δ) = Σ_j s_j lse(Z_j + δ) − ⟨mass, δ⟩, mass = Y1 (the exact bias step).
 
-        Damped Newton with the k x k Hessian Σ_j(diag p_j − p_j p_jᵀ) (its null direction
-        1 is removed by adding 11ᵀ·tr/k², which leaves the step ⊥ 1 because the gradient
-        is ⊥ 1) and backtracking; stops at rounding level (|g| ≤ 8 eps m).
+        Damped Newton with the k x k Hessian Σ_j s_j(diag p_j − p_j p_jᵀ) (its null direction 1 is removed
+        by adding 11ᵀ·tr/k², which leaves the step ⊥ 1 because the gradient is ⊥ 1) and backtracking. Where
+        the Newton step is unusable -- the Hessian is singular to working precision (saturated logits: every
+        p_j nearly one-hot) or the step gives no decrease -- the *scaling step* δ_i += log mass_i − log S_i
+        (S = Σ_j s_j p_j, computed in the log domain) is taken instead: a descent direction
+        (⟨S − mass, log mass − log S⟩ ≤ 0) that moves saturated biases by the right order of magnitude.
+        Stops at rounding level (|g| ≤ 8 eps Σ_j s_j) or when neither step decreases h.
         """
         xp = namespace(Z)
         k, m = Z.shape
         eps = xp.eps(Z)
+        s = self._mass(Y)
         ysum = xp.sum(Y, axis=1, keepdims=True)
-        I = xp.eye(k, like=Z)
-        ones = xp.asarray(np.ones((k, k)), like=Z)
-        delta = xp.zeros((k, 1), like=Z)
+        logmass = xp.log(xp.where(ysum > 0, ysum, 1.0))
+        total = float(xp.sum(s))
+        I, ones, delta = xp.eye(k, like=Z), xp.asarray(np.ones((k, k)), like=Z), xp.zeros((k, 1), like=Z)
 
         def h(d):
-            return float(xp.sum(xp.logsumexp(Z + d, axis=0))) - float(xp.sum(ysum * d))
+            return float(xp.sum(s[0] * xp.logsumexp(Z + d, axis=0))) - float(xp.sum(ysum * d))
+
+        def search(step, slope, hval):
+            t = 1.0
+            for _ls in range(40):
+                hn = h(delta + t * step)
+                if hn <= hval + 1e-4 * t * slope + 16.0 * eps * (abs(hval) + total):
+                    return t, hn
+                t *= 0.5
+            return None, hval
 
         hval = h(delta)
         for _ in range(max_iter):
-            P = xp.softmax(Z + delta, axis=0)
-            s = xp.sum(P, axis=1, keepdims=True)
-            g = s - ysum
-            if float(xp.max(xp.abs(g))) <= 8.0 * eps * m:
+            Zd = Z + delta
+            P = xp.softmax(Zd, axis=0)
+            Ps = P * s
+            S = xp.sum(Ps, axis=1, keepdims=True)
+            g = S - ysum
+            if float(xp.max(xp.abs(g))) <= 8.0 * eps * total:
                 break
-            Hm = I * s.reshape(1, k) - P @ P.T
-            tr = float(xp.sum(s))
-            step = -xp.solve(Hm + ones * (tr / (k * k)), g)
-            slope = float(xp.sum(g * step))
-            if not slope < 0:
-                break
-            t, accepted = 1.0, False
-            for _ls in range(40):
-                hn = h(delta + t * step)
-                if hn <= hval + 1e-4 * t * slope + 16.0 * eps * (abs(hval) + m):
-                    accepted = True
+            t, Hm = None, I * S.reshape(1, k) - Ps @ P.T
+            try:
+                step = -xp.solve(Hm + ones * (float(xp.sum(S)) / (k * k)), g)
+            except (np.linalg.LinAlgError, RuntimeError):  # singular to working precision
+                step = None
+            if step is not None and xp.all(xp.isfinite(step)):
+                slope = float(xp.sum(g * step))
+                if slope < 0:
+                    t, hn = search(step, slope, hval)
+            if t is None:  # the scaling step (docstring)
+                logS = xp.logsumexp(Zd - xp.logsumexp(Zd, axis=0, keepdims=True) + xp.log(s), axis=1, keepdims=True)
+                step = xp.where(ysum > 0, logmass - logS, 0.0)
+                slope = float(xp.sum(g * step))
+                if not slope < 0:
                     break
-                t *= 0.5
-            if not accepted:
-                break
+                t, hn = search(step, slope, hval)
+                if t is None:
+                    break
             delta = delta + t * step
             hval = hn
         return delta
+
+    # ---- certified dual bounds ---------------------------------------------------------------
+    def curvature_scale(self, Y) -> float:
+        return max(1.0, float(np.max(np.sum(Y, axis=0))))
+
+    def mean_point(self, Y, Z):
+        """V = s·softmax(Z) with its columns rescaled to sum to s_j: a representation (rep = k + 6) of the real
+        point V̂_j = s_j p_j / Σ_i p_ij whose columns lie in s_j·simplex exactly."""
+        P = namespace(Z).softmax(Z, axis=0)
+        s = Y.sum(axis=0, keepdims=True)
+        return P * (s / P.sum(axis=0, keepdims=True)), Z.shape[0] + 6
+
+    def conj_mean(self, Y, V):
+        s = Y.sum(axis=0, keepdims=True)
+        p = V / s
+        plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+        return (float(np.sum(s * plogp)), float(np.sum(s * (np.abs(plogp) + 2.0 * p))),
+                Y.size + 2 * Y.shape[0] + 16)
+
+    def anchor(self, Y):
+        return Y.sum(axis=0), Y.sum(axis=1)
+
+    def dual_room(self, V):
+        return np.asarray(V, dtype=np.float64)  # columns stay in s_j·simplex: only V ≥ 0 can be crossed
+
+    def conj_box_upper(self, Y, V_lo, V_hi):
+        """Σ_j s_j Σ_i max(p log p) over p ∈ [V_lo, V_hi]_ij / s_j (p log p is convex)."""
+        s = Y.sum(axis=0, keepdims=True)
+        top = np.maximum(*(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+                           for p in (np.maximum(V_lo, 0.0) / s, V_hi / s)))
+        return float(np.sum(s * top)), float(np.sum(s * (np.abs(top) + 2.0 * V_hi / s))), Y.size + 2 * Y.shape[0] + 16
 
     def bias_blockers(self, Y) -> list:
         """Classes with no target mass: their bias drifts to −inf."""
@@ -328,6 +418,21 @@ class SquaredLoss(Loss):
     def bias_step(self, Y, Z, max_iter: int = 1):
         """δ = −mean_j (Z − Y)_ij: the exact bias minimiser with the weights fixed (closed form)."""
         return -namespace(Z).sum(Z - Y, axis=1, keepdims=True) / Z.shape[1]
+
+    def mean_point(self, Y, Z):
+        return Z, 0  # dom ℓ* is everything
+
+    def conj_mean(self, Y, V):
+        """ℓ*(Y, V − Y) = Σ ½(V² − Y²)."""
+        V2, Y2 = V * V, Y * Y
+        return 0.5 * float(np.sum(V2 - Y2)), 0.5 * float(np.sum(V2 + Y2)), Y.size + 8
+
+    def dual_room(self, V):
+        return np.full(np.shape(V), math.inf)
+
+    def conj_box_upper(self, Y, V_lo, V_hi):
+        top, Y2 = np.maximum(V_lo * V_lo, V_hi * V_hi), float(np.sum(Y * Y))
+        return 0.5 * (float(np.sum(top)) - Y2), 0.5 * (float(np.sum(top)) + Y2), Y.size + 8
 
 
 class FenchelYoungLoss(Loss):
@@ -433,6 +538,24 @@ class FenchelYoungLoss(Loss):
             h = xp.where(ok | bracket, h, 2.0 * h)
             delta = xp.where(done, delta, step_new)
         return delta
+
+    def mean_point(self, Y, Z):
+        return self.act.project_domain(self.act.phi(Z)), 0  # exactly in dom f*
+
+    def conj_mean(self, Y, V):
+        """Σ f*(V) (each entry accurate to 4u(|f*| + 2): the +2 covers the cancelling logarithms of the
+        bounded-domain entropies)."""
+        fc = self.act.fconj(V)
+        return float(np.sum(fc)), float(np.sum(np.abs(fc) + 2.0)), Y.size + 16
+
+    def dual_room(self, V):
+        lo, hi = self.act.domain
+        return np.minimum(V - lo, hi - V)
+
+    def conj_box_upper(self, Y, V_lo, V_hi):
+        """Σ max(f*(V_lo), f*(V_hi)) (f* is convex: its maximum on an interval is at an end)."""
+        top = np.maximum(self.act.fconj(V_lo), self.act.fconj(V_hi))
+        return float(np.sum(top)), float(np.sum(np.abs(top) + 2.0)), Y.size + 16
 
     def bias_blockers(self, Y) -> list:
         r"""Rows lying entirely on an edge of dom f* that φ never attains (∇f* infinite there, e.g. 0 and 1

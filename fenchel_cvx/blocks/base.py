@@ -9,12 +9,20 @@ variable fixed (design notes, section 2). Each block class
 * ``problem()`` -- the block as a ``cvxpy.Problem`` (DCP; DPP where the structure
   allows), cached, with ``variables`` to read the minimiser from;
 * ``solve_reference(solver="CLARABEL")`` -- solves ``problem()``; returns a
-  :class:`BlockResult` whose ``lower_bound`` is the solver's dual objective mapped to
-  the block's constant offset (so ``gap`` is the solver's duality gap); a status other
-  than optimal raises :class:`SolverError` naming block, solver and status;
+  :class:`BlockResult` whose ``lower_bound`` is **certified** from the minimiser read back
+  (``certified_bound``), independent of the solver's tolerances; the solver's own primal and
+  dual objectives are kept in ``info`` as diagnostics (``solver_primal``, ``solver_dual``), never
+  used as a bound. A status other than optimal raises :class:`SolverError` naming block, solver
+  and status;
 * ``solve_fast(init=None, tol=None, max_iter=...)`` -- the vectorised solver on numpy
   or torch; returns a :class:`BlockResult` with a **certified** lower bound on the block
-  optimum (strong-convexity bound or duality gap);
+  optimum, never an objective above the warm start's;
+* ``certified_bound(sol)`` -- ``(bound or None, info)``: a lower bound on the block optimum built from
+  the point ``sol`` (a Fenchel dual value, evaluated in float64 and deflated by the rounding allowance
+  of :mod:`fenchel_cvx.blocks.certificates`, the one place where rounding is accounted for); None with
+  ``info["lower_bound_reason"]`` where no valid bound can be formed;
+* ``objective_interval(sol)`` -- a bracket of the exact objective at ``sol`` (float64 evaluation plus
+  the same allowance): what "the objective of a feasible point" is, rounding included;
 * ``solve_fixed(init=None, iters=...)`` -- a cheap fixed-budget solver for training (APG for the
   X-blocks, majorise–minimise ridge steps for the W-blocks): the same result type, status
   ``"budget"``, no certificate and no objective evaluation (``objective``/``lower_bound`` None);
@@ -38,7 +46,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..errors import SolverError
 
-__all__ = ["BlockResult", "Block", "SolverError", "solve_cvxpy", "default_tol"]
+__all__ = ["BlockResult", "Block", "SolverError", "solve_cvxpy", "default_tol", "certified_min"]
 
 
 @dataclass
@@ -47,9 +55,16 @@ class BlockResult:
 
     solution    : V (X-blocks) or (W, b) (W-blocks), on the backend of the inputs
     objective   : block objective at ``solution``, computed by ``Block.objective`` (None for fixed-budget solves)
-    lower_bound : certified lower bound on the block's optimal value (None when not certified)
+    lower_bound : certified lower bound on the block's optimal value (None when not certified; then
+                  ``info["lower_bound_reason"]`` says why)
     gap         : objective − lower_bound (≥ 0 up to rounding; None when either is None)
-    status      : "optimal", "max_iter" (certified solvers) or "budget" (fixed-budget solvers)
+    status      : "optimal" (certified gap ≤ tol·(1 + |objective|)), "max_iter" (certified solvers) or
+                  "budget" (fixed-budget solvers)
+
+    ``lower_bound`` and ``status`` may be given as zero-argument callables, evaluated on first access: the
+    fast paths defer their float64 certificate (and the status that depends on it), so that solves whose
+    bound nobody reads -- the trainers' budget-limited steps -- do not pay for it. The value read is the
+    same as if it had been computed at once.
     """
 
     solution: Any
@@ -73,6 +88,30 @@ class BlockResult:
         return None if g is None else g / (1.0 + abs(self.objective))
 
 
+class _Deferred:
+    """A BlockResult field whose value may be given as a zero-argument callable, evaluated on first access."""
+
+    def __init__(self, name):
+        self.key = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        v = obj.__dict__.get(self.key)
+        if callable(v):
+            v = v()
+            obj.__dict__[self.key] = v
+        return v
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.key] = value
+
+
+# lower_bound and status are dataclass fields whose values may be deferred (see BlockResult)
+BlockResult.lower_bound = _Deferred("lower_bound")
+BlockResult.status = _Deferred("status")
+
+
 def default_tol(x) -> float:
     """Default relative tolerance of the fast solvers: 1e-10 in float64, 1e-5 in float32."""
     dt = getattr(x, "dtype", np.float64)
@@ -83,14 +122,17 @@ _PREFERRED = ("CLARABEL", "ECOS", "SCS")
 
 
 def solve_cvxpy(prob, block_name: str, solver: str | None = "CLARABEL",
-                **solver_opts) -> tuple[float, float, dict]:
-    """Compile and solve ``prob``; return (primal value, dual lower bound, timings).
+                **solver_opts) -> tuple[float, float | None, dict]:
+    """Compile and solve ``prob``; return (primal value, the solver's dual objective, timings).
 
     The problem is compiled with ``get_problem_data`` and solved through the chain, so
     that the solver's raw result -- with its own primal and dual objectives -- is
-    available: the dual bound is ``value − |primal_raw − dual_raw|`` (CLARABEL, SCS,
-    OSQP). ``timings`` holds ``compile`` and ``solve`` seconds. A status other than
-    optimal raises :class:`SolverError` naming the block, the solver and the status.
+    available. The second value is ``value − (primal_raw − dual_raw)`` (CLARABEL, SCS, OSQP;
+    None for other solvers): **the solver's own number, a diagnostic -- not a lower bound**
+    (it moves with the solver's tolerances and has been seen above feasible objectives; the
+    blocks' certified bounds come from ``Block.certified_bound``). ``timings`` holds ``compile``
+    and ``solve`` seconds. A status other than optimal raises :class:`SolverError` naming the
+    block, the solver and the status.
     """
     import cvxpy as cp
 
@@ -121,9 +163,8 @@ def solve_cvxpy(prob, block_name: str, solver: str | None = "CLARABEL",
         raise SolverError(f"block {block_name}: solver {solver} returned status {prob.status!r} (expected 'optimal')")
     primal = float(prob.value)
     gap = _raw_gap(raw, solver)
-    if gap is None or not np.isfinite(gap):
-        gap = 1e-8 * (1.0 + abs(primal))
-    return primal, primal - abs(gap), {"compile": t1 - t0, "solve": t2 - t1}
+    dual = None if gap is None or not np.isfinite(gap) else primal - gap
+    return primal, dual, {"compile": t1 - t0, "solve": t2 - t1}
 
 
 def _raw_gap(raw, solver: str):
@@ -163,6 +204,15 @@ class Block(abc.ABC):
         """The minimiser read back from ``problem()``'s variables after a solve."""
 
     @abc.abstractmethod
+    def certified_bound(self, sol) -> tuple:
+        """``(bound or None, info)``: a certified lower bound on the block optimum from the point ``sol``
+        (module docstring; ``info["lower_bound_reason"]`` when None)."""
+
+    @abc.abstractmethod
+    def objective_interval(self, sol) -> tuple:
+        """``(lower, upper)``: a bracket of the exact block objective at ``sol`` (float64 + rounding allowance)."""
+
+    @abc.abstractmethod
     def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 10000) -> BlockResult:
         """The certified vectorised solver (module docstring)."""
 
@@ -192,10 +242,21 @@ class Block(abc.ABC):
         primal, dual, times = solve_cvxpy(prob, self.name(), solver, **kwargs)
         sol = self.reference_solution()
         obj = self.objective(sol)
-        return BlockResult(solution=sol, objective=obj, lower_bound=min(dual, obj),
+        t1 = time.perf_counter()
+        lb, cinfo = self.certified_bound(sol)
+        info = {"solver_primal": primal, "solver_dual": dual, "build_time": t_build, **times,
+                "certificate_time": time.perf_counter() - t1, **cinfo}
+        return BlockResult(solution=sol, objective=obj, lower_bound=certified_min(lb, obj),
                            time=t_build + times["compile"] + times["solve"], status="optimal",
-                           method=(solver or "default").upper(),
-                           info={"cvxpy_value": primal, "solver_dual": dual, "build_time": t_build, **times})
+                           method=(solver or "default").upper(), info=info)
+
+
+def certified_min(bound, objective):
+    """min(bound, objective): a certified bound lowered to the judged objective is still a lower bound (None
+    stays None)."""
+    if bound is None:
+        return None
+    return bound if objective is None or not bound > objective else float(objective)
 
 
 def as_float(x) -> float:

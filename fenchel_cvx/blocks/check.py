@@ -10,7 +10,9 @@ by the block's single objective function. A row *agrees* when
     lower bound   ≤ reference objective + tol·(1 + |ref|)     (the certificate is valid)
     fast status == "optimal"
 
-with ``tol`` = 1e-7 in float64 and 1e-4 in float32.
+with ``tol`` = 1e-7 in float64 and 1e-4 in float32. Backends that cannot run here (torch not installed,
+CUDA unavailable) are skipped -- :func:`split_backends` says which and why, and ``fenchel-cvx check-blocks``
+prints them and fails when nothing is left to check.
 """
 
 from __future__ import annotations
@@ -52,6 +54,24 @@ class CheckRow:
         d = asdict(self)
         d["speedup"] = self.speedup
         return d
+
+
+def split_backends(backends, device="cpu"):
+    """``(available, skipped)``: the BACKEND-DTYPE entries that can run here, and {entry: reason} for the others."""
+    available, skipped = [], {}
+    for be in backends:
+        if be.split("-")[0] == "torch":
+            if not have_torch():
+                skipped[be] = "torch is not installed"
+                continue
+            if str(device).startswith("cuda"):
+                import torch
+
+                if not torch.cuda.is_available():
+                    skipped[be] = f"device {device!r}: CUDA is not available"
+                    continue
+        available.append(be)
+    return available, skipped
 
 
 def depends_on(cls) -> tuple:
@@ -119,13 +139,17 @@ def check_one(kind, activation, loss, backends=("numpy-float64",), sizes=(6, 5, 
         msgs = []
         if fast_obj > ref.objective + tol:
             msgs.append("fast objective above reference")
-        if res.lower_bound > ref.objective + tol:
+        lb = res.lower_bound
+        if lb is None:
+            msgs.append(f"no certified bound ({res.info.get('lower_bound_reason')})")
+        elif lb > ref.objective + tol:
             msgs.append("certified bound above reference optimum")
         if res.status != "optimal":
             msgs.append(f"fast status {res.status}")
         rows.append(CheckRow(kind, shown_act, shown_loss, be, ref.objective, fast_obj,
                              (fast_obj - ref.objective) / (1.0 + abs(ref.objective)),
-                             fast_obj - float(res.lower_bound), ref.time, t_fast, not msgs, "; ".join(msgs)))
+                             float("nan") if lb is None else fast_obj - float(lb), ref.time, t_fast, not msgs,
+                             "; ".join(msgs)))
     return rows
 
 
@@ -170,7 +194,9 @@ def format_table(rows) -> str:
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
 
 
-def summary(rows) -> dict:
+def summary(rows, skipped=None) -> dict:
+    """Counts of ``rows``; ``skipped`` ({backend: reason}, :func:`split_backends`) is reported with them."""
     bad = [r for r in rows if not r.ok]
     gaps = [abs(r.rel_gap) for r in rows if np.isfinite(r.rel_gap)]
-    return {"rows": len(rows), "disagreements": len(bad), "max_abs_rel_gap": max(gaps) if gaps else float("nan")}
+    return {"rows": len(rows), "disagreements": len(bad), "max_abs_rel_gap": max(gaps) if gaps else float("nan"),
+            "skipped_backends": dict(skipped or {})}

@@ -42,7 +42,9 @@ Y_d = cols(Y) (C_out x P·m), the conv W-block is exactly the dense W-block on (
 "samples" and λ·P in place of λ (so that λP/(mP) = λ/m): :class:`fenchel_cvx.blocks.w_blocks.HiddenWBlock`
 / :class:`~fenchel_cvx.blocks.w_blocks.LastWBlock` supply the objective, the CVXPY reference (W_mat D with
 D the explicit operator of the weights), the batched Newton-CG fast path over all output channels and
-its certified Fenchel-duality lower bound. Solutions are exchanged in the layer's own shapes
+its certified Fenchel-duality lower bound (evaluated in float64 with the rounding allowance of
+:mod:`fenchel_cvx.blocks.certificates`; the conv X-blocks' certificate is the dense X-blocks' divergence bound
+with A and Aᵀ the numpy im2col maps). Solutions are exchanged in the layer's own shapes
 (kernels C_out x C_in x k_h x k_w).
 """
 
@@ -265,6 +267,15 @@ class _ConvWBlock(Block):
     def set_reference_point(self, sol):
         """Set the CVXPY variables to ``sol`` (to compare ``problem().objective.value`` with :meth:`objective`)."""
         self.inner.set_reference_point(self._to_inner(sol))
+
+    def certified_bound(self, sol):
+        """The dense W-block's certified Fenchel dual bound (:meth:`HiddenWBlock.certified_bound`) from ``sol`` in the
+        layer's shapes."""
+        return self.inner.certified_bound(self._to_inner(sol))
+
+    def objective_interval(self, sol):
+        """A bracket of the exact P(W, b) at ``sol`` (float64 + rounding allowance)."""
+        return self.inner.objective_interval(self._to_inner(sol))
 
     def dual_objective(self, A, a1_tol: float | None = None) -> float:
         """Fenchel dual value D(A) at a dual point A (C_out x P·m, the design layout); see HiddenWBlock."""

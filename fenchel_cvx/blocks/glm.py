@@ -53,8 +53,10 @@ with G = ∇P (G_b = A1). When γ = 0 (and there is a bias) the bias is first mi
 exactly with W fixed ("polished": a vectorised 1-D safeguarded Newton per row for the
 hidden block, a k-dimensional damped Newton for cross-entropy, closed form for the
 squared loss), so A1 = 0 up to floating-point rounding; the gap is then
-‖G_W‖²/(2(ρ+γ)) + |⟨A1, b⟩| and the residual max|A1| is reported. The certified lower
-bound is P − gap, which equals D(A) (evaluated in a cancellation-free form).
+‖G_W‖²/(2(ρ+γ)) + |⟨A1, b⟩| and the residual max|A1| is reported. This gap, evaluated in the
+working dtype, drives the stopping rule only: the bound the W-blocks report is D(A) evaluated in
+float64 with the rounding allowance and the exact repair of A1 = 0
+(:func:`fenchel_cvx.blocks.certificates.w_dual_bound`).
 
 Everything runs on numpy or torch (any device, float32/float64) through
 :func:`fenchel_cvx.backend.namespace` (the preconditioner's SPD inverses follow the backend's one SPD
@@ -68,10 +70,11 @@ import time
 
 import numpy as np
 
-from ..backend import namespace
+from ..backend import NotSPDError, namespace
+from .mm import mm_steps
 from .precond import GramPreconditioner
 
-__all__ = ["DataTerm", "GLMSolver"]
+__all__ = ["DataTerm", "GLMSolver", "proximal_mm_steps"]
 
 
 # ---------------------------------------------------------------------------------
@@ -277,7 +280,8 @@ class GLMSolver:
         cost elementwise work only: ψ'(t) = ⟨∇H(U + t dU), dU⟩ + ⟨Θ∘r − C, d⟩ + t⟨d∘r, d⟩),
         stopped when |ψ'(t)| ≤ 0.1 |ψ'(0)| (a strong Wolfe point) on the bracket [lo, hi]
         (hi found by doubling from t = 1). The value is then checked against
-        Armijo's condition with a rounding slack; rows that fail fall back to halving.
+        Armijo's condition with a rounding slack; rows that fail fall back to halving (and to t = 0:
+        no row's value ever rises beyond the slack).
         """
         xp = self.xp
         eps = xp.eps(Theta)
@@ -311,17 +315,21 @@ class GLMSolver:
             t = xp.where(active, xp.where(ok, newton, alt), t)
             if float(xp.min(xp.where(bracket, hi - lo, 1.0))) <= 0 and not xp.any(active & ~bracket):
                 break
+        # Armijo with a rounding slack for every row -- including the "tiny" ones, whose full Newton step is
+        # taken only if it does not raise the value beyond rounding (with ρ + γ ≈ 0 a step whose predicted
+        # decrease is below rounding can be huge and raise P by orders of magnitude)
         vals, _s = self.values(Theta + t * d, U + t * dU)
-        ok = tiny | (vals <= vals0 + 1e-4 * t * slope + slack)
+        ok = vals <= vals0 + 1e-4 * t * slope + slack
         for _ in range(40):
             if xp.all(ok):
                 break
             t = xp.where(ok, t, 0.5 * t)
             vals, _s = self.values(Theta + t * d, U + t * dU)
-            ok = tiny | (vals <= vals0 + 1e-4 * t * slope + slack)
+            ok = vals <= vals0 + 1e-4 * t * slope + slack
         return xp.where(ok, t, 0.0)
 
-    def solve(self, Theta, tol: float, max_iter: int = 200, max_cg: int | None = None, eta_max: float = 0.1):
+    def solve(self, Theta, tol: float, max_iter: int = 200, max_cg: int | None = None, eta_max: float = 0.1,
+              stall_exit: int | None = None):
         """Run Newton-CG from Θ until the certified gap ≤ tol·(1 + |P|).
 
         CG stops (per row) when ‖residual‖ ≤ η‖∇P‖ with the forcing term
@@ -329,8 +337,15 @@ class GLMSolver:
         the best compromise measured on relu/sigmoid blocks of 784-300-10 networks (0.5 halves
         the CG work when m ≫ n_in but doubles it when m < n_in, where relu kinks spoil crude steps).
 
+        Safeguards: the line search never raises a row's value beyond rounding; the best iterate whose
+        value was evaluated at an exactly recomputed U is kept and returned if the last one is worse by
+        more than rounding (``reason`` then says so). ``stall_exit`` = s: stop (reason "stalled") when the
+        gap has not halved in s iterations -- the float32 stage of a two-precision solve, whose gradient
+        rounding floor may lie above the target (the caller continues in float64).
+
         Returns a dict: Theta, gap, residual (max|A1| when γ = 0 with a bias), status
-        ("optimal" / "max_iter"), iterations (Newton steps taken), cg_iterations, reason, time.
+        ("optimal" / "max_iter"), iterations (Newton steps taken), cg_iterations, reason, time,
+        objective_internal (P at the returned Θ as evaluated here).
         """
         xp = self.xp
         t0 = time.perf_counter()
@@ -347,6 +362,8 @@ class GLMSolver:
         it = 0
         gap, residual, P = math.inf, 0.0, math.inf
         U, exact, verify = None, False, False
+        best = None  # (P, scale, Θ) of the best iterate evaluated at an exact U
+        best_gap, best_gap_it = math.inf, 0
         for it in range(max_iter + 1):
             last = it == max_iter or stuck
             # U = Θ X̃ is updated along the CG products between iterations; it is recomputed exactly
@@ -371,6 +388,15 @@ class GLMSolver:
                 polished = True
             gap, residual = self.certificate(Theta, G)
             target = tol * (1.0 + abs(P))
+            if exact and math.isfinite(P) and (best is None or P < best[0]):
+                best = (P, float(xp.sum(scale)), xp.copy(Theta))
+            if polished and gap <= 0.5 * best_gap:
+                best_gap, best_gap_it = gap, it
+            elif polished and gap < best_gap:
+                best_gap = gap
+            if stall_exit and polished and it - best_gap_it >= stall_exit and gap > target:
+                reason = f"stalled: the gap has not halved in {stall_exit} iterations (rounding floor)"
+                break
             if polished and gap <= target:
                 if exact:
                     status, reason = "optimal", "certified gap <= tol*(1+|P|)"
@@ -396,7 +422,42 @@ class GLMSolver:
             U = U + t * dU
             exact = False
             Theta = Theta + t * d
+        if best is not None and status != "optimal":
+            if not exact:
+                U = Theta @ Xt
+                vals, scale = self.values(Theta, U)
+                P = float(xp.sum(vals))
+            if not P <= best[0] + 64.0 * xp.eps(Theta) * (best[1] + abs(best[0])):
+                P, Theta = best[0], best[2]
+                gap, residual = math.inf, 0.0
+                reason += "; returned the best earlier iterate (the last one was worse)"
         return {"Theta": Theta, "gap": gap, "residual": residual, "objective_internal": P,
                 "status": status, "reason": reason, "iterations": steps, "cg_iterations": cg_total,
                 "factorisations": 0 if self.pre is None else self.pre.n_factorisations,
                 "time": time.perf_counter() - t0}
+
+
+def proximal_mm_steps(term, X, U, W, b, W_prev, b_prev, rho: float, gamma: float, bias: bool, iters: int,
+                      name: str = "w_block"):
+    r"""MM steps (:func:`fenchel_cvx.blocks.mm.mm_steps`) with the extra proximal term δ/2‖Θ − Θ_k‖²: the fallback
+    of the W-blocks' ``solve_fixed`` when the ridge system has no Cholesky factor (ρ + γ ≈ 0, collinear inputs).
+
+    Each step minimises the majoriser plus δ/2‖Θ − Θ_k‖², i.e. the MM step of the block with proximal weight
+    γ + δ towards ((γ W_prev + δ W_k)/(γ + δ), (γ b_prev + δ b_k)/(γ + δ)): still monotone in P. δ starts at
+    1e-8·(κ(‖X‖² + m) + 1) and grows ×100 until the factorisation succeeds. Returns (W, b, U, δ).
+    """
+    xp = namespace(X)
+    m = X.shape[1]
+    delta = 1e-8 * (term.kappa * (float(xp.sum(X * X)) + m) + 1.0)
+    for _ in range(12):
+        try:
+            Wk, bk, Uk = W, b, U
+            for _s in range(iters):
+                g2 = gamma + delta
+                Wc, bc = (gamma * W_prev + delta * Wk) / g2, (gamma * b_prev + delta * bk) / g2
+                Wk, bk, Uk = mm_steps(term, X, Uk, Wc, bc, rho, g2, bias, n_steps=1, U_c=Wc @ X + bc[:, None])
+            return Wk, bk, Uk, delta
+        except NotSPDError:
+            delta *= 100.0
+    raise NotSPDError(f"{name}: the MM ridge system has no Cholesky factor even with a proximal term "
+                      f"{delta:.1e} (non-finite data?)")

@@ -38,7 +38,14 @@ prox optimality gives (y − x⁺)/t − ∇g(y) ∈ ∂h(x⁺), hence
 by μ-strong convexity: ``lower_bound = F(x⁺) − ‖G‖²/(2μ)`` is a lower bound on F* (valid for
 any step t; up to floating-point rounding in evaluating F and G). The certificate is
 checked at iteration 1 and every ``check_every`` iterations (F is evaluated only there); the
-solver stops when F(x⁺) − best lower bound ≤ tol·(1 + |F(x⁺)|).
+solver stops when F(x⁺) − best lower bound ≤ tol·(1 + |F(x⁺)|). This bound is computed in the working
+dtype: the blocks report a float64 certificate of the returned point instead
+(:mod:`fenchel_cvx.blocks.certificates`), and use ``x_lb``, the iterate at which the best bound was
+attained, as a second candidate dual point.
+
+**Safeguard**: FISTA is not monotone. F(x0) is evaluated at the start; the returned iterate is the last
+one unless the start, or an earlier checked iterate (by more than rounding), has a lower F: never worse
+than the start.
 """
 
 from __future__ import annotations
@@ -145,6 +152,7 @@ class ProxGradResult:
     status: str  # "optimal" (certified gap <= tol (1 + |F|)) or "max_iter"
     time: float = 0.0
     info: dict = field(default_factory=dict)
+    x_lb: Any = None  # the checked iterate at which the best lower bound was attained
 
     @property
     def gap(self) -> float:
@@ -186,10 +194,13 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
 
     x = x0
     Ax = prob.A(x) if has_g else None
+    value0 = float(prob.h_value(x0)) + (float(prob.s_value(Ax)) if has_g else 0.0)
+    best = (value0, x0, "start")  # (F, x, which): the safeguard of the module docstring
     y, Ay = x, Ax
     gy = grad(Ay) if has_g else None
     theta = 1.0
     best_lb = -math.inf
+    x_lb = None
     n_back = n_restart = n_check = 0
     value = math.inf
     gnorm = math.inf
@@ -230,7 +241,10 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
                     raise SolverError(f"fista: non-finite iterate at iteration {k}")
                 raise SolverError(f"fista: non-finite objective ({value}) or gradient mapping at iteration {k}")
             gnorm = math.sqrt(gn2)
-            best_lb = max(best_lb, value - gn2 / (2.0 * mu))
+            if value - gn2 / (2.0 * mu) > best_lb:
+                best_lb, x_lb = value - gn2 / (2.0 * mu), x_new
+            if value < best[0] - 1e3 * eps * (1.0 + abs(value)):
+                best = (value, x_new, "checked")
             if value - best_lb <= tol * (1.0 + abs(value)):
                 x, Ax = x_new, Ax_new
                 status = "optimal"
@@ -253,10 +267,14 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
     if status != "optimal":
         # x is the last iterate; its value/bound are those of the last check (k == max_iter is a check)
         x = x_new
+    returned = "last"
+    if best[2] == "start" and value > best[0] or best[2] == "checked" and value > best[0] + 1e3 * eps * (1 + abs(value)):
+        x, value, returned = best[1], best[0], best[2]
     return ProxGradResult(x=x, value=value, lower_bound=best_lb, iterations=k, status=status,
-                          time=time.perf_counter() - t_start,
+                          time=time.perf_counter() - t_start, x_lb=x_lb,
                           info={"step": t, "lipschitz": prob.lipschitz, "mu": mu, "backtracks": n_back,
-                                "restarts": n_restart, "checks": n_check, "grad_map_norm": gnorm})
+                                "restarts": n_restart, "checks": n_check, "grad_map_norm": gnorm,
+                                "returned": returned})
 
 
 def apg_fixed(prob: CompositeProblem, x0, n_iter: int):

@@ -25,35 +25,26 @@ checked at construction (hidden block: no row of Y lies entirely on an edge of d
 that φ never attains, e.g. an all-zero row for sigmoid; cross-entropy: every class has
 positive target mass); a clear ``ValueError`` suggests γ > 0 otherwise.
 
-Reference: :meth:`problem` is a DCP ``cvxpy.Problem`` over Variables ``W`` and ``b``, built
-from ``act.f_cvx`` / ``loss.cvx`` with ⟨U, Y⟩ = ⟨W, Y Xᵀ⟩ + ⟨b, Y 1⟩ (Y Xᵀ formed in
-numpy). For small blocks (default) it is DPP with Parameters ``X`` (n_in x m), ``YXt``
-(n_out x n_in), ``Y1`` (n_out) and the proximal centres; beyond
-n_out·n_in·m² > :attr:`DPP_MAX_SIZE` the data are constants, because CVXPY's DPP
-canonicalisation of W @ X with a Parameter X needs memory ~ 8·n_out·n_in·m² bytes (it
-fails at 64-100-10 with m = 1000) and compiles several times slower.
+Reference: :meth:`problem` is a DCP ``cvxpy.Problem`` over Variables ``W`` and ``b`` (``act.f_cvx`` /
+``loss.cvx``, ⟨U, Y⟩ = ⟨W, Y Xᵀ⟩ + ⟨b, Y 1⟩ with Y Xᵀ formed in numpy); DPP with Parameters ``X``, ``YXt``,
+``Y1`` and the proximal centres while n_out·n_in·m² ≤ :attr:`DPP_MAX_SIZE` (CVXPY's DPP canonicalisation
+of W @ X with a Parameter X needs ~8·n_out·n_in·m² bytes and compiles several times slower), else
+constants. The data term is one loss object (:mod:`fenchel_cvx.losses`) with weight w -- the Fenchel–Young
+loss of φ_l with w = λ/m, or the network's loss with w = 1/m -- (:class:`fenchel_cvx.blocks.glm.DataTerm`).
 
-Every fact of the data term comes from one loss object (:mod:`fenchel_cvx.losses`): the hidden
-block's is the Fenchel–Young loss of its activation with weight λ/m, the output block's the network's
-loss with weight 1/m, composed with the affine map once (:class:`fenchel_cvx.blocks.glm.DataTerm`).
-
-Fixed-budget path: :meth:`solve_fixed` takes majorise–minimise ridge steps (:mod:`fenchel_cvx.blocks.mm`;
-what the trainers use). Fast path: :meth:`solve_fast` runs the batched, preconditioned Newton-CG of
-:mod:`fenchel_cvx.blocks.glm` (all rows at once; numpy or torch, float32 or float64) and
-returns a **certified lower bound** from Fenchel duality: the dual point A = ∇H(U)
-(hidden: A = (λ/m)(φ(U) − Y); last: A = ∇_Z ℓ(Y, U)/m) gives
+Fixed-budget path: :meth:`solve_fixed`, majorise–minimise ridge steps (:mod:`fenchel_cvx.blocks.mm`; the
+trainers'), with proximal MM steps where the ridge system has no Cholesky factor. Fast path:
+:meth:`solve_fast`, the batched preconditioned Newton-CG of :mod:`fenchel_cvx.blocks.glm` (in float32 first
+in float32, then -- where float32 rounding stalls the certificate -- in float64), never above its start.
+**Certified bound** (:meth:`certified_bound`, also the reference's): the Fenchel dual value
 
     D(A) = −H*(A) − R*(−A Xᵀ) − Q*(−A 1) ≤ min P,
 
-with H*(A) = (λ/m) Σ f*(Y + A m/λ) (hidden) or ℓ*(Y, mA)/m (last),
-R*(S) = ‖S + γW_prev‖²/(2(ρ+γ)) − γ/2‖W_prev‖², Q*(s) = ⟨s, b_prev⟩ + ‖s‖²/(2γ) for
-γ > 0, Q* = ι{s = 0} (the constraint A1 = 0) for γ = 0, Q* = 0 without bias. The
-returned ``lower_bound`` is D(A) evaluated as P − gap with the exact gap
-‖G_W‖²/(2(ρ+γ)) + ‖G_b‖²/(2γ) (G = ∇P). **What is certified**: for γ > 0 or no bias,
-D(A) is a lower bound up to floating-point rounding of its evaluation. For γ = 0 with a
-bias, b is first minimised exactly with W fixed, so that A1 = 0 holds up to the
-rounding of the row sums; ``info["a1_residual"]`` reports max|A1| and the gap adds
-|⟨A1, b⟩|. :meth:`dual_objective` evaluates D(A) directly from the conjugates for any A.
+H*(A) = (λ/m) Σ f*(Y + A m/λ) (hidden) or ℓ*(Y, mA)/m (last), R*(S) = ‖S + γW_prev‖²/(2(ρ+γ)) − γ/2‖W_prev‖²,
+Q*(s) = ⟨s, b_prev⟩ + ‖s‖²/(2γ) (γ > 0), ι{s = 0} (γ = 0: A1 = 0), 0 (no bias), at A = w(V − Y) with
+V = ``loss.mean_point(Y, U)`` ∈ dom H*, in float64 after an exact bias step (γ = 0), with the A1 = 0 repair
+and the rounding allowance of :func:`fenchel_cvx.blocks.certificates.w_dual_bound`. :meth:`dual_objective`
+evaluates D(A) from the conjugates at any A (a diagnostic in the working dtype, not certified).
 """
 
 from __future__ import annotations
@@ -65,10 +56,11 @@ import numpy as np
 
 from .. import activations as _act
 from .. import losses as _loss
-from ..backend import is_torch, like, namespace, to_numpy
+from ..backend import NotSPDError, as_float64, is_torch, like, namespace, to_numpy, to_numpy64
 from ..validation import check_array, check_number
-from .base import Block, BlockResult, default_tol
-from .glm import DataTerm, GLMSolver
+from . import certificates as cert
+from .base import Block, BlockResult, certified_min, default_tol
+from .glm import DataTerm, GLMSolver, proximal_mm_steps
 from .mm import augment, mm_steps
 
 __all__ = ["HiddenWBlock", "LastWBlock", "write_layer", "data_term_of"]
@@ -188,12 +180,9 @@ class _WBlock(Block):
         return self.term.grad(W @ self.X + b[:, None])
 
     def dual_objective(self, A, a1_tol: float | None = None) -> float:
-        """Fenchel dual value D(A) = −H*(A) − R*(−A Xᵀ) − Q*(−A 1) (module docstring).
-
-        Any D(A) is a lower bound on the block optimum. For γ = 0 with a bias the
-        constraint A1 = 0 is enforced up to ``a1_tol`` (default: 1e3·eps·max|A|·m);
-        −inf is returned when it (or dom H*) is violated.
-        """
+        """Fenchel dual value D(A) = −H*(A) − R*(−A Xᵀ) − Q*(−A 1) (module docstring) in the working dtype: a
+        diagnostic, not certified (A1 = 0 and dom H* are checked only to the tolerance ``a1_tol``, default
+        1e3·eps·max|A|·m; −inf outside). Certified bounds: :meth:`certified_bound`."""
         xp = self.xp
         A = self._conv(check_array(A, "A", (self.n_out, self.m)))
         Hs = self.term.conj(A)
@@ -207,11 +196,9 @@ class _WBlock(Block):
             a1 = xp.sum(A, axis=1)
             if self.gamma > 0:
                 Qs = -float(xp.sum(a1 * self.b_prev)) + float(xp.sum(a1 * a1)) / (2 * self.gamma)
-            else:
-                if a1_tol is None:
-                    a1_tol = 1e3 * xp.eps(A) * (float(xp.max(xp.abs(A))) * self.m + 1e-300)
-                if float(xp.max(xp.abs(a1))) > a1_tol:
-                    return -math.inf
+            elif float(xp.max(xp.abs(a1))) > (1e3 * xp.eps(A) * (float(xp.max(xp.abs(A))) * self.m + 1e-300)
+                                              if a1_tol is None else a1_tol):
+                return -math.inf
         return -Hs - Rs - Qs
 
     # ---- reference ------------------------------------------------------------------------
@@ -288,35 +275,128 @@ class _WBlock(Block):
             if bv is not None:
                 bv.value = np.asarray(to_numpy(b), dtype=np.float64)
 
+    # ---- certificates (float64, blocks/certificates.py) -------------------------------------
+    def _sol64(self, sol):
+        """(W, b) as numpy float64 after the shape checks (no rounding to the block's dtype)."""
+        if not isinstance(sol, (tuple, list)) or len(sol) != 2:
+            raise TypeError("sol: expected a pair (W, b)")
+        W = to_numpy64(check_array(sol[0], "sol W", (self.n_out, self.n_in)))
+        b = np.zeros(self.n_out) if sol[1] is None else to_numpy64(check_array(sol[1], "sol b", (self.n_out,)))
+        if not self.bias and np.any(b != 0):
+            raise ValueError("sol b: must be zero when the block has no bias")
+        return W, b
+
+    def _data64(self):
+        """(X, Y, W_prev, b_prev) as numpy float64 (exact conversions)."""
+        return tuple(to_numpy64(a) for a in (self.X, self.Y, self.W_prev, self.b_prev))
+
+    def certified_bound(self, sol):
+        """``(bound or None, info)``: the certified Fenchel dual bound (module docstring) from ``sol = (W, b)``
+        (any dtype; read as float64). With γ = 0 and a bias, b is first replaced by the exact float64 bias
+        minimiser for W (``info["bias_step"]`` its size)."""
+        W, b = self._sol64(sol)
+        X, Y, Wp, bp = self._data64()
+        info = {}
+        w = self.term.w
+        if self.bias and self.gamma == 0.0 and w > 0:
+            delta = np.asarray(self.loss.bias_step(Y, W @ X + b[:, None]), dtype=np.float64).reshape(-1)
+            if np.all(np.isfinite(delta)):
+                b = b + delta
+                info["bias_step"] = float(np.max(np.abs(delta))) if delta.size else 0.0
+        lb, cinfo = cert.w_dual_bound(X, Y, self.loss, w, self.rho, self.gamma, Wp, bp, self.bias, W, b)
+        return lb, {**info, **cinfo}
+
+    def objective_interval(self, sol):
+        """(lower, upper) of the exact P(W, b) at ``sol`` (float64 evaluation + the rounding allowance)."""
+        W, b = self._sol64(sol)
+        X, Y, Wp, bp = self._data64()
+        return cert.w_objective_interval(X, Y, self.loss, self.term.w, self.rho, self.gamma, Wp, bp, self.bias, W, b)
+
     # ---- fast paths --------------------------------------------------------------------------
+    def _glm(self, f64: bool):
+        """The Newton-CG solver of this block, in the working dtype or (``f64``) in float64 on the same backend."""
+        conv = as_float64 if f64 else (lambda a: a)
+        term = DataTerm(self.loss, conv(self.Y), self.term.w) if f64 else self.term
+        Theta_prev = conv(self._augment_rows(self.W_prev, self.b_prev))
+        return GLMSolver(term, augment(conv(self.X), self.bias), self.rho, self.gamma, Theta_prev, self.bias)
+
     def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 200,
                    max_cg: int | None = None) -> BlockResult:
         """Batched preconditioned Newton-CG (:mod:`fenchel_cvx.blocks.glm`) from ``init``
         (default :attr:`current`) until the certified gap ≤ tol·(1 + |P|).
 
-        ``max_iter`` bounds the Newton iterations, ``max_cg`` the CG iterations per Newton
-        step. Returns a :class:`BlockResult` whose ``lower_bound`` is the Fenchel dual value
-        D(A) at A = ∇H(U) (module docstring); status "optimal" or "max_iter" (which also
-        covers stagnation at rounding level, see ``info["reason"]``).
+        ``max_iter`` bounds the Newton iterations (all stages together), ``max_cg`` the CG iterations per
+        Newton step. In float32 the solve runs in float32 until its gap stalls at float32 rounding, then in
+        float64 from there (``info["float64_iterations"]``); the solution is returned in the input dtype.
+        The objective is never above the start's (else the start is returned). ``lower_bound``: the certified
+        dual bound (module docstring); status "optimal" (certified gap ≤ tol·(1 + |P|), in float32 with the
+        exact objective's float64 upper bound) or "max_iter" (``info["reason"]``); deferred in float64.
         """
         t0 = time.perf_counter()
         xp = self.xp
         tol = default_tol(self.X) if tol is None else check_number(tol, "tol", lo=0.0, strict=True)
+        max_iter = int(max_iter)
         W0, b0 = self.current if init is None else self._check_sol(init, "init")
+        f64 = xp.is_float64(self.X)
         # a fresh solver each call: its set-up (X̃, Gram matrix, preconditioner inverses) is part of the cost
-        Theta_prev = self._augment_rows(self.W_prev, self.b_prev)
-        solver = GLMSolver(self.term, augment(self.X, self.bias), self.rho, self.gamma, Theta_prev, self.bias)
-        out = solver.solve(self._augment_rows(W0, b0), tol, max_iter=max_iter, max_cg=max_cg)
-        Theta = out["Theta"]
-        W = xp.copy(Theta[:, : self.n_in])
-        b = xp.copy(Theta[:, self.n_in]) if self.bias else xp.zeros((self.n_out,), like=self.X)
-        obj = self.objective((W, b))
-        gap = max(out["gap"], 0.0)
+        out = self._glm(False).solve(self._augment_rows(W0, b0), tol, max_iter=max_iter, max_cg=max_cg,
+                                     stall_exit=25 if f64 else 4)
+        Theta, used = out["Theta"], out["iterations"]
         info = {k: out[k] for k in ("reason", "cg_iterations", "factorisations")}
-        info["a1_residual"] = out["residual"]
-        info["gap_certified"] = gap
-        return BlockResult(solution=(W, b), objective=obj, lower_bound=obj - gap, iterations=out["iterations"],
-                           time=time.perf_counter() - t0, status=out["status"], method="newton-cg", info=info)
+        info["float64_iterations"] = 0
+        # certified from Θ as it is (after a float64 stage: the float64 point, not its float32 rounding)
+        certify = lambda Th: self.certified_bound((Th[:, : self.n_in], Th[:, self.n_in] if self.bias else None))  # noqa: E731
+        certified = None  # float32: certified at once (it decides whether to continue in float64)
+        if not f64 and (out["status"] == "optimal" or out["reason"].startswith("stalled")):
+            certified = certify(Theta)
+        # float32: the gap is judged with the exact objective's float64 upper bound (the float32 judge's own
+        # rounding, ~1e-7 of Σ|terms|, is not the solver's suboptimality)
+        top = (lambda sol, o: o) if f64 else (lambda sol, o: self.objective_interval(sol)[1])  # noqa: E731
+        if certified is not None and used < max_iter:
+            obj32 = top(self._split(Theta), None)
+            if certified[0] is None or obj32 - certified[0] > tol * (1.0 + abs(obj32)):
+                # float32 cannot certify here: continue in float64 from the float32 iterate
+                out2 = self._glm(True).solve(as_float64(Theta), tol, max_iter=max_iter - used, max_cg=max_cg,
+                                             stall_exit=25)
+                info.update(float64_iterations=out2["iterations"], reason="float32 then float64: " + out2["reason"],
+                            cg_iterations=info["cg_iterations"] + out2["cg_iterations"])
+                used, Theta = used + out2["iterations"], out2["Theta"]
+                certified = certify(Theta) if out2["status"] == "optimal" else None
+        W, b = self._split(Theta, copy=True)
+        obj, obj0 = self.objective((W, b)), self.objective((W0, b0))
+        if not obj <= obj0:  # never worse than the start (nor NaN)
+            W, b, obj = xp.copy(W0), xp.copy(b0), obj0
+            info["reason"] += "; returned the start (the solve ended above it)"
+        result = BlockResult(solution=(W, b), objective=obj, lower_bound=None, iterations=used,
+                             status="max_iter", method="newton-cg", info=info)
+        done = out["status"] == "optimal" if f64 else certified is not None
+        state = {}
+
+        def resolve(Th=Theta):
+            if not state:
+                lb, cinfo = certified if certified is not None else certify(Th)
+                info.update({k: v for k, v in cinfo.items() if k in ("a1_residual", "theta", "lower_bound_reason")})
+                state.update(lb=certified_min(lb, obj), status="max_iter")
+                if done and lb is not None and top((W, b), obj) - lb <= tol * (1.0 + abs(obj)):
+                    state["status"] = "optimal"
+                    info["reason"] = "certified gap <= tol*(1+|P|)" + (" (float32 then float64)"
+                                                                       if info["float64_iterations"] else "")
+                elif out["status"] == "optimal":
+                    info["reason"] = "the solver's gap met tol but the float64 certificate (rounding allowance) did not"
+            return state["lb"]
+
+        result.lower_bound = resolve
+        if done:
+            result.status = lambda: (resolve(), state["status"])[1]
+        result.time = time.perf_counter() - t0
+        return result
+
+    def _split(self, Theta, copy: bool = False):
+        """Θ = [W | b] → (W, b) on the block's backend and dtype (b = 0 without a bias)."""
+        xp = self.xp
+        W = like(Theta[:, : self.n_in], self.X)
+        b = like(Theta[:, self.n_in], self.X) if self.bias else xp.zeros((self.n_out,), like=self.X)
+        return (xp.copy(W), xp.copy(b)) if copy else (W, b)
 
     def solve_fixed(self, init=None, iters: int = 1) -> BlockResult:
         r"""``iters`` majorise–minimise ridge steps (:func:`fenchel_cvx.blocks.mm.mm_steps`) from ``init``
@@ -324,7 +404,9 @@ class _WBlock(Block):
 
         ``info["U"]`` holds U = W X + b 1ᵀ at the result (the trainers re-forward with it). The
         proximal centre enters through Θ_c; when the start is the centre (the trainers' case) its
-        pre-activation is the start's.
+        pre-activation is the start's. If the ridge system has no Cholesky factor (ρ + γ ≈ 0 with collinear
+        inputs), proximal MM steps are taken instead: each minimises the majoriser plus δ/2‖Θ − Θ_k‖² (δ
+        grown until the factorisation succeeds), which is still monotone (``info["proximal_mm"]`` = δ).
         """
         t0 = time.perf_counter()
         xp = self.xp
@@ -332,12 +414,17 @@ class _WBlock(Block):
         W0, b0 = self.current if init is None else self._check_sol(init, "init")
         U = self._U if (init is None and self._U is not None) else W0 @ self.X + b0[:, None]
         U_c = None if start_is_centre else self.W_prev @ self.X + self.b_prev[:, None]
-        W, b, Unew = mm_steps(self.term, self.X, U, self.W_prev, self.b_prev, self.rho, self.gamma, self.bias,
-                              n_steps=int(iters), U_c=U_c)
+        info = {}
+        try:
+            W, b, Unew = mm_steps(self.term, self.X, U, self.W_prev, self.b_prev, self.rho, self.gamma, self.bias,
+                                  n_steps=int(iters), U_c=U_c)
+        except NotSPDError:
+            W, b, Unew, info["proximal_mm"] = proximal_mm_steps(self.term, self.X, U, W0, b0, self.W_prev, self.b_prev,
+                                                                self.rho, self.gamma, self.bias, int(iters), self.name())
         if not self.bias:
             b = xp.zeros((self.n_out,), like=self.X)
         return BlockResult(solution=(W, b), objective=None, lower_bound=None, iterations=int(iters),
-                           time=time.perf_counter() - t0, status="budget", method="mm", info={"U": Unew})
+                           time=time.perf_counter() - t0, status="budget", method="mm", info={"U": Unew, **info})
 
     def _augment_rows(self, W, b):
         if not self.bias:

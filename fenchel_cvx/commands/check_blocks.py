@@ -2,7 +2,9 @@
 
 Runs every (block, activation, loss, backend) combination on random small instances
 that hit kinks and domain edges; exits with status 1 on any disagreement beyond
-tolerance (1e-7 relative in float64, 1e-4 in float32). Example::
+tolerance (1e-7 relative in float64, 1e-4 in float32), and when it checked nothing (every
+requested backend unavailable). Backends that cannot run here (torch not installed, CUDA
+unavailable) are named, with the reason, on every run. Example::
 
     fenchel-cvx check-blocks --sizes 6-5-4-3 --samples 12 --seed 0
     fenchel-cvx check-blocks --blocks hidden_w --activations relu,sigmoid --backends numpy-float64
@@ -38,7 +40,7 @@ def configure(p):
 
 
 def run(args) -> int:
-    from ..blocks.check import format_table, run_checks, summary
+    from ..blocks.check import format_table, run_checks, split_backends, summary
 
     try:
         sizes = tuple(int(s) for s in args.sizes.split("-"))
@@ -52,6 +54,13 @@ def run(args) -> int:
     for b in backends:
         if b not in ("numpy-float64", "numpy-float32", "torch-float64", "torch-float32"):
             raise ValueError(f"--backends: unknown entry {b!r}; use numpy-float64, numpy-float32, torch-float64, torch-float32")
+    backends, skipped = split_backends(backends, args.device)
+    for be, why in skipped.items():
+        print(f"check-blocks: skipped backend {be}: {why}", file=sys.stderr)
+    if not backends:
+        print(f"check-blocks: FAILED: nothing to check -- every requested backend is unavailable "
+              f"({', '.join(skipped)})", file=sys.stderr)
+        return 1
     registry = instance = None
     if args.conv:
         from ..blocks.conv_blocks import CONV_BLOCKS, random_conv_state
@@ -61,12 +70,17 @@ def run(args) -> int:
                       args.samples, args.seed, args.solver, args.device, progress=not args.quiet,
                       registry=registry, instance=instance)
     print(format_table(rows))
-    s = summary(rows)
+    s = summary(rows, skipped)
     print(f"\n{s['rows']} checks, {s['disagreements']} disagreements, max |rel gap| {s['max_abs_rel_gap']:.1e}")
+    if skipped:
+        print("skipped backends (unavailable): " + ", ".join(f"{be} ({why})" for be, why in skipped.items()))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"summary": s, "rows": [r.as_dict() for r in rows]}, fh, indent=1)
     if s["disagreements"]:
         print("check-blocks: FAILED", file=sys.stderr)
+        return 1
+    if not s["rows"]:
+        print("check-blocks: FAILED: no block was checked", file=sys.stderr)
         return 1
     return 0
