@@ -333,8 +333,7 @@ def test_certified_sweep_quick(tmp_path, load_script, monkeypatch):
     """benchmarks/certified_sweep.py --quick: runs, writes its record and finds nothing."""
     import sys
 
-    # load_script puts benchmarks/ on sys.path; its distributed.py must not shadow the dask package later
-    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "path", list(sys.path))  # leave sys.path as it was
     mod = load_script("benchmarks/certified_sweep.py")
     counts, records = mod.main(["--quick", "--out", str(tmp_path / "sweep")])
     assert counts["instances"] == 3 and (tmp_path / "sweep.json").exists()

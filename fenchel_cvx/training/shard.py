@@ -1,5 +1,5 @@
 r"""The worker-side kernels of the Dask runner: pure functions of a data shard (module level, so that Dask
-pickles them by reference), also used by ``benchmarks/distributed.py`` to time one shard's work.
+pickles them by reference), also used by ``benchmarks/dask_scaling.py`` to time one shard's work.
 
 Shapes: features x samples. A shard is a dict ``{"X": m_k x d rows, "Y": m_k x k rows}`` (samples as
 contiguous rows, used as d x m_k views); ``loc`` selects a batch's local columns (None = all). ``net`` is

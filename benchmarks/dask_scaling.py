@@ -30,18 +30,13 @@ On ``mnist5k`` 784-300-10 (ReLU, cross-entropy, the tuned mini-batch schedule
 
 Writes ``benchmarks/results/distributed.{json,md}`` (summarised in the README's "Distributed" section).
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/distributed.py            # ~6-8 min on a 2-core machine
-    OPENBLAS_NUM_THREADS=1 python benchmarks/distributed.py --quick    # digits smoke run
+    OPENBLAS_NUM_THREADS=1 python benchmarks/dask_scaling.py            # ~6-8 min on a 2-core machine
+    OPENBLAS_NUM_THREADS=1 python benchmarks/dask_scaling.py --quick    # digits smoke run
 """
 
 from __future__ import annotations
 
 import os
-import sys
-
-# this file's folder must not shadow the ``distributed`` package (this script is benchmarks/distributed.py)
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -60,7 +55,7 @@ from fenchel_cvx.training import dask as D  # noqa: E402
 from fenchel_cvx.training import shard as S  # noqa: E402
 from fenchel_cvx.training import train, tuned  # noqa: E402
 
-OUT = os.path.join(_HERE, "results")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 #: a dedicated cluster for the cost model: round trip of a task on an idle scheduler, driver bandwidth 10 Gb/s
