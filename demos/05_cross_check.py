@@ -153,7 +153,9 @@ def main(argv=None) -> dict:
     # ---- 3. the two solves -------------------------------------------------------------
     print(f"\n{'':<12}{'objective':>20}{'certified lower bound':>24}{'gap':>10}{'time [s]':>10}")
     for name, r in (("CVXPY " + cfg.solver, ref), ("fast " + fast.method, fast)):
-        print(f"{name:<12}{r.objective:>20.12g}{r.lower_bound:>24.12g}{r.gap:>10.1e}{r.time:>10.4f}")
+        lb = "none" if r.lower_bound is None else f"{r.lower_bound:.12g}"
+        gap = "-" if r.gap is None else f"{r.gap:.1e}"
+        print(f"{name:<12}{r.objective:>20.12g}{lb:>24}{gap:>10}{r.time:>10.4f}")
     rel = (fast.objective - ref.objective) / (1 + abs(ref.objective))
     print(f"relative objective gap (fast − ref)/(1 + |ref|) = {rel:+.2e};  max |minimiser difference| = {diff:.2e};"
           f"  speed-up {ref.time / max(fast.time, 1e-12):.0f}x;  fast iterations {fast.iterations} ({fast.status})")

@@ -84,7 +84,7 @@ def test_blocks_reference_failure_is_cached(tmp_path, monkeypatch):
             raise SolverError("block hidden_x[l=1]: solver CLARABEL returned status 'optimal_inaccurate'")
         return {"kind": kind, "activation": activation, "m": m, "ref_time": 0.5, "fast_time": 0.01,
                 "ref_objective": 1.0, "fast_objective": 1.0 - 1e-12, "fast_lower_bound": 1.0 - 2e-12,
-                "ref_solver_gap": 0.0, "rel_gap": -5e-13, "cert_rel_gap": 1e-12, "fast_iterations": 3,
+                "ref_certified_gap": 0.0, "rel_gap": -5e-13, "cert_rel_gap": 1e-12, "fast_iterations": 3,
                 "fast_status": "optimal", "fast_method": "test"}
 
     monkeypatch.setattr(fig_blocks, "one_run", fake_run)
