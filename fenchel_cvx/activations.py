@@ -44,6 +44,7 @@ __all__ = [
     "get",
     "names",
     "register",
+    "per_hidden_layer",
 ]
 
 
@@ -283,6 +284,8 @@ class LeakyReLU(Activation):
     lip = 1.0
 
     def __init__(self, a: float = 0.01):
+        if isinstance(a, bool) or not isinstance(a, (int, float, np.integer, np.floating)):
+            raise TypeError(f"a: the leaky_relu slope must be a number in (0, 1), got {type(a).__name__} {a!r}")
         a = float(a)
         if not (0.0 < a < 1.0):
             raise ValueError(f"leaky_relu: slope a must satisfy 0 < a < 1, got {a}")
@@ -505,8 +508,27 @@ def get(name: str | Activation, **params) -> Activation:
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str):
-        raise TypeError(f"activation must be a name or an Activation, got {type(name).__name__}")
+        raise TypeError(f"activation: expected a name ({', '.join(names())}) or an Activation, got "
+                        f"{type(name).__name__} {name!r}")
     key = name.lower().replace("-", "_")
     if key not in _REGISTRY:
-        raise ValueError(f"unknown activation {name!r}; known activations: {', '.join(names())}")
+        raise ValueError(f"activation: unknown activation {name!r}; known activations: {', '.join(names())}")
     return _REGISTRY[key](**params)
+
+
+def per_hidden_layer(activation, L: int, allow_none: bool = False) -> list:
+    """``activation`` as a list of L entries (one per hidden layer): a name or an :class:`Activation` repeated,
+    or a sequence of exactly L of them (entries may be None when ``allow_none``: "the default"). Raises
+    ``TypeError``/``ValueError`` naming ``activation``."""
+    if isinstance(activation, (str, Activation)):
+        return [activation] * L
+    if activation is None or isinstance(activation, bytes) or not hasattr(activation, "__iter__"):
+        raise TypeError(f"activation: expected a name ({', '.join(names())}), an Activation, or one per hidden "
+                        f"layer, got {type(activation).__name__} {activation!r}")
+    acts = list(activation)
+    if len(acts) != L:
+        raise ValueError(f"activation: expected one activation per hidden layer ({L}), got {len(acts)}")
+    for a in acts:
+        if not (isinstance(a, (str, Activation)) or (allow_none and a is None)):
+            raise TypeError(f"activation: expected names or Activations, got {type(a).__name__} {a!r} in {acts!r}")
+    return acts

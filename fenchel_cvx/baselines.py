@@ -23,12 +23,27 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .backend import check_backend, to_numpy
-from .errors import TrainingDiverged, diverged_message
+from .errors import FileFormatError, TrainingDiverged, diverged_message
+from .log import verbose_level, verbose_output
 from .network import FenchelNetwork
-from .training.checkpoint import json_safe, load_checkpoint, save_checkpoint
+from .training.checkpoint import (
+    check_resume,
+    data_fingerprint,
+    json_safe,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .training.data import batch_order, eval_subset, prepare_data
 from .training.history import Progress, TrainResult, early_stop_update, final_metrics, log_record
-from .validation import check_choice, check_int, check_number, per_layer
+from .validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_output_file,
+    check_seed,
+    per_layer,
+)
 
 __all__ = ["METHODS", "train_backprop", "select_learning_rate"]
 
@@ -99,6 +114,8 @@ class _Backprop:
         self.callbacks, self.verbose = list(callbacks), verbose
         self.progress = (verbose > 0 and sys.stderr.isatty()) if progress is None else bool(progress and verbose > 0)
         self.checkpoint = checkpoint
+        self.fingerprint = None  # the data's (train_backprop sets it when checkpointing or resuming)
+        self.resumed = None
         self.epoch, self.history, self.train_time = 0, [], 0.0
         self.best = {"score": None, "epoch": None, "params": None, "bad_epochs": 0}
         self.stopped_early = self.interrupted = False
@@ -183,6 +200,7 @@ class _Backprop:
         self.net.W = [to_numpy(self.params[2 * l].detach()) for l in range(self.net.L + 1)]
         self.net.b = [to_numpy(self.params[2 * l + 1].detach()) for l in range(self.net.L + 1)]
         meta = {"kind": self.method, "epoch": self.epoch, "history": json_safe(self.history),
+                "config": self.config_dict(), "data": self.fingerprint,
                 "train_time": self.train_time, "lr": self.lr, "opt_keys": {str(i): list(s) for i, s in st["state"].items()},
                 "best": {k: self.best[k] for k in ("score", "epoch", "bad_epochs")}}
         try:
@@ -190,11 +208,21 @@ class _Backprop:
         finally:
             self.net.W, self.net.b = W_net, b_net
 
-    def restore(self, path):
+    def restore(self, path, force=False):
+        try:
+            self._restore(path, force)
+        except (KeyError, TypeError) as e:
+            raise FileFormatError(f"corrupt checkpoint {path!r}: {type(e).__name__}: {e}") from None
+
+    def _restore(self, path, force):
         torch = self.torch
-        W, b, arrays, meta = load_checkpoint(path)
+        W, b, arrays, meta = load_checkpoint(path, name="resume")
         if meta.get("kind") != self.method:
             raise ValueError(f"resume: {path!r} is a {meta.get('kind')!r} checkpoint, not a {self.method!r} one")
+        changes = check_resume(path, meta, self.net, self.config_dict(), self.fingerprint, self.epochs,
+                               force=check_bool(force, "force_resume"))
+        self.resumed = {"path": path, "epoch": int(meta["epoch"]), "changed": changes["config"],
+                        "data_changed": changes["data"]}
         with torch.no_grad():
             for l in range(self.net.L + 1):
                 self.params[2 * l].copy_(torch.as_tensor(W[l]))
@@ -224,7 +252,8 @@ class _Backprop:
         if self.threads is not None:
             torch.set_num_threads(int(self.threads))
         try:
-            return self._run()
+            with verbose_output(self.verbose):
+                return self._run()
         finally:
             if self.threads is not None:
                 torch.set_num_threads(old_threads)
@@ -274,17 +303,19 @@ class _Backprop:
         n_ep = max(1, sum(1 for r in self.history if r["epoch"] > 0))
         times = {"train_total": self.train_time, "per_epoch": self.train_time / n_ep,
                  "eval_total": float(sum(r.get("eval_time", 0.0) for r in self.history))}
-        config = {"method": self.method, "lr": self.lr, "epochs": self.epochs, "batch_size": self.bs,
-                  "momentum": self.momentum, "rho": self.rho.tolist(), "seed": self.seed, "device": str(self.device),
-                  "dtype": str(self.dtype).replace("torch.", ""), "threads": self.threads}
-        return TrainResult(net=self.net, history=self.history, config=config, method=self.method, final=final,
-                           times=times, stopped_early=self.stopped_early, best_epoch=self.best["epoch"],
-                           interrupted=self.interrupted)
+        return TrainResult(net=self.net, history=self.history, config=self.config_dict(), method=self.method,
+                           final=final, times=times, stopped_early=self.stopped_early, best_epoch=self.best["epoch"],
+                           interrupted=self.interrupted, resumed=self.resumed)
+
+    def config_dict(self) -> dict:
+        """The run's settings (``TrainResult.config``; compared on resume)."""
+        return {"method": self.method, "lr": self.lr, "epochs": self.epochs, "batch_size": self.bs,
+                "momentum": self.momentum, "rho": self.rho.tolist(), "seed": self.seed, "device": str(self.device),
+                "dtype": str(self.dtype).replace("torch.", ""), "threads": self.threads}
 
     def _log(self, rec):
-        if self.verbose > 0:
-            log_record(rec, f"{self.method} ", ("J", "train_acc", "val_acc", "test_acc", "train_mse", "val_mse",
-                                                 "test_mse"), False)
+        log_record(rec, f"{self.method} ", ("J", "train_acc", "val_acc", "test_acc", "train_mse", "val_mse",
+                                            "test_mse"), level=verbose_level(self.verbose))
         return rec
 
 
@@ -294,14 +325,16 @@ def train_backprop(net: FenchelNetwork, X, y, X_test=None, y_test=None, *, metho
                    X_val=None, y_val=None, val_fraction: float = 0.0, patience: int | None = None,
                    restore_best: bool = True, eval_samples: int | None = 10000,
                    callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
-                   checkpoint: str | None = None, resume: str | None = None) -> TrainResult:
+                   checkpoint: str | None = None, resume: str | None = None,
+                   force_resume: bool = False) -> TrainResult:
     """Train ``net`` (its current weights are the initialisation) by SGD or Adam; same history as :func:`train`.
 
     ``X`` is d x m, ``y`` labels (m,) or targets k x m; ``threads`` sets torch's intra-op threads
     for the run (the benchmarks use 1); ``val_fraction``/``X_val`` give the validation set (early
     stopping with ``patience``; the best epoch's weights are restored when ``restore_best``);
     ``rho`` overrides the network's weight decay. Returns a :class:`TrainResult` (method "adam"/"sgd").
-    Inputs are validated before any work starts.
+    ``checkpoint``/``resume``/``force_resume`` as for :func:`fenchel_cvx.train` (a resume must match the run's
+    settings other than ``epochs`` and its data). Inputs are validated before any work starts.
     """
     if not isinstance(net, FenchelNetwork):
         raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
@@ -310,12 +343,17 @@ def train_backprop(net: FenchelNetwork, X, y, X_test=None, y_test=None, *, metho
         per_layer(rho, net.L + 1, "rho")
     if not (isinstance(val_fraction, (int, float)) and 0 <= val_fraction < 1):
         raise ValueError(f"val_fraction: expected a number in [0, 1), got {val_fraction!r}")
+    check_seed(seed, allow_none=False)
     check_backend("torch", device)
+    if checkpoint is not None:
+        check_output_file(checkpoint, "checkpoint")
     data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, val_fraction, seed)
     runner = _Backprop(net, data, method, lr, epochs, batch_size, momentum, rho, seed, device, dtype, threads,
                        eval_samples, patience, restore_best, callbacks, verbose, progress, checkpoint)
+    if checkpoint is not None or resume is not None:
+        runner.fingerprint = data_fingerprint(data)
     if resume is not None:
-        runner.restore(resume)
+        runner.restore(resume, force=force_resume)
     return runner.run()
 
 

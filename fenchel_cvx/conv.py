@@ -44,7 +44,7 @@ import re
 import numpy as np
 
 from . import activations as _act
-from .backend import namespace, to_numpy
+from .backend import namespace
 from .layers import (
     MAXPOOL_MESSAGE,
     AvgPool2d,
@@ -159,25 +159,18 @@ def _build_maps(specs, input_shape):
     return maps, acts[:-1]
 
 
-class _Phi:
-    """torch module wrapper of an activation's φ (built lazily to keep torch optional)."""
-
-    @staticmethod
-    def module(act):
-        import torch
-
-        class Phi(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.act = act
-
-            def forward(self, x):
-                return self.act.phi(x)
-
-            def extra_repr(self):
-                return self.act.name
-
-        return Phi()
+def _check_input_shape(input_shape) -> tuple:
+    """(C, H, W) or (d,) of positive integers (an int means (d,))."""
+    if isinstance(input_shape, (int, np.integer)) and not isinstance(input_shape, bool):
+        input_shape = (int(input_shape),)
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"input_shape: expected (C, H, W) (or (d,)), got {input_shape!r}") from None
+    if len(shape) not in (1, 3) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
+                                       for s in shape):
+        raise ValueError(f"input_shape: expected (C, H, W) (or (d,)) with positive integer entries, got {input_shape!r}")
+    return tuple(int(s) for s in shape)
 
 
 class ConvFenchelNetwork(FenchelNetwork):
@@ -203,28 +196,21 @@ class ConvFenchelNetwork(FenchelNetwork):
         if isinstance(layers, str):
             self.arch = layers.strip()
             specs, parsed_shape = parse_layers(layers)
-        else:
+        elif isinstance(layers, (list, tuple)):
             specs = list(layers)
             self.arch = ",".join(s.token() for s in specs if hasattr(s, "token"))
+        else:
+            raise TypeError(f"layers: expected a list of layer specs, a layer string or a preset name "
+                            f"({', '.join(PRESETS)}), got {type(layers).__name__} {layers!r}")
         if input_shape is None:
             input_shape = parsed_shape
         if input_shape is None:
             raise ValueError("input_shape: needed (C, H, W) of one sample, or an 'inputCxHxW' token / a preset")
-        if isinstance(input_shape, (int, np.integer)):
-            input_shape = (int(input_shape),)
-        input_shape = tuple(int(s) for s in input_shape)
-        if len(input_shape) not in (1, 3) or any(s < 1 for s in input_shape):
-            raise ValueError(f"input_shape: expected (C, H, W) (or (d,)) with positive entries, got {input_shape}")
-        self.input_shape = input_shape
+        self.input_shape = _check_input_shape(input_shape)
         self.specs = specs
-        self.maps, spec_acts = _build_maps(specs, input_shape)
+        self.maps, spec_acts = _build_maps(specs, self.input_shape)
         L = len(self.maps) - 1
-        if isinstance(activation, (str, _act.Activation)):
-            default = [activation] * L
-        else:
-            default = list(activation)
-            if len(default) != L:
-                raise ValueError(f"activation: expected one activation per hidden layer ({L}), got {len(default)}")
+        default = _act.per_hidden_layer(activation, L, allow_none=False)
         self.activations = [_act.get(a if a is not None else d) for a, d in zip(spec_acts, default)]
         self.sizes = [self.maps[0].n_in] + [mp.n_out for mp in self.maps]
         self._init_common(L, loss, lam, rho, bias, dtype, seed)
@@ -232,7 +218,7 @@ class ConvFenchelNetwork(FenchelNetwork):
     @classmethod
     def preset(cls, name: str, **kwargs) -> ConvFenchelNetwork:
         """A named architecture from :data:`PRESETS` (``lenet5``); kwargs as for the constructor."""
-        if name.lower() not in PRESETS:
+        if not isinstance(name, str) or name.lower() not in PRESETS:
             raise ValueError(f"preset: unknown {name!r}; known: {', '.join(PRESETS)}")
         return cls(name, **kwargs)
 
@@ -298,34 +284,14 @@ class ConvFenchelNetwork(FenchelNetwork):
         """The same network as a ``torch.nn.Sequential`` with a copy of the current weights (backprop baselines).
 
         Input: images (m, C, H, W) (sample-major, torch's convention); output: logits (m, k). Average
-        poolings are ``nn.AvgPool2d``, activations call φ of the registry (autograd-compatible). Dense layers
-        after a conv map act on ``nn.Flatten()`` of it (C-order, the same as the lifted columns).
+        poolings are ``nn.AvgPool2d``, activations call φ of the registry
+        (:class:`~fenchel_cvx.torch_modules.LiftedActivation`, autograd-compatible). Dense layers after a conv
+        map act on ``nn.Flatten()`` of it (C-order, the same as the lifted columns). :meth:`to_torch` is the
+        export form (torch's own activation modules).
         """
-        import torch
+        from .interop import torch_sequential
 
-        if dtype is None:
-            dtype = str(self.dtype)
-        tdt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-        mods = []
-        for l, mp in enumerate(self.maps):
-            for p in mp.pre:
-                mods.append(torch.nn.AvgPool2d(p.size) if isinstance(p, AvgPool2d) else torch.nn.Flatten())
-            if mp.is_conv:
-                op = mp.op
-                layer = torch.nn.Conv2d(mp.mid_shape[0], op.out_channels, op.kernel, stride=op.stride,
-                                        padding=op.padding, bias=self.bias, dtype=tdt, device=device)
-            else:
-                if len(mp.mid_shape) == 3:
-                    mods.append(torch.nn.Flatten())
-                layer = torch.nn.Linear(mp.n_mid, mp.op.features, bias=self.bias, dtype=tdt, device=device)
-            with torch.no_grad():
-                layer.weight.copy_(torch.as_tensor(to_numpy(self.W[l]).reshape(mp.weight_shape)))
-                if self.bias:
-                    layer.bias.copy_(torch.as_tensor(to_numpy(self.b[l])))
-            mods.append(layer)
-            if l < self.L:
-                mods.append(_Phi.module(self.activations[l]))
-        return torch.nn.Sequential(*mods).to(device=device, dtype=tdt)
+        return torch_sequential(self, device=device, dtype=dtype, native=False)
 
     def load_torch_module(self, module):
         """Copy the weights of a module made by :meth:`torch_module` back into ``W``, ``b`` (numpy, ``dtype``)."""

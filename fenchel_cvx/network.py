@@ -29,8 +29,8 @@ import numpy as np
 
 from . import activations as _act
 from . import losses as _loss
-from .backend import is_torch, namespace, to_numpy
-from .validation import check_array, per_layer
+from .backend import is_torch, like, namespace, to_numpy
+from .validation import check_array, check_bool, check_seed, per_layer
 
 __all__ = ["FenchelNetwork", "LiftedTerms"]
 
@@ -70,29 +70,25 @@ class FenchelNetwork:
     dtype : numpy dtype of the parameters (float64 by default).
     """
 
-    def __init__(self, sizes: Sequence[int], activation="relu", loss="cross_entropy", lam=1.0, rho=0.0,
-                 bias: bool = True, seed: int | None = 0, dtype=np.float64):
-        sizes = list(sizes)
-        if len(sizes) < 2 or any((not isinstance(s, (int, np.integer))) or s < 1 for s in sizes):
-            raise ValueError(f"sizes: expected at least two positive integers (e.g. [64, 100, 10]), got {sizes}")
-        self.sizes = [int(s) for s in sizes]
-        L = len(sizes) - 2
-        if isinstance(activation, (str, _act.Activation)):
-            acts = [activation] * L
-        else:
-            acts = list(activation)
-            if len(acts) != L:
-                raise ValueError(f"activation: expected one activation per hidden layer ({L}), got {len(acts)}")
-        self.activations = [_act.get(a) for a in acts]
+    def __init__(self, sizes: Sequence[int], activation: str | _act.Activation | Sequence = "relu",
+                 loss: str | _loss.Loss = "cross_entropy", lam: float | Sequence[float] = 1.0,
+                 rho: float | Sequence[float] = 0.0, bias: bool = True, seed: int | None = 0,
+                 dtype: str | type | np.dtype = np.float64) -> None:
+        self.sizes = _check_sizes(sizes)
+        L = len(self.sizes) - 2
+        self.activations = [_act.get(a) for a in _act.per_hidden_layer(activation, L)]
         self._init_common(L, loss, lam, rho, bias, dtype, seed)
 
-    def _init_common(self, L: int, loss, lam, rho, bias, dtype, seed):
+    def _init_common(self, L: int, loss, lam, rho, bias, dtype, seed) -> None:
         """Loss, λ (L values), ρ (L+1 values), bias, dtype checks and the seeded initialisation (both network kinds)."""
         self.loss = _loss.get(loss)
         self.lam = per_layer(lam, L, "lam")
         self.rho = per_layer(rho, L + 1, "rho")
-        self.bias = bool(bias)
-        self.dtype = np.dtype(dtype)
+        self.bias = check_bool(bias, "bias")
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype: expected a float dtype (float64 or float32), got {dtype!r}") from None
         if self.dtype.kind != "f":
             raise TypeError(f"dtype: expected a float dtype, got {self.dtype}")
         self.init_params(seed)
@@ -112,9 +108,9 @@ class FenchelNetwork:
         return (f"FenchelNetwork(sizes={self.sizes}, activation=[{acts}], loss={self.loss.name}, "
                 f"lam={self.lam.tolist()}, rho={self.rho.tolist()}, bias={self.bias})")
 
-    def init_params(self, seed: int | None = 0):
+    def init_params(self, seed: int | None = 0) -> FenchelNetwork:
         """Initialise W_l, b_l ~ U(−1/√n_l, 1/√n_l) (b = 0 when bias=False) from ``seed``."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         self.W, self.b = [], []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
             s = 1.0 / math.sqrt(n_in)
@@ -154,10 +150,29 @@ class FenchelNetwork:
             b = [xp.asarray(v, like=ref) for v in b]
         return W, b
 
+    # ---- export ---------------------------------------------------------------------
+    def to_torch(self, device="cpu", dtype=None, flat_input: bool = False):
+        """The feed-forward network as a ``torch.nn.Sequential`` (a copy of the weights; torch's convention,
+        samples x features: rows (m, d) → logits (m, k); conv networks take images (m, C, H, W), or rows with
+        ``flat_input=True``). See :mod:`fenchel_cvx.interop`; :func:`fenchel_cvx.from_torch` is the inverse."""
+        from .interop import to_torch
+
+        return to_torch(self, device=device, dtype=dtype, flat_input=flat_input)
+
+    def save(self, path) -> str:
+        """Write the network (architecture, activations, loss, λ, ρ, bias, dtype, weights) to ``path`` in the
+        model format of :mod:`fenchel_cvx.model_io`; :func:`fenchel_cvx.load` reads it back. Returns the path."""
+        from .model_io import save
+
+        return save(self, path)
+
     # ---- validation -------------------------------------------------------------
-    def check_input(self, X0):
-        """Validate data X0 (d x m, finite); returns it as a float array."""
-        return check_array(X0, "X0", (self.sizes[0], None))
+    def check_input(self, X0, min_samples: int = 0):
+        """Validate data X0 (d x m, finite, at least ``min_samples`` columns); returns it as a float array."""
+        X0 = check_array(X0, "X0", (self.sizes[0], None))
+        if X0.shape[1] < min_samples:
+            raise ValueError(f"X0: expected at least {min_samples} sample(s) (columns), got {X0.shape[1]}")
+        return X0
 
     def check_targets(self, y, m: int | None = None):
         """Validate targets and return Y as k x m (one-hot for cross-entropy labels)."""
@@ -168,6 +183,9 @@ class FenchelNetwork:
 
     def check_hidden(self, Xs, m: int):
         """Validate hidden activations [X_1..X_L]: shapes n_l x m, finite, in dom f*_{l-1}."""
+        if not isinstance(Xs, (list, tuple)):
+            raise TypeError(f"X: expected a list of {self.L} hidden activation arrays [X_1..X_L], got "
+                            f"{type(Xs).__name__}")
         if len(Xs) != self.L:
             raise ValueError(f"X: expected {self.L} hidden activation arrays [X_1..X_L], got {len(Xs)}")
         out = []
@@ -246,7 +264,7 @@ class FenchelNetwork:
 
     def objective(self, X0, y, W=None, b=None) -> float:
         """Standard objective J(W) = ℓ(Y, Z)/m + Σ ρ_l/2 ‖W_l‖²."""
-        X0 = self.check_input(X0)
+        X0 = self.check_input(X0, min_samples=1)
         m = X0.shape[1]
         Y = self.check_targets(y, m)
         _, Z = self.forward(X0, W, b)
@@ -255,9 +273,11 @@ class FenchelNetwork:
 
     def lifted_terms(self, X0, y, Xs, W=None, b=None, lam=None) -> LiftedTerms:
         """The terms of F_λ(W, X) (see :class:`LiftedTerms`); ``lam`` overrides the network's λ."""
-        X0 = self.check_input(X0)
+        X0 = self.check_input(X0, min_samples=1)
         m = X0.shape[1]
         Y = self.check_targets(y, m)
+        if isinstance(Xs, (list, tuple)):  # hidden arrays on another backend than X0 are converted to X0's
+            Xs = [like(check_array(X, f"X[{l}]", (None, None)), X0) for l, X in enumerate(Xs, start=1)]
         Xs = self.check_hidden(Xs, m)
         lam = self.lam if lam is None else per_layer(lam, self.L, "lam")
         W, b = self._params(W, b, X0)
@@ -274,7 +294,19 @@ class FenchelNetwork:
         """Fraction of correctly classified samples (classification losses only)."""
         if not self.loss.classification:
             raise ValueError("accuracy: defined for classification losses only")
-        Y = self.check_targets(y)
+        X0 = self.check_input(X0, min_samples=1)
+        Y = self.check_targets(y, X0.shape[1])
         pred = to_numpy(self.predict(X0, W, b))
         labels = np.argmax(to_numpy(Y), axis=0)
         return float(np.mean(pred == labels))
+
+
+def _check_sizes(sizes) -> list[int]:
+    """``sizes``: at least two positive integers (Python or numpy ints)."""
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) and not hasattr(sizes, "__iter__"):
+        raise TypeError(f"sizes: expected a sequence of layer widths, e.g. [64, 100, 10], got {sizes!r}")
+    sizes = list(sizes)
+    if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
+        raise ValueError(f"sizes: expected at least two positive integers (e.g. [64, 100, 10]), got {sizes}")
+    return [int(s) for s in sizes]
+

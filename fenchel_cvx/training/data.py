@@ -19,7 +19,8 @@ def prepare_data(net, X, y, X_test=None, y_test=None, X_val=None, y_val=None,
 
     Returns a dict of numpy arrays: X (d x m), Y (k x m targets), y (labels or targets as given),
     and the same for test/val (None when absent). Raises ValueError/TypeError naming the argument:
-    first width ≠ number of features, NaN/inf in X, labels outside [0, k), mismatched sample counts.
+    first width ≠ number of features, NaN/inf in X, labels outside [0, k), mismatched sample counts, an empty
+    training, test or validation set.
     """
     def one(Xa, ya, name):
         if Xa is None and ya is None:
@@ -41,6 +42,10 @@ def prepare_data(net, X, y, X_test=None, y_test=None, X_val=None, y_val=None,
         raise ValueError("X: no training samples")
     Xt, Yt, _ = one(X_test, y_test, "test")
     Xv, Yv, _ = one(X_val, y_val, "val")
+    for name, Xa in (("test", Xt), ("val", Xv)):
+        if Xa is not None and Xa.shape[1] == 0:  # its accuracy would be NaN, not a number to report
+            raise ValueError(f"X_{name}: an empty {name} set (0 samples); pass X_{name}=None, y_{name}=None to "
+                             f"train without one")
     if Xv is None and val_fraction > 0:
         from ..data import stratified_split
 

@@ -6,12 +6,15 @@ Shared by the lifted trainer (:mod:`fenchel_cvx.training.loop`) and the backprop
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass, field
 
+from ..log import get_logger
 from ..network import FenchelNetwork
 
 __all__ = ["TrainResult", "early_stop_update", "Progress", "log_record", "final_metrics"]
+
+log = get_logger("training")
 
 
 @dataclass
@@ -20,7 +23,9 @@ class TrainResult:
 
     ``net`` holds the trained weights (numpy, the network's dtype); ``history`` one dict per
     epoch (epoch 0 = initial); ``final`` the last record's accuracies; ``times`` the total
-    training seconds and mean seconds per epoch; ``state`` the optimiser state (checkpoints).
+    training seconds and mean seconds per epoch; ``resumed`` (runs continued from a checkpoint) the checkpoint,
+    its epoch and the settings that changed (``{"path", "epoch", "changed": {field: [old, new]},
+    "data_changed": [splits]}``), None otherwise.
     """
 
     net: FenchelNetwork
@@ -32,12 +37,16 @@ class TrainResult:
     stopped_early: bool = False
     best_epoch: int | None = None
     interrupted: bool = False
+    resumed: dict | None = None
 
     def metrics(self) -> dict:
-        """JSON-ready summary: method, config, history, final accuracies and times."""
-        return {"method": self.method, "config": self.config, "history": self.history, "final": self.final,
-                "times": self.times, "stopped_early": self.stopped_early, "best_epoch": self.best_epoch,
-                "interrupted": self.interrupted}
+        """JSON-ready summary: method, config, history, final accuracies and times (and ``resumed``)."""
+        out = {"method": self.method, "config": self.config, "history": self.history, "final": self.final,
+               "times": self.times, "stopped_early": self.stopped_early, "best_epoch": self.best_epoch,
+               "interrupted": self.interrupted}
+        if self.resumed is not None:
+            out["resumed"] = self.resumed
+        return out
 
 
 def early_stop_update(best: dict, rec: dict, classification: bool, patience: int | None, snapshot) -> bool:
@@ -82,22 +91,16 @@ class Progress:
             self.bar.close()
 
 
-
-
-def log_record(rec: dict, prefix: str, keys, progress: bool) -> None:
-    """One line per epoch on stderr: ``prefix epoch N  key value ...  time Ts`` (through tqdm.write under a bar)."""
+def log_record(rec: dict, prefix: str, keys, progress: bool = False, level: int = logging.INFO) -> None:
+    """One line per epoch, ``prefix epoch N  key value ...  time Ts``, logged on the ``fenchel_cvx.training``
+    logger at ``level`` (``verbose=1`` shows it on stderr: :func:`fenchel_cvx.log.verbose_output`; the handler
+    writes through tqdm, so lines and progress bars do not tangle). ``progress`` is unused (kept for callers)."""
     parts = [f"{prefix}epoch {rec['epoch']:3d}"]
     for k in keys:
         if rec.get(k) is not None:
             parts.append(f"{k} {rec[k]:.4f}")
     parts.append(f"time {rec['time']:.1f}s")
-    msg = "  ".join(parts)
-    if progress:
-        from tqdm.auto import tqdm
-
-        tqdm.write(msg, file=sys.stderr)
-    else:
-        print(msg, file=sys.stderr, flush=True)
+    log.log(level, "%s", "  ".join(parts))
 
 
 def final_metrics(history: list, best_epoch, use_best: bool, keys=("J", "F")) -> dict:

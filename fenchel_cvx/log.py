@@ -1,0 +1,84 @@
+"""The package's logging: one ``fenchel_cvx`` logger tree, and ``verbose=`` as a request to see INFO records.
+
+Every module logs through ``logging.getLogger("fenchel_cvx.<area>")`` (:func:`get_logger`); the package adds
+only a ``NullHandler`` to the ``fenchel_cvx`` logger, as libraries should, so an application's logging
+configuration decides what is shown and where. Progress bars stay tqdm bars (they are not log records).
+
+The trainers' ``verbose=1`` (one line per epoch) logs at INFO. When nobody has configured logging (no handler
+other than a ``NullHandler`` between the ``fenchel_cvx`` logger and the root), :func:`verbose_output` attaches a
+stderr handler for the duration of the run -- it writes through ``tqdm.write`` so that lines and progress bars do
+not tangle -- and removes it afterwards; with logging configured, the records go to the application's handlers
+instead (and nothing is printed twice). ``verbose=0`` logs the same lines at DEBUG.
+
+Warnings (``logger.warning``) reach stderr through Python's last-resort handler when nothing is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["logger", "get_logger", "verbose_output", "verbose_level", "configured"]
+
+#: the root of the package's loggers
+logger = logging.getLogger("fenchel_cvx")
+logger.addHandler(logging.NullHandler())
+
+
+def get_logger(area: str) -> logging.Logger:
+    """The logger ``fenchel_cvx.<area>`` (``area`` like ``"training"``)."""
+    return logging.getLogger(f"fenchel_cvx.{area}")
+
+
+def configured(log: logging.Logger = logger) -> bool:
+    """True when a handler other than a ``NullHandler`` would receive records of ``log`` (logging is set up)."""
+    current: logging.Logger | None = log
+    while current is not None:
+        if any(not isinstance(h, logging.NullHandler) for h in current.handlers):
+            return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False
+
+
+class _TqdmStderrHandler(logging.Handler):
+    """Writes records to stderr through ``tqdm.write`` (safe beside an active progress bar)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = self.format(record)
+            try:
+                from tqdm.auto import tqdm
+
+                tqdm.write(msg, file=sys.stderr)
+            except ImportError:  # pragma: no cover - tqdm is a dependency
+                print(msg, file=sys.stderr, flush=True)
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller
+            self.handleError(record)
+
+
+@contextmanager
+def verbose_output(verbose: int) -> Iterator[None]:
+    """While active, INFO records of the package reach stderr if ``verbose > 0`` and logging is not configured."""
+    if verbose <= 0 or configured():
+        yield
+        return
+    handler = _TqdmStderrHandler(level=logging.INFO)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    old_level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+def verbose_level(verbose: int) -> int:
+    """The level of the per-epoch lines: INFO when ``verbose > 0``, DEBUG otherwise."""
+    return logging.INFO if verbose > 0 else logging.DEBUG
