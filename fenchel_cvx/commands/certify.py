@@ -67,9 +67,14 @@ def _load(args):
 
 def run(args) -> int:
     from ..certify import certify, lbfgs_provider
+    from ..validation import check_output_file
 
     if args.starts < 1:
         raise ValueError(f"--starts: expected at least 1, got {args.starts}")
+    if not args.no_plot:
+        check_output_file(args.plot, "--plot")  # before any solve
+    if args.json:
+        check_output_file(args.json, "--json")
     net, X0, y = _load(args)
     convex = False if args.no_convex else None
     rep = certify(net, X0, y, lams=args.lams, upper_providers=[lbfgs_provider(args.starts, seed=args.seed)],

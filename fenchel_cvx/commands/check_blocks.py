@@ -48,10 +48,26 @@ def run(args) -> int:
         raise ValueError(f"--sizes: need at least two hidden layers so that every block exists, got {args.sizes!r}")
     if args.samples < 2:
         raise ValueError(f"--samples: expected at least 2, got {args.samples}")
-    backends = _csv(args.backends)
+    backends = _csv(args.backends) or []
+    if not backends:
+        raise ValueError("--backends: expected at least one of numpy-float64, numpy-float32, torch-float64, torch-float32")
     for b in backends:
         if b not in ("numpy-float64", "numpy-float32", "torch-float64", "torch-float32"):
             raise ValueError(f"--backends: unknown entry {b!r}; use numpy-float64, numpy-float32, torch-float64, torch-float32")
+    if any(b.startswith("torch") for b in backends):
+        from ..backend import check_backend
+
+        try:
+            check_backend("torch", args.device)
+        except ValueError as e:
+            raise ValueError(f"--device: {e}") from None
+    elif args.device != "cpu":
+        raise ValueError(f"--device: {args.device!r} needs a torch backend (--backends torch-float64,...); numpy "
+                         f"runs on the CPU")
+    if args.json:
+        from ..validation import check_output_file
+
+        check_output_file(args.json, "--json")
     registry = instance = None
     if args.conv:
         from ..blocks.conv_blocks import CONV_BLOCKS, random_conv_state
