@@ -7,6 +7,11 @@ tolerance (1e-7 relative in float64, 1e-4 in float32). Example::
     fenchel-cvx check-blocks --sizes 6-5-4-3 --samples 12 --seed 0
     fenchel-cvx check-blocks --blocks hidden_w --activations relu,sigmoid --backends numpy-float64
     fenchel-cvx check-blocks --conv          # the convolutional blocks
+    fenchel-cvx check-blocks --external last_w=mypkg.solvers:solve_last_w   # judge your own solver
+
+``--external KIND=MODULE:FUNCTION`` (or ``KIND=FILE.py:FUNCTION``, repeatable) replaces the library's fast
+path of that block kind by your function ``block -> solution`` (or ``(solution, lower_bound)``), judged the
+same way (:mod:`fenchel_cvx.blocks.crosscheck`); only those kinds are checked.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ def configure(p):
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
     p.add_argument("--conv", action="store_true", help="check the convolutional blocks (CONV_BLOCKS) on small "
                    "random conv instances instead of the dense ones (--sizes is ignored)")
+    p.add_argument("--external", action="append", metavar="KIND=MODULE:FUNCTION",
+                   help="judge your solver of block KIND (repeatable): MODULE:FUNCTION or FILE.py:FUNCTION")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -73,9 +80,20 @@ def run(args) -> int:
         from ..blocks.conv_blocks import CONV_BLOCKS, random_conv_state
 
         registry, instance = CONV_BLOCKS, random_conv_state
-    rows = run_checks(_csv(args.blocks), _csv(args.activations), _csv(args.losses), backends, sizes,
+    kinds, solvers = _csv(args.blocks), None
+    if args.external:
+        from ..blocks.crosscheck import external_solver, load_solver
+
+        solvers = {}
+        for item in args.external:
+            kind, sep, spec = item.partition("=")
+            if not sep:
+                raise ValueError(f"--external: expected KIND=MODULE:FUNCTION, got {item!r}")
+            solvers[kind.strip()] = external_solver(load_solver(spec.strip()), kind.strip())
+        kinds = list(solvers)
+    rows = run_checks(kinds, _csv(args.activations), _csv(args.losses), backends, sizes,
                       args.samples, args.seed, args.solver, args.device, progress=not args.quiet,
-                      registry=registry, instance=instance)
+                      registry=registry, instance=instance, solvers=solvers)
     print(format_table(rows))
     s = summary(rows)
     print(f"\n{s['rows']} checks, {s['disagreements']} disagreements, max |rel gap| {s['max_abs_rel_gap']:.1e}")
