@@ -3,7 +3,7 @@ r"""Convolutional lifted networks: :class:`ConvFenchelNetwork` (conv, average po
 Shapes (features x samples, as everywhere in the project): data ``X0`` is d x m with
 d = C·H·W, each column the C-order flattening of one sample's C x H x W image; the hidden
 activations X_l are n_l x m with n_l = C_l·H_l·W_l, the flattened **pre-pooling** activation
-maps. Layers l = 0..L (design notes §1 with the linear map generalised)::
+maps. Layers l = 0..L (docs/design.md §1 with the linear map generalised)::
 
     U_l = A_l(W_l, X_l) + (b_l ⊗ 1_{P_l}) 1ᵀ,   X_{l+1} = φ_l(U_l) (l < L),   Z = A_L(W_L, X_L) + b_L 1ᵀ,
 

@@ -5,7 +5,7 @@ shape C x H x W is stored as a (C·H·W) x m array, one column per sample, each 
 C-order flattening of the sample's map (index c·H·W + h·W + w). Vectors are the special case
 of shape (n,).
 
-In the lifted model (design notes §1) every layer l is an affine map of the lifted variable,
+In the lifted model (docs/design.md §1) every layer l is an affine map of the lifted variable,
 
     U_l = A_l(W_l, X_l) + b_l ⊗ 1_P 1ᵀ,      A_l = op_l ∘ pool_l,
 

@@ -20,7 +20,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["logger", "get_logger", "verbose_output", "verbose_level", "configured"]
+__all__ = ["logger", "get_logger", "verbose_output", "verbose_level", "configured", "warn_large_reference",
+           "LARGE_REFERENCE"]
 
 #: the root of the package's loggers
 logger = logging.getLogger("fenchel_cvx")
@@ -82,3 +83,25 @@ def verbose_output(verbose: int) -> Iterator[None]:
 def verbose_level(verbose: int) -> int:
     """The level of the per-epoch lines: INFO when ``verbose > 0``, DEBUG otherwise."""
     return logging.INFO if verbose > 0 else logging.DEBUG
+
+
+#: variables + data entries of a CVXPY reference problem above which solving it is announced as slow
+LARGE_REFERENCE = 100_000
+
+
+def warn_large_reference(prob, block_name: str) -> bool:
+    """Log a warning before a large CVXPY reference solve (``prob.size_metrics``: scalar variables + data
+    entries above :data:`LARGE_REFERENCE`; the full digits training set gives ~1.4e5 and takes ~40 s).
+    Returns True when it warned."""
+    try:
+        sm = prob.size_metrics
+        n_var, n_data = int(sm.num_scalar_variables), int(sm.num_scalar_data)
+    except Exception:  # noqa: BLE001 - a size estimate must never stop a solve
+        return False
+    if n_var + n_data <= LARGE_REFERENCE:
+        return False
+    get_logger("blocks").warning(
+        "block %s: the CVXPY reference has %d variables and %d data entries; solving it may take minutes "
+        "(references are meant for small instances; solve_fast() is the scalable, certified path)",
+        block_name, n_var, n_data)
+    return True

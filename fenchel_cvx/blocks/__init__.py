@@ -1,6 +1,6 @@
 """BCD blocks of the lifted objective: CVXPY reference + fast vectorised solvers + certificate.
 
-Block kinds (design notes, section 2), each a class following :class:`Block`:
+Block kinds (docs/design.md §2), each a class following :class:`Block`:
 
 * ``hidden_x`` -- :class:`HiddenXBlock`: hidden activations X_l, 1 ≤ l < L
 * ``last_x``   -- :class:`LastXBlock`: last hidden activations X_L

@@ -107,6 +107,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="digits | mnist5k | fashion-mnist | path/to/file.npz (default: digits)")
     g.add_argument("--data-path", default=None, help="folder of the dataset's files (fashion-mnist IDX files)")
     g.add_argument("--n-train", type=int, default=None, help="use a seeded stratified subset of the training set")
+    g.add_argument("--n-test", type=int, default=None, help="use a seeded stratified subset of the test set")
     g.add_argument("--arch", default=None,
                    help="layer widths, e.g. 784-300-10 (default: <features>-100-<classes>), or a conv network: "
                         "a preset (lenet5) or a layer string, e.g. conv6k3,avgpool2,flatten,dense10")
@@ -193,10 +194,11 @@ def build(args):
     from ..network import FenchelNetwork
 
     ds = _data.load(args.dataset, seed=args.seed, path=args.data_path)
-    if args.n_train is not None:
-        if args.n_train < 1:
-            raise ValueError(f"--n-train: expected a positive integer, got {args.n_train}")
-        ds = ds.subset(args.n_train, None, seed=args.seed)
+    for opt, value in (("--n-train", args.n_train), ("--n-test", args.n_test)):
+        if value is not None and value < 1:
+            raise ValueError(f"{opt}: expected a positive integer, got {value}")
+    if args.n_train is not None or args.n_test is not None:
+        ds = ds.subset(args.n_train, args.n_test, seed=args.seed)
     conv = bool(args.arch) and is_conv_arch(args.arch)
     if conv:
         net = build_conv(args.arch, ds, activation=args.activation, loss=args.loss, seed=args.seed,
