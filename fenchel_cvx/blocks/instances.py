@@ -29,6 +29,8 @@ def random_state(activation="relu", loss="cross_entropy", sizes=(6, 5, 4, 3), m=
     otherwise X0 is standard normal. The initial weights are multiplied by
     ``weight_scale`` and the hidden activations perturbed by ``noise``·N(0, 1).
     """
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"m: expected a positive number of samples, got {m!r}")
     rng = np.random.default_rng(seed)
     sizes = list(sizes)
     L = len(sizes) - 2
