@@ -19,12 +19,14 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
+from .arrays import ArrayLike
 from .backend import check_backend, to_numpy
 from .errors import FileFormatError, TrainingDiverged, diverged_message
-from .log import verbose_level, verbose_output
+from .log import verbose_level
 from .network import FenchelNetwork
 from .training.checkpoint import (
     check_resume,
@@ -252,8 +254,7 @@ class _Backprop:
         if self.threads is not None:
             torch.set_num_threads(int(self.threads))
         try:
-            with verbose_output(self.verbose):
-                return self._run()
+            return self._run()
         finally:
             if self.threads is not None:
                 torch.set_num_threads(old_threads)
@@ -319,10 +320,11 @@ class _Backprop:
         return rec
 
 
-def train_backprop(net: FenchelNetwork, X, y, X_test=None, y_test=None, *, method: str = "adam", lr: float = 1e-3,
-                   epochs: int = 10, batch_size: int = 500, momentum: float = 0.0, rho=None, seed: int = 0,
+def train_backprop(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None, *,
+                   method: str = "adam", lr: float = 1e-3, epochs: int = 10, batch_size: int = 500,
+                   momentum: float = 0.0, rho: float | Sequence[float] | None = None, seed: int = 0,
                    device: str = "cpu", dtype: str = "float32", threads: int | None = None,
-                   X_val=None, y_val=None, val_fraction: float = 0.0, patience: int | None = None,
+                   X_val: ArrayLike | None = None, y_val: ArrayLike | None = None, val_fraction: float = 0.0, patience: int | None = None,
                    restore_best: bool = True, eval_samples: int | None = 10000,
                    callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
                    checkpoint: str | None = None, resume: str | None = None,
@@ -357,8 +359,9 @@ def train_backprop(net: FenchelNetwork, X, y, X_test=None, y_test=None, *, metho
     return runner.run()
 
 
-def select_learning_rate(net: FenchelNetwork, X, y, lrs=(3e-4, 1e-3, 3e-3), *, method: str = "adam",
-                         val_fraction: float = 0.1, X_val=None, y_val=None, seed: int = 0, **kwargs):
+def select_learning_rate(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, lrs: Sequence[float] = (3e-4, 1e-3, 3e-3), *,
+                         method: str = "adam", val_fraction: float = 0.1, X_val: ArrayLike | None = None, y_val: ArrayLike | None = None,
+                         seed: int = 0, **kwargs: Any) -> tuple[float, dict]:
     """Pick the learning rate with the best final validation score (accuracy, or −MSE).
 
     Each candidate trains a copy of ``net`` (same initialisation) on the training part of a

@@ -40,10 +40,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import activations as _act
+from .arrays import Array, ArrayLike, Device, DTypeLike
 from .backend import namespace
 from .layers import (
     MAXPOOL_MESSAGE,
@@ -55,8 +58,12 @@ from .layers import (
     LinearMap,
     MaxPool2d,
 )
+from .losses import Loss
 from .network import FenchelNetwork
 from .validation import check_array
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import torch
 
 __all__ = ["ConvFenchelNetwork", "PRESETS", "parse_layers", "Conv2d", "Dense", "AvgPool2d", "MaxPool2d", "Flatten",
            "LiftedModeError"]
@@ -71,7 +78,7 @@ _TOKEN_HELP = ("tokens: inputCxHxW, conv<C>k<k>[x<kw>][s<s>[x<sw>]][p<p>[x<pw>]]
                "flatten, dense<n>[:act] (comma-separated), or a preset: " + ", ".join(PRESETS))
 
 
-def parse_layers(text: str):
+def parse_layers(text: str) -> tuple[list, tuple | None]:
     """Parse a CLI architecture string (module docstring) into ``(specs, input_shape or None)``.
 
     A preset name returns the preset's specs and input shape. Raises ``ValueError`` naming the
@@ -190,8 +197,10 @@ class ConvFenchelNetwork(FenchelNetwork):
     C_out x C_in x k_h x k_w for conv layers, n_out x n_in for dense), ``b[l]`` (C_out,) / (n_out,).
     """
 
-    def __init__(self, layers, input_shape=None, activation="relu", loss="cross_entropy", lam=1.0, rho=0.0,
-                 bias: bool = True, seed: int | None = 0, dtype=np.float64):
+    def __init__(self, layers: str | Sequence, input_shape: Sequence[int] | int | None = None,
+                 activation: str | _act.Activation | Sequence = "relu", loss: str | Loss = "cross_entropy",
+                 lam: float | Sequence[float] = 1.0, rho: float | Sequence[float] = 0.0, bias: bool = True,
+                 seed: int | None = 0, dtype: DTypeLike = np.float64) -> None:
         parsed_shape = None
         if isinstance(layers, str):
             self.arch = layers.strip()
@@ -216,13 +225,13 @@ class ConvFenchelNetwork(FenchelNetwork):
         self._init_common(L, loss, lam, rho, bias, dtype, seed)
 
     @classmethod
-    def preset(cls, name: str, **kwargs) -> ConvFenchelNetwork:
+    def preset(cls, name: str, **kwargs: Any) -> ConvFenchelNetwork:
         """A named architecture from :data:`PRESETS` (``lenet5``); kwargs as for the constructor."""
         if not isinstance(name, str) or name.lower() not in PRESETS:
             raise ValueError(f"preset: unknown {name!r}; known: {', '.join(PRESETS)}")
         return cls(name, **kwargs)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         acts = ",".join(a.name for a in self.activations)
         return (f"ConvFenchelNetwork(input={'x'.join(map(str, self.input_shape))}, layers={self.arch!r}, "
                 f"activation=[{acts}], loss={self.loss.name}, lam={self.lam.tolist()}, rho={self.rho.tolist()}, "
@@ -238,7 +247,7 @@ class ConvFenchelNetwork(FenchelNetwork):
         return "\n".join(lines)
 
     # ---- parameters -------------------------------------------------------------------
-    def init_params(self, seed: int | None = 0):
+    def init_params(self, seed: int | None = 0) -> ConvFenchelNetwork:
         """W_l, b_l ~ U(−1/√fan_in, 1/√fan_in) (torch's default for nn.Conv2d/nn.Linear); b = 0 if bias=False."""
         rng = np.random.default_rng(seed)
         self.W, self.b = [], []
@@ -249,7 +258,7 @@ class ConvFenchelNetwork(FenchelNetwork):
             self.b.append(bl.astype(self.dtype))
         return self
 
-    def set_params(self, W, b):
+    def set_params(self, W: Sequence[ArrayLike], b: Sequence[ArrayLike]) -> ConvFenchelNetwork:
         """Set (W, b) after checking shapes (``maps[l].weight_shape``/``bias_shape``) and finiteness."""
         if len(W) != self.n_layers or len(b) != self.n_layers:
             raise ValueError(f"W, b: expected {self.n_layers} layers, got {len(W)} and {len(b)}")
@@ -261,7 +270,7 @@ class ConvFenchelNetwork(FenchelNetwork):
         return self
 
     # ---- evaluation ---------------------------------------------------------------------
-    def affine(self, l: int, W_l, b_l, X):
+    def affine(self, l: int, W_l: Array, b_l: Array, X: Array) -> Array:
         """U_l = A_l(W_l, X) + (b_l ⊗ 1_P) 1ᵀ (X is n_l x m, the pre-pooling map): layer l's LinearMap.
 
         ``forward``, ``pre_activation``, ``objective`` and ``lifted_terms`` are FenchelNetwork's own, through this map.
@@ -269,18 +278,18 @@ class ConvFenchelNetwork(FenchelNetwork):
         return self.maps[l].affine(W_l, b_l, X)
 
     # ---- images <-> columns, torch modules -------------------------------------------------
-    def images(self, X0):
+    def images(self, X0: ArrayLike) -> Array:
         """Columns d x m → sample-major images (m, C, H, W) (numpy or torch)."""
         X0 = self.check_input(X0)
         return X0.T.reshape(X0.shape[1], *self.input_shape)
 
-    def columns(self, images):
+    def columns(self, images: Array) -> Array:
         """Images (m, C, H, W) (or (m, d)) → columns d x m."""
         m = images.shape[0]
         X = images.reshape(m, -1).T
         return self.check_input(X)
 
-    def torch_module(self, device="cpu", dtype=None):
+    def torch_module(self, device: Device = "cpu", dtype: DTypeLike | None = None) -> torch.nn.Sequential:
         """The same network as a ``torch.nn.Sequential`` with a copy of the current weights (backprop baselines).
 
         Input: images (m, C, H, W) (sample-major, torch's convention); output: logits (m, k). Average
@@ -293,7 +302,7 @@ class ConvFenchelNetwork(FenchelNetwork):
 
         return torch_sequential(self, device=device, dtype=dtype, native=False)
 
-    def load_torch_module(self, module):
+    def load_torch_module(self, module: torch.nn.Sequential) -> ConvFenchelNetwork:
         """Copy the weights of a module made by :meth:`torch_module` back into ``W``, ``b`` (numpy, ``dtype``)."""
         import torch
 

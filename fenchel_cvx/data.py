@@ -42,9 +42,11 @@ import gzip
 import os
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from .arrays import PathLike
 from .log import get_logger
 from .validation import check_float_dtype, check_number, check_seed
 
@@ -85,11 +87,11 @@ class Dataset:
     def n_features(self) -> int:
         return self.X_train.shape[0]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Dataset({self.name!r}: {self.n_features} features, {self.n_classes} classes, "
                 f"{self.X_train.shape[1]} train / {self.X_test.shape[1]} test samples)")
 
-    def split_validation(self, fraction: float = 0.1, seed: int = 0):
+    def split_validation(self, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Seeded stratified split of the training set: returns ``(X_tr, y_tr, X_val, y_val)``.
 
         ``X_val`` holds round(fraction · m_c) samples of every class c (features x samples).
@@ -318,7 +320,7 @@ def names() -> list[str]:
     return list(_LOADERS)
 
 
-def load(name: str = "digits", seed: int = 0, path=None, **kwargs) -> Dataset:
+def load(name: PathLike = "digits", seed: int = 0, path: PathLike | None = None, **kwargs: Any) -> Dataset:
     """Load dataset ``name`` with a seeded split (``path`` overrides where its files are read).
 
     ``name`` may also be the path of a ``.npz`` file. Keyword arguments go to the loader

@@ -35,6 +35,7 @@ try:
 except ImportError as e:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError("fenchel_cvx.estimators needs scikit-learn >= 1.6: pip install 'fenchel-cvx[sklearn]'") from e
 
+from .arrays import ArrayLike
 from .network import FenchelNetwork
 
 __all__ = ["FenchelLiftedClassifier", "FenchelLiftedRegressor"]
@@ -137,7 +138,7 @@ class _FenchelLiftedBase(BaseEstimator):
         self.n_iter_ = max(r["epoch"] for r in res.history)
         return self
 
-    def _logits(self, X) -> np.ndarray:
+    def _logits(self, X: ArrayLike) -> np.ndarray:
         """Logits of the fitted network, n_samples x n_outputs."""
         check_is_fitted(self, "net_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
@@ -170,7 +171,7 @@ class FenchelLiftedClassifier(ClassifierMixin, _FenchelLiftedBase):
 
     _loss = "cross_entropy"
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> FenchelLiftedClassifier:
         """Fit on X (n_samples x n_features) and class labels y (n_samples,), any hashable labels."""
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
         check_classification_targets(y)
@@ -179,25 +180,25 @@ class FenchelLiftedClassifier(ClassifierMixin, _FenchelLiftedBase):
             raise ValueError(f"y: needs samples of at least 2 classes, got 1 class ({self.classes_[0]!r})")
         return self._fit(X, codes.astype(np.int64), self.classes_.size)
 
-    def decision_function(self, X) -> np.ndarray:
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Logits: (n_samples,) z₁ − z₀ for two classes (positive → ``classes_[1]``), else (n_samples, n_classes)."""
         Z = self._logits(X)
         return Z[:, 1] - Z[:, 0] if Z.shape[1] == 2 else Z
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities softmax(logits), n_samples x n_classes (columns follow ``classes_``)."""
         Z = self._logits(X)
         Z = Z - Z.max(axis=1, keepdims=True)
         P = np.exp(Z)
         return P / P.sum(axis=1, keepdims=True)
 
-    def predict_log_proba(self, X) -> np.ndarray:
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """log of :meth:`predict_proba` (computed stably)."""
         Z = self._logits(X)
         Z = Z - Z.max(axis=1, keepdims=True)
         return Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Most probable class label of each sample."""
         Z = self._logits(X)
         return self.classes_[np.argmax(Z, axis=1)]
@@ -217,7 +218,7 @@ class FenchelLiftedRegressor(RegressorMixin, _FenchelLiftedBase):
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> FenchelLiftedRegressor:
         """Fit on X (n_samples x n_features) and real targets y, (n_samples,) or (n_samples, n_outputs)."""
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True, ensure_min_samples=2)
         y = np.asarray(y, dtype=np.float64)
@@ -226,7 +227,7 @@ class FenchelLiftedRegressor(RegressorMixin, _FenchelLiftedBase):
         self.n_outputs_ = Y.shape[1]
         return self._fit(X, Y.T.copy(), Y.shape[1])
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted targets, (n_samples,) or (n_samples, n_outputs) as the y of ``fit``."""
         Z = self._logits(X)
         return Z[:, 0] if self.y_ndim_ == 1 else Z

@@ -24,15 +24,20 @@ not part of a torch module and are given to :func:`from_torch` (defaults: cross-
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import activations as _act
+from .arrays import Device
 from .backend import to_numpy
 from .errors import LiftedModeError
 from .layers import MAXPOOL_MESSAGE, AvgPool2d, Conv2d, Dense, Flatten
 from .network import FenchelNetwork
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import torch
 
 __all__ = ["to_torch", "from_torch", "torch_sequential", "SUPPORTED_LAYERS"]
 
@@ -80,8 +85,8 @@ def _torch_dtype(net, dtype):
     return dtype
 
 
-def torch_sequential(net: FenchelNetwork, device: Any = "cpu", dtype: Any = None, native: bool = True,
-                     flat_input: bool = False):
+def torch_sequential(net: FenchelNetwork, device: Device = "cpu", dtype: Any = None, native: bool = True,
+                     flat_input: bool = False) -> torch.nn.Sequential:
     """The feed-forward network of ``net`` as a ``torch.nn.Sequential`` with a copy of its weights.
 
     ``native``: torch's activation modules where they exist (True) or φ of the registry for every activation
@@ -128,7 +133,8 @@ def torch_sequential(net: FenchelNetwork, device: Any = "cpu", dtype: Any = None
     return torch.nn.Sequential(*mods).to(device=device, dtype=tdt)
 
 
-def to_torch(net: FenchelNetwork, device: Any = "cpu", dtype: Any = None, flat_input: bool = False):
+def to_torch(net: FenchelNetwork, device: Device = "cpu", dtype: Any = None,
+             flat_input: bool = False) -> torch.nn.Sequential:
     """``net`` as a ``torch.nn.Sequential`` with torch's activation modules (module docstring); a copy of the
     weights, in ``dtype`` (default: the network's) on ``device``."""
     return torch_sequential(net, device=device, dtype=dtype, native=True, flat_input=flat_input)
@@ -217,7 +223,7 @@ def _pool_spec(mod, where: str) -> AvgPool2d:
     return AvgPool2d(k[0])
 
 
-def from_torch(module, input_shape: tuple | int | None = None, *, loss: str = "cross_entropy",
+def from_torch(module: torch.nn.Module | Sequence, input_shape: tuple | int | None = None, *, loss: str = "cross_entropy",
                lam: float | list = 1.0, rho: float | list = 0.0, dtype: Any = None) -> FenchelNetwork:
     """A lifted network with the architecture and a copy of the weights of a torch module (module docstring).
 

@@ -4,11 +4,11 @@ Every module logs through ``logging.getLogger("fenchel_cvx.<area>")`` (:func:`ge
 only a ``NullHandler`` to the ``fenchel_cvx`` logger, as libraries should, so an application's logging
 configuration decides what is shown and where. Progress bars stay tqdm bars (they are not log records).
 
-The trainers' ``verbose=1`` (one line per epoch) logs at INFO. When nobody has configured logging (no handler
-other than a ``NullHandler`` between the ``fenchel_cvx`` logger and the root), :func:`verbose_output` attaches a
-stderr handler for the duration of the run -- it writes through ``tqdm.write`` so that lines and progress bars do
-not tangle -- and removes it afterwards; with logging configured, the records go to the application's handlers
-instead (and nothing is printed twice). ``verbose=0`` logs the same lines at DEBUG.
+The trainers' ``verbose=1`` (one line per epoch) logs at INFO through :func:`emit`. When nobody has configured
+logging (no handler other than a ``NullHandler`` between the ``fenchel_cvx`` logger and the root), such a record
+is written to stderr through ``tqdm.write`` (so that lines and progress bars do not tangle) instead of being
+dropped; with logging configured, the records go to the application's handlers and levels (and nothing is printed
+twice). ``verbose=0`` logs the same lines at DEBUG.
 
 Warnings (``logger.warning``) reach stderr through Python's last-resort handler when nothing is configured.
 """
@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-__all__ = ["logger", "get_logger", "verbose_output", "verbose_level", "configured", "warn_large_reference",
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import cvxpy
+
+__all__ = ["logger", "get_logger", "emit", "verbose_level", "configured", "warn_large_reference",
            "LARGE_REFERENCE"]
 
 #: the root of the package's loggers
@@ -61,23 +63,18 @@ class _TqdmStderrHandler(logging.Handler):
             self.handleError(record)
 
 
-@contextmanager
-def verbose_output(verbose: int) -> Iterator[None]:
-    """While active, INFO records of the package reach stderr if ``verbose > 0`` and logging is not configured."""
-    if verbose <= 0 or configured():
-        yield
-        return
-    handler = _TqdmStderrHandler(level=logging.INFO)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    old_level = logger.level
-    logger.addHandler(handler)
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
+_STDERR = _TqdmStderrHandler(level=logging.INFO)
+_STDERR.setFormatter(logging.Formatter("%(message)s"))
+
+
+def emit(log: logging.Logger, level: int, msg: str, *args: object) -> None:
+    """Log ``msg % args`` on ``log`` at ``level``. When logging is not configured (:func:`configured` is False)
+    a record at INFO or above is written to stderr through ``tqdm.write`` instead of being dropped: this is
+    how ``verbose=1`` shows its lines; with logging configured the application's handlers and levels decide."""
+    if configured(log):
+        log.log(level, msg, *args)
+    elif level >= logging.INFO:
+        _STDERR.handle(log.makeRecord(log.name, level, "(fenchel_cvx)", 0, msg, args, None))
 
 
 def verbose_level(verbose: int) -> int:
@@ -89,7 +86,7 @@ def verbose_level(verbose: int) -> int:
 LARGE_REFERENCE = 100_000
 
 
-def warn_large_reference(prob, block_name: str) -> bool:
+def warn_large_reference(prob: cvxpy.Problem, block_name: str) -> bool:
     """Log a warning before a large CVXPY reference solve (``prob.size_metrics``: scalar variables + data
     entries above :data:`LARGE_REFERENCE`; the full digits training set gives ~1.4e5 and takes ~40 s).
     Returns True when it warned."""

@@ -42,6 +42,7 @@ import numpy as np
 
 from . import activations as _act
 from . import losses as _loss
+from .arrays import PathLike
 from .backend import to_numpy
 from .errors import FileFormatError
 from .layers import AvgPool2d, Conv2d, Dense, Flatten
@@ -150,7 +151,7 @@ def write_npz(path: str, arrays: dict, meta: dict) -> str:
     return path
 
 
-def read_npz(path, what: str, name: str = "path") -> tuple[dict, dict]:
+def read_npz(path: PathLike, what: str, name: str = "path") -> tuple[dict, dict]:
     """Read every array and the JSON ``meta`` of a .npz written by :func:`write_npz`: ``(arrays, meta)``.
 
     ``what`` names the kind of file in messages ("model file", "checkpoint"). A missing file raises
@@ -196,7 +197,7 @@ def weights_from(arrays: dict, n_layers: int, what: str, path: str) -> tuple[lis
 # ======================================================================================
 # the public functions
 # ======================================================================================
-def save(net: FenchelNetwork, path) -> str:
+def save(net: FenchelNetwork, path: PathLike) -> str:
     """Write ``net`` to ``path`` (the format of the module docstring; conventionally ``.npz``); returns the path."""
     spec = network_spec(net)
     path = check_output_file(path, "path")
@@ -210,7 +211,7 @@ def save(net: FenchelNetwork, path) -> str:
     return write_npz(path, arrays, meta)
 
 
-def load(path) -> FenchelNetwork:
+def load(path: PathLike) -> FenchelNetwork:
     """Read a network written by :func:`save` (or the network of a training checkpoint) from ``path``.
 
     Returns a :class:`FenchelNetwork` or :class:`~fenchel_cvx.conv.ConvFenchelNetwork` with the saved

@@ -24,13 +24,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import activations as _act
 from . import losses as _loss
+from .arrays import Array, ArrayLike, Device, DTypeLike, PathLike
 from .backend import is_torch, like, namespace, to_numpy
 from .validation import check_array, check_bool, check_seed, per_layer
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import torch
 
 __all__ = ["FenchelNetwork", "LiftedTerms"]
 
@@ -73,7 +78,7 @@ class FenchelNetwork:
     def __init__(self, sizes: Sequence[int], activation: str | _act.Activation | Sequence = "relu",
                  loss: str | _loss.Loss = "cross_entropy", lam: float | Sequence[float] = 1.0,
                  rho: float | Sequence[float] = 0.0, bias: bool = True, seed: int | None = 0,
-                 dtype: str | type | np.dtype = np.float64) -> None:
+                 dtype: DTypeLike = np.float64) -> None:
         self.sizes = _check_sizes(sizes)
         L = len(self.sizes) - 2
         self.activations = [_act.get(a) for a in _act.per_hidden_layer(activation, L)]
@@ -103,7 +108,7 @@ class FenchelNetwork:
     def n_layers(self) -> int:
         return len(self.sizes) - 1
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         acts = ",".join(a.name for a in self.activations)
         return (f"FenchelNetwork(sizes={self.sizes}, activation=[{acts}], loss={self.loss.name}, "
                 f"lam={self.lam.tolist()}, rho={self.rho.tolist()}, bias={self.bias})")
@@ -119,7 +124,7 @@ class FenchelNetwork:
             self.b.append(bl.astype(self.dtype))
         return self
 
-    def skeleton(self):
+    def skeleton(self) -> FenchelNetwork:
         """A shallow copy without the parameters (W = b = None): the architecture, activations, loss, λ and ρ
         (what the Dask workers need for the forward pass and the blocks; light to pickle)."""
         import copy
@@ -128,11 +133,11 @@ class FenchelNetwork:
         sk.W = sk.b = None
         return sk
 
-    def get_params(self):
+    def get_params(self) -> tuple[list, list]:
         """Copies of (W, b) as lists of arrays."""
         return [namespace(w).copy(w) for w in self.W], [namespace(v).copy(v) for v in self.b]
 
-    def set_params(self, W, b):
+    def set_params(self, W: Sequence[ArrayLike], b: Sequence[ArrayLike]) -> FenchelNetwork:
         """Set (W, b) after checking shapes and finiteness."""
         W = [check_array(w, f"W[{l}]", (o, i)) for l, (w, i, o) in enumerate(zip(W, self.sizes[:-1], self.sizes[1:]))]
         b = [check_array(v, f"b[{l}]", (o,)) for l, (v, o) in enumerate(zip(b, self.sizes[1:]))]
@@ -151,7 +156,8 @@ class FenchelNetwork:
         return W, b
 
     # ---- export ---------------------------------------------------------------------
-    def to_torch(self, device="cpu", dtype=None, flat_input: bool = False):
+    def to_torch(self, device: Device = "cpu", dtype: DTypeLike | None = None,
+                 flat_input: bool = False) -> torch.nn.Sequential:
         """The feed-forward network as a ``torch.nn.Sequential`` (a copy of the weights; torch's convention,
         samples x features: rows (m, d) → logits (m, k); conv networks take images (m, C, H, W), or rows with
         ``flat_input=True``). See :mod:`fenchel_cvx.interop`; :func:`fenchel_cvx.from_torch` is the inverse."""
@@ -159,7 +165,7 @@ class FenchelNetwork:
 
         return to_torch(self, device=device, dtype=dtype, flat_input=flat_input)
 
-    def save(self, path) -> str:
+    def save(self, path: PathLike) -> str:
         """Write the network (architecture, activations, loss, λ, ρ, bias, dtype, weights) to ``path`` in the
         model format of :mod:`fenchel_cvx.model_io`; :func:`fenchel_cvx.load` reads it back. Returns the path."""
         from .model_io import save
@@ -167,21 +173,21 @@ class FenchelNetwork:
         return save(self, path)
 
     # ---- validation -------------------------------------------------------------
-    def check_input(self, X0, min_samples: int = 0):
+    def check_input(self, X0: ArrayLike, min_samples: int = 0) -> Array:
         """Validate data X0 (d x m, finite, at least ``min_samples`` columns); returns it as a float array."""
         X0 = check_array(X0, "X0", (self.sizes[0], None))
         if X0.shape[1] < min_samples:
             raise ValueError(f"X0: expected at least {min_samples} sample(s) (columns), got {X0.shape[1]}")
         return X0
 
-    def check_targets(self, y, m: int | None = None):
+    def check_targets(self, y: ArrayLike, m: int | None = None) -> Array:
         """Validate targets and return Y as k x m (one-hot for cross-entropy labels)."""
         Y = self.loss.targets(y, self.sizes[-1])
         if m is not None and Y.shape[1] != m:
             raise ValueError(f"targets y: expected {m} samples (one per column of X0), got {Y.shape[1]}")
         return Y
 
-    def check_hidden(self, Xs, m: int):
+    def check_hidden(self, Xs: Sequence[ArrayLike], m: int) -> list:
         """Validate hidden activations [X_1..X_L]: shapes n_l x m, finite, in dom f*_{l-1}."""
         if not isinstance(Xs, (list, tuple)):
             raise TypeError(f"X: expected a list of {self.L} hidden activation arrays [X_1..X_L], got "
@@ -198,17 +204,17 @@ class FenchelNetwork:
         return out
 
     # ---- evaluation ---------------------------------------------------------------
-    def affine(self, l: int, W_l, b_l, X):
+    def affine(self, l: int, W_l: Array, b_l: Array, X: Array) -> Array:
         """U_l = W_l X + b_l 1ᵀ: the linear map of layer l, unvalidated (X is n_l x m; the one place it is
         written; conv networks override it with their LinearMap)."""
         return W_l @ X + b_l[:, None]
 
-    def pre_activation(self, l: int, X, W=None, b=None):
+    def pre_activation(self, l: int, X: Array, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> Array:
         """U_l = W_l X + b_l 1ᵀ for layer l (X is n_l x m)."""
         W, b = self._params(W, b, X)
         return self.affine(l, W[l], b[l], X)
 
-    def forward_pass(self, W, b, X0):
+    def forward_pass(self, W: Sequence[Array], b: Sequence[Array], X0: Array) -> tuple[list, list, Array]:
         """The feed-forward pass with explicit parameters, unvalidated (the trainers' hot path).
 
         Returns ``(Us, Xs, Z)``: pre-activations [U_0..U_{L−1}], activations [X_1..X_L] = φ_l(U_l) and the
@@ -223,7 +229,8 @@ class FenchelNetwork:
             Xs.append(X)
         return Us, Xs, self.affine(self.L, W[self.L], b[self.L], X)
 
-    def lifted_sums(self, W, b, X0, Y, Xs):
+    def lifted_sums(self, W: Sequence[Array], b: Sequence[Array], X0: Array, Y: Array,
+                    Xs: Sequence[Array]) -> tuple[float, list]:
         """The unnormalised pieces of F_λ at (W, b, X), unvalidated: ``(ℓ(Y, Z), [Σ B_φl(U_l, X_{l+1})]_l)``
         with U_l computed from the lifted X_l and Z from X_L (sums over the columns of X0).
 
@@ -239,7 +246,8 @@ class FenchelNetwork:
         Z = self.affine(self.L, W[self.L], b[self.L], prev[self.L])
         return float(self.loss.value(Y, Z)), divs
 
-    def lifted_value(self, loss_sum: float, div_sums, m: int, lam, W) -> float:
+    def lifted_value(self, loss_sum: float, div_sums: Sequence[float], m: int, lam: ArrayLike,
+                     W: Sequence[Array]) -> float:
         """F_λ = (ℓ + Σ_l λ_l Σ B_l)/m + Σ_l ρ_l/2 ‖W_l‖² from the sums of :meth:`lifted_sums` over m samples."""
         total = 0.0
         for l in range(self.L):
@@ -247,22 +255,22 @@ class FenchelNetwork:
         total += float(loss_sum) / m
         return total + self.regulariser(W)
 
-    def forward(self, X0, W=None, b=None):
+    def forward(self, X0: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> tuple[list, Array]:
         """Feed-forward pass. Returns ``(Xs, Z)`` with ``Xs = [X_1, ..., X_L]`` and logits Z (k x m)."""
         X0 = self.check_input(X0)
         W, b = self._params(W, b, X0)
         _, Xs, Z = self.forward_pass(W, b, X0)
         return Xs, Z
 
-    def predict(self, X0, W=None, b=None):
+    def predict(self, X0: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> Array:
         """Predicted labels (classification) or outputs (regression) of the feed-forward network."""
         return self.loss.predict(self.forward(X0, W, b)[1])
 
-    def regulariser(self, W=None):
+    def regulariser(self, W: Sequence[ArrayLike] | None = None) -> float:
         W = self.W if W is None else W
         return float(sum(0.5 * r * float(namespace(w).sum(w * w)) for r, w in zip(self.rho, W)))
 
-    def objective(self, X0, y, W=None, b=None) -> float:
+    def objective(self, X0: ArrayLike, y: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> float:
         """Standard objective J(W) = ℓ(Y, Z)/m + Σ ρ_l/2 ‖W_l‖²."""
         X0 = self.check_input(X0, min_samples=1)
         m = X0.shape[1]
@@ -271,7 +279,8 @@ class FenchelNetwork:
         Y = namespace(Z).asarray(Y, like=Z)
         return float(self.loss.value(Y, Z)) / m + self.regulariser(W)
 
-    def lifted_terms(self, X0, y, Xs, W=None, b=None, lam=None) -> LiftedTerms:
+    def lifted_terms(self, X0: ArrayLike, y: ArrayLike, Xs: Sequence[ArrayLike], W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None,
+                     lam: float | Sequence[float] | None = None) -> LiftedTerms:
         """The terms of F_λ(W, X) (see :class:`LiftedTerms`); ``lam`` overrides the network's λ."""
         X0 = self.check_input(X0, min_samples=1)
         m = X0.shape[1]
@@ -286,11 +295,12 @@ class FenchelNetwork:
         divs = [lam[l] * div_sums[l] / m for l in range(self.L)]
         return LiftedTerms(loss=loss_sum / m, divergences=divs, reg=self.regulariser(W))
 
-    def lifted_objective(self, X0, y, Xs, W=None, b=None, lam=None) -> float:
+    def lifted_objective(self, X0: ArrayLike, y: ArrayLike, Xs: Sequence[ArrayLike], W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None,
+                         lam: float | Sequence[float] | None = None) -> float:
         """F_λ(W, X) with X = [X_1..X_L] (data terms carry 1/m)."""
         return self.lifted_terms(X0, y, Xs, W, b, lam).total
 
-    def accuracy(self, X0, y, W=None, b=None) -> float:
+    def accuracy(self, X0: ArrayLike, y: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> float:
         """Fraction of correctly classified samples (classification losses only)."""
         if not self.loss.classification:
             raise ValueError("accuracy: defined for classification losses only")

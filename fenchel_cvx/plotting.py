@@ -8,12 +8,18 @@ window opens), and returns the figure; ``path`` saves it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_history"]
 
 
 def plot_history(histories: list | Sequence[list], path: str | None = None, *, title: str = "",
-                 labels: Sequence[str | None] | None = None, ax=None, dpi: int = 110):
+                 labels: Sequence[str | None] | None = None, ax: Sequence[Axes] | None = None,
+                 dpi: int = 110) -> Figure:
     """Accuracy or MSE (left axes) and the objectives J, F_λ (right axes) per epoch; returns the figure.
 
     ``histories``: one history (a list of per-epoch records, :attr:`fenchel_cvx.TrainResult.history`) or a

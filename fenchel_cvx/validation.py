@@ -11,16 +11,18 @@ import math
 import os
 import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from .arrays import Array, ArrayLike
 from .backend import is_torch, namespace
 
 __all__ = ["check_array", "check_int", "check_number", "check_choice", "per_layer", "check_seed", "check_bool",
            "check_float_dtype", "check_path", "check_output_file", "check_output_dir"]
 
 
-def check_array(x, name: str, shape: tuple | None = None, finite: bool = True):
+def check_array(x: ArrayLike, name: str, shape: tuple | None = None, finite: bool = True) -> Array:
     """Validate an array argument: numpy/torch, numeric, given shape (None entries = any), finite.
 
     Returns numpy input as a float array (integer and boolean input is converted to float64; a
@@ -57,7 +59,7 @@ def check_array(x, name: str, shape: tuple | None = None, finite: bool = True):
     return x
 
 
-def check_int(value, name: str, lo: int | None = None, hi: int | None = None) -> int:
+def check_int(value: Any, name: str, lo: int | None = None, hi: int | None = None) -> int:
     """An integer (Python or numpy, not bool) in [lo, hi]; returns it as ``int``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name}: expected an integer{_range(lo, hi)}, got {value!r}")
@@ -66,7 +68,7 @@ def check_int(value, name: str, lo: int | None = None, hi: int | None = None) ->
     return int(value)
 
 
-def check_number(value, name: str, lo: float | None = None, hi: float | None = None, *,
+def check_number(value: Any, name: str, lo: float | None = None, hi: float | None = None, *,
                  strict: bool = False, hint: str = "") -> float:
     """A finite real number (Python or numpy, not bool, not a string) with lo ≤ value ≤ hi.
 
@@ -88,7 +90,7 @@ def check_number(value, name: str, lo: float | None = None, hi: float | None = N
     return v
 
 
-def check_choice(value, name: str, choices: Sequence):
+def check_choice(value: Any, name: str, choices: Sequence) -> Any:
     """``value`` must be one of ``choices`` (compared with ==); returns it."""
     try:
         ok = value in tuple(choices)
@@ -99,7 +101,7 @@ def check_choice(value, name: str, choices: Sequence):
     return value
 
 
-def per_layer(value, n: int, name: str, positive: bool = False) -> np.ndarray:
+def per_layer(value: Any, n: int, name: str, positive: bool = False) -> np.ndarray:
     """A scalar or ``n`` values (one per layer), finite and ≥ 0 (> 0 with ``positive``) → float array (n,)."""
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name}: expected a number or {n} numbers (one per layer), got {value!r}")
@@ -128,7 +130,7 @@ def _range(lo, hi) -> str:
     return ""
 
 
-def check_seed(seed, name: str = "seed", allow_none: bool = True) -> int | None:
+def check_seed(seed: Any, name: str = "seed", allow_none: bool = True) -> int | None:
     """A seed: a non-negative integer (Python or numpy, not bool), or None when ``allow_none``."""
     if seed is None and allow_none:
         return None
@@ -140,7 +142,7 @@ def check_seed(seed, name: str = "seed", allow_none: bool = True) -> int | None:
     return int(seed)
 
 
-def check_bool(value, name: str) -> bool:
+def check_bool(value: Any, name: str) -> bool:
     """A boolean (Python or numpy bool; not a string, not a number other than 0/1 ints)."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -149,7 +151,7 @@ def check_bool(value, name: str) -> bool:
     raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
 
 
-def check_float_dtype(dtype, name: str = "dtype", allowed: Sequence[str] = ("float32", "float64")) -> np.dtype:
+def check_float_dtype(dtype: Any, name: str = "dtype", allowed: Sequence[str] = ("float32", "float64")) -> np.dtype:
     """A numpy float dtype among ``allowed`` (given as a dtype, a type or a name); returns the ``np.dtype``."""
     try:
         dt = np.dtype(dtype)
@@ -161,7 +163,7 @@ def check_float_dtype(dtype, name: str = "dtype", allowed: Sequence[str] = ("flo
     return dt
 
 
-def check_path(path, name: str) -> str:
+def check_path(path: Any, name: str) -> str:
     """A file-system path given as ``str`` or ``os.PathLike`` (non-empty); returns it as ``str``."""
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name}: expected a path (str or os.PathLike), got {type(path).__name__} {path!r}")
@@ -189,7 +191,7 @@ def _probe_folder(folder: str, name: str, shown: str) -> None:
     os.remove(tmp)
 
 
-def check_output_file(path, name: str, overwrite: bool = True) -> str:
+def check_output_file(path: Any, name: str, overwrite: bool = True) -> str:
     """A file path that can be written (checked *before* any work): not a directory, its folder writable.
 
     The folder need not exist yet (it is created when the file is written); an existing file is
@@ -208,7 +210,7 @@ def check_output_file(path, name: str, overwrite: bool = True) -> str:
     return text
 
 
-def check_output_dir(path, name: str) -> str:
+def check_output_dir(path: Any, name: str) -> str:
     """A directory that exists or can be created, and is writable (checked before any work; not created)."""
     text = check_path(path, name)
     if os.path.exists(text) and not os.path.isdir(text):

@@ -56,8 +56,9 @@ import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from .base import BlockResult
+from .base import Block, BlockResult
 from .check import CheckRow, format_table, run_checks, summary
 
 __all__ = ["cross_check", "CrossCheckReport", "as_block_result", "external_solver", "load_solver"]
@@ -96,7 +97,7 @@ def _is_number(x) -> bool:
     return getattr(x, "ndim", None) == 0 and getattr(x, "dtype", None) is not None and getattr(x, "size", 0) == 1
 
 
-def as_block_result(block, out, elapsed: float = 0.0, method: str = "external") -> BlockResult:
+def as_block_result(block: Block, out: Any, elapsed: float = 0.0, method: str = "external") -> BlockResult:
     """The :class:`BlockResult` of an external solver's return value ``out`` (module docstring), judged by
     ``block.objective``. A non-finite objective or a NaN bound is reported in ``status`` (never "optimal")."""
     if isinstance(out, BlockResult):

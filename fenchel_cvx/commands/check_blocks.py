@@ -16,6 +16,7 @@ same way (:mod:`fenchel_cvx.blocks.crosscheck`); only those kinds are checked.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -24,7 +25,7 @@ def _csv(s):
     return [x.strip() for x in s.split(",") if x.strip()] if s else None
 
 
-def configure(p):
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--blocks", help="comma-separated block kinds (default: all)")
     p.add_argument("--activations", help="comma-separated activation names (default: all)")
     p.add_argument("--losses", help="comma-separated losses (default: all)")
@@ -44,7 +45,7 @@ def configure(p):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..blocks.check import format_table, run_checks, summary
 
     try:

@@ -31,11 +31,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..log import get_logger
 from ..plotting import plot_history
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..conv import ConvFenchelNetwork
+    from ..data import Dataset
+    from ..network import FenchelNetwork
+    from ..training import BCDConfig
 
 log = get_logger("cli")
 
@@ -67,7 +74,7 @@ def is_conv_arch(text: str) -> bool:
     return any(c.isalpha() for c in str(text))
 
 
-def build_conv(text: str, ds, **kwargs):
+def build_conv(text: str, ds: Dataset, **kwargs: Any) -> ConvFenchelNetwork:
     """A :class:`fenchel_cvx.conv.ConvFenchelNetwork` for the data set ``ds``.
 
     The input shape comes from the string (``inputCxHxW`` or a preset); otherwise a square
@@ -164,7 +171,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-plot", action="store_true", help="do not write the training-curve PNG")
 
 
-def lifted_config(args, n_hidden: int, conv: bool = False):
+def lifted_config(args: argparse.Namespace, n_hidden: int, conv: bool = False) -> BCDConfig:
     """The BCDConfig of the command line: the preset, overridden by every option given.
 
     ``--preset tuned`` is :func:`fenchel_cvx.training.tuned` for dense networks and
@@ -188,7 +195,7 @@ def lifted_config(args, n_hidden: int, conv: bool = False):
     return BCDConfig(**fields_)
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple:
     """Validate everything and return (dataset, net, config or None, y_train, y_test) without training."""
     from .. import data as _data
     from ..network import FenchelNetwork
@@ -227,7 +234,7 @@ def build(args):
     return ds, net, cfg, y_tr, y_te
 
 
-def check_scheduler(args, net, cfg) -> None:
+def check_scheduler(args: argparse.Namespace, net: FenchelNetwork, cfg: BCDConfig | None) -> None:
     """``--scheduler``/``--workers``: only lifted BCD in the distributed runner's scope (checked before connecting)."""
     if getattr(args, "scheduler", None) is None:
         return
@@ -242,7 +249,7 @@ def check_scheduler(args, net, cfg) -> None:
     check_scope(net, cfg)
 
 
-def output_paths(args, ds) -> dict:
+def output_paths(args: argparse.Namespace, ds: Dataset) -> dict:
     """The files the run will write, each checked writable now, before any training (OSError naming the option)."""
     from ..validation import check_output_dir, check_output_file
 
@@ -263,7 +270,7 @@ def output_paths(args, ds) -> dict:
     return paths
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..baselines import train_backprop
     from ..training import train
     from ..training.checkpoint import json_safe

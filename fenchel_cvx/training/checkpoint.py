@@ -25,12 +25,15 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import FileFormatError, ResumeMismatch
 from ..log import get_logger
 from ..model_io import network_spec, read_npz, weights_from, write_npz
+from ..network import FenchelNetwork
 
 __all__ = ["save_checkpoint", "load_checkpoint", "check_resume_net", "check_resume", "data_fingerprint",
            "json_safe", "REQUIRED_META"]
@@ -43,7 +46,7 @@ REQUIRED_META = ("kind", "epoch", "net", "history", "train_time", "best")
 ARCH_KEYS = ("kind", "sizes", "activation", "activation_params", "loss", "bias", "input_shape", "layers")
 
 
-def json_safe(obj):
+def json_safe(obj: Any) -> Any:
     """``obj`` with numpy scalars/arrays as Python numbers/lists and non-finite floats as None/"inf"/"-inf"."""
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
@@ -77,7 +80,7 @@ def data_fingerprint(data: dict) -> dict:
     return out
 
 
-def save_checkpoint(path: str, net, arrays: dict, meta: dict) -> None:
+def save_checkpoint(path: str, net: FenchelNetwork, arrays: dict, meta: dict) -> None:
     """Write weights, optimiser arrays and JSON metadata to ``path`` (.npz, written atomically)."""
     payload = {f"W{l}": w for l, w in enumerate(net.W)}
     payload.update({f"b{l}": v for l, v in enumerate(net.b)})
@@ -87,7 +90,7 @@ def save_checkpoint(path: str, net, arrays: dict, meta: dict) -> None:
     write_npz(path, payload, json_safe(meta))
 
 
-def load_checkpoint(path: str, name: str = "checkpoint"):
+def load_checkpoint(path: str, name: str = "checkpoint") -> tuple[list, list, dict, dict]:
     """Read a checkpoint: returns ``(W, b, arrays, meta)`` (numpy arrays, dict of state arrays, dict).
 
     ``FileNotFoundError`` when missing, :class:`~fenchel_cvx.errors.FileFormatError` ("corrupt checkpoint
@@ -108,14 +111,14 @@ def load_checkpoint(path: str, name: str = "checkpoint"):
     return W, b, arrays, meta
 
 
-def require_arrays(arrays: dict, keys, path: str) -> None:
+def require_arrays(arrays: dict, keys: Sequence[str], path: str) -> None:
     """The state arrays a restore needs (FileFormatError naming the missing ones)."""
     missing = [k for k in keys if k not in arrays]
     if missing:
         raise FileFormatError(f"corrupt checkpoint {path!r}: missing state arrays {missing}")
 
 
-def check_resume_net(net, meta: dict, path: str) -> None:
+def check_resume_net(net: FenchelNetwork, meta: dict, path: str) -> None:
     """Refuse a checkpoint written for another network: architecture, activations (with their parameters), loss,
     bias or weight decay ρ (:class:`~fenchel_cvx.errors.ResumeMismatch` naming the fields)."""
     saved, now = meta["net"], network_spec(net)
@@ -128,7 +131,7 @@ def check_resume_net(net, meta: dict, path: str) -> None:
                              f"build the same network to resume it")
 
 
-def check_resume(path: str, meta: dict, net, config: dict, fingerprint: dict | None, epochs: int,
+def check_resume(path: str, meta: dict, net: FenchelNetwork, config: dict, fingerprint: dict | None, epochs: int,
                  force: bool = False) -> dict:
     """Refuse a resume that would silently mix two runs (module docstring). Returns what changed:
     ``{"config": {field: [old, new]}, "data": [splits]}`` (empty entries when nothing did)."""

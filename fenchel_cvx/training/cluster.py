@@ -13,16 +13,20 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import SchedulerUnreachable
 from ..validation import check_number
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from distributed import Client
+
 __all__ = ["connect", "need_dask"]
 
 
-def need_dask():
+def need_dask() -> None:
     """Raise an ImportError naming the extra when dask.distributed is missing."""
     try:
         import distributed  # noqa: F401
@@ -30,8 +34,8 @@ def need_dask():
         raise ImportError("the distributed runner needs dask.distributed: pip install 'fenchel-cvx[distributed]'") from e
 
 
-def connect(scheduler=None, n_workers: int = 2, threads_per_worker: int = 1, processes: bool = True,
-            timeout: float = 5.0):
+def connect(scheduler: str | Client | None = None, n_workers: int = 2, threads_per_worker: int = 1,
+            processes: bool = True, timeout: float = 5.0) -> Client:
     """A ``distributed.Client``: a new LocalCluster (``scheduler`` None or ``"local"``) or a running scheduler.
 
     ``scheduler``: None/``"local"`` (start ``n_workers`` local worker processes, ``threads_per_worker``

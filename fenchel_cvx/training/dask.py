@@ -81,9 +81,11 @@ import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from typing import Any
 
 import numpy as np
 
+from ..arrays import ArrayLike
 from ..blocks.glm import DataTerm
 from ..blocks.mm import ridge_solve, ridge_system, split_theta
 from ..blocks.w_blocks import data_term_of
@@ -131,21 +133,21 @@ class KillWorkerOnce(_WorkerPlugin):
 
     name = "fenchel-kill-worker-once"
 
-    def __init__(self, marker: str, after: int = 3, prefix: str = "fcvx-", mode: str = "exit"):
+    def __init__(self, marker: str, after: int = 3, prefix: str = "fcvx-", mode: str = "exit") -> None:
         if mode not in ("exit", "close"):
             raise ValueError(f"mode: expected 'exit' or 'close', got {mode!r}")
         self.marker, self.after, self.prefix, self.mode = str(marker), int(after), str(prefix), mode
         self.count = 0
         self.worker = None
 
-    def setup(self, worker):  # noqa: D102 - WorkerPlugin protocol
+    def setup(self, worker: Any) -> None:  # noqa: D102 - WorkerPlugin protocol
         self.count = 0
         self.worker = worker
 
-    def teardown(self, worker):  # noqa: D102
+    def teardown(self, worker: Any) -> None:  # noqa: D102
         pass
 
-    def transition(self, key, start, finish, **kwargs):  # noqa: D102
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:  # noqa: D102
         name = key if isinstance(key, str) else str(key[0]) if isinstance(key, tuple) else str(key)
         if finish != "memory" or start != "executing" or not name.startswith(self.prefix):
             return
@@ -190,11 +192,11 @@ class DaskExecutor(StepExecutor):
     per record ``{"epoch", "train": ..., "eval": ...}``.
     """
 
-    def __init__(self, client, n_shards: int | None = None):
+    def __init__(self, client: Any, n_shards: int | None = None) -> None:
         self.client = client
         self.n_shards = n_shards
 
-    def init_state(self, net, data: dict, cfg) -> None:
+    def init_state(self, net: FenchelNetwork, data: dict, cfg: BCDConfig) -> None:
         client = self.client
         self.net, self.cfg, self.L = net, cfg, net.L
         self.m = int(np.asarray(data["X"]).shape[1])
@@ -300,7 +302,7 @@ class DaskExecutor(StepExecutor):
                             self.net.bias)
 
     # ---- one mini-batch ----------------------------------------------------------------
-    def update(self, idx, schedule: Schedule) -> None:
+    def update(self, idx: np.ndarray | None, schedule: Schedule) -> None:
         """One batch (``idx``: global sample indices, in order); the same steps as the local executor."""
         cfg = self.cfg
         L = self.L
@@ -382,7 +384,7 @@ class DaskExecutor(StepExecutor):
         self.comm["rounds"] += 1
         return out
 
-    def evaluate(self, schedule: Schedule, eval_idx) -> dict:
+    def evaluate(self, schedule: Schedule, eval_idx: np.ndarray | None) -> dict:
         train_comm, self.comm = self.comm, _zero_comm()
         self._locate()  # once per epoch: where the shards are now
         lam = np.asarray(schedule.lam, dtype=float)
@@ -407,10 +409,10 @@ class DaskExecutor(StepExecutor):
         return rec
 
     # ---- weights and optimiser state --------------------------------------------------------
-    def weights(self):
+    def weights(self) -> tuple[list, list]:
         return self.W, self.b
 
-    def set_weights(self, W, b) -> None:
+    def set_weights(self, W: list, b: list) -> None:
         dtype = np.dtype(self.cfg.dtype)
         self.W = [np.asarray(w, dtype=dtype) for w in W]
         self.b = [np.asarray(v, dtype=dtype) for v in b]
@@ -427,7 +429,7 @@ class DaskExecutor(StepExecutor):
         self.mom = [((np.asarray(arrays[f"momW{l}"], dtype=dtype), np.asarray(arrays[f"momb{l}"], dtype=dtype))
                      if f"momW{l}" in arrays else None) for l in range(self.L + 1)]
 
-    def close(self):
+    def close(self) -> None:
         """Drop the shard futures (the workers free the data)."""
         for _, futs, _ in self.shards.values():
             for f in futs:
@@ -438,7 +440,7 @@ class DaskExecutor(StepExecutor):
 # =====================================================================================
 # the entry point
 # =====================================================================================
-def check_scope(net, cfg: BCDConfig):
+def check_scope(net: FenchelNetwork, cfg: BCDConfig) -> None:
     """Refuse what the distributed runner does not implement (ValueError naming the option) -- before connecting."""
     if getattr(net, "maps", None) is not None or type(net) is not FenchelNetwork:
         raise ValueError(f"net: the distributed runner trains dense FenchelNetworks only, got {type(net).__name__}")
@@ -453,11 +455,12 @@ def check_scope(net, cfg: BCDConfig):
                              f"{getattr(default, f.name)!r}, got {getattr(cfg, f.name)!r})")
 
 
-def train_distributed(net: FenchelNetwork, X, y, X_test=None, y_test=None, config: BCDConfig | dict | None = None, *,
-                      scheduler=None, n_workers: int = 2, n_shards: int | None = None, X_val=None, y_val=None,
+def train_distributed(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,
+                      config: BCDConfig | dict | None = None, *, scheduler: Any = None, n_workers: int = 2,
+                      n_shards: int | None = None, X_val: ArrayLike | None = None, y_val: ArrayLike | None = None,
                       callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
                       checkpoint: str | None = None, checkpoint_every: int = 1, resume: str | None = None,
-                      force_resume: bool = False, connect_timeout: float = 5.0, **overrides) -> TrainResult:
+                      force_resume: bool = False, connect_timeout: float = 5.0, **overrides: Any) -> TrainResult:
     """Train ``net`` by mini-batch lifted BCD on a Dask cluster (module docstring); returns a TrainResult.
 
     Same arguments and result as :func:`fenchel_cvx.train` (X is d x m, features x samples;

@@ -5,16 +5,22 @@ Shapes: features x samples (X is d x m; targets Y are k x m; labels (m,) for cla
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from ..arrays import ArrayLike
 from ..backend import to_numpy
 from ..validation import check_array
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..network import FenchelNetwork
 
 __all__ = ["prepare_data", "batch_order", "eval_subset"]
 
 
-def prepare_data(net, X, y, X_test=None, y_test=None, X_val=None, y_val=None,
-                 val_fraction: float = 0.0, seed: int = 0):
+def prepare_data(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,
+                 X_val: ArrayLike | None = None, y_val: ArrayLike | None = None, val_fraction: float = 0.0, seed: int = 0) -> dict:
     """Validate the data against the network *before any work* and split off a validation set.
 
     Returns a dict of numpy arrays: X (d x m), Y (k x m targets), y (labels or targets as given),

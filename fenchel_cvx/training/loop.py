@@ -19,12 +19,14 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..arrays import ArrayLike
 from ..backend import check_backend, to_numpy
 from ..errors import FileFormatError, TrainingDiverged, diverged_message
-from ..log import verbose_level, verbose_output
+from ..log import verbose_level
 from ..model_io import network_spec
 from ..network import FenchelNetwork
 from ..validation import check_bool, check_int, check_output_file, check_path, per_layer
@@ -131,14 +133,14 @@ class Trainer:
         log_record(rec, "", LOG_KEYS, level=verbose_level(self.verbose))
 
     # ---- state, checkpoints ------------------------------------------------------------------
-    def sync_net(self):
+    def sync_net(self) -> None:
         """Copy the working weights into ``self.net`` (numpy, the network's dtype) and set its λ to the λ in use."""
         W, b = self.executor.weights()
         self.net.W = [np.array(to_numpy(w), dtype=self.net.dtype) for w in W]
         self.net.b = [np.array(to_numpy(v), dtype=self.net.dtype) for v in b]
         self.net.lam = np.array(self.lam, dtype=float)
 
-    def hidden(self):
+    def hidden(self) -> list | None:
         """The full-batch lifted state [X_1..X_L] (numpy copies; None for the mini-batch schedule)."""
         get = getattr(self.executor, "hidden", None)
         return None if get is None else get()
@@ -152,7 +154,7 @@ class Trainer:
                 arr[f"bestW{l}"], arr[f"bestb{l}"] = w, v
         return arr
 
-    def save(self, path: str):
+    def save(self, path: str) -> None:
         """Write a checkpoint (weights in the working dtype, optimiser state, history, config) to ``path``."""
         self.sync_net()
         meta = {"kind": "lifted", "epoch": self.epoch, "config": self.cfg.to_dict(), "history": self.history,
@@ -205,10 +207,6 @@ class Trainer:
 
     # ---- main loop -----------------------------------------------------------------------------
     def run(self) -> TrainResult:
-        with verbose_output(self.verbose):
-            return self._run()
-
-    def _run(self) -> TrainResult:
         cfg = self.cfg
         if not self.history:
             rec = self._record(0.0)
@@ -274,10 +272,11 @@ def _converter(ref):
     return lambda a: like(np.asarray(a), ref)
 
 
-def train(net: FenchelNetwork, X, y, X_test=None, y_test=None, config: BCDConfig | dict | None = None, *,
-          X_val=None, y_val=None, callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
+def train(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,
+          config: BCDConfig | dict | None = None, *, X_val: ArrayLike | None = None, y_val: ArrayLike | None = None,
+          callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
           checkpoint: str | None = None, checkpoint_every: int = 1, resume: str | None = None,
-          force_resume: bool = False, init_hidden=None, **overrides) -> TrainResult:
+          force_resume: bool = False, init_hidden: Sequence[ArrayLike] | None = None, **overrides: Any) -> TrainResult:
     """Train ``net`` by lifted BCD (:mod:`fenchel_cvx.training`) and return a :class:`TrainResult`.
 
     Parameters
@@ -314,7 +313,7 @@ def train(net: FenchelNetwork, X, y, X_test=None, y_test=None, config: BCDConfig
     return trainer.run()
 
 
-def evaluate(net: FenchelNetwork, X, y) -> dict:
+def evaluate(net: FenchelNetwork, X: ArrayLike, y: ArrayLike) -> dict:
     """J and accuracy (or mean squared error) of the feed-forward network on (X, y)."""
     if not isinstance(net, FenchelNetwork):
         raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
