@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-all lint figures figures-quick bench check-blocks clean
+.PHONY: venv demo test test-all lint docs figures figures-quick bench check-blocks clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,10 @@ test-all: venv
 lint: venv
 	$(BIN)/ruff check fenchel_cvx tests demos benchmarks paper_figures
 
+# the API reference from the docstrings (pdoc, offline) into docs/api/; fails on any warning
+docs: venv
+	$(BIN)/python docs/build_api.py docs/api
+
 check-blocks: venv
 	$(BIN)/fenchel-cvx check-blocks
 
@@ -43,4 +47,4 @@ bench: venv
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python benchmarks/blocks.py --threads 1
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info docs/api

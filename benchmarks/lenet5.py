@@ -11,7 +11,7 @@ initialisation (seeded) for both methods; data ``mnist5k`` (4,000 train / 1,000 
    The model is ``ConvFenchelNetwork.torch_module()`` (the same network in ``torch.nn``), loss = mean
    cross-entropy (ρ = 0).
 2. Lifted: :func:`fenchel_cvx.train` with the schedule :func:`fenchel_cvx.training.tuned_lenet5`
-   (mini-batch BCD, design notes §4): per batch a forward initialisation; X-steps from X_L down to
+   (mini-batch BCD, docs/design.md §4): per batch a forward initialisation; X-steps from X_L down to
    X_1, each ``x_iters`` certified FISTA iterations of the conv X-block warm-started at the forward
    value; W-steps from W_0 to W_L, each ``w_iters`` majorise–minimise ridge steps
    (the W-blocks' ``solve_fixed``, :mod:`fenchel_cvx.blocks.mm`) on the layer's im2col design matrix with a proximal term

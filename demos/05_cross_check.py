@@ -1,6 +1,6 @@
 r"""Demo 5 -- a fast block solver against its CVXPY twin, and the problem CVXPY sees.
 
-Every BCD block exists twice (design notes, section 3): a disciplined convex program in
+Every BCD block exists twice (docs/design.md §3): a disciplined convex program in
 CVXPY (the reference) and a vectorised fast solver with a certified lower bound. Both are
 judged by the block's one objective function ``Block.objective``.
 

@@ -7,11 +7,17 @@ What a user needs, from one place (shapes are features x samples everywhere)::
     ds = fc.data.load("digits")
     result = fc.train(net, ds.X_train, ds.y_train, ds.X_test, ds.y_test, fc.BCDConfig(**fc.tuned(net.L)))
 
-* models: :class:`FenchelNetwork`, :class:`ConvFenchelNetwork`, :class:`LiftedTerms`;
+* models: :class:`FenchelNetwork`, :class:`ConvFenchelNetwork`, :class:`LiftedTerms`; saving and loading:
+  :func:`save`, :func:`load` (:mod:`fenchel_cvx.model_io`); torch: ``net.to_torch()``, :func:`from_torch`
+  (:mod:`fenchel_cvx.interop`);
 * training: :func:`train`, :class:`BCDConfig`, :class:`TrainResult`, :func:`tuned` (:mod:`fenchel_cvx.training`),
   :func:`train_backprop` (:mod:`fenchel_cvx.baselines`);
 * the facts: :mod:`activations` (conjugate pairs), :mod:`losses`; the blocks: :mod:`blocks`;
-* data: :mod:`data`; certificates: :mod:`certify`; errors: :class:`FenchelError` and its subclasses.
+* data: :mod:`data`; certificates: :mod:`certify`; errors: :class:`FenchelError` and its subclasses;
+  scikit-learn estimators: :mod:`fenchel_cvx.estimators`; messages go to the ``fenchel_cvx`` logger
+  (:mod:`fenchel_cvx.log`).
+
+The mathematics, the block contract and the layout are described in ``docs/design.md``.
 
 Importing the package loads neither torch nor CVXPY: the submodules and names below are imported on
 first use (``fc.blocks``, ``fc.train``...), and torch/CVXPY only when a torch array or a reference
@@ -22,9 +28,12 @@ from __future__ import annotations
 
 import importlib
 
+from . import log as _log  # noqa: F401 - installs the package logger's NullHandler
 from .errors import (
     FenchelError,
+    FileFormatError,
     LiftedModeError,
+    ResumeMismatch,
     SchedulerUnreachable,
     SolverError,
     TrainingDiverged,
@@ -50,12 +59,18 @@ _LAZY = {
     "evaluate": ("fenchel_cvx.training", "evaluate"),
     "load_checkpoint": ("fenchel_cvx.training", "load_checkpoint"),
     "train_backprop": ("fenchel_cvx.baselines", "train_backprop"),
+    "save": ("fenchel_cvx.model_io", "save"),
+    "load": ("fenchel_cvx.model_io", "load"),
+    "from_torch": ("fenchel_cvx.interop", "from_torch"),
+    "model_io": ("fenchel_cvx.model_io", None),
+    "interop": ("fenchel_cvx.interop", None),
 }
 
 __all__ = ["FenchelNetwork", "ConvFenchelNetwork", "LiftedTerms", "train", "BCDConfig", "TrainResult", "tuned",
-           "evaluate", "load_checkpoint", "train_backprop", "activations", "losses", "data", "blocks", "training",
-           "certify", "baselines", "FenchelError", "SolverError", "LiftedModeError", "TrainingDiverged",
-           "SchedulerUnreachable", "__version__"]
+           "evaluate", "load_checkpoint", "train_backprop", "save", "load", "from_torch", "activations", "losses",
+           "data", "blocks", "training", "certify", "baselines", "model_io", "interop", "FenchelError", "SolverError",
+           "LiftedModeError", "TrainingDiverged", "SchedulerUnreachable", "FileFormatError", "ResumeMismatch",
+           "__version__"]
 
 
 def __getattr__(name):

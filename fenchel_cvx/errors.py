@@ -7,7 +7,12 @@ Each specific error also derives from the builtin exception a caller would expec
   the block, the solver and its status;
 * :class:`LiftedModeError` (ValueError) -- a layer that has no lifted form (max pooling);
 * :class:`TrainingDiverged` (FloatingPointError) -- the objectives of a training run became non-finite;
-* :class:`SchedulerUnreachable` (ConnectionError, ValueError) -- no Dask scheduler answers at an address.
+* :class:`SchedulerUnreachable` (ConnectionError, ValueError) -- no Dask scheduler answers at an address;
+* :class:`FileFormatError` (ValueError) -- a model or checkpoint file that is corrupt, truncated, not ours, or
+  written by a newer format version; the message starts with ``corrupt checkpoint <path>`` or ``corrupt model
+  file <path>`` (or names the version);
+* :class:`ResumeMismatch` (ValueError) -- a checkpoint written for another configuration, architecture or
+  data set than the run that tries to resume from it (the message names the fields).
 
 Bad arguments raise plain ``ValueError``/``TypeError`` naming the argument (see
 :mod:`fenchel_cvx.validation`).
@@ -16,7 +21,7 @@ Bad arguments raise plain ``ValueError``/``TypeError`` naming the argument (see
 from __future__ import annotations
 
 __all__ = ["FenchelError", "SolverError", "LiftedModeError", "TrainingDiverged", "SchedulerUnreachable",
-           "diverged_message"]
+           "FileFormatError", "ResumeMismatch", "diverged_message"]
 
 
 class FenchelError(Exception):
@@ -37,6 +42,14 @@ class TrainingDiverged(FenchelError, FloatingPointError):
 
 class SchedulerUnreachable(FenchelError, ConnectionError, ValueError):
     """No Dask scheduler answers at the given address (a ``ConnectionError``; also a ``ValueError``, a bad option)."""
+
+
+class FileFormatError(FenchelError, ValueError):
+    """A model or checkpoint file that cannot be read: corrupt, truncated, missing keys, or a newer format."""
+
+
+class ResumeMismatch(FenchelError, ValueError):
+    """A resume whose configuration, architecture or data differ from the checkpoint's (fields named)."""
 
 
 def diverged_message(who: str, epoch: int, record: dict, hint: str) -> str:

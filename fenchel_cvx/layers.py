@@ -5,7 +5,7 @@ shape C x H x W is stored as a (C·H·W) x m array, one column per sample, each 
 C-order flattening of the sample's map (index c·H·W + h·W + w). Vectors are the special case
 of shape (n,).
 
-In the lifted model (design notes §1) every layer l is an affine map of the lifted variable,
+In the lifted model (docs/design.md §1) every layer l is an affine map of the lifted variable,
 
     U_l = A_l(W_l, X_l) + b_l ⊗ 1_P 1ᵀ,      A_l = op_l ∘ pool_l,
 
@@ -48,11 +48,13 @@ maps, biases and reshapes are written once against :func:`fenchel_cvx.backend.na
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
+from .arrays import Array
 from .backend import is_torch, namespace, to_numpy
 from .errors import LiftedModeError
 from .validation import check_int
@@ -280,7 +282,7 @@ class LinearMap:
     pooling, convolution of a flat vector) raise ``ValueError`` here, at construction.
     """
 
-    def __init__(self, op, pre=(), in_shape=None):
+    def __init__(self, op: Dense | Conv2d, pre: Sequence = (), in_shape: Sequence[int] | None = None) -> None:
         if isinstance(op, MaxPool2d) or any(isinstance(p, MaxPool2d) for p in pre):
             raise LiftedModeError(MAXPOOL_MESSAGE)
         if not isinstance(op, (Dense, Conv2d)):
@@ -384,7 +386,7 @@ class LinearMap:
         """(C, H, W, m) → (C·H·W) x m columns."""
         return X4.reshape(-1, X4.shape[-1])
 
-    def check_weights(self, W, b=None):
+    def check_weights(self, W: Array, b: Array | None = None) -> None:
         """Shapes of W (``weight_shape``) and b (``bias_shape``); raises ValueError naming them."""
         if tuple(W.shape) != self.weight_shape:
             raise ValueError(f"W: expected shape {_shape_str(self.weight_shape)} for {self!r}, got {_shape_str(W.shape)}")
@@ -392,7 +394,7 @@ class LinearMap:
             raise ValueError(f"b: expected shape {_shape_str(self.bias_shape)} for {self!r}, got {_shape_str(b.shape)}")
 
     # ---- the map, its adjoint, the weight gradient ------------------------------------------
-    def apply(self, W, X):
+    def apply(self, W: Array, X: Array) -> Array:
         """A(W, X) = op(W, pools(X)): X n_in x m → n_out x m (no bias)."""
         Z = self._pool(X)
         if not self.is_conv:
@@ -400,7 +402,7 @@ class LinearMap:
         op = self.op
         return self._from4(_conv_forward(self._to4(Z, self.mid_shape), W, op.stride, op.padding))
 
-    def adjoint(self, W, R):
+    def adjoint(self, W: Array, R: Array) -> Array:
         """Aᵀ(W, R) = poolsᵀ(opᵀ(W, R)): R n_out x m → n_in x m, with ⟨A(W, X), R⟩ = ⟨X, Aᵀ(W, R)⟩."""
         if not self.is_conv:
             Z = W.T @ R
@@ -410,25 +412,25 @@ class LinearMap:
             Z = self._from4(Z4)
         return self._pool_adjoint(Z)
 
-    def bias_full(self, b):
+    def bias_full(self, b: Array) -> Array:
         """b ⊗ 1_P: the per-channel bias expanded to one entry per output feature, shape (n_out,)."""
         if not self.is_conv:
             return b
         xp = namespace(b)
         return (b[:, None] + xp.zeros((self.out_shape[0], self.positions), like=b)).reshape(-1)
 
-    def bias_adjoint(self, R):
+    def bias_adjoint(self, R: Array) -> Array:
         """Adjoint of b ↦ (b ⊗ 1_P) 1ᵀ: R n_out x m → (C_out,) (sum over positions and samples)."""
         xp = namespace(R)
         if not self.is_conv:
             return xp.sum(R, axis=1)
         return xp.sum(R.reshape(self.out_shape[0], self.positions * R.shape[1]), axis=1)
 
-    def affine(self, W, b, X):
+    def affine(self, W: Array, b: Array, X: Array) -> Array:
         """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m)."""
         return self.apply(W, X) + self.bias_full(b)[:, None]
 
-    def weight_grad(self, R, X):
+    def weight_grad(self, R: Array, X: Array) -> tuple[Array, Array]:
         """(∂/∂W, ∂/∂b) of ⟨R, A(W, X) + (b ⊗ 1_P) 1ᵀ⟩: shapes ``weight_shape`` and ``bias_shape``."""
         Z = self._pool(X)
         if not self.is_conv:
@@ -440,7 +442,7 @@ class LinearMap:
         return gW, self.bias_adjoint(R)
 
     # ---- design-matrix form (W-blocks) -----------------------------------------------------
-    def design(self, X):
+    def design(self, X: Array) -> Array:
         """D with A(W, X) = cols⁻¹(W_mat D): fan_in x (P·m); W_mat = W.reshape(C_out, fan_in).
 
         Dense: D = pools(X) (n x m). Conv: the im2col matrix of pools(X), columns ordered
@@ -453,28 +455,28 @@ class LinearMap:
         op = self.op
         return _conv_unfold(self._to4(Z, self.mid_shape), op.kernel, op.stride, op.padding)
 
-    def to_design_rows(self, U):
+    def to_design_rows(self, U: Array) -> Array:
         """cols(U): n_out x m → C_out x (P·m), the layout of W_mat D (a reshape; dense: U itself)."""
         if not self.is_conv:
             return U
         return U.reshape(self.out_shape[0], self.positions * U.shape[1])
 
-    def from_design_rows(self, V):
+    def from_design_rows(self, V: Array) -> Array:
         """Inverse of :meth:`to_design_rows`: C_out x (P·m) → n_out x m."""
         if not self.is_conv:
             return V
         return V.reshape(self.n_out, V.shape[1] // self.positions)
 
-    def weight_matrix(self, W):
+    def weight_matrix(self, W: Array) -> Array:
         """W as the C_out x fan_in matrix acting on :meth:`design` (a reshape)."""
         return W.reshape(self.weight_shape[0], self.fan_in)
 
-    def weight_from_matrix(self, Wm):
+    def weight_from_matrix(self, Wm: Array) -> Array:
         """Inverse of :meth:`weight_matrix`."""
         return Wm.reshape(self.weight_shape)
 
     # ---- explicit operators (references) and norms -------------------------------------------
-    def pool_sparse(self):
+    def pool_sparse(self) -> sp.csr_matrix:
         """pools as a scipy sparse n_mid x n_in matrix (entries 1/p² per window)."""
         M = sp.identity(self.n_in, format="csr")
         if not self.pools:
@@ -491,7 +493,7 @@ class LinearMap:
             H, W = Ho, Wo
         return M.tocsr()
 
-    def op_sparse(self, W):
+    def op_sparse(self, W: Array) -> sp.csr_matrix:
         """op(W, ·) as a scipy sparse n_out x n_mid matrix (float64)."""
         Wn = np.asarray(to_numpy(W), dtype=np.float64)
         self.check_weights(Wn)
@@ -509,11 +511,11 @@ class LinearMap:
         vals = Wn[o[ok], c[ok], i[ok], j[ok]]
         return sp.csr_matrix((vals, (rows, cols)), shape=(self.n_out, self.n_mid))
 
-    def sparse(self, W):
+    def sparse(self, W: Array) -> sp.csr_matrix:
         """A(W, ·) = op ∘ pools as an explicit scipy sparse n_out x n_in matrix (float64)."""
         return (self.op_sparse(W) @ self.pool_sparse()).tocsr()
 
-    def norm_bound(self, W) -> float:
+    def norm_bound(self, W: Array) -> float:
         r"""A certified upper bound on ‖A(W, ·)‖₂ (Python float).
 
         ‖A‖ ≤ ‖op‖·Π_pools 1/p (‖avg-pool_p‖₂ = 1/p exactly). Dense: ‖W‖₂ (exact). Conv: the

@@ -24,13 +24,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import activations as _act
 from . import losses as _loss
-from .backend import is_torch, namespace, to_numpy
-from .validation import check_array, per_layer
+from .arrays import Array, ArrayLike, Device, DTypeLike, PathLike
+from .backend import is_torch, like, namespace, to_numpy
+from .validation import check_array, check_bool, check_seed, per_layer
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    import torch
 
 __all__ = ["FenchelNetwork", "LiftedTerms"]
 
@@ -70,29 +75,25 @@ class FenchelNetwork:
     dtype : numpy dtype of the parameters (float64 by default).
     """
 
-    def __init__(self, sizes: Sequence[int], activation="relu", loss="cross_entropy", lam=1.0, rho=0.0,
-                 bias: bool = True, seed: int | None = 0, dtype=np.float64):
-        sizes = list(sizes)
-        if len(sizes) < 2 or any((not isinstance(s, (int, np.integer))) or s < 1 for s in sizes):
-            raise ValueError(f"sizes: expected at least two positive integers (e.g. [64, 100, 10]), got {sizes}")
-        self.sizes = [int(s) for s in sizes]
-        L = len(sizes) - 2
-        if isinstance(activation, (str, _act.Activation)):
-            acts = [activation] * L
-        else:
-            acts = list(activation)
-            if len(acts) != L:
-                raise ValueError(f"activation: expected one activation per hidden layer ({L}), got {len(acts)}")
-        self.activations = [_act.get(a) for a in acts]
+    def __init__(self, sizes: Sequence[int], activation: str | _act.Activation | Sequence = "relu",
+                 loss: str | _loss.Loss = "cross_entropy", lam: float | Sequence[float] = 1.0,
+                 rho: float | Sequence[float] = 0.0, bias: bool = True, seed: int | None = 0,
+                 dtype: DTypeLike = np.float64) -> None:
+        self.sizes = _check_sizes(sizes)
+        L = len(self.sizes) - 2
+        self.activations = [_act.get(a) for a in _act.per_hidden_layer(activation, L)]
         self._init_common(L, loss, lam, rho, bias, dtype, seed)
 
-    def _init_common(self, L: int, loss, lam, rho, bias, dtype, seed):
+    def _init_common(self, L: int, loss, lam, rho, bias, dtype, seed) -> None:
         """Loss, λ (L values), ρ (L+1 values), bias, dtype checks and the seeded initialisation (both network kinds)."""
         self.loss = _loss.get(loss)
         self.lam = per_layer(lam, L, "lam")
         self.rho = per_layer(rho, L + 1, "rho")
-        self.bias = bool(bias)
-        self.dtype = np.dtype(dtype)
+        self.bias = check_bool(bias, "bias")
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype: expected a float dtype (float64 or float32), got {dtype!r}") from None
         if self.dtype.kind != "f":
             raise TypeError(f"dtype: expected a float dtype, got {self.dtype}")
         self.init_params(seed)
@@ -107,14 +108,14 @@ class FenchelNetwork:
     def n_layers(self) -> int:
         return len(self.sizes) - 1
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         acts = ",".join(a.name for a in self.activations)
         return (f"FenchelNetwork(sizes={self.sizes}, activation=[{acts}], loss={self.loss.name}, "
                 f"lam={self.lam.tolist()}, rho={self.rho.tolist()}, bias={self.bias})")
 
-    def init_params(self, seed: int | None = 0):
+    def init_params(self, seed: int | None = 0) -> FenchelNetwork:
         """Initialise W_l, b_l ~ U(−1/√n_l, 1/√n_l) (b = 0 when bias=False) from ``seed``."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         self.W, self.b = [], []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
             s = 1.0 / math.sqrt(n_in)
@@ -123,7 +124,7 @@ class FenchelNetwork:
             self.b.append(bl.astype(self.dtype))
         return self
 
-    def skeleton(self):
+    def skeleton(self) -> FenchelNetwork:
         """A shallow copy without the parameters (W = b = None): the architecture, activations, loss, λ and ρ
         (what the Dask workers need for the forward pass and the blocks; light to pickle)."""
         import copy
@@ -132,11 +133,11 @@ class FenchelNetwork:
         sk.W = sk.b = None
         return sk
 
-    def get_params(self):
+    def get_params(self) -> tuple[list, list]:
         """Copies of (W, b) as lists of arrays."""
         return [namespace(w).copy(w) for w in self.W], [namespace(v).copy(v) for v in self.b]
 
-    def set_params(self, W, b):
+    def set_params(self, W: Sequence[ArrayLike], b: Sequence[ArrayLike]) -> FenchelNetwork:
         """Set (W, b) after checking shapes and finiteness."""
         W = [check_array(w, f"W[{l}]", (o, i)) for l, (w, i, o) in enumerate(zip(W, self.sizes[:-1], self.sizes[1:]))]
         b = [check_array(v, f"b[{l}]", (o,)) for l, (v, o) in enumerate(zip(b, self.sizes[1:]))]
@@ -154,20 +155,43 @@ class FenchelNetwork:
             b = [xp.asarray(v, like=ref) for v in b]
         return W, b
 
-    # ---- validation -------------------------------------------------------------
-    def check_input(self, X0):
-        """Validate data X0 (d x m, finite); returns it as a float array."""
-        return check_array(X0, "X0", (self.sizes[0], None))
+    # ---- export ---------------------------------------------------------------------
+    def to_torch(self, device: Device = "cpu", dtype: DTypeLike | None = None,
+                 flat_input: bool = False) -> torch.nn.Sequential:
+        """The feed-forward network as a ``torch.nn.Sequential`` (a copy of the weights; torch's convention,
+        samples x features: rows (m, d) → logits (m, k); conv networks take images (m, C, H, W), or rows with
+        ``flat_input=True``). See :mod:`fenchel_cvx.interop`; :func:`fenchel_cvx.from_torch` is the inverse."""
+        from .interop import to_torch
 
-    def check_targets(self, y, m: int | None = None):
+        return to_torch(self, device=device, dtype=dtype, flat_input=flat_input)
+
+    def save(self, path: PathLike) -> str:
+        """Write the network (architecture, activations, loss, λ, ρ, bias, dtype, weights) to ``path`` in the
+        model format of :mod:`fenchel_cvx.model_io`; :func:`fenchel_cvx.load` reads it back. Returns the path."""
+        from .model_io import save
+
+        return save(self, path)
+
+    # ---- validation -------------------------------------------------------------
+    def check_input(self, X0: ArrayLike, min_samples: int = 0) -> Array:
+        """Validate data X0 (d x m, finite, at least ``min_samples`` columns); returns it as a float array."""
+        X0 = check_array(X0, "X0", (self.sizes[0], None))
+        if X0.shape[1] < min_samples:
+            raise ValueError(f"X0: expected at least {min_samples} sample(s) (columns), got {X0.shape[1]}")
+        return X0
+
+    def check_targets(self, y: ArrayLike, m: int | None = None) -> Array:
         """Validate targets and return Y as k x m (one-hot for cross-entropy labels)."""
         Y = self.loss.targets(y, self.sizes[-1])
         if m is not None and Y.shape[1] != m:
             raise ValueError(f"targets y: expected {m} samples (one per column of X0), got {Y.shape[1]}")
         return Y
 
-    def check_hidden(self, Xs, m: int):
+    def check_hidden(self, Xs: Sequence[ArrayLike], m: int) -> list:
         """Validate hidden activations [X_1..X_L]: shapes n_l x m, finite, in dom f*_{l-1}."""
+        if not isinstance(Xs, (list, tuple)):
+            raise TypeError(f"X: expected a list of {self.L} hidden activation arrays [X_1..X_L], got "
+                            f"{type(Xs).__name__}")
         if len(Xs) != self.L:
             raise ValueError(f"X: expected {self.L} hidden activation arrays [X_1..X_L], got {len(Xs)}")
         out = []
@@ -180,17 +204,17 @@ class FenchelNetwork:
         return out
 
     # ---- evaluation ---------------------------------------------------------------
-    def affine(self, l: int, W_l, b_l, X):
+    def affine(self, l: int, W_l: Array, b_l: Array, X: Array) -> Array:
         """U_l = W_l X + b_l 1ᵀ: the linear map of layer l, unvalidated (X is n_l x m; the one place it is
         written; conv networks override it with their LinearMap)."""
         return W_l @ X + b_l[:, None]
 
-    def pre_activation(self, l: int, X, W=None, b=None):
+    def pre_activation(self, l: int, X: Array, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> Array:
         """U_l = W_l X + b_l 1ᵀ for layer l (X is n_l x m)."""
         W, b = self._params(W, b, X)
         return self.affine(l, W[l], b[l], X)
 
-    def forward_pass(self, W, b, X0):
+    def forward_pass(self, W: Sequence[Array], b: Sequence[Array], X0: Array) -> tuple[list, list, Array]:
         """The feed-forward pass with explicit parameters, unvalidated (the trainers' hot path).
 
         Returns ``(Us, Xs, Z)``: pre-activations [U_0..U_{L−1}], activations [X_1..X_L] = φ_l(U_l) and the
@@ -205,7 +229,8 @@ class FenchelNetwork:
             Xs.append(X)
         return Us, Xs, self.affine(self.L, W[self.L], b[self.L], X)
 
-    def lifted_sums(self, W, b, X0, Y, Xs):
+    def lifted_sums(self, W: Sequence[Array], b: Sequence[Array], X0: Array, Y: Array,
+                    Xs: Sequence[Array]) -> tuple[float, list]:
         """The unnormalised pieces of F_λ at (W, b, X), unvalidated: ``(ℓ(Y, Z), [Σ B_φl(U_l, X_{l+1})]_l)``
         with U_l computed from the lifted X_l and Z from X_L (sums over the columns of X0).
 
@@ -221,7 +246,8 @@ class FenchelNetwork:
         Z = self.affine(self.L, W[self.L], b[self.L], prev[self.L])
         return float(self.loss.value(Y, Z)), divs
 
-    def lifted_value(self, loss_sum: float, div_sums, m: int, lam, W) -> float:
+    def lifted_value(self, loss_sum: float, div_sums: Sequence[float], m: int, lam: ArrayLike,
+                     W: Sequence[Array]) -> float:
         """F_λ = (ℓ + Σ_l λ_l Σ B_l)/m + Σ_l ρ_l/2 ‖W_l‖² from the sums of :meth:`lifted_sums` over m samples."""
         total = 0.0
         for l in range(self.L):
@@ -229,35 +255,38 @@ class FenchelNetwork:
         total += float(loss_sum) / m
         return total + self.regulariser(W)
 
-    def forward(self, X0, W=None, b=None):
+    def forward(self, X0: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> tuple[list, Array]:
         """Feed-forward pass. Returns ``(Xs, Z)`` with ``Xs = [X_1, ..., X_L]`` and logits Z (k x m)."""
         X0 = self.check_input(X0)
         W, b = self._params(W, b, X0)
         _, Xs, Z = self.forward_pass(W, b, X0)
         return Xs, Z
 
-    def predict(self, X0, W=None, b=None):
+    def predict(self, X0: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> Array:
         """Predicted labels (classification) or outputs (regression) of the feed-forward network."""
         return self.loss.predict(self.forward(X0, W, b)[1])
 
-    def regulariser(self, W=None):
+    def regulariser(self, W: Sequence[ArrayLike] | None = None) -> float:
         W = self.W if W is None else W
         return float(sum(0.5 * r * float(namespace(w).sum(w * w)) for r, w in zip(self.rho, W)))
 
-    def objective(self, X0, y, W=None, b=None) -> float:
+    def objective(self, X0: ArrayLike, y: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> float:
         """Standard objective J(W) = ℓ(Y, Z)/m + Σ ρ_l/2 ‖W_l‖²."""
-        X0 = self.check_input(X0)
+        X0 = self.check_input(X0, min_samples=1)
         m = X0.shape[1]
         Y = self.check_targets(y, m)
         _, Z = self.forward(X0, W, b)
         Y = namespace(Z).asarray(Y, like=Z)
         return float(self.loss.value(Y, Z)) / m + self.regulariser(W)
 
-    def lifted_terms(self, X0, y, Xs, W=None, b=None, lam=None) -> LiftedTerms:
+    def lifted_terms(self, X0: ArrayLike, y: ArrayLike, Xs: Sequence[ArrayLike], W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None,
+                     lam: float | Sequence[float] | None = None) -> LiftedTerms:
         """The terms of F_λ(W, X) (see :class:`LiftedTerms`); ``lam`` overrides the network's λ."""
-        X0 = self.check_input(X0)
+        X0 = self.check_input(X0, min_samples=1)
         m = X0.shape[1]
         Y = self.check_targets(y, m)
+        if isinstance(Xs, (list, tuple)):  # hidden arrays on another backend than X0 are converted to X0's
+            Xs = [like(check_array(X, f"X[{l}]", (None, None)), X0) for l, X in enumerate(Xs, start=1)]
         Xs = self.check_hidden(Xs, m)
         lam = self.lam if lam is None else per_layer(lam, self.L, "lam")
         W, b = self._params(W, b, X0)
@@ -266,15 +295,28 @@ class FenchelNetwork:
         divs = [lam[l] * div_sums[l] / m for l in range(self.L)]
         return LiftedTerms(loss=loss_sum / m, divergences=divs, reg=self.regulariser(W))
 
-    def lifted_objective(self, X0, y, Xs, W=None, b=None, lam=None) -> float:
+    def lifted_objective(self, X0: ArrayLike, y: ArrayLike, Xs: Sequence[ArrayLike], W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None,
+                         lam: float | Sequence[float] | None = None) -> float:
         """F_λ(W, X) with X = [X_1..X_L] (data terms carry 1/m)."""
         return self.lifted_terms(X0, y, Xs, W, b, lam).total
 
-    def accuracy(self, X0, y, W=None, b=None) -> float:
+    def accuracy(self, X0: ArrayLike, y: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> float:
         """Fraction of correctly classified samples (classification losses only)."""
         if not self.loss.classification:
             raise ValueError("accuracy: defined for classification losses only")
-        Y = self.check_targets(y)
+        X0 = self.check_input(X0, min_samples=1)
+        Y = self.check_targets(y, X0.shape[1])
         pred = to_numpy(self.predict(X0, W, b))
         labels = np.argmax(to_numpy(Y), axis=0)
         return float(np.mean(pred == labels))
+
+
+def _check_sizes(sizes) -> list[int]:
+    """``sizes``: at least two positive integers (Python or numpy ints)."""
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) and not hasattr(sizes, "__iter__"):
+        raise TypeError(f"sizes: expected a sequence of layer widths, e.g. [64, 100, 10], got {sizes!r}")
+    sizes = list(sizes)
+    if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
+        raise ValueError(f"sizes: expected at least two positive integers (e.g. [64, 100, 10]), got {sizes}")
+    return [int(s) for s in sizes]
+

@@ -1,6 +1,6 @@
 r"""Fair comparisons of lifted training and backprop: equal tuning budgets, equal epochs, equal time.
 
-The protocol (design notes §5b; what ``benchmarks/compare.py`` and the paper figure run):
+The protocol (docs/design.md, fair comparisons; what ``benchmarks/compare.py`` and the paper figure run):
 
 1. **Tuning on a validation split only.** The training set is split 90/10 (stratified, seeded). Every method
    is tuned by the same routine, :func:`tune`: a grid over its search space (:class:`MethodSpec`), each grid

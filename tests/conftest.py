@@ -15,8 +15,10 @@ def load_script(relpath: str, name: str | None = None):
     module; its folder goes on sys.path so that it finds its sibling helpers. One loader for every test."""
     path = os.path.join(ROOT, relpath)
     folder = os.path.dirname(path)
-    if folder not in sys.path:  # appended: a script's name must never shadow a package (dask worker processes
-        sys.path.append(folder)  # inherit sys.path)
+    if folder not in sys.path:
+        # appended, not prepended: a script folder must not shadow installed packages for the rest of the session
+        # (benchmarks/distributed.py shadowed dask's `distributed` in the worker processes a LocalCluster spawns)
+        sys.path.append(folder)
     name = name or "script_" + os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)

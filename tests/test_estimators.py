@@ -95,10 +95,78 @@ def test_estimator_errors(digits_rows):
     Xn[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         clf.fit(Xn, y)
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         clf.fit(X, y[:-1])
     with pytest.raises(ValueError, match="method"):
         FenchelLiftedClassifier(method="lbfgs").fit(X, y)
     clf.fit(X, y)
     with pytest.raises(ValueError, match="features"):
         clf.predict(X[:, :10])
+
+
+# ---- scikit-learn conformance ----------------------------------------------------------------------------
+def _failed(estimator):
+    from sklearn.utils.estimator_checks import check_estimator
+
+    results = check_estimator(estimator, on_fail=None)
+    assert len(results) > 40
+    skipped = {r["check_name"] for r in results if r["status"] == "skipped"}
+    # the only skip: scikit-learn's array-API check, which runs only with SCIPY_ARRAY_API=1 set before import
+    assert skipped <= {"check_array_api_input"}, skipped
+    return [(r["check_name"], str(r["exception"])[:300]) for r in results if r["status"] == "failed"]
+
+
+@pytest.mark.parametrize("cls", [FenchelLiftedClassifier, FenchelLiftedRegressor])
+def test_check_estimator_passes(cls):
+    """Every check of sklearn.utils.estimator_checks.check_estimator (small hidden layer: the checks fit ~100x)."""
+    assert _failed(cls(hidden_layer_sizes=(16,))) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", [FenchelLiftedClassifier, FenchelLiftedRegressor])
+def test_check_estimator_passes_with_the_defaults(cls):
+    assert _failed(cls()) == []
+
+
+def test_binary_classification_as_scikit_learn_does_it(digits_rows):
+    from sklearn.model_selection import cross_val_score
+
+    X, y, Xt, yt = digits_rows
+    keep, keep_t = y < 2, yt < 2
+    labels = np.array(["zero", "one"])
+    clf = FenchelLiftedClassifier(**FAST).fit(X[keep], labels[y[keep]])
+    d = clf.decision_function(Xt[keep_t])
+    assert d.shape == (keep_t.sum(),)
+    assert_array_equal(clf.predict(Xt[keep_t]), clf.classes_[(d > 0).astype(int)])  # classes_ = ["one", "zero"]
+    P = clf.predict_proba(Xt[keep_t])
+    assert_allclose(P[:, 1], 1.0 / (1.0 + np.exp(-d)), rtol=1e-12)  # softmax of two logits = sigmoid of their difference
+    auc = cross_val_score(FenchelLiftedClassifier(**FAST), X[keep], y[keep], cv=2, scoring="roc_auc")
+    assert auc.shape == (2,) and np.all(np.isfinite(auc)) and np.all(auc > 0.9)
+
+
+@pytest.mark.parametrize("bad_y,match", [
+    ("continuous", "Unknown label type"),
+    ("nan", "NaN"),
+])
+def test_classifier_refuses_non_labels(digits_rows, bad_y, match):
+    X, y, _, _ = digits_rows
+    yy = y + 0.5 if bad_y == "continuous" else np.where(np.arange(y.size) == 3, np.nan, y.astype(float))
+    with pytest.raises(ValueError, match=match):
+        FenchelLiftedClassifier(**FAST).fit(X, yy)
+
+
+def test_complex_and_sparse_X_are_refused(digits_rows):
+    import scipy.sparse as sp
+
+    X, y, _, _ = digits_rows
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        FenchelLiftedClassifier(**FAST).fit(X + 1j, y)
+    with pytest.raises(TypeError, match="Sparse data"):
+        FenchelLiftedRegressor(**FAST).fit(sp.csr_matrix(X), y.astype(float))
+
+
+def test_huge_labels_are_classes_not_widths(digits_rows):
+    X, y, _, _ = digits_rows
+    yy = np.where(y % 2 == 0, 10**9, -3)  # two classes, whatever their values
+    clf = FenchelLiftedClassifier(**FAST).fit(X, yy)
+    assert clf.net_.sizes[-1] == 2 and set(clf.predict(X)) <= {10**9, -3}

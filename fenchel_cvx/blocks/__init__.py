@@ -1,6 +1,6 @@
 """BCD blocks of the lifted objective: CVXPY reference + fast vectorised solvers + certificate.
 
-Block kinds (design notes, section 2), each a class following :class:`Block`:
+Block kinds (docs/design.md §2), each a class following :class:`Block`:
 
 * ``hidden_x`` -- :class:`HiddenXBlock`: hidden activations X_l, 1 ≤ l < L
 * ``last_x``   -- :class:`LastXBlock`: last hidden activations X_L
@@ -14,11 +14,13 @@ a block from a network state (validated), ``from_state`` from a trainer's :class
 :func:`x_block` / :func:`w_block` pick the dense or conv class of a layer.
 
 ``BLOCKS`` maps kind names to classes. Tests and ``fenchel-cvx check-blocks`` are parametrised from it.
-Shapes: features x samples.
+:func:`cross_check` (:mod:`.crosscheck`) judges *your* solver of a block kind the same way. Shapes: features x
+samples.
 """
 
 from ..errors import SolverError
 from .base import Block, BlockResult, default_tol, solve_cvxpy
+from .crosscheck import CrossCheckReport, cross_check
 from .state import LiftedState, w_block, x_block
 from .w_blocks import HiddenWBlock, LastWBlock
 from .x_blocks import HiddenXBlock, LastXBlock
@@ -31,4 +33,5 @@ BLOCKS = {
 }
 
 __all__ = ["Block", "BlockResult", "SolverError", "solve_cvxpy", "default_tol", "BLOCKS", "LiftedState",
-           "x_block", "w_block", "HiddenXBlock", "LastXBlock", "HiddenWBlock", "LastWBlock"]
+           "x_block", "w_block", "HiddenXBlock", "LastXBlock", "HiddenWBlock", "LastWBlock", "cross_check",
+           "CrossCheckReport"]

@@ -1,7 +1,7 @@
 """The block contract shared by every BCD block.
 
 A block is one convex subproblem of the lifted objective F_λ with everything but one
-variable fixed (design notes, section 2). Each block class
+variable fixed (docs/design.md §2; the contract: §3). Each block class
 
 * stores its data (numpy float64 or torch tensors; features x samples),
 * ``objective(sol)`` -- **the single judge**: the block objective at a candidate
@@ -45,6 +45,7 @@ import numpy as np
 
 from ..backend import to_numpy
 from ..errors import SolverError
+from ..log import warn_large_reference
 
 __all__ = ["BlockResult", "Block", "SolverError", "solve_cvxpy", "default_tol", "certified_min"]
 
@@ -136,12 +137,14 @@ def solve_cvxpy(prob, block_name: str, solver: str | None = "CLARABEL",
     """
     import cvxpy as cp
 
+    if solver is not None and not isinstance(solver, str):
+        raise TypeError(f"solver: expected a CVXPY solver name (e.g. 'CLARABEL') or None, got {solver!r}")
     installed = cp.installed_solvers()
     if solver is None:
         solver = next(s for s in _PREFERRED if s in installed)
     solver = solver.upper()
     if solver not in installed:
-        raise ValueError(f"solver {solver!r} is not installed; installed solvers: {', '.join(installed)}")
+        raise ValueError(f"solver: {solver!r} is not installed; installed solvers: {', '.join(installed)}")
     t0 = time.perf_counter()
     try:
         data, chain, inverse = prob.get_problem_data(solver, solver_opts=solver_opts)
@@ -239,6 +242,7 @@ class Block(abc.ABC):
         t0 = time.perf_counter()
         prob = self.problem()
         t_build = time.perf_counter() - t0
+        warn_large_reference(prob, self.name())  # before a solve that may take minutes
         primal, dual, times = solve_cvxpy(prob, self.name(), solver, **kwargs)
         sol = self.reference_solution()
         obj = self.objective(sol)

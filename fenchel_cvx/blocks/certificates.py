@@ -3,7 +3,7 @@ r"""Certified lower bounds of the blocks in float64, and the one rounding allowa
 Shapes: features x samples. Everything here runs on numpy float64 arrays (the blocks convert their data
 exactly: a float32 or torch block is certified for the same data read as float64).
 
-**What "certified" means** (design notes §5): a lower bound on a block's optimum is the value of a
+**What "certified" means** (docs/design.md, certificates): a lower bound on a block's optimum is the value of a
 provably valid expression, evaluated in float64 at a point whose feasibility is checked, and then
 deflated by a rigorous allowance for the rounding of that evaluation. It never rests on a solver's
 tolerance: a solver's primal value, or "primal − reported gap", is not a bound. The constructions:

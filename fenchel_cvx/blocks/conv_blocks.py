@@ -4,7 +4,7 @@ Shapes: features x samples. A lifted variable X_l is n_l x m (the flattened **pr
 activation maps); layer l's linear map A_l = op_l ∘ pool_l (:class:`~fenchel_cvx.layers.LinearMap`:
 average poolings folded in, then a convolution or a dense map) sends it to U_l = A_l(W_l, X_l) +
 (b_l ⊗ 1_P) 1ᵀ. With A = A_l (the map *out of* the block's variable for X-blocks), ``B`` = (b_l ⊗ 1_P) 1ᵀ
-and "all data terms carry 1/m", the four blocks are those of design notes §2 with W V replaced by
+and "all data terms carry 1/m", the four blocks are those of docs/design.md §2 with W V replaced by
 A(W, V):
 
 * ``hidden_x`` (:class:`ConvHiddenXBlock`, X_l, 1 ≤ l < L), over V ∈ dom f*_{l−1}::

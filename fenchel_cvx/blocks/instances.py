@@ -11,16 +11,20 @@ of pre-activations lands near the kinks of φ.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
+from ..arrays import ArrayLike
 from ..backend import have_torch
 from ..network import FenchelNetwork
 
 
-def random_state(activation="relu", loss="cross_entropy", sizes=(6, 5, 4, 3), m=12, seed=0,
-                 lam=None, rho=None, edge_fraction=0.25, backend="numpy", dtype="float64", device="cpu",
-                 X0=None, y=None, weight_scale=2.0, noise=0.3):
+def random_state(activation: str = "relu", loss: str = "cross_entropy", sizes: Sequence[int] = (6, 5, 4, 3),
+                 m: int = 12, seed: int = 0, lam: ArrayLike | None = None, rho: ArrayLike | None = None,
+                 edge_fraction: float = 0.25, backend: str = "numpy", dtype: str = "float64", device: str = "cpu",
+                 X0: ArrayLike | None = None, y: ArrayLike | None = None, weight_scale: float = 2.0,
+                 noise: float = 0.3) -> tuple:
     """Return ``(net, X0, y, Xs)`` for a random instance (see module docstring).
 
     ``backend`` is ``"numpy"`` or ``"torch"`` (then X0, Xs, y and the parameters are
@@ -29,6 +33,8 @@ def random_state(activation="relu", loss="cross_entropy", sizes=(6, 5, 4, 3), m=
     otherwise X0 is standard normal. The initial weights are multiplied by
     ``weight_scale`` and the hidden activations perturbed by ``noise``·N(0, 1).
     """
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"m: expected a positive number of samples, got {m!r}")
     rng = np.random.default_rng(seed)
     sizes = list(sizes)
     L = len(sizes) - 2
@@ -45,8 +51,9 @@ def random_state(activation="relu", loss="cross_entropy", sizes=(6, 5, 4, 3), m=
                           backend=backend, dtype=dtype, device=device)
 
 
-def complete_state(net, rng, m, X0=None, y=None, noise=0.3, edge_fraction=0.25, backend="numpy",
-                   dtype="float64", device="cpu"):
+def complete_state(net: FenchelNetwork, rng: np.random.Generator, m: int, X0: ArrayLike | None = None,
+                   y: ArrayLike | None = None, noise: float = 0.3, edge_fraction: float = 0.25, backend: str = "numpy",
+                   dtype: str = "float64", device: str = "cpu") -> tuple:
     """Data, targets and perturbed hidden activations for ``net`` (dense or conv), then conversion.
 
     X0 (d x m, standard normal unless given), y (random labels with every class present, or

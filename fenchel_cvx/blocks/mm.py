@@ -3,7 +3,7 @@ r"""Majorise–minimise (MM) ridge steps: the fixed-budget solver of the W-block
 Shapes: features x samples. X is n_in x m, X̃ = [X; 1ᵀ] ((n_in+1) x m) with a bias (X itself
 without), Θ = [W | b] (n_out x (n_in+1)), U = Θ X̃ (n_out x m).
 
-Block (design notes §2, with the proximal term of the mini-batch scheme)::
+Block (docs/design.md §2, with the proximal term of the mini-batch scheme)::
 
     P(W, b) = H(W X + b 1ᵀ) + ρ/2‖W‖² + γ/2 (‖W − W_pre‖² + ‖b − b_pre‖²),
 

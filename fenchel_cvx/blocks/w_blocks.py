@@ -517,7 +517,7 @@ class HiddenWBlock(_WBlock):
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):
         """Block of weight layer ``layer`` (0 ≤ layer < L) of ``net`` at activations ``Xs``."""
-        if layer is None or int(layer) != layer or not 0 <= int(layer) < net.L:
+        if not isinstance(layer, (int, np.integer)) or isinstance(layer, bool) or not 0 <= int(layer) < net.L:
             raise ValueError(f"layer: hidden_w needs a weight layer in 0..{net.L - 1}, got {layer}")
         layer = int(layer)
         X0 = net.check_input(X0)

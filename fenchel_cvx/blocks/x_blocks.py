@@ -4,7 +4,7 @@ Shapes: features x samples. V = X_l is n_l x m, U = U_{l−1} = W_{l−1} X_{l�
 n_l x m, W = W_l is n_{l+1} x n_l (k x n_L for the last block), b = b_l has shape (n_{l+1},).
 ⟨A, B⟩ = Σ A∘B; every data term carries 1/m; φ = act (layer l−1), φ_next = act_next (layer l).
 
-**hidden_x** (design notes §2), over V ∈ dom f*::
+**hidden_x** (docs/design.md §2), over V ∈ dom f*::
 
     F(V) = (1/m) { λ [Σ f*(V) − ⟨U, V⟩] + λ_next [Σ f_next(W V + b 1ᵀ) − ⟨W V + b 1ᵀ, X_next⟩] }
 

@@ -1,4 +1,4 @@
-r"""Lower-bound certificates for small problems (design notes, section 5).
+r"""Lower-bound certificates for small problems (docs/design.md §5).
 
 The optimal training loss min J of a tiny network is bracketed by
 

@@ -20,7 +20,7 @@ So, for each sign pattern s (units are interchangeable: p = #{s_i = +1} = 0..n p
               ṽ ≥ 0, g̃ = ṽ − ũ ≥ 0, ṽ·g̃ = 0 (complementarity: SOS1 pairs, or ṽg̃ ≤ 0);
     min F_λ = min (1/m)Σ_j ½(Σ_i s_i ṽ_ij + c − y_j)² + Σ_i τ_i,   τ_i² ≥ 2ρ_1Ẽ_i,
 
-with the divergence modelled as in the design notes,
+with the divergence modelled as in docs/design.md §5,
 B(u, v) = min_{s ≥ max(u,0)} ½(s − v)² + v·g, g = s − u ≥ 0 (for any s, ½(s−v)² + v(s−u) =
 ½s² + ½v² − uv, increasing in s ≥ 0, so the minimum is at s = u₊ and equals ½u₊² + ½v² − uv).
 At every minimiser s = u₊ and g = u₋, so s·g = 0: the model adds SOS1(s̃_ij, g̃_ij), which makes

@@ -12,12 +12,13 @@ lower ≤ min F_λ ≤ min J ≤ upper and the λ sweep, and saves a plot of the
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
 
 
-def configure(p):
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", "-d", type=int, default=1, help="input features d (default: %(default)s)")
     p.add_argument("--hidden", type=int, default=2, help="hidden ReLU units n (default: %(default)s)")
     p.add_argument("--samples", "-m", type=int, default=6, help="samples m (default: %(default)s)")
@@ -65,11 +66,16 @@ def _load(args):
     return net, X0, y
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..certify import certify, lbfgs_provider
+    from ..validation import check_output_file
 
     if args.starts < 1:
         raise ValueError(f"--starts: expected at least 1, got {args.starts}")
+    if not args.no_plot:
+        check_output_file(args.plot, "--plot")  # before any solve
+    if args.json:
+        check_output_file(args.json, "--json")
     net, X0, y = _load(args)
     convex = False if args.no_convex else None
     rep = certify(net, X0, y, lams=args.lams, upper_providers=[lbfgs_provider(args.starts, seed=args.seed)],

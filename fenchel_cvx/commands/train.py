@@ -7,9 +7,11 @@ number of features and its last width the number of classes), trains it with
 :func:`fenchel_cvx.baselines.train_backprop` (``--method adam|sgd``), and writes to
 ``--output`` (default ``runs/<dataset>-<method>-seed<seed>``):
 
+* ``model.npz``: the trained network (:func:`fenchel_cvx.load` reads it; ``--model`` elsewhere,
+  ``--no-model`` to skip);
 * ``metrics.json``: ``{"method", "dataset", "config", "history", "final", "times", ...}``
   (history: one record per epoch with F, J, train/val/test accuracy, time);
-* ``training_curve.png``: accuracy and objectives per epoch.
+* ``training_curve.png``: accuracy and objectives per epoch (``--no-plot`` to skip).
 
 The lifted options start from ``--preset tuned`` (:func:`fenchel_cvx.training.tuned`, the schedule
 benchmarked on Fashion-MNIST) or ``--preset plain`` (:class:`fenchel_cvx.training.BCDConfig`'s
@@ -20,7 +22,8 @@ tcp://host:8786`` lifted BCD runs sample-parallel on Dask
 (:func:`fenchel_cvx.training.dask.train_distributed`; same metrics and checkpoints).
 
 Every option is checked (architecture vs data, labels vs output width, method, backend,
-dtype) before any training starts.
+dtype, and every path that will be written: output folder, model, checkpoint) before any training
+starts. A data set whose test split is empty trains without test scores (with a warning).
 """
 
 from __future__ import annotations
@@ -28,8 +31,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..log import get_logger
+from ..plotting import plot_history
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..conv import ConvFenchelNetwork
+    from ..data import Dataset
+    from ..network import FenchelNetwork
+    from ..training import BCDConfig
+
+log = get_logger("cli")
 
 
 def _floats(text: str):
@@ -59,7 +74,7 @@ def is_conv_arch(text: str) -> bool:
     return any(c.isalpha() for c in str(text))
 
 
-def build_conv(text: str, ds, **kwargs):
+def build_conv(text: str, ds: Dataset, **kwargs: Any) -> ConvFenchelNetwork:
     """A :class:`fenchel_cvx.conv.ConvFenchelNetwork` for the data set ``ds``.
 
     The input shape comes from the string (``inputCxHxW`` or a preset); otherwise a square
@@ -99,6 +114,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="digits | mnist5k | fashion-mnist | path/to/file.npz (default: digits)")
     g.add_argument("--data-path", default=None, help="folder of the dataset's files (fashion-mnist IDX files)")
     g.add_argument("--n-train", type=int, default=None, help="use a seeded stratified subset of the training set")
+    g.add_argument("--n-test", type=int, default=None, help="use a seeded stratified subset of the test set")
     g.add_argument("--arch", default=None,
                    help="layer widths, e.g. 784-300-10 (default: <features>-100-<classes>), or a conv network: "
                         "a preset (lenet5) or a layer string, e.g. conv6k3,avgpool2,flatten,dense10")
@@ -141,15 +157,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="run lifted BCD on Dask: 'local' (a LocalCluster of --workers processes) or a scheduler "
                         "address such as tcp://host:8786 (fenchel_cvx.training.dask; needs the 'distributed' extra)")
     g.add_argument("--workers", type=int, default=2, help="worker processes of --scheduler local (default 2)")
+    g.add_argument("--connect-timeout", type=float, default=5.0,
+                   help="seconds before an unreachable or silent --scheduler address fails (default 5)")
     g.add_argument("--seed", type=int, default=0, help="initialisation, split and batch order")
     g.add_argument("--output", default=None, help="output directory (default runs/<dataset>-<method>-seed<seed>)")
+    g.add_argument("--model", default=None, help="where to save the trained network (default <output>/model.npz)")
+    g.add_argument("--no-model", action="store_true", help="do not save the trained network")
     g.add_argument("--checkpoint", default=None, help="checkpoint file (.npz) written every epoch")
-    g.add_argument("--resume", default=None, help="continue from this checkpoint")
+    g.add_argument("--resume", default=None, help="continue from this checkpoint (same settings; --epochs may grow)")
+    g.add_argument("--force-resume", action="store_true",
+                   help="resume even if the configuration or the data differ from the checkpoint's")
     g.add_argument("--quiet", action="store_true", help="no progress output")
     g.add_argument("--no-plot", action="store_true", help="do not write the training-curve PNG")
 
 
-def lifted_config(args, n_hidden: int, conv: bool = False):
+def lifted_config(args: argparse.Namespace, n_hidden: int, conv: bool = False) -> BCDConfig:
     """The BCDConfig of the command line: the preset, overridden by every option given.
 
     ``--preset tuned`` is :func:`fenchel_cvx.training.tuned` for dense networks and
@@ -173,16 +195,17 @@ def lifted_config(args, n_hidden: int, conv: bool = False):
     return BCDConfig(**fields_)
 
 
-def build(args):
+def build(args: argparse.Namespace) -> tuple:
     """Validate everything and return (dataset, net, config or None, y_train, y_test) without training."""
     from .. import data as _data
     from ..network import FenchelNetwork
 
     ds = _data.load(args.dataset, seed=args.seed, path=args.data_path)
-    if args.n_train is not None:
-        if args.n_train < 1:
-            raise ValueError(f"--n-train: expected a positive integer, got {args.n_train}")
-        ds = ds.subset(args.n_train, None, seed=args.seed)
+    for opt, value in (("--n-train", args.n_train), ("--n-test", args.n_test)):
+        if value is not None and value < 1:
+            raise ValueError(f"{opt}: expected a positive integer, got {value}")
+    if args.n_train is not None or args.n_test is not None:
+        ds = ds.subset(args.n_train, args.n_test, seed=args.seed)
     conv = bool(args.arch) and is_conv_arch(args.arch)
     if conv:
         net = build_conv(args.arch, ds, activation=args.activation, loss=args.loss, seed=args.seed,
@@ -211,7 +234,7 @@ def build(args):
     return ds, net, cfg, y_tr, y_te
 
 
-def check_scheduler(args, net, cfg) -> None:
+def check_scheduler(args: argparse.Namespace, net: FenchelNetwork, cfg: BCDConfig | None) -> None:
     """``--scheduler``/``--workers``: only lifted BCD in the distributed runner's scope (checked before connecting)."""
     if getattr(args, "scheduler", None) is None:
         return
@@ -219,77 +242,75 @@ def check_scheduler(args, net, cfg) -> None:
         raise ValueError(f"--scheduler: only --method fenchel runs on Dask, got --method {args.method}")
     if isinstance(args.workers, bool) or args.workers < 1:
         raise ValueError(f"--workers: expected a positive integer, got {args.workers}")
+    if not args.connect_timeout > 0:
+        raise ValueError(f"--connect-timeout: expected a number of seconds > 0, got {args.connect_timeout}")
     from ..training.dask import check_scope
 
     check_scope(net, cfg)
 
 
-def run(args) -> int:
+def output_paths(args: argparse.Namespace, ds: Dataset) -> dict:
+    """The files the run will write, each checked writable now, before any training (OSError naming the option)."""
+    from ..validation import check_output_dir, check_output_file
+
+    out = args.output or os.path.join("runs", f"{ds.name}-{args.method}-seed{args.seed}")
+    check_output_dir(out, "--output")
+    paths = {"output": out, "metrics": os.path.join(out, "metrics.json"),
+             "plot": None if args.no_plot else os.path.join(out, "training_curve.png"),
+             "model": None if args.no_model else (args.model or os.path.join(out, "model.npz"))}
+    for key in ("metrics", "plot"):
+        if paths[key] is not None:
+            check_output_file(paths[key], "--output")
+    if paths["model"] is not None:
+        check_output_file(paths["model"], "--model")
+    if args.checkpoint is not None:
+        check_output_file(args.checkpoint, "--checkpoint")
+    if args.resume is not None and not os.path.isfile(args.resume):
+        raise FileNotFoundError(f"--resume: no such checkpoint {args.resume!r}")
+    return paths
+
+
+def run(args: argparse.Namespace) -> int:
     from ..baselines import train_backprop
     from ..training import train
     from ..training.checkpoint import json_safe
 
     ds, net, cfg, y_tr, y_te = build(args)
     check_scheduler(args, net, cfg)
+    paths = output_paths(args, ds)
+    X_te = ds.X_test
+    if X_te.shape[1] == 0:
+        log.warning("%s: the test split is empty; training without test scores", ds.name)
+        X_te = y_te = None
     verbose = 0 if args.quiet else 1
-    common = dict(verbose=verbose, checkpoint=args.checkpoint, resume=args.resume)
+    common = dict(verbose=verbose, checkpoint=args.checkpoint, resume=args.resume, force_resume=args.force_resume)
     if args.method == "fenchel" and getattr(args, "scheduler", None) is not None:
         from ..training.dask import train_distributed
 
-        res = train_distributed(net, ds.X_train, y_tr, ds.X_test, y_te, cfg, scheduler=args.scheduler,
-                                n_workers=args.workers, **common)
+        res = train_distributed(net, ds.X_train, y_tr, X_te, y_te, cfg, scheduler=args.scheduler,
+                                n_workers=args.workers, connect_timeout=args.connect_timeout, **common)
     elif args.method == "fenchel":
-        res = train(net, ds.X_train, y_tr, ds.X_test, y_te, cfg, **common)
+        res = train(net, ds.X_train, y_tr, X_te, y_te, cfg, **common)
     else:
-        res = train_backprop(net, ds.X_train, y_tr, ds.X_test, y_te, method=args.method, lr=args.lr,
+        res = train_backprop(net, ds.X_train, y_tr, X_te, y_te, method=args.method, lr=args.lr,
                              epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                              val_fraction=args.val_fraction, patience=args.patience,
                              momentum=0.0 if args.momentum is None else args.momentum, device=args.device,
                              dtype=args.dtype, threads=args.threads, **common)
-    out = args.output or os.path.join("runs", f"{ds.name}-{args.method}-seed{args.seed}")
-    os.makedirs(out, exist_ok=True)
+    os.makedirs(paths["output"], exist_ok=True)
+    if paths["model"] is not None:  # the trained network first: the most valuable output
+        res.net.save(paths["model"])
     metrics = res.metrics()
     if getattr(res, "distributed", None) is not None:  # --scheduler: workers, shards, bytes and round trips
         metrics["distributed"] = res.distributed
-    metrics.update(dataset=ds.name, sizes=net.sizes, activation=args.activation, loss=net.loss.name)
-    with open(os.path.join(out, "metrics.json"), "w") as fh:
+    metrics.update(dataset=ds.name, sizes=net.sizes, activation=args.activation, loss=net.loss.name,
+                   model=paths["model"])
+    with open(paths["metrics"], "w") as fh:
         json.dump(json_safe(metrics), fh, indent=1)
-    if not args.no_plot:
-        plot_history(res.history, os.path.join(out, "training_curve.png"),
-                     title=f"{ds.name} {'-'.join(map(str, net.sizes))} {args.method}")
+    if paths["plot"] is not None:
+        plot_history(res.history, paths["plot"], title=f"{ds.name} {'-'.join(map(str, net.sizes))} {args.method}")
     if verbose:
         acc = {k: round(v, 4) for k, v in res.final.items() if k.endswith(("acc", "mse"))}
-        print(f"{args.method}: {acc}  {res.times['per_epoch']:.2f} s/epoch  -> {os.path.join(out, 'metrics.json')}")
+        saved = f"  model -> {paths['model']}" if paths["model"] else ""
+        print(f"{args.method}: {acc}  {res.times['per_epoch']:.2f} s/epoch  -> {paths['metrics']}{saved}")
     return 0
-
-
-def plot_history(histories, path: str, title: str = "", labels=None):
-    """Accuracy (left) and objectives J / F_λ (right) per epoch; ``histories`` one history or a list of them."""
-    import matplotlib.pyplot as plt
-
-    if histories and isinstance(histories[0], dict):
-        histories = [histories]
-    labels = labels or [None] * len(histories)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for h, lab in zip(histories, labels, strict=True):
-        ep = [r["epoch"] for r in h]
-        pre = f"{lab} " if lab else ""
-        for key, style in (("train_acc", "--"), ("test_acc", "-"), ("val_acc", ":"),
-                           ("train_mse", "--"), ("test_mse", "-"), ("val_mse", ":")):
-            if key in h[0]:
-                a1.plot(ep, [r[key] for r in h], style, label=pre + key)
-        a2.plot(ep, [r["J"] for r in h], "-", label=pre + "J")
-        if h[0].get("F") is not None:
-            a2.plot(ep, [r["F"] for r in h], "--", label=pre + "F_λ")
-    a1.set_xlabel("epoch")
-    a1.set_ylabel("accuracy" if "train_acc" in histories[0][0] else "mean squared error")
-    a1.legend(fontsize=7)
-    a2.set_xlabel("epoch")
-    a2.set_yscale("log")
-    a2.set_ylabel("objective")
-    a2.legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -4,7 +4,7 @@ Shapes follow the project convention: features x samples. The data ``X`` is d x 
 targets are integer labels (m,) (cross-entropy) or a k x m array (squared loss), the hidden
 activations are ``Xs = [X_1..X_L]`` with X_l of shape n_l x m.
 
-The lifted objective (design notes §1)::
+The lifted objective (docs/design.md §1)::
 
     F_λ(W, X) = (1/m)[ℓ(Y, W_L X_L + b_L 1ᵀ) + Σ_{l<L} λ_l Σ B_φl(W_l X_l + b_l 1ᵀ, X_{l+1})] + Σ_l ρ_l/2 ‖W_l‖²
 
@@ -68,7 +68,7 @@ from .presets import TUNED, tuned, tuned_conv, tuned_lenet5
 __all__ = ["BCDConfig", "TrainResult", "Trainer", "train", "evaluate", "tuned", "TUNED", "tuned_conv",
            "tuned_lenet5", "load_checkpoint", "save_checkpoint", "prepare_data", "batch_order", "eval_subset",
            "resolve_config", "StepExecutor", "LocalExecutor", "Schedule", "BACKENDS", "DTYPES", "SCHEDULES",
-           "W_SOLVERS", "X_SOLVERS", "train_distributed"]
+           "W_SOLVERS", "X_SOLVERS"]
 
 
 def __getattr__(name):

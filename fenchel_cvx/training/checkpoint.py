@@ -1,26 +1,52 @@
 r"""Checkpoints of training runs: one ``.npz`` with the weights, optimiser arrays and JSON metadata.
 
-Written atomically (a temporary file in the same folder, then ``os.replace``). Layout: ``W{l}``, ``b{l}``
-(the weights, in the working dtype), ``state_<name>`` (optimiser arrays: λ, γ, inertia buffers, the
-full-batch lifted state, the best epoch's weights) and ``meta`` (UTF-8 JSON: kind, epoch, config,
-history, timings, early-stopping state and the network's specification).
+Written atomically (a temporary file in the same folder, then ``os.replace``) by the archive writer of
+:mod:`fenchel_cvx.model_io`. Layout: ``W{l}``, ``b{l}`` (the weights, in the working dtype), ``state_<name>``
+(optimiser arrays: λ, γ, inertia buffers, the full-batch lifted state, the best epoch's weights) and ``meta``
+(UTF-8 JSON: kind, epoch, config, history, timings, early-stopping state, the network's specification
+:func:`fenchel_cvx.model_io.network_spec` under ``net``, and the fingerprint of the data under ``data``).
+``fenchel_cvx.load(checkpoint)`` reads the network out of a checkpoint.
+
+Resuming (:func:`check_resume`) is refused with :class:`~fenchel_cvx.errors.ResumeMismatch` naming the fields
+when the checkpoint belongs to another run:
+
+* another architecture, activation, loss, bias or weight decay ρ (always refused: the weights would not mean
+  the same thing);
+* fewer ``epochs`` than the checkpoint has already run (always refused: nothing would be trained, silently);
+* another configuration (any field but ``epochs``, which may grow) or other data (the BLAKE2b digests of the
+  training, validation and test arrays differ) -- unless ``force_resume=True``, which logs the differences and
+  continues with the new configuration and data.
+
+An unreadable file raises :class:`~fenchel_cvx.errors.FileFormatError` ("corrupt checkpoint <path>: ...").
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import math
 import os
-import tempfile
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..errors import FileFormatError, ResumeMismatch
+from ..log import get_logger
+from ..model_io import network_spec, read_npz, weights_from, write_npz
+from ..network import FenchelNetwork
 
-__all__ = ["save_checkpoint", "load_checkpoint", "check_resume_net", "json_safe"]
+__all__ = ["save_checkpoint", "load_checkpoint", "check_resume_net", "check_resume", "data_fingerprint",
+           "json_safe", "REQUIRED_META"]
+
+log = get_logger("training")
+
+#: metadata every checkpoint carries
+REQUIRED_META = ("kind", "epoch", "net", "history", "train_time", "best")
+#: the network facts a resumed run must share with its checkpoint
+ARCH_KEYS = ("kind", "sizes", "activation", "activation_params", "loss", "bias", "input_shape", "layers")
 
 
-def json_safe(obj):
+def json_safe(obj: Any) -> Any:
     """``obj`` with numpy scalars/arrays as Python numbers/lists and non-finite floats as None/"inf"/"-inf"."""
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
@@ -36,45 +62,107 @@ def json_safe(obj):
     return obj
 
 
-def save_checkpoint(path: str, net, arrays: dict, meta: dict):
+def data_fingerprint(data: dict) -> dict:
+    """Fingerprints of the prepared data (:func:`~fenchel_cvx.training.data.prepare_data`): per split
+    ``train``/``val``/``test``, the shapes and a BLAKE2b digest of the inputs and targets in float64."""
+    out = {}
+    for split, (xk, yk) in {"train": ("X", "Y"), "val": ("X_val", "Y_val"), "test": ("X_test", "Y_test")}.items():
+        X, Y = data.get(xk), data.get(yk)
+        if X is None:
+            out[split] = None
+            continue
+        h = hashlib.blake2b(digest_size=16)
+        for a in (X, Y):
+            a64 = np.ascontiguousarray(np.asarray(a), dtype=np.float64)
+            h.update(str(a64.shape).encode())
+            h.update(a64.tobytes())
+        out[split] = {"shape": list(np.shape(X)), "digest": h.hexdigest()}
+    return out
+
+
+def save_checkpoint(path: str, net: FenchelNetwork, arrays: dict, meta: dict) -> None:
     """Write weights, optimiser arrays and JSON metadata to ``path`` (.npz, written atomically)."""
-    payload = {f"W{l}": np.asarray(to_numpy(w)) for l, w in enumerate(net.W)}
-    payload.update({f"b{l}": np.asarray(to_numpy(v)) for l, v in enumerate(net.b)})
+    payload = {f"W{l}": w for l, w in enumerate(net.W)}
+    payload.update({f"b{l}": v for l, v in enumerate(net.b)})
     for k, v in arrays.items():
-        payload[f"state_{k}"] = np.asarray(to_numpy(v))
-    meta = dict(meta, net={"sizes": net.sizes, "activation": [a.name for a in net.activations],
-                           "activation_params": [a.params for a in net.activations],
-                           "loss": net.loss.name, "lam": net.lam.tolist(), "rho": net.rho.tolist(), "bias": net.bias})
-    payload["meta"] = np.frombuffer(json.dumps(json_safe(meta)).encode(), dtype=np.uint8)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
-    os.close(fd)
+        payload[f"state_{k}"] = v
+    meta = dict(meta, net=network_spec(net))
+    write_npz(path, payload, json_safe(meta))
+
+
+def load_checkpoint(path: str, name: str = "checkpoint") -> tuple[list, list, dict, dict]:
+    """Read a checkpoint: returns ``(W, b, arrays, meta)`` (numpy arrays, dict of state arrays, dict).
+
+    ``FileNotFoundError`` when missing, :class:`~fenchel_cvx.errors.FileFormatError` ("corrupt checkpoint
+    <path>: ...") when truncated, not an archive, or missing metadata or arrays.
+    """
+    raw, meta = read_npz(path, "checkpoint", name=name)
+    path = os.fspath(path)
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise FileFormatError(f"corrupt checkpoint {path!r}: missing metadata {missing}")
     try:
-        np.savez(tmp, **payload)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def load_checkpoint(path: str):
-    """Read a checkpoint: returns ``(W, b, arrays, meta)`` (numpy arrays, dict of arrays, dict)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint: no such file {path!r}")
-    with np.load(path, allow_pickle=False) as z:
-        meta = json.loads(bytes(z["meta"]).decode())
         n = len(meta["net"]["sizes"]) - 1
-        W = [z[f"W{l}"].copy() for l in range(n)]
-        b = [z[f"b{l}"].copy() for l in range(n)]
-        arrays = {k[6:]: z[k].copy() for k in z.files if k.startswith("state_")}
+        int(meta["epoch"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise FileFormatError(f"corrupt checkpoint {path!r}: bad metadata ({type(e).__name__}: {e})") from None
+    W, b = weights_from(raw, n, "checkpoint", path)
+    arrays = {k[6:]: v for k, v in raw.items() if k.startswith("state_")}
     return W, b, arrays, meta
 
 
-def check_resume_net(net, meta: dict, path: str):
-    """Refuse a checkpoint written for another architecture, activation or loss (ValueError naming both)."""
-    spec = meta["net"]
-    if list(spec["sizes"]) != list(net.sizes) or spec["loss"] != net.loss.name or \
-            spec["activation"] != [a.name for a in net.activations]:
-        raise ValueError(f"resume: checkpoint {path!r} is for sizes={spec['sizes']}, activation={spec['activation']}, "
-                         f"loss={spec['loss']}, not for {net!r}")
+def require_arrays(arrays: dict, keys: Sequence[str], path: str) -> None:
+    """The state arrays a restore needs (FileFormatError naming the missing ones)."""
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise FileFormatError(f"corrupt checkpoint {path!r}: missing state arrays {missing}")
+
+
+def check_resume_net(net: FenchelNetwork, meta: dict, path: str) -> None:
+    """Refuse a checkpoint written for another network: architecture, activations (with their parameters), loss,
+    bias or weight decay ρ (:class:`~fenchel_cvx.errors.ResumeMismatch` naming the fields)."""
+    saved, now = meta["net"], network_spec(net)
+    diffs = [f"{k}: checkpoint {saved.get(k)!r}, network {now.get(k)!r}" for k in ARCH_KEYS
+             if k in saved and saved.get(k) != now.get(k)]
+    if "rho" in saved and not np.array_equal(np.asarray(saved["rho"], dtype=float), np.asarray(net.rho, dtype=float)):
+        diffs.append(f"rho: checkpoint {saved['rho']}, network {np.asarray(net.rho).tolist()}")
+    if diffs:
+        raise ResumeMismatch(f"resume: checkpoint {path!r} was written for another network ({'; '.join(diffs)}); "
+                             f"build the same network to resume it")
+
+
+def check_resume(path: str, meta: dict, net: FenchelNetwork, config: dict, fingerprint: dict | None, epochs: int,
+                 force: bool = False) -> dict:
+    """Refuse a resume that would silently mix two runs (module docstring). Returns what changed:
+    ``{"config": {field: [old, new]}, "data": [splits]}`` (empty entries when nothing did)."""
+    check_resume_net(net, meta, path)
+    done = int(meta["epoch"])
+    if epochs < done:
+        raise ResumeMismatch(f"epochs: the checkpoint {path!r} has already run {done} epochs, got epochs={epochs} "
+                             f"(pass epochs >= {done} to continue the run)")
+    old = meta.get("config") or {}
+    changed = {k: [old.get(k), v] for k, v in config.items() if k != "epochs" and k in old and old[k] != v}
+    changed.update({k: [old[k], None] for k in old if k not in config and k != "epochs"})
+    data_changed = []
+    saved_fp = meta.get("data")
+    if saved_fp is None or fingerprint is None:
+        log.warning("resume: checkpoint %r carries no data fingerprint; cannot check that the data are the same",
+                    path)
+    else:
+        data_changed = [s for s in ("train", "val", "test") if saved_fp.get(s) != fingerprint.get(s)]
+    if (changed or data_changed) and not force:
+        parts = [f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in changed.items()]
+        parts += [f"{s} data: checkpoint {_fp(saved_fp.get(s))}, now {_fp(fingerprint.get(s))}" for s in data_changed]
+        raise ResumeMismatch(f"resume: checkpoint {path!r} belongs to another run ({'; '.join(parts)}); pass "
+                             f"force_resume=True (CLI: --force-resume) to continue it with the new settings")
+    if changed or data_changed:
+        log.warning("resume: continuing %r with changed settings: %s", path,
+                    "; ".join([f"{k} {a!r} -> {b!r}" for k, (a, b) in changed.items()] +
+                              [f"{s} data differ" for s in data_changed]))
+    return {"config": changed, "data": data_changed}
+
+
+def _fp(entry) -> str:
+    if entry is None:
+        return "none"
+    return f"{'x'.join(map(str, entry['shape']))} #{entry['digest'][:8]}"

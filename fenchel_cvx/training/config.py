@@ -17,11 +17,15 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..backend import BACKENDS, DTYPES
 from ..validation import check_choice, check_int, check_number, per_layer
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..network import FenchelNetwork
 
 __all__ = ["BCDConfig", "resolve_config", "BACKENDS", "DTYPES", "SCHEDULES", "W_SOLVERS", "X_SOLVERS"]
 
@@ -86,7 +90,7 @@ class BCDConfig:
     restore_best: bool = True
     eval_samples: int | None = 10000
 
-    def validate(self, net=None) -> BCDConfig:
+    def validate(self, net: FenchelNetwork | None = None) -> BCDConfig:
         """Check every field (raises ValueError/TypeError naming it); returns self."""
         check_choice(self.schedule, "schedule", SCHEDULES)
         check_int(self.epochs, "epochs", 0)
@@ -162,7 +166,7 @@ def _rho_hint(names) -> str:
     return ""
 
 
-def resolve_config(net, config, overrides: dict, who: str) -> BCDConfig:
+def resolve_config(net: FenchelNetwork, config: BCDConfig | dict | None, overrides: dict, who: str) -> BCDConfig:
     """A validated copy of ``config`` (BCDConfig, dict of its fields, or None) with ``overrides`` applied."""
     from ..network import FenchelNetwork
 

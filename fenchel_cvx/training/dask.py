@@ -76,22 +76,25 @@ Scope: dense :class:`~fenchel_cvx.network.FenchelNetwork`, numpy backend (float3
 from __future__ import annotations
 
 import os
-import socket
-import sys
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from typing import Any
 
 import numpy as np
 
+from ..arrays import ArrayLike
 from ..blocks.glm import DataTerm
 from ..blocks.mm import ridge_solve, ridge_system, split_theta
 from ..blocks.w_blocks import data_term_of
 from ..errors import SchedulerUnreachable
+from ..log import get_logger
 from ..network import FenchelNetwork
+from ..validation import check_number, check_output_file
 from . import shard as S
+from .cluster import connect, need_dask
 from .config import BCDConfig, resolve_config
 from .data import prepare_data
 from .executor import Schedule, StepExecutor
@@ -106,6 +109,8 @@ except ImportError:  # pragma: no cover - exercised only without dask
 __all__ = ["connect", "train_distributed", "DaskExecutor", "KillWorkerOnce", "SchedulerUnreachable", "SUPPORTED",
            "check_scope"]
 
+log = get_logger("training.dask")
+
 #: BCDConfig fields whose values the distributed runner restricts (others it supports fully)
 SUPPORTED = {"schedule": ("minibatch",), "x_solver": ("apg",), "w_solver": ("mm",), "backend": ("numpy",)}
 #: BCDConfig fields the distributed runner implements; any other field must keep its default
@@ -113,81 +118,6 @@ _HANDLED = {"schedule", "epochs", "batch_size", "lam", "gamma", "x_weight", "lam
             "gamma_growth", "momentum", "refresh", "refresh_inertia", "x_iters", "x_solver", "w_solver", "w_iters",
             "last_w_iters", "tol", "backend", "device", "dtype", "seed", "shuffle", "val_fraction", "patience",
             "restore_best", "eval_samples"}
-
-
-# =====================================================================================
-# connecting
-# =====================================================================================
-def _need_dask():
-    try:
-        import distributed  # noqa: F401
-    except ImportError as e:  # pragma: no cover - exercised only without dask
-        raise ImportError("the distributed runner needs dask.distributed: pip install 'fenchel-cvx[distributed]'") from e
-
-
-def connect(scheduler=None, n_workers: int = 2, threads_per_worker: int = 1, processes: bool = True,
-            timeout: float = 5.0):
-    """A ``distributed.Client``: a new LocalCluster (``scheduler`` None or ``"local"``) or a running scheduler.
-
-    ``scheduler``: None/``"local"`` (start ``n_workers`` local worker processes, ``threads_per_worker``
-    threads each, HTTP endpoints on a free port), an address such as ``"tcp://10.0.0.5:8786"`` or ``"10.0.0.5:8786"``,
-    or an existing ``Client`` (returned as is). An address that cannot be reached raises
-    ``ConnectionError`` naming it within about ``timeout`` seconds. The LocalCluster runs without work
-    stealing (so a shard's tasks stay where the shard is); on a cluster of your own, start the scheduler
-    with ``DASK_DISTRIBUTED__SCHEDULER__WORK_STEALING=False`` for the same locality. The returned client of a
-    LocalCluster owns it: ``client.close()`` is followed by ``client.cluster.close()``
-    (:func:`train_distributed` closes what it opened).
-    """
-    _need_dask()
-    from distributed import Client, LocalCluster
-
-    if isinstance(scheduler, Client):
-        return scheduler
-    if scheduler is None or (isinstance(scheduler, str) and scheduler.strip().lower() == "local"):
-        if isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer)) or n_workers < 1:
-            raise ValueError(f"n_workers: expected a positive integer, got {n_workers!r}")
-        import dask
-
-        # no work stealing: a shard's tasks stay on the worker that holds the shard (stealing would move
-        # the batch's state, i.e. data, between workers to balance load)
-        with dask.config.set({"distributed.scheduler.work-stealing": False}):
-            cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=int(threads_per_worker),
-                                   processes=bool(processes), dashboard_address=":0", silence_logs=40)
-        client = Client(cluster)
-        client.wait_for_workers(int(n_workers), timeout=120)
-        return client
-    if not isinstance(scheduler, str) or not scheduler.strip():
-        raise ValueError(f"scheduler: expected None, 'local', an address like 'tcp://host:8786' or a Client, "
-                         f"got {scheduler!r}")
-    address = scheduler.strip()
-    if "://" not in address:
-        address = "tcp://" + address
-    _probe(address, scheduler, timeout)
-    try:
-        return Client(address, timeout=timeout)
-    except Exception as e:  # noqa: BLE001 - any failure to connect is reported with the address
-        raise SchedulerUnreachable(f"scheduler: cannot connect to the Dask scheduler at {scheduler!r} "
-                              f"({type(e).__name__}: {e})") from e
-
-
-def _probe(address: str, given: str, timeout: float):
-    """Fail fast (ConnectionError naming the address) when nothing listens at a tcp address."""
-    from distributed.comm import parse_address
-    from distributed.comm.addressing import parse_host_port
-
-    try:
-        proto, loc = parse_address(address)
-        if proto not in ("tcp", "tls"):
-            return  # other transports (inproc, ucx, ws): let the Client try
-        host, port = parse_host_port(loc)
-    except Exception as e:  # noqa: BLE001
-        raise ValueError(f"scheduler: {given!r} is not a scheduler address (expected e.g. 'tcp://host:8786'): {e}") from e
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            pass
-    except OSError as e:
-        raise SchedulerUnreachable(f"scheduler: cannot connect to the Dask scheduler at {given!r} "
-                              f"(no answer from {host}:{port} within {timeout:g} s: {e})") from e
 
 
 class KillWorkerOnce(_WorkerPlugin):
@@ -203,21 +133,21 @@ class KillWorkerOnce(_WorkerPlugin):
 
     name = "fenchel-kill-worker-once"
 
-    def __init__(self, marker: str, after: int = 3, prefix: str = "fcvx-", mode: str = "exit"):
+    def __init__(self, marker: str, after: int = 3, prefix: str = "fcvx-", mode: str = "exit") -> None:
         if mode not in ("exit", "close"):
             raise ValueError(f"mode: expected 'exit' or 'close', got {mode!r}")
         self.marker, self.after, self.prefix, self.mode = str(marker), int(after), str(prefix), mode
         self.count = 0
         self.worker = None
 
-    def setup(self, worker):  # noqa: D102 - WorkerPlugin protocol
+    def setup(self, worker: Any) -> None:  # noqa: D102 - WorkerPlugin protocol
         self.count = 0
         self.worker = worker
 
-    def teardown(self, worker):  # noqa: D102
+    def teardown(self, worker: Any) -> None:  # noqa: D102
         pass
 
-    def transition(self, key, start, finish, **kwargs):  # noqa: D102
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:  # noqa: D102
         name = key if isinstance(key, str) else str(key[0]) if isinstance(key, tuple) else str(key)
         if finish != "memory" or start != "executing" or not name.startswith(self.prefix):
             return
@@ -262,11 +192,11 @@ class DaskExecutor(StepExecutor):
     per record ``{"epoch", "train": ..., "eval": ...}``.
     """
 
-    def __init__(self, client, n_shards: int | None = None):
+    def __init__(self, client: Any, n_shards: int | None = None) -> None:
         self.client = client
         self.n_shards = n_shards
 
-    def init_state(self, net, data: dict, cfg) -> None:
+    def init_state(self, net: FenchelNetwork, data: dict, cfg: BCDConfig) -> None:
         client = self.client
         self.net, self.cfg, self.L = net, cfg, net.L
         self.m = int(np.asarray(data["X"]).shape[1])
@@ -372,7 +302,7 @@ class DaskExecutor(StepExecutor):
                             self.net.bias)
 
     # ---- one mini-batch ----------------------------------------------------------------
-    def update(self, idx, schedule: Schedule) -> None:
+    def update(self, idx: np.ndarray | None, schedule: Schedule) -> None:
         """One batch (``idx``: global sample indices, in order); the same steps as the local executor."""
         cfg = self.cfg
         L = self.L
@@ -454,7 +384,7 @@ class DaskExecutor(StepExecutor):
         self.comm["rounds"] += 1
         return out
 
-    def evaluate(self, schedule: Schedule, eval_idx) -> dict:
+    def evaluate(self, schedule: Schedule, eval_idx: np.ndarray | None) -> dict:
         train_comm, self.comm = self.comm, _zero_comm()
         self._locate()  # once per epoch: where the shards are now
         lam = np.asarray(schedule.lam, dtype=float)
@@ -479,10 +409,10 @@ class DaskExecutor(StepExecutor):
         return rec
 
     # ---- weights and optimiser state --------------------------------------------------------
-    def weights(self):
+    def weights(self) -> tuple[list, list]:
         return self.W, self.b
 
-    def set_weights(self, W, b) -> None:
+    def set_weights(self, W: list, b: list) -> None:
         dtype = np.dtype(self.cfg.dtype)
         self.W = [np.asarray(w, dtype=dtype) for w in W]
         self.b = [np.asarray(v, dtype=dtype) for v in b]
@@ -499,7 +429,7 @@ class DaskExecutor(StepExecutor):
         self.mom = [((np.asarray(arrays[f"momW{l}"], dtype=dtype), np.asarray(arrays[f"momb{l}"], dtype=dtype))
                      if f"momW{l}" in arrays else None) for l in range(self.L + 1)]
 
-    def close(self):
+    def close(self) -> None:
         """Drop the shard futures (the workers free the data)."""
         for _, futs, _ in self.shards.values():
             for f in futs:
@@ -510,7 +440,7 @@ class DaskExecutor(StepExecutor):
 # =====================================================================================
 # the entry point
 # =====================================================================================
-def check_scope(net, cfg: BCDConfig):
+def check_scope(net: FenchelNetwork, cfg: BCDConfig) -> None:
     """Refuse what the distributed runner does not implement (ValueError naming the option) -- before connecting."""
     if getattr(net, "maps", None) is not None or type(net) is not FenchelNetwork:
         raise ValueError(f"net: the distributed runner trains dense FenchelNetworks only, got {type(net).__name__}")
@@ -525,11 +455,12 @@ def check_scope(net, cfg: BCDConfig):
                              f"{getattr(default, f.name)!r}, got {getattr(cfg, f.name)!r})")
 
 
-def train_distributed(net: FenchelNetwork, X, y, X_test=None, y_test=None, config: BCDConfig | dict | None = None, *,
-                      scheduler=None, n_workers: int = 2, n_shards: int | None = None, X_val=None, y_val=None,
+def train_distributed(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,
+                      config: BCDConfig | dict | None = None, *, scheduler: Any = None, n_workers: int = 2,
+                      n_shards: int | None = None, X_val: ArrayLike | None = None, y_val: ArrayLike | None = None,
                       callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
                       checkpoint: str | None = None, checkpoint_every: int = 1, resume: str | None = None,
-                      connect_timeout: float = 5.0, **overrides) -> TrainResult:
+                      force_resume: bool = False, connect_timeout: float = 5.0, **overrides: Any) -> TrainResult:
     """Train ``net`` by mini-batch lifted BCD on a Dask cluster (module docstring); returns a TrainResult.
 
     Same arguments and result as :func:`fenchel_cvx.train` (X is d x m, features x samples;
@@ -540,18 +471,24 @@ def train_distributed(net: FenchelNetwork, X, y, X_test=None, y_test=None, confi
                 ``distributed.Client`` (used, not closed)
     n_workers : workers of the LocalCluster (ignored for an address or a Client)
     n_shards  : number of sample shards (default: the number of workers)
-    connect_timeout : seconds before an unreachable scheduler address raises ``ConnectionError``
+    connect_timeout : seconds (> 0) before an unreachable or silent scheduler address raises
+                ``SchedulerUnreachable`` (a ``ConnectionError``)
 
     The result carries ``result.distributed``: scheduler address, workers, shards and, per epoch,
     the payload bytes sent/received by the driver and the round trips (``comm``).
-    Everything (config, scope, data) is validated before connecting.
+    Everything (config, scope, data, output paths, connect_timeout) is validated before connecting.
     """
     cfg = resolve_config(net, config, overrides, "train_distributed")
     check_scope(net, cfg)
+    check_number(connect_timeout, "connect_timeout", lo=0.0, strict=True)
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every: expected an integer >= 1, got {checkpoint_every!r}")
+    if checkpoint is not None:
+        check_output_file(checkpoint, "checkpoint")
     if n_shards is not None and (isinstance(n_shards, bool) or not isinstance(n_shards, (int, np.integer)) or n_shards < 1):
         raise ValueError(f"n_shards: expected a positive integer or None, got {n_shards!r}")
     data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, cfg.val_fraction, cfg.seed)
-    _need_dask()
+    need_dask()
     from distributed import Client
 
     own = not isinstance(scheduler, Client)
@@ -560,10 +497,9 @@ def train_distributed(net: FenchelNetwork, X, y, X_test=None, y_test=None, confi
     try:
         executor = DaskExecutor(client, n_shards=n_shards)
         trainer = Trainer(net, data, cfg, executor=executor, callbacks=callbacks, verbose=verbose,
-                          progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+                          progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
+                          force_resume=force_resume)
         del data
-        if resume is not None:
-            trainer.restore(resume)
         t0 = time.perf_counter()
         res = trainer.run()
         res.distributed = {"scheduler": client.scheduler.address, "n_workers": len(client.scheduler_info()["workers"]),
@@ -581,5 +517,4 @@ def train_distributed(net: FenchelNetwork, X, y, X_test=None, y_test=None, confi
             client.close()
             if cluster is not None:
                 cluster.close()
-        if verbose > 1:
-            print("distributed: closed", file=sys.stderr)
+        log.debug("distributed: closed")

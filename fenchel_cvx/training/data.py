@@ -5,21 +5,28 @@ Shapes: features x samples (X is d x m; targets Y are k x m; labels (m,) for cla
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from ..arrays import ArrayLike
 from ..backend import to_numpy
 from ..validation import check_array
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..network import FenchelNetwork
 
 __all__ = ["prepare_data", "batch_order", "eval_subset"]
 
 
-def prepare_data(net, X, y, X_test=None, y_test=None, X_val=None, y_val=None,
-                 val_fraction: float = 0.0, seed: int = 0):
+def prepare_data(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,
+                 X_val: ArrayLike | None = None, y_val: ArrayLike | None = None, val_fraction: float = 0.0, seed: int = 0) -> dict:
     """Validate the data against the network *before any work* and split off a validation set.
 
     Returns a dict of numpy arrays: X (d x m), Y (k x m targets), y (labels or targets as given),
     and the same for test/val (None when absent). Raises ValueError/TypeError naming the argument:
-    first width ≠ number of features, NaN/inf in X, labels outside [0, k), mismatched sample counts.
+    first width ≠ number of features, NaN/inf in X, labels outside [0, k), mismatched sample counts, an empty
+    training, test or validation set.
     """
     def one(Xa, ya, name):
         if Xa is None and ya is None:
@@ -41,6 +48,10 @@ def prepare_data(net, X, y, X_test=None, y_test=None, X_val=None, y_val=None,
         raise ValueError("X: no training samples")
     Xt, Yt, _ = one(X_test, y_test, "test")
     Xv, Yv, _ = one(X_val, y_val, "val")
+    for name, Xa in (("test", Xt), ("val", Xv)):
+        if Xa is not None and Xa.shape[1] == 0:  # its accuracy would be NaN, not a number to report
+            raise ValueError(f"X_{name}: an empty {name} set (0 samples); pass X_{name}=None, y_{name}=None to "
+                             f"train without one")
     if Xv is None and val_fraction > 0:
         from ..data import stratified_split
 

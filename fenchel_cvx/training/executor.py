@@ -22,8 +22,15 @@ lifted-objective evaluator, so their arithmetic is the same.
 from __future__ import annotations
 
 import abc
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ..arrays import ArrayLike
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..network import FenchelNetwork
+    from .config import BCDConfig
 
 __all__ = ["StepExecutor", "Schedule"]
 
@@ -34,7 +41,7 @@ class Schedule:
 
     __slots__ = ("lam", "gamma", "cfg", "epoch")
 
-    def __init__(self, lam, gamma, cfg, epoch: int = 0):
+    def __init__(self, lam: ArrayLike, gamma: ArrayLike, cfg: BCDConfig, epoch: int = 0) -> None:
         self.lam = np.asarray(lam, dtype=float)
         self.gamma = np.asarray(gamma, dtype=float)
         self.cfg = cfg
@@ -47,16 +54,16 @@ class StepExecutor(abc.ABC):
     m: int
 
     @abc.abstractmethod
-    def init_state(self, net, data: dict, cfg) -> None:
+    def init_state(self, net: FenchelNetwork, data: dict, cfg: BCDConfig) -> None:
         """Place the data (dict of :func:`fenchel_cvx.training.data.prepare_data`) and the network's weights."""
 
     @abc.abstractmethod
-    def update(self, idx, schedule: Schedule) -> None:
+    def update(self, idx: np.ndarray | None, schedule: Schedule) -> None:
         """One mini-batch on the training samples ``idx`` (global indices, in order), or, with ``idx=None``
         and ``schedule.cfg.schedule == "fullbatch"``, one sweep over all samples."""
 
     @abc.abstractmethod
-    def evaluate(self, schedule: Schedule, eval_idx) -> dict:
+    def evaluate(self, schedule: Schedule, eval_idx: np.ndarray | None) -> dict:
         """The record of the current weights: J, F (at λ), train/test/val scores (``*_acc`` or ``*_mse``)."""
 
     @abc.abstractmethod
@@ -64,7 +71,7 @@ class StepExecutor(abc.ABC):
         """The working (W, b) (backend arrays, not copies)."""
 
     @abc.abstractmethod
-    def set_weights(self, W, b) -> None:
+    def set_weights(self, W: list, b: list) -> None:
         """Replace the working weights (numpy or backend arrays; converted)."""
 
     @abc.abstractmethod

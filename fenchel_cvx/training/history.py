@@ -6,12 +6,17 @@ Shared by the lifted trainer (:mod:`fenchel_cvx.training.loop`) and the backprop
 
 from __future__ import annotations
 
-import sys
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from ..log import emit, get_logger
 from ..network import FenchelNetwork
 
 __all__ = ["TrainResult", "early_stop_update", "Progress", "log_record", "final_metrics"]
+
+log = get_logger("training")
 
 
 @dataclass
@@ -20,7 +25,9 @@ class TrainResult:
 
     ``net`` holds the trained weights (numpy, the network's dtype); ``history`` one dict per
     epoch (epoch 0 = initial); ``final`` the last record's accuracies; ``times`` the total
-    training seconds and mean seconds per epoch; ``state`` the optimiser state (checkpoints).
+    training seconds and mean seconds per epoch; ``resumed`` (runs continued from a checkpoint) the checkpoint,
+    its epoch and the settings that changed (``{"path", "epoch", "changed": {field: [old, new]},
+    "data_changed": [splits]}``), None otherwise.
     """
 
     net: FenchelNetwork
@@ -32,15 +39,20 @@ class TrainResult:
     stopped_early: bool = False
     best_epoch: int | None = None
     interrupted: bool = False
+    resumed: dict | None = None
 
     def metrics(self) -> dict:
-        """JSON-ready summary: method, config, history, final accuracies and times."""
-        return {"method": self.method, "config": self.config, "history": self.history, "final": self.final,
-                "times": self.times, "stopped_early": self.stopped_early, "best_epoch": self.best_epoch,
-                "interrupted": self.interrupted}
+        """JSON-ready summary: method, config, history, final accuracies and times (and ``resumed``)."""
+        out = {"method": self.method, "config": self.config, "history": self.history, "final": self.final,
+               "times": self.times, "stopped_early": self.stopped_early, "best_epoch": self.best_epoch,
+               "interrupted": self.interrupted}
+        if self.resumed is not None:
+            out["resumed"] = self.resumed
+        return out
 
 
-def early_stop_update(best: dict, rec: dict, classification: bool, patience: int | None, snapshot) -> bool:
+def early_stop_update(best: dict, rec: dict, classification: bool, patience: int | None,
+                      snapshot: Callable[[], dict]) -> bool:
     """Early-stopping bookkeeping shared by the lifted trainer and the baselines; True = stop now.
 
     ``best`` holds score/epoch/bad_epochs and the snapshot of the best epoch; the score is the
@@ -61,7 +73,7 @@ def early_stop_update(best: dict, rec: dict, classification: bool, patience: int
 class Progress:
     """A tqdm progress bar over batches (no-op when disabled or tqdm is missing)."""
 
-    def __init__(self, total: int, desc: str, enabled: bool):
+    def __init__(self, total: int, desc: str, enabled: bool) -> None:
         self.bar = None
         if enabled:
             try:
@@ -71,36 +83,30 @@ class Progress:
             except ImportError:  # pragma: no cover - tqdm is a dependency
                 self.bar = None
 
-    def update(self, n=1, **post):
+    def update(self, n: int = 1, **post: Any) -> None:
         if self.bar is not None:
             self.bar.update(n)
             if post:
                 self.bar.set_postfix(post, refresh=False)
 
-    def close(self):
+    def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
 
-
-
-def log_record(rec: dict, prefix: str, keys, progress: bool) -> None:
-    """One line per epoch on stderr: ``prefix epoch N  key value ...  time Ts`` (through tqdm.write under a bar)."""
+def log_record(rec: dict, prefix: str, keys: Sequence[str], progress: bool = False, level: int = logging.INFO) -> None:
+    """One line per epoch, ``prefix epoch N  key value ...  time Ts``, logged on the ``fenchel_cvx.training``
+    logger at ``level`` (INFO for ``verbose=1``: on stderr, through tqdm, when logging is not configured --
+    :func:`fenchel_cvx.log.emit`). ``progress`` is unused (kept for callers)."""
     parts = [f"{prefix}epoch {rec['epoch']:3d}"]
     for k in keys:
         if rec.get(k) is not None:
             parts.append(f"{k} {rec[k]:.4f}")
     parts.append(f"time {rec['time']:.1f}s")
-    msg = "  ".join(parts)
-    if progress:
-        from tqdm.auto import tqdm
-
-        tqdm.write(msg, file=sys.stderr)
-    else:
-        print(msg, file=sys.stderr, flush=True)
+    emit(log, level, "%s", "  ".join(parts))
 
 
-def final_metrics(history: list, best_epoch, use_best: bool, keys=("J", "F")) -> dict:
+def final_metrics(history: list, best_epoch: int | None, use_best: bool, keys: Sequence[str] = ("J", "F")) -> dict:
     """The scores (``*_acc``/``*_mse``) and ``keys`` of the record a run returns: the best validation epoch's
     (``use_best``) or the last one's."""
     src = history[best_epoch] if use_best and best_epoch is not None else history[-1]

@@ -18,15 +18,25 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..arrays import ArrayLike
 from ..backend import check_backend, to_numpy
-from ..errors import TrainingDiverged, diverged_message
+from ..errors import FileFormatError, TrainingDiverged, diverged_message
+from ..log import verbose_level
+from ..model_io import network_spec
 from ..network import FenchelNetwork
-from ..validation import check_int, per_layer
-from .checkpoint import check_resume_net, load_checkpoint, save_checkpoint
+from ..validation import check_bool, check_int, check_output_file, check_path, per_layer
+from .checkpoint import (
+    check_resume,
+    data_fingerprint,
+    load_checkpoint,
+    require_arrays,
+    save_checkpoint,
+)
 from .config import BCDConfig, resolve_config
 from .data import batch_order, eval_subset, prepare_data
 from .executor import Schedule, StepExecutor
@@ -44,12 +54,21 @@ class Trainer:
     validated :class:`BCDConfig`; the numerical work runs in ``executor`` (default :class:`LocalExecutor`).
 
     ``run()`` trains until ``config.epochs``, early stopping, or a callback asks to stop, and returns a
-    :class:`TrainResult`. :meth:`hidden` gives the full-batch lifted state (demos).
+    :class:`TrainResult`. :meth:`hidden` gives the full-batch lifted state (demos). ``resume``: a checkpoint
+    to continue from (checked against this run by :func:`~fenchel_cvx.training.checkpoint.check_resume`;
+    ``force_resume`` accepts a changed configuration or data set).
     """
 
     def __init__(self, net: FenchelNetwork, data: dict, config: BCDConfig, executor: StepExecutor | None = None,
                  callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
-                 checkpoint: str | None = None, checkpoint_every: int = 1):
+                 checkpoint: str | None = None, checkpoint_every: int = 1, resume: str | None = None,
+                 force_resume: bool = False) -> None:
+        self.checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
+        if checkpoint is not None:
+            checkpoint = check_output_file(checkpoint, "checkpoint")
+            network_spec(net)  # an activation/loss the checkpoint could not describe fails now, not after an epoch
+        self.fingerprint = data_fingerprint(data) if (checkpoint is not None or resume is not None) else None
+        self.resumed = None
         self.net, self.cfg = net, config
         cfg = config
         self.L = net.L
@@ -71,11 +90,12 @@ class Trainer:
         self.verbose = verbose
         self.progress = (verbose > 0 and sys.stderr.isatty()) if progress is None else bool(progress and verbose > 0)
         self.checkpoint = checkpoint
-        self.checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
         self.train_time = 0.0
         self.eval_idx = eval_subset(self.m, cfg.eval_samples if cfg.schedule == "minibatch" else None, cfg.seed)
         self.stopped_early = False
         self.interrupted = False
+        if resume is not None:
+            self.restore(resume, force=force_resume)
 
     # ---- the schedule ------------------------------------------------------------------------
     def _set_epoch_parameters(self, epoch: int):
@@ -110,18 +130,17 @@ class Trainer:
         return early_stop_update(self.best, rec, self.net.loss.classification, self.cfg.patience, snapshot)
 
     def _log(self, rec):
-        if self.verbose > 0:
-            log_record(rec, "", LOG_KEYS, self.progress)
+        log_record(rec, "", LOG_KEYS, level=verbose_level(self.verbose))
 
     # ---- state, checkpoints ------------------------------------------------------------------
-    def sync_net(self):
+    def sync_net(self) -> None:
         """Copy the working weights into ``self.net`` (numpy, the network's dtype) and set its λ to the λ in use."""
         W, b = self.executor.weights()
         self.net.W = [np.array(to_numpy(w), dtype=self.net.dtype) for w in W]
         self.net.b = [np.array(to_numpy(v), dtype=self.net.dtype) for v in b]
         self.net.lam = np.array(self.lam, dtype=float)
 
-    def hidden(self):
+    def hidden(self) -> list | None:
         """The full-batch lifted state [X_1..X_L] (numpy copies; None for the mini-batch schedule)."""
         get = getattr(self.executor, "hidden", None)
         return None if get is None else get()
@@ -135,11 +154,11 @@ class Trainer:
                 arr[f"bestW{l}"], arr[f"bestb{l}"] = w, v
         return arr
 
-    def save(self, path: str):
+    def save(self, path: str) -> None:
         """Write a checkpoint (weights in the working dtype, optimiser state, history, config) to ``path``."""
         self.sync_net()
         meta = {"kind": "lifted", "epoch": self.epoch, "config": self.cfg.to_dict(), "history": self.history,
-                "train_time": self.train_time,
+                "train_time": self.train_time, "data": self.fingerprint,
                 "best": {k: self.best[k] for k in ("score", "epoch", "bad_epochs")}}
         # the network's parameters are saved in the working dtype (exact resume)
         W_net, b_net = self.net.W, self.net.b
@@ -151,24 +170,35 @@ class Trainer:
         finally:
             self.net.W, self.net.b = W_net, b_net
 
-    def restore(self, path: str):
-        """Continue from a checkpoint of the same network (architecture, activation, loss, weight decay)."""
-        W, b, arrays, meta = load_checkpoint(path)
+    def restore(self, path: str, force: bool = False) -> None:
+        """Continue from a checkpoint of the same run: same network (architecture, activations, loss, bias, ρ),
+        configuration (``epochs`` may grow) and data -- or, with ``force``, a changed configuration or data set
+        (the new configuration applies from the checkpoint's epoch on; ``result.resumed`` records the changes)."""
+        path = check_path(path, "resume")
+        W, b, arrays, meta = load_checkpoint(path, name="resume")
         if meta.get("kind") != "lifted":
             raise ValueError(f"resume: {path!r} is a {meta.get('kind')!r} checkpoint, not a lifted one")
-        check_resume_net(self.net, meta, path)
-        rho = np.asarray(arrays["rho"], dtype=float)
-        if rho.shape != np.shape(self.net.rho) or not np.array_equal(rho, np.asarray(self.net.rho, dtype=float)):
-            raise ValueError(f"resume: checkpoint {path!r} was trained with rho={rho.tolist()}, the network has "
-                             f"rho={np.asarray(self.net.rho).tolist()}")
-        self.executor.set_weights(W, b)
-        self.lam, self.gamma, self.lam0, self.gamma0 = (
-            np.asarray(arrays[k], dtype=float) for k in ("lam", "gamma", "lam0", "gamma0"))
-        self.executor.load_state_arrays(arrays)
-        self.epoch = int(meta["epoch"])
-        self.history = list(meta["history"])
-        self.train_time = float(meta["train_time"])
-        self.best.update(meta["best"])
+        changes = check_resume(path, meta, self.net, self.cfg.to_dict(), self.fingerprint, self.cfg.epochs,
+                               force=check_bool(force, "force_resume"))
+        require_arrays(arrays, ("lam", "gamma", "lam0", "gamma0"), path)
+        try:
+            self.executor.set_weights(W, b)
+            self.lam, self.gamma, lam0, gamma0 = (np.asarray(arrays[k], dtype=float)
+                                                  for k in ("lam", "gamma", "lam0", "gamma0"))
+            # the schedule's starting values: the checkpoint's, unless the (forced) new config changes them
+            if "lam" not in changes["config"]:
+                self.lam0 = lam0
+            if "gamma" not in changes["config"]:
+                self.gamma0 = gamma0
+            self.executor.load_state_arrays(arrays)
+            self.epoch = int(meta["epoch"])
+            self.history = list(meta["history"])
+            self.train_time = float(meta["train_time"])
+            self.best.update(meta["best"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise FileFormatError(f"corrupt checkpoint {path!r}: {type(e).__name__}: {e}") from None
+        self.resumed = {"path": path, "epoch": self.epoch, "changed": changes["config"],
+                        "data_changed": changes["data"]}
         if "bestW0" in arrays:
             ref = self.executor.weights()
             conv = _converter(ref[0][0])
@@ -182,7 +212,7 @@ class Trainer:
             pass
         return self.result()
 
-    def iterate(self):
+    def iterate(self) -> Iterator[dict]:
         """Train epoch by epoch: a generator that yields each epoch's record (the initial record first when
         the history is empty). Two runs can be interleaved in one process (they then see the same machine
         load; :mod:`fenchel_cvx.protocol`); :meth:`result` gives the :class:`TrainResult` afterwards."""
@@ -244,7 +274,7 @@ class Trainer:
                  "eval_total": float(sum(r.get("eval_time", 0.0) for r in self.history))}
         return TrainResult(net=self.net, history=self.history, config=self.cfg.to_dict(), method="fenchel",
                            final=final, times=times, stopped_early=self.stopped_early,
-                           best_epoch=self.best["epoch"], interrupted=self.interrupted)
+                           best_epoch=self.best["epoch"], interrupted=self.interrupted, resumed=self.resumed)
 
 
 def _converter(ref):
@@ -254,10 +284,11 @@ def _converter(ref):
     return lambda a: like(np.asarray(a), ref)
 
 
-def train(net: FenchelNetwork, X, y, X_test=None, y_test=None, config: BCDConfig | dict | None = None, *,
-          X_val=None, y_val=None, callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
+def train(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,
+          config: BCDConfig | dict | None = None, *, X_val: ArrayLike | None = None, y_val: ArrayLike | None = None,
+          callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
           checkpoint: str | None = None, checkpoint_every: int = 1, resume: str | None = None,
-          init_hidden=None, **overrides) -> TrainResult:
+          force_resume: bool = False, init_hidden: Sequence[ArrayLike] | None = None, **overrides: Any) -> TrainResult:
     """Train ``net`` by lifted BCD (:mod:`fenchel_cvx.training`) and return a :class:`TrainResult`.
 
     Parameters
@@ -270,28 +301,35 @@ def train(net: FenchelNetwork, X, y, X_test=None, y_test=None, config: BCDConfig
     X_val, y_val : explicit validation data (otherwise ``config.val_fraction`` of the training set)
     callbacks : callables ``cb(epoch, record, net)``; returning True stops training after that epoch
     verbose : 0 = quiet, 1 = one line per epoch (stderr); progress : tqdm bar (None: when stderr is a tty)
-    checkpoint : path of a .npz written every ``checkpoint_every`` epochs and at the end
-    resume : path of a checkpoint to continue from (same network, data and config)
+    checkpoint : path of a .npz written every ``checkpoint_every`` epochs and at the end (checked writable
+        before training starts)
+    resume : path of a checkpoint to continue from: the same network, data and config (``epochs`` may grow);
+        anything else raises :class:`~fenchel_cvx.errors.ResumeMismatch` naming the fields, unless
+        ``force_resume=True`` (the new config then applies from the checkpoint's epoch on)
     init_hidden : full-batch schedule only: the initial lifted state [X_1..X_L] (default: the forward pass)
 
-    Everything (config, data shapes, label range, finiteness, backend) is validated before any
-    training work starts.
+    Everything (config, data shapes, label range, finiteness, backend, output paths, the checkpoint to
+    resume from) is validated before any training work starts.
     """
     cfg = resolve_config(net, config, overrides, "train")
     check_backend(cfg.backend, cfg.device)
+    check_int(checkpoint_every, "checkpoint_every", 1)
+    if checkpoint is not None:
+        check_output_file(checkpoint, "checkpoint")
     if init_hidden is not None and cfg.schedule != "fullbatch":
         raise ValueError("init_hidden: only the full-batch schedule keeps a lifted state across epochs")
     data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, cfg.val_fraction, cfg.seed)
     trainer = Trainer(net, data, cfg, executor=LocalExecutor(init_hidden), callbacks=callbacks, verbose=verbose,
-                      progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
-    if resume is not None:
-        trainer.restore(resume)
+                      progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
+                      force_resume=force_resume)
     return trainer.run()
 
 
-def evaluate(net: FenchelNetwork, X, y) -> dict:
+def evaluate(net: FenchelNetwork, X: ArrayLike, y: ArrayLike) -> dict:
     """J and accuracy (or mean squared error) of the feed-forward network on (X, y)."""
-    X = net.check_input(X)
+    if not isinstance(net, FenchelNetwork):
+        raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
+    X = net.check_input(X, min_samples=1)
     Y = net.check_targets(to_numpy(y), X.shape[1])
     _, Z = net.forward(X)
     Z = to_numpy(Z)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...log import emit, get_logger, verbose_level
 from ...network import FenchelNetwork
 from .dual import DualCertificate, certified_dual_bound
 from .problem import (
@@ -21,6 +22,8 @@ from .restricted import (
     solve_restricted_cvxpy,
     solve_restricted_fast,
 )
+
+_LOG = get_logger("certify")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,10 +145,10 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         history.append(dict(round=rounds, patterns=len(patterns), primal=sol.value, lower=cert.lower, upper=J,
                             gap=gap, sup_ratio=cert.oracle.bound / cert.level, solver_status=sol.status,
                             seconds=time.perf_counter() - t_all))
-        if verbose:
-            print(f"round {rounds}: {len(patterns)} patterns, primal {sol.value:.12g}, lower {cert.lower:.12g}, "
-                  f"upper {J:.12g}, gap {gap:.2e}, S/mβ {cert.oracle.bound / cert.level:.6f}, "
-                  f"{sol.status} ({sol.iterations} Newton), {time.perf_counter() - t_all:.1f}s")
+        emit(_LOG, verbose_level(1 if verbose else 0),
+             f"round {rounds}: {len(patterns)} patterns, primal {sol.value:.12g}, lower {cert.lower:.12g}, "
+             f"upper {J:.12g}, gap {gap:.2e}, S/mβ {cert.oracle.bound / cert.level:.6f}, "
+             f"{sol.status} ({sol.iterations} Newton), {time.perf_counter() - t_all:.1f}s")
         if gap <= tol:
             status, converged = "converged", True
             break

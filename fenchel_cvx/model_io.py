@@ -1,0 +1,245 @@
+r"""Saving and loading networks: one documented, versioned file format for dense and conv networks.
+
+``fc.save(net, "model.npz")`` (or ``net.save(...)``) writes, and ``fc.load("model.npz")`` reads back, a
+:class:`~fenchel_cvx.network.FenchelNetwork` or :class:`~fenchel_cvx.conv.ConvFenchelNetwork` with its
+architecture, activations (with their parameters), loss, λ, ρ, bias flag, dtype and weights.
+``fc.load`` also reads the network out of a training checkpoint (:mod:`fenchel_cvx.training.checkpoint`).
+
+The format (``format_version`` 1)
+---------------------------------
+An uncompressed NumPy ``.npz`` archive (a zip file; read with ``allow_pickle=False``: no pickled objects)
+holding
+
+* ``W0`` .. ``WL``: the weights of layers 0..L in the network's dtype: n_{l+1} x n_l (dense) or
+  C_out x C_in x k_h x k_w (conv);
+* ``b0`` .. ``bL``: the biases, (n_{l+1},) or (C_out,) (zeros when ``bias`` is false);
+* ``meta``: UTF-8 JSON as a uint8 array::
+
+    {"format": "fenchel-cvx-model", "format_version": 1, "library_version": "0.1.0",
+     "network": {"kind": "dense" | "conv", "sizes": [d, n_1, ..., k],
+                 "activation": ["relu", ...], "activation_params": [{}, ...],   (one per hidden layer)
+                 "loss": "cross_entropy" | "squared", "lam": [...L], "rho": [...L+1],
+                 "bias": true, "dtype": "float64",
+                 "input_shape": [C, H, W], "layers": [{"type": "Conv2d", "out_channels": 6,
+                     "kernel": [5, 5], "stride": [1, 1], "padding": [2, 2]}, {"type": "AvgPool2d", "size": 2},
+                     {"type": "Flatten"}, {"type": "Dense", "features": 120}, ...]}}       (conv only)
+
+Readers accept every ``format_version`` up to their own and refuse newer files with a message naming both
+versions; a file that is not such an archive, is truncated, or lacks a key raises
+:class:`~fenchel_cvx.errors.FileFormatError` ("corrupt model file <path>: ..."). Files are written atomically
+(a temporary file in the same folder, then renamed), so an interrupted save never leaves a half-written model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from . import activations as _act
+from . import losses as _loss
+from .arrays import PathLike
+from .backend import to_numpy
+from .errors import FileFormatError
+from .layers import AvgPool2d, Conv2d, Dense, Flatten
+from .network import FenchelNetwork
+from .validation import check_output_file, check_path
+
+__all__ = ["save", "load", "network_spec", "network_from_spec", "read_npz", "write_npz", "weights_from", "FORMAT",
+           "FORMAT_VERSION"]
+
+FORMAT = "fenchel-cvx-model"
+FORMAT_VERSION = 1
+
+
+# ======================================================================================
+# the network's specification (JSON-ready), shared with the checkpoints
+# ======================================================================================
+def _layer_dict(spec) -> dict:
+    if isinstance(spec, Conv2d):
+        return {"type": "Conv2d", "out_channels": spec.out_channels, "kernel": list(spec.kernel),
+                "stride": list(spec.stride), "padding": list(spec.padding)}
+    if isinstance(spec, Dense):
+        return {"type": "Dense", "features": spec.features}
+    if isinstance(spec, AvgPool2d):
+        return {"type": "AvgPool2d", "size": spec.size}
+    if isinstance(spec, Flatten):
+        return {"type": "Flatten"}
+    raise TypeError(f"layers: cannot save a {type(spec).__name__} layer spec")
+
+
+def _layer_spec(d: dict):
+    kind = d["type"]
+    if kind == "Conv2d":
+        return Conv2d(int(d["out_channels"]), tuple(d["kernel"]), stride=tuple(d["stride"]),
+                      padding=tuple(d["padding"]))
+    if kind == "Dense":
+        return Dense(int(d["features"]))
+    if kind == "AvgPool2d":
+        return AvgPool2d(int(d["size"]))
+    if kind == "Flatten":
+        return Flatten()
+    raise ValueError(f"unknown layer type {kind!r}")
+
+
+def network_spec(net: FenchelNetwork) -> dict:
+    """The JSON-ready description of ``net`` without its weights (module docstring, key ``network``).
+
+    Raises ``TypeError`` for an activation or loss that is not in the registries (it could not be read back).
+    """
+    if not isinstance(net, FenchelNetwork):
+        raise TypeError(f"net: expected a FenchelNetwork or ConvFenchelNetwork, got {type(net).__name__}")
+    for a in net.activations:
+        if a.name not in _act.names() or _act.get(a.name, **a.params) != a:
+            raise TypeError(f"activation: {a!r} is not in the activation registry (register it with "
+                            f"fenchel_cvx.activations.register before saving and loading)")
+    if net.loss.name not in _loss.names():
+        raise TypeError(f"loss: {net.loss!r} is not an output loss of the registry ({', '.join(_loss.names())})")
+    spec = {"kind": "dense", "sizes": list(net.sizes), "activation": [a.name for a in net.activations],
+            "activation_params": [dict(a.params) for a in net.activations], "loss": net.loss.name,
+            "lam": [float(v) for v in net.lam], "rho": [float(v) for v in net.rho], "bias": bool(net.bias),
+            "dtype": str(net.dtype)}
+    if getattr(net, "maps", None) is not None:
+        layers = []
+        for s in net.specs:
+            d = _layer_dict(s)
+            layers.append(d)
+        spec.update(kind="conv", input_shape=list(net.input_shape), layers=layers)
+    return spec
+
+
+def network_from_spec(spec: dict) -> FenchelNetwork:
+    """A network (freshly initialised weights) from :func:`network_spec`'s description."""
+    acts = [_act.get(n, **p) for n, p in zip(spec["activation"], spec.get("activation_params") or
+                                            [{}] * len(spec["activation"]), strict=True)]
+    common = dict(activation=acts, loss=spec["loss"], lam=spec["lam"], rho=spec["rho"], bias=spec["bias"],
+                  dtype=spec.get("dtype", "float64"))
+    if spec.get("kind", "dense") == "conv":
+        from .conv import ConvFenchelNetwork
+
+        if "layers" not in spec:
+            raise KeyError("layers")
+        net = ConvFenchelNetwork([_layer_spec(d) for d in spec["layers"]], input_shape=tuple(spec["input_shape"]),
+                                 **common)
+        if list(net.sizes) != list(spec["sizes"]):
+            raise ValueError(f"the layers give sizes {net.sizes}, the file says {spec['sizes']}")
+        return net
+    return FenchelNetwork(spec["sizes"], **common)
+
+
+# ======================================================================================
+# npz archives with a JSON "meta" entry: one reader and one writer for models and checkpoints
+# ======================================================================================
+def write_npz(path: str, arrays: dict, meta: dict) -> str:
+    """Write ``arrays`` and ``meta`` (JSON) to the .npz ``path`` atomically (temporary file, then rename)."""
+    payload = {k: np.asarray(to_numpy(v)) for k, v in arrays.items()}
+    payload["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **payload)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def read_npz(path: PathLike, what: str, name: str = "path") -> tuple[dict, dict]:
+    """Read every array and the JSON ``meta`` of a .npz written by :func:`write_npz`: ``(arrays, meta)``.
+
+    ``what`` names the kind of file in messages ("model file", "checkpoint"). A missing file raises
+    ``FileNotFoundError``, anything unreadable :class:`~fenchel_cvx.errors.FileFormatError`
+    ("corrupt <what> <path>: <reason>").
+    """
+    path = check_path(path, name)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{name}: no such {what} {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{name}: {path!r} is a directory, expected a {what}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError("a single .npy array, not an .npz archive")
+            arrays = {k: z[k].copy() for k in z.files}
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError, AttributeError) as e:
+        reason = str(e) or type(e).__name__
+        if "pickled" in reason:
+            reason = "not an .npz archive (pickled or unknown data)"
+        raise FileFormatError(f"corrupt {what} {path!r}: {reason}") from None
+    except Exception as e:  # noqa: BLE001 - zlib/struct errors of a damaged archive
+        raise FileFormatError(f"corrupt {what} {path!r}: {type(e).__name__}: {e}") from None
+    if "meta" not in arrays:
+        raise FileFormatError(f"corrupt {what} {path!r}: no 'meta' entry (not written by fenchel_cvx?)")
+    try:
+        meta = json.loads(bytes(arrays.pop("meta").astype(np.uint8)).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FileFormatError(f"corrupt {what} {path!r}: unreadable metadata ({e})") from None
+    if not isinstance(meta, dict):
+        raise FileFormatError(f"corrupt {what} {path!r}: metadata is not a JSON object")
+    return arrays, meta
+
+
+def weights_from(arrays: dict, n_layers: int, what: str, path: str) -> tuple[list, list]:
+    """``W0..``, ``b0..`` of an archive (FileFormatError naming the first missing one)."""
+    missing = [k for l in range(n_layers) for k in (f"W{l}", f"b{l}") if k not in arrays]
+    if missing:
+        raise FileFormatError(f"corrupt {what} {path!r}: missing arrays {missing}")
+    return [arrays[f"W{l}"] for l in range(n_layers)], [arrays[f"b{l}"] for l in range(n_layers)]
+
+
+# ======================================================================================
+# the public functions
+# ======================================================================================
+def save(net: FenchelNetwork, path: PathLike) -> str:
+    """Write ``net`` to ``path`` (the format of the module docstring; conventionally ``.npz``); returns the path."""
+    spec = network_spec(net)
+    path = check_output_file(path, "path")
+    arrays: dict[str, Any] = {}
+    for l in range(net.n_layers):
+        arrays[f"W{l}"] = np.asarray(to_numpy(net.W[l]), dtype=net.dtype)
+        arrays[f"b{l}"] = np.asarray(to_numpy(net.b[l]), dtype=net.dtype)
+    from . import __version__
+
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "library_version": __version__, "network": spec}
+    return write_npz(path, arrays, meta)
+
+
+def load(path: PathLike) -> FenchelNetwork:
+    """Read a network written by :func:`save` (or the network of a training checkpoint) from ``path``.
+
+    Returns a :class:`FenchelNetwork` or :class:`~fenchel_cvx.conv.ConvFenchelNetwork` with the saved
+    architecture, activations, loss, λ, ρ, bias, dtype and weights. Raises ``FileNotFoundError`` for a missing
+    file and :class:`~fenchel_cvx.errors.FileFormatError` for a corrupt one or a newer format version.
+    """
+    arrays, meta = read_npz(path, "model file")
+    path = os.fspath(path)
+    if meta.get("format") == FORMAT:
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version < 1:
+            raise FileFormatError(f"corrupt model file {path!r}: format_version {version!r}")
+        if version > FORMAT_VERSION:
+            raise FileFormatError(f"model file {path!r} has format version {version} (written by fenchel-cvx "
+                                  f"{meta.get('library_version', '?')}); this version reads format versions up to "
+                                  f"{FORMAT_VERSION}: upgrade fenchel-cvx")
+        spec, what = meta.get("network"), "model file"
+    elif "net" in meta and "epoch" in meta:  # a training checkpoint
+        spec, what = meta["net"], "checkpoint"
+    else:
+        raise FileFormatError(f"corrupt model file {path!r}: not a fenchel-cvx model or checkpoint "
+                              f"(format {meta.get('format')!r})")
+    try:
+        net = network_from_spec(spec)
+    except (KeyError, TypeError, ValueError) as e:
+        raise FileFormatError(f"corrupt {what} {path!r}: bad network description ({type(e).__name__}: {e})") from None
+    W, b = weights_from(arrays, net.n_layers, what, path)
+    try:
+        return net.set_params([np.asarray(w, dtype=net.dtype) for w in W], [np.asarray(v, dtype=net.dtype) for v in b])
+    except ValueError as e:
+        raise FileFormatError(f"corrupt {what} {path!r}: weights do not fit the architecture ({e})") from None
