@@ -30,7 +30,7 @@ from fenchel_cvx.certify import (
     to_units,
     unit_bounds,
 )
-from fenchel_cvx.certify.scip import _canonical
+from fenchel_cvx.certify.scip import canonical_units
 
 try:
     import pyscipopt  # noqa: F401
@@ -113,7 +113,7 @@ def test_unit_scaling_roundtrip_and_bounds():
     for seed in range(4):
         W, b, J, _ = lbfgs_train(net, X0, y, seed=seed)
         signs, u = to_units(problem, W, b)
-        signs, u, _ = _canonical(problem, signs, u, relaxed=False)
+        signs, u, _ = canonical_units(problem, signs, u, relaxed=False)
         z = signs @ u["V"] + u["c"]
         model = 0.5 * np.mean((z - problem.Y[0]) ** 2) + u["tau"].sum()
         assert model <= J + 1e-12
@@ -132,7 +132,7 @@ def test_unit_scaling_roundtrip_and_bounds():
         for lam in (0.5, 20.0):
             Wl, bl, Xl, Fl = lifted_lbfgs(net, X0, y, W, b, lam=lam)
             sg, ul = to_units(problem, Wl, bl, Xl, lam)
-            sg, ul, _ = _canonical(problem, sg, ul, relaxed=True)
+            sg, ul, _ = canonical_units(problem, sg, ul, relaxed=True)
             bf = unit_bounds(problem, Fl * (1 + 1e-6), relaxed=True, lam=lam)
             t = ul["tau"]
             Ul = ul["w"] @ X0 + ul["b"][:, None]

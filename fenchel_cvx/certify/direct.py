@@ -42,7 +42,12 @@ only lower the bound), with the linear cuts E_j ≥ z_rj − z_{y_j j}.
 unpenalised bias of every hidden layer, Σ_j μ_ij(φ(u_ij) − v_ij) = 0, and in W_0,
 ρ_0W_0[i] + (1/m)Σ_j μ_ij(φ(u_ij) − v_ij)x_j = 0 (both linear in the pieces; F is C¹ in W_0, b); units of
 a hidden layer whose multiplier rows are equal are interchangeable: W_l[i, 0] ≥ W_l[i+1, 0]; hardtanh
-is odd: W_l[i, 0] ≥ 0.
+is odd: W_l[i, 0] ≥ 0. The objective is written as one cost per hidden unit (its share of the weight
+decay and its divergences) with *pricing* cuts tying that cost to the unit's contribution to the next
+layer (:meth:`DirectModel._unit_costs`), and the *Lipschitz chain* ‖z_j − z_k‖ ≤ Π_l‖W_l‖_F‖x_j − x_k‖
+(+ divergence residuals for F) with the balance equalities (:meth:`DirectModel._lipschitz`). Without the
+last two the root bound of a two-layer or vector-output problem is 0 (McCormick envelopes let the LP fit
+any targets at no cost); with them it is the cost of the least Lipschitz constant that fits the data.
 """
 
 from __future__ import annotations

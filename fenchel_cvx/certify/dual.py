@@ -23,7 +23,8 @@ that of the scalar λ, respectively of ``"sample"``.
 q̂(μ) = min_k c_k + ⟨g_k, μ⟩ over the points x_k found so far (SCIP's best point, polished) is maximised by
 a linear program over {mean μ_l = λ_l, μ ≥ μ_min, ‖μ − μ̂‖_∞ ≤ Δ}; the maximiser is evaluated by SCIP; if its
 certified bound beats the centre μ̂'s by a tenth of the predicted increase, it becomes the centre and Δ
-doubles, else Δ halves (a null step, whose cut still refines the model).
+doubles, else Δ halves (a null step, whose cut still refines the model). The best certified bound over all
+iterates is kept whatever the steps (SCIP's bounds at a time limit are inexact values of q).
 
 **What each iterate certifies**: SCIP's dual bound on min F_{μ_k} — a lower bound on min J valid up to
 SCIP's feasibility tolerance (never the model value q̂, which over-estimates q, nor SCIP's primal value).

@@ -91,7 +91,7 @@ def tiny_problem(arch="2-3-1", activation="relu", loss="squared", m: int = 8, rh
     cross-entropy with two outputs). Data: ``"teacher"`` (regression, :func:`tiny_regression`) or
     "moons" / "xor" / "blobs" (:func:`tiny_classification`); ``"auto"`` picks teacher for the squared loss
     and moons (k = 2) or blobs (k > 2) for the cross-entropy."""
-    from .. import activations as _act
+    from .. import activations
 
     sizes = parse_arch(arch) if isinstance(arch, str) else list(arch)
     if loss == "logistic":
@@ -102,7 +102,7 @@ def tiny_problem(arch="2-3-1", activation="relu", loss="squared", m: int = 8, rh
 
     def act_of(nm):
         nm = {"leaky": "leaky_relu", "leaky-relu": "leaky_relu"}.get(nm, nm)
-        return _act.get(nm, a=a) if nm == "leaky_relu" else _act.get(nm)
+        return activations.get(nm, a=a) if nm == "leaky_relu" else activations.get(nm)
 
     acts = [act_of(nm) for nm in names]
     if data == "auto":

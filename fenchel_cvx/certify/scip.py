@@ -2,8 +2,11 @@ r"""Global optima of tiny networks by spatial branch-and-bound in SCIP (PySCIPOp
 
 Two models, chosen automatically (``model="auto"``):
 
-* the **unit-scaled model** (this module) for ``[d, n, 1]`` ReLU networks with the squared loss — the
-  fastest, exploiting positive homogeneity and the sign symmetry of the output weights;
+* the **unit-scaled model** (this module) for one hidden ReLU layer with a scalar output head — ``[d, n, 1]``
+  with the squared loss, and ``[d, n, 2]`` with the cross-entropy, which is exactly the logistic loss of the
+  output difference (:func:`~fenchel_cvx.certify.bounds.output_head`) — the fastest, exploiting positive
+  homogeneity and the sign symmetry of the output weights (its "ball" head for k ≥ 2 outputs is available
+  with ``model="unit"``; the direct model's Lipschitz cuts make that one the default there);
 * the **direct model** (:mod:`fenchel_cvx.certify.direct`) for everything else
   :func:`~fenchel_cvx.certify.check_problem` accepts: one or two hidden layers, relu / leaky_relu /
   hardtanh, squared loss or cross-entropy, k outputs (boxes from
@@ -87,7 +90,8 @@ from .bounds import UnitBounds, network_boxes, output_head, unit_bounds
 from .direct import DirectModel
 from .upper import divergences, lbfgs_polish, lbfgs_train, lifted_lbfgs, lifted_value
 
-__all__ = ["GlobalResult", "solve_relaxation", "solve_standard", "to_units", "from_units", "unit_model_applies",
+__all__ = ["GlobalResult", "solve_relaxation", "solve_standard", "to_units", "from_units", "canonical_units",
+           "unit_model_applies",
            "SUPPORTED_GLOBAL", "MODELS"]
 
 SUPPORTED_GLOBAL = SUPPORTED
@@ -255,8 +259,8 @@ def from_units(problem, signs, units, lam=None):
     return W, b, Xs
 
 
-def _canonical(problem, signs, units, relaxed):
-    """WLOG moves of the bounds module on a point: shift all-active units (c compensates), drop dead
+def canonical_units(problem, signs, units, relaxed):
+    """The WLOG moves of the bounds module on a point: shift all-active units (c compensates), drop dead
     units (J only), order units (positive signs first, then by decreasing τ); returns (signs, units, p)
     (p = number of positive signs; 0 for a ball head, whose ``signs`` is None)."""
     X0 = problem.X0
@@ -544,6 +548,9 @@ def unit_model_applies(problem, mu=None) -> bool:
 
 
 def _set_params(M, time_limit, gap, feastol, seed):
+    # time limits count CPU seconds of this process (SCIP's clock type 1), so that a solve does the same work
+    # on a loaded, shared machine as on an idle one
+    M.setParam("timing/clocktype", 1)
     M.setParam("limits/time", float(time_limit))
     M.setParam("limits/gap", float(gap))
     M.setParam("numerics/feastol", float(feastol))
@@ -555,7 +562,7 @@ def _set_params(M, time_limit, gap, feastol, seed):
 def _solve(problem, relaxed, mu, incumbent, time_limit, gap, seed, feastol, complementarity, cuts, polish, model):
     """Global solve of min F_μ (``relaxed``) or min J by the chosen model; see the module docstring."""
     net, X0, y = problem.net, problem.X0, problem.y
-    t_start = time.perf_counter()
+    t_start = time.process_time()  # CPU seconds, as SCIP's limits
     # incumbent: J(W, b) bounds both min J and min F_μ (F_μ(W, forward W) = J(W)); for F_μ a local
     # minimisation of F from it gives a tighter bound F̄ and a better starting point
     W_inc, b_inc = incumbent
@@ -625,7 +632,7 @@ def _solve_unit(problem, relaxed, mu, W_inc, b_inc, Xs_inc, Fbar, judge, time_li
     n = problem.net.sizes[1]
     mu_row = mu[0][0] if relaxed else None
     signs_inc, units_inc = to_units(problem, W_inc, b_inc, Xs_inc if relaxed else None, mu_row)
-    signs_inc, units_inc, p_inc = _canonical(problem, signs_inc, units_inc, relaxed)
+    signs_inc, units_inc, p_inc = canonical_units(problem, signs_inc, units_inc, relaxed)
     n_zero = int(np.sum(units_inc["tau"] == 0))
     # best point known (judged by the network): every pattern is cut off at (1 − gap/2) times its value,
     # and a pattern proved to have nothing below that cutoff gets the cutoff as its lower bound
@@ -638,7 +645,7 @@ def _solve_unit(problem, relaxed, mu, W_inc, b_inc, Xs_inc, Fbar, judge, time_li
         signs = None if ball else np.array([1.0] * p + [-1.0] * (n - p))
         mod = _UnitModel(problem, relaxed, mu_row, signs, unit_bounds(problem, upper, relaxed, mu_row),
                          complementarity, cuts)
-        remaining = time_limit - (time.perf_counter() - t_start)
+        remaining = time_limit - (time.process_time() - t_start)
         _set_params(mod.M, max(remaining / (len(order) - k), 1.0), gap, feastol, seed)
         if ball or p_inc <= p <= p_inc + n_zero:  # the incumbent fits this pattern (zero units take either sign)
             mod.add_point(_arrange(signs_inc, units_inc, p))

@@ -49,7 +49,7 @@ def configure(p):
     p.add_argument("--starts", type=int, default=5, help="random starts of backprop L-BFGS (default: %(default)s)")
     p.add_argument("--bcd-starts", type=int, default=2, help="random starts of lifted BCD (0: none) (default: %(default)s)")
     p.add_argument("--time-limit", type=float, default=60.0,
-                   help="seconds per SCIP solve (min J, each λ, each dual iterate) (default: %(default)s)")
+                   help="CPU seconds per SCIP solve (min J, each λ, each dual iterate) (default: %(default)s)")
     p.add_argument("--gap", type=float, default=1e-3, help="SCIP's relative gap limit (default: %(default)s)")
     p.add_argument("--model", default="auto", choices=("auto", "unit", "direct"), help="SCIP model (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
@@ -99,9 +99,9 @@ def _load(args):
         loss = "cross_entropy"
     if loss == "squared":
         y = y.astype(float).reshape(sizes[-1], -1) if y.ndim == 1 else y.astype(float)
-    from .. import activations as _act
+    from .. import activations
 
-    acts = [_act.get("leaky_relu", a=args.slope) if a in ("leaky_relu", "leaky") else a for a in acts]
+    acts = [activations.get("leaky_relu", a=args.slope) if a in ("leaky_relu", "leaky") else a for a in acts]
     net = FenchelNetwork(sizes, activation=acts, loss=loss, rho=rho, seed=args.seed)
     return net, X0, y
 
