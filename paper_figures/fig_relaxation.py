@@ -6,7 +6,8 @@ runs ``fenchel_cvx.certify.certify``, which gives
 
 * the best upper bound J_hi on min J (backprop L-BFGS from several starts, SCIP's best point,
   the network recovered from the convex reformulation) and certified lower bounds on min J
-  (SCIP's dual bound; the convex reformulation);
+  (SCIP's dual bound, valid up to its feasibility tolerance; the convex reformulation's optimum is a
+  solver's primal value and is not used as a bound);
 * for each λ of a sweep, SCIP's dual bound F_lo (a certified lower bound on min F_λ, hence on
   min J by weak duality) and its best point F_hi ≥ min F_λ.
 

@@ -186,3 +186,18 @@ def test_make_figures_rejects_unknown_section(tmp_path):
     mf = load_script("paper_figures/make_figures.py")
     with pytest.raises(SystemExit):
         mf.main(["--quick", "--only", "nonsense", "--out", str(tmp_path)])
+
+
+def test_demo_certify_classifier(tmp_path):
+    pytest.importorskip("pyscipopt")
+    out = run_demo("06_certify_classifier.py", tmp_path)
+    rep, dual = out["report"], out["dual"]
+    J_lo, J_hi = out["bracket"]
+    assert J_lo <= J_hi and rep.consistent(), rep.table()
+    low = rep.bracket_.lower  # SCIP's bound (up to feastol) or the convex dual bound (no solver tolerance)
+    assert low.certified and ("feastol" in low.rests_on or "no solver tolerance" in low.rests_on), low
+    # every certified bound of the sweep and of the dual lies below the best trained network
+    for s in rep.sweep:
+        assert s.lower <= J_hi, s
+    assert all(it["lower"] <= J_hi for it in dual.iterates)
+    assert dual.best_lower >= dual.scalar_lower

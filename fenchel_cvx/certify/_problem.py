@@ -1,10 +1,26 @@
 r"""Validation of a tiny certification problem, shared by every certificate.
 
-A problem is a :class:`~fenchel_cvx.FenchelNetwork` (its architecture, loss, λ and ρ;
-its current weights are ignored) together with data ``X0`` (d x m, one column per sample)
-and targets ``y``. The certificates model dense networks ``[d, n, 1]`` with one hidden ReLU
-layer, the squared loss and weight decay ρ_0, ρ_1 > 0 (the weight decay is what makes the
-search space bounded); :func:`check_problem` rejects anything else with a message saying so.
+A problem is a :class:`~fenchel_cvx.FenchelNetwork` (its architecture, activations, loss, λ and ρ;
+its current weights are ignored) together with data ``X0`` (d x m, one column per sample) and
+targets ``y`` (k x m, or m integer labels for the cross-entropy). :func:`check_problem` accepts
+exactly what the global models of :mod:`fenchel_cvx.certify.scip` represent and rejects anything
+else with a :class:`~fenchel_cvx.certify.errors.ScopeError` that names the argument and lists
+what is supported:
+
+* dense networks ``[d, n_1, k]`` or ``[d, n_1, n_2, k]`` (one or two hidden layers);
+* hidden activations ``relu``, ``leaky_relu`` (any slope 0 < a < 1) and ``hardtanh``, one per
+  layer (piecewise linear: the models are exact complementarity/MIP models);
+* the squared loss (any k ≥ 1) and the cross-entropy (k ≥ 2; k = 2 is binary logistic regression,
+  ℓ = log(1 + e^{z_other − z_true})); every class must occur in y, else the infimum of J is not attained
+  (the bias of an absent class runs to −∞) and no finite box contains a minimiser;
+* weight decay ρ_l > 0 on every layer (it bounds the weights, hence the search space).
+
+``sigmoid`` and ``tanh`` are *not* modelled (see :data:`NOT_MODELLED`), nor are convolutional
+networks. Sizes beyond :data:`GLOBAL_LIMITS` need ``allow_large=True``.
+
+Multipliers: the relaxation takes one multiplier per hidden entry, λ_l[i, j] > 0 (layer l, neuron i,
+sample j); :func:`expand_multipliers` turns a scalar, one value per layer, per-sample, per-neuron or
+per-entry input into that form.
 """
 
 from __future__ import annotations
@@ -15,14 +31,39 @@ import numpy as np
 
 from ..backend import is_torch
 from ..network import FenchelNetwork
+from .errors import NoLowerBoundError, ScopeError
 
-#: Sizes the global (SCIP) models accept by default; larger problems raise unless
-#: ``allow_large=True`` (spatial branch-and-bound grows exponentially with them).
-GLOBAL_LIMITS = {"features": 4, "hidden units per layer": 4, "hidden layers": 1,
-                 "samples": 30, "outputs": 1}
+__all__ = ["SUPPORTED", "SUPPORTED_ACTIVATIONS", "SUPPORTED_LOSSES", "NOT_MODELLED", "GLOBAL_LIMITS", "TinyProblem",
+           "check_problem", "copy_network", "require_scip", "expand_multipliers", "multipliers_kind"]
 
-SUPPORTED = ("dense networks [d, n, 1] with one hidden ReLU layer, one output, the squared loss and "
-             "weight decay rho_0, rho_1 > 0 (d <= 4, n <= 4, m <= 30)")
+SUPPORTED_ACTIVATIONS = ("relu", "leaky_relu", "hardtanh")
+SUPPORTED_LOSSES = ("squared", "cross_entropy")
+
+#: Sizes the global (SCIP) models accept by default; larger problems raise unless ``allow_large=True``
+#: (spatial branch-and-bound grows exponentially with them). "lifted entries" = Σ_l n_l·m counts the
+#: complementarity pairs of the general model (every case but [d, n, 1] ReLU with the squared loss).
+GLOBAL_LIMITS = {"features": 4, "hidden units per layer": 4, "hidden layers": 2, "outputs": 3, "samples": 30,
+                 "lifted entries": 64}
+
+SUPPORTED = ("dense networks [d, n1, k] or [d, n1, n2, k] with hidden activations relu, leaky_relu or hardtanh, "
+             "the squared loss (k >= 1) or the cross-entropy (k >= 2, every class present; k = 2 is the binary "
+             "logistic loss), weight decay rho_l > 0 on every layer "
+             f"(default sizes: d <= {GLOBAL_LIMITS['features']}, n_l <= {GLOBAL_LIMITS['hidden units per layer']}, "
+             f"k <= {GLOBAL_LIMITS['outputs']}, m <= {GLOBAL_LIMITS['samples']}, "
+             f"sum_l n_l*m <= {GLOBAL_LIMITS['lifted entries']} outside [d, n, 1] relu + squared loss)")
+
+#: Why the smooth activations are not modelled (the statement every scope error for them repeats).
+NOT_MODELLED = {
+    "sigmoid": ("SCIP could represent the divergence B(u, v) = log(1 + e^u) + v log v + (1 - v) log(1 - v) - uv "
+                "(a softplus epigraph exp(-t) + exp(u - t) <= 1, entropy terms, and one bilinear term uv per "
+                "entry; min J needs the nonconvex equality v(1 + e^-u) = 1), but no finite box for the "
+                "unpenalised biases is known to contain a global minimiser: a saturated unit approaches a "
+                "constant only as its bias runs to infinity, so spatial branch-and-bound on any box bounds the "
+                "problem restricted to the box, not min J"),
+    "tanh": "as for sigmoid (tanh(u) = 2 sigmoid(2u) - 1): the divergence is representable, a valid bias box is not",
+}
+NOT_MODELLED["sigmoid"] += ("; besides, every exp/log term is enforced by outer approximation to SCIP's feasibility "
+                            "tolerance (about one cut per entry and node), which is why no such model is shipped")
 
 
 def require_scip():
@@ -45,7 +86,8 @@ def _to_numpy(a) -> np.ndarray:
 class TinyProblem:
     """A validated problem: a float64 numpy copy of the network and the data.
 
-    ``X0`` is d x m, ``y`` = ``Y`` is the 1 x m target array, ``R0`` = max_j ‖x_j‖ the data radius.
+    ``X0`` is d x m, ``Y`` (= ``y``) the k x m target array (one-hot columns for the cross-entropy),
+    ``R0`` = max_j ‖x_j‖ the data radius.
     """
 
     net: FenchelNetwork
@@ -70,8 +112,18 @@ class TinyProblem:
         return self.net.loss.name
 
     @property
+    def activation_names(self) -> list:
+        return [a.name for a in self.net.activations]
+
+    @property
     def R0(self) -> float:
         return float(np.max(np.linalg.norm(self.X0, axis=0)))
+
+    @property
+    def kind(self) -> str:
+        """A short description: architecture, activations, loss."""
+        acts = "/".join(dict.fromkeys(self.activation_names))
+        return f"{'-'.join(map(str, self.sizes))} {acts}, {self.loss}"
 
     def with_lam(self, lam) -> FenchelNetwork:
         """A copy of the network with multipliers ``lam`` (scalar or one per hidden layer)."""
@@ -89,37 +141,115 @@ def copy_network(net: FenchelNetwork, lam=None, W=None, b=None, sizes=None) -> F
     return new
 
 
-def check_problem(net, X0, y, *, need_lam: bool = True, allow_large: bool = False) -> TinyProblem:
-    """Validate (net, X0, y) for the certificates; raise a ValueError/TypeError saying what is supported.
-
-    ``allow_large`` lifts the size limits :data:`GLOBAL_LIMITS` on d, n and m (not the structure).
-    """
+def _check_structure(net):
     if not isinstance(net, FenchelNetwork):
         raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
-    bad = [a.name for a in net.activations if a.name != "relu"]
-    if bad:
-        raise ValueError(f"net: no global model for activation(s) {sorted(set(bad))}; supported: {SUPPORTED}")
-    if net.L != 1:
-        raise ValueError(f"net: the certificates model one hidden layer, got sizes {net.sizes}; "
+    if type(net) is not FenchelNetwork:
+        raise ScopeError(f"net: no global model for {type(net).__name__} (convolutional layers are not modelled); "
                          f"supported: {SUPPORTED}")
-    if net.loss.name != "squared" or net.sizes[-1] != 1:
-        raise ValueError(f"net: no global model for loss {net.loss.name!r} with {net.sizes[-1]} output(s): with "
-                         f"several outputs (cross-entropy) the output weights enter bilinearly and the unit "
-                         f"scaling of the models does not apply; supported: {SUPPORTED}")
+    acts = [a.name for a in net.activations]
+    smooth = sorted({a for a in acts if a in NOT_MODELLED})
+    if smooth:
+        raise ScopeError(f"net: no global model for activation(s) {smooth}: {NOT_MODELLED[smooth[0]]}. "
+                         f"Supported: {SUPPORTED}")
+    bad = sorted({a for a in acts if a not in SUPPORTED_ACTIVATIONS})
+    if bad:
+        raise ScopeError(f"net: no global model for activation(s) {bad}; supported activations "
+                         f"{list(SUPPORTED_ACTIVATIONS)}; supported problems: {SUPPORTED}")
+    if net.L not in (1, 2):
+        raise ScopeError(f"net: the global models have one or two hidden layers, got sizes {net.sizes} "
+                         f"({net.L} hidden layers); supported: {SUPPORTED}")
+    if net.loss.name not in SUPPORTED_LOSSES:
+        raise ScopeError(f"net: no global model for loss {net.loss.name!r}; supported: {SUPPORTED}")
+    if net.loss.name == "cross_entropy" and net.sizes[-1] < 2:
+        raise ScopeError(f"net: the cross-entropy needs k >= 2 outputs (k = 2: binary logistic), got sizes {net.sizes}")
     if np.any(net.rho <= 0):
-        raise ValueError(f"net.rho: every layer needs weight decay rho_l > 0 (it bounds the weights, "
-                         f"so that branch-and-bound can close the gap), got {net.rho.tolist()}")
+        raise NoLowerBoundError(f"net.rho: every layer needs weight decay rho_l > 0, got {net.rho.tolist()}: without "
+                                "it the weights are unbounded, the infimum of J need not be attained, and no finite "
+                                "search box (hence no certified lower bound) exists")
+
+
+def check_problem(net, X0, y, *, need_lam: bool = True, allow_large: bool = False) -> TinyProblem:
+    """Validate (net, X0, y) for the certificates (module docstring); raise ScopeError/TypeError/ValueError
+    naming the argument and saying what is supported.
+
+    ``need_lam``: also require the network's λ_l > 0. ``allow_large`` lifts the size limits
+    :data:`GLOBAL_LIMITS` (not the structure).
+    """
+    _check_structure(net)
     if need_lam and np.any(net.lam <= 0):
         raise ValueError(f"lam: the relaxation certificates need lam_l > 0, got {net.lam.tolist()}")
+    m = np.shape(X0)[-1] if np.ndim(X0) == 2 else 0
     if not allow_large:
-        m = np.shape(X0)[-1] if np.ndim(X0) == 2 else 0
-        got = {"features": net.sizes[0], "hidden units per layer": net.sizes[1], "hidden layers": net.L,
+        hidden = net.sizes[1:-1]
+        got = {"features": net.sizes[0], "hidden units per layer": max(hidden), "hidden layers": net.L,
                "samples": m, "outputs": net.sizes[-1]}
+        if not _unit_case(net):
+            got["lifted entries"] = sum(hidden) * m
         over = {key: v for key, v in got.items() if v > GLOBAL_LIMITS[key]}
         if over:
-            raise ValueError(f"problem too large for the global certificates: {over} exceeds the supported "
-                             f"sizes {GLOBAL_LIMITS} (pass allow_large=True to try anyway)")
+            raise ScopeError(f"problem too large for the global certificates: {over} exceeds the supported "
+                             f"sizes {GLOBAL_LIMITS} (pass allow_large=True, or --allow-large, to try anyway)")
     net = copy_network(net)
     X0 = net.check_input(_to_numpy(X0))
-    Y = np.asarray(net.check_targets(_to_numpy(y), X0.shape[1]), dtype=np.float64)
+    Y = np.asarray(net.check_targets(_to_numpy(y) if is_torch(y) else y, X0.shape[1]), dtype=np.float64)
+    if net.loss.name == "cross_entropy":
+        if not np.all((Y == 0) | (Y == 1)):
+            raise ScopeError("y: the global models take class labels (one-hot targets) for the cross-entropy, "
+                             "not probability targets")
+        counts = Y.sum(axis=1)
+        if np.any(counts == 0):
+            raise NoLowerBoundError(f"y: classes {np.flatnonzero(counts == 0).tolist()} never occur: the bias of an "
+                                    "absent class decreases J without bound towards its infimum, which is not "
+                                    "attained, so no finite box contains a minimiser; drop the class (fewer outputs)")
     return TinyProblem(net=net, X0=X0, y=Y, Y=Y)
+
+
+def _unit_case(net) -> bool:
+    return (net.L == 1 and net.sizes[-1] == 1 and net.loss.name == "squared"
+            and all(a.name == "relu" for a in net.activations))
+
+
+def expand_multipliers(net, m: int, lam) -> list:
+    """Multipliers as one n_{l+1} x m array per hidden layer (entry [i, j]: neuron i, sample j).
+
+    ``lam``: a scalar (every entry); a sequence of L scalars (one per layer); or a sequence of L arrays,
+    each broadcastable to n_{l+1} x m: shape (m,) per sample, (n, 1) per neuron, (n, m) per entry (with one
+    hidden layer the array may be given alone). Every entry must be finite and > 0.
+    """
+    L = net.L
+    shapes = [(n, m) for n in net.sizes[1:-1]]
+    if not isinstance(lam, (list, tuple)) and np.ndim(lam) == 0:
+        items = [lam] * L
+    else:
+        seq = isinstance(lam, (list, tuple)) or (isinstance(lam, np.ndarray) and lam.ndim == 1 and L > 1)
+        items = list(lam) if seq else [lam]
+        if len(items) != L:
+            if L != 1:
+                raise ValueError(f"lam: expected a scalar, {L} values (one per hidden layer) or {L} arrays, "
+                                 f"got {len(items)} items")
+            items = [np.asarray(lam, dtype=float)]
+    out = []
+    for l, (item, s) in enumerate(zip(items, shapes)):
+        a = np.asarray(item, dtype=float)
+        try:
+            out.append(np.array(np.broadcast_to(a, s), dtype=float))
+        except ValueError:
+            raise ValueError(f"lam[{l}]: shape {a.shape} does not broadcast to {s} (neurons x samples)") from None
+    for l, a in enumerate(out):
+        if not (np.all(np.isfinite(a)) and np.all(a > 0)):
+            raise ValueError(f"lam[{l}]: expected finite multipliers > 0, got min {np.min(a)}")
+    return out
+
+
+def multipliers_kind(mu: list) -> str:
+    """'scalar', 'per layer', 'per sample', 'per neuron' or 'per entry': the least structure of ``mu``."""
+    if all(np.all(a == mu[0].flat[0]) for a in mu):
+        return "scalar"
+    if all(np.all(a == a.flat[0]) for a in mu):
+        return "per layer"
+    if all(np.all(a == a[:1, :]) for a in mu):
+        return "per sample"
+    if all(np.all(a == a[:, :1]) for a in mu):
+        return "per neuron"
+    return "per entry"

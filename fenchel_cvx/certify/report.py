@@ -1,40 +1,61 @@
 r"""Brackets on the optimal training loss of a tiny network: :func:`certify` and its report.
 
-For a network ``[d, n, 1]`` (one hidden ReLU layer, squared loss, weight decay), data X0
-(d x m) and targets y (1 x m), :func:`certify` collects
+For a problem that :func:`~fenchel_cvx.certify.check_problem` accepts (network ``[d, n1, (n2,) k]``,
+data X0 d x m, targets y) :func:`certify` collects
 
-* **upper bounds** on min J: J of trained networks from a list of *providers* (default:
-  backprop L-BFGS from several random starts; lifted BCD plugs in as another provider),
-  of SCIP's best point for min J, and of the network recovered from the convex reference
-  when it fits the width; every value is judged by ``FenchelNetwork.objective``;
-* **certified lower bounds** on min J: SCIP's dual bound for min J, SCIP's dual bounds for
-  min F_λ (weak duality: min F_λ ≤ min J), and the convex reference's optimum;
-* a **λ sweep** of the relaxation, λ ∈ ``lams``: lower (dual) and upper (judged) bounds on
-  min F_λ, which is non-decreasing in λ and tends to min J;
+* **upper bounds** on min J from *upper-bound providers* — callables ``provider(net, X0, y) ->
+  list[UpperBound]`` (default: backprop L-BFGS from several starts and full-batch lifted BCD) — and
+  from SCIP's best points; every value is re-judged by ``FenchelNetwork.objective`` (the single judge);
+* **lower bounds** on min J from *lower-bound providers* — callables
+  ``provider(net, X0, y, incumbent) -> list[LowerBound | UpperBound]`` (``incumbent``: the best
+  :class:`~fenchel_cvx.certify.UpperBound` so far). Built in: :func:`scip_standard_provider` (SCIP's
+  dual bound on min J) and :func:`convex_primal_provider` (the convex reformulation of two-layer ReLU
+  networks; it reports a *primal* value, listed for information and never used as a certified bound,
+  plus the recovered network as an upper bound). A convex **dual** bound plugs in as one more provider
+  returning ``LowerBound(..., certified=True, rests_on="...")``; nothing else changes;
+* a **λ sweep** of the relaxation (SCIP's dual bound on min F_λ for each λ; weak duality makes each one a
+  lower bound on min J), and optionally the **Lagrangian dual** with one multiplier per sample
+  (:mod:`fenchel_cvx.certify.dual`);
 
-so that   lower ≤ min F_λ ≤ min J ≤ upper,   each number with its provenance.
+so that   lower ≤ min F_λ ≤ min J ≤ upper,   each number with its provenance and what it rests on.
+
+**Honest brackets.** Only bounds with ``certified=True`` enter the bracket. Its gap is
+max(upper − lower, 0)/|upper|; if a lower bound exceeds the best upper bound (possible only through
+the tolerances a lower bound rests on — SCIP's feasibility tolerance — or a bug), both numbers are
+shown with the overshoot and its explanation (:attr:`Bracket.note`), never a negative gap, and an
+overshoot larger than :data:`OVERLAP_RTOL` makes :meth:`CertifyReport.consistent` false.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._problem import check_problem, require_scip
-from .convex import ConvexResult, convex_reference
-from .scip import GlobalResult, check_scope, solve_relaxation, solve_standard
+from .scip import GlobalResult, solve_relaxation, solve_standard
 from .upper import UpperBound, bcd_provider, lbfgs_provider
 
-__all__ = ["Bound", "SweepPoint", "CertifyReport", "certify", "format_gap"]
+__all__ = ["Bound", "LowerBound", "SweepPoint", "Bracket", "CertifyReport", "certify", "format_gap",
+           "scip_standard_provider", "convex_primal_provider", "convex_dual_provider", "CONVEX_DUAL_RESTS_ON",
+           "OVERLAP_RTOL", "UPPER_RESTS_ON"]
+
+#: The largest relative overshoot of a lower bound over an upper bound that SCIP's tolerances
+#: (feasibility 1e-8 on the scaled constraints, LP dual feasibility 1e-7) are taken to explain; beyond it
+#: the report is flagged inconsistent.
+OVERLAP_RTOL = 1e-6
+UPPER_RESTS_ON = "J of a network, evaluated in float64 by FenchelNetwork.objective (any network bounds min J above)"
 
 
 @dataclass
 class Bound:
     """One number of the bracket: ``side`` "lower" or "upper" bound on ``quantity`` ("min J" or
-    "min F_lambda"; a lower bound on min F_λ is also one on min J), with its ``provenance``."""
+    "min F_lambda"; a lower bound on min F_λ is also one on min J), with its ``provenance`` (who computed
+    it), ``rests_on`` (what its validity rests on) and ``certified`` (False: listed for information only,
+    never used as a bound)."""
 
     side: str
     value: float
@@ -43,6 +64,15 @@ class Bound:
     lam: float | None = None
     status: str = ""
     time: float = 0.0
+    rests_on: str = ""
+    certified: bool = True
+
+
+def LowerBound(value: float, provenance: str, rests_on: str, quantity: str = "min J", certified: bool = True,
+               status: str = "", time: float = 0.0, lam: float | None = None) -> Bound:
+    """A lower bound as a lower-bound provider returns it (a :class:`Bound` with ``side="lower"``)."""
+    return Bound("lower", float(value), quantity, provenance, lam=lam, status=status, time=time, rests_on=rests_on,
+                 certified=certified)
 
 
 @dataclass
@@ -58,135 +88,294 @@ class SweepPoint:
 
 
 @dataclass
+class Bracket:
+    """lower ≤ min J ≤ upper with the two bounds that make it; ``gap`` = max(upper − lower, 0)/|upper|."""
+
+    lower: Bound
+    upper: Bound
+
+    @property
+    def overlap(self) -> float:
+        """max(lower − upper, 0): by how much the lower bound overshoots (0 for a proper bracket)."""
+        return max(self.lower.value - self.upper.value, 0.0)
+
+    @property
+    def gap(self) -> float:
+        return max(self.upper.value - self.lower.value, 0.0) / max(abs(self.upper.value), 1e-300)
+
+    @property
+    def consistent(self) -> bool:
+        """True unless the lower bound overshoots by more than :data:`OVERLAP_RTOL` (relative)."""
+        return self.overlap <= OVERLAP_RTOL * max(abs(self.upper.value), 1e-300)
+
+    @property
+    def note(self) -> str:
+        """Empty for a proper bracket; else both numbers and why the lower one can sit above."""
+        if self.overlap == 0.0:
+            return ""
+        rel = self.overlap / max(abs(self.upper.value), 1e-300)
+        why = (f"within what the lower bound rests on ({self.lower.rests_on}): the two bounds agree to {rel:.1e} "
+               "relative, the gap is reported as 0" if self.consistent else
+               f"MORE than the tolerance it rests on ({self.lower.rests_on}) explains (> {OVERLAP_RTOL:g}): one of the "
+               "two numbers is wrong")
+        return (f"the lower bound {self.lower.value:.10g} ({self.lower.provenance}) exceeds the upper bound "
+                f"{self.upper.value:.10g} ({self.upper.provenance}) by {self.overlap:.2e}, {why}")
+
+
+@dataclass
 class CertifyReport:
-    """What :func:`certify` returns (see the module docstring)."""
+    """What :func:`certify` returns (see the module docstring). ``lower`` and ``upper`` list every bound,
+    ``info`` the uncertified numbers (e.g. a convex primal value), ``dual`` the Lagrangian dual ascent."""
 
     sizes: list
     m: int
     rho: list
+    kind: str = ""
     lower: list = field(default_factory=list)
     upper: list = field(default_factory=list)
+    info: list = field(default_factory=list)
     sweep: list = field(default_factory=list)
     standard: GlobalResult | None = None
-    convex: ConvexResult | None = None
+    convex: object | None = None
+    convex_certificate: object | None = None
+    dual: object | None = None
     notes: list = field(default_factory=list)
 
     @property
+    def certified_lower(self) -> list:
+        return [bd for bd in self.lower if bd.certified]
+
+    @property
     def best_lower(self) -> Bound:
-        return max(self.lower, key=lambda bd: bd.value)
+        """The largest certified lower bound (a trivial 0 from J ≥ 0 when there is none)."""
+        cands = self.certified_lower
+        if not cands:
+            return Bound("lower", 0.0, "min J", "J ≥ 0 (every term of J is nonnegative)", rests_on="J ≥ 0")
+        return max(cands, key=lambda bd: bd.value)
 
     @property
     def best_upper(self) -> Bound:
         return min(self.upper, key=lambda bd: bd.value)
 
     @property
-    def rel_gap(self) -> float:
-        """(best upper − best lower) / best upper."""
-        up = self.best_upper.value
-        return (up - self.best_lower.value) / max(abs(up), 1e-300)
+    def bracket_(self) -> Bracket:
+        return Bracket(self.best_lower, self.best_upper)
 
-    def consistent(self, rtol: float = 0.0) -> bool:
-        """True when every lower bound is ≤ every upper bound (up to ``rtol`` relative)."""
+    @property
+    def rel_gap(self) -> float:
+        """max(best upper − best lower, 0) / |best upper| (never negative; see :class:`Bracket`)."""
+        return self.bracket_.gap
+
+    def consistent(self, rtol: float = OVERLAP_RTOL) -> bool:
+        """True when every certified lower bound is ≤ every upper bound up to ``rtol`` (relative)."""
         up = self.best_upper.value
-        return all(bd.value <= up + rtol * abs(up) for bd in self.lower)
+        return all(bd.value <= up + rtol * abs(up) for bd in self.certified_lower)
 
     def bracket(self) -> str:
         """The chain lower ≤ min F_λ ≤ min J ≤ upper (λ of the tightest relaxation) and the bracket on min J."""
-        lo, up = self.best_lower, self.best_upper
+        br = self.bracket_
+        lo, up = br.lower, br.upper
         chain = ""
         if self.sweep:
             top = max(self.sweep, key=lambda s: s.lower)
             chain = (f"{top.lower:.6g} ≤ min F_λ(λ={_fmt_lam(top.lam)}) ≤ {top.upper:.6g};  "
                      f"min F_λ ≤ min J;  ")
-        return (f"{chain}{lo.value:.6g} ({lo.provenance}) ≤ min J ≤ {up.value:.6g} ({up.provenance}); "
-                f"relative gap {format_gap(self.rel_gap)}")
+        out = (f"{chain}{lo.value:.6g} ({lo.provenance}) ≤ min J ≤ {up.value:.6g} ({up.provenance}); "
+               f"relative gap {format_gap(br.gap)}")
+        if br.note:
+            out += f"  [{br.note}]"
+        return out
 
     def table(self) -> str:
-        """The report as plain-text tables: bounds with provenance, bracket, λ sweep."""
-        out = [f"network {self.sizes} (ReLU, squared loss), m = {self.m} samples, rho = {self.rho}", ""]
+        """The report as plain-text tables: bounds with provenance and what they rest on, bracket, λ sweep."""
+        out = [f"network {self.sizes} ({self.kind}), m = {self.m} samples, rho = {self.rho}", ""]
         head = f"{'bound':<6} {'value':>12}  {'on':<16} {'provenance':<44} {'status':<11} {'time':>8}"
         out += [head, "-" * len(head)]
+        rests = {}
         for bd in sorted(self.lower, key=lambda b: b.value) + sorted(self.upper, key=lambda b: b.value):
             on = bd.quantity if bd.lam is None else f"min F_λ, λ={_fmt_lam(bd.lam)}"
             t = f"{bd.time:.2f}s" if bd.time else ""
-            out.append(f"{bd.side:<6} {bd.value:>12.6g}  {on:<16} {bd.provenance[:44]:<44} {bd.status:<11} {t:>8}")
+            mark = "" if bd.certified else " (not a bound)"
+            out.append(f"{bd.side:<6} {bd.value:>12.6g}  {on:<16} {(bd.provenance + mark)[:44]:<44} {bd.status:<11} {t:>8}")
+            if bd.side == "lower" and bd.rests_on:
+                rests.setdefault(bd.rests_on, []).append(bd.provenance)
+        for bd in self.info:
+            out.append(f"{'info':<6} {bd.value:>12.6g}  {bd.quantity:<16} {bd.provenance[:44]:<44} {bd.status:<11}")
+        out += ["", "what the bounds rest on:"]
+        out += [f"  lower: {r}" for r in rests]
+        out += [f"  upper bounds: {UPPER_RESTS_ON}"]
         out += ["", "bracket: " + self.bracket()]
         if self.sweep:
             out += ["", f"{'λ':>8} {'min F_λ ≥':>12} {'min F_λ ≤':>12} {'gap':>9} {'status':<11} {'time':>8}"]
             for s in self.sweep:
-                g = (s.upper - s.lower) / max(abs(s.upper), 1e-300)
+                g = max(s.upper - s.lower, 0.0) / max(abs(s.upper), 1e-300)
                 out.append(f"{_fmt_lam(s.lam):>8} {s.lower:>12.6g} {s.upper:>12.6g} {g:>9.2e} {s.status:<11} "
                            f"{s.time:>7.2f}s")
+        if self.dual is not None:
+            out += ["", self.dual.summary()]
+        if self.convex_certificate is not None:
+            c = self.convex_certificate
+            out += ["", f"convex reformulation, certified dual bound {c.lower:.10g} ({c.n_patterns} patterns, "
+                        f"{c.rounds} rounds, status {c.status}); the recovered network needs {c.n_active} units "
+                        f"(width {c.width}): " + ("exact, J(recovered) = " if c.exact else
+                                                  "width too small, J(recovered, wider) = ") + f"{c.upper:.10g}"]
         if self.convex is not None:
             c = self.convex
-            lo = "none" if c.lower is None else f"{c.lower:.10g}"
-            out += ["", f"convex reference: certified lower bound {lo}, solver value {c.value:.10g} over "
-                        f"{c.n_patterns} patterns, recovered network "
-                        f"needs {c.n_active} units (width {c.width}): "
-                        + ("exact, min J = optimum" if c.exact else "width too small, lower bound only")
-                        + f"; J(recovered) = {c.J_recovered:.8g}"]
+            out += ["", f"convex reformulation (primal value, not certified): {c.value:.8g} over {c.n_patterns} "
+                        f"patterns, recovered network needs {c.n_active} units (width {c.width}): "
+                        + ("exact, J(recovered) = " if c.exact else "width too small; J(recovered, wider) = ")
+                        + f"{c.J_recovered:.8g}"]
         out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
 
-    def plot(self, path):
-        """Save a plot of the bounds against λ (log x axis) to ``path`` (matplotlib, Agg backend)."""
-        import matplotlib
+    def plot(self, path=None, ax=None):
+        """Plot the bounds against λ (log x axis): SCIP's lower and upper bounds on min F_λ, the bracket on
+        min J, and the per-sample dual's certified bound. Draws on ``ax`` if given (else a new figure);
+        saves to ``path`` if given; returns the figure."""
+        from matplotlib.figure import Figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        fig = ax.figure if ax is not None else Figure(figsize=(6.4, 4.2))
+        if ax is None:
+            ax = fig.subplots()
         if self.sweep:
             lams = [s.lam for s in self.sweep]
             ax.plot(lams, [s.lower for s in self.sweep], "o-", label="min F_λ ≥ (SCIP dual bound)")
             ax.plot(lams, [s.upper for s in self.sweep], "x--", label="min F_λ ≤ (best point, judged)")
-        up = self.best_upper
-        ax.axhline(up.value, color="k", lw=1.2, label=f"min J ≤ {up.value:.5g} (best upper)")
-        if self.standard is not None:
-            ax.axhline(self.standard.dual, color="tab:red", ls=":", lw=1.5,
-                       label=f"min J ≥ {self.standard.dual:.5g} (SCIP)")
-        if self.convex is not None and self.convex.lower is not None:
-            ax.axhline(self.convex.lower, color="tab:green", ls="-.", lw=1.2,
-                       label=f"min J ≥ {self.convex.lower:.5g} (convex, certified dual)")
-        ax.set_xscale("log")
+        br = self.bracket_
+        ax.axhline(br.upper.value, color="k", lw=1.2, label=f"min J ≤ {br.upper.value:.5g} ({br.upper.provenance[:28]})")
+        if self.certified_lower:
+            ax.axhline(br.lower.value, color="tab:red", ls=":", lw=1.5,
+                       label=f"min J ≥ {br.lower.value:.5g} ({br.lower.provenance[:28]})")
+        if self.dual is not None and self.dual.iterates:
+            ax.plot([self.dual.lam], [self.dual.best_lower], "*", ms=13, color="tab:purple",
+                    label=f"per-sample dual ≥ {self.dual.best_lower:.5g} (same budget)")
+        if self.sweep:
+            ax.set_xscale("log")
         ax.set_xlabel("λ (Lagrange multiplier of the divergence constraint)")
         ax.set_ylabel("objective value")
         ax.set_title(f"bounds on min J, network {self.sizes}, m = {self.m}")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        return path
+        ax.legend(fontsize=7)
+        if path is not None:
+            fig.savefig(path, dpi=120, bbox_inches="tight")
+        return fig
+
+    def to_dict(self) -> dict:
+        """JSON-ready numbers: every bound with provenance and what it rests on, the sweep, the bracket."""
+        br = self.bracket_
+
+        def row(b):
+            return {"side": b.side, "value": b.value, "quantity": b.quantity, "lam": b.lam, "provenance": b.provenance,
+                    "rests_on": b.rests_on, "certified": b.certified, "status": b.status, "time": b.time}
+
+        return {"sizes": self.sizes, "m": self.m, "rho": self.rho, "kind": self.kind,
+                "bounds": [row(b) for b in self.lower + self.upper], "info": [row(b) for b in self.info],
+                "sweep": [{"lam": s.lam, "lower": s.lower, "upper": s.upper, "status": s.status, "time": s.time}
+                          for s in self.sweep],
+                "bracket": {"lower": br.lower.value, "lower_from": br.lower.provenance, "upper": br.upper.value,
+                            "upper_from": br.upper.provenance, "rel_gap": br.gap, "overlap": br.overlap,
+                            "note": br.note},
+                "dual": self.dual.to_dict() if self.dual is not None else None}
 
 
 def format_gap(gap: float) -> str:
-    """A relative gap for display; |gap| < 1e-7 (the accuracy of the convex solver, which can put a lower
-    bound a hair above an upper one) is shown as "< 1e-7"."""
-    return "< 1e-7" if abs(gap) < 1e-7 else f"{gap:.1e}"
+    """A relative gap (≥ 0) for display."""
+    return f"{gap:.1e}" if gap > 0 else "0"
 
 
 def _fmt_lam(lam) -> str:
     return f"{lam:g}"
 
 
-def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, time_limit: float = 60.0,
-            gap: float = 1e-3, standard: bool = True, convex: bool | None = None, progress: bool = False,
-            seed: int = 0, allow_large: bool = False) -> CertifyReport:
+# ---- lower-bound providers ----------------------------------------------------------------------
+def scip_standard_provider(time_limit: float = 60.0, gap: float = 1e-3, seed: int = 0, feastol: float = 1e-8,
+                           allow_large: bool = False, model: str = "auto") -> Callable:
+    """A lower-bound provider: SCIP on min J (:func:`~fenchel_cvx.certify.solve_standard`) from the incumbent;
+    returns its dual bound (certified up to ``feastol``) and its best point (an upper bound)."""
+
+    def provide(net, X0, y, incumbent):
+        r = solve_standard(net, X0, y, incumbent=(incumbent.W, incumbent.b), time_limit=time_limit, gap=gap,
+                           seed=seed, feastol=feastol, allow_large=allow_large, model=model)
+        return [LowerBound(r.dual, f"SCIP dual bound on min J ({r.model} model)", r.rests_on, status=r.status,
+                           time=r.time),
+                UpperBound(r.judged, f"SCIP best point on min J ({r.model} model, polished)", r.W, r.b,
+                           {"status": r.status, "time": r.time}),
+                r]
+
+    provide.__name__ = "SCIP min J"
+    return provide
+
+
+def convex_primal_provider(allow_large: bool = False) -> Callable:
+    """An information provider: the convex reformulation over activation patterns (two-layer ReLU, squared
+    loss; :func:`~fenchel_cvx.certify.convex_reference`). Its optimum is a solver's *primal* value, which
+    can sit above min J by the solver's tolerance, so it is returned with ``certified=False`` (listed, never
+    used as a bound); the recovered network, when it fits the width, is an upper bound. Until a dual
+    (certified) bound of the convex program exists, this is what the convex side contributes."""
+
+    def provide(net, X0, y, incumbent):
+        from .convex import convex_reference
+
+        c = convex_reference(net, X0, y, allow_large=allow_large)
+        out = [LowerBound(c.value, "convex reformulation, primal value (CLARABEL)",
+                          "a primal value of an interior-point solve: NOT a certified bound", certified=False,
+                          status=c.status, time=c.time), c]
+        if c.exact:
+            out.append(UpperBound(c.J_recovered, "network recovered from the convex reformulation", c.W, c.b))
+        return out
+
+    provide.__name__ = "convex reformulation"
+    return provide
+
+
+#: what the two-layer convex dual bound rests on (docs/design.md, certificates)
+CONVEX_DUAL_RESTS_ON = ("a dual-feasible point of the convex reformulation: exact zero-sum rounding of λ, the exact "
+                        "dual oracle over all activation patterns (d ≤ 3) with its rounding allowance, and the "
+                        "allowance of the final float64 evaluation; no solver tolerance")
+
+
+def convex_dual_provider(tol: float = 1e-7, time_limit: float = 300.0, allow_large: bool = False) -> Callable:
+    """A lower-bound provider: the certified dual bound of the convex reformulation of a two-layer ReLU network
+    ``[d, n, 1]`` (squared loss) or ``[d, n, 2]`` (two-class cross-entropy), d ≤ 3
+    (:func:`~fenchel_cvx.certify.convex_certificate`: column generation with the exact dual oracle). Its lower
+    bound holds for every width; the recovered network is an upper bound when it fits the width (``exact``)."""
+
+    def provide(net, X0, y, incumbent):
+        from .twolayer import convex_certificate
+
+        c = convex_certificate(net, X0, y, tol=tol, time_limit=time_limit, allow_large=allow_large)
+        out = [LowerBound(c.lower, f"convex reformulation, dual bound ({c.lower_provenance})", CONVEX_DUAL_RESTS_ON,
+                          certified=True, status=c.status, time=c.time), c]
+        if c.exact and c.network is not None:
+            out.append(UpperBound(c.upper, "network recovered from the convex reformulation", c.W, c.b))
+        return out
+
+    provide.__name__ = "convex dual bound"
+    return provide
+
+
+def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lower_providers=None,
+            time_limit: float = 60.0, gap: float = 1e-3, standard: bool = True, convex: bool | None = None,
+            dual: dict | None = None, progress: bool = False, seed: int = 0, allow_large: bool = False,
+            model: str = "auto") -> CertifyReport:
     """Bracket min J of a tiny network (module docstring).
 
     Parameters
     ----------
-    net, X0, y : the problem (``net`` gives sizes ``[d, n, 1]``, ReLU, squared loss, ρ; its λ is not used).
-    lams : multipliers of the λ sweep (each > 0); may be empty.
-    upper_providers : list of callables ``provider(net, X0, y) -> list[UpperBound]`` (default:
-        ``[lbfgs_provider(starts=5), bcd_provider(starts=2)]``: backprop and lifted BCD); every value is re-judged by ``net.objective``.
-    time_limit : seconds per SCIP solve (min J and each λ); ``gap`` : SCIP's relative gap limit.
-    standard : also solve min J by SCIP; ``convex`` : the convex reference (True: required, raising
-        when the patterns are too many; None: when enumerable; False: skipped).
-    progress : show a tqdm progress bar on stderr.
+    net, X0, y : the problem (any architecture, activation and loss :func:`~fenchel_cvx.certify.check_problem`
+        accepts; the network's λ is not used).
+    lams : multipliers of the λ sweep (each > 0, one per layer alike); may be empty.
+    upper_providers : callables ``provider(net, X0, y) -> list[UpperBound]`` (default:
+        ``[lbfgs_provider(starts=5), bcd_provider(starts=2)]``); every value is re-judged by ``net.objective``.
+    lower_providers : callables ``provider(net, X0, y, incumbent) -> list`` of :func:`LowerBound` /
+        :class:`UpperBound` items (other objects are kept as raw results); default: SCIP on min J
+        (``standard``) and the certified dual bound of the two-layer convex reformulation
+        (:func:`convex_dual_provider`; ``convex``: True required, None when applicable, False skipped).
+    time_limit : seconds per SCIP solve (min J, each λ, each dual iterate); ``gap`` : SCIP's relative gap limit.
+    dual : keyword arguments of :func:`~fenchel_cvx.certify.dual_ascent` (e.g. ``{"lam": 1.0, "iters": 5}``)
+        to also maximise the Lagrangian dual with one multiplier per sample at the budget of that λ.
+    progress : show a tqdm progress bar on stderr; ``model`` : SCIP model ("auto", "unit", "direct").
     """
     problem = check_problem(net, X0, y, need_lam=False, allow_large=allow_large)
-    check_scope(problem)
     require_scip()
     lams = [float(v) for v in np.atleast_1d(np.asarray(lams, dtype=float))] if len(lams) else []
     if any(not (math.isfinite(v) and v > 0) for v in lams):
@@ -195,63 +384,87 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, time
                  if upper_providers is None else list(upper_providers))
     if not providers:
         raise ValueError("upper_providers: expected at least one provider (an incumbent bounds the search space)")
+    if lower_providers is None:
+        lower_providers = []
+        if standard:
+            lower_providers.append(scip_standard_provider(time_limit, gap, seed, allow_large=allow_large, model=model))
+        convex_applies = problem.L == 1 and problem.activation_names == ["relu"] and problem.sizes[0] <= 3 and (
+            (problem.loss == "squared" and problem.sizes[-1] == 1)
+            or (problem.loss == "cross_entropy" and problem.sizes[-1] == 2))
+        if convex or (convex is None and convex_applies):
+            lower_providers.append(convex_dual_provider(allow_large=allow_large))
     net, X0, yv = problem.net, problem.X0, problem.y
-    rep = CertifyReport(sizes=list(net.sizes), m=problem.m, rho=net.rho.tolist())
+    rep = CertifyReport(sizes=list(net.sizes), m=problem.m, rho=net.rho.tolist(), kind=problem.kind)
     from tqdm.auto import tqdm
 
-    steps = len(providers) + (convex is not False) + bool(standard) + len(lams)
+    steps = len(providers) + len(lower_providers) + len(lams) + (dual is not None)
     bar = tqdm(total=steps, disable=not progress, file=sys.stderr, desc="certify", leave=False)
     try:
         ups = []
+
+        def add_upper(ub):
+            J = net.objective(X0, yv, ub.W, ub.b)  # the single judge
+            ups.append(UpperBound(J, ub.provenance, ub.W, ub.b, ub.info))
+            rep.upper.append(Bound("upper", J, "min J", ub.provenance, status=str(ub.info.get("status", "")),
+                                   time=float(ub.info.get("time", 0.0)), rests_on=UPPER_RESTS_ON))
+
         for prov in providers:
             bar.set_postfix_str(getattr(prov, "__name__", "upper bounds"))
             for ub in prov(net, X0, yv):
                 if not isinstance(ub, UpperBound):
                     raise TypeError(f"upper_providers: a provider returned {type(ub).__name__}, expected UpperBound")
-                J = net.objective(X0, yv, ub.W, ub.b)  # the single judge
-                ups.append(UpperBound(J, ub.provenance, ub.W, ub.b, ub.info))
-                rep.upper.append(Bound("upper", J, "min J", ub.provenance))
+                add_upper(ub)
             bar.update()
-        inc = min(ups, key=lambda u: u.value)
-        incumbent = (inc.W, inc.b)
-        if convex is not False:
-            bar.set_postfix_str("convex reference")
+        incumbent = min(ups, key=lambda u: u.value)
+        for prov in lower_providers:
+            name = getattr(prov, "__name__", "lower bounds")
+            bar.set_postfix_str(name)
             try:
-                cres = convex_reference(net, X0, yv, allow_large=allow_large)
+                items = prov(net, X0, yv, incumbent)
             except ValueError as e:
-                if convex:
-                    raise
-                rep.notes.append(f"convex reference skipped: {e}")
-                cres = None
-            if cres is not None:
-                rep.convex = cres
-                if cres.lower is not None:  # the certified dual bound, not the solver's primal value (issue 13)
-                    rep.lower.append(Bound("lower", cres.lower, "min J", "convex reformulation, certified dual",
-                                           status=cres.status, time=cres.time))
+                if name in ("convex reformulation", "convex dual bound") and convex is None:
+                    rep.notes.append(f"convex reformulation skipped: {e}")
+                    items = []
                 else:
-                    rep.notes.append(f"convex reference: {cres.lower_provenance}")
-                if cres.exact:
-                    rep.upper.append(Bound("upper", cres.J_recovered, "min J", "network recovered from convex",
-                                           status=cres.status))
-            bar.update()
-        if standard:
-            bar.set_postfix_str("SCIP min J")
-            sres = solve_standard(net, X0, yv, incumbent=incumbent, time_limit=time_limit, gap=gap, seed=seed,
-                                  allow_large=allow_large)
-            rep.standard = sres
-            rep.lower.append(Bound("lower", sres.dual, "min J", "SCIP dual bound, complementarity model",
-                                   status=sres.status, time=sres.time))
-            rep.upper.append(Bound("upper", sres.judged, "min J", "SCIP best point (polished)",
-                                   status=sres.status, time=sres.time))
+                    raise
+            for it in items:
+                if isinstance(it, UpperBound):
+                    add_upper(it)
+                elif isinstance(it, Bound):
+                    if it.side != "lower":
+                        raise TypeError("lower_providers: Bound items must be lower bounds (use UpperBound for upper)")
+                    (rep.lower if it.certified else rep.info).append(it)
+                elif isinstance(it, GlobalResult):
+                    rep.standard = it
+                elif type(it).__name__ == "ConvexResult":
+                    rep.convex = it
+                elif type(it).__name__ == "ConvexCertificate":
+                    rep.convex_certificate = it
+            incumbent = min(ups, key=lambda u: u.value)
             bar.update()
         for lam in lams:
             bar.set_postfix_str(f"SCIP min F_λ, λ={lam:g}")
-            r = solve_relaxation(net, X0, yv, lam=lam, incumbent=incumbent, time_limit=time_limit, gap=gap,
-                                 seed=seed, allow_large=allow_large)
+            r = solve_relaxation(net, X0, yv, lam=lam, incumbent=(incumbent.W, incumbent.b), time_limit=time_limit,
+                                 gap=gap, seed=seed, allow_large=allow_large, model=model)
             rep.sweep.append(SweepPoint(lam, r.dual, r.judged, r.status, r.time, r))
-            rep.lower.append(Bound("lower", r.dual, "min F_lambda", "SCIP dual bound, Fenchel relaxation",
-                                   lam=lam, status=r.status, time=r.time))
+            rep.lower.append(LowerBound(r.dual, f"SCIP dual bound on min F_λ ({r.model} model)", r.rests_on,
+                                        quantity="min F_lambda", lam=lam, status=r.status, time=r.time))
+            bar.update()
+        if dual is not None:
+            from .dual import dual_ascent
+
+            bar.set_postfix_str("per-sample dual")
+            opts = {"time_limit": time_limit, "gap": gap, "seed": seed, "allow_large": allow_large, "model": model,
+                    **dual}
+            start = next((s.result for s in rep.sweep if s.lam == opts.get("lam")), None)
+            res = dual_ascent(net, X0, yv, incumbent=(incumbent.W, incumbent.b), start=start, **opts)
+            rep.dual = res
+            rep.lower.append(LowerBound(res.best_lower, f"SCIP dual bound on min F_μ, per-sample μ (mean {res.lam:g})",
+                                        res.rests_on, quantity="min F_lambda", status=res.status, time=res.time))
             bar.update()
     finally:
         bar.close()
+    br = rep.bracket_
+    if br.note:
+        rep.notes.append(br.note)
     return rep

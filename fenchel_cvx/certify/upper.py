@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from ._problem import copy_network
+from ._problem import copy_network, expand_multipliers, multipliers_kind
 
-__all__ = ["UpperBound", "objective_and_grad", "lbfgs_train", "lbfgs_provider", "lifted_objective_and_grad",
-           "lifted_lbfgs"]
+__all__ = ["UpperBound", "objective_and_grad", "lbfgs_train", "lbfgs_polish", "lbfgs_provider",
+           "lifted_objective_and_grad", "lifted_lbfgs", "lifted_value", "divergences", "bcd_provider"]
 
 
 @dataclass
@@ -99,20 +99,27 @@ def lbfgs_train(net, X0, y, seed: int = 0, maxiter: int = 20000, init_scale: flo
     work = copy_network(net)
     work.init_params(seed)
     W0 = [init_scale * w for w in work.W]
-    Y = np.asarray(work.check_targets(y, X0.shape[1]), dtype=np.float64)
-    sizes, bias = work.sizes, work.bias
+    W, b, J, res = lbfgs_polish(work, X0, y, W0, work.b, maxiter=maxiter)
+    return W, b, J, {"iterations": int(res.nit), "message": str(res.message), "seed": seed}
+
+
+def lbfgs_polish(net, X0, y, W, b, maxiter: int = 20000):
+    """Minimise J by L-BFGS-B (exact backprop gradients) from the point (W, b). Returns ``(W, b, J, res)``
+    with J judged by ``net.objective`` and ``res`` scipy's result. A local method: J is an upper bound."""
+    Y = np.asarray(net.check_targets(y, X0.shape[1]), dtype=np.float64)
+    sizes, bias = net.sizes, net.bias
 
     def fun(theta):
-        W, b = unpack_params(theta, sizes, bias)
-        J, gW, gb = objective_and_grad(work, X0, Y, W, b)
+        Wt, bt = unpack_params(theta, sizes, bias)
+        J, gW, gb = objective_and_grad(net, X0, Y, Wt, bt)
         return J, pack_params(gW, gb, bias)
 
     with single_thread():
-        res = minimize(fun, pack_params(W0, work.b, bias), jac=True, method="L-BFGS-B",
+        res = minimize(fun, pack_params([np.asarray(w, dtype=float) for w in W], [np.asarray(v, dtype=float) for v in b],
+                                  bias), jac=True, method="L-BFGS-B",
                        options={"maxiter": maxiter, "maxfun": 2 * maxiter, "ftol": 1e-15, "gtol": 1e-10})
-    W, b = unpack_params(res.x, sizes, bias)
-    J = work.objective(X0, y, W, b)
-    return W, b, J, {"iterations": int(res.nit), "message": str(res.message), "seed": seed}
+    Wt, bt = unpack_params(res.x, sizes, bias)
+    return Wt, bt, net.objective(X0, y, Wt, bt), res
 
 
 def lbfgs_provider(starts: int = 5, seed: int = 0, init_scale: float = 1.0) -> Callable:
@@ -134,9 +141,10 @@ def lbfgs_provider(starts: int = 5, seed: int = 0, init_scale: float = 1.0) -> C
 def lifted_objective_and_grad(net, X0, Y, W, b, Xs, lam):
     r"""F_λ(W, b, X) and its gradient (numpy, float64; ``Xs`` = [X_1..X_L] inside dom f*).
 
-    With U_l = W_l X_l + b_l 1ᵀ: ∂B/∂u = φ(u) − v and ∂B/∂v = ∇f*(v) − u, so
-    dU_l = (λ_l/m)(φ_l(U_l) − X_{l+1}), dW_l = dU_l X_lᵀ + ρ_l W_l, db_l = dU_l 1,
-    dX_{l+1} = (λ_l/m)(∇f*_l(X_{l+1}) − U_l) + W_{l+1}ᵀ dU_{l+1}, and dU_L = ∇_Z ℓ / m.
+    ``lam[l]`` is a scalar or an n_{l+1} x m array of multipliers (one per neuron and sample). With
+    U_l = W_l X_l + b_l 1ᵀ: ∂B/∂u = φ(u) − v and ∂B/∂v = ∇f*(v) − u, so
+    dU_l = (λ_l/m)∘(φ_l(U_l) − X_{l+1}), dW_l = dU_l X_lᵀ + ρ_l W_l, db_l = dU_l 1,
+    dX_{l+1} = (λ_l/m)∘(∇f*_l(X_{l+1}) − U_l) + W_{l+1}ᵀ dU_{l+1}, and dU_L = ∇_Z ℓ / m.
     """
     m = X0.shape[1]
     prev = [X0] + list(Xs)
@@ -146,7 +154,7 @@ def lifted_objective_and_grad(net, X0, Y, W, b, Xs, lam):
     for l in range(net.L):
         act = net.activations[l]
         U = W[l] @ prev[l] + b[l][:, None]
-        F += lam[l] * float(np.sum(act.divergence(U, Xs[l]))) / m
+        F += float(np.sum(lam[l] * act.divergence(U, Xs[l]))) / m
         dU = (lam[l] / m) * (act.phi(U) - Xs[l])
         gW[l] = dU @ prev[l].T + net.rho[l] * W[l]
         gb[l] = dU.sum(axis=1)
@@ -162,11 +170,35 @@ def lifted_objective_and_grad(net, X0, Y, W, b, Xs, lam):
     return F, gW, gb, gX
 
 
+def divergences(net, X0, W, b, Xs) -> list:
+    """B_φl(U_l, X_{l+1}) entrywise at a point: one n_{l+1} x m array per hidden layer (no multiplier, no 1/m),
+    with U_l computed from the lifted X_l (``net.pre_activation``)."""
+    prev = [np.asarray(X0, dtype=float)] + [np.asarray(X, dtype=float) for X in Xs]
+    return [net.activations[l].divergence(net.pre_activation(l, prev[l], W, b), prev[l + 1]) for l in range(net.L)]
+
+
+def lifted_value(net, X0, y, W, b, Xs, lam) -> float:
+    r"""F_μ(W, b, X) = ℓ/m + (1/m) Σ_l Σ_ij μ_l[i, j] B_l[i, j] + Σ_l ρ_l/2‖W_l‖² — the judge of the relaxation.
+
+    ``lam``: anything :func:`~fenchel_cvx.certify.expand_multipliers` accepts. With one multiplier per layer
+    this *is* ``net.lifted_objective`` (the network's single judge); with finer multipliers the network's
+    loss and weight decay terms (``net.lifted_terms``) plus the weighted divergences of :func:`divergences`.
+    """
+    mu = expand_multipliers(net, np.shape(X0)[1], lam)
+    if multipliers_kind(mu) in ("scalar", "per layer"):
+        return net.lifted_objective(X0, y, Xs, W, b, lam=[float(a.flat[0]) for a in mu])
+    terms = net.lifted_terms(X0, y, Xs, W, b, lam=np.zeros(net.L))
+    divs = divergences(net, X0, W, b, Xs)
+    return terms.loss + terms.reg + sum(float(np.sum(a * B)) for a, B in zip(mu, divs)) / np.shape(X0)[1]
+
+
 def lifted_lbfgs(net, X0, y, W, b, Xs=None, lam=None, maxiter: int = 20000):
     """Locally minimise F_λ over (W, b, X) from (W, b, Xs) (Xs defaults to the forward pass) by
-    L-BFGS-B, with X kept in dom f* by box constraints. Returns ``(W, b, Xs, F)``, F judged by
-    ``net.lifted_objective``. A local method: F is an upper bound on min F_λ, nothing more."""
-    lam = net.lam if lam is None else np.broadcast_to(np.asarray(lam, dtype=float), (net.L,))
+    L-BFGS-B, with X kept in dom f* by box constraints. ``lam``: the network's λ by default, else
+    anything :func:`~fenchel_cvx.certify.expand_multipliers` accepts (per layer, sample, neuron or entry).
+    Returns ``(W, b, Xs, F)``, F judged by :func:`lifted_value`. A local method: F is an upper bound on
+    min F_λ, nothing more."""
+    mu = expand_multipliers(net, np.shape(X0)[1], net.lam if lam is None else lam)
     Y = np.asarray(net.check_targets(y, X0.shape[1]), dtype=np.float64)
     W = [np.array(w, dtype=float) for w in W]
     b = [np.array(v, dtype=float) for v in b]
@@ -186,7 +218,7 @@ def lifted_lbfgs(net, X0, y, W, b, Xs=None, lam=None, maxiter: int = 20000):
 
     def fun(theta):
         Wt, bt, Xt = split(theta)
-        F, gW, gb, gX = lifted_objective_and_grad(net, X0, Y, Wt, bt, Xt, lam)
+        F, gW, gb, gX = lifted_objective_and_grad(net, X0, Y, Wt, bt, Xt, mu)
         return F, np.concatenate([pack_params(gW, gb, bias)] + [g.ravel() for g in gX])
 
     box = [(None, None)] * nP
@@ -199,7 +231,7 @@ def lifted_lbfgs(net, X0, y, W, b, Xs=None, lam=None, maxiter: int = 20000):
                        options={"maxiter": maxiter, "maxfun": 2 * maxiter, "ftol": 1e-15, "gtol": 1e-11})
     Wt, bt, Xt = split(res.x)
     Xt = [a.project_domain(X) for a, X in zip(net.activations, Xt, strict=True)]
-    return Wt, bt, Xt, net.lifted_objective(X0, y, Xt, Wt, bt, lam=lam)
+    return Wt, bt, Xt, lifted_value(net, X0, y, Wt, bt, Xt, mu)
 
 
 def bcd_provider(starts: int = 3, epochs: int = 40, seed: int = 0) -> Callable:
