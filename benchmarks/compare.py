@@ -3,12 +3,15 @@
 For each data set and network (default: mnist5k and Fashion-MNIST, 784-300-10 ReLU, cross-entropy,
 batch 500, float32, one CPU thread):
 
-1. every method -- the lifted network (``fenchel_cvx.train``), Adam and SGD (``fenchel_cvx.baselines``) --
-   is tuned on a 90/10 validation split of the training set with the same number of grid points
-   (``fenchel_cvx.protocol.default_specs``; a log axis whose best value is on an edge of its grid is
-   extended automatically), on the tuning seeds;
+1. every method -- pure lifted BCD (``fenchel_cvx.train``), the separately named MM→adaptive schedule
+   (``fenchel_cvx.training.mm_then_adaptive``), Adam and SGD (``fenchel_cvx.baselines``) -- is tuned on a 90/10
+   validation split of the training set with the same number of grid points (18;
+   ``fenchel_cvx.protocol.default_specs``; a log axis whose best value is on an edge of its grid is extended
+   automatically), on the tuning seeds;
 2. the chosen settings are trained on the whole training set with the final seeds (disjoint from the
-   tuning seeds), the methods' epochs interleaved in one process, test accuracy after every epoch;
+   tuning seeds), the methods' epochs interleaved in one process, test accuracy after every epoch; the
+   defaults a user gets (``fenchel_cvx.protocol.shipped_specs``: the presets and the CLI's Adam) run untuned
+   beside them;
 3. the table: test accuracy at equal epochs (mean ± std), seconds per epoch and the ratio to Adam,
    accuracy at equal training time, time to reach given accuracies; and the accuracy-vs-time figure.
 
@@ -35,7 +38,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fenchel_cvx import data  # noqa: E402
-from fenchel_cvx.protocol import Axis, MethodSpec, compare, default_specs  # noqa: E402
+from fenchel_cvx.protocol import Axis, MethodSpec, compare, default_specs, shipped_specs  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 THRESHOLDS = {"mnist5k": (0.85, 0.88, 0.90), "fashion-mnist": (0.80, 0.85, 0.88), "digits": (0.8, 0.9)}
@@ -59,15 +62,13 @@ def make_factory(arch: str, n_features: int, n_classes: int):
 
 
 def specs_for(net, methods, quick: bool) -> dict:
-    from fenchel_cvx.training import tuned_conv
-
     conv = getattr(net, "maps", None) is not None
-    specs = default_specs(net.L)
-    if conv:
-        specs["lifted"].fixed = dict(tuned_conv(net.L))
+    specs = default_specs(net.L, conv=conv)
     if quick:  # 2 points each: the protocol, not the numbers
         specs = {"lifted": MethodSpec("lifted", "lifted", [Axis("lam", [0.3, 1.0], log=True)],
                                       fixed=specs["lifted"].fixed),
+                 "mm-then-adaptive": MethodSpec("mm-then-adaptive", "lifted", [Axis("w_lr", [3e-3, 1e-2], log=True)],
+                                                fixed=specs["mm-then-adaptive"].fixed),
                  "adam": MethodSpec("adam", "adam", [Axis("lr", [1e-3, 1e-2], log=True)]),
                  "sgd": MethodSpec("sgd", "sgd", [Axis("lr", [3e-2, 1e-1], log=True)], fixed={"momentum": 0.9})}
     return {m: specs[m] for m in methods}
@@ -77,7 +78,10 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", nargs="+", default=["mnist5k", "fashion-mnist"])
     p.add_argument("--archs", nargs="+", default=["784-300-10"])
-    p.add_argument("--methods", nargs="+", default=["lifted", "adam", "sgd"])
+    p.add_argument("--methods", nargs="+", default=["lifted", "mm-then-adaptive", "adam", "sgd"],
+                   choices=["lifted", "mm-then-adaptive", "adam", "sgd"])
+    p.add_argument("--no-defaults", action="store_true",
+                   help="do not run the shipped defaults (presets as they come, the CLI's Adam) beside the tuned methods")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--tuning-epochs", type=int, default=None, help="epochs of each tuning run (default --epochs)")
     p.add_argument("--tuning-seeds", type=int, nargs="+", default=[100, 101])
@@ -105,13 +109,15 @@ def main(argv=None) -> dict:
             ds = ds.subset(args.n_train, None, seed=0)
         for arch in args.archs:
             make_net = make_factory(arch, ds.n_features, ds.n_classes)
-            specs = specs_for(make_net(0), args.methods, args.quick)
+            net0 = make_net(0)
+            specs = specs_for(net0, args.methods, args.quick)
+            untuned = {} if args.no_defaults else shipped_specs(net0.L, conv=getattr(net0, "maps", None) is not None)
             log(f"{name} {arch}: {ds.X_train.shape[1]} training / {ds.X_test.shape[1]} test samples; budgets "
                 + ", ".join(f"{m} {s.budget}" for m, s in specs.items()))
             cmp = compare(specs, make_net, ds, epochs=args.epochs, tuning_epochs=args.tuning_epochs,
                           batch_size=args.batch_size, tuning_seeds=args.tuning_seeds, final_seeds=args.final_seeds,
                           threads=args.threads, reference="adam" if "adam" in specs else args.methods[0],
-                          dataset=name, arch=arch, log=log)
+                          dataset=name, arch=arch, untuned=untuned, log=log)
             thr = THRESHOLDS.get(name, ())
             log(cmp.table(thresholds=thr))
             results.append((cmp, thr))

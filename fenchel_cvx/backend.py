@@ -203,13 +203,25 @@ class NumpyOps:
         return np.eye(n, dtype=like.dtype)
 
     @staticmethod
-    def cholesky(S):
+    def gram(X):
+        """X Xᵀ (numpy evaluates ``a @ a.T`` by a symmetric rank-k update: half the flops)."""
+        return X @ X.T
+
+    @staticmethod
+    def add_diagonal(S, value: float):
+        """S += value·I in place (square S); returns S."""
+        S.flat[::S.shape[0] + 1] += value
+        return S
+
+    @staticmethod
+    def cholesky(S, overwrite: bool = False):
         """The lower Cholesky factor of an SPD matrix S, as an opaque factor for :meth:`cho_solve_rows`
-        (the SPD policy of the module docstring); raises :class:`NotSPDError` when S is not numerically SPD."""
+        (the SPD policy of the module docstring); raises :class:`NotSPDError` when S is not numerically SPD.
+        ``overwrite=True`` lets the factorisation use S's memory (S is scratch then)."""
         from scipy.linalg import LinAlgError, cho_factor
 
         try:
-            return cho_factor(S, lower=True, check_finite=False)
+            return cho_factor(S, lower=True, overwrite_a=overwrite, check_finite=False)
         except LinAlgError as e:
             if S.dtype != np.float32:
                 raise NotSPDError("the matrix is not positive definite (non-finite data?)") from e
@@ -385,7 +397,21 @@ class TorchOps:
         return torch.eye(n, dtype=like.dtype, device=like.device)
 
     @staticmethod
-    def cholesky(S):
+    def gram(X):
+        """X Xᵀ; on the CPU through numpy's symmetric rank-k update (shared memory: torch's CPU matmul does not
+        exploit the symmetry; 19 vs 32 ms for LeNet-5's 151 x 50,000 im2col matrix, measured)."""
+        if X.device.type == "cpu" and X.dtype in (torch.float32, torch.float64) and not X.requires_grad:
+            a = X.numpy()
+            return torch.from_numpy(a @ a.T)
+        return X @ X.T
+
+    @staticmethod
+    def add_diagonal(S, value: float):
+        S.diagonal().add_(value)
+        return S
+
+    @staticmethod
+    def cholesky(S, overwrite: bool = False):
         L, info = torch.linalg.cholesky_ex(S)
         if int(info) != 0 and S.dtype == torch.float32:
             L, info = torch.linalg.cholesky_ex(S.to(torch.float64))

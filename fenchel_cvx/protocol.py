@@ -39,7 +39,8 @@ import numpy as np
 
 from .validation import check_int
 
-__all__ = ["Axis", "MethodSpec", "TuneResult", "Comparison", "tune", "compare", "default_specs", "final_runs"]
+__all__ = ["Axis", "MethodSpec", "TuneResult", "Comparison", "tune", "compare", "default_specs", "shipped_specs",
+           "final_runs"]
 
 LIFTED = "lifted"
 BACKPROP = ("adam", "sgd")
@@ -116,22 +117,48 @@ class MethodSpec:
             yield dict(zip([a.name for a in axes], combo, strict=True))
 
 
-def default_specs(n_hidden: int = 1, lifted_axes=None) -> dict:
-    """The search spaces of the comparison: Adam's lr over 1e-4 … 3e-2 (log) × weight decay {0, 1e-4, 1e-3}
-    (18 points), SGD (momentum 0.9) lr over 1e-3 … 3e-1 × the same weight decays (18), and the lifted schedule
-    around :func:`fenchel_cvx.training.tuned` (``lifted_axes`` or the default below; 18 points)."""
-    from .training import tuned
+def default_specs(n_hidden: int = 1, lifted_axes=None, conv: bool = False) -> dict:
+    """The search spaces of the comparison, 18 grid points each:
+
+    * ``adam``: lr over 1e-4 … 3e-2 (log, 6 values) × weight decay ρ ∈ {0, 1e-4, 1e-3};
+    * ``sgd`` (momentum 0.9): lr over 1e-3 … 3e-1 × the same weight decays;
+    * ``lifted`` (pure lifted BCD around :func:`fenchel_cvx.training.tuned`; ``conv``: :func:`~fenchel_cvx.training.
+      tuned_conv`): λ_0 ∈ {0.1, 0.3, 1} × γ of the hidden W-steps ∈ {0.01, 0.03, 0.1} × ρ ∈ {0, 1e-4}
+      (``lifted_axes`` replaces this grid);
+    * ``mm-then-adaptive`` (the separately named method :func:`fenchel_cvx.training.mm_then_adaptive`): the step of
+      its adaptive W-steps over 3e-4 … 1e-1 (log, 6 values) × ρ ∈ {0, 1e-4, 1e-3}.
+    """
+    from .training import mm_then_adaptive, tuned, tuned_conv
 
     wd = [0.0, 1e-4, 1e-3]
     lifted_axes = lifted_axes if lifted_axes is not None else [
         Axis("lam", [0.1, 0.3, 1.0], log=True), Axis("gamma_hidden", [0.01, 0.03, 0.1], log=True),
-        Axis("rho", [0.0, 1e-3], log=True)]
+        Axis("rho", [0.0, 1e-4], log=True)]
+    base = tuned_conv(n_hidden) if conv else tuned(n_hidden)
     return {
-        "lifted": MethodSpec("lifted", LIFTED, lifted_axes, fixed=dict(tuned(n_hidden))),
+        "lifted": MethodSpec("lifted", LIFTED, lifted_axes, fixed=dict(base)),
+        "mm-then-adaptive": MethodSpec("mm-then-adaptive", LIFTED,
+                                       [Axis("w_lr", [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], log=True),
+                                        Axis("rho", wd, log=True)],
+                                       fixed=mm_then_adaptive(n_hidden, conv=conv)),
         "adam": MethodSpec("adam", "adam", [Axis("lr", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2], log=True),
                                             Axis("rho", wd, log=True)]),
         "sgd": MethodSpec("sgd", "sgd", [Axis("lr", [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], log=True),
                                          Axis("rho", wd, log=True)], fixed={"momentum": 0.9}),
+    }
+
+
+def shipped_specs(n_hidden: int = 1, conv: bool = False) -> dict:
+    """The defaults a user gets, run untuned next to the tuned methods (:func:`compare`'s ``untuned``):
+    ``lifted (default)`` = the ``tuned`` preset (the default of :func:`fenchel_cvx.train` and ``fenchel-cvx train``),
+    ``mm-then-adaptive (default)`` = that preset as shipped, ``adam (default)`` = the CLI's Adam (lr 1e-3, ρ 0)."""
+    from .training import preset
+
+    return {
+        "lifted (default)": MethodSpec("lifted (default)", LIFTED, [], fixed=preset("tuned", n_hidden, conv=conv)),
+        "mm-then-adaptive (default)": MethodSpec("mm-then-adaptive (default)", LIFTED, [],
+                                                 fixed=preset("mm-then-adaptive", n_hidden, conv=conv)),
+        "adam (default)": MethodSpec("adam (default)", "adam", [], fixed={"lr": 1e-3}),
     }
 
 
@@ -226,6 +253,13 @@ class TuneResult:
         return {"method": self.method, "best": self.best, "best_score": self.best_score, "budget": self.budget,
                 "n_trials": self.n_trials, "extensions": self.extensions, "on_edge": self.on_edge,
                 "grid": self.grid, "seconds": self.seconds, "trials": self.trials}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TuneResult:
+        """The inverse of :meth:`to_dict` (e.g. read back from ``benchmarks/results/compare*.json``)."""
+        return cls(method=d["method"], best=dict(d["best"]), best_score=float(d["best_score"]),
+                   trials=list(d["trials"]), budget=int(d["budget"]), extensions=list(d["extensions"]),
+                   on_edge=list(d["on_edge"]), grid=dict(d["grid"]), seconds=float(d["seconds"]))
 
 
 def tune(spec: MethodSpec, make_net: Callable, data, *, epochs: int, batch_size: int = 500,
@@ -417,7 +451,7 @@ class Comparison:
         ttt = {t: self.time_to(t) for t in thresholds}
         for m in self.histories:
             tu = self.tuning.get(m)
-            tuned = ", ".join(f"{k}={_fmt(v)}" for k, v in (tu.best.items() if tu else []))
+            tuned = ", ".join(f"{k}={_fmt(v)}" for k, v in tu.best.items()) if tu else "not tuned (as shipped)"
             if tu is not None and tu.on_edge:
                 tuned += f" (on edge: {', '.join(tu.on_edge)})"
             cells = [m, tuned or "-", str(tu.n_trials) if tu else "-"]
@@ -436,8 +470,22 @@ class Comparison:
                 "at_epochs": {m: {str(e): v for e, v in d.items()} for m, d in self.at_epochs().items()},
                 "seconds_per_epoch": {m: self.seconds_per_epoch(m) for m in self.histories},
                 "time_ratio": {m: self.time_ratio(m) for m in self.histories},
-                "equal_time": {"T": T, "scores": eq},
+                "equal_time": {"T": T, "scores": eq}, "metric": self.metric,
                 "histories": self.histories}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Comparison:
+        """The inverse of :meth:`to_dict`: the tuning results and histories (the views are recomputed)."""
+        missing = [k for k in ("dataset", "arch", "epochs", "tuning", "histories", "final_seeds", "tuning_seeds")
+                   if k not in d]
+        if missing:
+            raise ValueError(f"d: not a Comparison.to_dict() result, missing {missing}")
+        hist = d["histories"]
+        metric = "acc" if all("test_acc" in r for h in hist.values() for run in h for r in run) else "mse"
+        return cls(dataset=d["dataset"], arch=d["arch"], epochs=int(d["epochs"]),
+                   tuning={m: TuneResult.from_dict(t) for m, t in d["tuning"].items()}, histories=hist,
+                   final_seeds=list(d["final_seeds"]), tuning_seeds=list(d["tuning_seeds"]),
+                   reference=d.get("reference", "adam"), metric=d.get("metric", metric))
 
     def plot(self, ax=None, title: str | None = None):
         """Test score against cumulative training time (mean over seeds, one line per method; markers at
@@ -468,17 +516,22 @@ def compare(specs: dict, make_net: Callable, data, *, epochs: int = 10, batch_si
             tuning_seeds: Sequence[int] = (100, 101), final_seeds: Sequence[int] = (0, 1, 2),
             tuning_epochs: int | None = None, max_extend: int = 3, dtype: str = "float32", threads: int | None = 1,
             reference: str = "adam", equal_budget: bool = True, dataset: str = "", arch: str = "",
-            progress: bool = False, log: Callable | None = None) -> Comparison:
+            untuned: dict | None = None, progress: bool = False, log: Callable | None = None) -> Comparison:
     """The whole protocol (module docstring): tune every method of ``specs`` ({name: MethodSpec}) with the
-    same budget, then the interleaved final runs on ``final_seeds``. Raises ``ValueError`` when the tuning and
-    final seeds overlap or (``equal_budget``) the methods' base grids differ in size."""
+    same budget, then the interleaved final runs on ``final_seeds``; the methods of ``untuned`` ({name: MethodSpec},
+    e.g. :func:`shipped_specs`) join the final runs with their fixed options, not tuned. Raises ``ValueError`` when
+    the tuning and final seeds overlap or (``equal_budget``) the methods' base grids differ in size."""
     overlap = set(tuning_seeds) & set(final_seeds)
     if overlap:
         raise ValueError(f"final_seeds: must differ from the tuning seeds, both contain {sorted(overlap)}")
     if len(final_seeds) < 1:
         raise ValueError("final_seeds: expected at least one seed")
-    if reference not in specs:
-        raise ValueError(f"reference: {reference!r} is not one of the methods {sorted(specs)}")
+    untuned = dict(untuned or {})
+    if reference not in specs and reference not in untuned:
+        raise ValueError(f"reference: {reference!r} is not one of the methods {sorted(specs) + sorted(untuned)}")
+    clash = set(specs) & set(untuned)
+    if clash:
+        raise ValueError(f"untuned: method names also in specs: {sorted(clash)}")
     budgets = {n: s.budget for n, s in specs.items()}
     if equal_budget and len(set(budgets.values())) > 1:
         raise ValueError(f"specs: unequal tuning budgets (base grid points per method: {budgets}); "
@@ -491,7 +544,7 @@ def compare(specs: dict, make_net: Callable, data, *, epochs: int = 10, batch_si
         if log is not None:
             log(f"{name}: best {tuning[name].best} (validation {tuning[name].best_score:.4f}, "
                 f"{tuning[name].n_trials} trials{', ON EDGE ' + str(tuning[name].on_edge) if tuning[name].on_edge else ''})")
-    hist = final_runs(specs, {n: t.best for n, t in tuning.items()}, make_net, data, epochs=epochs,
+    hist = final_runs({**specs, **untuned}, {n: t.best for n, t in tuning.items()}, make_net, data, epochs=epochs,
                       batch_size=batch_size, seeds=final_seeds, dtype=dtype, threads=threads, log=log)
     metric = _score_key(make_net(final_seeds[0]))
     return Comparison(dataset=dataset, arch=arch, epochs=epochs, tuning=tuning, histories=hist,

@@ -135,26 +135,40 @@ def test_make_figures_quick_blocks(tmp_path, monkeypatch):
 
 
 def test_make_figures_training_section_tiny(tmp_path, monkeypatch):
-    """The training section end to end at a tiny size (1 epoch on digits, 64-8-10)."""
+    """The training section end to end at a tiny size (the fair protocol on digits, 1 epoch), served from the cache
+    the second time; full mode draws stored benchmark results and reports MISSING without them."""
     load_script("paper_figures/make_figures.py")  # puts paper_figures/ on sys.path
     import fig_training
     from _cache import RunCache
+    from _fig_util import Missing
 
-    tiny = {**fig_training.QUICK, "datasets": [{"name": "digits", "arch": [64, 8, 10]}], "epochs": 1,
-            "batch_size": 400}
+    tiny = {**fig_training.QUICK, "arch": "64-8-10", "n_train": 300, "n_test": 100, "epochs": 1,
+            "batch_size": 150, "methods": ["lifted", "adam"]}
     monkeypatch.setattr(fig_training, "QUICK", tiny)
-    res = fig_training.run(RunCache(str(tmp_path / "cache"), verbose=False), str(tmp_path), quick=True)
+    cache = RunCache(str(tmp_path / "cache"), verbose=False)
+    res = fig_training.run(cache, str(tmp_path), quick=True)
     assert_png(res.figures[0])
-    for label in fig_training.LABELS.values():
-        assert label in res.table
+    for method in ("lifted", "adam", "lifted (default)", "mm-then-adaptive (default)", "adam (default)"):
+        assert f"| {method} |" in res.table
+    assert cache.misses == 1
+    again = fig_training.run(cache, str(tmp_path), quick=True)
+    assert cache.hits == 1 and again.table == res.table
+    # full mode: what benchmarks/compare.py stored, read back through Comparison.from_dict
     runs = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "cache") for f in fs]
-    assert len(runs) == len(fig_training.METHODS)
     import json
 
-    for f in runs:
-        hist = json.load(open(f))["result"]["history"]
-        assert [r["epoch"] for r in hist] == [0, 1]
-        assert all(0.0 <= r["test_acc"] <= 1.0 for r in hist)
+    result = json.load(open(runs[0]))["result"]
+    empty = tmp_path / "results"
+    empty.mkdir()
+    monkeypatch.setattr(fig_training, "RESULTS", str(empty))
+    monkeypatch.setattr(fig_training, "ARCH", "64-8-10")
+    with pytest.raises(Missing):
+        fig_training.run(cache, str(tmp_path / "full"), quick=False)
+    with open(empty / "compare_digits.json", "w") as fh:
+        json.dump({"command": "python benchmarks/compare.py --quick", "results": [result]}, fh)
+    full = fig_training.run(cache, str(tmp_path / "full"), quick=False)
+    assert_png(full.figures[0])
+    assert "| lifted |" in full.table and any("benchmarks/compare.py --quick" in n for n in full.notes)
 
 
 def test_make_figures_reports_missing_sections(tmp_path, monkeypatch):

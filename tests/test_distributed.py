@@ -62,6 +62,8 @@ def _assert_same(r1, r2, tol):
     ([64, 32, 10], dict(refresh=False)),  # all layers' W-steps concurrent
     ([64, 24, 16, 10], dict(gamma=[0.03, 0.03, 1.0], refresh_inertia=True)),
     ([64, 10], dict(gamma=1.0)),  # no hidden layer: the output W-step alone
+    # F on a seeded subset of the evaluation samples; a phase (new λ_0, no inertia) from the second epoch on
+    ([64, 32, 10], dict(eval_f_samples=150, phases=[{"epoch": 1, "lam": 3.0, "lam_growth": 1.0, "momentum": 0.0}])),
 ])
 def test_equals_single_process(client, digits, sizes, kw):
     X, y, Xt, yt = digits
@@ -145,7 +147,9 @@ def test_bad_scheduler_fails_fast(digits, address, exc):
 
 
 @pytest.mark.parametrize("kw,match", [(dict(schedule="fullbatch"), "schedule"), (dict(x_solver="block"), "x_solver"),
-                                      (dict(w_solver="block"), "w_solver"), (dict(backend="torch"), "backend")])
+                                      (dict(w_solver="block"), "w_solver"), (dict(backend="torch"), "backend"),
+                                      (dict(w_curvature=0.5), "w_curvature"),
+                                      (dict(phases=[{"epoch": 1, "w_solver": "adaptive"}]), r"phases\[0\].*w_solver")])
 def test_out_of_scope_options_raise_before_connecting(digits, kw, match, monkeypatch):
     from fenchel_cvx.training import dask as runner
 

@@ -125,4 +125,4 @@ def test_lenet_section_quick_runs(tmp_path):
     text = (out / "results.md").read_text()
     assert "FAILED" not in text and "MISSING" not in text
     assert (out / "lenet_accuracy.png").is_file()
-    assert "lifted BCD (Fenchel)" in text and "Adam (backprop)" in text
+    assert "| lifted |" in text and "| adam |" in text and "| mm-then-adaptive (default) |" in text

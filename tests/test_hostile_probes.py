@@ -350,11 +350,13 @@ def test_numerics_at_large_pre_activations():
 def test_a_forced_resume_uses_and_reports_the_new_schedule(d, ckpt):
     res = fc.train(net16(), d.X_train, d.y_train, d.X_test, d.y_test, resume=ckpt, force_resume=True,
                    **{**FAST, "epochs": 3, "lam_growth": 2.0})
-    assert res.resumed["changed"] == {"lam_growth": [1.0, 2.0]} and res.resumed["epoch"] == 1
+    before = fc.training.preset("tuned", 1)["lam_growth"]  # train()'s default schedule, the checkpoint's
+    assert before != 2.0
+    assert res.resumed["changed"] == {"lam_growth": [before, 2.0]} and res.resumed["epoch"] == 1
     assert res.config["lam_growth"] == 2.0
     lams = [r["lam"][0] for r in res.history]
     assert lams[2] == pytest.approx(2.0 * lams[1]) and lams[3] == pytest.approx(4.0 * lams[1])  # the growth in use
-    assert res.metrics()["resumed"]["changed"] == {"lam_growth": [1.0, 2.0]}
+    assert res.metrics()["resumed"]["changed"] == {"lam_growth": [before, 2.0]}
 
 
 def test_a_resume_with_more_epochs_is_the_same_run(d, ckpt):

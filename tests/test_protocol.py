@@ -81,6 +81,17 @@ def test_compare_end_to_end_small(digits):
     assert d["final_seeds"] == [0, 1] and set(d["histories"]) == set(specs)
 
 
+def test_untuned_methods_join_the_final_runs_only(digits):
+    from fenchel_cvx.protocol import shipped_specs
+
+    specs = {"adam": MethodSpec("adam", "adam", [Axis("lr", [1e-3, 1e-2], log=True)])}
+    cmp = compare(specs, make_net, digits, epochs=1, batch_size=100, tuning_seeds=(100,), final_seeds=(0,),
+                  max_extend=0, dtype="float64", untuned={"lifted (default)": shipped_specs(1)["lifted (default)"]})
+    assert set(cmp.tuning) == {"adam"} and set(cmp.histories) == {"adam", "lifted (default)"}
+    with pytest.raises(ValueError, match="untuned: method names also in specs"):
+        compare(specs, make_net, digits, epochs=1, untuned=specs)
+
+
 def test_final_runs_same_initialisation_as_separate_runs(digits):
     """Interleaving does not change a run: the lifted histories equal a separate train() of the same seed."""
     from fenchel_cvx import train
@@ -101,8 +112,12 @@ def test_benchmark_script_quick(tmp_path, load_script):
     mod = load_script("benchmarks/compare.py")
     out = mod.main(["--quick", "--out", str(tmp_path / "c")])
     res = out["results"][0]
-    assert set(res["tuning"]) == {"lifted", "adam", "sgd"}
+    assert set(res["tuning"]) == {"lifted", "mm-then-adaptive", "adam", "sgd"}
     assert all(t["n_trials"] >= t["budget"] == 2 for t in res["tuning"].values())
+    # the shipped defaults run beside them, untuned
+    assert set(res["histories"]) == set(res["tuning"]) | {"lifted (default)", "mm-then-adaptive (default)",
+                                                          "adam (default)"}
     assert json.loads((tmp_path / "c.json").read_text())["results"][0]["final_seeds"] == [0]
-    assert (tmp_path / "c.md").read_text().count("| lifted |") == 1
+    md = (tmp_path / "c.md").read_text()
+    assert md.count("| lifted |") == 1 and md.count("| lifted (default) | not tuned (as shipped) | - |") == 1
     assert (tmp_path / "c.png").stat().st_size > 10_000

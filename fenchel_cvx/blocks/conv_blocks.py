@@ -50,13 +50,17 @@ with A and Aᵀ the numpy im2col maps). Solutions are exchanged in the layer's o
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .. import losses as _losses
 from ..backend import is_torch, like, namespace, to_numpy64
 from ..layers import LinearMap
 from ..validation import check_array, check_number
+from .adaptive import adaptive_update
 from .base import Block, BlockResult
+from .glm import DataTerm
 from .instances import complete_state
 from .w_blocks import HiddenWBlock, LastWBlock, data_term_of, write_layer
 from .x_blocks import HiddenXBlock, LastXBlock
@@ -214,32 +218,71 @@ class _ConvWBlock(Block):
         W, b = sol
         return self.map.weight_from_matrix(W), b
 
-    def _wrap(self, lmap, inner, X, Y, layer):
-        """Store the map, the dense block on (D, Y_d) and the shared attributes."""
-        self.map, self.inner, self.layer = lmap, inner, layer
-        self.rho, self.gamma, self.bias = inner.rho, inner.gamma, inner.bias
+    def _wrap(self, lmap, inner, X, Y, layer, term=None, current=None, rho=None, gamma=None, bias=None):
+        """Store the map, the dense block on (D, Y_d) (or a function that builds it: the design matrix is formed
+        only when a solver needs it) and the shared attributes; ``term`` is the data term on the natural layout."""
+        self.map, self.layer = lmap, layer
+        self._inner, self._build = (None, inner) if callable(inner) else (inner, None)
+        if self._inner is not None:
+            rho, gamma, bias = self._inner.rho, self._inner.gamma, self._inner.bias
+        self.rho, self.gamma, self.bias = rho, gamma, bias
         self.X, self.Y, self.m = X, Y, X.shape[1]
+        self._term, self._current = term, current
         return self
+
+    @property
+    def inner(self):
+        """The dense W-block on the design matrix D (:meth:`LinearMap.design`), built on first use."""
+        if self._inner is None:
+            self._inner = self._build()
+        return self._inner
 
     @classmethod
     def _from_state_inner(cls, state, l, term_loss, weight, gamma, W_prev, b_prev, **attrs):
-        """The conv block of layer l at a LiftedState: the dense block on the design matrix (trusted)."""
+        """The conv block of layer l at a LiftedState (trusted): the dense block on the design matrix, built lazily."""
         mp = state.net.maps[l]
         X, target = state.inputs(l), state.target(l)
+        W, b = state.W[l], state.b[l]
         mat = lambda a: None if a is None else mp.weight_matrix(a)  # noqa: E731
-        inner = cls.INNER.from_arrays(mp.design(X), mp.to_design_rows(target), term_loss, weight,
-                                         float(state.net.rho[l]), float(gamma), mp.weight_matrix(state.W[l]),
-                                         state.b[l], mat(W_prev), b_prev, state.net.bias, l,
-                                         **{k: v for k, v in attrs.items() if k != "loss"})
+
+        def build():
+            return cls.INNER.from_arrays(mp.design(X), mp.to_design_rows(target), term_loss, weight,
+                                         float(state.net.rho[l]), float(gamma), mp.weight_matrix(W), b, mat(W_prev),
+                                         b_prev, state.net.bias, l, **{k: v for k, v in attrs.items() if k != "loss"})
+
         blk = cls.__new__(cls)
         for k, v in attrs.items():
             setattr(blk, k, v)
-        return blk._wrap(mp, inner, X, target, l)
+        return blk._wrap(mp, build, X, target, l, term=DataTerm(term_loss, target, weight), current=(W, b),
+                         rho=float(state.net.rho[l]), gamma=float(gamma), bias=bool(state.net.bias))
 
     @property
     def current(self):
         """The present (W, b) in the layer's shapes (default warm start)."""
+        if self._inner is None and self._current is not None:
+            return self._current
         return self._from_inner(self.inner.current)
+
+    def gradient(self, sol=None):
+        """(g_W, g_b) of the block objective without its proximal term, in the layer's shapes, through the
+        LinearMap's weight gradient (no design matrix): g = (∂/∂W, ∂/∂b)⟨∇H(U), A(W, X) + B⟩ + (ρW, 0)."""
+        W, b = self.current if sol is None else sol
+        G = self._term.grad(self.map.affine(W, b, self.X))
+        gW, gb = self.map.weight_grad(G, self.X)
+        if self.rho:
+            gW += self.rho * W
+        if not self.bias:
+            gb = namespace(gb).zeros_like(gb)
+        return gW, gb
+
+    def solve_adaptive(self, state, lr: float, warmup_steps: float = 0.0) -> BlockResult:
+        """One Adam-metric step (:mod:`fenchel_cvx.blocks.adaptive`) in the layer's shapes; no design matrix."""
+        t0 = time.perf_counter()
+        W, b = self.current
+        gW, gb = self.gradient()
+        W, b = adaptive_update(W, b, gW, gb, state, lr, warmup_steps)
+        return BlockResult(solution=(W, b), objective=None, lower_bound=None, iterations=1,
+                           time=time.perf_counter() - t0, status="budget", method="adaptive")
 
     @property
     def W_prev(self):
@@ -288,10 +331,11 @@ class _ConvWBlock(Block):
         res.solution = self._from_inner(res.solution)
         return res
 
-    def solve_fixed(self, init=None, iters: int = 1) -> BlockResult:
+    def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0) -> BlockResult:
         """MM ridge steps of the dense W-block on the design matrix (:meth:`HiddenWBlock.solve_fixed`);
         ``info["U"]`` is U at the result in the layer's n_out x m layout."""
-        res = self.inner.solve_fixed(init=None if init is None else self._to_inner(init, "init"), iters=iters)
+        res = self.inner.solve_fixed(init=None if init is None else self._to_inner(init, "init"), iters=iters,
+                                     curvature=curvature)
         res.solution = self._from_inner(res.solution)
         res.info["U"] = self.map.from_design_rows(res.info["U"])
         return res
@@ -347,7 +391,7 @@ class ConvHiddenWBlock(_ConvWBlock):
         inner = HiddenWBlock(D, Yd, activation, self.lam * lmap.positions, rho, gamma=gamma, W=Wm, b=b,
                              W_prev=Wpm, b_prev=bp, bias=bias, layer=layer)
         self.act = inner.act
-        self._wrap(lmap, inner, X, Y, layer)
+        self._wrap(lmap, inner, X, Y, layer, term=DataTerm(_losses.FenchelYoungLoss(inner.act), Y, self.lam / m))
 
     @classmethod
     def layers(cls, net) -> list[int]:
@@ -412,7 +456,7 @@ class ConvLastWBlock(_ConvWBlock):
             Wm = namespace(X).zeros((k, lmap.n_mid), like=X)
         inner = LastWBlock(D, Y, loss, rho, gamma=gamma, W=Wm, b=b, W_prev=Wpm, b_prev=bp, bias=bias, layer=layer)
         self.loss = inner.loss
-        self._wrap(lmap, inner, X, inner.Y, layer)
+        self._wrap(lmap, inner, X, inner.Y, layer, term=DataTerm(loss, inner.Y, 1.0 / X.shape[1]))
 
     @classmethod
     def layers(cls, net) -> list[int]:

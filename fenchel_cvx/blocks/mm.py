@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from ..backend import namespace
 
-__all__ = ["augment", "ridge_system", "ridge_solve", "split_theta", "mm_steps"]
+__all__ = ["augment", "ridge_system", "ridge_solve", "split_theta", "mm_steps", "gram_augmented", "times_augmented_T"]
 
 
 def augment(X, bias: bool):
@@ -78,7 +78,36 @@ def ridge_solve(F, B):
     return namespace(B).cho_solve_rows(F, B)
 
 
-def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_steps: int = 1, U_c=None):
+def gram_augmented(X, bias: bool):
+    """X̃X̃ᵀ = [[X Xᵀ, X 1], [1ᵀ Xᵀ, m]] (bias) or X Xᵀ, without forming X̃ (for a conv layer X is the im2col
+    matrix, fan_in x P·m: an augmented copy is costly)."""
+    xp = namespace(X)
+    if not bias:
+        return xp.gram(X)
+    n = X.shape[0]
+    G = xp.zeros((n + 1, n + 1), like=X)
+    G[:n, :n] = xp.gram(X)
+    r = xp.sum(X, axis=1)
+    G[:n, n] = r
+    G[n, :n] = r
+    G[n, n] = float(X.shape[1])
+    return G
+
+
+def times_augmented_T(T, X, bias: bool):
+    """T X̃ᵀ = [T Xᵀ, T 1] (bias) or T Xᵀ, without forming X̃."""
+    if not bias:
+        return T @ X.T
+    xp = namespace(X)
+    n = X.shape[0]
+    out = xp.zeros((T.shape[0], n + 1), like=X)
+    out[:, :n] = T @ X.T
+    out[:, n] = xp.sum(T, axis=1)
+    return out
+
+
+def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_steps: int = 1, U_c=None,
+             curvature: float = 1.0):
     r"""``n_steps`` MM steps (module docstring) of the block with data term ``term`` and proximal centre
     (W_pre, b_pre), starting from the point whose pre-activation is ``U``.
 
@@ -86,44 +115,92 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
     U; the centre through Θ_c (and, in sample space, Θ_c X̃, computed from ``U_c`` = W_pre X + b_pre 1ᵀ;
     default U: the start is the centre, the trainers' case). Returns ``(W, b, U_new)`` with
     U_new = W X + b 1ᵀ at the result. Requires ρ + γ > 0 and κ > 0.
+
+    ``curvature`` η scales κ (a diagnostic option, ``BCDConfig.w_curvature``): η = 1 is the MM step; η < 1 is a
+    damped Gauss–Newton step that no longer majorises H (not monotone); η = 0 linearises H at U: the proximal
+    gradient step Θ = argmin ⟨∇H(U), ΘX̃⟩ + ρ/2‖W‖² + γ/2‖Θ − Θ_pre‖², i.e. W = (γ W_pre − ∇H(U) Xᵀ)/(ρ + γ),
+    b = b_pre − ∇H(U) 1/γ (no Gram matrix, no factorisation).
+
+    The arithmetic is written in place where it is the per-batch hot path (one m x m scratch matrix factorised
+    in place in sample space; no X̃ formed in weight space).
     """
     xp = namespace(X)
     n_in, m = X.shape
-    kappa = term.kappa
     r_w = float(rho + gamma)
     if r_w <= 0:
         raise ValueError("rho + gamma: the MM step needs rho + gamma > 0 (a strongly convex majoriser)")
+    kappa = term.kappa * float(curvature)
+    if curvature == 0.0:
+        return _linearised_steps(term, X, U, W_pre, b_pre, rho, gamma, bias, n_steps)
     if not kappa > 0:
         raise ValueError(f"kappa: the MM step needs a positive curvature bound, got {kappa}")
     s = gamma / r_w
-    # Θ_c X̃ = s W_pre X + b_pre 1ᵀ = s (U_c − b_pre) + b_pre  (U_c = W_pre X + b_pre)
-    Uc = U if U_c is None else U_c
-    bcol = b_pre[:, None] if bias else 0.0
-    C = s * (Uc - bcol) + bcol if bias else s * Uc
     r_b = float(gamma)
     n_aug = n_in + (1 if bias else 0)
     Uk = U
     if m < n_aug and (not bias or r_b > 0):
-        # sample space: S = κ X̃ᵀ D⁻¹ X̃ + I,  R = (T − C) S⁻¹,  Θ = Θ_c + κ R X̃ᵀ D⁻¹,  U_new = T − R
-        S = (kappa / r_w) * (X.T @ X)
+        # sample space: S = κ X̃ᵀ D⁻¹ X̃ + I,  R = (T − C) S⁻¹,  Θ = Θ_c + κ R X̃ᵀ D⁻¹,  U_new = T − R,
+        # with C = Θ_c X̃ = s (U_c − b_pre) + b_pre (U_c = W_pre X + b_pre 1ᵀ; C = U_c when s = 1, i.e. ρ = 0)
+        Uc = U if U_c is None else U_c
+        if s == 1.0:
+            C = Uc
+        elif bias:
+            C = Uc - b_pre[:, None]
+            C *= s
+            C += b_pre[:, None]
+        else:
+            C = s * Uc
+        S = xp.gram(X.T)
+        S *= kappa / r_w
         if bias:
-            S = S + kappa / r_b
-        S = S + xp.eye(m, like=X)
-        F = xp.cholesky(S)
+            S += kappa / r_b
+        xp.add_diagonal(S, 1.0)
+        F = xp.cholesky(S, overwrite=True)
         R = None
         for _ in range(n_steps):
-            T = Uk - term.grad(Uk) / kappa
-            R = xp.cho_solve_rows(F, T - C)
-            Uk = T - R
-        W = s * W_pre + (kappa / r_w) * (R @ X.T)
+            B = term.grad(Uk)             # a fresh array, updated in place
+            B *= -1.0 / kappa
+            B += Uk
+            B -= C                        # B = T − C,  T = U_k − ∇H(U_k)/κ
+            R = xp.cho_solve_rows(F, B)
+            B -= R
+            B += C                        # U_new = T − R
+            Uk = B
+        W = R @ X.T
+        W *= kappa / r_w
+        if s == 1.0:
+            W += W_pre
+        elif s != 0.0:
+            W += s * W_pre
         b = (b_pre + (kappa / r_b) * xp.sum(R, axis=1)) if bias else xp.zeros((W.shape[0],), like=X)
         return W, b, Uk
-    # weight space: Θ (κ X̃X̃ᵀ + D) = κ T X̃ᵀ + Θ_c D
-    Xa = augment(X, bias)
-    F, Cd = ridge_system(Xa @ Xa.T, kappa, rho, gamma, W_pre, b_pre, bias)
+    # weight space: Θ (κ X̃X̃ᵀ + D) = κ T X̃ᵀ + Θ_c D, with X̃X̃ᵀ, T X̃ᵀ and Θ X̃ = W X + b 1ᵀ computed without X̃
+    F, Cd = ridge_system(gram_augmented(X, bias), kappa, rho, gamma, W_pre, b_pre, bias)
     Theta = None
     for _ in range(n_steps):
-        T = Uk - term.grad(Uk) / kappa
-        Theta = ridge_solve(F, kappa * (T @ Xa.T) + Cd)
-        Uk = Theta @ Xa
+        T = term.grad(Uk)
+        T *= -1.0 / kappa
+        T += Uk
+        TX = times_augmented_T(T, X, bias)
+        TX *= kappa
+        TX += Cd
+        Theta = ridge_solve(F, TX)
+        Uk = Theta[:, :n_in] @ X
+        if bias:
+            Uk += Theta[:, n_in:]
     return (*split_theta(Theta, bias), Uk)
+
+
+def _linearised_steps(term, X, U, W_pre, b_pre, rho, gamma, bias, n_steps):
+    """η = 0 (:func:`mm_steps`): proximal gradient steps on the linearised data term, centred at (W_pre, b_pre)."""
+    xp = namespace(X)
+    if bias and gamma <= 0:
+        raise ValueError("gamma: the linearised W-step (w_curvature = 0) needs gamma > 0 for the bias")
+    r_w = float(rho + gamma)
+    Uk, W, b = U, W_pre, b_pre
+    for _ in range(n_steps):
+        G = term.grad(Uk)
+        W = (gamma * W_pre - G @ X.T) / r_w
+        b = (b_pre - xp.sum(G, axis=1) / gamma) if bias else xp.zeros((W.shape[0],), like=X)
+        Uk = W @ X + b[:, None]
+    return W, b, Uk

@@ -297,7 +297,15 @@ def apg_fixed(prob: CompositeProblem, x0, n_iter: int):
     beta = (1.0 - math.sqrt(q)) / (1.0 + math.sqrt(q))
     x = y = x0
     for _ in range(int(n_iter)):
-        x_new = prob.prox_h(y - t * prob.At(prob.s_grad(prob.A(y))), t)
-        y = x_new + beta * (x_new - x)
+        z = prob.At(prob.s_grad(prob.A(y)))  # a fresh array (Aᵀ's output): updated in place, two passes fewer
+        z *= -t
+        z += y
+        x_new = prob.prox_h(z, t)
+        if beta:
+            y = x_new - x
+            y *= beta
+            y += x_new
+        else:
+            y = x_new
         x = x_new
     return x

@@ -13,9 +13,12 @@ number of features and its last width the number of classes), trains it with
   (history: one record per epoch with F, J, train/val/test accuracy, time);
 * ``training_curve.png``: accuracy and objectives per epoch (``--no-plot`` to skip).
 
-The lifted options start from ``--preset tuned`` (:func:`fenchel_cvx.training.tuned`, the schedule
-benchmarked on Fashion-MNIST) or ``--preset plain`` (:class:`fenchel_cvx.training.BCDConfig`'s
-defaults); every option given on the command line overrides the preset.
+The lifted options start from ``--preset tuned`` (:func:`fenchel_cvx.training.tuned`, the pure lifted
+schedule, also the default of :func:`fenchel_cvx.train`), ``--preset mm-then-adaptive``
+(:func:`fenchel_cvx.training.mm_then_adaptive`, a separately named method: one lifted MM epoch, then
+Adam-metric steps on the lifted W-blocks) or ``--preset plain`` (:class:`fenchel_cvx.training.BCDConfig`'s
+defaults); every option given on the command line overrides the preset. The README's comparison table
+(``benchmarks/compare.py``) reports both presets as they come, next to their tuned versions.
 
 With ``--scheduler local`` (a LocalCluster of ``--workers`` processes) or ``--scheduler
 tcp://host:8786`` lifted BCD runs sample-parallel on Dask
@@ -123,9 +126,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--method", default="fenchel", choices=("fenchel", "adam", "sgd"),
                    help="lifted BCD (fenchel) or a backprop baseline (default fenchel)")
     g = parser.add_argument_group("lifted BCD (method fenchel); unset options come from --preset")
-    g.add_argument("--preset", default="tuned", choices=("tuned", "plain"),
-                   help="tuned: the schedule of fenchel_cvx.training.tuned() (benchmarked on Fashion-MNIST); "
-                        "plain: BCDConfig's defaults (default tuned)")
+    g.add_argument("--preset", default="tuned", choices=("tuned", "mm-then-adaptive", "plain"),
+                   help="tuned: fenchel_cvx.training.tuned() (pure lifted BCD; the default); mm-then-adaptive: "
+                        "fenchel_cvx.training.mm_then_adaptive() (one MM epoch, then Adam-metric lifted W-steps; "
+                        "a separate method); plain: BCDConfig's defaults")
     g.add_argument("--schedule", default=None, choices=("minibatch", "fullbatch"))
     g.add_argument("--lam", type=_floats, default=None, help="λ per hidden layer (scalar or comma list)")
     g.add_argument("--rho", type=_floats, default=None, help="weight decay ρ per layer (default 0)")
@@ -139,7 +143,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-refresh", action="store_true", help="do not re-forward X after each W-step")
     g.add_argument("--x-iters", type=int, default=None, help="iterations per X-block")
     g.add_argument("--x-solver", default=None, choices=("apg", "block"), help="how X-blocks are solved")
-    g.add_argument("--w-solver", default=None, choices=("mm", "block"), help="how W-blocks are solved")
+    g.add_argument("--w-solver", default=None, choices=("mm", "block", "adaptive"), help="how W-blocks are solved")
+    g.add_argument("--w-lr", type=_floats, default=None, help="step of the adaptive W-steps (scalar or per layer)")
+    g.add_argument("--w-curvature", type=_floats, default=None,
+                   help="scale η of the MM W-step's curvature (1 = MM, 0 = linearised step; scalar or per layer)")
     g.add_argument("--w-iters", type=int, default=None, help="inner iterations per hidden W-block")
     g.add_argument("--last-w-iters", type=int, default=None, help="inner iterations of the output W-block")
     g = parser.add_argument_group("backprop baselines (method adam/sgd)")
@@ -178,14 +185,15 @@ def lifted_config(args: argparse.Namespace, n_hidden: int, conv: bool = False) -
     :func:`fenchel_cvx.training.tuned_conv` (the LeNet-5 schedule) for convolutional ones; the run
     options (backend, dtype, ...) always come from the command line.
     """
-    from ..training import BCDConfig, tuned, tuned_conv
+    from ..training import BCDConfig, preset
 
-    base = (tuned_conv(n_hidden) if conv else tuned(n_hidden)) if args.preset == "tuned" else {}
+    base = preset(args.preset, n_hidden, conv=conv)
     opts = {"schedule": args.schedule, "lam": args.lam, "gamma": args.gamma,
             "x_weight": args.x_weight, "lam_growth": args.lam_growth, "lam_max": args.lam_max,
             "gamma_growth": args.gamma_growth, "momentum": args.momentum, "x_iters": args.x_iters,
             "x_solver": args.x_solver, "w_solver": args.w_solver, "w_iters": args.w_iters,
-            "last_w_iters": args.last_w_iters}
+            "last_w_iters": args.last_w_iters, "w_lr": getattr(args, "w_lr", None),
+            "w_curvature": getattr(args, "w_curvature", None)}
     fields_ = dict(base)
     fields_.update({k: v for k, v in opts.items() if v is not None})
     if args.no_refresh:

@@ -23,7 +23,9 @@ Schedules
 3. W-steps from W_0 up to W_L with the proximal term γ_l/2 (‖W − W_l^pre‖² + ‖b − b_l^pre‖²) towards the
    weights before the batch: the block's majorise–minimise ridge steps (``w_solver="mm"``, default;
    :mod:`fenchel_cvx.blocks.mm`: monotone, one Cholesky factor per block) or its Newton-CG
-   (``"block"``, certified); ``w_iters`` steps per hidden block, ``last_w_iters`` for the output block;
+   (``"block"``, certified) -- or, as an inexact alternative, one Adam-metric step on the block's gradient
+   (``"adaptive"``: :mod:`fenchel_cvx.blocks.adaptive`; not a block solve, not monotone);
+   ``w_iters`` steps per hidden block, ``last_w_iters`` for the output block;
    with ``refresh=True`` the input of the next W-step is re-forwarded, X_{l+1} ← φ_l(W_l^new X_l + b_l^new 1ᵀ)
    (consistency with inference; not a descent step of F_λ);
 4. optional inertia (``momentum`` β): W ← W^new + β (W^pre − W^prev-batch) (with ``refresh_inertia=True`` the
@@ -38,15 +40,18 @@ Convolutional networks (:class:`fenchel_cvx.conv.ConvFenchelNetwork`) train thro
 layer l's affine map U = A_l(W_l, X) + B_l, the conv blocks (the W-step is the dense W-block on the im2col
 design matrix); :func:`tuned_lenet5` is the LeNet-5 schedule.
 
-Epoch e (0-based) uses λ = min(λ_0 · ``lam_growth``^e, ``lam_max``) and γ = γ_0 · ``gamma_growth``^e
-(λ continuation: a larger λ tightens the relaxation, min F_λ ↑ min J). The network holds the model
-(weights, ρ, λ), the :class:`BCDConfig` the schedule (:mod:`.config`).
+Epoch e (0-based) uses λ = min(λ_0 · ``lam_growth``^e, max(``lam_max``, λ_0)) and γ = γ_0 · ``gamma_growth``^e
+(λ continuation: a larger λ tightens the relaxation, min F_λ ↑ min J). ``phases`` change fields from a given
+epoch on (e.g. :func:`mm_then_adaptive`). The network holds the model (weights, ρ, λ), the :class:`BCDConfig`
+the schedule (:mod:`.config`). ``train(net, X, y)`` without a config uses :func:`tuned` (:func:`tuned_conv` for
+conv nets), as the CLI does; ``config=BCDConfig()`` gives the bare defaults (``--preset plain``).
 
 History: one record per epoch (epoch 0 = before training) with ``F`` (the lifted objective at the current
 λ: for full batch the state's F_λ; for mini-batches F_λ(W, X̂) on the evaluation set, X̂ = one pass of
 X-steps from the forward pass), ``J`` (standard objective), ``train_acc``, ``test_acc``, ``val_acc``
 (classification) or ``train_mse``..., ``time`` (cumulative training seconds, evaluation excluded),
-``epoch_time``, ``eval_time``, ``lam`` and ``gamma``. Checkpoints (``checkpoint=path``): weights, optimiser
+``epoch_time``, ``eval_time``, ``lam`` and ``gamma`` (and ``phase`` with phases). F is evaluated on
+``eval_f_samples`` of the evaluation samples (a seeded subset; the X-steps make it the costly part). Checkpoints (``checkpoint=path``): weights, optimiser
 state, history and config in one ``.npz``; ``resume=path`` continues the run exactly where it stopped.
 
 Layout of the package: :mod:`.config` (BCDConfig), :mod:`.presets` (named schedules), :mod:`.data`
@@ -63,10 +68,10 @@ from .executor import Schedule, StepExecutor
 from .history import TrainResult
 from .local import LocalExecutor
 from .loop import Trainer, evaluate, train
-from .presets import TUNED, tuned, tuned_conv, tuned_lenet5
+from .presets import PRESETS, TUNED, mm_then_adaptive, preset, tuned, tuned_conv, tuned_lenet5
 
 __all__ = ["BCDConfig", "TrainResult", "Trainer", "train", "evaluate", "tuned", "TUNED", "tuned_conv",
-           "tuned_lenet5", "load_checkpoint", "save_checkpoint", "prepare_data", "batch_order", "eval_subset",
+           "tuned_lenet5", "mm_then_adaptive", "preset", "PRESETS", "load_checkpoint", "save_checkpoint", "prepare_data", "batch_order", "eval_subset",
            "resolve_config", "StepExecutor", "LocalExecutor", "Schedule", "BACKENDS", "DTYPES", "SCHEDULES",
            "W_SOLVERS", "X_SOLVERS"]
 

@@ -27,10 +27,13 @@ from ..validation import check_choice, check_int, check_number, per_layer
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..network import FenchelNetwork
 
-__all__ = ["BCDConfig", "resolve_config", "BACKENDS", "DTYPES", "SCHEDULES", "W_SOLVERS", "X_SOLVERS"]
+__all__ = ["BCDConfig", "resolve_config", "BACKENDS", "DTYPES", "SCHEDULES", "W_SOLVERS", "X_SOLVERS", "PHASE_FIXED"]
 
 SCHEDULES = ("minibatch", "fullbatch")
-W_SOLVERS = ("mm", "block")
+W_SOLVERS = ("mm", "block", "adaptive")
+#: fields a phase may not change (they define the run, its data split, its records or its placement)
+PHASE_FIXED = ("schedule", "epochs", "batch_size", "backend", "device", "dtype", "seed", "shuffle", "val_fraction",
+               "patience", "restore_best", "eval_samples", "eval_f_samples", "phases")
 X_SOLVERS = ("apg", "block")
 
 
@@ -50,14 +53,26 @@ class BCDConfig:
     x_iters       : iterations per X-block (mini-batch); full batch: 50 x x_iters at most
     x_solver      : mini-batch X-steps by "apg" (the blocks' fixed-budget APG, ``solve_fixed``, no
                     certificate) or "block" (the blocks' certified FISTA, ``solve_fast``)
-    w_solver      : "mm" (the blocks' majorise–minimise ridge steps, ``solve_fixed``) or "block" (Newton-CG,
-                    ``solve_fast``)
+    w_solver      : "mm" (the blocks' majorise–minimise ridge steps, ``solve_fixed``), "block" (Newton-CG,
+                    ``solve_fast``) or "adaptive" (one Adam-metric step on the lifted block gradient,
+                    ``solve_adaptive``; :mod:`fenchel_cvx.blocks.adaptive`; mini-batch only)
+    w_curvature   : η ≥ 0 scaling the MM majoriser's curvature κ (scalar or L+1 values; 1 = MM, 0 = the
+                    linearised proximal step; :func:`fenchel_cvx.blocks.mm.mm_steps`)
+    w_lr          : step size η of the adaptive W-steps (scalar or L+1 values)
+    w_lr_warmup   : epochs of linear step-size warm-up of the adaptive W-steps (0 = none)
     w_iters, last_w_iters : inner iterations of hidden / output W-steps
     tol           : relative tolerance of block solves (None: the blocks' default)
     val_fraction  : fraction of the training set held out for early stopping (0 = none)
     patience      : epochs without validation improvement before stopping (None = never)
     restore_best  : with early stopping, return the weights of the best validation epoch
-    eval_samples  : training samples (seeded subset) used for the per-epoch F, J, train accuracy
+    eval_samples  : training samples (seeded subset) used for the per-epoch J and train accuracy
+    eval_f_samples : of those, the samples (seeded subset) on which the per-epoch F_λ is evaluated (it needs
+                    X-steps; None = all of ``eval_samples``)
+    phases        : None, or a list of dicts ``{"epoch": k, field: value, ...}`` (k ≥ 1, increasing): from
+                    the (k+1)-th epoch on the fields take these values (later phases override earlier ones).
+                    A phase starts with fresh optimiser state (inertia buffers, adaptive moments). Continuations
+                    keep counting epochs from the start of the run: λ_e = min(λ_0·growth^e, max(lam_max, λ_0))
+                    with the λ_0, growth and cap in force at epoch e. Fields in ``PHASE_FIXED`` cannot change.
 
     Weight decay is not here: it is the network's ρ (``FenchelNetwork(..., rho=...)``).
     """
@@ -77,6 +92,9 @@ class BCDConfig:
     x_iters: int = 20
     x_solver: str = "apg"
     w_solver: str = "mm"
+    w_curvature: object = 1.0
+    w_lr: object = 1e-2
+    w_lr_warmup: float = 0.0
     w_iters: int = 1
     last_w_iters: int = 10
     tol: float | None = None
@@ -89,6 +107,8 @@ class BCDConfig:
     patience: int | None = None
     restore_best: bool = True
     eval_samples: int | None = 10000
+    eval_f_samples: int | None = 1000
+    phases: list | None = None
 
     def validate(self, net: FenchelNetwork | None = None) -> BCDConfig:
         """Check every field (raises ValueError/TypeError naming it); returns self."""
@@ -121,11 +141,21 @@ class BCDConfig:
             check_int(self.patience, "patience", 1)
         if self.eval_samples is not None:
             check_int(self.eval_samples, "eval_samples", 1)
+        if self.eval_f_samples is not None:
+            check_int(self.eval_f_samples, "eval_f_samples", 1)
+        check_number(self.w_lr_warmup, "w_lr_warmup", lo=0.0)
+        if self.w_solver == "adaptive" and self.schedule != "minibatch":
+            raise ValueError("w_solver: 'adaptive' steps need the mini-batch schedule (schedule='minibatch')")
         check_int(self.seed, "seed", 0)
+        self._check_phases(net)
         if net is not None:
             L = net.L
             lam = net.lam if self.lam is None else per_layer(self.lam, L, "lam")
             per_layer(self.gamma, L + 1, "gamma")
+            if np.any(per_layer(self.w_lr, L + 1, "w_lr") <= 0):
+                raise ValueError(f"w_lr: expected positive step sizes, got {self.w_lr}")
+            if np.any(per_layer(self.w_curvature, L + 1, "w_curvature") < 0):
+                raise ValueError(f"w_curvature: expected values >= 0, got {self.w_curvature}")
             if L and np.any(lam <= 0):
                 raise ValueError(f"lam: the X-blocks need λ_l > 0 on every layer, got {np.asarray(lam).tolist()}")
             if np.any(np.asarray(net.rho) + per_layer(self.gamma, L + 1, "gamma") <= 0):
@@ -133,16 +163,63 @@ class BCDConfig:
                                  f"rho={np.asarray(net.rho).tolist()} (the network's), gamma={self.gamma}")
         return self
 
+    def _check_phases(self, net) -> None:
+        if self.phases is None:
+            return
+        if not isinstance(self.phases, (list, tuple)):
+            raise TypeError(f"phases: expected a list of dicts or None, got {type(self.phases).__name__}")
+        names = {f.name for f in fields(self)}
+        last = 0
+        for i, ph in enumerate(self.phases):
+            if not isinstance(ph, dict) or "epoch" not in ph:
+                raise ValueError(f"phases[{i}]: expected a dict with an 'epoch' key, got {ph!r}")
+            k = check_int(ph["epoch"], f"phases[{i}]['epoch']", 1)
+            if k <= last:
+                raise ValueError(f"phases[{i}]['epoch']: phases start at increasing epochs >= 1, got {k} after {last}")
+            last = k
+            bad = sorted(set(ph) - {"epoch"} - names)
+            if bad:
+                raise ValueError(f"phases[{i}]: unknown fields {bad}{_rho_hint(bad)}")
+            fixed = sorted(set(ph) & set(PHASE_FIXED))
+            if fixed:
+                raise ValueError(f"phases[{i}]: {fixed} cannot change during a run (fixed fields: {list(PHASE_FIXED)})")
+            try:
+                self.at_epoch(k).validate(net)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"phases[{i}]: {e}") from None
+
+    def phase_index(self, epoch: int) -> int:
+        """The number of phases in force after ``epoch`` completed epochs (0 = the base configuration)."""
+        return sum(1 for ph in (self.phases or ()) if ph["epoch"] <= epoch)
+
+    def phase_starts(self, epoch: int) -> bool:
+        """True when a phase begins with the epoch after ``epoch`` completed ones."""
+        return any(ph["epoch"] == epoch for ph in (self.phases or ()))
+
+    def at_epoch(self, epoch: int) -> BCDConfig:
+        """The configuration in force after ``epoch`` completed epochs: this one with the phases that began by
+        then applied in order (``phases`` cleared); ``self`` when no phase applies."""
+        active = [ph for ph in (self.phases or ()) if ph["epoch"] <= epoch]
+        if not active:
+            return self
+        cfg = copy.deepcopy(self)
+        cfg.phases = None
+        for ph in active:
+            for k, v in ph.items():
+                if k != "epoch":
+                    setattr(cfg, k, copy.deepcopy(v))
+        return cfg
+
     def to_dict(self) -> dict:
         """The fields as JSON-ready values (arrays and tuples become lists, inf becomes "inf")."""
         d = asdict(self)
-        for k in ("lam", "gamma"):
-            if isinstance(d[k], np.ndarray):
-                d[k] = d[k].tolist()
-            elif isinstance(d[k], tuple):
-                d[k] = list(d[k])
+        for k in ("lam", "gamma", "w_lr", "w_curvature"):
+            d[k] = _plain(d[k])
         if d["lam_max"] == math.inf:
             d["lam_max"] = "inf"
+        if d["phases"] is not None:
+            d["phases"] = [{k: ("inf" if (k == "lam_max" and v == math.inf) else _plain(v)) for k, v in ph.items()}
+                           for ph in d["phases"]]
         return d
 
     @classmethod
@@ -157,7 +234,19 @@ class BCDConfig:
         d = dict(d)
         if d.get("lam_max") == "inf":
             d["lam_max"] = math.inf
+        if isinstance(d.get("phases"), list):
+            d["phases"] = [({k: (math.inf if (k == "lam_max" and v == "inf") else v) for k, v in ph.items()}
+                            if isinstance(ph, dict) else ph) for ph in d["phases"]]
         return cls(**d)
+
+
+def _plain(v):
+    """Arrays and tuples as lists (JSON)."""
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, tuple):
+        return list(v)
+    return v
 
 
 def _rho_hint(names) -> str:
@@ -167,13 +256,18 @@ def _rho_hint(names) -> str:
 
 
 def resolve_config(net: FenchelNetwork, config: BCDConfig | dict | None, overrides: dict, who: str) -> BCDConfig:
-    """A validated copy of ``config`` (BCDConfig, dict of its fields, or None) with ``overrides`` applied."""
+    """A validated copy of ``config`` (a BCDConfig, a dict of its fields, or None: the ``"tuned"`` preset,
+    :func:`~fenchel_cvx.training.presets.preset`, without its placement: numpy, float64 unless overridden) with
+    ``overrides`` applied."""
     from ..network import FenchelNetwork
 
     if not isinstance(net, FenchelNetwork):
         raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
-    if config is None:
-        cfg = BCDConfig()
+    if config is None:  # the default schedule: the tuned preset (as the CLI's --preset tuned)
+        from .presets import preset
+
+        fields_ = preset("tuned", net.L, conv=getattr(net, "maps", None) is not None)
+        cfg = BCDConfig(**{k: v for k, v in fields_.items() if k not in ("backend", "device", "dtype")})
     elif isinstance(config, BCDConfig):
         cfg = copy.deepcopy(config)
     elif isinstance(config, dict):

@@ -96,7 +96,7 @@ from ..validation import check_number, check_output_file
 from . import shard as S
 from .cluster import connect, need_dask
 from .config import BCDConfig, resolve_config
-from .data import prepare_data
+from .data import eval_subset, prepare_data
 from .executor import Schedule, StepExecutor
 from .history import TrainResult
 from .loop import Trainer
@@ -117,7 +117,7 @@ SUPPORTED = {"schedule": ("minibatch",), "x_solver": ("apg",), "w_solver": ("mm"
 _HANDLED = {"schedule", "epochs", "batch_size", "lam", "gamma", "x_weight", "lam_growth", "lam_max",
             "gamma_growth", "momentum", "refresh", "refresh_inertia", "x_iters", "x_solver", "w_solver", "w_iters",
             "last_w_iters", "tol", "backend", "device", "dtype", "seed", "shuffle", "val_fraction", "patience",
-            "restore_best", "eval_samples"}
+            "restore_best", "eval_samples", "eval_f_samples", "phases"}
 
 
 class KillWorkerOnce(_WorkerPlugin):
@@ -302,9 +302,12 @@ class DaskExecutor(StepExecutor):
                             self.net.bias)
 
     # ---- one mini-batch ----------------------------------------------------------------
+    def start_phase(self) -> None:
+        self.mom = [None] * (self.L + 1)
+
     def update(self, idx: np.ndarray | None, schedule: Schedule) -> None:
         """One batch (``idx``: global sample indices, in order); the same steps as the local executor."""
-        cfg = self.cfg
+        cfg = self.cfg = schedule.cfg  # the phase in force (_set_layer reads it too)
         L = self.L
         _, futs, _ = self.shards["train"]
         idx = np.asarray(idx)
@@ -373,9 +376,9 @@ class DaskExecutor(StepExecutor):
         return moved
 
     # ---- evaluation ----------------------------------------------------------------------
-    def _reduce_eval(self, name, idx, lifted, lam):
+    def _reduce_eval(self, name, idx, lifted, lam, cfg):
         _, futs, _ = self.shards[name]
-        opt = {"lifted": lifted, "x_iters": self.cfg.x_iters}
+        opt = {"lifted": lifted, "x_iters": cfg.x_iters}
         parts = self._parts(name, idx)
         fs = [self._submit(S.eval_shard, futs[k], loc, self.spec, list(self.W), list(self.b), lam, opt, tag="eval",
                            where=self.holders[name][k]) for k, loc in parts]
@@ -390,19 +393,26 @@ class DaskExecutor(StepExecutor):
         lam = np.asarray(schedule.lam, dtype=float)
         net = self.net
         rec = {}
-        outs = self._reduce_eval("train", eval_idx, bool(self.L), lam)
+        cfg = schedule.cfg
+        me_all = self.m if eval_idx is None else len(eval_idx)
+        sub = eval_subset(me_all, cfg.eval_f_samples, cfg.seed + 1) if self.L else None
+        outs = self._reduce_eval("train", eval_idx, bool(self.L) and sub is None, lam, cfg)
         me = sum(o["m"] for o in outs)
         rec["J"] = sum(o["loss"] for o in outs) / me + net.regulariser(self.W)
         key = net.loss.metric
         rec[f"train_{key}"] = sum(o["score"] for o in outs) / me
         if self.L:
+            if sub is not None:  # F_λ on the seeded subset of the evaluation samples (as the local executor)
+                f_idx = sub if eval_idx is None else np.asarray(eval_idx)[sub]
+                outs = self._reduce_eval("train", f_idx, True, lam, cfg)
+                me = sum(o["m"] for o in outs)
             divs = [sum(o["div"][l] for o in outs) for l in range(self.L)]
             rec["F"] = net.lifted_value(sum(o["F_loss"] for o in outs), divs, me, lam, self.W)
         else:
             rec["F"] = rec["J"]
         for name in ("test", "val"):
             if name in self.shards:
-                outs = self._reduce_eval(name, None, False, lam)
+                outs = self._reduce_eval(name, None, False, lam, cfg)
                 rec[f"{name}_{key}"] = sum(o["score"] for o in outs) / sum(o["m"] for o in outs)
         self.comm_history.append({"epoch": schedule.epoch, "train": train_comm, "eval": self.comm})
         self.comm = _zero_comm()
@@ -453,6 +463,14 @@ def check_scope(net: FenchelNetwork, cfg: BCDConfig) -> None:
         if f.name not in _HANDLED and getattr(cfg, f.name) != getattr(default, f.name):
             raise ValueError(f"{f.name}: not supported by the distributed runner (keep its default "
                              f"{getattr(default, f.name)!r}, got {getattr(cfg, f.name)!r})")
+    for i, ph in enumerate(cfg.phases or ()):
+        phase_cfg = cfg.at_epoch(ph["epoch"])
+        for k in ph:
+            if k in SUPPORTED and getattr(phase_cfg, k) not in SUPPORTED[k]:
+                raise ValueError(f"phases[{i}]: the distributed runner supports {k} in {SUPPORTED[k]} only, "
+                                 f"got {ph[k]!r}")
+            if k != "epoch" and k not in _HANDLED:
+                raise ValueError(f"phases[{i}]: {k!r} is not supported by the distributed runner")
 
 
 def train_distributed(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,

@@ -36,16 +36,23 @@ __all__ = ["StepExecutor", "Schedule"]
 
 
 class Schedule:
-    """The per-epoch parameters a step needs: λ (L,) and γ (L+1,) in use, the config, and the number of
-    epochs completed (``epoch``: 0 during the first epoch; the record's epoch in :meth:`StepExecutor.evaluate`)."""
+    """The per-epoch parameters a step needs: λ (L,) and γ (L+1,) in use, the configuration in force (``cfg``:
+    the run's config with the current phase applied, :meth:`BCDConfig.at_epoch`), the number of epochs completed
+    (``epoch``: 0 during the first epoch; the record's epoch in :meth:`StepExecutor.evaluate`), the adaptive
+    W-step sizes ``w_lr`` (L+1,), the MM curvature scales ``w_curvature`` (L+1,) and ``batches_per_epoch``."""
 
-    __slots__ = ("lam", "gamma", "cfg", "epoch")
+    __slots__ = ("lam", "gamma", "cfg", "epoch", "w_lr", "w_curvature", "batches_per_epoch")
 
-    def __init__(self, lam: ArrayLike, gamma: ArrayLike, cfg: BCDConfig, epoch: int = 0) -> None:
+    def __init__(self, lam: ArrayLike, gamma: ArrayLike, cfg: BCDConfig, epoch: int = 0, w_lr: ArrayLike | None = None,
+                 w_curvature: ArrayLike | None = None, batches_per_epoch: int = 1) -> None:
         self.lam = np.asarray(lam, dtype=float)
         self.gamma = np.asarray(gamma, dtype=float)
         self.cfg = cfg
         self.epoch = int(epoch)
+        n = self.gamma.shape[0]
+        self.w_lr = np.full(n, 1e-2) if w_lr is None else np.asarray(w_lr, dtype=float)
+        self.w_curvature = np.ones(n) if w_curvature is None else np.asarray(w_curvature, dtype=float)
+        self.batches_per_epoch = int(batches_per_epoch)
 
 
 class StepExecutor(abc.ABC):
@@ -86,6 +93,10 @@ class StepExecutor(abc.ABC):
         """Copies of the working weights (early-stopping snapshots)."""
         W, b = self.weights()
         return [_copy(w) for w in W], [_copy(v) for v in b]
+
+    def start_phase(self) -> None:  # noqa: B027 - optional hook: executors without optimiser state
+        """A phase of the configuration begins (:attr:`BCDConfig.phases`): drop the optimiser state (inertia
+        buffers, adaptive moments)."""
 
     def synchronize(self) -> None:  # noqa: B027 - optional hook: most executors have nothing queued
         """Wait for queued device work (timings)."""

@@ -10,8 +10,10 @@ One mini-batch B (:meth:`LocalExecutor.update`; the schedule of :mod:`fenchel_cv
    λ_{l−1} divided by ``x_weight``, solved by its fixed-budget APG (``x_solver="apg"``) or its certified
    FISTA (``"block"``), ``x_iters`` iterations, warm-started at the forward value;
 3. W-steps from W_0 up to W_L: the block of each layer (:func:`fenchel_cvx.blocks.w_block`) with the
-   proximal term γ_l towards the weights before the step, solved by its MM ridge steps (``w_solver="mm"``)
-   or Newton-CG (``"block"``); with ``refresh`` the next W-step's input is re-forwarded,
+   proximal term γ_l towards the weights before the step, solved by its MM ridge steps (``w_solver="mm"``,
+   curvature scale ``w_curvature``), Newton-CG (``"block"``) or one Adam-metric step on the block gradient
+   (``"adaptive"``, step ``w_lr``; the layer's moments persist across batches); with ``refresh`` the next
+   W-step's input is re-forwarded,
    X_{l+1} ← φ_l(U_l^new) (with ``refresh_inertia`` after the inertia below);
 4. inertia β: W ← W^new + β (W^pre − W^prev-batch).
 
@@ -26,6 +28,8 @@ import numpy as np
 
 from ..backend import is_torch, namespace, synchronize, to_backend, to_numpy
 from ..blocks import LiftedState, w_block, x_block
+from ..blocks.adaptive import AdaptiveState
+from .data import eval_subset
 from .executor import Schedule, StepExecutor
 
 __all__ = ["LocalExecutor"]
@@ -56,6 +60,7 @@ class LocalExecutor(StepExecutor):
         self.W = [conv(w) for w in net.W]
         self.b = [conv(v) for v in net.b]
         self.mom = [None] * (self.L + 1)   # inertia buffers: W_pre − W_prev-batch, b likewise
+        self.adaptive = [AdaptiveState() for _ in range(self.L + 1)]  # Adam moments of the adaptive W-steps
         self.Xs_full = None                 # the full-batch lifted state
         if cfg.schedule == "fullbatch" and self.L:
             if self.init_hidden is not None:
@@ -97,18 +102,28 @@ class LocalExecutor(StepExecutor):
             Xs[l - 1] = res.solution
         return Xs
 
-    def w_step(self, state: LiftedState, l: int, gamma: float, n_iters: int, U=None, monotone: bool = False):
-        """The W-step of layer l from the current weights; returns (W, b, U_new or None)."""
-        blk = w_block(state, l, gamma=gamma, U=U)
-        if self.cfg.w_solver == "mm":
-            res = blk.solve_fixed(iters=n_iters)
+    def w_step(self, state: LiftedState, l: int, sch: Schedule, n_iters: int, U=None, monotone: bool = False):
+        """The W-step of layer l from the current weights (solver ``sch.cfg.w_solver``); returns (W, b, U_new or None)."""
+        cfg = sch.cfg
+        blk = w_block(state, l, gamma=float(sch.gamma[l]), U=U)
+        if cfg.w_solver == "mm":
+            res = blk.solve_fixed(iters=n_iters, curvature=float(sch.w_curvature[l]))
             W, b = res.solution
             return W, b, (res.info["U"] if l < self.L else None)
-        res = blk.solve_fast(init=None, tol=self.cfg.tol, max_iter=n_iters)
+        if cfg.w_solver == "adaptive":
+            res = blk.solve_adaptive(self.adaptive[l], float(sch.w_lr[l]),
+                                     warmup_steps=cfg.w_lr_warmup * sch.batches_per_epoch)
+            W, b = res.solution
+            return W, b, None
+        res = blk.solve_fast(init=None, tol=cfg.tol, max_iter=n_iters)
         W, b = res.solution
         if monotone and not (res.objective <= blk.objective((self.W[l], self.b[l]))):
             return self.W[l], self.b[l], None
         return W, b, None
+
+    def start_phase(self) -> None:
+        self.mom = [None] * (self.L + 1)
+        self.adaptive = [AdaptiveState() for _ in range(self.L + 1)]
 
     def update(self, idx, schedule: Schedule) -> None:
         if schedule.cfg.schedule == "fullbatch":
@@ -117,7 +132,7 @@ class LocalExecutor(StepExecutor):
             self._minibatch_step(self._cols(self.X, idx), self._cols(self.Y, idx), schedule)
 
     def _minibatch_step(self, X0, Y, sch: Schedule):
-        cfg, L = self.cfg, self.L
+        cfg, L = sch.cfg, self.L
         Us, Xs, _ = self.net.forward_pass(self.W, self.b, X0)
         state = self._state(X0, Y, list(Xs), Us, sch.lam)
         if L:
@@ -129,7 +144,7 @@ class LocalExecutor(StepExecutor):
             if l > 0 or U is None:
                 U = self.net.affine(l, self.W[l], self.b[l], state.inputs(l))
             n_it = cfg.w_iters if l < L else cfg.last_w_iters
-            W, b, Unew = self.w_step(state, l, float(sch.gamma[l]), n_it, U=U)
+            W, b, Unew = self.w_step(state, l, sch, n_it, U=U)
             if cfg.momentum > 0 and self.mom[l] is not None:
                 dW, db = self.mom[l]
                 W, b = W + cfg.momentum * dW, b + cfg.momentum * db
@@ -144,7 +159,7 @@ class LocalExecutor(StepExecutor):
             self.mom = [(self.W[l] - W_pre[l], self.b[l] - b_pre[l]) for l in range(L + 1)]
 
     def _fullbatch_sweep(self, sch: Schedule):
-        cfg, L = self.cfg, self.L
+        cfg, L = sch.cfg, self.L
         X0, Y = self.X, self.Y
         if L:
             prev = [X0] + self.Xs_full
@@ -155,7 +170,7 @@ class LocalExecutor(StepExecutor):
         for l in range(L + 1):
             U = self.net.affine(l, self.W[l], self.b[l], state.inputs(l))
             n_it = cfg.w_iters if l < L else cfg.last_w_iters
-            W, b, _ = self.w_step(state, l, float(sch.gamma[l]), n_it, U=U, monotone=True)
+            W, b, _ = self.w_step(state, l, sch, n_it, U=U, monotone=True)
             self.W[l], self.b[l] = W, b
 
     # ---- evaluation --------------------------------------------------------------------------
@@ -165,7 +180,9 @@ class LocalExecutor(StepExecutor):
         return self.net.lifted_value(loss_sum, div_sums, X0.shape[1], lam, self.W)
 
     def evaluate(self, schedule: Schedule, eval_idx) -> dict:
-        cfg, net = self.cfg, self.net
+        """J and the training score on the columns ``eval_idx`` (None: all); F_λ on the seeded subset of
+        ``eval_f_samples`` of them (full batch: on the kept lifted state, all samples); test/val scores."""
+        cfg, net = schedule.cfg, self.net
         rec = {}
         Xe, Ye = self._cols(self.X, eval_idx), self._cols(self.Y, eval_idx)
         me = Xe.shape[1]
@@ -176,6 +193,10 @@ class LocalExecutor(StepExecutor):
         if cfg.schedule == "fullbatch" and self.Xs_full is not None:
             rec["F"] = self.lifted_value(self.X, self.Y, self.Xs_full, schedule.lam)
         elif self.L:
+            sub = eval_subset(me, cfg.eval_f_samples, cfg.seed + 1)
+            if sub is not None:
+                Xe, Ye = self._cols(Xe, sub), self._cols(Ye, sub)
+                Us, Xs, _ = net.forward_pass(self.W, self.b, Xe)
             state = self._state(Xe, Ye, list(Xs), Us, schedule.lam)
             Xh = self.x_steps(state, cfg.x_iters, tol=cfg.tol, solver=cfg.x_solver)
             rec["F"] = self.lifted_value(Xe, Ye, Xh, schedule.lam)
@@ -199,6 +220,11 @@ class LocalExecutor(StepExecutor):
         for l, mb in enumerate(self.mom):
             if mb is not None:
                 arr[f"momW{l}"], arr[f"momb{l}"] = mb
+        for l, st in enumerate(self.adaptive):
+            for k, a in st.arrays().items():
+                arr[f"adam{k}{l}"] = a
+            if st.t:
+                arr[f"adamt{l}"] = np.array(st.t)
         if self.Xs_full is not None:
             for l, X in enumerate(self.Xs_full):
                 arr[f"X{l + 1}"] = X
@@ -208,6 +234,12 @@ class LocalExecutor(StepExecutor):
         conv = self._conv
         self.mom = [((conv(arrays[f"momW{l}"]), conv(arrays[f"momb{l}"])) if f"momW{l}" in arrays else None)
                     for l in range(self.L + 1)]
+        self.adaptive = [AdaptiveState() for _ in range(self.L + 1)]
+        for l, st in enumerate(self.adaptive):
+            if f"adammW{l}" in arrays:
+                for k in ("mW", "vW", "mb", "vb"):
+                    setattr(st, k, conv(arrays[f"adam{k}{l}"]))
+                st.t = int(arrays[f"adamt{l}"])
         if "X1" in arrays:
             self.Xs_full = [conv(arrays[f"X{l + 1}"]) for l in range(self.L)]
 

@@ -75,6 +75,7 @@ class Trainer:
         self.lam0 = np.array(net.lam if cfg.lam is None else per_layer(cfg.lam, self.L, "lam"), dtype=float)
         self.gamma0 = np.array(per_layer(cfg.gamma, self.L + 1, "gamma"), dtype=float)
         self.lam, self.gamma = self.lam0.copy(), self.gamma0.copy()
+        self.cfg_e = cfg  # the configuration in force (the phase of the current epoch)
         if self.L and np.any(self.lam <= 0):
             raise ValueError(f"lam: the X-blocks need λ_l > 0, got {self.lam.tolist()}")
         if np.any(np.asarray(net.rho) + self.gamma <= 0):
@@ -83,6 +84,9 @@ class Trainer:
         self.executor = LocalExecutor() if executor is None else executor
         self.executor.init_state(net, data, cfg)
         self.m = self.executor.m
+        self.batch_size = self.m if (cfg.schedule == "fullbatch" or cfg.batch_size is None) else min(cfg.batch_size,
+                                                                                                      self.m)
+        self.n_batches = math.ceil(self.m / self.batch_size) if cfg.schedule == "minibatch" else 1
         self.epoch = 0
         self.history: list = []
         self.best = {"score": None, "epoch": None, "W": None, "b": None, "bad_epochs": 0}
@@ -99,13 +103,24 @@ class Trainer:
 
     # ---- the schedule ------------------------------------------------------------------------
     def _set_epoch_parameters(self, epoch: int):
-        """λ and γ used during epoch ``epoch`` + 1: λ_0·growth^epoch (capped by lam_max), γ_0·growth^epoch."""
-        cfg = self.cfg
-        self.lam = np.minimum(self.lam0 * cfg.lam_growth ** epoch, np.maximum(cfg.lam_max, self.lam0))
-        self.gamma = self.gamma0 * cfg.gamma_growth ** epoch
+        """The configuration, λ, γ and W-step sizes in force during epoch ``epoch`` + 1 (``epoch`` completed):
+        the phase in force (:meth:`BCDConfig.at_epoch`), λ_0·growth^epoch capped by max(lam_max, λ_0), γ_0·growth^epoch
+        (a phase that sets ``lam``/``gamma`` gives new λ_0/γ_0; the exponent counts epochs from the start of the run)."""
+        cfg = self.cfg_e = self.cfg.at_epoch(epoch)
+        changed = {k for ph in (self.cfg.phases or ()) if ph["epoch"] <= epoch for k in ph}
+        lam0, gamma0 = self.lam0, self.gamma0
+        if "lam" in changed and cfg.lam is not None:
+            lam0 = np.array(per_layer(cfg.lam, self.L, "lam"), dtype=float)
+        if "gamma" in changed:
+            gamma0 = np.array(per_layer(cfg.gamma, self.L + 1, "gamma"), dtype=float)
+        self.lam = np.minimum(lam0 * cfg.lam_growth ** epoch, np.maximum(cfg.lam_max, lam0))
+        self.gamma = gamma0 * cfg.gamma_growth ** epoch
 
     def _schedule(self) -> Schedule:
-        return Schedule(self.lam, self.gamma, self.cfg, self.epoch)
+        cfg = self.cfg_e
+        return Schedule(self.lam, self.gamma, cfg, self.epoch, w_lr=per_layer(cfg.w_lr, self.L + 1, "w_lr"),
+                        w_curvature=per_layer(cfg.w_curvature, self.L + 1, "w_curvature"),
+                        batches_per_epoch=self.n_batches)
 
     # ---- records -----------------------------------------------------------------------------
     def _record(self, epoch_time: float) -> dict:
@@ -119,6 +134,8 @@ class Trainer:
         rec["eval_time"] = time.perf_counter() - t0
         rec["lam"] = self.lam.tolist()
         rec["gamma"] = self.gamma.tolist()
+        if self.cfg.phases:
+            rec["phase"] = self.cfg.phase_index(max(self.epoch - 1, 0))
         self.history.append(rec)
         return rec
 
@@ -222,12 +239,13 @@ class Trainer:
             self._early_stop(rec)
             self._log(rec)
             yield rec
-        bs = self.m if (cfg.schedule == "fullbatch" or cfg.batch_size is None) else min(cfg.batch_size, self.m)
-        n_batches = math.ceil(self.m / bs) if cfg.schedule == "minibatch" else 1
+        bs, n_batches = self.batch_size, self.n_batches
         bar = Progress(total=(cfg.epochs - self.epoch) * n_batches, desc="lifted BCD", enabled=self.progress)
         try:
             while self.epoch < cfg.epochs:
                 self._set_epoch_parameters(self.epoch)
+                if cfg.phase_starts(self.epoch):
+                    self.executor.start_phase()
                 sch = self._schedule()
                 t0 = time.perf_counter()
                 if cfg.schedule == "fullbatch":

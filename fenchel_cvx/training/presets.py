@@ -6,7 +6,7 @@ holds only schedule fields (weight decay is the network's ρ).
 
 from __future__ import annotations
 
-__all__ = ["tuned", "TUNED", "tuned_conv", "tuned_lenet5"]
+__all__ = ["tuned", "TUNED", "tuned_conv", "tuned_lenet5", "mm_then_adaptive", "preset", "PRESETS"]
 
 
 def tuned(n_hidden: int = 1) -> dict:
@@ -52,3 +52,41 @@ def tuned_conv(n_hidden: int = 4) -> dict:
 def tuned_lenet5() -> dict:
     """:func:`tuned_conv` for the ``lenet5`` preset (4 hidden maps)."""
     return tuned_conv(4)
+
+
+def mm_then_adaptive(n_hidden: int = 1, w_lr: float = 1e-2, switch_epoch: int = 1, conv: bool = False) -> dict:
+    """MM→adaptive: a separately named method (never reported as plain lifted BCD).
+
+    The first ``switch_epoch`` epochs are :func:`tuned` (``conv=True``: :func:`tuned_conv`), the lifted MM schedule;
+    then one phase (:attr:`~fenchel_cvx.training.config.BCDConfig.phases`) replaces each W-step by one Adam-metric
+    step on the lifted block gradient (``w_solver="adaptive"``, step ``w_lr``, linear warm-up over one epoch,
+    :mod:`fenchel_cvx.blocks.adaptive`) at a tight relaxation (λ = 10, no continuation), without inertia or
+    refresh (conv: 2 X-iterations per block, the fixed-budget APG).
+
+    Chosen on validation splits of mnist5k (w_lr ∈ {1e-3, 3e-3, 1e-2, 3e-2} × ρ ∈ {0, 1e-4} × switch epoch ∈ {1, 3};
+    the README's training section and ``benchmarks/compare.py``). With λ large the lifted block gradient is close to
+    the back-propagated one, so the late phase behaves like Adam on lifted targets; the MM epoch gives its start.
+    """
+    base = tuned_conv(n_hidden) if conv else tuned(n_hidden)
+    late = dict(epoch=int(switch_epoch), w_solver="adaptive", w_lr_warmup=1.0, lam=10.0, lam_growth=1.0,
+                momentum=0.0, refresh=False)
+    if conv:
+        late.update(x_iters=2, x_solver="apg", refresh_inertia=False)
+    return dict(base, w_lr=float(w_lr), phases=[late])  # w_lr at the top: the MM phase ignores it, the late one inherits it
+
+
+def preset(name: str, n_hidden: int, conv: bool = False) -> dict:
+    """The named schedule ``name`` for a network with ``n_hidden`` hidden layers (``conv``: a convolutional one):
+    ``"tuned"`` (:func:`tuned` / :func:`tuned_conv`; the default of :func:`fenchel_cvx.train` and of the CLI),
+    ``"mm-then-adaptive"`` (:func:`mm_then_adaptive`), ``"plain"`` (the :class:`BCDConfig` defaults: ``{}``)."""
+    if name == "tuned":
+        return tuned_conv(n_hidden) if conv else tuned(n_hidden)
+    if name == "mm-then-adaptive":
+        return mm_then_adaptive(n_hidden, conv=conv)
+    if name == "plain":
+        return {}
+    raise ValueError(f"preset: expected one of {list(PRESETS)}, got {name!r}")
+
+
+#: the names :func:`preset` knows (the CLI's ``--preset``)
+PRESETS = ("tuned", "mm-then-adaptive", "plain")
