@@ -122,7 +122,70 @@ def test_lower_bound_providers_plug_in():
                 lower_providers=[lambda *a: [rep.upper[0]]])
 
 
+def test_table_says_what_every_bound_rests_on_and_prints_the_convex_notes():
+    """Every row of the table carries a key to what its bound rests on, and every key is explained below it; the
+    convex certificate's notes (here: the recovered network needs more units than the width, so its J is no upper
+    bound for this width) reach the report, the table and the JSON. No SCIP: the convex certificate alone."""
+    net, X0, y = tiny_regression(d=2, hidden=1, m=5, rho=0.1, seed=2)  # the convex solution needs 2 units
+    rep = certify(net, X0, y, lams=(), standard=False, upper_providers=[lbfgs_provider(2)])
+    c = rep.convex_certificate
+    assert c is not None and not c.exact and c.notes
+    assert [b.provenance for b in rep.lower] == ["two-layer convex reformulation, dual bound"]
+    assert all(u.provenance.startswith("backprop") for u in rep.upper)  # the wider recovered network is not listed
+    table = rep.table()
+    head, _, rest = table.partition("what each bound rests on:")
+    legend = rest.split("\n\n")[0]
+    for bd in rep.lower + rep.upper:
+        (row,) = [line for line in head.splitlines() if line.startswith(bd.side) and bd.provenance in line]
+        key = row.split()[-1]
+        assert key.startswith("[") and f"{key} {bd.rests_on}" in legend, (row, legend)
+    assert f"r = {c.n_active} > n = 1" in table and "NOT an upper bound for width 1" in table
+    data = rep.to_dict()
+    assert data["convex_certificate"]["exact"] is False and data["notes"] == rep.notes
+    assert any("two-layer convex certificate" in n for n in rep.notes)
+
+
+def test_the_convex_certificate_alone_needs_neither_scip_nor_the_global_size_limits(monkeypatch):
+    """Without SCIP solves in the run, a problem beyond GLOBAL_LIMITS (here m = 60 > 30 samples) is bracketed by the
+    convex certificate; with SCIP solves it is refused as too large, naming --allow-large."""
+    import sys
+
+    from fenchel_cvx.certify import ScopeError
+
+    net, X0, y = tiny_regression(d=1, hidden=8, m=60, rho=0.05, seed=0)
+    monkeypatch.setitem(sys.modules, "pyscipopt", None)  # SCIP is not needed
+    rep = certify(net, X0, y, lams=(), standard=False, upper_providers=[lbfgs_provider(1)])
+    assert rep.convex_certificate.converged and rep.best_lower.value <= rep.best_upper.value
+    assert rep.convex_certificate.exact and rep.rel_gap <= rep.convex_certificate.gap  # the recovered net is listed
+    with pytest.raises(ScopeError, match="too large.*allow_large"):
+        certify(net, X0, y, lams=(1.0,), standard=False, upper_providers=[lbfgs_provider(1)])
+
+
+def test_certify_names_net_for_networks_it_does_not_model():
+    """A convolutional network (even one made of dense layers) is refused by name, by certify and by every public
+    entry point of the certificates, never with an error about W[0]'s shape from deep inside."""
+    from fenchel_cvx import ConvFenchelNetwork
+    from fenchel_cvx.certify import ScopeError, check_problem, convex_certificate
+
+    net, X0, y = tiny_regression(d=1, hidden=2, m=5)
+    conv = ConvFenchelNetwork("input1x1x1,flatten,dense2,dense1", loss="squared", rho=0.1)
+    entries = {"certify": lambda: certify(conv, X0, y, lams=(), standard=False, upper_providers=[lbfgs_provider(1)]),
+               "check_problem": lambda: check_problem(conv, X0, y), "lbfgs_train": lambda: lbfgs_train(conv, X0, y),
+               "lbfgs_provider": lambda: lbfgs_provider(1)(conv, X0, y),
+               "convex_certificate": lambda: convex_certificate(conv, X0, y)}
+    for name, call in entries.items():
+        with pytest.raises(ScopeError, match=r"^net: .*ConvFenchelNetwork.*convolutional") as info:
+            call()
+        assert "W[0]" not in str(info.value), name
+    with pytest.raises(TypeError, match="^net: expected a FenchelNetwork"):
+        certify({"sizes": [1, 2, 1]}, X0, y, lams=())
+    with pytest.raises(ValueError, match="^upper_providers: the providers returned no upper bound"):
+        certify(net, X0, y, lams=(), standard=False, convex=False, upper_providers=[lambda *a: []])
+
+
 def test_plot_takes_an_axis_and_returns_the_figure(tmp_path):
+    import matplotlib
+    import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
     net, X0, y = tiny_regression(d=1, hidden=1, m=4, seed=2)
@@ -130,9 +193,13 @@ def test_plot_takes_an_axis_and_returns_the_figure(tmp_path):
                   lower_providers=[_fake_provider(lambda u: 0.9 * u)])
     fig = Figure()
     ax = fig.subplots()
-    assert rep.plot(ax=ax) is fig
+    assert rep.plot(ax=ax) is fig and len(ax.lines) >= 2  # the bracket's two lines
+    backend, n_figs = matplotlib.get_backend(), len(plt.get_fignums())
     path = tmp_path / "b.png"
-    assert rep.plot(path).savefig is not None and path.stat().st_size > 1000
+    assert isinstance(rep.plot(path), Figure) and path.read_bytes()[:4] == b"\x89PNG"
+    assert matplotlib.get_backend() == backend and len(plt.get_fignums()) == n_figs  # no pyplot state touched
+    with pytest.raises(TypeError, match="ax"):
+        rep.plot(ax=3)
 
 
 @needs_scip

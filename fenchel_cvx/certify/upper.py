@@ -12,6 +12,7 @@ Shapes: X0 is d x m (one column per sample), W[l] is n_{l+1} x n_l, b[l] is (n_{
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from scipy.optimize import minimize
 
 from ._problem import copy_network, expand_multipliers, multipliers_kind
 
-__all__ = ["UpperBound", "objective_and_grad", "lbfgs_train", "lbfgs_polish", "lbfgs_provider",
+__all__ = ["UpperBound", "single_thread", "single_threaded", "objective_and_grad", "lbfgs_train", "lbfgs_polish", "lbfgs_provider",
            "lifted_objective_and_grad", "lifted_lbfgs", "lifted_value", "divergences", "bcd_provider"]
 
 
@@ -43,6 +44,17 @@ def single_thread():
     except ImportError:  # pragma: no cover - threadpoolctl is optional
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def single_threaded(fn: Callable) -> Callable:
+    """Decorator: run ``fn`` inside :func:`single_thread` (the previous BLAS thread count is restored after)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with single_thread():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def pack_params(W, b, bias):

@@ -12,6 +12,7 @@ import numpy as np
 
 from ...log import emit, get_logger, verbose_level
 from ...network import FenchelNetwork
+from ..upper import single_threaded
 from .dual import DualCertificate, certified_dual_bound
 from .problem import (
     TwoLayerProblem,
@@ -78,6 +79,7 @@ class ConvexCertificate:
         return max(0.0, (self.upper - self.lower) / max(abs(self.upper), 1e-300))
 
 
+@single_threaded
 def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | None = None, tol: float = 1e-7,
                        solver: str = "fast", max_rounds: int = 60, time_limit: float = 300.0,
                        n_init: int = 30, add_per_round: int = 30, barrier_tol: float = 1e-11,
@@ -89,7 +91,9 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     for the logistic ``[d, n, 1]`` form). ``solver`` "fast" (:func:`solve_restricted_fast`) or
     "cvxpy" (:func:`solve_restricted_cvxpy`, CLARABEL). Stops when (upper − lower)/|upper| ≤ ``tol``,
     after ``max_rounds`` rounds or ``time_limit`` seconds (``converged`` says which). Raises
-    ConvexScopeError (a ValueError) outside :data:`SUPPORTED_CONVEX_FAST`.
+    ConvexScopeError (a ValueError) outside :data:`SUPPORTED_CONVEX_FAST`. Runs with BLAS limited to one thread
+    (:func:`~fenchel_cvx.certify.upper.single_thread`): its dense solves are small, and a multi-threaded BLAS on a
+    loaded machine made them up to 20 times slower (measured: 185 s instead of 9 s on 2 shared cores).
     """
     t_all = time.perf_counter()
     if problem is None:
