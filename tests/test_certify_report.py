@@ -265,4 +265,16 @@ def test_benchmark_quick_mode(tmp_path, load_script):
         assert r["lower"] <= r["upper"] and r["rel_gap"] >= 0, r
         assert r["lower_from"] and r["upper_from"] and r["rests_on"]
     md = (tmp_path / "c.md").read_text()
-    assert md.startswith("| instance |") and "feastol" in md
+    assert md.startswith("| instance |") and all(r["rests_on"] in md for r in rows)  # what each lower bound rests on
+
+
+def test_readme_certify_table_is_built_from_the_stored_results(load_script):
+    """The README's table of certified brackets is what benchmarks/certify_table.py builds from the stored results
+    (one row per stored instance, each naming the run that produced it), and every row is a proper bracket."""
+    mod = load_script("benchmarks/certify_table.py")
+    rows = mod.rows()
+    assert {r["run"] for r in rows} == set(mod.RUNS) and len(rows) >= 18
+    for r in rows:
+        assert r["lower"] <= r["upper"] and r["rel_gap"] >= 0 and r["lower_from"] and r["upper_from"], r
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    assert mod.markdown(rows) in readme, "README table out of date: python benchmarks/certify_table.py"

@@ -229,7 +229,7 @@ class CertifyReport:
             c = self.convex_certificate
             out += ["", f"two-layer convex certificate: lower bound {c.lower:.10g} on min J for every width "
                         f"({c.lower_provenance}); {c.n_patterns} patterns, {c.rounds} rounds, status {c.status}; "
-                        f"the recovered network needs r = {c.n_active} units (width n = {c.width}): "
+                        f"the recovered network needs r = {c.n_active} unit{'s' * (c.n_active != 1)} (width n = {c.width}): "
                         + (f"J(recovered) = {c.upper:.10g}, an upper bound on min J" if c.exact else
                            f"J(recovered, width {c.n_active}) = {c.upper:.10g} is NOT an upper bound for width "
                            f"{c.width} (not listed)")]
