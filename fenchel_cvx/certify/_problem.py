@@ -35,7 +35,7 @@ from .errors import NoLowerBoundError, ScopeError
 
 __all__ = ["SUPPORTED", "SUPPORTED_ACTIVATIONS", "SUPPORTED_LOSSES", "NOT_MODELLED", "GLOBAL_LIMITS", "TinyProblem",
            "check_problem", "check_dense", "check_network", "copy_network", "require_scip", "expand_multipliers",
-           "multipliers_kind"]
+           "multipliers_kind", "relative_gap"]
 
 SUPPORTED_ACTIVATIONS = ("relu", "leaky_relu", "hardtanh")
 SUPPORTED_LOSSES = ("squared", "cross_entropy")
@@ -65,6 +65,12 @@ NOT_MODELLED = {
 }
 NOT_MODELLED["sigmoid"] += ("; besides, every exp/log term is enforced by outer approximation to SCIP's feasibility "
                             "tolerance (about one cut per entry and node), which is why no such model is shipped")
+
+
+def relative_gap(lower: float, upper: float) -> float:
+    """The relative gap of a bracket, max(upper − lower, 0) / |upper| (never negative; an overshoot of the lower
+    bound is reported separately by whoever holds the two bounds)."""
+    return max(upper - lower, 0.0) / max(abs(upper), 1e-300)
 
 
 def require_scip():

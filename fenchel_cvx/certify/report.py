@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._problem import check_problem, require_scip
+from ._problem import check_problem, relative_gap, require_scip
 from .errors import ScopeError
 from .scip import GlobalResult, solve_relaxation, solve_standard
 from .upper import UpperBound, bcd_provider, lbfgs_provider
@@ -111,7 +111,7 @@ class Bracket:
 
     @property
     def gap(self) -> float:
-        return max(self.upper.value - self.lower.value, 0.0) / max(abs(self.upper.value), 1e-300)
+        return relative_gap(self.lower.value, self.upper.value)
 
     @property
     def consistent(self) -> bool:
@@ -220,7 +220,7 @@ class CertifyReport:
         if self.sweep:
             out += ["", f"{'λ':>8} {'min F_λ ≥':>12} {'min F_λ ≤':>12} {'gap':>9} {'status':<11} {'time':>8}"]
             for s in self.sweep:
-                g = max(s.upper - s.lower, 0.0) / max(abs(s.upper), 1e-300)
+                g = relative_gap(s.lower, s.upper)
                 out.append(f"{_fmt_lam(s.lam):>8} {s.lower:>12.6g} {s.upper:>12.6g} {g:>9.2e} {s.status:<11} "
                            f"{s.time:>7.2f}s")
         if self.dual is not None:
@@ -375,8 +375,8 @@ def convex_dual_provider(tol: float = 1e-7, time_limit: float = 300.0, allow_lar
         c = convex_certificate(net, X0, y, tol=tol, time_limit=time_limit, allow_large=allow_large)
         out = [LowerBound(c.lower, "two-layer convex reformulation, dual bound", CONVEX_DUAL_RESTS_ON,
                           certified=True, status=c.status, time=c.time), c]
-        if c.exact and c.network is not None:
-            out.append(UpperBound(c.upper, "network recovered from the convex reformulation", c.W, c.b))
+        if c.exact and c.network is not None:  # r ≤ n: padded with zero units to the network's width
+            out.append(UpperBound(c.upper, "network recovered from the convex reformulation", *c.params_at_width()))
         return out
 
     provide.__name__ = "convex dual bound"
@@ -439,6 +439,10 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
         ups = []
 
         def add_upper(ub):
+            shapes = ([np.shape(w) for w in ub.W], [np.shape(v) for v in ub.b])
+            if shapes != ([w.shape for w in net.W], [v.shape for v in net.b]):
+                raise ValueError(f"upper_providers: {ub.provenance!r} returned weights of shapes {shapes}, expected "
+                                 f"those of the network {net.sizes}")
             J = net.objective(X0, yv, ub.W, ub.b)  # the single judge
             ups.append(UpperBound(J, ub.provenance, ub.W, ub.b, ub.info))
             rep.upper.append(Bound("upper", J, "min J", ub.provenance, status=str(ub.info.get("status", "")),

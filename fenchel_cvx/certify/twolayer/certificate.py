@@ -12,6 +12,7 @@ import numpy as np
 
 from ...log import emit, get_logger, verbose_level
 from ...network import FenchelNetwork
+from .._problem import relative_gap
 from ..upper import single_threaded
 from .dual import DualCertificate, certified_dual_bound
 from .problem import (
@@ -44,7 +45,8 @@ class ConvexCertificate:
     n_patterns  : patterns in the final restricted set;  rounds : column-generation rounds
     primal      : the restricted program's value at its solution (not a bound)
     converged   : gap ≤ tol reached;  status : text
-    W, b        : the recovered network's parameters ([W0, W1], [b0, b1]) in the judged shape
+    W, b        : the recovered network's parameters ([W0, W1], [b0, b1]) in the judged shape, r units
+                  (:meth:`params_at_width` pads them to the problem's width n)
     network     : the recovered ``FenchelNetwork``
     history     : per round (patterns, primal, lower, upper, seconds)
     timings     : seconds spent in the restricted solver, the oracle/certificate, recovery, total
@@ -76,7 +78,19 @@ class ConvexCertificate:
 
     @property
     def gap(self) -> float:
-        return max(0.0, (self.upper - self.lower) / max(abs(self.upper), 1e-300))
+        return relative_gap(self.lower, self.upper)
+
+    def params_at_width(self, width: int | None = None) -> tuple[list, list]:
+        """The recovered network's (W, b) with zero units appended up to ``width`` hidden units (default: the
+        problem's width n), i.e. the same function and the same J in the architecture of a width-n network (a
+        zero unit outputs relu(0) = 0 and adds no weight decay). Raises ValueError when r > ``width``."""
+        width = self.width if width is None else int(width)
+        if self.n_active > width:
+            raise ValueError(f"width: the recovered network needs r = {self.n_active} units, more than {width}")
+        (W0, W1), (b0, b1) = self.W, self.b
+        pad = width - W0.shape[0]
+        return ([np.vstack([W0, np.zeros((pad, W0.shape[1]))]), np.hstack([W1, np.zeros((W1.shape[0], pad))])],
+                [np.concatenate([b0, np.zeros(pad)]), b1.copy()])
 
 
 @single_threaded
