@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-from tolerances import TOL
+from tolerances import RATIO, TOL
 
 from fenchel_cvx import FenchelNetwork, activations
 from fenchel_cvx.certify import (
@@ -49,6 +49,7 @@ def scip(test):
 ID = TOL["identity"]["float64"]
 # SCIP's certificates hold up to its feasibility tolerance (1e-8 here, ~1e-4 relative on τ = √energy,
 # see fenchel_cvx.certify.scip); the convex reference is exact up to CLARABEL's accuracy (~1e-8).
+#: SCIP's relative gap limit in these solves (a solver setting): upper bounds are optimal to it
 GAP = 1e-3
 SLACK = TOL["block_objective_rel"]["float32"]  # 1e-4 relative
 
@@ -116,13 +117,13 @@ def test_unit_scaling_roundtrip_and_bounds():
         signs, u, _ = canonical_units(problem, signs, u, relaxed=False)
         z = signs @ u["V"] + u["c"]
         model = 0.5 * np.mean((z - problem.Y[0]) ** 2) + u["tau"].sum()
-        assert model <= J + 1e-12
+        assert model <= J + RATIO["rounding"]
         W2, b2, _ = from_units(problem, signs, u)
         assert_allclose(net.objective(X0, y, W2, b2), model, **ID)
         bnd = unit_bounds(problem, J, relaxed=False)
         tau = u["tau"]
         U = u["w"] @ X0 + u["b"][:, None]
-        eps = 1e-9
+        eps = RATIO["box_membership"]
         assert np.all(np.linalg.norm(u["w"], axis=1) <= bnd.w * tau + eps)
         assert np.all(u["b"] <= bnd.b_hi * tau + eps) and np.all(u["b"] >= bnd.b_lo * tau - eps)
         assert np.all(U <= bnd.u_hi * tau[:, None] + eps) and np.all(U >= bnd.u_lo * tau[:, None] - eps)
@@ -133,10 +134,10 @@ def test_unit_scaling_roundtrip_and_bounds():
             Wl, bl, Xl, Fl = lifted_lbfgs(net, X0, y, W, b, lam=lam)
             sg, ul = to_units(problem, Wl, bl, Xl, lam)
             sg, ul, _ = canonical_units(problem, sg, ul, relaxed=True)
-            bf = unit_bounds(problem, Fl * (1 + 1e-6), relaxed=True, lam=lam)
+            bf = unit_bounds(problem, Fl * (1 + RATIO["lbfgs_incumbent"]), relaxed=True, lam=lam)
             t = ul["tau"]
             Ul = ul["w"] @ X0 + ul["b"][:, None]
-            tol = 1e-5 * (1 + t.max())
+            tol = RATIO["lbfgs_box"] * (1 + t.max())
             assert np.all(ul["b"] <= bf.b_hi * t + tol) and np.all(ul["b"] >= bf.b_lo * t - tol)
             assert np.all(Ul <= bf.u_hi * t[:, None] + tol) and np.all(ul["V"] <= bf.v_hi * t[:, None] + tol)
 
@@ -158,11 +159,11 @@ def test_pattern_enumeration_is_exact():
 def test_convex_reference_recovered_network_attains_optimum(seed, d, m, n):
     net, X0, y = tiny_regression(d=d, hidden=n, m=m, rho=[0.05, 0.2], seed=seed)
     res = convex_reference(net, X0, y)
-    assert_allclose(res.J_recovered, res.value, rtol=1e-6)
+    assert_allclose(res.J_recovered, res.value, rtol=TOL["convex_twin_rel"])  # CLARABEL's accuracy
     assert res.W[0].shape[0] == max(n, res.n_active)
     # a lower bound on min J of width n: no trained network goes below it
     for s in range(3):
-        assert lbfgs_train(net, X0, y, seed=s)[2] >= res.value - 1e-6 * res.value
+        assert lbfgs_train(net, X0, y, seed=s)[2] >= res.value - TOL["convex_twin_rel"] * res.value
 
 
 # ---- global solves (SCIP) ------------------------------------------------------------------
@@ -171,8 +172,8 @@ def test_every_lower_bound_below_every_upper_bound(report):
     _, _, _, rep = report
     up = min(b.value for b in rep.upper)
     for b in rep.lower:
-        assert b.value <= up * (1 + 1e-7), (b, up)
-    assert rep.consistent(rtol=1e-7)
+        assert b.value <= up * (1 + RATIO["bound_vs_upper"]), (b, up)
+    assert rep.consistent(rtol=RATIO["bound_vs_upper"])
     assert len(rep.upper) >= 5 and any(b.provenance.startswith("SCIP") for b in rep.lower)
     # the default providers include lifted BCD (full batch), checked against the same lower bounds
     assert any(b.provenance.startswith("lifted BCD") for b in rep.upper)
@@ -187,11 +188,11 @@ def test_relaxation_below_standard_and_monotone_in_lam(report):
     assert [s.lam for s in sw] == sorted(s.lam for s in sw)
     for s in sw:
         assert s.status == "optimal"
-        assert s.lower <= s.upper * (1 + 1e-7)
-        assert s.lower <= std.judged * (1 + 1e-7)  # certified: min F_λ ≤ min J
+        assert s.lower <= s.upper * (1 + RATIO["bound_vs_upper"])
+        assert s.lower <= std.judged * (1 + RATIO["bound_vs_upper"])  # certified: min F_λ ≤ min J
         assert s.upper <= std.judged * (1 + GAP)  # min F_λ (to the gap) ≤ min J
     for s1, s2 in zip(sw, sw[1:], strict=False):
-        assert s1.lower <= s2.upper * (1 + 1e-7)  # certified consequence of min F_λ1 ≤ min F_λ2
+        assert s1.lower <= s2.upper * (1 + RATIO["bound_vs_upper"])  # certified consequence of min F_λ1 ≤ min F_λ2
         assert s1.upper <= s2.upper * (1 + GAP)  # non-decreasing in λ, up to the gap
     # the relaxation tightens: the largest λ is within a few per cent of min J, the smallest far below
     assert sw[-1].upper >= 0.9 * std.dual
@@ -206,7 +207,7 @@ def test_scip_points_are_judged_by_the_network(report):
     for s in rep.sweep:
         r = s.result
         assert_allclose(net.lifted_objective(X0, y, r.Xs, r.W, r.b, lam=s.lam), r.judged, **ID)
-        assert r.judged <= r.Fbar * (1 + 1e-12)
+        assert r.judged <= r.Fbar * (1 + RATIO["rounding"])
 
 
 @scip
@@ -228,7 +229,7 @@ def test_convex_reference_is_a_strict_lower_bound_when_too_narrow():
     assert not cres.exact
     std = solve_standard(net, X0, y, time_limit=30)
     assert std.solved
-    assert std.dual > cres.value * (1 + 1e-3)  # certified: width 1 cannot reach the convex optimum
+    assert std.dual > cres.value * (1 + GAP)  # certified, beyond SCIP's gap: width 1 cannot reach the convex optimum
 
 
 @scip
@@ -242,7 +243,7 @@ def test_upper_bound_providers_are_pluggable_and_checked():
         return [UpperBound(-123.0, "mislabelled", W, b)]  # value is re-judged by the network
 
     rep = certify(net, X0, y, lams=(), upper_providers=[provider], standard=False, convex=False)
-    assert calls and rep.upper[0].value == pytest.approx(J, rel=1e-12)
+    assert calls and rep.upper[0].value == pytest.approx(J, rel=RATIO["rounding"])
     with pytest.raises(TypeError, match="UpperBound"):
         certify(net, X0, y, lams=(), upper_providers=[lambda *a: [J]], standard=False, convex=False)
 

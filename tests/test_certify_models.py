@@ -10,7 +10,7 @@ printed (``pytest -s``) and repeated in every assertion message.
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-from tolerances import TOL
+from tolerances import RATIO, TOL
 
 from fenchel_cvx import FenchelNetwork, activations
 from fenchel_cvx.certify import (
@@ -42,7 +42,7 @@ needs_scip = pytest.mark.skipif(not HAVE_SCIP, reason="pyscipopt (the 'global' e
 ID = TOL["identity"]["float64"]
 #: the one tolerance of the comparisons "SCIP lower bound ≤ upper bound": float64 rounding of the final
 #: evaluations (relative); SCIP's own tolerance is *not* granted here (the bounds must hold as printed)
-ROUND = 1e-9
+ROUND = RATIO["bound_vs_upper"]
 
 
 # ---- pieces of the direct model (numpy; the same function written twice) --------------------------
@@ -60,8 +60,8 @@ def test_leaky_divergence_as_min_over_splits():
     s, g, p, q = np.maximum(u, 0), np.maximum(-u, 0), np.maximum(v, 0), np.maximum(-v, 0)
     assert_allclose(model(s, g, p, q), act.divergence(u, v), **ID)
     for t in (1e-3, 0.7):
-        assert np.all(model(s + t, g + t, p, q) >= act.divergence(u, v) - 1e-12)
-        assert np.all(model(s, g, p + t, q + t) >= act.divergence(u, v) - 1e-12)
+        assert np.all(model(s + t, g + t, p, q) >= act.divergence(u, v) - RATIO["rounding"])
+        assert np.all(model(s, g, p + t, q + t) >= act.divergence(u, v) - RATIO["rounding"])
 
 
 def test_hardtanh_divergence_as_min_over_splits():
@@ -78,7 +78,7 @@ def test_hardtanh_divergence_as_min_over_splits():
     assert_allclose(model(c, p, q), act.divergence(u, v), **ID)
     for t in (1e-3, 0.5):
         cc = np.clip(c - t, -1, 1)
-        assert np.all(model(cc, p + (c - cc), q) >= act.divergence(u, v) - 1e-12)
+        assert np.all(model(cc, p + (c - cc), q) >= act.divergence(u, v) - RATIO["rounding"])
 
 
 # ---- multipliers and the judge ---------------------------------------------------------------------
@@ -140,7 +140,7 @@ def test_logistic_head_roundtrip():
     signs, u = to_units(problem, W, b)
     z = signs @ u["V"] + u["c"][0]
     model = float(np.mean(np.logaddexp(0.0, -head.targets[0] * z)) + u["tau"].sum())
-    assert model <= J + 1e-12
+    assert model <= J + RATIO["rounding"]
     W2, b2, _ = from_units(problem, signs, u)
     assert_allclose(net.objective(X0, y, W2, b2), model, **ID)
 
@@ -152,13 +152,13 @@ def test_network_boxes_contain_trained_two_layer_points():
     problem = check_problem(net, X0, y)
     for s in range(3):
         W, b, J, _ = lbfgs_train(net, X0, y, seed=s)
-        bx = network_boxes(problem, J * (1 + 1e-9), relaxed=False)
+        bx = network_boxes(problem, J * (1 + RATIO["box_membership"]), relaxed=False)
         A = [0.5 * r * float(np.sum(w * w)) for r, w in zip(net.rho, W)]
         for l in range(3):
-            assert np.linalg.norm(W[l]) <= bx.layers[l].w * (1 + 1e-9)
-            assert A[l] <= bx.layers[l].reg_hi * (1 + 1e-6)
-        assert_allclose(A[0], A[1], rtol=1e-3, atol=1e-8)  # balanced at a local minimum (positive homogeneity)
-        assert_allclose(A[1], A[2], rtol=1e-3, atol=1e-8)
+            assert np.linalg.norm(W[l]) <= bx.layers[l].w * (1 + RATIO["box_membership"])
+            assert A[l] <= bx.layers[l].reg_hi * (1 + RATIO["lbfgs_incumbent"])
+        assert_allclose(A[0], A[1], **TOL["lbfgs_balance"])  # balanced at a local minimum (positive homogeneity)
+        assert_allclose(A[1], A[2], **TOL["lbfgs_balance"])
 
 
 # ---- SCIP bounds below independent upper bounds --------------------------------------------------
@@ -197,7 +197,7 @@ def test_lower_bounds_below_independent_upper_bounds(name):
         msg = f"{name}: {what} lower {r.dual} ({r.rests_on}) above an upper bound {min(ups)}"
         assert r.dual <= min(ups) * (1 + ROUND), msg
         assert r.dual <= r.judged * (1 + ROUND), msg
-        assert r.judged <= r.Fbar * (1 + 1e-12)  # polishing never makes the judged point worse
+        assert r.judged <= r.Fbar * (1 + RATIO["rounding"])  # polishing never makes the judged point worse
     assert rF.dual <= min(Js) * (1 + ROUND)  # weak duality, through the certified number
     # the returned points are judged by the network / the shared lifted judge
     assert_allclose(net.objective(X0, y, rJ.W, rJ.b), rJ.judged, **ID)

@@ -14,7 +14,7 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 import pytest
-from tolerances import TOL
+from tolerances import RATIO, TOL
 
 from fenchel_cvx import FenchelNetwork
 from fenchel_cvx.certify import (
@@ -41,6 +41,8 @@ from fenchel_cvx.certify.twolayer import (
 
 TWIN = TOL["convex_twin_rel"]
 CLOSED = TOL["convex_closed_rel"]
+#: the relative gap the certificates are asked to close here (a solver setting, asserted where it must be met)
+REQUESTED = 1e-9
 
 
 def _regression(d, m, n, seed, bias=True, rho=(0.05, 0.2)):
@@ -90,11 +92,11 @@ def test_fast_restricted_solver_agrees_with_cvxpy_twin(case):
 def test_column_generation_with_the_cvxpy_twin_cross_validates_the_fast_path():
     for case in ("squared", "ce"):
         net, X0, y = _regression(1, 8, 3, 5) if case == "squared" else _classifier(10, 3, 5)
-        fast = convex_certificate(net, X0, y, tol=1e-9)
-        ref = convex_certificate(net, X0, y, solver="cvxpy", tol=1e-9)
+        fast = convex_certificate(net, X0, y, tol=REQUESTED)
+        ref = convex_certificate(net, X0, y, solver="cvxpy", tol=REQUESTED)
         assert fast.lower <= ref.upper and ref.lower <= fast.upper
         assert abs(fast.upper - ref.upper) <= TWIN * fast.upper
-        assert fast.gap <= ref.gap or fast.gap <= 1e-9  # CLARABEL's accuracy limits its own bracket
+        assert fast.gap <= ref.gap or fast.gap <= REQUESTED  # CLARABEL's accuracy limits its own bracket
 
 
 def test_restricted_objective_is_the_same_function_in_both_paths():
@@ -105,7 +107,7 @@ def test_restricted_objective_is_the_same_function_in_both_paths():
     fast = solve_restricted_fast(pb, pats, tol=1e-8)
     yhat = fast.yhat
     cvx_loss = float(pb.loss.cvx(yhat).value) / pb.m
-    assert math.isclose(cvx_loss, float(np.sum(pb.loss.value(yhat))) / pb.m, rel_tol=1e-12)
+    assert math.isclose(cvx_loss, float(np.sum(pb.loss.value(yhat))) / pb.m, rel_tol=RATIO["rounding"])
 
 
 # ---- certified lower bounds below every network ---------------------------------------------
@@ -129,11 +131,11 @@ def test_certified_lower_bound_is_below_every_network_and_the_full_program(case,
         net, X0, y = _regression(d, m, n, seed, bias=not case.endswith("nobias"))
     else:
         net, X0, y = _classifier(m, n, seed, kind="xor" if "xor" in case else "moons", bias=not case.endswith("nobias"))
-    res = convex_certificate(net, X0, y, tol=1e-9)
+    res = convex_certificate(net, X0, y, tol=REQUESTED)
     lo = res.lower
     assert lo <= res.upper  # the bracket never inverts
     assert res.gap >= 0
-    assert math.isclose(net.objective(X0, y, res.W, res.b) if res.exact else res.upper, res.upper, rel_tol=1e-12) \
+    assert math.isclose(net.objective(X0, y, res.W, res.b) if res.exact else res.upper, res.upper, rel_tol=RATIO["rounding"]) \
         or not res.exact
     # L-BFGS networks of the problem's width from several starts
     Js = [lbfgs_train(net, X0, y, seed=s)[2] for s in range(3)]
@@ -152,7 +154,7 @@ def test_certified_lower_bound_is_below_every_network_and_the_full_program(case,
     # and the bracket is tight: the fast value and CLARABEL's agree with the bracket
     assert ref.value <= res.upper * (1 + TWIN)
     if res.exact and res.converged:
-        assert res.gap <= 1e-9
+        assert res.gap <= REQUESTED
 
 
 def _interior(A, D):
@@ -215,7 +217,7 @@ def test_convex_reference_lower_is_certified(d, m, seed):
     cres = convex_reference(net, X0, y)
     assert cres.lower <= cres.J_recovered
     assert cres.lower <= min(lbfgs_train(net, X0, y, seed=s)[2] for s in range(3))
-    assert cres.value - cres.lower <= 1e-6 * abs(cres.value)  # and tight
+    assert cres.value - cres.lower <= TWIN * abs(cres.value)  # and tight, to CLARABEL's accuracy
 
 
 def test_certificate_from_arbitrary_candidates_is_still_valid():
@@ -264,16 +266,18 @@ def test_two_output_cross_entropy_is_logistic_with_half_the_output_decay():
     pb2 = TwoLayerProblem.from_network(net2, X0, y)
     # class 0 is the positive class of z = z_0 − z_1: logistic targets q = 1 − y
     pb1 = TwoLayerProblem.from_arrays(X0, 1 - y, (rho0, rho1 / 2), loss="logistic", width=4)
-    assert math.isclose(pb1.beta, pb2.beta, rel_tol=1e-15)
+    assert pb1.beta == pb2.beta  # the same float64 operations (halving ρ_1 is exact)
     for _ in range(5):
         W0, b0, a, c = rng.normal(size=(4, 2)), rng.normal(size=4), rng.normal(size=4), float(rng.normal())
         z = a @ np.maximum(W0 @ X0 + b0[:, None], 0) + c
         q = 1.0 - y
         J1 = float(np.mean(np.logaddexp(0, z) - q * z)) + rho0 / 2 * np.sum(W0 ** 2) + rho1 / 4 * np.sum(a ** 2)
-        assert math.isclose(pb2.judge(W0, b0, a, c), J1, rel_tol=1e-12)
-        assert math.isclose(pb1.judge(W0, b0, a, c), J1, rel_tol=1e-12)
-    r1, r2 = convex_certificate(problem=pb1, tol=1e-9), convex_certificate(problem=pb2, tol=1e-9)
-    assert abs(r1.lower - r2.lower) <= 1e-8 * r2.upper
+        assert math.isclose(pb2.judge(W0, b0, a, c), J1, rel_tol=RATIO["rounding"])
+        assert math.isclose(pb1.judge(W0, b0, a, c), J1, rel_tol=RATIO["rounding"])
+    r1, r2 = convex_certificate(problem=pb1, tol=REQUESTED), convex_certificate(problem=pb2, tol=REQUESTED)
+    # both brackets contain the same P*, so their lower bounds differ by at most the wider bracket
+    assert r1.gap <= REQUESTED and r2.gap <= REQUESTED
+    assert abs(r1.lower - r2.lower) <= max(r1.upper - r1.lower, r2.upper - r2.lower)
     # a two-output network trained by backprop never beats the bound
     assert min(lbfgs_train(net2, X0, y, seed=s)[2] for s in range(3)) >= r2.lower
 
@@ -308,8 +312,8 @@ def test_out_of_scope_inputs_raise_clear_errors():
 @pytest.mark.slow
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 def test_m200_brackets_close_within_a_minute(loss):
-    """The issue's target: d = 2, m = 200, bracket ≤ 1e-6 relative in < 60 s on one core (run with
-    OPENBLAS_NUM_THREADS=1)."""
+    """The issue's target: d = 2, m = 200, bracket ≤ 1e-6 relative in < 60 s on one core (convex_certificate
+    limits BLAS to one thread itself)."""
     import time
 
     if loss == "squared":
@@ -321,4 +325,4 @@ def test_m200_brackets_close_within_a_minute(loss):
     t0 = time.process_time()  # CPU seconds of this single-threaded process (the machine may be shared)
     res = convex_certificate(problem=pb, tol=1e-7)
     assert time.process_time() - t0 < 60
-    assert res.converged and res.gap <= 1e-6 and res.lower <= res.upper and res.exact
+    assert res.converged and res.gap <= TOL["convex_target_rel"] and res.lower <= res.upper and res.exact

@@ -45,7 +45,7 @@ def test_demo_divergence(tmp_path):
     out = run_demo("01_divergence.py", tmp_path)
     assert set(out["report"]) == set(activations.names())
     for name, row in out["report"].items():
-        assert row["min_B"] >= -1e-12, f"{name}: B < 0 on the grid"
+        assert row["min_B"] >= -RATIO["rounding"], f"{name}: B < 0 on the grid"
         assert row["max_B_on_graph"] <= TOL["identity"]["float64"]["atol"] * 10, f"{name}: B(u, φ(u)) != 0"
 
 

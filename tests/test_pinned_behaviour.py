@@ -32,11 +32,12 @@ import sys
 
 import numpy as np
 import pytest
+from tolerances import TOL
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REF = os.path.join(HERE, "data", "pinned_training.npz")
 #: tolerance of the pin (module docstring)
-PIN_TOL = dict(rtol=1e-12, atol=1e-12)
+PIN_TOL = TOL["pinned"]
 #: history fields that are wall-clock measurements (never pinned)
 TIMING = ("time", "epoch_time", "eval_time")
 

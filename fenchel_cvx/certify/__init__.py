@@ -28,9 +28,12 @@ from ._problem import (
     SUPPORTED_ACTIVATIONS,
     SUPPORTED_LOSSES,
     TinyProblem,
+    check_dense,
+    check_network,
     check_problem,
     expand_multipliers,
     multipliers_kind,
+    relative_gap,
     require_scip,
 )
 from .arrangement import dual_oracle, enumerate_patterns_sweep
@@ -99,7 +102,8 @@ __all__ = [
     "objective_and_grad", "lifted_objective_and_grad", "lifted_value", "divergences",
     "UnitBounds", "unit_bounds", "NetworkBoxes", "network_boxes", "OutputHead", "output_head",
     "tiny_regression", "tiny_classification", "tiny_problem", "parse_arch",
-    "TinyProblem", "check_problem", "expand_multipliers", "multipliers_kind", "require_scip",
+    "TinyProblem", "check_problem", "check_network", "check_dense", "expand_multipliers", "multipliers_kind",
+    "require_scip", "relative_gap",
     "GLOBAL_LIMITS", "SUPPORTED", "SUPPORTED_GLOBAL", "SUPPORTED_CONVEX", "SUPPORTED_ACTIVATIONS", "SUPPORTED_LOSSES",
     "NOT_MODELLED", "ScopeError", "NoLowerBoundError",
     "convex_certificate", "ConvexCertificate", "ConvexScopeError", "TwoLayerProblem", "certified_dual_bound",

@@ -29,12 +29,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import is_torch
+from ..backend import is_torch, to_numpy64
 from ..network import FenchelNetwork
 from .errors import NoLowerBoundError, ScopeError
 
 __all__ = ["SUPPORTED", "SUPPORTED_ACTIVATIONS", "SUPPORTED_LOSSES", "NOT_MODELLED", "GLOBAL_LIMITS", "TinyProblem",
-           "check_problem", "copy_network", "require_scip", "expand_multipliers", "multipliers_kind"]
+           "check_problem", "check_dense", "check_network", "copy_network", "require_scip", "expand_multipliers",
+           "multipliers_kind", "relative_gap"]
 
 SUPPORTED_ACTIVATIONS = ("relu", "leaky_relu", "hardtanh")
 SUPPORTED_LOSSES = ("squared", "cross_entropy")
@@ -66,6 +67,12 @@ NOT_MODELLED["sigmoid"] += ("; besides, every exp/log term is enforced by outer 
                             "tolerance (about one cut per entry and node), which is why no such model is shipped")
 
 
+def relative_gap(lower: float, upper: float) -> float:
+    """The relative gap of a bracket, max(upper − lower, 0) / |upper| (never negative; an overshoot of the lower
+    bound is reported separately by whoever holds the two bounds)."""
+    return max(upper - lower, 0.0) / max(abs(upper), 1e-300)
+
+
 def require_scip():
     """Import and return :mod:`pyscipopt`, or raise ImportError telling how to install it."""
     try:
@@ -74,12 +81,6 @@ def require_scip():
         raise ImportError("global certificates need SCIP through PySCIPOpt, the optional "
                           "'global' extra: pip install 'fenchel-cvx[global]'") from e
     return pyscipopt
-
-
-def _to_numpy(a) -> np.ndarray:
-    if is_torch(a):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a, dtype=np.float64)
 
 
 @dataclass
@@ -130,23 +131,36 @@ class TinyProblem:
         return copy_network(self.net, lam=lam)
 
 
+def check_dense(net, what: str = "the certificates", supported: str = SUPPORTED) -> None:
+    """Raise unless ``net`` is a dense :class:`~fenchel_cvx.FenchelNetwork`: TypeError for anything else (a torch
+    module, a dict, ...), ScopeError naming ``net`` and listing ``supported`` for a subclass such as
+    ``ConvFenchelNetwork`` (its layers are not the dense maps W_l X + b_l every certificate is written for, even
+    when they are all dense)."""
+    if not isinstance(net, FenchelNetwork):
+        raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
+    if type(net) is not FenchelNetwork:
+        raise ScopeError(f"net: {what} take a dense FenchelNetwork, got {type(net).__name__} (convolutional and "
+                         f"pooling layers are not modelled); supported: {supported}")
+
+
 def copy_network(net: FenchelNetwork, lam=None, W=None, b=None, sizes=None) -> FenchelNetwork:
-    """A numpy float64 copy of ``net`` (optionally with other λ, weights or sizes)."""
+    """A numpy float64 copy of the dense network ``net`` (optionally with other λ, weights or sizes); refuses
+    anything else (:func:`check_dense`)."""
+    check_dense(net)
     new = FenchelNetwork(sizes or net.sizes, activation=net.activations, loss=net.loss,
                          lam=net.lam if lam is None else lam, rho=net.rho, bias=net.bias, seed=0)
     if W is None and sizes is None:
-        W, b = [_to_numpy(w) for w in net.W], [_to_numpy(v) for v in net.b]
+        W, b = [to_numpy64(w) for w in net.W], [to_numpy64(v) for v in net.b]
     if W is not None:
         new.set_params([np.array(w, dtype=np.float64) for w in W], [np.array(v, dtype=np.float64) for v in b])
     return new
 
 
-def _check_structure(net):
-    if not isinstance(net, FenchelNetwork):
-        raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
-    if type(net) is not FenchelNetwork:
-        raise ScopeError(f"net: no global model for {type(net).__name__} (convolutional layers are not modelled); "
-                         f"supported: {SUPPORTED}")
+def check_network(net) -> None:
+    """Raise unless the global models represent ``net`` (module docstring): a dense network with one or two
+    hidden layers, supported activations and loss, ρ_l > 0. Every message names ``net`` (or ``net.rho``) and
+    lists what is supported."""
+    check_dense(net, "the global models")
     acts = [a.name for a in net.activations]
     smooth = sorted({a for a in acts if a in NOT_MODELLED})
     if smooth:
@@ -176,7 +190,7 @@ def check_problem(net, X0, y, *, need_lam: bool = True, allow_large: bool = Fals
     ``need_lam``: also require the network's λ_l > 0. ``allow_large`` lifts the size limits
     :data:`GLOBAL_LIMITS` (not the structure).
     """
-    _check_structure(net)
+    check_network(net)
     if need_lam and np.any(net.lam <= 0):
         raise ValueError(f"lam: the relaxation certificates need lam_l > 0, got {net.lam.tolist()}")
     m = np.shape(X0)[-1] if np.ndim(X0) == 2 else 0
@@ -191,8 +205,8 @@ def check_problem(net, X0, y, *, need_lam: bool = True, allow_large: bool = Fals
             raise ScopeError(f"problem too large for the global certificates: {over} exceeds the supported "
                              f"sizes {GLOBAL_LIMITS} (pass allow_large=True, or --allow-large, to try anyway)")
     net = copy_network(net)
-    X0 = net.check_input(_to_numpy(X0))
-    Y = np.asarray(net.check_targets(_to_numpy(y) if is_torch(y) else y, X0.shape[1]), dtype=np.float64)
+    X0 = net.check_input(to_numpy64(X0))
+    Y = np.asarray(net.check_targets(to_numpy64(y) if is_torch(y) else y, X0.shape[1]), dtype=np.float64)
     if net.loss.name == "cross_entropy":
         if not np.all((Y == 0) | (Y == 1)):
             raise ScopeError("y: the global models take class labels (one-hot targets) for the cross-entropy, "

@@ -49,8 +49,8 @@ import numpy as np
 from scipy.optimize import linprog
 
 from ._problem import check_problem, copy_network
-from .arrangement import ORACLE_DIMS, SWEEP_DIMS, enumerate_patterns_sweep
-from .twolayer import TwoLayerProblem, certified_dual_bound, sparsify_units
+from .arrangement import ORACLE_DIMS, SWEEP_DIMS, data_matrix, enumerate_patterns_sweep
+from .twolayer import TwoLayerProblem, certified_dual_bound, sparsify_units, units_to_weights
 
 __all__ = ["ConvexResult", "enumerate_patterns", "max_chambers", "convex_reference", "SUPPORTED_CONVEX"]
 
@@ -77,7 +77,7 @@ def enumerate_patterns(X0, bias: bool = True, max_patterns: int = 5000) -> np.nd
     X0 = np.asarray(X0, dtype=float)
     if X0.ndim != 2:
         raise ValueError(f"X0: expected a d x m array, got shape {X0.shape}")
-    A = np.vstack([X0, np.ones((1, X0.shape[1]))]).T if bias else X0.T.copy()
+    A = data_matrix(X0, bias)
     m, p = A.shape
     bound = max_chambers(m, p)
     if bound > max_patterns:
@@ -204,7 +204,7 @@ def convex_reference(net, X0, y, solver: str = "CLARABEL", max_patterns: int = 5
         Dp = enumerate_patterns_sweep(X0, bias=bias)
     else:
         Dp = enumerate_patterns(X0, bias=bias, max_patterns=max_patterns)
-    A = np.vstack([X0, np.ones((1, m))]).T if bias else X0.T
+    A = data_matrix(X0, bias)
     P = Dp.shape[0]
     beta = math.sqrt(net.rho[0] * net.rho[1])
     D, S = np.vstack([Dp, Dp]), np.concatenate([np.ones(P), -np.ones(P)])
@@ -229,14 +229,7 @@ def convex_reference(net, X0, y, solver: str = "CLARABEL", max_patterns: int = 5
                 break
     r = len(units)
     width = max(n, r)
-    W0, b0, a = np.zeros((width, d)), np.zeros(width), np.zeros(width)
-    rho0, rho1 = net.rho[0], net.rho[1]
-    for i, (s_, v) in enumerate(units):
-        nw = float(np.linalg.norm(v[:d]))
-        t = (rho1 / (rho0 * nw * nw)) ** 0.25
-        W0[i] = t * v[:d]
-        b0[i] = t * v[d] if bias else 0.0
-        a[i] = s_ / t
+    W0, b0, a = units_to_weights(units, d, net.rho[0], net.rho[1], bias, width=width)
     W, b = [W0, a[None, :]], [b0, np.array([cval])]
     rec = copy_network(net, sizes=[d, width, 1], W=W, b=b)
     J_rec = rec.objective(X0, problem.y)

@@ -9,10 +9,13 @@ data X0 d x m, targets y) :func:`certify` collects
 * **lower bounds** on min J from *lower-bound providers* — callables
   ``provider(net, X0, y, incumbent) -> list[LowerBound | UpperBound]`` (``incumbent``: the best
   :class:`~fenchel_cvx.certify.UpperBound` so far). Built in: :func:`scip_standard_provider` (SCIP's
-  dual bound on min J) and :func:`convex_primal_provider` (the convex reformulation of two-layer ReLU
-  networks; it reports a *primal* value, listed for information and never used as a certified bound,
-  plus the recovered network as an upper bound). A convex **dual** bound plugs in as one more provider
-  returning ``LowerBound(..., certified=True, rests_on="...")``; nothing else changes;
+  dual bound on min J, valid up to SCIP's feasibility tolerance), :func:`convex_dual_provider` (the
+  certified dual bound of the convex reformulation of two-layer ReLU networks, which rests on no solver
+  tolerance, plus the recovered network as an upper bound when it fits the width) and
+  :func:`convex_primal_provider` (the same reformulation solved by CLARABEL over all enumerated patterns:
+  its *primal* value is listed for information, never used as a bound). Both SCIP and the convex dual
+  provider are the default where they apply; any other bound plugs in as a provider returning
+  ``LowerBound(..., certified=True, rests_on="...")``;
 * a **λ sweep** of the relaxation (SCIP's dual bound on min F_λ for each λ; weak duality makes each one a
   lower bound on min J), and optionally the **Lagrangian dual** with one multiplier per sample
   (:mod:`fenchel_cvx.certify.dual`);
@@ -29,15 +32,22 @@ overshoot larger than :data:`OVERLAP_RTOL` makes :meth:`CertifyReport.consistent
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._problem import check_problem, require_scip
+from ._problem import check_problem, relative_gap, require_scip
+from .errors import ScopeError
 from .scip import GlobalResult, solve_relaxation, solve_standard
 from .upper import UpperBound, bcd_provider, lbfgs_provider
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["Bound", "LowerBound", "SweepPoint", "Bracket", "CertifyReport", "certify", "format_gap",
            "scip_standard_provider", "convex_primal_provider", "convex_dual_provider", "CONVEX_DUAL_RESTS_ON",
@@ -101,7 +111,7 @@ class Bracket:
 
     @property
     def gap(self) -> float:
-        return max(self.upper.value - self.lower.value, 0.0) / max(abs(self.upper.value), 1e-300)
+        return relative_gap(self.lower.value, self.upper.value)
 
     @property
     def consistent(self) -> bool:
@@ -187,38 +197,42 @@ class CertifyReport:
         return out
 
     def table(self) -> str:
-        """The report as plain-text tables: bounds with provenance and what they rest on, bracket, λ sweep."""
+        """The report as plain-text tables: every bound with its provenance and a key to what it rests on (listed
+        below the table), the bracket, the λ sweep, the dual ascent, the convex certificate and the notes."""
         out = [f"network {self.sizes} ({self.kind}), m = {self.m} samples, rho = {self.rho}", ""]
-        head = f"{'bound':<6} {'value':>12}  {'on':<16} {'provenance':<44} {'status':<11} {'time':>8}"
+        rows = sorted(self.lower, key=lambda b: b.value) + sorted(self.upper, key=lambda b: b.value) + self.info
+        keys: dict = {}
+        for bd in rows:
+            keys.setdefault(bd.rests_on or "(not stated)", f"[{len(keys) + 1}]")
+        width = max([len("provenance")] + [len(bd.provenance) + (15 if not bd.certified else 0) for bd in rows])
+        head = f"{'bound':<6} {'value':>12}  {'on':<16} {'provenance':<{width}} {'status':<11} {'time':>8}  rests on"
         out += [head, "-" * len(head)]
-        rests = {}
-        for bd in sorted(self.lower, key=lambda b: b.value) + sorted(self.upper, key=lambda b: b.value):
+        for bd in rows:
             on = bd.quantity if bd.lam is None else f"min F_λ, λ={_fmt_lam(bd.lam)}"
             t = f"{bd.time:.2f}s" if bd.time else ""
-            mark = "" if bd.certified else " (not a bound)"
-            out.append(f"{bd.side:<6} {bd.value:>12.6g}  {on:<16} {(bd.provenance + mark)[:44]:<44} {bd.status:<11} {t:>8}")
-            if bd.side == "lower" and bd.rests_on:
-                rests.setdefault(bd.rests_on, []).append(bd.provenance)
-        for bd in self.info:
-            out.append(f"{'info':<6} {bd.value:>12.6g}  {bd.quantity:<16} {bd.provenance[:44]:<44} {bd.status:<11}")
-        out += ["", "what the bounds rest on:"]
-        out += [f"  lower: {r}" for r in rests]
-        out += [f"  upper bounds: {UPPER_RESTS_ON}"]
+            side = bd.side if bd.certified else "info"
+            prov = bd.provenance + ("" if bd.certified else " (not a bound)")
+            out.append(f"{side:<6} {bd.value:>12.6g}  {on:<16} {prov:<{width}} {bd.status:<11} {t:>8}  "
+                       f"{keys[bd.rests_on or '(not stated)']}")
+        out += ["", "what each bound rests on:"]
+        out += [f"  {key} {text}" for text, key in keys.items()]
         out += ["", "bracket: " + self.bracket()]
         if self.sweep:
             out += ["", f"{'λ':>8} {'min F_λ ≥':>12} {'min F_λ ≤':>12} {'gap':>9} {'status':<11} {'time':>8}"]
             for s in self.sweep:
-                g = max(s.upper - s.lower, 0.0) / max(abs(s.upper), 1e-300)
+                g = relative_gap(s.lower, s.upper)
                 out.append(f"{_fmt_lam(s.lam):>8} {s.lower:>12.6g} {s.upper:>12.6g} {g:>9.2e} {s.status:<11} "
                            f"{s.time:>7.2f}s")
         if self.dual is not None:
             out += ["", self.dual.summary()]
         if self.convex_certificate is not None:
             c = self.convex_certificate
-            out += ["", f"convex reformulation, certified dual bound {c.lower:.10g} ({c.n_patterns} patterns, "
-                        f"{c.rounds} rounds, status {c.status}); the recovered network needs {c.n_active} units "
-                        f"(width {c.width}): " + ("exact, J(recovered) = " if c.exact else
-                                                  "width too small, J(recovered, wider) = ") + f"{c.upper:.10g}"]
+            out += ["", f"two-layer convex certificate: lower bound {c.lower:.10g} on min J for every width "
+                        f"({c.lower_provenance}); {c.n_patterns} patterns, {c.rounds} rounds, status {c.status}; "
+                        f"the recovered network needs r = {c.n_active} unit{'s' * (c.n_active != 1)} (width n = {c.width}): "
+                        + (f"J(recovered) = {c.upper:.10g}, an upper bound on min J" if c.exact else
+                           f"J(recovered, width {c.n_active}) = {c.upper:.10g} is NOT an upper bound for width "
+                           f"{c.width} (not listed)")]
         if self.convex is not None:
             c = self.convex
             out += ["", f"convex reformulation (primal value, not certified): {c.value:.8g} over {c.n_patterns} "
@@ -228,15 +242,20 @@ class CertifyReport:
         out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
 
-    def plot(self, path=None, ax=None):
+    def plot(self, path: str | os.PathLike | None = None, *, ax: Axes | None = None, dpi: int = 120) -> Figure:
         """Plot the bounds against λ (log x axis): SCIP's lower and upper bounds on min F_λ, the bracket on
-        min J, and the per-sample dual's certified bound. Draws on ``ax`` if given (else a new figure);
-        saves to ``path`` if given; returns the figure."""
+        min J, and the per-sample dual's certified bound. Draws on ``ax`` (a matplotlib axes) when given, otherwise
+        on a new ``matplotlib.figure.Figure`` not registered with pyplot (no backend is selected, no window
+        opens); saves to ``path`` (PNG, ``dpi``) when given; returns the figure."""
         from matplotlib.figure import Figure
 
-        fig = ax.figure if ax is not None else Figure(figsize=(6.4, 4.2))
         if ax is None:
+            fig = Figure(figsize=(6.4, 4.2))
             ax = fig.subplots()
+        elif not hasattr(ax, "plot") or not hasattr(ax, "figure"):
+            raise TypeError(f"ax: expected a matplotlib Axes, got {type(ax).__name__}")
+        else:
+            fig = ax.figure
         if self.sweep:
             lams = [s.lam for s in self.sweep]
             ax.plot(lams, [s.lower for s in self.sweep], "o-", label="min F_λ ≥ (SCIP dual bound)")
@@ -256,11 +275,12 @@ class CertifyReport:
         ax.set_title(f"bounds on min J, network {self.sizes}, m = {self.m}")
         ax.legend(fontsize=7)
         if path is not None:
-            fig.savefig(path, dpi=120, bbox_inches="tight")
+            fig.savefig(path, dpi=dpi, bbox_inches="tight")
         return fig
 
     def to_dict(self) -> dict:
-        """JSON-ready numbers: every bound with provenance and what it rests on, the sweep, the bracket."""
+        """JSON-ready numbers: every bound with provenance and what it rests on, the sweep, the bracket, the dual
+        ascent, the two-layer convex certificate and the notes."""
         br = self.bracket_
 
         def row(b):
@@ -274,7 +294,17 @@ class CertifyReport:
                 "bracket": {"lower": br.lower.value, "lower_from": br.lower.provenance, "upper": br.upper.value,
                             "upper_from": br.upper.provenance, "rel_gap": br.gap, "overlap": br.overlap,
                             "note": br.note},
-                "dual": self.dual.to_dict() if self.dual is not None else None}
+                "dual": self.dual.to_dict() if self.dual is not None else None,
+                "convex_certificate": _convex_summary(self.convex_certificate), "notes": list(self.notes)}
+
+
+def _convex_summary(c) -> dict | None:
+    """The numbers of a two-layer convex certificate for :meth:`CertifyReport.to_dict`."""
+    if c is None:
+        return None
+    return {"lower": c.lower, "lower_provenance": c.lower_provenance, "upper_recovered": c.upper,
+            "units": c.n_active, "width": c.width, "exact": c.exact, "patterns": c.n_patterns, "rounds": c.rounds,
+            "converged": c.converged, "status": c.status, "time": c.time, "notes": list(c.notes)}
 
 
 def format_gap(gap: float) -> str:
@@ -343,10 +373,10 @@ def convex_dual_provider(tol: float = 1e-7, time_limit: float = 300.0, allow_lar
         from .twolayer import convex_certificate
 
         c = convex_certificate(net, X0, y, tol=tol, time_limit=time_limit, allow_large=allow_large)
-        out = [LowerBound(c.lower, f"convex reformulation, dual bound ({c.lower_provenance})", CONVEX_DUAL_RESTS_ON,
+        out = [LowerBound(c.lower, "two-layer convex reformulation, dual bound", CONVEX_DUAL_RESTS_ON,
                           certified=True, status=c.status, time=c.time), c]
-        if c.exact and c.network is not None:
-            out.append(UpperBound(c.upper, "network recovered from the convex reformulation", c.W, c.b))
+        if c.exact and c.network is not None:  # r ≤ n: padded with zero units to the network's width
+            out.append(UpperBound(c.upper, "network recovered from the convex reformulation", *c.params_at_width()))
         return out
 
     provide.__name__ = "convex dual bound"
@@ -374,12 +404,19 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
     dual : keyword arguments of :func:`~fenchel_cvx.certify.dual_ascent` (e.g. ``{"lam": 1.0, "iters": 5}``)
         to also maximise the Lagrangian dual with one multiplier per sample at the budget of that λ.
     progress : show a tqdm progress bar on stderr; ``model`` : SCIP model ("auto", "unit", "direct").
+    allow_large : lift the size limits :data:`~fenchel_cvx.certify.GLOBAL_LIMITS` of the SCIP solves and those of
+        the convex certificate. Without SCIP in the run (``standard=False``, no ``lams``, no ``dual``: e.g. the
+        convex certificate alone at hundreds of samples) the global limits do not apply and SCIP need not be
+        installed.
     """
-    problem = check_problem(net, X0, y, need_lam=False, allow_large=allow_large)
-    require_scip()
     lams = [float(v) for v in np.atleast_1d(np.asarray(lams, dtype=float))] if len(lams) else []
     if any(not (math.isfinite(v) and v > 0) for v in lams):
         raise ValueError(f"lams: expected multipliers > 0, got {lams}")
+    # SCIP runs here for min J (default providers), the λ sweep and the dual; other providers check their own sizes
+    uses_scip = bool(lams) or dual is not None or (lower_providers is None and standard)
+    problem = check_problem(net, X0, y, need_lam=False, allow_large=allow_large or not uses_scip)
+    if uses_scip:
+        require_scip()
     providers = ([lbfgs_provider(starts=5, seed=seed), bcd_provider(starts=2, seed=seed)]
                  if upper_providers is None else list(upper_providers))
     if not providers:
@@ -388,10 +425,9 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
         lower_providers = []
         if standard:
             lower_providers.append(scip_standard_provider(time_limit, gap, seed, allow_large=allow_large, model=model))
-        convex_applies = problem.L == 1 and problem.activation_names == ["relu"] and problem.sizes[0] <= 3 and (
-            (problem.loss == "squared" and problem.sizes[-1] == 1)
-            or (problem.loss == "cross_entropy" and problem.sizes[-1] == 2))
-        if convex or (convex is None and convex_applies):
+        from .twolayer import out_of_scope
+
+        if convex or (convex is None and not out_of_scope(problem.net)):
             lower_providers.append(convex_dual_provider(allow_large=allow_large))
     net, X0, yv = problem.net, problem.X0, problem.y
     rep = CertifyReport(sizes=list(net.sizes), m=problem.m, rho=net.rho.tolist(), kind=problem.kind)
@@ -403,6 +439,10 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
         ups = []
 
         def add_upper(ub):
+            shapes = ([np.shape(w) for w in ub.W], [np.shape(v) for v in ub.b])
+            if shapes != ([w.shape for w in net.W], [v.shape for v in net.b]):
+                raise ValueError(f"upper_providers: {ub.provenance!r} returned weights of shapes {shapes}, expected "
+                                 f"those of the network {net.sizes}")
             J = net.objective(X0, yv, ub.W, ub.b)  # the single judge
             ups.append(UpperBound(J, ub.provenance, ub.W, ub.b, ub.info))
             rep.upper.append(Bound("upper", J, "min J", ub.provenance, status=str(ub.info.get("status", "")),
@@ -415,15 +455,18 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
                     raise TypeError(f"upper_providers: a provider returned {type(ub).__name__}, expected UpperBound")
                 add_upper(ub)
             bar.update()
+        if not ups:
+            raise ValueError("upper_providers: the providers returned no upper bound (an incumbent bounds the "
+                             "search space)")
         incumbent = min(ups, key=lambda u: u.value)
         for prov in lower_providers:
             name = getattr(prov, "__name__", "lower bounds")
             bar.set_postfix_str(name)
             try:
                 items = prov(net, X0, yv, incumbent)
-            except ValueError as e:
+            except ScopeError as e:  # e.g. too many samples for the exact dual oracle
                 if name in ("convex reformulation", "convex dual bound") and convex is None:
-                    rep.notes.append(f"convex reformulation skipped: {e}")
+                    rep.notes.append(f"two-layer convex certificate skipped: {e}")
                     items = []
                 else:
                     raise
@@ -440,6 +483,7 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
                     rep.convex = it
                 elif type(it).__name__ == "ConvexCertificate":
                     rep.convex_certificate = it
+                    rep.notes += [f"two-layer convex certificate: {n}" for n in it.notes]
             incumbent = min(ups, key=lambda u: u.value)
             bar.update()
         for lam in lams:

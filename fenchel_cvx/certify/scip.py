@@ -84,6 +84,7 @@ from ._problem import (
     copy_network,
     expand_multipliers,
     multipliers_kind,
+    relative_gap,
     require_scip,
 )
 from .bounds import network_boxes, output_head, unit_bounds
@@ -148,7 +149,7 @@ class GlobalResult:
         """Relative gap max(judged − dual, 0) / |judged| (never negative; see :attr:`overlap`)."""
         if not math.isfinite(self.judged):
             return math.inf
-        return max(self.judged - self.dual, 0.0) / max(abs(self.judged), 1e-300)
+        return relative_gap(self.dual, self.judged)
 
     @property
     def overlap(self) -> float:

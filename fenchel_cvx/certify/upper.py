@@ -12,15 +12,17 @@ Shapes: X0 is d x m (one column per sample), W[l] is n_{l+1} x n_l, b[l] is (n_{
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
 
+from ..validation import check_int
 from ._problem import copy_network, expand_multipliers, multipliers_kind
 
-__all__ = ["UpperBound", "objective_and_grad", "lbfgs_train", "lbfgs_polish", "lbfgs_provider",
+__all__ = ["UpperBound", "single_thread", "single_threaded", "objective_and_grad", "lbfgs_train", "lbfgs_polish", "lbfgs_provider",
            "lifted_objective_and_grad", "lifted_lbfgs", "lifted_value", "divergences", "bcd_provider"]
 
 
@@ -43,6 +45,17 @@ def single_thread():
     except ImportError:  # pragma: no cover - threadpoolctl is optional
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def single_threaded(fn: Callable) -> Callable:
+    """Decorator: run ``fn`` inside :func:`single_thread` (the previous BLAS thread count is restored after)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with single_thread():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def pack_params(W, b, bias):
@@ -124,12 +137,11 @@ def lbfgs_polish(net, X0, y, W, b, maxiter: int = 20000):
 
 def lbfgs_provider(starts: int = 5, seed: int = 0, init_scale: float = 1.0) -> Callable:
     """An upper-bound provider: L-BFGS on J (backprop) from ``starts`` random initialisations."""
-    if int(starts) < 1:
-        raise ValueError(f"starts: expected a positive number of random starts, got {starts}")
+    starts = check_int(starts, "starts", lo=1)
 
     def provide(net, X0, y):
         out = []
-        for s in range(int(starts)):
+        for s in range(starts):
             W, b, J, info = lbfgs_train(net, X0, y, seed=seed + s, init_scale=init_scale)
             out.append(UpperBound(J, f"backprop L-BFGS, start {s}", W, b, info))
         return out
@@ -238,8 +250,7 @@ def bcd_provider(starts: int = 3, epochs: int = 40, seed: int = 0) -> Callable:
     """An upper-bound provider: full-batch lifted BCD (``fenchel_cvx.train``, exact block solves,
     γ = 0) from ``starts`` random initialisations; each trained network's J is an upper bound on
     min J (the lifted variables are discarded: inference is the feed-forward network)."""
-    if int(starts) < 1:
-        raise ValueError(f"starts: expected a positive number of random starts, got {starts}")
+    starts, epochs = check_int(starts, "starts", lo=1), check_int(epochs, "epochs", lo=1)
 
     def provide(net, X0, y):
         import copy
@@ -247,10 +258,10 @@ def bcd_provider(starts: int = 3, epochs: int = 40, seed: int = 0) -> Callable:
         from ..training import train
 
         out = []
-        for s in range(int(starts)):
+        for s in range(starts):
             trial = copy.deepcopy(net)
             trial.init_params(seed + s)
-            train(trial, X0, y, schedule="fullbatch", epochs=int(epochs), gamma=0.0, seed=seed + s,
+            train(trial, X0, y, schedule="fullbatch", epochs=epochs, gamma=0.0, seed=seed + s,
                   verbose=0, progress=False)
             J = trial.objective(X0, y)
             out.append(UpperBound(J, f"lifted BCD (full batch), start {s}", trial.W, trial.b, {"epochs": epochs}))

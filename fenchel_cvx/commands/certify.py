@@ -3,18 +3,29 @@
 Builds a tiny problem — a random ReLU teacher (regression), two moons / XOR / blobs (classification), or
 your data from an .npz file with arrays ``X0`` (d x m) and ``y`` (m labels for the cross-entropy, k x m or
 (m,) targets for the squared loss) — trains it from several starts (upper bounds: backprop L-BFGS and
-lifted BCD), then certifies lower bounds: SCIP's global solves of min J and of the Fenchel relaxation
-min F_λ (PySCIPOpt: pip install 'fenchel-cvx[global]'; every such bound is valid up to SCIP's feasibility
-tolerance, and the table says so), optionally the Lagrangian dual with one multiplier per sample. Prints
-every bound with its provenance and what it rests on, the bracket lower ≤ min F_λ ≤ min J ≤ upper (gap never
-negative; an overshoot within tolerance is shown with both numbers), and saves a plot. Examples::
+lifted BCD), then certifies lower bounds:
+
+* SCIP's global solves of min J and of the Fenchel relaxation min F_λ (PySCIPOpt: pip install
+  'fenchel-cvx[global]'), each valid up to SCIP's feasibility tolerance;
+* for two-layer ReLU networks ``[d, n, 1]`` (squared loss) or ``[d, n, 2]`` (two-class cross-entropy) with
+  d ≤ 3: the certified dual bound of the exact convex reformulation (no solver tolerance; it bounds min J
+  for every width, and the recovered network is an upper bound when it needs at most n units — else the
+  report says so);
+* optionally the Lagrangian dual with one multiplier per sample (SCIP).
+
+Prints every bound with its provenance and a key to what it rests on, the bracket
+lower ≤ min F_λ ≤ min J ≤ upper (gap never negative; an overshoot within tolerance is shown with both
+numbers), the notes of the convex certificate, and saves a plot. Exit status 1 when a lower bound exceeds
+an upper bound by more than its tolerance explains. Examples::
 
     fenchel-cvx certify --arch 1-2-1 --samples 6 --lams 0.1 1 10 100 --plot certify.png
     fenchel-cvx certify --arch 2-3-2 --loss logistic --dataset moons --samples 8 --dual 1
     fenchel-cvx certify --arch 2-3-3-1 --activation relu --samples 8 --lams 1 --time-limit 120
+    fenchel-cvx certify --arch 2-60-1 --samples 200 --rho 0.01 --no-standard --lams   # convex certificate only
 
 Supported: dense [d, n1, k] / [d, n1, n2, k]; relu, leaky_relu, hardtanh; squared loss, cross-entropy
 (logistic = 2 outputs); weight decay > 0. Anything else is refused with the list of what is supported.
+Without SCIP solves (``--no-standard`` and no ``--lams``) the size limits of the global models do not apply.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rho", type=float, nargs="+", default=[0.1],
                    help="weight decay: one value for every layer or one per layer (default: %(default)s)")
     p.add_argument("--lams", type=float, nargs="*", default=[0.1, 1.0, 10.0, 100.0],
-                   help="multipliers of the λ sweep (default: %(default)s)")
+                   help="multipliers of the λ sweep; none (a bare --lams): no sweep (default: %(default)s)")
     p.add_argument("--dual", type=float, metavar="LAM",
                    help="also maximise the Lagrangian dual with one multiplier per sample, at the budget of this λ")
     p.add_argument("--dual-iters", type=int, default=4, help="SCIP solves of the dual ascent after μ ≡ λ (default: %(default)s)")
@@ -54,7 +65,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gap", type=float, default=1e-3, help="SCIP's relative gap limit (default: %(default)s)")
     p.add_argument("--model", default="auto", choices=("auto", "unit", "direct"), help="SCIP model (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-convex", action="store_true", help="skip the convex reformulation (information only)")
+    p.add_argument("--no-convex", action="store_true",
+                   help="skip the two-layer convex certificate (run by default where it applies: relu [d, n, 1] "
+                        "squared or [d, n, 2] cross-entropy, d <= 3)")
     p.add_argument("--no-standard", action="store_true", help="skip SCIP's global solve of min J")
     p.add_argument("--plot", default="certify.png", help="where to save the plot (default: %(default)s)")
     p.add_argument("--no-plot", action="store_true", help="do not save a plot")

@@ -67,8 +67,9 @@ from .problem import (
     ProgramLoss,
     SquaredTerms,
     TwoLayerProblem,
+    out_of_scope,
 )
-from .recovery import recover_network, recovery_candidates, sparsify_units
+from .recovery import recover_network, recovery_candidates, sparsify_units, units_to_weights
 from .restricted import (
     PatternSet,
     RestrictedSolution,
@@ -78,7 +79,7 @@ from .restricted import (
 
 __all__ = [
     "SUPPORTED_CONVEX_FAST", "ConvexScopeError", "ProgramLoss", "SquaredTerms", "LogisticTerms",
-    "TwoLayerProblem", "exact_zero_sum", "dual_value", "DualCertificate", "certified_dual_bound",
+    "TwoLayerProblem", "out_of_scope", "exact_zero_sum", "dual_value", "DualCertificate", "certified_dual_bound",
     "PatternSet", "RestrictedSolution", "solve_restricted_fast", "solve_restricted_cvxpy",
-    "recover_network", "recovery_candidates", "sparsify_units", "ConvexCertificate", "convex_certificate",
+    "recover_network", "recovery_candidates", "sparsify_units", "units_to_weights", "ConvexCertificate", "convex_certificate",
 ]

@@ -12,6 +12,8 @@ import numpy as np
 
 from ...log import emit, get_logger, verbose_level
 from ...network import FenchelNetwork
+from .._problem import relative_gap
+from ..upper import single_threaded
 from .dual import DualCertificate, certified_dual_bound
 from .problem import (
     TwoLayerProblem,
@@ -43,7 +45,8 @@ class ConvexCertificate:
     n_patterns  : patterns in the final restricted set;  rounds : column-generation rounds
     primal      : the restricted program's value at its solution (not a bound)
     converged   : gap ≤ tol reached;  status : text
-    W, b        : the recovered network's parameters ([W0, W1], [b0, b1]) in the judged shape
+    W, b        : the recovered network's parameters ([W0, W1], [b0, b1]) in the judged shape, r units
+                  (:meth:`params_at_width` pads them to the problem's width n)
     network     : the recovered ``FenchelNetwork``
     history     : per round (patterns, primal, lower, upper, seconds)
     timings     : seconds spent in the restricted solver, the oracle/certificate, recovery, total
@@ -75,9 +78,22 @@ class ConvexCertificate:
 
     @property
     def gap(self) -> float:
-        return max(0.0, (self.upper - self.lower) / max(abs(self.upper), 1e-300))
+        return relative_gap(self.lower, self.upper)
+
+    def params_at_width(self, width: int | None = None) -> tuple[list, list]:
+        """The recovered network's (W, b) with zero units appended up to ``width`` hidden units (default: the
+        problem's width n), i.e. the same function and the same J in the architecture of a width-n network (a
+        zero unit outputs relu(0) = 0 and adds no weight decay). Raises ValueError when r > ``width``."""
+        width = self.width if width is None else int(width)
+        if self.n_active > width:
+            raise ValueError(f"width: the recovered network needs r = {self.n_active} units, more than {width}")
+        (W0, W1), (b0, b1) = self.W, self.b
+        pad = width - W0.shape[0]
+        return ([np.vstack([W0, np.zeros((pad, W0.shape[1]))]), np.hstack([W1, np.zeros((W1.shape[0], pad))])],
+                [np.concatenate([b0, np.zeros(pad)]), b1.copy()])
 
 
+@single_threaded
 def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | None = None, tol: float = 1e-7,
                        solver: str = "fast", max_rounds: int = 60, time_limit: float = 300.0,
                        n_init: int = 30, add_per_round: int = 30, barrier_tol: float = 1e-11,
@@ -89,7 +105,9 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     for the logistic ``[d, n, 1]`` form). ``solver`` "fast" (:func:`solve_restricted_fast`) or
     "cvxpy" (:func:`solve_restricted_cvxpy`, CLARABEL). Stops when (upper − lower)/|upper| ≤ ``tol``,
     after ``max_rounds`` rounds or ``time_limit`` seconds (``converged`` says which). Raises
-    ConvexScopeError (a ValueError) outside :data:`SUPPORTED_CONVEX_FAST`.
+    ConvexScopeError (a ValueError) outside :data:`SUPPORTED_CONVEX_FAST`. Runs with BLAS limited to one thread
+    (:func:`~fenchel_cvx.certify.upper.single_thread`): its dense solves are small, and a multi-threaded BLAS on a
+    loaded machine made them up to 20 times slower (measured: 185 s instead of 9 s on 2 shared cores).
     """
     t_all = time.perf_counter()
     if problem is None:

@@ -13,13 +13,14 @@ import numpy as np
 from scipy.special import expit, xlogy
 
 from ...backend import to_numpy
-from ...errors import FenchelError
 from ...network import FenchelNetwork
+from .._problem import check_dense
 from ..arrangement import (
     ORACLE_DIMS,
     U_ROUND,
     data_matrix,
 )
+from ..errors import ScopeError
 
 SUPPORTED_CONVEX_FAST = (
     "two-layer ReLU networks with d in {1, 2, 3} features, weight decay rho_0, rho_1 > 0 (biases unpenalised), "
@@ -32,8 +33,9 @@ MAX_SAMPLES = 1000
 MAX_SAMPLES_3D = 60
 
 
-class ConvexScopeError(FenchelError, ValueError):
-    """An input outside :data:`SUPPORTED_CONVEX_FAST` (a ValueError)."""
+class ConvexScopeError(ScopeError):
+    """An input outside :data:`SUPPORTED_CONVEX_FAST` (a :class:`~fenchel_cvx.certify.ScopeError`, hence a
+    ValueError)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,6 +161,22 @@ class LogisticTerms(ProgramLoss):
 # ---------------------------------------------------------------------------------------------
 # the problem
 # ---------------------------------------------------------------------------------------------
+def out_of_scope(net: FenchelNetwork) -> str:
+    """Why the dense network ``net`` is outside :data:`SUPPORTED_CONVEX_FAST` (architecture, activation, loss,
+    weight decay, features; the data's size is checked with the data), or "" when it is inside."""
+    sizes, loss = list(net.sizes), net.loss.name
+    acts = sorted({a.name for a in net.activations})
+    if len(sizes) != 3 or acts != ["relu"]:
+        return f"net: sizes {sizes}, activations {acts}"
+    if not ((loss == "squared" and sizes[2] == 1) or (loss == "cross_entropy" and sizes[2] == 2)):
+        return f"net: loss {loss!r} with {sizes[2]} output(s)"
+    if np.any(np.asarray(net.rho, dtype=float) <= 0):
+        return f"net.rho: expected rho_0, rho_1 > 0, got {np.asarray(net.rho, dtype=float).tolist()}"
+    if sizes[0] not in ORACLE_DIMS:
+        return f"net: d = {sizes[0]} features; the exact dual oracle is implemented for d in {ORACLE_DIMS}"
+    return ""
+
+
 @dataclass
 class TwoLayerProblem:
     """A validated two-layer problem (module docstring). ``X0`` d x m; ``loss`` the per-sample terms;
@@ -218,18 +236,12 @@ class TwoLayerProblem:
     def from_network(cls, net, X0, y, allow_large: bool = False) -> TwoLayerProblem:
         """From a ``FenchelNetwork`` ``[d, n, 1]`` (squared loss) or ``[d, n, 2]`` (cross-entropy), ReLU,
         ρ_0, ρ_1 > 0; its weights and λ are ignored. Raises ConvexScopeError outside the scope."""
-        if not isinstance(net, FenchelNetwork):
-            raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
-        sizes = list(net.sizes)
-        acts = sorted({a.name for a in net.activations})
-        if len(sizes) != 3 or acts != ["relu"]:
-            raise ConvexScopeError(f"net: sizes {sizes}, activations {acts}; supported: {SUPPORTED_CONVEX_FAST}")
-        loss = net.loss.name
-        if not ((loss == "squared" and sizes[2] == 1) or (loss == "cross_entropy" and sizes[2] == 2)):
-            raise ConvexScopeError(f"net: loss {loss!r} with {sizes[2]} output(s); supported: {SUPPORTED_CONVEX_FAST}")
+        check_dense(net, "the convex certificates", SUPPORTED_CONVEX_FAST)
+        why = out_of_scope(net)
+        if why:
+            raise ConvexScopeError(f"{why}; supported: {SUPPORTED_CONVEX_FAST}")
+        sizes, loss = list(net.sizes), net.loss.name
         rho = np.asarray(net.rho, dtype=float)
-        if np.any(rho <= 0):
-            raise ConvexScopeError(f"net.rho: expected rho_0, rho_1 > 0, got {rho.tolist()}")
         X0c = net.check_input(to_numpy(X0)).astype(np.float64)
         Y = np.asarray(net.check_targets(to_numpy(y), X0c.shape[1]), dtype=np.float64)
         if loss == "squared":

@@ -78,15 +78,26 @@ def _units_of(problem: TwoLayerProblem, sol: RestrictedSolution, zero_tol: float
     return units, c
 
 
-def _network_of_units(problem: TwoLayerProblem, units, c):
-    d, r = problem.d, len(units)
-    W0, b0, a = np.zeros((max(r, 1), d)), np.zeros(max(r, 1)), np.zeros(max(r, 1))
+def units_to_weights(units, d: int, rho0: float, rho1: float, bias: bool, width: int | None = None) -> tuple:
+    r"""The hidden layer and output weights of units (s, v) of the convex program (s = ±1, v ∈ ℝ^p with
+    v[:d] ≠ 0): unit i is (w, b) = t·v, a = s/t with t⁴ = ρ_1/(ρ_0‖v[:d]‖²), so that
+    ρ_0/2 t²‖v[:d]‖² + ρ_1/(2t²) = β‖v[:d]‖ (AM–GM with equality) and its output is s·(A v)₊.
+    Returns ``(W0 (width x d), b0 (width,), a (width,))``, zero units after the r given ones
+    (``width`` default max(r, 1))."""
+    r = len(units)
+    width = max(r, 1) if width is None else width
+    W0, b0, a = np.zeros((width, d)), np.zeros(width), np.zeros(width)
     for i, (s, v) in enumerate(units):
         nw = float(np.linalg.norm(v[:d]))
-        t = (problem.rho1 / (problem.rho0 * nw * nw)) ** 0.25
+        t = (rho1 / (rho0 * nw * nw)) ** 0.25
         W0[i], a[i] = t * v[:d], s / t
-        b0[i] = t * v[d] if problem.bias else 0.0
-    return W0, b0, a, float(c), problem.judge(W0, b0, a, float(c)), r
+        b0[i] = t * v[d] if bias else 0.0
+    return W0, b0, a
+
+
+def _network_of_units(problem: TwoLayerProblem, units, c):
+    W0, b0, a = units_to_weights(units, problem.d, problem.rho0, problem.rho1, problem.bias)
+    return W0, b0, a, float(c), problem.judge(W0, b0, a, float(c)), len(units)
 
 
 #: relative thresholds below which a block counts as zero (barrier solutions keep every block ≠ 0)
