@@ -8,8 +8,8 @@ samples), labels (m,) or targets k x m.
 The mini-batch objective is the standard one, J_B(W) = ℓ(Y_B, Z_B)/m_B + Σ_l ρ_l/2 ‖W_l‖²
 (ℓ summed over the batch; cross-entropy or squared loss), minimised by ``torch.optim.SGD``
 (optional momentum) or ``torch.optim.Adam``. :func:`select_learning_rate` picks the learning
-rate with the best validation score from a grid (the acceptance benchmark uses Adam with
-{3e-4, 1e-3, 3e-3}).
+rate with the best validation score from a log grid (default 1e-4 … 3e-2, extended past an edge
+that wins); :mod:`fenchel_cvx.protocol` tunes every method with the same budget.
 """
 
 from __future__ import annotations
@@ -408,23 +408,62 @@ def make_backprop_trainer(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_tes
     return runner
 
 
-def select_learning_rate(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, lrs: Sequence[float] = (3e-4, 1e-3, 3e-3),
+#: the default learning-rate grid of :func:`select_learning_rate` (log-spaced; extended past an edge that wins)
+LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+
+
+def select_learning_rate(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, lrs: Sequence[float] = LR_GRID,
                          *, method: str = "adam", val_fraction: float = 0.1, X_val: ArrayLike | None = None,
-                         y_val: ArrayLike | None = None, seed: int = 0, **kwargs: Any) -> tuple[float, dict]:
+                         y_val: ArrayLike | None = None, seed: int = 0, max_extend: int = 3,
+                         **kwargs: Any) -> tuple[float, dict]:
     """Pick the learning rate with the best final validation score (accuracy, or −MSE).
 
     Each candidate trains a copy of ``net`` (same initialisation) on the training part of a
-    seeded stratified split (``val_fraction``) or on all of X with (X_val, y_val) given.
-    Returns ``(best_lr, {lr: TrainResult})``.
+    seeded stratified split (``val_fraction``) or on all of X with (X_val, y_val) given. A grid of
+    two or more rates whose best rate is its largest (smallest) is extended by one step of the
+    grid's ratio ``lrs[-1] / lrs[-2]`` (``lrs[1] / lrs[0]``) beyond that edge, and the new rate is
+    trained too (when it wins alone, not on a tie), at most ``max_extend`` times: a choice on the edge of the grid means the grid was
+    too small (the fair protocol of :mod:`fenchel_cvx.protocol` does the same for every method).
+    A rate whose training diverges scores worst (it is left out of the results) and stops the
+    extension on its side. Returns ``(best_lr, {lr: TrainResult})`` over every rate that finished.
     """
+    lrs = sorted(float(v) for v in lrs)
     if not lrs:
         raise ValueError("lrs: expected at least one learning rate")
-    results = {}
-    for lr in lrs:
-        r = train_backprop(copy.deepcopy(net), X, y, method=method, lr=lr, seed=seed, X_val=X_val, y_val=y_val,
-                           val_fraction=0.0 if X_val is not None else val_fraction, **kwargs)
-        results[lr] = r
+    if any(not math.isfinite(v) or v <= 0 for v in lrs):
+        raise ValueError(f"lrs: expected positive finite learning rates, got {lrs}")
+    max_extend = check_int(max_extend, "max_extend", lo=0)
     key = "val_acc" if net.loss.classification else "val_mse"
     sign = 1.0 if net.loss.classification else -1.0
-    best = max(lrs, key=lambda lr: sign * results[lr].final[key])
+    results = {}
+
+    diverged = []
+
+    def train_at(lr):
+        try:
+            results[lr] = train_backprop(copy.deepcopy(net), X, y, method=method, lr=lr, seed=seed, X_val=X_val,
+                                         y_val=y_val, val_fraction=0.0 if X_val is not None else val_fraction,
+                                         **kwargs)
+        except TrainingDiverged:  # a rate too large for this problem: the worst score, not an error
+            diverged.append(lr)
+
+    for lr in lrs:
+        train_at(lr)
+    if not results:
+        raise TrainingDiverged(f"lrs: training diverged at every learning rate {lrs}")
+    for _ in range(max_extend if len(lrs) > 1 else 0):
+        tried = sorted(results)
+        if len(tried) < 2 or (diverged and max(diverged) > tried[-1] and min(diverged) < tried[0]):
+            break
+        score = {v: sign * results[v].final[key] for v in tried}
+        best = max(tried, key=score.get)
+        if sum(score[v] == score[best] for v in tried) > 1:  # a tie: no edge wins alone
+            break
+        if best == tried[-1] and not any(d > best for d in diverged):
+            train_at(best * tried[-1] / tried[-2])
+        elif best == tried[0] and not any(d < best for d in diverged):
+            train_at(best * tried[0] / tried[1])
+        else:
+            break
+    best = max(sorted(results), key=lambda v: sign * results[v].final[key])
     return best, results

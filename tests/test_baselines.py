@@ -67,9 +67,22 @@ def test_weight_decay_is_part_of_the_objective(digits_small):
 def test_select_learning_rate_picks_the_best_validation_score(digits_small):
     d = digits_small
     best, runs = select_learning_rate(FenchelNetwork([64, 16, 10], seed=0), d.X_train, d.y_train,
-                                      lrs=(1e-5, 1e-2), val_fraction=0.2, restore_best=False, **KW)
-    assert best == 1e-2
+                                      lrs=(1e-5, 1e-2), val_fraction=0.2, restore_best=False, max_extend=0, **KW)
+    assert best == 1e-2 and sorted(runs) == [1e-5, 1e-2]
     assert runs[1e-2].final["val_acc"] > runs[1e-5].final["val_acc"]
+
+
+def test_select_learning_rate_extends_a_grid_whose_edge_wins(digits_small):
+    """Rates too small for 3 epochs: the largest wins, so the grid grows past it (by its ratio) until an interior rate wins
+    or the extensions run out; the returned rate is the best of every rate tried."""
+    d = digits_small
+    best, runs = select_learning_rate(FenchelNetwork([64, 16, 10], seed=0), d.X_train, d.y_train,
+                                      lrs=(1e-4, 1e-3), val_fraction=0.2, restore_best=False, max_extend=2, **KW)
+    tried = sorted(runs)
+    assert tried[:3] == pytest.approx([1e-4, 1e-3, 1e-2]) and len(tried) <= 4
+    assert runs[1e-3].final["val_acc"] > runs[1e-4].final["val_acc"]  # why the grid grew
+    assert best == max(tried, key=lambda lr: runs[lr].final["val_acc"])
+    assert best > 1e-3
 
 
 def test_adam_interrupted_and_resumed_equals_uninterrupted(digits_small, tmp_path):
