@@ -381,19 +381,3 @@ def test_block_bad_input():
     with pytest.raises(ValueError, match="sol W: expected shape 2 x 1 x 4 x 4"):
         wb.objective((np.zeros((2, 16)), np.zeros(2)))
     assert math.isinf(block.objective(-1.0 - np.abs(block.current)))
-
-
-@pytest.mark.slow  # ~10-35 s, dominated by torch.optim's first import (torch._dynamo), not by the benchmark
-def test_lenet5_benchmark_smoke(tmp_path, load_script):
-    """benchmarks/lenet5.py at a tiny budget: both methods train, the table and the JSON are written."""
-    import json
-
-    bench = load_script("benchmarks/lenet5.py")
-    out = tmp_path / "r.json"
-    assert bench.main(["--quick", "--threads", "1", "--json", str(out)]) == 0
-    res = json.loads(out.read_text())["results"][0]
-    for method in ("adam", "lifted"):
-        acc = res["test_acc"][method]
-        assert len(acc) == 1 and 0.0 <= acc[0] <= 1.0
-    # the lifted run learns: twice chance (10 classes) after one epoch on 300 samples (3 batches)
-    assert res["test_acc"]["lifted"][0] > 0.2

@@ -256,14 +256,21 @@ def _rho_hint(names) -> str:
 
 
 def resolve_config(net: FenchelNetwork, config: BCDConfig | dict | None, overrides: dict, who: str) -> BCDConfig:
-    """A validated copy of ``config`` (a BCDConfig, a dict of its fields, or None: the ``"tuned"`` preset,
-    :func:`~fenchel_cvx.training.presets.preset`, without its placement: numpy, float64 unless overridden) with
-    ``overrides`` applied."""
+    """A validated copy of ``config`` (a BCDConfig, a dict of its fields, or None: the default schedule) with
+    ``overrides`` applied.
+
+    The default schedule (``config=None``) is the ``"tuned"`` mini-batch preset
+    (:func:`~fenchel_cvx.training.presets.preset`, as the CLI's ``--preset tuned``) without its placement
+    (numpy, float64 unless overridden); with ``schedule="fullbatch"`` among the overrides it is the plain
+    :class:`BCDConfig` defaults instead (fixed λ and γ, no momentum: the monotone full-batch BCD of
+    docs/design.md §4, which the mini-batch preset's continuation and inertia would break)."""
     from ..network import FenchelNetwork
 
     if not isinstance(net, FenchelNetwork):
         raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
-    if config is None:  # the default schedule: the tuned preset (as the CLI's --preset tuned)
+    if config is None and overrides.get("schedule", "minibatch") == "fullbatch":
+        cfg = BCDConfig()
+    elif config is None:  # the default schedule: the tuned preset (as the CLI's --preset tuned)
         from .presets import preset
 
         fields_ = preset("tuned", net.L, conv=getattr(net, "maps", None) is not None)

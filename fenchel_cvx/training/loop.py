@@ -315,7 +315,9 @@ def train(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | N
         its ρ is the weight decay; its λ is λ_0 unless the config gives one)
     X : d x m training data (features x samples); y : labels (m,) or targets k x m
     X_test, y_test : optional test data (accuracy per epoch)
-    config : BCDConfig, a dict of its fields, or None; ``**overrides`` set single fields
+    config : BCDConfig, a dict of its fields, or None: the default schedule, the ``"tuned"`` mini-batch preset
+             (:func:`~fenchel_cvx.training.presets.preset`; the plain BCDConfig defaults when
+             ``schedule="fullbatch"``); ``**overrides`` set single fields
     X_val, y_val : explicit validation data (otherwise ``config.val_fraction`` of the training set)
     callbacks : callables ``cb(epoch, record, net)``; returning True stops training after that epoch
     verbose : 0 = quiet, 1 = one line per epoch (stderr); progress : tqdm bar (None: when stderr is a tty)

@@ -33,7 +33,8 @@ TUNED = tuned(1)
 
 
 def tuned_conv(n_hidden: int = 4) -> dict:
-    """The mini-batch schedule of the LeNet-5 benchmark (``benchmarks/lenet5.py``) for ``n_hidden`` hidden maps.
+    """The mini-batch schedule of conv nets (the "lifted" default of ``benchmarks/compare.py --archs lenet5``) for
+    ``n_hidden`` hidden maps.
 
     LeNet-5 (:func:`tuned_lenet5`) has 4 hidden maps (two conv maps, two dense layers) + the output.
 
