@@ -18,6 +18,7 @@ batch 500, float32, one CPU thread):
     python benchmarks/compare.py                          # writes benchmarks/results/compare.{json,md,png}
     python benchmarks/compare.py --datasets mnist5k --archs lenet5
     python benchmarks/compare.py --quick                  # a tiny smoke run (digits)
+    python benchmarks/compare.py --replot --out benchmarks/results/compare_mnist5k   # redraw .md/.png from .json
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fenchel_cvx import data  # noqa: E402
-from fenchel_cvx.protocol import Axis, MethodSpec, compare, default_specs, shipped_specs  # noqa: E402
+from fenchel_cvx.protocol import Axis, Comparison, MethodSpec, compare, default_specs, shipped_specs  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 THRESHOLDS = {"mnist5k": (0.85, 0.88, 0.90), "fashion-mnist": (0.80, 0.85, 0.88), "digits": (0.8, 0.9)}
@@ -90,8 +91,12 @@ def main(argv=None) -> dict:
     p.add_argument("--n-train", type=int, default=None, help="a stratified subset of the training set")
     p.add_argument("--threads", type=int, default=1, help="BLAS/torch threads for every method (default 1)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "compare"), help="path prefix of .json/.md/.png")
+    p.add_argument("--replot", action="store_true",
+                   help="no training: redraw OUT.md and OUT.png from the results stored in OUT.json")
     p.add_argument("--quick", action="store_true", help="digits, 2 grid points, 2 epochs, 1 seed each (smoke test)")
     args = p.parse_args(argv)
+    if args.replot:
+        return replot(args.out)
     if args.quick:
         args.datasets, args.archs, args.epochs = ["digits"], ["64-32-10"], 2
         args.tuning_seeds, args.final_seeds, args.batch_size = [100], [0], 100
@@ -107,6 +112,8 @@ def main(argv=None) -> dict:
             ds = ds.subset(400, 200, seed=0)
         elif args.n_train:
             ds = ds.subset(args.n_train, None, seed=0)
+        # a subset is part of the data set's name in every table and figure
+        label = f"{name} ({ds.X_train.shape[1]:,} train)" if args.n_train and not args.quick else name
         for arch in args.archs:
             make_net = make_factory(arch, ds.n_features, ds.n_classes)
             net0 = make_net(0)
@@ -117,7 +124,7 @@ def main(argv=None) -> dict:
             cmp = compare(specs, make_net, ds, epochs=args.epochs, tuning_epochs=args.tuning_epochs,
                           batch_size=args.batch_size, tuning_seeds=args.tuning_seeds, final_seeds=args.final_seeds,
                           threads=args.threads, reference="adam" if "adam" in specs else args.methods[0],
-                          dataset=name, arch=arch, untuned=untuned, log=log)
+                          dataset=label, arch=arch, untuned=untuned, log=log)
             thr = THRESHOLDS.get(name, ())
             log(cmp.table(thresholds=thr))
             results.append((cmp, thr))
@@ -128,21 +135,38 @@ def main(argv=None) -> dict:
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out + ".json", "w") as fh:
         json.dump(out, fh, indent=1, default=float)
-    with open(args.out + ".md", "w") as fh:
-        fh.write(f"`{out['command']}` ({args.threads} thread(s) per method, {os.cpu_count()} CPUs, load average at "
-                 f"the end {out['machine']['load_average_at_end']}; {out['wall_seconds'] / 60:.0f} min)\n\n")
-        for c, thr in results:
-            fh.write(f"### {c.dataset} {c.arch}\n\n{c.table(thresholds=thr)}\n\n")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6 * len(results), 4))
-    for i, (c, _) in enumerate(results):
-        c.plot(ax=fig.add_subplot(1, len(results), i + 1))
-    fig.tight_layout()
-    fig.savefig(args.out + ".png", dpi=100)
+    write_views(out, [c for c, _ in results], args.out)
     log(f"-> {args.out}.json/.md/.png ({time.time() - t0:.0f} s)")
     return out
 
+
+def write_views(out: dict, comparisons: list, prefix: str):
+    """PREFIX.md (the command, the machine and one table per comparison) and PREFIX.png (accuracy vs time)."""
+    load = out["machine"]["load_average_at_end"]
+    load = " / ".join(f"{x:.1f}" for x in load) if load else "unknown"
+    with open(prefix + ".md", "w") as fh:
+        fh.write(f"`{out['command']}` ({out['threads']} thread(s) per method, {out['machine']['cpus']} CPUs, load "
+                 f"average at the end {load} (1 / 5 / 15 min); {out['wall_seconds'] / 60:.0f} min)\n\n")
+        for c in comparisons:
+            fh.write(f"### {c.dataset} {c.arch}\n\n{c.table(thresholds=THRESHOLDS.get(c.dataset.split()[0], ()))}\n\n")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6 * len(comparisons), 4))
+    for i, c in enumerate(comparisons):
+        c.plot(ax=fig.add_subplot(1, len(comparisons), i + 1))
+    fig.tight_layout()
+    fig.savefig(prefix + ".png", dpi=100)
+
+
+def replot(prefix: str) -> dict:
+    """Redraw PREFIX.md and PREFIX.png from PREFIX.json (no training)."""
+    if not os.path.isfile(prefix + ".json"):
+        raise SystemExit(f"--replot: no results at {prefix}.json (run the comparison first)")
+    with open(prefix + ".json") as fh:
+        out = json.load(fh)
+    write_views(out, [Comparison.from_dict(r) for r in out["results"]], prefix)
+    print(f"-> {prefix}.md/.png redrawn from {prefix}.json")
+    return out
 
 if __name__ == "__main__":
     main()

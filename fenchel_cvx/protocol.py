@@ -497,9 +497,18 @@ class Comparison:
             ax = fig.add_subplot(1, 1, 1)
         else:
             fig = ax.figure
+        base = {}
         for m in self.histories:
             S, T = self.scores(m), self.times(m)
-            ax.plot(T.mean(axis=0), 100 * S.mean(axis=0), "o-", ms=3, label=m)
+            scale = 100.0 if self.metric == "acc" else 1.0
+            name = m.removesuffix(" (default)")
+            colour = base.setdefault(name, f"C{len(base)}")
+            ax.plot(T.mean(axis=0), scale * S.mean(axis=0), "--" if m != name else "-", marker="o", ms=3,
+                    color=colour, label=m)
+        if self.metric == "acc" and self.epochs >= 1:  # the epochs after the first, not the initialisation
+            lo = min(float(np.mean(self.scores(m)[:, 1])) for m in self.histories)
+            hi = max(float(np.max(self.scores(m).mean(axis=0))) for m in self.histories)
+            ax.set_ylim(max(0.0, 100 * lo - 3), min(100.0, 100 * hi + 1.5))
         ax.set_xlabel("training time (s, mean over seeds; evaluation excluded)")
         ax.set_ylabel(f"test {'accuracy (%)' if self.metric == 'acc' else 'MSE'}")
         ax.set_title(title or f"{self.dataset} {self.arch}")

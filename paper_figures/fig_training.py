@@ -129,7 +129,8 @@ def draw(comparisons: list, out_dir: str, title: str, figure: str):
         for ax in axes[:, j]:
             ax.set_ylabel("test accuracy [%]")
             lo = min(np.percentile(100 * cmp.scores(m)[:, 1:], 5) for m in cmp.histories) if cmp.epochs else 0
-            ax.set_ylim(max(0.0, lo - 2), 100)
+            hi = max(float(np.max(100 * cmp.scores(m))) for m in cmp.histories)
+            ax.set_ylim(max(0.0, lo - 2), min(100.0, hi + 1.5))
         axes[0, j].legend(loc="lower right", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
@@ -142,7 +143,7 @@ def section(comparisons: list, out_dir: str, title: str, figure: str, sources: l
     for cmp, *_ in comparisons:
         tables.append(f"**{cmp.dataset} {cmp.arch}** (tuning seeds {cmp.tuning_seeds}, final seeds "
                       f"{cmp.final_seeds}; test accuracy [%], mean ± std)\n\n"
-                      + cmp.table(thresholds=THRESHOLDS.get(cmp.dataset, ())))
+                      + cmp.table(thresholds=THRESHOLDS.get(cmp.dataset.split()[0], ())))
     res.table = "\n\n".join(tables)
     res.notes += [f"from `{src}`: `{cmd}`" for src, cmd in sources]
     res.notes.append("methods: `lifted` = pure lifted BCD (`fenchel_cvx.train`), `mm-then-adaptive` = the separately "

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fenchel_cvx import FenchelNetwork, data
-from fenchel_cvx.protocol import Axis, MethodSpec, compare, final_runs, tune
+from fenchel_cvx.protocol import Axis, Comparison, MethodSpec, compare, final_runs, tune
 
 pytest.importorskip("torch")
 
@@ -79,6 +79,14 @@ def test_compare_end_to_end_small(digits):
     assert len(fig.axes[0].lines) == 2
     d = cmp.to_dict()
     assert d["final_seeds"] == [0, 1] and set(d["histories"]) == set(specs)
+    # read back (JSON round trip, as benchmarks/results/compare*.json and paper_figures use it): the same views
+    import json
+
+    back = Comparison.from_dict(json.loads(json.dumps(d, default=float)))
+    assert back.table(epochs=(1, 2), thresholds=(0.5,)) == table
+    assert back.at_equal_time() == cmp.at_equal_time() and back.tuning["adam"].best == cmp.tuning["adam"].best
+    with pytest.raises(ValueError, match="missing"):
+        Comparison.from_dict({"dataset": "digits"})
 
 
 def test_untuned_methods_join_the_final_runs_only(digits):
@@ -121,3 +129,8 @@ def test_benchmark_script_quick(tmp_path, load_script):
     md = (tmp_path / "c.md").read_text()
     assert md.count("| lifted |") == 1 and md.count("| lifted (default) | not tuned (as shipped) | - |") == 1
     assert (tmp_path / "c.png").stat().st_size > 10_000
+    # --replot redraws the table and the figure from the JSON alone, the same table
+    (tmp_path / "c.md").unlink()
+    (tmp_path / "c.png").unlink()
+    mod.main(["--replot", "--out", str(tmp_path / "c")])
+    assert (tmp_path / "c.md").read_text() == md and (tmp_path / "c.png").is_file()
