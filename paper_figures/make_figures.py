@@ -6,7 +6,8 @@
 
 Sections (each a module ``fig_<name>.py`` in this folder; ``--only`` selects some):
 
-* ``training``   -- test accuracy vs epoch, lifted BCD vs Adam vs SGD, 784-300-10 on mnist5k and Fashion-MNIST;
+* ``training``   -- lifted BCD, MM→adaptive, Adam and SGD under an equal tuning budget (``fenchel_cvx.protocol``),
+                    784-300-10: test accuracy vs epoch and vs time, drawn from ``benchmarks/results/compare*.json``;
 * ``lenet``      -- the same for LeNet-5;
 * ``relaxation`` -- the relaxation gap vs λ on tiny problems (certified bounds);
 * ``blocks``     -- fast path vs CVXPY reference: time and objective gap per block kind and size.
@@ -20,10 +21,10 @@ of the library code a section depends on recomputes that section's runs. The fig
 text. numpy's BLAS runs on one thread (``OPENBLAS_NUM_THREADS`` etc. default to 1 here) and the
 backprop baselines use one torch thread, so the times are single-core.
 
-Full mode costs about 20 minutes of one core from an empty cache (measured on a shared 2-core
-machine: training ~6.5 min, lenet ~7.5, relaxation ~3, blocks ~2.5; about 25 minutes with more
-load on the machine; the sizes and their reasons are at the top of each ``fig_*.py``); quick
-mode about 20 seconds.
+Full mode costs about 6 minutes of one core from an empty cache (measured on a shared 2-core
+machine: relaxation ~3, blocks ~2.5; training and lenet draw the stored results of
+``benchmarks/compare.py`` in seconds -- the comparisons themselves take 15-37 minutes each and are
+run by that script); quick mode about 30 seconds (training and lenet run the protocol at a tiny size).
 
 A section whose library piece has not landed yet is reported as MISSING with the module it
 waits on; the exit status is then 3 (0 with ``--allow-missing``). A section that fails is
