@@ -24,7 +24,7 @@ backprop baselines use one torch thread, so the times are single-core.
 Full mode costs about 6 minutes of one core from an empty cache (measured on a shared 2-core
 machine: relaxation ~3, blocks ~2.5; training and lenet draw the stored results of
 ``benchmarks/compare.py`` in seconds -- the comparisons themselves take 15-37 minutes each and are
-run by that script); quick mode about 30 seconds (training and lenet run the protocol at a tiny size).
+run by that script); quick mode about 20 seconds (training and lenet run the protocol at a tiny size).
 
 A section whose library piece has not landed yet is reported as MISSING with the module it
 waits on; the exit status is then 3 (0 with ``--allow-missing``). A section that fails is
