@@ -17,7 +17,7 @@ Shapes: W is n_out x n_in (conv layers: the kernel's shape), b is (n_out,) (conv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["AdaptiveState", "adaptive_update"]
 
@@ -34,7 +34,6 @@ class AdaptiveState:
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
-    extra: dict = field(default_factory=dict)
 
     def arrays(self) -> dict:
         """The state as named arrays (checkpoints); empty before the first step."""
