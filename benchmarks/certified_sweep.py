@@ -32,7 +32,6 @@ if __name__ == "__main__":  # before numpy is imported
 
     limit_threads_from_argv()
 
-import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
@@ -40,11 +39,12 @@ from collections import Counter  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _results import write_results  # noqa: E402
 
 from fenchel_cvx import activations, losses  # noqa: E402
 from fenchel_cvx.backend import have_torch, to_numpy64  # noqa: E402
 from fenchel_cvx.blocks import HiddenWBlock, HiddenXBlock, LastWBlock, LastXBlock, SolverError  # noqa: E402
-from fenchel_cvx.blocks.instances import random_state  # noqa: E402
+from fenchel_cvx.blocks.instances import perturbed_on_domain, random_state  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -91,11 +91,7 @@ def w_instance(cfg, term, rho, gamma, scale, warm, seed):
     b0 = np.zeros(n_out)
     if term in activations.names():
         act = activations.get(term)
-        Y = act.project_domain(act.phi(Ut) + 0.3 * rng.normal(size=Ut.shape))
-        edges = [e for e in act.domain if math.isfinite(e)]
-        if edges:
-            mask = rng.random(Y.shape) < 0.25
-            Y[mask] = rng.choice(edges, size=int(mask.sum()))
+        Y = perturbed_on_domain(act, act.phi(Ut), rng, noise=0.3, edge_fraction=0.25)
         if gamma == 0.0 and losses.FenchelYoungLoss(act).bias_blockers(Y):
             return None
         return lambda be, dt: HiddenWBlock(_conv(X, be, dt), _conv(Y, be, dt), term, lam=1.0, rho=rho, gamma=gamma,
@@ -260,15 +256,12 @@ def main(argv=None):
             items = r[k] if isinstance(r[k], list) else ([r[k]] if r[k] else [])
             for it in items:
                 print(f"  [{k}] {r['instance']}: {it}")
-    os.makedirs(os.path.dirname(os.path.abspath(cfg.out)), exist_ok=True)
-    with open(cfg.out + ".md", "w") as fh:
-        cmd = "--quick" if cfg.quick else f"--seeds {cfg.seeds}"
-        fh.write(f"`python benchmarks/certified_sweep.py {cmd}` (one thread)\n\n```\n" + "\n".join(summary) + "\n```\n")
-    with open(cfg.out + ".json", "w") as fh:
-        # the records with something to report (every instance's statuses are in the counts)
-        keep = [r for r in records if any(r[k] for k in keys + ("ref_failed", "ref_bound_none"))]
-        json.dump({"config": {k: v for k, v in asdict(cfg).items() if k != "out"}, "counts": counts,
-                   "statuses": dict(statuses), "records": keep}, fh, indent=1, default=str)
+    cmd = "--quick" if cfg.quick else f"--seeds {cfg.seeds}"
+    # the JSON keeps the records with something to report (every instance's statuses are in the counts)
+    keep = [r for r in records if any(r[k] for k in keys + ("ref_failed", "ref_bound_none"))]
+    write_results(cfg.out, f"`python benchmarks/certified_sweep.py {cmd}` (one thread)\n\n```\n" + "\n".join(summary)
+                  + "\n```\n", {"config": {k: v for k, v in asdict(cfg).items() if k != "out"}, "counts": counts,
+                                 "statuses": dict(statuses), "records": keep}, default=str)
     return counts, records
 
 

@@ -20,7 +20,6 @@ SCIP runs single-threaded with CPU-time limits; BLAS is limited to one thread.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -28,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from _results import write_results  # noqa: E402
 
 from fenchel_cvx.certify import bcd_provider, certify, lbfgs_provider, tiny_problem  # noqa: E402
 from fenchel_cvx.certify.report import format_gap  # noqa: E402
@@ -124,15 +125,12 @@ def main(argv=None):
     rows = run(cfg)
     md = markdown(rows, cfg)
     print(md)
-    os.makedirs(os.path.dirname(os.path.abspath(cfg.out)), exist_ok=True)
-    with open(cfg.out + ".md", "w") as fh:
-        fh.write(md + f"\n\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared); "
-                 f"ρ = {cfg.rho}, SCIP single-threaded, time limit {cfg.time_limit:g} s per solve, gap limit "
-                 f"{cfg.gap:g} (SCIP's limits count CPU seconds); CPU time = this process's CPU seconds for the whole "
-                 f"certificate (training, SCIP on min J, the λ sweep {list(cfg.lams)}, the dual ascent), the measure "
-                 f"of single-core work on a shared machine; wall = elapsed time under the machine's load.\n")
-    with open(cfg.out + ".json", "w") as fh:
-        json.dump({"config": asdict(cfg), "rows": rows}, fh, indent=1)
+    write_results(cfg.out, md + f"\n\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+                  f"(shared); ρ = {cfg.rho}, SCIP single-threaded, time limit {cfg.time_limit:g} s per solve, gap limit "
+                  f"{cfg.gap:g} (SCIP's limits count CPU seconds); CPU time = this process's CPU seconds for the whole "
+                  f"certificate (training, SCIP on min J, the λ sweep {list(cfg.lams)}, the dual ascent), the measure "
+                  f"of single-core work on a shared machine; wall = elapsed time under the machine's load.\n",
+                  {"config": asdict(cfg), "rows": rows})
     return rows
 
 

@@ -27,13 +27,13 @@ if __name__ == "__main__":  # limit BLAS threads before numpy is imported
     limit_threads_from_argv(1)
 
 import argparse
-import json
 import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from _results import write_results
 
 from fenchel_cvx import FenchelNetwork
 from fenchel_cvx.certify import lbfgs_train, tiny_regression
@@ -128,15 +128,11 @@ def main(argv=None):
     rows = run(cfg)
     md = markdown(rows, cfg)
     print(md)
-    os.makedirs(os.path.dirname(os.path.abspath(cfg.out)), exist_ok=True)
-    with open(cfg.out + ".md", "w") as fh:
-        fh.write(md + f"\n\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
-                 f"(shared), BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; target gap {cfg.tol:g}; "
-                 "time = wall-clock / CPU seconds of convex_certificate, one BLAS thread (L-BFGS comparison not "
-                 "included); the machine was shared with other jobs, so CPU time is the figure to compare. "
-                 f"numpy {np.__version__}.\n")
-    with open(cfg.out + ".json", "w") as fh:
-        json.dump({"config": asdict(cfg), "rows": rows}, fh, indent=1)
+    write_results(cfg.out, md + f"\n\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+                  f"(shared), BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; target gap {cfg.tol:g}; "
+                  "time = wall-clock / CPU seconds of convex_certificate, one BLAS thread (L-BFGS comparison not "
+                  "included); the machine was shared with other jobs, so CPU time is the figure to compare. "
+                  f"numpy {np.__version__}.\n", {"config": asdict(cfg), "rows": rows})
     return rows
 
 

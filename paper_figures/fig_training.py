@@ -20,6 +20,7 @@ training time (bottom); table: :meth:`fenchel_cvx.protocol.Comparison.table`.
 from __future__ import annotations
 
 import glob
+import json
 import os
 
 import numpy as np
@@ -56,8 +57,6 @@ def stored(arch: str, results_dir: str | None = None) -> list:
 
     found = {}
     for path in sorted(glob.glob(os.path.join(results_dir or RESULTS, "compare*.json")), key=os.path.getmtime):
-        import json
-
         with open(path) as fh:
             blob = json.load(fh)
         for r in blob.get("results", []):

@@ -39,12 +39,37 @@ try:
 except ImportError:  # pragma: no cover
     HAVE_TORCH = False
 
+try:
+    import pyscipopt  # noqa: F401
+
+    HAVE_SCIP = True
+except ImportError:  # pragma: no cover
+    HAVE_SCIP = False
+
 
 def pytest_collection_modifyitems(config, items):
-    skip = pytest.mark.skip(reason="torch not installed")
+    """Tests marked ``torch`` / ``scip`` are skipped when torch / PySCIPOpt (the 'global' extra) is missing."""
+    skip_torch = pytest.mark.skip(reason="torch not installed")
+    skip_scip = pytest.mark.skip(reason="pyscipopt (the 'global' extra) is not installed")
     for item in items:
         if "torch" in item.keywords and not HAVE_TORCH:
-            item.add_marker(skip)
+            item.add_marker(skip_torch)
+        if "scip" in item.keywords and not HAVE_SCIP:
+            item.add_marker(skip_scip)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch intra-op thread for a module of tiny problems (multi-threaded reductions stall when the cores are
+    shared); the previous count is restored afterwards. A no-op without torch. Use it with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    if not HAVE_TORCH:  # pragma: no cover
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(autouse=True)

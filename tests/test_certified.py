@@ -21,10 +21,10 @@ import pytest
 from tolerances import RATIO, TOL
 
 from fenchel_cvx import activations, losses
-from fenchel_cvx.backend import have_torch, to_numpy64
+from fenchel_cvx.backend import to_numpy64
 from fenchel_cvx.blocks import BLOCKS, HiddenWBlock, LastWBlock
 from fenchel_cvx.blocks import certificates as cert
-from fenchel_cvx.blocks.instances import random_state
+from fenchel_cvx.blocks.instances import perturbed_on_domain, random_state
 from fenchel_cvx.cli import main
 
 BACKENDS = [("numpy", "float64"), ("numpy", "float32"),
@@ -32,17 +32,7 @@ BACKENDS = [("numpy", "float64"), ("numpy", "float32"),
             pytest.param("torch", "float32", marks=pytest.mark.torch)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    if not have_torch():  # pragma: no cover
-        yield
-        return
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _conv(a, backend="numpy", dtype="float64"):
@@ -65,11 +55,9 @@ def _w_block(term, rho, gamma, seed, scale=1.0, saturated=False, backend="numpy"
     c = lambda a: _conv(a, backend, dtype)  # noqa: E731
     if term in activations.names():
         act = activations.get(term)
-        Y = act.project_domain(act.phi(Ut) + 0.3 * rng.normal(size=Ut.shape))
+        Y = perturbed_on_domain(act, act.phi(Ut), rng, noise=0.3, edge_fraction=0.25)
         edges = [e for e in act.domain if math.isfinite(e)]
         if edges:
-            mask = rng.random(Y.shape) < 0.25
-            Y[mask] = rng.choice(edges, size=int(mask.sum()))
             Y[:, 0] = 0.5 * (act.domain[0] + act.domain[1]) if len(edges) == 2 else edges[0] + 0.5
         return HiddenWBlock(c(X), c(Y), term, lam=1.0, rho=rho, gamma=gamma, W=c(W0), b=c(b0))
     if term == "squared":

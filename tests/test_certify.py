@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import HAVE_SCIP
 from numpy.testing import assert_allclose
 from tolerances import RATIO, TOL
 
@@ -32,18 +33,8 @@ from fenchel_cvx.certify import (
 )
 from fenchel_cvx.certify.scip import canonical_units
 
-try:
-    import pyscipopt  # noqa: F401
-
-    HAVE_SCIP = True
-except ImportError:  # pragma: no cover
-    HAVE_SCIP = False
-
-
-
-def scip(test):
-    """Mark a test as needing SCIP (the `scip` marker) and skip it when pyscipopt is missing."""
-    return pytest.mark.scip(pytest.mark.skipif(not HAVE_SCIP, reason="pyscipopt (the 'global' extra) is not installed")(test))
+#: a test that needs SCIP: the `scip` marker (skipped without PySCIPOpt, tests/conftest.py)
+scip = pytest.mark.scip
 
 
 ID = TOL["identity"]["float64"]

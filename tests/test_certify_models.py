@@ -31,14 +31,7 @@ from fenchel_cvx.certify import (
     to_units,
 )
 
-try:
-    import pyscipopt  # noqa: F401
-
-    HAVE_SCIP = True
-except ImportError:  # pragma: no cover
-    HAVE_SCIP = False
-
-needs_scip = pytest.mark.skipif(not HAVE_SCIP, reason="pyscipopt (the 'global' extra) is not installed")
+needs_scip = pytest.mark.scip  # skipped without PySCIPOpt (tests/conftest.py)
 ID = TOL["identity"]["float64"]
 #: the one tolerance of the comparisons "SCIP lower bound ≤ upper bound": float64 rounding of the final
 #: evaluations (relative); SCIP's own tolerance is *not* granted here (the bounds must hold as printed)

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import HAVE_SCIP
 from tolerances import RATIO
 
 from fenchel_cvx.certify import (
@@ -21,14 +22,7 @@ from fenchel_cvx.certify import (
     tiny_regression,
 )
 
-try:
-    import pyscipopt  # noqa: F401
-
-    HAVE_SCIP = True
-except ImportError:  # pragma: no cover
-    HAVE_SCIP = False
-
-needs_scip = pytest.mark.skipif(not HAVE_SCIP, reason="pyscipopt (the 'global' extra) is not installed")
+needs_scip = pytest.mark.scip  # skipped without PySCIPOpt (tests/conftest.py)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -16,13 +16,6 @@ from fenchel_cvx.blocks import LiftedState, w_block
 from fenchel_cvx.blocks.adaptive import AdaptiveState, adaptive_update
 from fenchel_cvx.training import BCDConfig, mm_then_adaptive, preset, train, tuned
 
-try:
-    import torch
-
-    HAVE_TORCH = True
-except ImportError:  # pragma: no cover
-    HAVE_TORCH = False
-
 
 @pytest.fixture(scope="module")
 def digits_small():
@@ -37,9 +30,11 @@ BASE = dict(epochs=3, batch_size=100, lam=1.0, gamma=[0.03, 0.3], x_iters=5, las
 
 
 # ---- the adaptive step -----------------------------------------------------------------------
-@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")
+@pytest.mark.torch
 def test_adaptive_update_is_adam_on_the_given_gradients():
     """adaptive_update with warm-up 0 is torch.optim.Adam (β = (0.9, 0.999), ε = 1e-8) fed the same gradients."""
+    import torch
+
     rng = np.random.default_rng(0)
     W, b = rng.standard_normal((4, 3)), rng.standard_normal(4)
     pW, pb = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)

@@ -59,18 +59,7 @@ def _fast64(act, loss, kind, layer, gamma):
     return _block(act, loss, kind, layer, gamma).solve_fast()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny problems: one torch thread (multi-threaded reductions stall when the cores are shared)."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _radius(res, ref, mu, rounding):

@@ -51,6 +51,19 @@ def random_state(activation: str = "relu", loss: str = "cross_entropy", sizes: S
                           backend=backend, dtype=dtype, device=device)
 
 
+def perturbed_on_domain(act, V, rng: np.random.Generator, noise: float = 0.3, edge_fraction: float = 0.25):
+    """Activations near ``V`` (numpy, any shape) that reach every branch of ``act``'s conjugate:
+    P(V + ``noise``·N(0, 1)) with P the projection onto dom f*, then a fraction ``edge_fraction`` of the
+    entries set to a finite domain edge (0 for relu; 0 or 1 for sigmoid; ±1 for tanh/hardtanh), drawn at
+    random. Draws from ``rng`` in that order (normal, uniform, choice); returns a new array."""
+    out = act.project_domain(V + noise * rng.normal(size=V.shape))
+    edges = [e for e in act.domain if math.isfinite(e)]
+    if edges:
+        mask = rng.random(out.shape) < edge_fraction
+        out[mask] = rng.choice(edges, size=int(mask.sum()))
+    return out
+
+
 def complete_state(net: FenchelNetwork, rng: np.random.Generator, m: int, X0: ArrayLike | None = None,
                    y: ArrayLike | None = None, noise: float = 0.3, edge_fraction: float = 0.25, backend: str = "numpy",
                    dtype: str = "float64", device: str = "cpu") -> tuple:
@@ -72,16 +85,7 @@ def complete_state(net: FenchelNetwork, rng: np.random.Generator, m: int, X0: Ar
     elif y is None:
         y = rng.normal(size=(k, m))
     fwd, _ = net.forward(X0)
-    Xs = []
-    for X, act in zip(fwd, net.activations):
-        V = X + noise * rng.normal(size=X.shape)
-        V = act.project_domain(V)
-        lo, hi = act.domain
-        edges = [e for e in (lo, hi) if math.isfinite(e)]
-        if edges:
-            mask = rng.random(V.shape) < edge_fraction
-            V[mask] = rng.choice(edges, size=int(mask.sum()))
-        Xs.append(V)
+    Xs = [perturbed_on_domain(act, X, rng, noise, edge_fraction) for X, act in zip(fwd, net.activations)]
     if backend == "torch":
         if not have_torch():
             raise ImportError("backend='torch' needs torch: pip install 'fenchel-cvx[torch]'")
