@@ -453,7 +453,7 @@ def select_learning_rate(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, lrs: S
         raise TrainingDiverged(f"lrs: training diverged at every learning rate {lrs}")
     for _ in range(max_extend if len(lrs) > 1 else 0):
         tried = sorted(results)
-        if len(tried) < 2 or (diverged and max(diverged) > tried[-1] and min(diverged) < tried[0]):
+        if len(tried) < 2:  # no grid ratio to extend with
             break
         score = {v: sign * results[v].final[key] for v in tried}
         best = max(tried, key=score.get)
