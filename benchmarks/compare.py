@@ -39,40 +39,17 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fenchel_cvx import data  # noqa: E402
-from fenchel_cvx.protocol import Axis, Comparison, MethodSpec, compare, default_specs, shipped_specs  # noqa: E402
+from fenchel_cvx.protocol import (  # noqa: E402
+    Comparison,
+    compare,
+    default_specs,
+    network_factory,
+    shipped_specs,
+    smoke_specs,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 THRESHOLDS = {"mnist5k": (0.85, 0.88, 0.90), "fashion-mnist": (0.80, 0.85, 0.88), "digits": (0.8, 0.9)}
-
-
-def make_factory(arch: str, n_features: int, n_classes: int):
-    """``make_net(seed)`` for a width string ("784-300-10") or a conv preset/layer string ("lenet5")."""
-    from fenchel_cvx import ConvFenchelNetwork, FenchelNetwork
-
-    if any(c.isalpha() for c in arch):
-        def make(seed):
-            return ConvFenchelNetwork(arch, seed=seed, dtype="float32")
-        return make
-    sizes = [int(s) for s in arch.split("-")]
-    if sizes[0] != n_features or sizes[-1] != n_classes:
-        raise ValueError(f"--archs: {arch} does not fit {n_features} features and {n_classes} classes")
-
-    def make(seed):
-        return FenchelNetwork(sizes, seed=seed)
-    return make
-
-
-def specs_for(net, methods, quick: bool) -> dict:
-    conv = getattr(net, "maps", None) is not None
-    specs = default_specs(net.L, conv=conv)
-    if quick:  # 2 points each: the protocol, not the numbers
-        specs = {"lifted": MethodSpec("lifted", "lifted", [Axis("lam", [0.3, 1.0], log=True)],
-                                      fixed=specs["lifted"].fixed),
-                 "mm-then-adaptive": MethodSpec("mm-then-adaptive", "lifted", [Axis("w_lr", [3e-3, 1e-2], log=True)],
-                                                fixed=specs["mm-then-adaptive"].fixed),
-                 "adam": MethodSpec("adam", "adam", [Axis("lr", [1e-3, 1e-2], log=True)]),
-                 "sgd": MethodSpec("sgd", "sgd", [Axis("lr", [3e-2, 1e-1], log=True)], fixed={"momentum": 0.9})}
-    return {m: specs[m] for m in methods}
 
 
 def main(argv=None) -> dict:
@@ -115,10 +92,15 @@ def main(argv=None) -> dict:
         # a subset is part of the data set's name in every table and figure
         label = f"{name} ({ds.X_train.shape[1]:,} train)" if args.n_train and not args.quick else name
         for arch in args.archs:
-            make_net = make_factory(arch, ds.n_features, ds.n_classes)
+            try:
+                make_net = network_factory(arch, ds.n_features, ds.n_classes)
+            except ValueError as e:
+                p.error(f"--archs: {e}")
             net0 = make_net(0)
-            specs = specs_for(net0, args.methods, args.quick)
-            untuned = {} if args.no_defaults else shipped_specs(net0.L, conv=getattr(net0, "maps", None) is not None)
+            conv = getattr(net0, "maps", None) is not None
+            specs = smoke_specs(net0.L, args.methods, conv=conv) if args.quick else default_specs(net0.L, conv=conv)
+            specs = {m: specs[m] for m in args.methods}
+            untuned = {} if args.no_defaults else shipped_specs(net0.L, conv=conv)
             log(f"{name} {arch}: {ds.X_train.shape[1]} training / {ds.X_test.shape[1]} test samples; budgets "
                 + ", ".join(f"{m} {s.budget}" for m, s in specs.items()))
             cmp = compare(specs, make_net, ds, epochs=args.epochs, tuning_epochs=args.tuning_epochs,

@@ -40,7 +40,7 @@ import numpy as np
 from .validation import check_int
 
 __all__ = ["Axis", "MethodSpec", "TuneResult", "Comparison", "tune", "compare", "default_specs", "shipped_specs",
-           "final_runs"]
+           "smoke_specs", "network_factory", "final_runs"]
 
 LIFTED = "lifted"
 BACKPROP = ("adam", "sgd")
@@ -146,6 +146,34 @@ def default_specs(n_hidden: int = 1, lifted_axes=None, conv: bool = False) -> di
         "sgd": MethodSpec("sgd", "sgd", [Axis("lr", [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], log=True),
                                          Axis("rho", wd, log=True)], fixed={"momentum": 0.9}),
     }
+
+
+def smoke_specs(n_hidden: int = 1, methods: Sequence[str] = ("lifted", "mm-then-adaptive", "adam", "sgd"),
+                conv: bool = False) -> dict:
+    """Two grid points per method (λ_0, the adaptive step, the learning rates), the other options as in
+    :func:`default_specs`: for smoke tests of the protocol (``benchmarks/compare.py --quick``, the paper figures'
+    quick mode), not for numbers."""
+    specs = default_specs(n_hidden, conv=conv)
+    axes = {"lifted": Axis("lam", [0.3, 1.0], log=True), "mm-then-adaptive": Axis("w_lr", [3e-3, 1e-2], log=True),
+            "adam": Axis("lr", [1e-3, 1e-2], log=True), "sgd": Axis("lr", [3e-2, 1e-1], log=True)}
+    unknown = sorted(set(methods) - set(axes))
+    if unknown:
+        raise ValueError(f"methods: unknown {unknown}; known: {sorted(axes)}")
+    return {m: MethodSpec(m, specs[m].kind, [axes[m]], fixed=specs[m].fixed) for m in methods}
+
+
+def network_factory(arch: str, n_features: int, n_classes: int) -> Callable:
+    """``make_net(seed)`` for :func:`compare`: a width string ``"784-300-10"`` (a dense
+    :class:`~fenchel_cvx.FenchelNetwork`, checked against the data's ``n_features`` and ``n_classes``) or a conv
+    preset / layer string (``"lenet5"``; a float32 :class:`~fenchel_cvx.conv.ConvFenchelNetwork`)."""
+    from . import ConvFenchelNetwork, FenchelNetwork
+
+    if any(c.isalpha() for c in arch):
+        return lambda seed: ConvFenchelNetwork(arch, seed=seed, dtype="float32")
+    sizes = [int(s) for s in arch.split("-")]
+    if sizes[0] != n_features or sizes[-1] != n_classes:
+        raise ValueError(f"arch: {arch} does not fit {n_features} features and {n_classes} classes")
+    return lambda seed: FenchelNetwork(sizes, seed=seed)
 
 
 def shipped_specs(n_hidden: int = 1, conv: bool = False) -> dict:

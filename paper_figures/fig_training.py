@@ -65,40 +65,24 @@ def stored(arch: str, results_dir: str | None = None) -> list:
     return [found[k] for k in sorted(found)]
 
 
-def quick_specs(net, methods) -> dict:
-    """Two grid points per method (the protocol, not the numbers)."""
-    from fenchel_cvx.protocol import Axis, MethodSpec, default_specs
-
-    specs = default_specs(net.L, conv=getattr(net, "maps", None) is not None)
-    axes = {"lifted": Axis("lam", [0.3, 1.0], log=True), "mm-then-adaptive": Axis("w_lr", [3e-3, 1e-2], log=True),
-            "adam": Axis("lr", [1e-3, 1e-2], log=True), "sgd": Axis("lr", [3e-2, 1e-1], log=True)}
-    return {m: MethodSpec(m, specs[m].kind, [axes[m]], fixed=specs[m].fixed) for m in methods}
-
-
-def make_factory(arch: str, n_features: int, n_classes: int):
-    """``make_net(seed)`` for a width string ("784-300-10") or a conv preset/layer string ("lenet5"), float32."""
-    from fenchel_cvx import ConvFenchelNetwork, FenchelNetwork
-
-    if any(c.isalpha() for c in arch):
-        return lambda seed: ConvFenchelNetwork(arch, seed=seed, dtype="float32")
-    sizes = [int(s) for s in arch.split("-")]
-    if sizes[0] != n_features or sizes[-1] != n_classes:
-        raise ValueError(f"arch: {arch} does not fit {n_features} features and {n_classes} classes")
-    return lambda seed: FenchelNetwork(sizes, seed=seed)
-
-
 def run_quick(cache, p: dict, section: str):
     """The protocol at the size of ``p`` (QUICK), cached; returns the Comparison."""
     from fenchel_cvx import data
-    from fenchel_cvx.protocol import Comparison, compare, shipped_specs
+    from fenchel_cvx.protocol import (
+        Comparison,
+        compare,
+        network_factory,
+        shipped_specs,
+        smoke_specs,
+    )
 
     def work():
         ds = data.load(p["dataset"], dtype=np.float32).subset(p["n_train"], p["n_test"], seed=0)
-        make_net = make_factory(p["arch"], ds.n_features, ds.n_classes)
+        make_net = network_factory(p["arch"], ds.n_features, ds.n_classes)
         net0 = make_net(0)
         conv = getattr(net0, "maps", None) is not None
-        cmp = compare(quick_specs(net0, p["methods"]), make_net, ds, epochs=p["epochs"], batch_size=p["batch_size"],
-                      tuning_seeds=p["tuning_seeds"], final_seeds=p["final_seeds"], threads=1,
+        cmp = compare(smoke_specs(net0.L, p["methods"], conv=conv), make_net, ds, epochs=p["epochs"],
+                      batch_size=p["batch_size"], tuning_seeds=p["tuning_seeds"], final_seeds=p["final_seeds"], threads=1,
                       untuned=shipped_specs(net0.L, conv=conv), dataset=p["dataset"], arch=p["arch"],
                       reference="adam" if "adam" in p["methods"] else p["methods"][0])
         return cmp.to_dict()

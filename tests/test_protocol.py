@@ -134,3 +134,16 @@ def test_benchmark_script_quick(tmp_path, load_script):
     (tmp_path / "c.png").unlink()
     mod.main(["--replot", "--out", str(tmp_path / "c")])
     assert (tmp_path / "c.md").read_text() == md and (tmp_path / "c.png").is_file()
+
+
+def test_network_factory_and_smoke_specs():
+    from fenchel_cvx.protocol import network_factory, smoke_specs
+
+    make = network_factory("64-8-10", 64, 10)
+    assert make(0).sizes == [64, 8, 10] and make(3).W[0].shape == (8, 64)
+    with pytest.raises(ValueError, match="arch: 784-300-10 does not fit 64 features"):
+        network_factory("784-300-10", 64, 10)
+    specs = smoke_specs(1, ["adam", "lifted"])
+    assert list(specs) == ["adam", "lifted"] and all(s.budget == 2 for s in specs.values())
+    with pytest.raises(ValueError, match="methods: unknown"):
+        smoke_specs(1, ["rmsprop"])
