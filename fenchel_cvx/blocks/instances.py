@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..activations import Activation
 from ..arrays import ArrayLike
 from ..backend import have_torch
 from ..network import FenchelNetwork
@@ -51,7 +52,8 @@ def random_state(activation: str = "relu", loss: str = "cross_entropy", sizes: S
                           backend=backend, dtype=dtype, device=device)
 
 
-def perturbed_on_domain(act, V, rng: np.random.Generator, noise: float = 0.3, edge_fraction: float = 0.25):
+def perturbed_on_domain(act: Activation, V: np.ndarray, rng: np.random.Generator, noise: float = 0.3,
+                        edge_fraction: float = 0.25) -> np.ndarray:
     """Activations near ``V`` (numpy, any shape) that reach every branch of ``act``'s conjugate:
     P(V + ``noise``·N(0, 1)) with P the projection onto dom f*, then a fraction ``edge_fraction`` of the
     entries set to a finite domain edge (0 for relu; 0 or 1 for sigmoid; ±1 for tanh/hardtanh), drawn at
