@@ -79,7 +79,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 def _load(args):
     import numpy as np
 
-    from ..certify import parse_arch, tiny_problem
+    from ..certify import tiny_problem
+    from ..certify.examples import parse_arch
     from ..network import FenchelNetwork
 
     sizes = parse_arch(args.arch) if args.arch else [args.features, args.hidden, 1]

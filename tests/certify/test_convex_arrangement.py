@@ -1,4 +1,4 @@
-"""Hyperplane arrangements and the exact dual oracle (fenchel_cvx.certify.arrangement).
+"""Hyperplane arrangements and the exact dual oracle (fenchel_cvx.certify.twolayer.arrangement).
 
 Properties over random data (features x samples): the sweep enumeration equals the LP enumeration;
 the oracle's supremum is never below a brute-force search (dense w on the circle plus every
@@ -14,15 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tolerances import RATIO, TOL
 
-from fenchel_cvx.certify.arrangement import (
+from fenchel_cvx.certify.twolayer import exact_zero_sum
+from fenchel_cvx.certify.twolayer.arrangement import (
     chambers_at,
     cone_facets,
     data_matrix,
     dual_oracle,
     enumerate_patterns_sweep,
 )
-from fenchel_cvx.certify.convex import enumerate_patterns, max_chambers
-from fenchel_cvx.certify.twolayer import exact_zero_sum
+from fenchel_cvx.certify.twolayer.reference import enumerate_patterns, max_chambers
 
 BRUTE = TOL["oracle_vs_brute_rel"]
 

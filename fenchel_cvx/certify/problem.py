@@ -3,8 +3,8 @@ r"""Validation of a tiny certification problem, shared by every certificate.
 A problem is a :class:`~fenchel_cvx.FenchelNetwork` (its architecture, activations, loss, λ and ρ;
 its current weights are ignored) together with data ``X0`` (d x m, one column per sample) and
 targets ``y`` (k x m, or m integer labels for the cross-entropy). :func:`check_problem` accepts
-exactly what the global models of :mod:`fenchel_cvx.certify.scip` represent and rejects anything
-else with a :class:`~fenchel_cvx.certify.errors.ScopeError` that names the argument and lists
+exactly what the global models of :mod:`fenchel_cvx.certify.scip.solve` represent and rejects anything
+else with a :class:`~fenchel_cvx.certify.problem.ScopeError` that names the argument and lists
 what is supported:
 
 * dense networks ``[d, n_1, k]`` or ``[d, n_1, n_2, k]`` (one or two hidden layers);
@@ -30,12 +30,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import is_torch, to_numpy64
+from ..errors import FenchelError
 from ..network import FenchelNetwork
-from .errors import NoLowerBoundError, ScopeError
 
-__all__ = ["SUPPORTED", "SUPPORTED_ACTIVATIONS", "SUPPORTED_LOSSES", "NOT_MODELLED", "GLOBAL_LIMITS", "TinyProblem",
+__all__ = ["ScopeError", "NoLowerBoundError", "SUPPORTED", "SUPPORTED_ACTIVATIONS", "SUPPORTED_LOSSES", "NOT_MODELLED", "GLOBAL_LIMITS", "TinyProblem",
            "check_problem", "check_dense", "check_network", "copy_network", "require_scip", "expand_multipliers",
            "multipliers_kind", "relative_gap"]
+
+
+class ScopeError(FenchelError, ValueError):
+    """The problem lies outside what the global models represent (architecture, activation, loss, size);
+    the message names the argument and lists what is supported."""
+
+
+class NoLowerBoundError(ScopeError):
+    """No certified lower bound exists for this problem as posed (e.g. no weight decay: the search space is
+    unbounded and the infimum need not be attained), so the certificates refuse it rather than return one."""
+
 
 SUPPORTED_ACTIVATIONS = ("relu", "leaky_relu", "hardtanh")
 SUPPORTED_LOSSES = ("squared", "cross_entropy")

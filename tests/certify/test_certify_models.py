@@ -15,20 +15,19 @@ from tolerances import RATIO, TOL
 from fenchel_cvx import FenchelNetwork, activations
 from fenchel_cvx.certify import (
     check_problem,
-    divergences,
-    expand_multipliers,
-    from_units,
     lbfgs_train,
-    lifted_lbfgs,
-    lifted_objective_and_grad,
-    lifted_value,
-    multipliers_kind,
-    network_boxes,
-    output_head,
     solve_relaxation,
     solve_standard,
     tiny_problem,
-    to_units,
+)
+from fenchel_cvx.certify.problem import expand_multipliers, multipliers_kind
+from fenchel_cvx.certify.scip.boxes import network_boxes, output_head
+from fenchel_cvx.certify.scip.unit_model import from_units, to_units
+from fenchel_cvx.certify.upper import (
+    divergences,
+    lifted_lbfgs,
+    lifted_objective_and_grad,
+    relaxation_value,
 )
 
 needs_scip = pytest.mark.scip  # skipped without PySCIPOpt (tests/conftest.py)
@@ -91,13 +90,13 @@ def test_multipliers_expand_and_judge():
     W, b = net.W, net.b
     Xs = [np.abs(rng.normal(size=(3, 5))), np.abs(rng.normal(size=(2, 5)))]
     # per layer: the network's own judge; per sample: loss + reg + weighted divergences
-    assert lifted_value(net, X0, y, W, b, Xs, [1.0, 3.0]) == net.lifted_objective(X0, y, Xs, W, b, lam=[1.0, 3.0])
+    assert relaxation_value(net, X0, y, W, b, Xs, [1.0, 3.0]) == net.lifted_objective(X0, y, Xs, W, b, lam=[1.0, 3.0])
     B = divergences(net, X0, W, b, Xs)
     terms = net.lifted_terms(X0, y, Xs, W, b, lam=[0.0, 0.0])
     want = terms.loss + terms.reg + sum(float(np.sum(a * Bl)) for a, Bl in zip(mu, B)) / m
-    assert_allclose(lifted_value(net, X0, y, W, b, Xs, mu), want, **ID)
+    assert_allclose(relaxation_value(net, X0, y, W, b, Xs, mu), want, **ID)
     # F_μ(W, forward(W)) = J(W) for any multipliers
-    assert_allclose(lifted_value(net, X0, y, W, b, net.forward(X0)[0], mu), net.objective(X0, y), **ID)
+    assert_allclose(relaxation_value(net, X0, y, W, b, net.forward(X0)[0], mu), net.objective(X0, y), **ID)
 
 
 def test_per_entry_gradient_matches_finite_differences():
@@ -109,15 +108,15 @@ def test_per_entry_gradient_matches_finite_differences():
     b = [rng.normal(size=v.shape) for v in net.b]
     Xs = [rng.normal(size=(3, 6))]
     F, gW, gb, gX = lifted_objective_and_grad(net, X0, Y, W, b, Xs, mu)
-    assert_allclose(F, lifted_value(net, X0, y, W, b, Xs, mu), **ID)
+    assert_allclose(F, relaxation_value(net, X0, y, W, b, Xs, mu), **ID)
     h, g = 1e-6, TOL["gradient"]["float64"]
     for arr, grad in ((W[0], gW[0]), (b[0], gb[0]), (W[1], gW[1]), (Xs[0], gX[0])):
         for idx in [tuple(i) for i in np.argwhere(np.ones(arr.shape, bool))[:5]]:
             old = arr[idx]
             arr[idx] = old + h
-            Fp = lifted_value(net, X0, y, W, b, Xs, mu)
+            Fp = relaxation_value(net, X0, y, W, b, Xs, mu)
             arr[idx] = old - h
-            Fm = lifted_value(net, X0, y, W, b, Xs, mu)
+            Fm = relaxation_value(net, X0, y, W, b, Xs, mu)
             arr[idx] = old
             assert_allclose(grad[idx], (Fp - Fm) / (2 * h), **g)
 
@@ -194,7 +193,7 @@ def test_lower_bounds_below_independent_upper_bounds(name):
     assert rF.dual <= min(Js) * (1 + ROUND)  # weak duality, through the certified number
     # the returned points are judged by the network / the shared lifted judge
     assert_allclose(net.objective(X0, y, rJ.W, rJ.b), rJ.judged, **ID)
-    assert_allclose(lifted_value(net, X0, y, rF.W, rF.b, rF.Xs, mu), rF.judged, **ID)
+    assert_allclose(relaxation_value(net, X0, y, rF.W, rF.b, rF.Xs, mu), rF.judged, **ID)
 
 
 @needs_scip

@@ -4,13 +4,13 @@ Two models, chosen automatically (``model="auto"``):
 
 * the **unit-scaled model** (this module) for one hidden ReLU layer with a scalar output head — ``[d, n, 1]``
   with the squared loss, and ``[d, n, 2]`` with the cross-entropy, which is exactly the logistic loss of the
-  output difference (:func:`~fenchel_cvx.certify.bounds.output_head`) — the fastest, exploiting positive
+  output difference (:func:`~fenchel_cvx.certify.scip.boxes.output_head`) — the fastest, exploiting positive
   homogeneity and the sign symmetry of the output weights (its "ball" head for k ≥ 2 outputs is available
   with ``model="unit"``; the direct model's Lipschitz cuts make that one the default there);
-* the **direct model** (:mod:`fenchel_cvx.certify.direct`) for everything else
+* the **direct model** (:mod:`fenchel_cvx.certify.scip.direct`) for everything else
   :func:`~fenchel_cvx.certify.check_problem` accepts: one or two hidden layers, relu / leaky_relu /
   hardtanh, squared loss or cross-entropy, k outputs (boxes from
-  :func:`~fenchel_cvx.certify.bounds.network_boxes`).
+  :func:`~fenchel_cvx.certify.scip.boxes.network_boxes`).
 
 Both solve min J, and min F_μ with multipliers μ_l[i, j] > 0 (one per neuron and sample; a scalar λ is
 the special case μ ≡ λ; the unit-scaled model takes multipliers shared by the units of the layer,
@@ -47,7 +47,7 @@ At every minimiser s = u₊ and g = u₋, so s·g = 0: the model adds SOS1(s̃_i
 SCIP branch on the sign of ũ_ij and turns B into ½(s − v)² (u ≥ 0) or ½v² + v·g (u ≤ 0). The
 remaining nonconvex terms are p̃_ij ≥ ṽ_ij g̃_ij and θ_i ≤ τ_i².
 
-Every variable lies in a perspective box τ_i·[lo, hi] from :mod:`fenchel_cvx.certify.bounds`,
+Every variable lies in a perspective box τ_i·[lo, hi] from :mod:`fenchel_cvx.certify.scip.boxes`,
 and these cuts, valid at some global minimiser, are added: Σ_i τ_i ≤ F̄; τ_i ≥ τ_{i+1} within a
 sign group; Σ_j (z_j − y_j) = 0 (stationarity in c); for F_λ, which is C¹ in the first layer,
 the stationarity in the unpenalised bias, Σ_j s̃_ij = Σ_j ṽ_ij, and in the weights,
@@ -78,7 +78,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._problem import (
+from ..problem import (
     SUPPORTED,
     check_problem,
     copy_network,
@@ -87,9 +87,9 @@ from ._problem import (
     relative_gap,
     require_scip,
 )
-from .bounds import network_boxes, output_head, unit_bounds
+from ..upper import divergences, lbfgs_polish, lbfgs_train, lifted_lbfgs, relaxation_value
+from .boxes import network_boxes, output_head, unit_bounds
 from .direct import DirectModel
-from .upper import divergences, lbfgs_polish, lbfgs_train, lifted_lbfgs, lifted_value
 
 __all__ = ["GlobalResult", "solve_relaxation", "solve_standard", "to_units", "from_units", "canonical_units",
            "unit_model_applies",
@@ -223,7 +223,7 @@ def _solve(problem, relaxed, mu, incumbent, time_limit, gap, seed, feastol, comp
             W_inc, b_inc, Xs_inc, Fbar = Wl, bl, Xl, Fl
 
     def judge(W_, b_, X_):
-        return lifted_value(net, X0, y, W_, b_, X_, mu) if relaxed else net.objective(X0, y, W_, b_)
+        return relaxation_value(net, X0, y, W_, b_, X_, mu) if relaxed else net.objective(X0, y, W_, b_)
 
     if model == "auto":  # the unit-scaled model where it is strongest: scalar heads (sign patterns)
         unit = unit_model_applies(problem, mu if relaxed else None) and output_head(problem).kind == "sign"

@@ -7,7 +7,7 @@ are n_{l+1} x m, Z is k x m; multipliers μ_l are n_{l+1} x m (one per neuron an
 
 Variables: W_l, b_l, U_l (pre-activations), X_{l+1} (activations), Z (logits), E_j (loss of sample j),
 A_l ≥ ρ_l/2‖W_l‖² (a convex quadratic), and per hidden entry the pieces below. Every variable lies in
-the box of :func:`~fenchel_cvx.certify.bounds.network_boxes`, which contains a global minimiser (the
+the box of :func:`~fenchel_cvx.certify.scip.boxes.network_boxes`, which contains a global minimiser (the
 derivation is in that module). U_0 = W_0X0 + b_0 is linear; U_l = W_lX_l + b_l (l ≥ 1) and
 Z = W_LX_L + b_L are bilinear equalities, which SCIP relaxes by McCormick envelopes on the boxes and
 branches on.
@@ -54,8 +54,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._problem import require_scip
-from .bounds import NetworkBoxes, input_geometry
+from ..problem import require_scip
+from .boxes import NetworkBoxes, input_geometry
 
 __all__ = ["DirectModel"]
 
@@ -64,7 +64,7 @@ class DirectModel:
     """The SCIP model of the module docstring for a validated problem.
 
     ``relaxed``: F_μ (``mu`` = one n_{l+1} x m array per hidden layer) or J; ``boxes`` from
-    :func:`~fenchel_cvx.certify.bounds.network_boxes` for the same (relaxed, μ, F̄); ``cuts``: add the
+    :func:`~fenchel_cvx.certify.scip.boxes.network_boxes` for the same (relaxed, μ, F̄); ``cuts``: add the
     valid cuts. After ``M.optimize()``, :meth:`solution` returns SCIP's best point as (W, b, Xs).
     """
 

@@ -14,13 +14,12 @@ from scipy.special import expit, xlogy
 
 from ...backend import to_numpy
 from ...network import FenchelNetwork
-from .._problem import check_dense
-from ..arrangement import (
+from ..problem import ScopeError, check_dense
+from .arrangement import (
     ORACLE_DIMS,
     U_ROUND,
     data_matrix,
 )
-from ..errors import ScopeError
 
 SUPPORTED_CONVEX_FAST = (
     "two-layer ReLU networks with d in {1, 2, 3} features, weight decay rho_0, rho_1 > 0 (biases unpenalised), "

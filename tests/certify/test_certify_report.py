@@ -9,21 +9,19 @@ from conftest import HAVE_SCIP
 from tolerances import RATIO
 
 from fenchel_cvx.certify import (
-    OVERLAP_RTOL,
     LowerBound,
     UpperBound,
     certify,
-    convex_primal_provider,
     dual_ascent,
     lbfgs_provider,
     lbfgs_train,
-    scip_standard_provider,
     tiny_problem,
     tiny_regression,
 )
+from fenchel_cvx.certify.report import OVERLAP_RTOL, convex_primal_provider, scip_standard_provider
 
 needs_scip = pytest.mark.scip  # skipped without PySCIPOpt (tests/conftest.py)
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

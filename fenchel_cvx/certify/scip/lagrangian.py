@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linprog
 
-from ._problem import check_problem
-from .scip import solve_relaxation
+from ..problem import check_problem
+from .solve import solve_relaxation
 
 __all__ = ["DualResult", "dual_ascent", "KINDS"]
 

@@ -1,6 +1,6 @@
 r"""Finite variable bounds for the global models, derived from weight decay and an incumbent.
 
-The global models (:mod:`fenchel_cvx.certify.scip`) use the *unit-scaled* variables of a
+The global models (:mod:`fenchel_cvx.certify.scip.solve`) use the *unit-scaled* variables of a
 one-hidden-layer ReLU network with one output: unit i has output sign s_i = ±1, a scale
 τ_i ≥ 0 (its share of the objective), first-layer weights w̃_i, bias b̃_i, and per sample
 j the pre-activation ũ_ij = w̃_i·x_j + b̃_i and activation ṽ_ij (the network's X_1 entry
@@ -50,7 +50,7 @@ Without biases (``bias=False``) b̃ = c = 0 and |ũ_ij| ≤ τ_i‖x_j‖/β. Wi
 sample instead of λ, each per-sample quantity uses μ_j and each "some sample j" argument the worst μ_j.
 Shapes: per-sample coefficient arrays have shape (m,) (one entry per column of X0).
 
-**The general model** (:func:`network_boxes`, used by :mod:`fenchel_cvx.certify.direct` for every
+**The general model** (:func:`network_boxes`, used by :mod:`fenchel_cvx.certify.scip.direct` for every
 other supported problem: one or two hidden layers, relu / leaky_relu(a) / hardtanh, squared loss or
 cross-entropy, k outputs) works in the network's own variables W_l, b_l, U_l (pre-activations), X_{l+1}
 (forward activations for J, free lifted variables for F_μ, multipliers μ_l[i, j] > 0). A *global

@@ -48,9 +48,11 @@ import cvxpy as cp
 import numpy as np
 from scipy.optimize import linprog
 
-from ._problem import check_problem, copy_network
+from ..problem import check_problem, copy_network
 from .arrangement import ORACLE_DIMS, SWEEP_DIMS, data_matrix, enumerate_patterns_sweep
-from .twolayer import TwoLayerProblem, certified_dual_bound, sparsify_units, units_to_weights
+from .dual import certified_dual_bound
+from .program import TwoLayerProblem
+from .recovery import sparsify_units, units_to_weights
 
 __all__ = ["ConvexResult", "enumerate_patterns", "max_chambers", "convex_reference", "SUPPORTED_CONVEX"]
 
@@ -71,7 +73,7 @@ def enumerate_patterns(X0, bias: bool = True, max_patterns: int = 5000) -> np.nd
     added one at a time and each chamber keeps an interior point; a chamber is split by the next
     hyperplane iff the LP {σ_k x̃_k·u ≥ 1 (k < j), ±x̃_j·u ≥ 1} is feasible for both signs. Returns a
     P x m 0/1 array. Raises ValueError when the bound :func:`max_chambers` exceeds ``max_patterns``.
-    For d ≤ 2 the sort-based sweep :func:`~fenchel_cvx.certify.arrangement.enumerate_patterns_sweep`
+    For d ≤ 2 the sort-based sweep :func:`~fenchel_cvx.certify.twolayer.arrangement.enumerate_patterns_sweep`
     is much faster and gives the same set.
     """
     X0 = np.asarray(X0, dtype=float)

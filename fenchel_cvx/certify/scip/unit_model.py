@@ -1,7 +1,7 @@
 r"""The unit-scaled global model of one-hidden-layer ReLU networks (SCIP), and the map between networks and units.
 
-See :mod:`fenchel_cvx.certify.scip` for the reformulation (positive homogeneity: each unit's cost becomes
-β‖w̃‖ for J and √(2ρ₁Ẽ) for F_λ), the perspective boxes (:mod:`fenchel_cvx.certify.bounds`) and what the
+See :mod:`fenchel_cvx.certify.scip.solve` for the reformulation (positive homogeneity: each unit's cost becomes
+β‖w̃‖ for J and √(2ρ₁Ẽ) for F_λ), the perspective boxes (:mod:`fenchel_cvx.certify.scip.boxes`) and what the
 bounds rest on. Shapes: X0 is d x m; a unit's per-sample arrays have shape (m,).
 """
 
@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 
-from ._problem import (
+from ..problem import (
     require_scip,
 )
-from .bounds import UnitBounds, output_head
+from .boxes import UnitBounds, output_head
 
 __all__ = ["UnitModel", "to_units", "from_units", "canonical_units", "arrange_units"]
 
@@ -50,7 +50,7 @@ def to_units(problem, W, b, Xs=None, lam=None):
     (``lam``: the scalar λ or the per-sample multipliers μ, shape (m,)).
 
     Returns ``(signs, units)``: units = dict(w (n x d), b (n,), V (n x m), c (k,), tau (n,), e (n x k));
-    with a sign head (:func:`~fenchel_cvx.certify.bounds.output_head`) e = signs[:, None], with a ball
+    with a sign head (:func:`~fenchel_cvx.certify.scip.boxes.output_head`) e = signs[:, None], with a ball
     head e_i = a_i/‖a_i‖ and ``signs`` is None. For J (``lam=None``) V is the forward pass and
     τ_i = β‖w̃_i‖, for F_μ τ_i = √(2ρ_1Ẽ_i). The model objective at this point is ≤ J(W, b) (resp.
     F_μ(W, b, Xs)), with equality for balanced units (and, for the logistic head, W_1[1] = −W_1[0]).

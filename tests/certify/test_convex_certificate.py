@@ -17,15 +17,8 @@ import pytest
 from tolerances import RATIO, TOL
 
 from fenchel_cvx import FenchelNetwork
-from fenchel_cvx.certify import (
-    certify,
-    convex_reference,
-    lbfgs_provider,
-    lbfgs_train,
-    tiny_regression,
-)
-from fenchel_cvx.certify.arrangement import enumerate_patterns_sweep
-from fenchel_cvx.certify.convex_instances import classification_2d
+from fenchel_cvx.certify import certify, lbfgs_provider, lbfgs_train, tiny_regression
+from fenchel_cvx.certify.examples import classification_2d
 from fenchel_cvx.certify.twolayer import (
     ConvexScopeError,
     LogisticTerms,
@@ -38,6 +31,8 @@ from fenchel_cvx.certify.twolayer import (
     solve_restricted_cvxpy,
     solve_restricted_fast,
 )
+from fenchel_cvx.certify.twolayer.arrangement import enumerate_patterns_sweep
+from fenchel_cvx.certify.twolayer.reference import convex_reference
 
 TWIN = TOL["convex_twin_rel"]
 CLOSED = TOL["convex_closed_rel"]

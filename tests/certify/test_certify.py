@@ -16,22 +16,21 @@ from fenchel_cvx.certify import (
     UpperBound,
     certify,
     check_problem,
-    convex_reference,
-    enumerate_patterns,
-    from_units,
     lbfgs_train,
-    lifted_lbfgs,
-    lifted_objective_and_grad,
-    max_chambers,
-    objective_and_grad,
-    require_scip,
     solve_relaxation,
     solve_standard,
     tiny_regression,
-    to_units,
-    unit_bounds,
 )
-from fenchel_cvx.certify.scip import canonical_units
+from fenchel_cvx.certify.problem import require_scip
+from fenchel_cvx.certify.scip.boxes import unit_bounds
+from fenchel_cvx.certify.scip.solve import canonical_units
+from fenchel_cvx.certify.scip.unit_model import from_units, to_units
+from fenchel_cvx.certify.twolayer.reference import (
+    convex_reference,
+    enumerate_patterns,
+    max_chambers,
+)
+from fenchel_cvx.certify.upper import lifted_lbfgs, lifted_objective_and_grad, objective_and_grad
 
 #: a test that needs SCIP: the `scip` marker (skipped without PySCIPOpt, tests/conftest.py)
 scip = pytest.mark.scip
@@ -39,7 +38,7 @@ scip = pytest.mark.scip
 
 ID = TOL["identity"]["float64"]
 # SCIP's certificates hold up to its feasibility tolerance (1e-8 here, ~1e-4 relative on τ = √energy,
-# see fenchel_cvx.certify.scip); the convex reference is exact up to CLARABEL's accuracy (~1e-8).
+# see fenchel_cvx.certify.scip.solve); the convex reference is exact up to CLARABEL's accuracy (~1e-8).
 #: SCIP's relative gap limit in these solves (a solver setting): upper bounds are optimal to it
 GAP = 1e-3
 SLACK = TOL["block_objective_rel"]["float32"]  # 1e-4 relative
