@@ -235,7 +235,7 @@ class FenchelNetwork:
         with U_l computed from the lifted X_l and Z from X_L (sums over the columns of X0).
 
         The one evaluator of the lifted objective: :meth:`lifted_terms` and the trainers combine these
-        sums as F_λ = (ℓ + Σ_l λ_l Σ B_l)/m + Σ ρ_l/2 ‖W_l‖² (:meth:`lifted_value`); the Dask runner adds
+        sums as F_λ = (ℓ + Σ_l λ_l Σ B_l)/m + Σ ρ_l/2 ‖W_l‖² (:meth:`lifted_from_sums`); the Dask runner adds
         them over shards first.
         """
         prev = [X0] + list(Xs)
@@ -246,7 +246,7 @@ class FenchelNetwork:
         Z = self.affine(self.L, W[self.L], b[self.L], prev[self.L])
         return float(self.loss.value(Y, Z)), divs
 
-    def lifted_value(self, loss_sum: float, div_sums: Sequence[float], m: int, lam: ArrayLike,
+    def lifted_from_sums(self, loss_sum: float, div_sums: Sequence[float], m: int, lam: ArrayLike,
                      W: Sequence[Array]) -> float:
         """F_λ = (ℓ + Σ_l λ_l Σ B_l)/m + Σ_l ρ_l/2 ‖W_l‖² from the sums of :meth:`lifted_sums` over m samples."""
         total = 0.0

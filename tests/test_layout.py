@@ -111,7 +111,7 @@ def test_no_cross_module_private_names():
 def test_the_checker_catches_what_it_should(tmp_path):
     """The AST check itself: each forbidden form is flagged, the allowed ones are not."""
     src = tmp_path / "probe.py"
-    src.write_text("import fenchel_cvx.backend as B\nfrom fenchel_cvx.training import data as D\n"
+    src.write_text("import fenchel_cvx.backend as B\nfrom fenchel_cvx.training import batches as D\n"
                    "from fenchel_cvx.network import _x\nfrom _fig_util import save\n"
                    "B._torch_module()\nD._y\nself._z\n")
     got = [text for _line, text in _violations(str(src))]

@@ -63,7 +63,7 @@ def json_safe(obj: Any) -> Any:
 
 
 def data_fingerprint(data: dict) -> dict:
-    """Fingerprints of the prepared data (:func:`~fenchel_cvx.training.data.prepare_data`): per split
+    """Fingerprints of the prepared data (:func:`~fenchel_cvx.training.batches.prepare_data`): per split
     ``train``/``val``/``test``, the shapes and a BLAKE2b digest of the inputs and targets in float64."""
     out = {}
     for split, (xk, yk) in {"train": ("X", "Y"), "val": ("X_val", "Y_val"), "test": ("X_test", "Y_test")}.items():
