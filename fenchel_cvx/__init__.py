@@ -24,9 +24,7 @@ first use (``fc.blocks``, ``fc.train``...), and torch/CVXPY only when a torch ar
 problem appears.
 """
 
-from __future__ import annotations
-
-import importlib
+import importlib as _importlib
 
 from . import log as _log  # noqa: F401 - installs the package logger's NullHandler
 from .errors import (
@@ -76,7 +74,7 @@ __all__ = ["FenchelNetwork", "ConvFenchelNetwork", "LiftedTerms", "train", "BCDC
 def __getattr__(name):
     if name in _LAZY:
         module, attr = _LAZY[name]
-        mod = importlib.import_module(module)
+        mod = _importlib.import_module(module)
         value = mod if attr is None else getattr(mod, attr)
         globals()[name] = value
         return value
@@ -84,4 +82,5 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    """The public names (``__all__``): what ``dir(fenchel_cvx)`` and tab completion show."""
+    return sorted(__all__)

@@ -19,7 +19,7 @@ TYPED = ["fenchel_cvx.activations", "fenchel_cvx.network", "fenchel_cvx.conv", "
          "fenchel_cvx.commands.certify", "fenchel_cvx.training.loop", "fenchel_cvx.training.config",
          "fenchel_cvx.training.history", "fenchel_cvx.training.checkpoint", "fenchel_cvx.training.batches", "fenchel_cvx.training.backprop",
          "fenchel_cvx.training.presets", "fenchel_cvx.training.executor", "fenchel_cvx.training.cluster",
-         "fenchel_cvx.training.dask", "fenchel_cvx.blocks.crosscheck", "fenchel_cvx.blocks.instances",
+         "fenchel_cvx.training.dask", "fenchel_cvx.blocks.check_external", "fenchel_cvx.blocks.instances",
          "fenchel_cvx.torch_modules"]
 OPTIONAL = {"fenchel_cvx.estimators": "sklearn", "fenchel_cvx.training.dask": "distributed",
             "fenchel_cvx.training.cluster": "distributed", "fenchel_cvx.torch_modules": "torch",

@@ -27,7 +27,7 @@ ALLOWED = {
     ("test_train.py", "F[-1] < F[0] - 0.001"): "a decrease the training must achieve (a property, not a slack)",
     ("test_conv_train.py", "F[-1] < F[0] - 0.001"): "a decrease the training must achieve (a property, not a slack)",
     ("test_conv_train.py", "np.abs(w - w0).max() > 0.001"): "the weights must move by more than this (a property)",
-    ("test_protocol.py", "res.grid['lr'][-1] > 0.003"): "a grid point: the extended grid goes past its old edge 3e-3",
+    ("test_comparison.py", "res.grid['lr'][-1] > 0.003"): "a grid point: the extended grid goes past its old edge 3e-3",
 }
 
 

@@ -20,7 +20,7 @@ samples.
 
 from ..errors import SolverError
 from .base import Block, BlockResult, default_tol, solve_cvxpy
-from .crosscheck import CrossCheckReport, cross_check
+from .check_external import CrossCheckReport, cross_check
 from .state import LiftedState, w_block, x_block
 from .w_blocks import HiddenWBlock, LastWBlock
 from .x_blocks import HiddenXBlock, LastXBlock

@@ -352,11 +352,11 @@ class _ConvWBlock(Block):
         return Xs
 
     def _inner_weights(self, X, W, b, W_prev, b_prev):
-        conv = lambda a, name, shape: None if a is None else like(check_array(a, name, shape), X)  # noqa: E731
-        W = conv(W, "W", self.map.weight_shape)
-        W_prev = conv(W_prev, "W_prev", self.map.weight_shape)
-        b = conv(b, "b", self.map.bias_shape)
-        b_prev = conv(b_prev, "b_prev", self.map.bias_shape)
+        on_x = lambda a, name, shape: None if a is None else like(check_array(a, name, shape), X)  # noqa: E731
+        W = on_x(W, "W", self.map.weight_shape)
+        W_prev = on_x(W_prev, "W_prev", self.map.weight_shape)
+        b = on_x(b, "b", self.map.bias_shape)
+        b_prev = on_x(b_prev, "b_prev", self.map.bias_shape)
         mat = lambda a: None if a is None else self.map.weight_matrix(a)  # noqa: E731
         return mat(W), b, mat(W_prev), b_prev
 

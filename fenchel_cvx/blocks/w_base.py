@@ -40,16 +40,16 @@ class WBlockBase(Block):
             raise ValueError(f"{self.kind}: rho + gamma must be > 0 (W has no strongly convex term and the block "
                              f"may have no minimiser), got rho={rho}, gamma={gamma}")
         bias = bool(bias)
-        conv = lambda a: like(a, X)  # noqa: E731
-        W = xp.zeros((n_out, n_in), like=X) if W is None else conv(check_array(W, "W", (n_out, n_in)))
+        on_x = lambda a: like(a, X)  # noqa: E731
+        W = xp.zeros((n_out, n_in), like=X) if W is None else on_x(check_array(W, "W", (n_out, n_in)))
         if b is None:
             b = xp.zeros((n_out,), like=X)
         else:
-            b = conv(check_array(b, "b", (n_out,)))
+            b = on_x(check_array(b, "b", (n_out,)))
             if not bias and xp.any(b != 0):
                 raise ValueError("b: must be zero when bias=False")
-        W_prev = W if W_prev is None else conv(check_array(W_prev, "W_prev", (n_out, n_in)))
-        b_prev = b if b_prev is None else conv(check_array(b_prev, "b_prev", (n_out,)))
+        W_prev = W if W_prev is None else on_x(check_array(W_prev, "W_prev", (n_out, n_in)))
+        b_prev = b if b_prev is None else on_x(check_array(b_prev, "b_prev", (n_out,)))
         if not bias:
             b_prev = xp.zeros((n_out,), like=X)
         return X, rho, gamma, W, b, W_prev, b_prev, bias
@@ -89,7 +89,8 @@ class WBlockBase(Block):
             setattr(blk, k, v)
         return blk
 
-    def _conv(self, a):
+    def _on_backend(self, a):
+        """``a`` on the block's backend, dtype and device (those of X)."""
         return like(a, self.X)
 
     def name(self) -> str:
@@ -100,10 +101,10 @@ class WBlockBase(Block):
         if not isinstance(sol, (tuple, list)) or len(sol) != 2:
             raise TypeError(f"{what}: expected a pair (W, b)")
         W, b = sol
-        W = self._conv(check_array(W, f"{what} W", (self.n_out, self.n_in)))
+        W = self._on_backend(check_array(W, f"{what} W", (self.n_out, self.n_in)))
         if b is None:
             b = self.xp.zeros((self.n_out,), like=self.X)
-        b = self._conv(check_array(b, f"{what} b", (self.n_out,)))
+        b = self._on_backend(check_array(b, f"{what} b", (self.n_out,)))
         if not self.bias and self.xp.any(b != 0):
             raise ValueError(f"{what} b: must be zero when the block has no bias")
         return W, b
@@ -130,7 +131,7 @@ class WBlockBase(Block):
         diagnostic, not certified (A1 = 0 and dom H* are checked only to the tolerance ``a1_tol``, default
         1e3·eps·max|A|·m; −inf outside). Certified bounds: :meth:`certified_bound`."""
         xp = self.xp
-        A = self._conv(check_array(A, "A", (self.n_out, self.m)))
+        A = self._on_backend(check_array(A, "A", (self.n_out, self.m)))
         Hs = self.term.conj(A)
         if not math.isfinite(Hs):
             return -math.inf
@@ -261,10 +262,10 @@ class WBlockBase(Block):
     # ---- fast paths --------------------------------------------------------------------------
     def _glm(self, f64: bool):
         """The Newton-CG solver of this block, in the working dtype or (``f64``) in float64 on the same backend."""
-        conv = as_float64 if f64 else (lambda a: a)
-        term = DataTerm(self.loss, conv(self.Y), self.term.w) if f64 else self.term
-        Theta_prev = conv(self._augment_rows(self.W_prev, self.b_prev))
-        return GLMSolver(term, augment(conv(self.X), self.bias), self.rho, self.gamma, Theta_prev, self.bias)
+        in_dtype = as_float64 if f64 else (lambda a: a)
+        term = DataTerm(self.loss, in_dtype(self.Y), self.term.w) if f64 else self.term
+        Theta_prev = in_dtype(self._augment_rows(self.W_prev, self.b_prev))
+        return GLMSolver(term, augment(in_dtype(self.X), self.bias), self.rho, self.gamma, Theta_prev, self.bias)
 
     def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 200,
                    max_cg: int | None = None) -> BlockResult:
