@@ -62,7 +62,8 @@ from .adaptive import adaptive_update
 from .base import Block, BlockResult
 from .glm import DataTerm
 from .instances import complete_state
-from .w_blocks import HiddenWBlock, LastWBlock, data_term_of, write_layer
+from .mm import Proximal
+from .w_blocks import HiddenWBlock, LastWBlock, write_layer
 from .x_blocks import HiddenXBlock, LastXBlock
 
 __all__ = ["ConvHiddenXBlock", "ConvLastXBlock", "ConvHiddenWBlock", "ConvLastWBlock", "CONV_BLOCKS",
@@ -237,24 +238,17 @@ class _ConvWBlock(Block):
             self._inner = self._build()
         return self._inner
 
-    @classmethod
-    def _from_state_inner(cls, state, l, term_loss, weight, gamma, W_prev, b_prev, **attrs):
-        """The conv block of layer l at a LiftedState (trusted): the dense block on the design matrix, built lazily."""
-        mp = state.net.maps[l]
-        X, target = state.inputs(l), state.target(l)
-        W, b = state.W[l], state.b[l]
-        mat = lambda a: None if a is None else mp.weight_matrix(a)  # noqa: E731
+    def _trusted(self, lmap, X, target, loss, weight, head, W, b, prox: Proximal, layer):
+        """Store trusted data (``validate=False``): the dense block on the design matrix is built on first use, as
+        ``INNER(D, Y_d, *head, ρ, γ, W_mat, b, ...)`` with the data term's weight ``weight`` of the natural layout."""
+        mat = lambda a: None if a is None else lmap.weight_matrix(a)  # noqa: E731
 
         def build():
-            return cls.INNER.from_arrays(mp.design(X), mp.to_design_rows(target), term_loss, weight,
-                                         float(state.net.rho[l]), float(gamma), mp.weight_matrix(W), b, mat(W_prev),
-                                         b_prev, state.net.bias, l, **{k: v for k, v in attrs.items() if k != "loss"})
+            return self.INNER(lmap.design(X), lmap.to_design_rows(target), *head, prox.rho, prox.gamma, mat(W), b,
+                              mat(prox.W_prev), prox.b_prev, prox.bias, layer, weight=weight, validate=False)
 
-        blk = cls.__new__(cls)
-        for k, v in attrs.items():
-            setattr(blk, k, v)
-        return blk._wrap(mp, build, X, target, l, term=DataTerm(term_loss, target, weight), current=(W, b),
-                         rho=float(state.net.rho[l]), gamma=float(gamma), bias=bool(state.net.bias))
+        return self._wrap(lmap, build, X, target, layer, term=DataTerm(loss, target, weight), current=(W, b),
+                          rho=prox.rho, gamma=prox.gamma, bias=prox.bias)
 
     @property
     def current(self):
@@ -379,7 +373,13 @@ class ConvHiddenWBlock(_ConvWBlock):
     INNER = HiddenWBlock
 
     def __init__(self, X, Y, lmap, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
-                 bias=True, layer=None):
+                 bias=True, layer=None, *, validate=True):
+        if not validate:  # trusted (from_state): W, b given, ``activation`` an Activation
+            self.act, self.lam = activation, lam
+            self._trusted(lmap, X, Y, _losses.FenchelYoungLoss(activation), lam / X.shape[1], (activation, lam),
+                          W, b, Proximal(rho, gamma, W if W_prev is None else W_prev,
+                                         b if b_prev is None else b_prev, bias), layer)
+            return
         self.map = _check_map(lmap)
         X = check_array(X, "X", (lmap.n_in, None))
         m = X.shape[1]
@@ -402,9 +402,9 @@ class ConvHiddenWBlock(_ConvWBlock):
         """W-block of weight layer ``layer`` (< L) at a LiftedState (trusted); H = (λ_l/m)·FY(φ_l) on the design
         layout (the same sum as on the natural layout). ``U`` is not used (the inner block forms W_mat D + b)."""
         l = int(layer)
-        loss, weight = data_term_of(state.net, l, state.lam, state.m)
-        return cls._from_state_inner(state, l, loss, weight, gamma, W_prev, b_prev, act=loss.act,
-                                     lam=float(state.lam[l]))
+        net = state.net
+        return cls(state.inputs(l), state.target(l), net.maps[l], net.activations[l], float(state.lam[l]),
+                   float(net.rho[l]), float(gamma), state.W[l], state.b[l], W_prev, b_prev, net.bias, l, validate=False)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvHiddenWBlock:
@@ -439,7 +439,13 @@ class ConvLastWBlock(_ConvWBlock):
     INNER = LastWBlock
 
     def __init__(self, X, Y, lmap, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None, bias=True,
-                 layer=None):
+                 layer=None, *, validate=True):
+        if not validate:  # trusted (from_state): W, b given, ``loss`` a Loss and Y its k x m targets
+            self.loss = loss
+            self._trusted(lmap, X, Y, loss, 1.0 / X.shape[1], (loss,), W, b,
+                          Proximal(rho, gamma, W if W_prev is None else W_prev, b if b_prev is None else b_prev,
+                                   bias), layer)
+            return
         self.map = _check_map(lmap)
         if lmap.is_conv:
             raise ValueError(f"lmap: the output layer must be dense, got {lmap!r}")
@@ -467,8 +473,9 @@ class ConvLastWBlock(_ConvWBlock):
                    U=None) -> ConvLastWBlock:
         """W-block of the output layer at a LiftedState (trusted): the dense block on pools(X_L)."""
         net = state.net
-        loss, weight = data_term_of(net, net.L, state.lam, state.m)
-        return cls._from_state_inner(state, net.L, loss, weight, gamma, W_prev, b_prev, loss=loss)
+        L = net.L
+        return cls(state.inputs(L), state.Y, net.maps[L], net.loss, float(net.rho[L]), float(gamma), state.W[L],
+                   state.b[L], W_prev, b_prev, net.bias, L, validate=False)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvLastWBlock:

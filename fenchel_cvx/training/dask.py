@@ -88,7 +88,7 @@ import numpy as np
 
 from ..arrays import ArrayLike
 from ..blocks.glm import DataTerm
-from ..blocks.mm import ridge_solve, ridge_system, split_theta
+from ..blocks.mm import Proximal, ridge_solve, ridge_system, split_theta
 from ..blocks.w_blocks import data_term_of
 from ..errors import SchedulerUnreachable
 from ..log import get_logger
@@ -302,7 +302,7 @@ class DaskExecutor(LiftedExecutor):
 
     def _ridge(self, l, G, gamma, kappa, W, b):
         """Factor of κG + D and Θ_c D for layer l at its weights (W, b) (:func:`fenchel_cvx.blocks.mm.ridge_system`)."""
-        return ridge_system(S.unpack_lower(G), kappa, float(self.net.rho[l]), gamma, W, b, self.net.bias)
+        return ridge_system(S.unpack_lower(G), kappa, Proximal(float(self.net.rho[l]), gamma, W, b, self.net.bias))
 
     # ---- one mini-batch ----------------------------------------------------------------
     def update(self, state: LiftedBCDState, idx: np.ndarray | None, schedule: Schedule) -> LiftedBCDState:
