@@ -27,6 +27,7 @@ problem appears.
 import importlib as _importlib
 
 from . import log as _log  # noqa: F401 - installs the package logger's NullHandler
+from ._version import __version__
 from .errors import (
     FenchelError,
     FileFormatError,
@@ -37,8 +38,6 @@ from .errors import (
     TrainingDiverged,
 )
 from .network import FenchelNetwork, LiftedTerms
-
-__version__ = "0.1.0"
 
 #: name -> (module, attribute or None for the module itself), imported on first access
 _LAZY = {

@@ -161,16 +161,16 @@ class FenchelNetwork:
         """The feed-forward network as a ``torch.nn.Sequential`` (a copy of the weights; torch's convention,
         samples x features: rows (m, d) → logits (m, k); conv networks take images (m, C, H, W), or rows with
         ``flat_input=True``). See :mod:`fenchel_cvx.interop`; :func:`fenchel_cvx.from_torch` is the inverse."""
-        from .interop import to_torch
+        from .torch_export import to_torch
 
         return to_torch(self, device=device, dtype=dtype, flat_input=flat_input)
 
     def save(self, path: PathLike) -> str:
         """Write the network (architecture, activations, loss, λ, ρ, bias, dtype, weights) to ``path`` in the
         model format of :mod:`fenchel_cvx.model_io`; :func:`fenchel_cvx.load` reads it back. Returns the path."""
-        from .model_io import save
+        from .model_format import write_model
 
-        return save(self, path)
+        return write_model(self, path)
 
     # ---- validation -------------------------------------------------------------
     def check_input(self, X0: ArrayLike, min_samples: int = 0) -> Array:

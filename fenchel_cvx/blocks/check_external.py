@@ -146,7 +146,7 @@ def cross_check(solvers: dict, activations: Sequence[str] | None = None, losses:
         samples per instance, seed. ``conv=True`` uses the small conv instances of ``random_conv_state``.
     reference_solver : the CVXPY solver of the references (CLARABEL, SCS, ...).
     """
-    from . import BLOCKS
+    from .kinds import BLOCKS
 
     registry, instance = BLOCKS, None
     if conv:
