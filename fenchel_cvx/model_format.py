@@ -39,7 +39,7 @@ FORMAT_VERSION = 1
 # ======================================================================================
 # the network's specification (JSON-ready), shared with the checkpoints
 # ======================================================================================
-def layer_to_dict(spec) -> dict:
+def layer_to_dict(spec: Conv2d | Dense | AvgPool2d | Flatten) -> dict:
     """A layer spec (Conv2d, Dense, AvgPool2d, Flatten) as JSON (the ``layers`` entries)."""
     if isinstance(spec, Conv2d):
         return {"type": "Conv2d", "out_channels": spec.out_channels, "kernel": list(spec.kernel),
@@ -53,7 +53,7 @@ def layer_to_dict(spec) -> dict:
     raise TypeError(f"layers: cannot save a {type(spec).__name__} layer spec")
 
 
-def layer_from_dict(d: dict):
+def layer_from_dict(d: dict) -> Conv2d | Dense | AvgPool2d | Flatten:
     """Inverse of :func:`layer_to_dict`."""
     kind = d["type"]
     if kind == "Conv2d":
