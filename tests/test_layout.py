@@ -22,6 +22,7 @@ import importlib.util
 import inspect
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 
@@ -288,3 +289,29 @@ def test_the_cycle_finder_finds_cycles(tmp_path):
     graph = import_graph(mods)
     assert graph["pkg.c"] == {"pkg.a"}      # the TYPE_CHECKING import does not count
     assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
+
+
+@pytest.mark.parametrize("doc, heading", [("README.md", "## Layout"), (os.path.join("docs", "design.md"), "## §8 Layout")])
+def test_layout_sections_name_every_module(doc, heading):
+    """The README's Layout section and docs/design.md §8 match the tree: every module and sub-package of the
+    library (certify/'s inside aside: its own section) is named, and every ``.py`` name they give exists."""
+    with open(os.path.join(ROOT, doc), encoding="utf-8") as fh:
+        text = fh.read()
+    section = text[text.index(heading):]
+    section = section[: section.find("\n## ", 1)] if "\n## " in section[1:] else section
+    files = {os.path.relpath(p, os.path.join(ROOT, "fenchel_cvx")) for p in _library_modules().values()}
+    named = set()
+    for rel in files:
+        parts = rel.split(os.sep)
+        if parts[0] == "certify":
+            continue
+        name = parts[-1]
+        if name == "__init__.py":
+            name = parts[-2] + "/" if len(parts) > 1 else name
+        named.add(name)
+    missing = sorted(n for n in named if n not in section)
+    assert not missing, f"{doc} ({heading}) does not name {missing}"
+    basenames = {os.path.basename(r) for r in files}
+    tests_and_docs = {"build_api.py", "conftest.py", "tolerances.py"}
+    stale = sorted({n for n in re.findall(r"\b([a-z_]+\.py)\b", section)} - basenames - tests_and_docs)
+    assert not stale, f"{doc} ({heading}) names files that do not exist: {stale}"
