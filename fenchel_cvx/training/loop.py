@@ -35,7 +35,7 @@ from ..arrays import ArrayLike
 from ..backend import check_backend, to_numpy
 from ..errors import FileFormatError, TrainingDiverged, diverged_message
 from ..log import verbose_level
-from ..model_io import network_spec
+from ..model_format import network_spec
 from ..network import FenchelNetwork
 from ..validation import check_bool, check_int, check_output_file, check_path
 from .batches import batch_order, eval_subset, prepare_data
