@@ -241,6 +241,7 @@ class BackpropExecutor(StepExecutor):
         return rec
 
     def record_fields(self, schedule: Schedule) -> dict:
+        """The learning rate of the run (``lr``)."""
         return {"lr": float(self.config.lr)}
 
     @contextlib.contextmanager
@@ -258,5 +259,6 @@ class BackpropExecutor(StepExecutor):
                 torch.set_num_threads(old)
 
     def synchronize(self) -> None:
+        """Wait for queued CUDA work (timings)."""
         if self.device.type == "cuda":
             self.torch.cuda.synchronize()

@@ -189,6 +189,9 @@ class LiftedExecutor(StepExecutor):
                               adaptive=[AdaptiveState() for _ in range(L + 1)], hidden=hidden)
 
     def schedule(self, state: LiftedBCDState, epoch: int) -> Schedule:
+        """λ, γ and the configuration of the epoch after ``epoch`` completed ones
+        (:func:`~fenchel_cvx.training.config.lifted_schedule` from the state's λ_0, γ_0), with the per-layer
+        ``w_lr`` and ``w_curvature`` (L+1,)."""
         cfg, lam, gamma = lifted_schedule(self.config, epoch, state.lam0, state.gamma0)
         n = len(state.gamma0)
         return Schedule(cfg, epoch, self.batches_per_epoch, lam=lam, gamma=gamma,
@@ -196,12 +199,14 @@ class LiftedExecutor(StepExecutor):
                         w_curvature=np.asarray(per_layer(cfg.w_curvature, n, "w_curvature"), dtype=float))
 
     def record_fields(self, schedule: Schedule) -> dict:
+        """λ (L,) and γ (L+1,) of the epoch as lists, and the phase index when the config has phases."""
         out = {"lam": schedule.lam.tolist(), "gamma": schedule.gamma.tolist()}
         if self.config.phases:
             out["phase"] = self.config.phase_index(max(schedule.epoch - 1, 0))
         return out
 
     def start_phase(self, state: LiftedBCDState) -> LiftedBCDState:
+        """``state`` without inertia buffers and with fresh adaptive moments (a phase starts afresh)."""
         from ..blocks.adaptive import AdaptiveState
 
         n = len(state.W)
@@ -218,6 +223,7 @@ class LiftedExecutor(StepExecutor):
 
     @property
     def batches_per_epoch(self) -> int:
+        """⌈m / batch size⌉ for the mini-batch schedule, 1 for full batch (the adaptive steps' warm-up unit)."""
         cfg = self.config
         if cfg.schedule != "minibatch":
             return 1

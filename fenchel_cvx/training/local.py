@@ -25,7 +25,7 @@ block objective does not exceed the current one (F_λ never rises for a fixed λ
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,10 @@ from ..backend import is_torch, namespace, synchronize, to_backend, to_numpy
 from ..blocks import LiftedState, w_block, x_block
 from .batches import eval_subset
 from .executor import LiftedBCDState, LiftedExecutor, Schedule
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ..network import FenchelNetwork
+    from .config import BCDConfig
 
 __all__ = ["LocalExecutor"]
 
@@ -45,7 +49,7 @@ class LocalExecutor(LiftedExecutor):
         self.init_hidden = init_hidden
 
     # ---- placement -----------------------------------------------------------------------
-    def init_state(self, net, data: dict, cfg) -> LiftedBCDState:
+    def init_state(self, net: FenchelNetwork, data: dict, cfg: BCDConfig) -> LiftedBCDState:
         self.net, self.config = net, cfg
         self.L = net.L
         # samples as contiguous rows (m x d), used through the transposed view (d x m)
@@ -132,6 +136,9 @@ class LocalExecutor(LiftedExecutor):
         return W, b, None
 
     def update(self, state: LiftedBCDState, idx, schedule: Schedule) -> LiftedBCDState:
+        """One mini-batch on the columns ``idx`` or, full batch (``idx`` None), one sweep (module docstring);
+        returns the new state (new lists of weights and inertia buffers; the adaptive W-steps' moments are updated
+        in place, as torch's optimisers do: keep the returned state)."""
         if schedule.cfg.schedule == "fullbatch":
             return self._fullbatch_sweep(state, schedule)
         return self._minibatch_step(state, self._cols(self.X, idx), self._cols(self.Y, idx), schedule)
@@ -219,4 +226,5 @@ class LocalExecutor(LiftedExecutor):
         return rec
 
     def synchronize(self) -> None:
+        """Wait for queued device work on the data's device (timings)."""
         synchronize(self.X)
