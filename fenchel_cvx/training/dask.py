@@ -93,7 +93,7 @@ from ..blocks.w_blocks import data_term_of
 from ..errors import SchedulerUnreachable
 from ..log import get_logger
 from ..network import FenchelNetwork
-from ..validation import check_number, check_output_file
+from ..validation import check_int, check_number, check_output_file
 from . import shard as S
 from .batches import eval_subset, prepare_data
 from .cluster import connect, need_dask
@@ -482,8 +482,7 @@ def train_distributed(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: A
     cfg = resolve_config(net, config, overrides, "train_distributed")
     check_scope(net, cfg)
     check_number(connect_timeout, "connect_timeout", lo=0.0, strict=True)
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every: expected an integer >= 1, got {checkpoint_every!r}")
+    check_int(checkpoint_every, "checkpoint_every", 1)
     if checkpoint is not None:
         check_output_file(checkpoint, "checkpoint")
     if n_shards is not None and (isinstance(n_shards, bool) or not isinstance(n_shards, (int, np.integer)) or n_shards < 1):
