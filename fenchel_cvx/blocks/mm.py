@@ -25,9 +25,26 @@ sums them over shards and calls :func:`ridge_system` / :func:`ridge_solve` once.
 
 from __future__ import annotations
 
-from ..backend import namespace
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["augment", "ridge_system", "ridge_solve", "split_theta", "mm_steps", "gram_augmented", "times_augmented_T"]
+from ..backend import NotSPDError, namespace
+
+__all__ = ["Proximal", "augment", "ridge_system", "ridge_solve", "split_theta", "mm_steps", "proximal_mm_steps",
+           "gram_augmented", "times_augmented_T"]
+
+
+@dataclass(frozen=True)
+class Proximal:
+    r"""The regularisation of a W-block, R(W, b) = ρ/2‖W‖² + γ/2 (‖W − W_prev‖² + ‖b − b_prev‖²), and its bias
+    flag: ``rho`` = ρ ≥ 0 (weight decay), ``gamma`` = γ ≥ 0 (proximal weight), the proximal centre ``W_prev``
+    (n_out x n_in) and ``b_prev`` (n_out,), and ``bias`` (False: b stays 0). Trusted (the blocks validate it)."""
+
+    rho: float
+    gamma: float
+    W_prev: Any
+    b_prev: Any
+    bias: bool = True
 
 
 def augment(X, bias: bool):
@@ -48,8 +65,9 @@ def split_theta(Theta, bias: bool):
     return Theta, namespace(Theta).zeros((Theta.shape[0],), like=Theta)
 
 
-def ridge_system(G, kappa: float, rho: float, gamma: float, W_pre, b_pre, bias: bool):
-    r"""The weight-space ridge system of an MM step from the Gram matrix G = X̃X̃ᵀ.
+def ridge_system(G, kappa: float, prox: Proximal):
+    r"""The weight-space ridge system of an MM step from the Gram matrix G = X̃X̃ᵀ, for the regularisation
+    ``prox`` (ρ, γ and the centre W_pre = ``prox.W_prev``, b_pre = ``prox.b_prev``).
 
     Returns ``(F, Cd)``: F the Cholesky factor of M = κG + D (D = ρ+γ on the weight columns, γ on
     the bias column) and Cd = Θ_c D = [γ W_pre | γ b_pre]; a step is then Θ = :func:`ridge_solve`
@@ -57,6 +75,7 @@ def ridge_system(G, kappa: float, rho: float, gamma: float, W_pre, b_pre, bias: 
     not numerically positive definite (non-finite data).
     """
     xp = namespace(G)
+    rho, gamma, W_pre, b_pre, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     r_w, r_b = float(rho + gamma), float(gamma)
     if r_w <= 0:
         raise ValueError("rho + gamma: the MM step needs rho + gamma > 0 (a strongly convex majoriser)")
@@ -106,10 +125,10 @@ def times_augmented_T(T, X, bias: bool):
     return out
 
 
-def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_steps: int = 1, U_c=None,
-             curvature: float = 1.0):
-    r"""``n_steps`` MM steps (module docstring) of the block with data term ``term`` and proximal centre
-    (W_pre, b_pre), starting from the point whose pre-activation is ``U``.
+def mm_steps(term, X, U, prox: Proximal, n_steps: int = 1, U_c=None, curvature: float = 1.0):
+    r"""``n_steps`` MM steps (module docstring) of the block with data term ``term`` and regularisation ``prox``
+    (ρ, γ, proximal centre (W_pre, b_pre) = (``prox.W_prev``, ``prox.b_prev``), bias), starting from the point
+    whose pre-activation is ``U``.
 
     ``term`` supplies ∇H and κ (:class:`fenchel_cvx.blocks.glm.DataTerm`). The start enters only through
     U; the centre through Θ_c (and, in sample space, Θ_c X̃, computed from ``U_c`` = W_pre X + b_pre 1ᵀ;
@@ -126,12 +145,13 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
     """
     xp = namespace(X)
     n_in, m = X.shape
+    rho, gamma, W_pre, b_pre, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     r_w = float(rho + gamma)
     if r_w <= 0:
         raise ValueError("rho + gamma: the MM step needs rho + gamma > 0 (a strongly convex majoriser)")
     kappa = term.kappa * float(curvature)
     if curvature == 0.0:
-        return _linearised_steps(term, X, U, W_pre, b_pre, rho, gamma, bias, n_steps)
+        return _linearised_steps(term, X, U, prox, n_steps)
     if not kappa > 0:
         raise ValueError(f"kappa: the MM step needs a positive curvature bound, got {kappa}")
     s = gamma / r_w
@@ -175,7 +195,7 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
         b = (b_pre + (kappa / r_b) * xp.sum(R, axis=1)) if bias else xp.zeros((W.shape[0],), like=X)
         return W, b, Uk
     # weight space: Θ (κ X̃X̃ᵀ + D) = κ T X̃ᵀ + Θ_c D, with X̃X̃ᵀ, T X̃ᵀ and Θ X̃ = W X + b 1ᵀ computed without X̃
-    F, Cd = ridge_system(gram_augmented(X, bias), kappa, rho, gamma, W_pre, b_pre, bias)
+    F, Cd = ridge_system(gram_augmented(X, bias), kappa, prox)
     Theta = None
     for _ in range(n_steps):
         T = term.grad(Uk)
@@ -191,9 +211,10 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
     return (*split_theta(Theta, bias), Uk)
 
 
-def _linearised_steps(term, X, U, W_pre, b_pre, rho, gamma, bias, n_steps):
+def _linearised_steps(term, X, U, prox: Proximal, n_steps):
     """η = 0 (:func:`mm_steps`): proximal gradient steps on the linearised data term, centred at (W_pre, b_pre)."""
     xp = namespace(X)
+    rho, gamma, W_pre, b_pre, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     if bias and gamma <= 0:
         raise ValueError("gamma: the linearised W-step (w_curvature = 0) needs gamma > 0 for the bias")
     r_w = float(rho + gamma)
@@ -204,3 +225,30 @@ def _linearised_steps(term, X, U, W_pre, b_pre, rho, gamma, bias, n_steps):
         b = (b_pre - xp.sum(G, axis=1) / gamma) if bias else xp.zeros((W.shape[0],), like=X)
         Uk = W @ X + b[:, None]
     return W, b, Uk
+
+
+def proximal_mm_steps(term, X, U, W, b, prox: Proximal, iters: int, name: str = "w_block"):
+    r"""MM steps (:func:`mm_steps`) from (W, b) (pre-activation ``U``) with the extra proximal term δ/2‖Θ − Θ_k‖²: the fallback
+    of the W-blocks' ``solve_fixed`` when the ridge system has no Cholesky factor (ρ + γ ≈ 0, collinear inputs).
+
+    Each step minimises the majoriser plus δ/2‖Θ − Θ_k‖², i.e. the MM step of the block with proximal weight
+    γ + δ towards ((γ W_prev + δ W_k)/(γ + δ), (γ b_prev + δ b_k)/(γ + δ)): still monotone in P. δ starts at
+    1e-8·(κ(‖X‖² + m) + 1) and grows ×100 until the factorisation succeeds. Returns (W, b, U, δ).
+    """
+    xp = namespace(X)
+    m = X.shape[1]
+    gamma, W_prev, b_prev = prox.gamma, prox.W_prev, prox.b_prev
+    delta = 1e-8 * (term.kappa * (float(xp.sum(X * X)) + m) + 1.0)
+    for _ in range(12):
+        try:
+            Wk, bk, Uk = W, b, U
+            for _s in range(iters):
+                g2 = gamma + delta
+                Wc, bc = (gamma * W_prev + delta * Wk) / g2, (gamma * b_prev + delta * bk) / g2
+                step = Proximal(prox.rho, g2, Wc, bc, prox.bias)
+                Wk, bk, Uk = mm_steps(term, X, Uk, step, n_steps=1, U_c=Wc @ X + bc[:, None])
+            return Wk, bk, Uk, delta
+        except NotSPDError:
+            delta *= 100.0
+    raise NotSPDError(f"{name}: the MM ridge system has no Cholesky factor even with a proximal term "
+                      f"{delta:.1e} (non-finite data?)")

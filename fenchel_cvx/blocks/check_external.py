@@ -33,7 +33,7 @@ A row *agrees* (``ok``) when, with ``tol`` = 1e-7 (float64) or 1e-4 (float32) ti
 Example -- a deliberately wrong output-layer solver (one majorise–minimise step instead of a solve, and a
 bound that is not one) is caught, and the library's own fast path, wrapped as an external solver, passes::
 
-    from fenchel_cvx.blocks.crosscheck import cross_check
+    from fenchel_cvx.blocks.check_external import cross_check
 
     def sloppy(block):                           # one MM ridge step from the current weights
         sol = block.solve_fixed(iters=1).solution
@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import Block, BlockResult
-from .check import CheckRow, format_table, run_checks, summary
+from .check_library import CheckRow, format_table, run_checks, summary
 
 __all__ = ["cross_check", "CrossCheckReport", "as_block_result", "external_solver", "load_solver"]
 
@@ -146,7 +146,7 @@ def cross_check(solvers: dict, activations: Sequence[str] | None = None, losses:
         samples per instance, seed. ``conv=True`` uses the small conv instances of ``random_conv_state``.
     reference_solver : the CVXPY solver of the references (CLARABEL, SCS, ...).
     """
-    from . import BLOCKS
+    from .kinds import BLOCKS
 
     registry, instance = BLOCKS, None
     if conv:

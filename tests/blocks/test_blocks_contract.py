@@ -8,7 +8,7 @@ from tolerances import RATIO, TOL
 
 from fenchel_cvx import activations, losses
 from fenchel_cvx.blocks import BLOCKS
-from fenchel_cvx.blocks.check import combinations
+from fenchel_cvx.blocks.check_library import combinations
 from fenchel_cvx.blocks.instances import random_state
 from fenchel_cvx.cli import main
 

@@ -1,4 +1,4 @@
-"""The fair-comparison protocol (fenchel_cvx.protocol): grids that extend at their edges, equal budgets,
+"""The fair-comparison protocol (fenchel_cvx.comparison): grids that extend at their edges, equal budgets,
 disjoint seeds, interleaved final runs and the report's views. Tiny sizes (digits subsets, 1-2 epochs)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fenchel_cvx import FenchelNetwork, data
-from fenchel_cvx.protocol import Axis, Comparison, MethodSpec, compare, final_runs, tune
+from fenchel_cvx.comparison import Axis, Comparison, MethodSpec, compare, final_runs, tune
 
 pytest.importorskip("torch")
 
@@ -90,7 +90,7 @@ def test_compare_end_to_end_small(digits):
 
 
 def test_untuned_methods_join_the_final_runs_only(digits):
-    from fenchel_cvx.protocol import shipped_specs
+    from fenchel_cvx.comparison import shipped_specs
 
     specs = {"adam": MethodSpec("adam", "adam", [Axis("lr", [1e-3, 1e-2], log=True)])}
     cmp = compare(specs, make_net, digits, epochs=1, batch_size=100, tuning_seeds=(100,), final_seeds=(0,),
@@ -137,7 +137,7 @@ def test_benchmark_script_quick(tmp_path, load_script):
 
 
 def test_network_factory_and_smoke_specs():
-    from fenchel_cvx.protocol import network_factory, smoke_specs
+    from fenchel_cvx.comparison import network_factory, smoke_specs
 
     make = network_factory("64-8-10", 64, 10)
     assert make(0).sizes == [64, 8, 10] and make(3).W[0].shape == (8, 64)

@@ -80,7 +80,7 @@ def depends_on(cls) -> tuple:
 
 def combinations(kinds, activations, losses, registry=None):
     """(kind, activation, loss) triples, each factor only where the block depends on it."""
-    from . import BLOCKS
+    from .kinds import BLOCKS
 
     registry = BLOCKS if registry is None else registry
     out = []
@@ -100,8 +100,8 @@ def check_one(kind, activation, loss, backends=("numpy-float64",), sizes=(6, 5, 
 
     ``registry``: kind -> block class (default BLOCKS); ``instance(activation, loss, m=, seed=, backend=,
     dtype=, device=)`` makes the random state (default: ``random_state`` with ``sizes``); ``solve(block)``
-    replaces the fast path (a :class:`BlockResult`; :mod:`fenchel_cvx.blocks.crosscheck`)."""
-    from . import BLOCKS
+    replaces the fast path (a :class:`BlockResult`; :mod:`fenchel_cvx.blocks.check_external`)."""
+    from .kinds import BLOCKS
 
     cls = (BLOCKS if registry is None else registry)[kind]
     if instance is None:
@@ -158,8 +158,8 @@ def run_checks(kinds=None, activations=None, losses=None, backends=("numpy-float
                sizes=(6, 5, 4, 3), m=12, seed=0, solver="CLARABEL", device="cpu", progress=True,
                registry=None, instance=None, solvers=None):
     """Run :func:`check_one` over all combinations; returns the list of rows. ``solvers``: kind -> ``solve(block)``
-    replacing the fast path of that kind (:func:`fenchel_cvx.blocks.crosscheck.cross_check`)."""
-    from . import BLOCKS
+    replacing the fast path of that kind (:func:`fenchel_cvx.blocks.check_external.cross_check`)."""
+    from .kinds import BLOCKS
 
     BLOCKS = BLOCKS if registry is None else registry
     kinds = list(BLOCKS) if kinds is None else list(kinds)

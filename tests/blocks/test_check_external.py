@@ -1,4 +1,4 @@
-"""The cross-check harness for external block solvers (fenchel_cvx.blocks.crosscheck, check-blocks --external).
+"""The cross-check harness for external block solvers (fenchel_cvx.blocks.check_external, check-blocks --external).
 
 A deliberately wrong solver is flagged for each way of being wrong (suboptimal, infeasible, an invalid claimed
 bound, NaN, an exception), and the library's own fast paths, wrapped as external solvers, pass.
@@ -13,7 +13,7 @@ import pytest
 from tolerances import RATIO
 
 from fenchel_cvx.blocks import BLOCKS, cross_check
-from fenchel_cvx.blocks.crosscheck import as_block_result
+from fenchel_cvx.blocks.check_external import as_block_result
 
 KINDS = tuple(BLOCKS)
 
