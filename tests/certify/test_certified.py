@@ -304,7 +304,7 @@ def test_fixed_budget_w_step_survives_a_singular_ridge_system():
 # finding 6: check-blocks must check something and name what it skipped
 # ---------------------------------------------------------------------------------------------
 def test_check_blocks_fails_when_it_checks_nothing(capsys, monkeypatch):
-    from fenchel_cvx.blocks import check
+    from fenchel_cvx.blocks import check_library as check
 
     monkeypatch.setattr(check, "have_torch", lambda: False)
     rc = main(["check-blocks", "--backends", "torch-float32", "--quiet"])
