@@ -25,7 +25,7 @@ sums them over shards and calls :func:`ridge_system` / :func:`ridge_solve` once.
 
 from __future__ import annotations
 
-from ..backend import namespace
+from ..backend import is_torch, namespace
 
 __all__ = ["augment", "ridge_system", "ridge_solve", "split_theta", "mm_steps", "gram_augmented", "times_augmented_T"]
 
@@ -107,7 +107,7 @@ def times_augmented_T(T, X, bias: bool):
 
 
 def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_steps: int = 1, U_c=None,
-             curvature: float = 1.0):
+             curvature: float = 1.0, cache: dict | None = None):
     r"""``n_steps`` MM steps (module docstring) of the block with data term ``term`` and proximal centre
     (W_pre, b_pre), starting from the point whose pre-activation is ``U``.
 
@@ -123,6 +123,11 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
 
     The arithmetic is written in place where it is the per-batch hot path (one m x m scratch matrix factorised
     in place in sample space; no X̃ formed in weight space).
+
+    ``cache``: a dict owned by the caller for one fixed input X (the first layer of a batch that recurs every
+    epoch, ``BCDConfig(shuffle="batches")``); it keeps the eigenvalue decomposition of the sample-space Gram
+    matrix XᵀX (m x m), which solves S for every κ, ρ, γ (:func:`_sample_space_factor`), resp. the weight-space
+    Gram X̃X̃ᵀ. The result equals the uncached one up to rounding.
     """
     xp = namespace(X)
     n_in, m = X.shape
@@ -150,19 +155,14 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
             C += b_pre[:, None]
         else:
             C = s * Uc
-        S = xp.gram(X.T)
-        S *= kappa / r_w
-        if bias:
-            S += kappa / r_b
-        xp.add_diagonal(S, 1.0)
-        F = xp.cholesky(S, overwrite=True)
+        solve = _sample_space_factor(X, kappa / r_w, (kappa / r_b) if bias else None, cache)
         R = None
         for _ in range(n_steps):
             B = term.grad(Uk)             # a fresh array, updated in place
             B *= -1.0 / kappa
             B += Uk
             B -= C                        # B = T − C,  T = U_k − ∇H(U_k)/κ
-            R = xp.cho_solve_rows(F, B)
+            R = solve(B)
             B -= R
             B += C                        # U_new = T − R
             Uk = B
@@ -175,7 +175,13 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
         b = (b_pre + (kappa / r_b) * xp.sum(R, axis=1)) if bias else xp.zeros((W.shape[0],), like=X)
         return W, b, Uk
     # weight space: Θ (κ X̃X̃ᵀ + D) = κ T X̃ᵀ + Θ_c D, with X̃X̃ᵀ, T X̃ᵀ and Θ X̃ = W X + b 1ᵀ computed without X̃
-    F, Cd = ridge_system(gram_augmented(X, bias), kappa, rho, gamma, W_pre, b_pre, bias)
+    if cache is None:
+        G = gram_augmented(X, bias)
+    else:
+        G = cache.get("G")
+        if G is None:
+            G = cache["G"] = gram_augmented(X, bias)
+    F, Cd = ridge_system(G, kappa, rho, gamma, W_pre, b_pre, bias)
     Theta = None
     for _ in range(n_steps):
         T = term.grad(Uk)
@@ -189,6 +195,58 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
         if bias:
             Uk += Theta[:, n_in:]
     return (*split_theta(Theta, bias), Uk)
+
+
+def _sample_space_factor(X, c_w: float, c_b: float | None, cache: dict | None):
+    r"""A solver ``B ↦ B S⁻¹`` (rows of B at once) of S = c_w XᵀX + c_b 11ᵀ + I (m x m; c_b None: no bias term),
+    the sample-space system of :func:`mm_steps` with c_w = κ/(ρ+γ), c_b = κ/γ.
+
+    Without ``cache``: the Cholesky factor of S. With ``cache`` (the input X recurs every epoch): the eigenvalue
+    decomposition XᵀX = Q diag(σ) Qᵀ, computed once and kept, gives S⁻¹ for every (c_w, c_b) as
+    A⁻¹ − c_b a aᵀ/(1 + c_b 1ᵀa) with A⁻¹ = Q diag(1/(c_w σ + 1)) Qᵀ and a = A⁻¹1 (Sherman–Morrison), i.e.
+    B S⁻¹ = B A⁻¹ − c_b/(1 + c_b 1ᵀa) (B A⁻¹ 1) aᵀ: two products with Q, no Gram matrix and no factorisation.
+    """
+    xp = namespace(X)
+    if cache is None:
+        S = xp.gram(X.T)
+        S *= c_w
+        if c_b is not None:
+            S += c_b
+        xp.add_diagonal(S, 1.0)
+        F = xp.cholesky(S, overwrite=True)
+        return lambda B: xp.cho_solve_rows(F, B)
+    eig = cache.get("eig")
+    if eig is None:
+        eig = cache["eig"] = _gram_eigh(X)
+    sig, Q = eig
+    d = 1.0 / (c_w * sig + 1.0)
+    if c_b is not None:
+        a = Q @ (d * xp.sum(Q, axis=0))          # a = A⁻¹ 1
+        coef = float(c_b) / (1.0 + float(c_b) * float(xp.sum(a)))
+
+    def solve(B):
+        R = B @ Q
+        R *= d
+        R = R @ Q.T
+        if c_b is not None:
+            R -= (coef * xp.sum(R, axis=1))[:, None] * a[None, :]
+        return R
+
+    return solve
+
+
+def _gram_eigh(X):
+    """(σ, Q) with XᵀX = Q diag(σ) Qᵀ (σ clipped at 0; computed in float64 for a float32 X, returned in X's dtype)."""
+    if is_torch(X):
+        import torch
+
+        sig, Q = torch.linalg.eigh((X.T @ X).to(torch.float64))
+        return sig.clamp_min(0.0).to(X.dtype), Q.to(X.dtype)
+    import numpy as np
+
+    K = np.asarray(X.T @ X, dtype=np.float64)
+    sig, Q = np.linalg.eigh(K)
+    return np.maximum(sig, 0.0).astype(X.dtype), np.ascontiguousarray(Q.astype(X.dtype))
 
 
 def _linearised_steps(term, X, U, W_pre, b_pre, rho, gamma, bias, n_steps):

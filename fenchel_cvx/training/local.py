@@ -17,6 +17,11 @@ One mini-batch B (:meth:`LocalExecutor.update`; the schedule of :mod:`fenchel_cv
    X_{l+1} ← φ_l(U_l^new) (with ``refresh_inertia`` after the inertia below);
 4. inertia β: W ← W^new + β (W^pre − W^prev-batch).
 
+With ``shuffle="batches"`` (a fixed partition into batches, their order permuted each epoch) the executor keeps,
+per batch, its inputs and targets (contiguous copies) and the cache of the first W-block's MM step (the Gram
+matrix of the batch's inputs and its factorisation; :func:`fenchel_cvx.blocks.mm.mm_steps`): they do not change
+from one epoch to the next. The steps are the same as without the cache.
+
 A full-batch sweep keeps X_1..X_L across sweeps, solves the X-blocks (certified FISTA, 50·``x_iters``
 iterations at most) and then the W-blocks on all samples, and accepts a block's new value only if its
 block objective does not exceed the current one (F_λ never rises for a fixed λ).
@@ -62,6 +67,7 @@ class LocalExecutor(StepExecutor):
         self.mom = [None] * (self.L + 1)   # inertia buffers: W_pre − W_prev-batch, b likewise
         self.adaptive = [AdaptiveState() for _ in range(self.L + 1)]  # Adam moments of the adaptive W-steps
         self.Xs_full = None                 # the full-batch lifted state
+        self.batch_cache = {}               # shuffle="batches": per batch (X0, Y, the first W-block's MM cache)
         if cfg.schedule == "fullbatch" and self.L:
             if self.init_hidden is not None:
                 Xs = net.check_hidden([np.asarray(to_numpy(X)) for X in self.init_hidden], self.m)
@@ -102,12 +108,14 @@ class LocalExecutor(StepExecutor):
             Xs[l - 1] = res.solution
         return Xs
 
-    def w_step(self, state: LiftedState, l: int, sch: Schedule, n_iters: int, U=None, monotone: bool = False):
-        """The W-step of layer l from the current weights (solver ``sch.cfg.w_solver``); returns (W, b, U_new or None)."""
+    def w_step(self, state: LiftedState, l: int, sch: Schedule, n_iters: int, U=None, monotone: bool = False,
+               cache: dict | None = None):
+        """The W-step of layer l from the current weights (solver ``sch.cfg.w_solver``); returns (W, b, U_new or None).
+        ``cache``: the MM step's cache for this layer's (fixed) input (:func:`fenchel_cvx.blocks.mm.mm_steps`)."""
         cfg = sch.cfg
         blk = w_block(state, l, gamma=float(sch.gamma[l]), U=U)
         if cfg.w_solver == "mm":
-            res = blk.solve_fixed(iters=n_iters, curvature=float(sch.w_curvature[l]))
+            res = blk.solve_fixed(iters=n_iters, curvature=float(sch.w_curvature[l]), cache=cache)
             W, b = res.solution
             return W, b, (res.info["U"] if l < self.L else None)
         if cfg.w_solver == "adaptive":
@@ -129,9 +137,20 @@ class LocalExecutor(StepExecutor):
         if schedule.cfg.schedule == "fullbatch":
             self._fullbatch_sweep(schedule)
         else:
-            self._minibatch_step(self._cols(self.X, idx), self._cols(self.Y, idx), schedule)
+            self._minibatch_step(*self._batch(idx, schedule.cfg.shuffle == "batches"), schedule)
 
-    def _minibatch_step(self, X0, Y, sch: Schedule):
+    def _batch(self, idx, cached: bool):
+        """(X0, Y, cache) of the batch ``idx``: gathered columns and no cache, or (``cached``: the batch recurs every
+        epoch) the kept copies and the batch's MM cache of the first W-block."""
+        if not cached:
+            return self._cols(self.X, idx), self._cols(self.Y, idx), None
+        key = np.asarray(idx).tobytes()
+        entry = self.batch_cache.get(key)
+        if entry is None:
+            entry = self.batch_cache[key] = (self._cols(self.X, idx), self._cols(self.Y, idx), {})
+        return entry
+
+    def _minibatch_step(self, X0, Y, cache0, sch: Schedule):
         cfg, L = sch.cfg, self.L
         Us, Xs, _ = self.net.forward_pass(self.W, self.b, X0)
         state = self._state(X0, Y, list(Xs), Us, sch.lam)
@@ -144,7 +163,7 @@ class LocalExecutor(StepExecutor):
             if l > 0 or U is None:
                 U = self.net.affine(l, self.W[l], self.b[l], state.inputs(l))
             n_it = cfg.w_iters if l < L else cfg.last_w_iters
-            W, b, Unew = self.w_step(state, l, sch, n_it, U=U)
+            W, b, Unew = self.w_step(state, l, sch, n_it, U=U, cache=cache0 if l == 0 else None)
             if cfg.momentum > 0 and self.mom[l] is not None:
                 dW, db = self.mom[l]
                 W, b = W + cfg.momentum * dW, b + cfg.momentum * db

@@ -252,7 +252,7 @@ class Trainer:
                     self.executor.update(None, sch)
                     bar.update(1)
                 else:
-                    order = batch_order(self.m, self.epoch, cfg.seed, cfg.shuffle)
+                    order = batch_order(self.m, self.epoch, cfg.seed, cfg.shuffle, bs)
                     for i in range(n_batches):
                         self.executor.update(order[i * bs:(i + 1) * bs], sch)
                         bar.update(1)
