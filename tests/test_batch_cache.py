@@ -90,3 +90,13 @@ def test_trainer_with_fixed_batches_descends_and_validates():
     assert res.history[-1]["J"] < res.history[0]["J"]
     with pytest.raises(ValueError, match="shuffle"):
         BCDConfig(shuffle="samples").validate()
+
+
+def test_epoch_cost_benchmark_quick(tmp_path, load_script):
+    """benchmarks/epoch_cost.py --quick: every method is timed on every epoch and the table has a row per method."""
+    mod = load_script("benchmarks/epoch_cost.py")
+    res = mod.main(["--quick", "--out", str(tmp_path / "cost")])
+    secs = res["dense-digits"]["seconds"]
+    assert set(secs) == set(mod.methods("64-32-10")) and all(len(s) == 2 and min(s) > 0 for s in secs.values())
+    md = (tmp_path / "cost.md").read_text()
+    assert all(f"| dense-digits | {n} |" in md for n in secs)
