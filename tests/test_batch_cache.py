@@ -1,4 +1,5 @@
-"""The fixed batch partition (``BCDConfig(shuffle="batches")``) and the per-batch cache of the first W-block's MM step.
+"""The fixed batch partition (``BCDConfig(shuffle="batches")``) and the per-batch cache of the
+first W-block's MM step.
 
 Shapes: features x samples.
 """
@@ -8,20 +9,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from tolerances import TOL
 
 from fenchel_cvx import FenchelNetwork
 from fenchel_cvx.blocks.mm import mm_steps
 from fenchel_cvx.training import BCDConfig, Trainer, batch_order, prepare_data
 
-from tolerances import TOL
 
-
-
-@pytest.mark.parametrize("m", [7, 40])  # sample space (m < n_in + 1: the eigen-cached solve) and weight space
+# m = 7: sample space (m < n_in + 1, the eigen-cached solve); m = 40: weight space
+@pytest.mark.parametrize("m", [7, 40])
 @pytest.mark.parametrize("rho", [0.0, 0.05])
 def test_cached_mm_steps_equal_uncached(m, rho):
-    """mm_steps with a cache kept across calls (as for a batch that recurs every epoch) gives the uncached steps for
-    changing κ and γ (λ and γ continuations), with and without the bias's rank-one term."""
+    """mm_steps with a cache kept across calls (as for a batch that recurs every epoch) gives the
+    uncached steps for changing κ and γ (λ and γ continuations), with and without the bias's
+    rank-one term."""
     from fenchel_cvx.blocks import HiddenWBlock
 
     rng = np.random.default_rng(m)
@@ -41,7 +42,8 @@ def test_cached_mm_steps_equal_uncached(m, rho):
 
 
 def test_mm_steps_cache_without_bias():
-    """The sample-space solve without a bias column (no rank-one term) from the cached eigendecomposition."""
+    """The sample-space solve without a bias column (no rank-one term) from the cached
+    eigendecomposition."""
     rng = np.random.default_rng(3)
     X = rng.normal(size=(9, 6))
     U = rng.normal(size=(4, 6))
@@ -63,9 +65,9 @@ def test_mm_steps_cache_without_bias():
 
 @pytest.mark.parametrize("m, bs", [(23, 5), (20, 5), (20, 40)])
 def test_batch_order_fixed_partition(m, bs):
-    """shuffle="batches": every epoch visits the same batches (as sets), each sample once, in an order that changes
-    between epochs; a short last batch stays last."""
-    cut = lambda o: [frozenset(o[i:i + bs].tolist()) for i in range(0, m, bs)]  # noqa: E731
+    """shuffle="batches": every epoch visits the same batches (as sets), each sample once, in an
+    order that changes between epochs; a short last batch stays last."""
+    cut = lambda o: [frozenset(o[i : i + bs].tolist()) for i in range(0, m, bs)]  # noqa: E731
     orders = [batch_order(m, e, 4, "batches", bs) for e in range(4)]
     for o in orders:
         assert sorted(o.tolist()) == list(range(m))
@@ -77,13 +79,22 @@ def test_batch_order_fixed_partition(m, bs):
 
 
 def test_trainer_with_fixed_batches_descends_and_validates():
-    """A run with shuffle="batches" (cached batches) lowers F_λ like the shuffled one; a bad value is refused."""
+    """A run with shuffle="batches" (cached batches) lowers J like the shuffled one; a bad value
+    is refused."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(8, 60))
     y = (X[0] + X[1] > 0).astype(int)
     net = FenchelNetwork([8, 16, 2], seed=0)
-    cfg = BCDConfig(lam=1.0, gamma=[0.1, 1.0], epochs=3, batch_size=20, shuffle="batches", x_iters=5,
-                    eval_samples=None, eval_f_samples=None)
+    cfg = BCDConfig(
+        lam=1.0,
+        gamma=[0.1, 1.0],
+        epochs=3,
+        batch_size=20,
+        shuffle="batches",
+        x_iters=5,
+        eval_samples=None,
+        eval_f_samples=None,
+    )
     tr = Trainer(net, prepare_data(net, X, y), cfg, verbose=0)
     res = tr.run()
     assert len(tr.executor.batch_cache) == 3
@@ -93,10 +104,13 @@ def test_trainer_with_fixed_batches_descends_and_validates():
 
 
 def test_epoch_cost_benchmark_quick(tmp_path, load_script):
-    """benchmarks/epoch_cost.py --quick: every method is timed on every epoch and the table has a row per method."""
+    """benchmarks/epoch_cost.py --quick: every method is timed on every epoch and the table has a
+    row per method."""
     mod = load_script("benchmarks/epoch_cost.py")
     res = mod.main(["--quick", "--out", str(tmp_path / "cost")])
     secs = res["dense-digits"]["seconds"]
-    assert set(secs) == set(mod.methods("64-32-10")) and all(len(s) == 2 and min(s) > 0 for s in secs.values())
+    assert set(secs) == set(mod.methods("64-32-10")) and all(
+        len(s) == 2 and min(s) > 0 for s in secs.values()
+    )
     md = (tmp_path / "cost.md").read_text()
     assert all(f"| dense-digits | {n} |" in md for n in secs)

@@ -124,10 +124,11 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
     The arithmetic is written in place where it is the per-batch hot path (one m x m scratch matrix factorised
     in place in sample space; no X̃ formed in weight space).
 
-    ``cache``: a dict owned by the caller for one fixed input X (the first layer of a batch that recurs every
-    epoch, ``BCDConfig(shuffle="batches")``); it keeps the eigenvalue decomposition of the sample-space Gram
-    matrix XᵀX (m x m), which solves S for every κ, ρ, γ (:func:`_sample_space_factor`), resp. the weight-space
-    Gram X̃X̃ᵀ. The result equals the uncached one up to rounding.
+    ``cache``: a dict owned by the caller for one fixed input X (the first layer of a batch that
+    recurs every epoch, ``BCDConfig(shuffle="batches")``); it keeps the eigenvalue decomposition of
+    the sample-space Gram matrix XᵀX (m x m), which solves S for every κ, ρ, γ
+    (:func:`_sample_space_factor`), resp. the weight-space Gram X̃X̃ᵀ. The result equals the
+    uncached one up to rounding.
     """
     xp = namespace(X)
     n_in, m = X.shape
@@ -198,13 +199,14 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
 
 
 def _sample_space_factor(X, c_w: float, c_b: float | None, cache: dict | None):
-    r"""A solver ``B ↦ B S⁻¹`` (rows of B at once) of S = c_w XᵀX + c_b 11ᵀ + I (m x m; c_b None: no bias term),
-    the sample-space system of :func:`mm_steps` with c_w = κ/(ρ+γ), c_b = κ/γ.
+    r"""A solver ``B ↦ B S⁻¹`` (rows of B at once) of S = c_w XᵀX + c_b 11ᵀ + I (m x m; c_b None:
+    no bias term), the sample-space system of :func:`mm_steps` with c_w = κ/(ρ+γ), c_b = κ/γ.
 
-    Without ``cache``: the Cholesky factor of S. With ``cache`` (the input X recurs every epoch): the eigenvalue
-    decomposition XᵀX = Q diag(σ) Qᵀ, computed once and kept, gives S⁻¹ for every (c_w, c_b) as
-    A⁻¹ − c_b a aᵀ/(1 + c_b 1ᵀa) with A⁻¹ = Q diag(1/(c_w σ + 1)) Qᵀ and a = A⁻¹1 (Sherman–Morrison), i.e.
-    B S⁻¹ = B A⁻¹ − c_b/(1 + c_b 1ᵀa) (B A⁻¹ 1) aᵀ: two products with Q, no Gram matrix and no factorisation.
+    Without ``cache``: the Cholesky factor of S. With ``cache`` (the input X recurs every epoch):
+    the eigenvalue decomposition XᵀX = Q diag(σ) Qᵀ, computed once and kept, gives S⁻¹ for every
+    (c_w, c_b) as A⁻¹ − c_b a aᵀ/(1 + c_b 1ᵀa) with A⁻¹ = Q diag(1/(c_w σ + 1)) Qᵀ and a = A⁻¹1
+    (Sherman–Morrison), i.e. B S⁻¹ = B A⁻¹ − c_b/(1 + c_b 1ᵀa) (B A⁻¹ 1) aᵀ: two products with Q,
+    no Gram matrix and no factorisation.
     """
     xp = namespace(X)
     if cache is None:
@@ -236,8 +238,9 @@ def _sample_space_factor(X, c_w: float, c_b: float | None, cache: dict | None):
 
 
 def _gram_eigh(X):
-    """(σ, Q) with XᵀX = Q diag(σ) Qᵀ in X's dtype (σ clipped at 0). In float32 the eigenvalues carry an absolute
-    error of about 1e-7·σ_max, far below the 1 that S = c XᵀX + I adds to c·σ for the c = κ/(ρ+γ) of training."""
+    """(σ, Q) with XᵀX = Q diag(σ) Qᵀ (X is n x m, Q is m x m) in X's dtype, σ clipped at 0. In
+    float32 the eigenvalues carry an absolute error of about 1e-7·σ_max, far below the 1 that
+    S = c XᵀX + I adds to c·σ for the c = κ/(ρ+γ) of training."""
     if is_torch(X):
         import torch
 

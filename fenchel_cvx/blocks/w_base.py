@@ -344,7 +344,8 @@ class WBlockBase(Block):
         b = like(Theta[:, self.n_in], self.X) if self.bias else xp.zeros((self.n_out,), like=self.X)
         return (xp.copy(W), xp.copy(b)) if copy else (W, b)
 
-    def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0, cache: dict | None = None) -> BlockResult:
+    def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0,
+                    cache: dict | None = None) -> BlockResult:
         r"""``iters`` majorise–minimise ridge steps (:func:`fenchel_cvx.blocks.mm.mm_steps`) from ``init``
         (default :attr:`current`), each monotone in P; no certificate (status ``"budget"``).
 
@@ -354,8 +355,9 @@ class WBlockBase(Block):
         inputs), proximal MM steps are taken instead: each minimises the majoriser plus δ/2‖Θ − Θ_k‖² (δ
         grown until the factorisation succeeds), which is still monotone (``info["proximal_mm"]`` = δ).
         ``curvature`` η scales the majoriser's κ (``BCDConfig.w_curvature``; η = 1 is MM, η = 0 the linearised
-        proximal-gradient step; see :func:`~fenchel_cvx.blocks.mm.mm_steps`). ``cache``: the per-input cache of
-        :func:`~fenchel_cvx.blocks.mm.mm_steps` (Gram matrix and factorisation of a recurring batch).
+        proximal-gradient step; see :func:`~fenchel_cvx.blocks.mm.mm_steps`). ``cache``: the
+        per-input cache of :func:`~fenchel_cvx.blocks.mm.mm_steps` (the Gram matrix's
+        eigendecomposition of a recurring batch).
         """
         t0 = time.perf_counter()
         xp = self.xp

@@ -62,9 +62,10 @@ class BCDConfig:
     w_lr_warmup   : epochs of linear step-size warm-up of the adaptive W-steps (0 = none)
     w_iters, last_w_iters : inner iterations of hidden / output W-steps
     tol           : relative tolerance of block solves (None: the blocks' default)
-    shuffle       : True (a fresh sample permutation every epoch), False (the data order) or "batches" (a fixed
-                    partition into batches whose order is permuted every epoch: the local executor then caches
-                    each batch's inputs, the first W-block's Gram matrix and its factorisation;
+    shuffle       : True (a fresh sample permutation every epoch), False (the data order) or
+                    "batches" (a fixed partition into batches whose order is permuted every
+                    epoch: the local executor then caches each batch's inputs and the
+                    eigendecomposition of the first W-block's Gram matrix;
                     :func:`~fenchel_cvx.training.data.batch_order`)
     val_fraction  : fraction of the training set held out for early stopping (0 = none)
     patience      : epochs without validation improvement before stopping (None = never)

@@ -17,10 +17,11 @@ One mini-batch B (:meth:`LocalExecutor.update`; the schedule of :mod:`fenchel_cv
    X_{l+1} ← φ_l(U_l^new) (with ``refresh_inertia`` after the inertia below);
 4. inertia β: W ← W^new + β (W^pre − W^prev-batch).
 
-With ``shuffle="batches"`` (a fixed partition into batches, their order permuted each epoch) the executor keeps,
-per batch, its inputs and targets (contiguous copies) and the cache of the first W-block's MM step (the Gram
-matrix of the batch's inputs and its factorisation; :func:`fenchel_cvx.blocks.mm.mm_steps`): they do not change
-from one epoch to the next. The steps are the same as without the cache.
+With ``shuffle="batches"`` (a fixed partition into batches, their order permuted each epoch) the
+executor keeps, per batch, its inputs and targets (contiguous copies) and the cache of the first
+W-block's MM step (the eigendecomposition of the batch's Gram matrix;
+:func:`fenchel_cvx.blocks.mm.mm_steps`): they do not change from one epoch to the next. The steps
+are the same as without the cache, up to rounding.
 
 A full-batch sweep keeps X_1..X_L across sweeps, solves the X-blocks (certified FISTA, 50·``x_iters``
 iterations at most) and then the W-blocks on all samples, and accepts a block's new value only if its
@@ -67,7 +68,8 @@ class LocalExecutor(StepExecutor):
         self.mom = [None] * (self.L + 1)   # inertia buffers: W_pre − W_prev-batch, b likewise
         self.adaptive = [AdaptiveState() for _ in range(self.L + 1)]  # Adam moments of the adaptive W-steps
         self.Xs_full = None                 # the full-batch lifted state
-        self.batch_cache = {}               # shuffle="batches": per batch (X0, Y, the first W-block's MM cache)
+        # shuffle="batches": per batch (X0, Y, the first W-block's MM cache)
+        self.batch_cache = {}
         if cfg.schedule == "fullbatch" and self.L:
             if self.init_hidden is not None:
                 Xs = net.check_hidden([np.asarray(to_numpy(X)) for X in self.init_hidden], self.m)
@@ -108,10 +110,11 @@ class LocalExecutor(StepExecutor):
             Xs[l - 1] = res.solution
         return Xs
 
-    def w_step(self, state: LiftedState, l: int, sch: Schedule, n_iters: int, U=None, monotone: bool = False,
-               cache: dict | None = None):
-        """The W-step of layer l from the current weights (solver ``sch.cfg.w_solver``); returns (W, b, U_new or None).
-        ``cache``: the MM step's cache for this layer's (fixed) input (:func:`fenchel_cvx.blocks.mm.mm_steps`)."""
+    def w_step(self, state: LiftedState, l: int, sch: Schedule, n_iters: int, U=None,
+               monotone: bool = False, cache: dict | None = None):
+        """The W-step of layer l from the current weights (solver ``sch.cfg.w_solver``); returns
+        (W, b, U_new or None). ``cache``: the MM step's cache for this layer's (fixed) input
+        (:func:`fenchel_cvx.blocks.mm.mm_steps`)."""
         cfg = sch.cfg
         blk = w_block(state, l, gamma=float(sch.gamma[l]), U=U)
         if cfg.w_solver == "mm":
@@ -140,8 +143,9 @@ class LocalExecutor(StepExecutor):
             self._minibatch_step(*self._batch(idx, schedule.cfg.shuffle == "batches"), schedule)
 
     def _batch(self, idx, cached: bool):
-        """(X0, Y, cache) of the batch ``idx``: gathered columns and no cache, or (``cached``: the batch recurs every
-        epoch) the kept copies and the batch's MM cache of the first W-block."""
+        """(X0, Y, cache) of the batch ``idx`` (X0 is d x m_B, Y is k x m_B): gathered columns
+        and no cache, or (``cached``: the batch recurs every epoch) the kept copies and the
+        batch's MM cache of the first W-block."""
         if not cached:
             return self._cols(self.X, idx), self._cols(self.Y, idx), None
         key = np.asarray(idx).tobytes()
