@@ -12,6 +12,7 @@ the first (the fixed partition pays its eigendecompositions in the first epoch).
 
     python benchmarks/epoch_cost.py          # 784-300-10 on mnist5k, Fashion-MNIST; LeNet-5
     python benchmarks/epoch_cost.py --quick              # a tiny smoke run (digits)
+    python benchmarks/epoch_cost.py --cases lenet5-mnist5k --epochs 3 --extra '{"x_solver": "apg"}'
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ if __name__ == "__main__":  # before numpy is imported
 
     limit_threads_from_argv()
 
+import json  # noqa: E402
 import platform  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _results import write_results  # noqa: E402
@@ -47,9 +50,10 @@ CASES = {
 }
 
 
-def methods(arch: str) -> dict:
+def methods(arch: str, extra: Sequence[str] = ()) -> dict:
     """{name: MethodSpec} of the timed methods for ``arch`` (the shipped presets; module
-    docstring)."""
+    docstring); each JSON dict of ``extra`` adds the shipped lifted schedule with those
+    ``BCDConfig`` fields, named ``lifted + JSON``."""
     conv = any(c.isalpha() for c in arch)
     shipped = shipped_specs(4 if conv else len(arch.split("-")) - 2, conv=conv)
     lifted = shipped["lifted (default)"]
@@ -59,14 +63,17 @@ def methods(arch: str) -> dict:
             "lifted (fixed partition)", LIFTED, [], fixed=dict(lifted.fixed, shuffle="batches")
         ),
         "mm-then-adaptive (default)": shipped["mm-then-adaptive (default)"],
+        **{f"lifted + {e}": MethodSpec(f"lifted + {e}", LIFTED, [],
+                                       fixed=dict(lifted.fixed, **json.loads(e))) for e in extra},
         "adam": shipped["adam (default)"],
     }
 
 
-def time_case(ds, arch: str, epochs: int, batch_size: int, seed: int = 0) -> dict:
+def time_case(ds, arch: str, epochs: int, batch_size: int, seed: int = 0,
+              extra: Sequence[str] = ()) -> dict:
     """Per-epoch training seconds of each method of :func:`methods`, the epochs interleaved."""
     make_net = network_factory(arch, ds.n_features, ds.n_classes)
-    specs = methods(arch)
+    specs = methods(arch, extra)
     iters = {
         n: make_runner(
             sp,
@@ -121,6 +128,8 @@ def main(argv=None) -> dict:
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--threads", type=int, default=1, help="BLAS/torch threads (default 1)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "epoch_cost"))
+    p.add_argument("--extra", nargs="+", default=[],
+                   help="JSON dicts of BCDConfig fields: more lifted variants to time")
     p.add_argument(
         "--quick", action="store_true", help="digits 64-32-10, 2 epochs, batch 100 (smoke test)"
     )
@@ -131,7 +140,7 @@ def main(argv=None) -> dict:
     results = {}
     for case, (name, arch) in cases.items():
         ds = data.load(name, dtype=np.float32)
-        results[case] = time_case(ds, arch, args.epochs, args.batch_size)
+        results[case] = time_case(ds, arch, args.epochs, args.batch_size, extra=args.extra)
         print(table({case: results[case]}), flush=True)
     md = table(results)
     cmd = "python benchmarks/epoch_cost.py " + " ".join(argv if argv is not None else sys.argv[1:])
