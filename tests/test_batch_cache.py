@@ -63,6 +63,34 @@ def test_mm_steps_cache_without_bias():
         assert_allclose(c, a, **TOL["same_math"]["float64"])
 
 
+@pytest.mark.torch
+@pytest.mark.usefixtures("one_torch_thread")
+def test_cached_sample_space_step_on_torch():
+    """The eigen-cached sample-space step on torch tensors equals the numpy Cholesky step (bias,
+    ρ > 0: the Sherman–Morrison correction)."""
+    import torch
+
+    rng = np.random.default_rng(4)
+    X, U = rng.normal(size=(9, 6)), rng.normal(size=(4, 6))
+    W_pre, b_pre = rng.normal(size=(4, 9)), rng.normal(size=4)
+    Y = np.maximum(rng.normal(size=(4, 6)), 0)
+
+    class Term:  # the ReLU data term (λ/m) Σ [f(U) − U∘Y] with λ = 1, on either backend
+        kappa = 1.0 / 6
+
+        @staticmethod
+        def grad(V):
+            if isinstance(V, torch.Tensor):
+                return (V.clamp_min(0) - torch.as_tensor(Y)) / 6
+            return (np.maximum(V, 0) - Y) / 6
+
+    ref = mm_steps(Term, X, U, W_pre, b_pre, 0.1, 0.2, True, n_steps=2)
+    t = torch.as_tensor
+    got = mm_steps(Term, t(X), t(U), t(W_pre), t(b_pre), 0.1, 0.2, True, n_steps=2, cache={})
+    for a, c in zip(ref, got):
+        assert_allclose(c.numpy(), a, **TOL["same_math"]["float64"])
+
+
 @pytest.mark.parametrize("m, bs", [(23, 5), (20, 5), (20, 40)])
 def test_batch_order_fixed_partition(m, bs):
     """shuffle="batches": every epoch visits the same batches (as sets), each sample once, in an
