@@ -271,11 +271,13 @@ class _ConvWBlock(Block):
         res.solution = self._from_inner(res.solution)
         return res
 
-    def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0) -> BlockResult:
-        """MM ridge steps of the dense W-block on the design matrix (:meth:`HiddenWBlock.solve_fixed`);
-        ``info["U"]`` is U at the result in the layer's n_out x m layout."""
+    def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0,
+                    cache: dict | None = None) -> BlockResult:
+        """MM ridge steps of the dense W-block on the design matrix
+        (:meth:`HiddenWBlock.solve_fixed`; ``cache``: its per-input cache); ``info["U"]`` is U at
+        the result in the layer's n_out x m layout."""
         res = self.inner.solve_fixed(init=None if init is None else self._to_inner(init, "init"), iters=iters,
-                                     curvature=curvature)
+                                     curvature=curvature, cache=cache)
         res.solution = self._from_inner(res.solution)
         res.info["U"] = self.map.from_design_rows(res.info["U"])
         return res

@@ -341,7 +341,8 @@ class WBlockBase(Block):
         b = like(Theta[:, self.n_in], self.X) if self.bias else xp.zeros((self.n_out,), like=self.X)
         return (xp.copy(W), xp.copy(b)) if copy else (W, b)
 
-    def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0) -> BlockResult:
+    def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0,
+                    cache: dict | None = None) -> BlockResult:
         r"""``iters`` majorise–minimise ridge steps (:func:`fenchel_cvx.blocks.mm.mm_steps`) from ``init``
         (default :attr:`current`), each monotone in P; no certificate (status ``"budget"``).
 
@@ -351,7 +352,9 @@ class WBlockBase(Block):
         inputs), proximal MM steps are taken instead: each minimises the majoriser plus δ/2‖Θ − Θ_k‖² (δ
         grown until the factorisation succeeds), which is still monotone (``info["proximal_mm"]`` = δ).
         ``curvature`` η scales the majoriser's κ (``BCDConfig.w_curvature``; η = 1 is MM, η = 0 the linearised
-        proximal-gradient step; see :func:`~fenchel_cvx.blocks.mm.mm_steps`).
+        proximal-gradient step; see :func:`~fenchel_cvx.blocks.mm.mm_steps`). ``cache``: the
+        per-input cache of :func:`~fenchel_cvx.blocks.mm.mm_steps` (the Gram matrix's
+        eigendecomposition of a recurring batch).
         """
         t0 = time.perf_counter()
         xp = self.xp
@@ -361,7 +364,8 @@ class WBlockBase(Block):
         U_c = None if start_is_centre else self.W_prev @ self.X + self.b_prev[:, None]
         info = {}
         try:
-            W, b, Unew = mm_steps(self.term, self.X, U, self.prox, n_steps=int(iters), U_c=U_c, curvature=curvature)
+            W, b, Unew = mm_steps(self.term, self.X, U, self.prox, n_steps=int(iters), U_c=U_c, curvature=curvature,
+                                  cache=cache)
         except NotSPDError:
             W, b, Unew, info["proximal_mm"] = proximal_mm_steps(self.term, self.X, U, W0, b0, self.prox, int(iters),
                                                                 self.name())

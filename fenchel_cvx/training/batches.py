@@ -68,10 +68,26 @@ def prepare_data(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayL
     return dict(X=X, Y=Y, y=y, X_test=Xt, Y_test=Yt, X_val=Xv, Y_val=Yv)
 
 
-def batch_order(m: int, epoch: int, seed: int, shuffle: bool = True) -> np.ndarray:
-    """The sample order of ``epoch`` (a function of (seed, epoch) only, so resumed runs match)."""
+def batch_order(m: int, epoch: int, seed: int, shuffle: bool | str = True,
+                batch_size: int | None = None) -> np.ndarray:
+    """The sample order of ``epoch`` (a function of (seed, epoch) only, so resumed runs match).
+
+    ``shuffle=True``: a fresh permutation of the m samples every epoch; ``False``: 0..m−1;
+    ``"batches"``: a fixed partition into batches of ``batch_size`` (the seeded permutation of
+    epoch 0 cut into consecutive blocks) whose order, not contents, is permuted every epoch (a
+    short last batch stays last), so per-batch quantities (the input batch, its Gram matrix and
+    its eigendecomposition) can be cached.
+    """
     if not shuffle:
         return np.arange(m)
+    if shuffle == "batches":
+        if batch_size is None or batch_size >= m:
+            return np.random.default_rng([int(seed), 0]).permutation(m)
+        perm = np.random.default_rng([int(seed), 0]).permutation(m)
+        n_full = m // int(batch_size)
+        blocks = perm[:n_full * batch_size].reshape(n_full, batch_size)
+        order = np.random.default_rng([int(seed), int(epoch), 1]).permutation(n_full)
+        return np.concatenate([blocks[order].reshape(-1), perm[n_full * batch_size:]])
     return np.random.default_rng([int(seed), int(epoch)]).permutation(m)
 
 

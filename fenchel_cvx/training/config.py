@@ -63,6 +63,11 @@ class BCDConfig:
     w_lr_warmup   : epochs of linear step-size warm-up of the adaptive W-steps (0 = none)
     w_iters, last_w_iters : inner iterations of hidden / output W-steps
     tol           : relative tolerance of block solves (None: the blocks' default)
+    shuffle       : True (a fresh sample permutation every epoch), False (the data order) or
+                    "batches" (a fixed partition into batches whose order is permuted every
+                    epoch: the local executor then caches each batch's inputs and the
+                    eigendecomposition of the first W-block's Gram matrix;
+                    :func:`~fenchel_cvx.training.batches.batch_order`)
     val_fraction  : fraction of the training set held out for early stopping (0 = none)
     patience      : epochs without validation improvement before stopping (None = never)
     restore_best  : with early stopping, return the weights of the best validation epoch
@@ -103,7 +108,7 @@ class BCDConfig:
     device: str = "cpu"
     dtype: str = "float64"
     seed: int = 0
-    shuffle: bool = True
+    shuffle: bool | str = True
     val_fraction: float = 0.0
     patience: int | None = None
     restore_best: bool = True
@@ -145,6 +150,8 @@ class BCDConfig:
         if self.eval_f_samples is not None:
             check_int(self.eval_f_samples, "eval_f_samples", 1)
         check_number(self.w_lr_warmup, "w_lr_warmup", lo=0.0)
+        if not (self.shuffle is True or self.shuffle is False or self.shuffle == "batches"):
+            raise ValueError(f"shuffle: expected True, False or 'batches', got {self.shuffle!r}")
         if self.w_solver == "adaptive" and self.schedule != "minibatch":
             raise ValueError("w_solver: 'adaptive' steps need the mini-batch schedule (schedule='minibatch')")
         check_int(self.seed, "seed", 0)

@@ -17,6 +17,12 @@ One mini-batch B (:meth:`LocalExecutor.update`; the schedule of :mod:`fenchel_cv
    X_{l+1} ← φ_l(U_l^new) (with ``refresh_inertia`` after the inertia below);
 4. inertia β: W ← W^new + β (W^pre − W^prev-batch).
 
+With ``shuffle="batches"`` (a fixed partition into batches, their order permuted each epoch) the
+executor keeps, per batch, its inputs and targets (contiguous copies) and the cache of the first
+W-block's MM step (the eigendecomposition of the batch's Gram matrix;
+:func:`fenchel_cvx.blocks.mm.mm_steps`): they do not change from one epoch to the next. The steps
+are the same as without the cache, up to rounding.
+
 A full-batch sweep keeps X_1..X_L across sweeps, solves the X-blocks (certified FISTA, 50·``x_iters``
 iterations at most) and then the W-blocks on all samples, and accepts a block's new value only if its
 block objective does not exceed the current one (F_λ never rises for a fixed λ).
@@ -63,6 +69,8 @@ class LocalExecutor(LiftedExecutor):
         W = [self.to_working(w, "W") for w in net.W]
         b = [self.to_working(v, "b") for v in net.b]
         hidden = None                      # the full-batch lifted state
+        # shuffle="batches": per batch (X0, Y, the first W-block's MM cache); derived data, not state
+        self.batch_cache = {}
         if cfg.schedule == "fullbatch" and self.L:
             if self.init_hidden is not None:
                 Xs = net.check_hidden([np.asarray(to_numpy(X)) for X in self.init_hidden], self.m)
@@ -114,14 +122,15 @@ class LocalExecutor(LiftedExecutor):
         return Xs
 
     def w_step(self, state: LiftedState, l: int, sch: Schedule, n_iters: int, adaptive, U=None,
-               monotone: bool = False):
+               monotone: bool = False, cache: dict | None = None):
         """The W-step of layer l from the weights of ``state`` (solver ``sch.cfg.w_solver``; ``adaptive``: the
         layer's :class:`~fenchel_cvx.blocks.adaptive.AdaptiveState`, updated in place); returns
-        (W, b, U_new or None)."""
+        (W, b, U_new or None). ``cache``: the MM step's cache for this layer's (fixed) input
+        (:func:`fenchel_cvx.blocks.mm.mm_steps`)."""
         cfg = sch.cfg
         blk = w_block(state, l, gamma=float(sch.gamma[l]), U=U)
         if cfg.w_solver == "mm":
-            res = blk.solve_fixed(iters=n_iters, curvature=float(sch.w_curvature[l]))
+            res = blk.solve_fixed(iters=n_iters, curvature=float(sch.w_curvature[l]), cache=cache)
             W, b = res.solution
             return W, b, (res.info["U"] if l < self.L else None)
         if cfg.w_solver == "adaptive":
@@ -141,9 +150,22 @@ class LocalExecutor(LiftedExecutor):
         in place, as torch's optimisers do: keep the returned state)."""
         if schedule.cfg.schedule == "fullbatch":
             return self._fullbatch_sweep(state, schedule)
-        return self._minibatch_step(state, self._cols(self.X, idx), self._cols(self.Y, idx), schedule)
+        X0, Y, cache0 = self._batch(idx, schedule.cfg.shuffle == "batches")
+        return self._minibatch_step(state, X0, Y, cache0, schedule)
 
-    def _minibatch_step(self, st: LiftedBCDState, X0, Y, sch: Schedule) -> LiftedBCDState:
+    def _batch(self, idx, cached: bool):
+        """(X0, Y, cache) of the batch ``idx`` (X0 is d x m_B, Y is k x m_B): gathered columns
+        and no cache, or (``cached``: the batch recurs every epoch) the kept copies and the
+        batch's MM cache of the first W-block."""
+        if not cached:
+            return self._cols(self.X, idx), self._cols(self.Y, idx), None
+        key = np.asarray(idx).tobytes()
+        entry = self.batch_cache.get(key)
+        if entry is None:
+            entry = self.batch_cache[key] = (self._cols(self.X, idx), self._cols(self.Y, idx), {})
+        return entry
+
+    def _minibatch_step(self, st: LiftedBCDState, X0, Y, cache0, sch: Schedule) -> LiftedBCDState:
         cfg, L = sch.cfg, self.L
         W_new, b_new = list(st.W), list(st.b)
         Us, Xs, _ = self.net.forward_pass(W_new, b_new, X0)
@@ -156,7 +178,8 @@ class LocalExecutor(LiftedExecutor):
             if l > 0 or U is None:
                 U = self.net.affine(l, W_new[l], b_new[l], state.inputs(l))
             n_it = cfg.w_iters if l < L else cfg.last_w_iters
-            W, b, Unew = self.w_step(state, l, sch, n_it, st.adaptive[l], U=U)
+            W, b, Unew = self.w_step(state, l, sch, n_it, st.adaptive[l], U=U,
+                                     cache=cache0 if l == 0 else None)
             if cfg.momentum > 0 and st.mom[l] is not None:
                 dW, db = st.mom[l]
                 W, b = W + cfg.momentum * dW, b + cfg.momentum * db

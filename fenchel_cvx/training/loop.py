@@ -204,7 +204,7 @@ class Trainer:
             bar.update(1)
         else:
             bs = self.batch_size
-            order = batch_order(self.m, self.epoch, cfg.seed, cfg.shuffle)
+            order = batch_order(self.m, self.epoch, cfg.seed, cfg.shuffle, bs)
             for i in range(self.n_batches):
                 self.state = ex.update(self.state, order[i * bs:(i + 1) * bs], sch)
                 bar.update(1)
