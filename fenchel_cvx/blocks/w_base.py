@@ -5,6 +5,7 @@ the CVXPY reference, the solvers and the write-back. Shapes: X is n_in x m, W n_
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -230,15 +231,16 @@ class WBlockBase(Block):
         return W, b
 
     def _data64(self):
-        """(X, Y, W_prev, b_prev) as numpy float64 (exact conversions)."""
-        return tuple(to_numpy64(a) for a in (self.X, self.Y, self.W_prev, self.b_prev))
+        """(X, Y, prox) with X, Y and the proximal centre as numpy float64 (exact conversions)."""
+        prox = dataclasses.replace(self.prox, W_prev=to_numpy64(self.W_prev), b_prev=to_numpy64(self.b_prev))
+        return to_numpy64(self.X), to_numpy64(self.Y), prox
 
     def certified_bound(self, sol):
         """``(bound or None, info)``: the certified Fenchel dual bound (module docstring) from ``sol = (W, b)``
         (any dtype; read as float64). With γ = 0 and a bias, b is first replaced by the exact float64 bias
         minimiser for W (``info["bias_step"]`` its size)."""
         W, b = self._sol64(sol)
-        X, Y, Wp, bp = self._data64()
+        X, Y, prox = self._data64()
         info = {}
         w = self.term.w
         if self.bias and self.gamma == 0.0 and w > 0:
@@ -246,14 +248,14 @@ class WBlockBase(Block):
             if np.all(np.isfinite(delta)):
                 b = b + delta
                 info["bias_step"] = float(np.max(np.abs(delta))) if delta.size else 0.0
-        lb, cinfo = cert.w_dual_bound(X, Y, self.loss, w, self.rho, self.gamma, Wp, bp, self.bias, W, b)
+        lb, cinfo = cert.w_dual_bound(X, Y, self.loss, w, prox, W, b)
         return lb, {**info, **cinfo}
 
     def objective_interval(self, sol):
         """(lower, upper) of the exact P(W, b) at ``sol`` (float64 evaluation + the rounding allowance)."""
         W, b = self._sol64(sol)
-        X, Y, Wp, bp = self._data64()
-        return cert.w_objective_interval(X, Y, self.loss, self.term.w, self.rho, self.gamma, Wp, bp, self.bias, W, b)
+        X, Y, prox = self._data64()
+        return cert.w_objective_interval(X, Y, self.loss, self.term.w, prox, W, b)
 
     # ---- fast paths --------------------------------------------------------------------------
     def _glm(self, f64: bool):

@@ -267,8 +267,7 @@ class _XBlock(Block):
         V = self.act.project_domain(to_numpy64(self._check_solution(sol, "sol", domain=False)))
         o64, oabs = self.out.float64(), self.out.float64(absolute=True)
         smooth = self._smooth_term() if self._has_smooth() else None
-        return cert.x_divergence_bound(V, to_numpy64(self.U), self.act, self.lam / self.m, smooth, o64.apply,
-                                       o64.adjoint, oabs.apply, oabs.adjoint, o64.bcol, oabs.bcol,
+        return cert.x_divergence_bound(V, to_numpy64(self.U), self.act, self.lam / self.m, smooth, o64, oabs,
                                        2 * (self.n + self.k) + 4)
 
     def objective_interval(self, sol):
