@@ -125,11 +125,12 @@ def w_dual_bound(X, Y, loss, w: float, prox: Proximal, W, b):
     r"""A certified lower bound on min P of a W-block (module docstring) from the point (W, b); numpy float64.
 
     X (n_in x m), Y (k x m), the data term H = w·ℓ(Y, ·), the regularisation ``prox`` (a
-    :class:`~fenchel_cvx.blocks.mm.Proximal`: ρ, γ with ρ + γ > 0, the centre W_prev (k x n_in), b_prev (k,)
-    in float64, the bias flag) and the point (W (k x n_in), b (k,)). For γ = 0 with a bias, b should be the
-    exact bias minimiser for W (then A1 is at rounding level and the repair costs ~nothing). Returns
-    ``(bound or None, info)``; ``info`` holds ``a1_residual`` (the bound on max|A1|), ``theta`` (the repair
-    weight) and, when the bound is None, ``lower_bound_reason``.
+    :class:`~fenchel_cvx.blocks.mm.Proximal`: ρ, γ with ρ + γ > 0, the centre W_prev (k x n_in),
+    b_prev (k,) in float64, the bias flag) and the point (W (k x n_in), b (k,)). For γ = 0 with a
+    bias, b should be the exact bias minimiser for W (then A1 is at rounding level and the repair
+    costs ~nothing). Returns ``(bound or None, info)``; ``info`` holds ``a1_residual`` (the bound
+    on max|A1|), ``theta`` (the repair weight) and, when the bound is None,
+    ``lower_bound_reason``.
     """
     rho, gamma, W_prev, b_prev, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     k, m = Y.shape
@@ -271,8 +272,9 @@ def _repaired(X, Y, loss, w, rho, DA, S2, rep, V, r_bound, info):
 
 
 def w_objective_interval(X, Y, loss, w: float, prox: Proximal, W, b):
-    """(lower, upper): a bracket of the exact P(W, b) = w·ℓ(Y, W X + b 1ᵀ) + R(W, b) of a W-block from a float64
-    evaluation (numpy; X n_in x m, Y k x m, the regularisation R of ``prox`` with its centre in float64)."""
+    """(lower, upper): a bracket of the exact P(W, b) = w·ℓ(Y, W X + b 1ᵀ) + R(W, b) of a W-block
+    from a float64 evaluation (numpy; X n_in x m, Y k x m, R the regularisation of ``prox``, its
+    centre in float64)."""
     rho, gamma, W_prev, b_prev, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     n_in = X.shape[0]
     U = W @ X + b[:, None]
@@ -293,12 +295,12 @@ def w_objective_interval(X, Y, loss, w: float, prox: Proximal, W, b):
 def x_divergence_bound(V, U, act, c: float, smooth, out, out_abs, n_chain: int):
     r"""A certified lower bound on min F of an X-block (module docstring) from a feasible V; numpy float64.
 
-    F(V) = s(A V) + c[Σ f*(V) − ⟨U, V⟩] (V, U n x m) with ``smooth`` = (loss, T, ws) (s(Z) = ws·ℓ(T, Z + B),
-    T k x m) or None (no smooth part); ``out`` the map out of V on float64 data (``out.apply`` = A,
-    ``out.adjoint`` = Aᵀ, ``out.bcol`` = B's column, k x 1: :mod:`fenchel_cvx.blocks.out_maps`), ``out_abs``
-    the same map with |weights| and |B| (magnitudes), ``n_chain`` the longest rounding chain of one entry of
-    A V (or Aᵀ R). Returns ``(bound or None, info)`` with ``info["objective_interval"]`` = the exact F(V)
-    bracket.
+    F(V) = s(A V) + c[Σ f*(V) − ⟨U, V⟩] (V, U n x m) with ``smooth`` = (loss, T, ws) (s(Z) =
+    ws·ℓ(T, Z + B), T k x m) or None (no smooth part); ``out`` the map out of V on float64 data
+    (``out.apply`` = A, ``out.adjoint`` = Aᵀ, ``out.bcol`` = B's column, k x 1:
+    :mod:`fenchel_cvx.blocks.out_maps`), ``out_abs`` the same map with |weights| and |B|
+    (magnitudes), ``n_chain`` the longest rounding chain of one entry of A V (or Aᵀ R). Returns
+    ``(bound or None, info)`` with ``info["objective_interval"]`` = the exact F(V) bracket.
     """
     A, At, A_abs, At_abs = out.apply, out.adjoint, out_abs.apply, out_abs.adjoint
     bcol, bcol_abs = out.bcol, out_abs.bcol

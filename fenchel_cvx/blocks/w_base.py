@@ -19,7 +19,7 @@ from .base import Block, BlockResult, certified_min, default_tol
 from .glm import DataTerm, GLMSolver
 from .mm import Proximal, augment, mm_steps, proximal_mm_steps
 
-__all__ = ["WBlockBase", "write_layer", "check_bias_attained"]
+__all__ = ["WBlockBase", "write_layer", "check_bias_attained", "proximal_of"]
 
 
 class WBlockBase(Block):
@@ -28,9 +28,11 @@ class WBlockBase(Block):
     kind = "w_block"
 
     # ---- construction ---------------------------------------------------------------
-    def _validated(self, X, n_out, rho, gamma, W, b, W_prev, b_prev, bias):
-        """Check the common arguments; returns ``(X, W, b, prox)`` on X's backend (X validated first), with the
-        regularisation bundled as a :class:`~fenchel_cvx.blocks.mm.Proximal`."""
+    @classmethod
+    def _checked_args(cls, X, n_out, rho, gamma, W, b, W_prev, b_prev, bias):
+        """Check the common arguments of ``from_arrays``; returns ``(X, W, b, prox)`` on X's
+        backend (X validated first), the regularisation bundled as a
+        :class:`~fenchel_cvx.blocks.mm.Proximal`."""
         X = check_array(X, "X", (None, None))
         xp = namespace(X)
         n_in, m = X.shape
@@ -39,8 +41,9 @@ class WBlockBase(Block):
         rho = check_number(rho, "rho", lo=0.0)
         gamma = check_number(gamma, "gamma", lo=0.0)
         if not rho + gamma > 0:
-            raise ValueError(f"{self.kind}: rho + gamma must be > 0 (W has no strongly convex term and the block "
-                             f"may have no minimiser), got rho={rho}, gamma={gamma}")
+            raise ValueError(f"{cls.kind}: rho + gamma must be > 0 (W has no strongly convex "
+                             f"term and the block may have no minimiser), got rho={rho}, "
+                             f"gamma={gamma}")
         bias = bool(bias)
         on_x = lambda a: like(a, X)  # noqa: E731
         W = xp.zeros((n_out, n_in), like=X) if W is None else on_x(check_array(W, "W", (n_out, n_in)))
@@ -50,19 +53,9 @@ class WBlockBase(Block):
             b = on_x(check_array(b, "b", (n_out,)))
             if not bias and xp.any(b != 0):
                 raise ValueError("b: must be zero when bias=False")
-        W_prev = W if W_prev is None else on_x(check_array(W_prev, "W_prev", (n_out, n_in)))
-        b_prev = b if b_prev is None else on_x(check_array(b_prev, "b_prev", (n_out,)))
-        if not bias:
-            b_prev = xp.zeros((n_out,), like=X)
-        return X, W, b, Proximal(float(rho), float(gamma), W_prev, b_prev, bias)
-
-    @staticmethod
-    def _trusted_prox(X, n_out, rho, gamma, W, b, W_prev, b_prev, bias) -> Proximal:
-        """The :class:`~fenchel_cvx.blocks.mm.Proximal` of trusted arguments (centre default: (W, b); no bias: 0)."""
-        if not bias:
-            b_prev = namespace(X).zeros((n_out,), like=X)
-        return Proximal(float(rho), float(gamma), W if W_prev is None else W_prev, b if b_prev is None else b_prev,
-                        bool(bias))
+        W_prev = None if W_prev is None else on_x(check_array(W_prev, "W_prev", (n_out, n_in)))
+        b_prev = None if b_prev is None else on_x(check_array(b_prev, "b_prev", (n_out,)))
+        return X, W, b, proximal_of(rho, gamma, W, b, W_prev, b_prev, bias)
 
     def _assign(self, X, Y, loss, weight, prox: Proximal, W, b, layer, U=None):
         """Store the block's data (trusted: no checks, no copies)."""
@@ -232,7 +225,8 @@ class WBlockBase(Block):
 
     def _data64(self):
         """(X, Y, prox) with X, Y and the proximal centre as numpy float64 (exact conversions)."""
-        prox = dataclasses.replace(self.prox, W_prev=to_numpy64(self.W_prev), b_prev=to_numpy64(self.b_prev))
+        prox = dataclasses.replace(self.prox, W_prev=to_numpy64(self.W_prev),
+                                   b_prev=to_numpy64(self.b_prev))
         return to_numpy64(self.X), to_numpy64(self.Y), prox
 
     def certified_bound(self, sol):
@@ -416,6 +410,16 @@ class WBlockBase(Block):
         W, b = self._check_sol(sol)
         write_layer(net, self.layer, W, b)
         return Xs
+
+
+def proximal_of(rho, gamma, W, b, W_prev=None, b_prev=None, bias=True) -> Proximal:
+    """The :class:`~fenchel_cvx.blocks.mm.Proximal` of a W-block at the present (W, b) (trusted
+    arrays: W n_out x n_in, b (n_out,)): ρ, γ as floats, the centre (W_prev, b_prev) defaulting to
+    (W, b), b_prev = 0 (shape of b) without a bias."""
+    if not bias:
+        b_prev = namespace(b).zeros_like(b)
+    return Proximal(float(rho), float(gamma), W if W_prev is None else W_prev,
+                    b if b_prev is None else b_prev, bool(bias))
 
 
 def write_layer(net, l: int, W, b):
