@@ -84,8 +84,6 @@ def _no_prox_term(gamma, W_prev, b_prev):
         raise ValueError("W_prev, b_prev: X-blocks have no proximal term; pass None")
 
 
-
-
 def _checked_point(V, name: str, act, shape, ref):
     """V checked as an array of ``shape`` (n x m), on the backend and dtype of ``ref``, in dom f* of
     ``act`` (None: any)."""
