@@ -94,8 +94,9 @@ def w_instance(cfg, term, rho, gamma, scale, warm, seed):
         Y = perturbed_on_domain(act, act.phi(Ut), rng, noise=0.3, edge_fraction=0.25)
         if gamma == 0.0 and losses.FenchelYoungLoss(act).bias_blockers(Y):
             return None
-        return lambda be, dt: HiddenWBlock(_conv(X, be, dt), _conv(Y, be, dt), term, lam=1.0, rho=rho, gamma=gamma,
-                                           W=_conv(W0, be, dt), b=_conv(b0, be, dt))
+        return lambda be, dt: HiddenWBlock.from_arrays(_conv(X, be, dt), _conv(Y, be, dt), term,
+                                                       lam=1.0, rho=rho, gamma=gamma,
+                                                       W=_conv(W0, be, dt), b=_conv(b0, be, dt))
     if term.startswith("cross_entropy"):
         if term.endswith("soft"):
             Y = rng.dirichlet(np.ones(n_out), size=m).T
@@ -107,8 +108,9 @@ def w_instance(cfg, term, rho, gamma, scale, warm, seed):
         loss = "cross_entropy"
     else:
         Y, loss = Ut + 0.3 * rng.normal(size=Ut.shape), "squared"
-    return lambda be, dt: LastWBlock(_conv(X, be, dt), _conv(Y, be, dt), loss, rho=rho, gamma=gamma,
-                                     W=_conv(W0, be, dt), b=_conv(b0, be, dt))
+    return lambda be, dt: LastWBlock.from_arrays(_conv(X, be, dt), _conv(Y, be, dt), loss, rho=rho,
+                                                 gamma=gamma, W=_conv(W0, be, dt),
+                                                 b=_conv(b0, be, dt))
 
 
 def x_instance(cfg, kind, act, loss, weight_scale, seed):

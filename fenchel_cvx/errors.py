@@ -10,7 +10,8 @@ Each specific error also derives from the builtin exception a caller would expec
 * :class:`SchedulerUnreachable` (ConnectionError, ValueError) -- no Dask scheduler answers at an address;
 * :class:`FileFormatError` (ValueError) -- a model or checkpoint file that is corrupt, truncated, not ours, or
   written by a newer format version; the message starts with ``corrupt checkpoint <path>`` or ``corrupt model
-  file <path>`` (or names the version);
+  file <path>`` (or names the version; a checkpoint of an earlier format that this version
+  cannot resume: ``old checkpoint <path>``);
 * :class:`ResumeMismatch` (ValueError) -- a checkpoint written for another configuration, architecture or
   data set than the run that tries to resume from it (the message names the fields).
 
@@ -45,7 +46,8 @@ class SchedulerUnreachable(FenchelError, ConnectionError, ValueError):
 
 
 class FileFormatError(FenchelError, ValueError):
-    """A model or checkpoint file that cannot be read: corrupt, truncated, missing keys, or a newer format."""
+    """A model or checkpoint file that cannot be read: corrupt, truncated, missing keys, a newer
+    format (or a checkpoint of an earlier format, which cannot be resumed)."""
 
 
 class ResumeMismatch(FenchelError, ValueError):

@@ -360,23 +360,25 @@ def test_block_bad_input():
     block = ConvHiddenXBlock.from_network(net, X0, y, Xs, 1)
     mp = net.maps[1]
     with pytest.raises(ValueError, match="lam: expected a number > 0"):
-        ConvHiddenXBlock(block.U, mp, net.W[1], net.b[1], Xs[1], lam=0.0, lam_next=1.0)
+        ConvHiddenXBlock.from_arrays(block.U, mp, net.W[1], net.b[1], Xs[1], lam=0.0, lam_next=1.0)
     bad = block.U.copy()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="U: contains NaN"):
-        ConvHiddenXBlock(bad, mp, net.W[1], net.b[1], Xs[1], lam=1.0, lam_next=1.0)
+        ConvHiddenXBlock.from_arrays(bad, mp, net.W[1], net.b[1], Xs[1], lam=1.0, lam_next=1.0)
     with pytest.raises(ValueError, match="W: expected shape 2 x 2 x 3 x 3"):
-        ConvHiddenXBlock(block.U, mp, net.W[1].reshape(2, -1), net.b[1], Xs[1], lam=1.0, lam_next=1.0)
+        ConvHiddenXBlock.from_arrays(block.U, mp, net.W[1].reshape(2, -1), net.b[1], Xs[1], lam=1.0,
+                                     lam_next=1.0)
     with pytest.raises(ValueError, match="X_next: entries outside the domain"):
-        ConvHiddenXBlock(block.U, mp, net.W[1], net.b[1], -1.0 - Xs[1], lam=1.0, lam_next=1.0)
+        ConvHiddenXBlock.from_arrays(block.U, mp, net.W[1], net.b[1], -1.0 - Xs[1], lam=1.0,
+                                     lam_next=1.0)
     with pytest.raises(TypeError, match="LinearMap"):
-        ConvHiddenWBlock(X0, Xs[0], "conv", "relu", 1.0, 0.1)
+        ConvHiddenWBlock.from_arrays(X0, Xs[0], "conv", "relu", 1.0, 0.1)
     with pytest.raises(ValueError, match="Y: expected shape 32 x 3, got 8 x 3"):
-        ConvHiddenWBlock(X0, Xs[1], net.maps[0], "relu", 1.0, 0.1)
+        ConvHiddenWBlock.from_arrays(X0, Xs[1], net.maps[0], "relu", 1.0, 0.1)
     with pytest.raises(ValueError, match="rho \\+ gamma must be > 0"):
-        ConvHiddenWBlock(X0, Xs[0], net.maps[0], "relu", 1.0, 0.0)
+        ConvHiddenWBlock.from_arrays(X0, Xs[0], net.maps[0], "relu", 1.0, 0.0)
     with pytest.raises(ValueError, match="output layer must be dense"):
-        ConvLastWBlock(X0, np.eye(2)[:, [0, 1, 0]], net.maps[0], "cross_entropy", 0.1)
+        ConvLastWBlock.from_arrays(X0, np.eye(2)[:, [0, 1, 0]], net.maps[0], "cross_entropy", 0.1)
     wb = ConvHiddenWBlock.from_network(net, X0, y, Xs, 0)
     with pytest.raises(ValueError, match="sol W: expected shape 2 x 1 x 4 x 4"):
         wb.objective((np.zeros((2, 16)), np.zeros(2)))

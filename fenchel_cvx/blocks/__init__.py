@@ -9,8 +9,9 @@ Block kinds (docs/design.md §2), each a class following :class:`Block`:
 
 and their convolutional twins in :mod:`fenchel_cvx.blocks.conv_blocks` (``CONV_BLOCKS``). Every block owns
 its solvers: ``solve_reference`` (CVXPY), ``solve_fast`` (certified FISTA / Newton-CG) and ``solve_fixed``
-(the trainers' fixed-budget APG / MM steps), all returning a :class:`BlockResult`; ``from_network`` builds
-a block from a network state (validated), ``from_state`` from a trainer's :class:`LiftedState` (trusted);
+(the trainers' fixed-budget APG / MM steps), all returning a :class:`BlockResult`; ``__init__`` stores
+composed, trusted parts; ``from_arrays`` (arrays, names, numbers) and ``from_network`` (a network state)
+validate, ``from_state`` builds from a trainer's :class:`LiftedState` (trusted);
 :func:`x_block` / :func:`w_block` pick the dense or conv class of a layer.
 
 ``BLOCKS`` (:mod:`.kinds`) maps kind names to classes. Tests and ``fenchel-cvx check-blocks``

@@ -26,9 +26,15 @@ variable fixed (docs/design.md §2; the contract: §3). Each block class
 * ``solve_fixed(init=None, iters=...)`` -- a cheap fixed-budget solver for training (APG for the
   X-blocks, majorise–minimise ridge steps for the W-blocks): the same result type, status
   ``"budget"``, no certificate and no objective evaluation (``objective``/``lower_bound`` None);
-* ``from_state(state, layer, ...)`` (classmethod) -- the block of a training state
-  (:class:`fenchel_cvx.blocks.state.LiftedState`) without validation or copies: the trainers' path.
-  ``from_network`` is the validated path for users.
+* construction (scikit-learn style): ``__init__`` stores what it is given and trusts it (composed
+  parts: an :class:`~fenchel_cvx.activations.Activation` or :class:`~fenchel_cvx.losses.Loss`, the
+  map out of an X-block's variable (:mod:`fenchel_cvx.blocks.out_maps`), a W-block's
+  :class:`~fenchel_cvx.blocks.mm.Proximal`; arrays on one backend with the right shapes; only their
+  kinds are checked, with :func:`expect`); ``from_state(state, layer, ...)`` (classmethod) builds it
+  from a training state (:class:`fenchel_cvx.blocks.state.LiftedState`) without validation or
+  copies: the trainers' path. The validating constructors, for users: ``from_arrays(...)`` (arrays,
+  names and numbers; every argument checked, the rejected one named) and ``from_network(net, X0, y,
+  Xs, layer)``.
 
 The solution ``sol`` is an array V (X-blocks) or a pair ``(W, b)`` (W-blocks). CVXPY is imported
 only when a reference problem is built.
@@ -47,7 +53,8 @@ from ..backend import to_numpy
 from ..errors import SolverError
 from ..log import warn_large_reference
 
-__all__ = ["BlockResult", "Block", "SolverError", "solve_cvxpy", "default_tol", "certified_min"]
+__all__ = ["BlockResult", "Block", "SolverError", "solve_cvxpy", "default_tol", "certified_min",
+           "expect"]
 
 
 @dataclass
@@ -253,6 +260,19 @@ class Block(abc.ABC):
         return BlockResult(solution=sol, objective=obj, lower_bound=certified_min(lb, obj),
                            time=t_build + times["compile"] + times["solve"], status="optimal",
                            method=(solver or "default").upper(), info=info)
+
+
+def expect(value, kind, what: str, block: type):
+    """Refuse a ``value`` that is not a ``kind`` (a class or tuple of classes) in a block's trusted
+    ``__init__``, pointing to the validating constructors (an ``isinstance`` check: the trusted path
+    stays cheap). Returns ``value``."""
+    if not isinstance(value, kind):
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        cls = block.__name__
+        raise TypeError(f"{what}: expected {names}, got {type(value).__name__} ({cls}(...) stores "
+                        f"composed, trusted parts; build a block from arrays, names and numbers "
+                        f"with {cls}.from_arrays(...) or from_network, which validate)")
+    return value
 
 
 def certified_min(bound, objective):

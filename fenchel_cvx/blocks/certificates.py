@@ -49,6 +49,8 @@ import math
 
 import numpy as np
 
+from .mm import Proximal
+
 __all__ = ["U64", "gamma_n", "allowance", "lower", "upper", "entry_error", "value_error", "grad_error",
            "w_dual_bound", "w_objective_interval",
            "x_divergence_bound"]
@@ -119,15 +121,18 @@ def value_error(loss, T, Z, eZ):
 # =====================================================================================
 # W-blocks: the Fenchel dual at A = w(V − Y), with the A1 = 0 repair
 # =====================================================================================
-def w_dual_bound(X, Y, loss, w: float, rho: float, gamma: float, W_prev, b_prev, bias: bool, W, b):
+def w_dual_bound(X, Y, loss, w: float, prox: Proximal, W, b):
     r"""A certified lower bound on min P of a W-block (module docstring) from the point (W, b); numpy float64.
 
-    X (n_in x m), Y (k x m), the data term H = w·ℓ(Y, ·), ρ, γ (ρ + γ > 0), the proximal centre (W_prev,
-    b_prev) and the point (W (k x n_in), b (k,)). For γ = 0 with a bias, b should be the exact bias
-    minimiser for W (then A1 is at rounding level and the repair costs ~nothing). Returns
-    ``(bound or None, info)``; ``info`` holds ``a1_residual`` (the bound on max|A1|), ``theta`` (the repair
-    weight) and, when the bound is None, ``lower_bound_reason``.
+    X (n_in x m), Y (k x m), the data term H = w·ℓ(Y, ·), the regularisation ``prox`` (a
+    :class:`~fenchel_cvx.blocks.mm.Proximal`: ρ, γ with ρ + γ > 0, the centre W_prev (k x n_in),
+    b_prev (k,) in float64, the bias flag) and the point (W (k x n_in), b (k,)). For γ = 0 with a
+    bias, b should be the exact bias minimiser for W (then A1 is at rounding level and the repair
+    costs ~nothing). Returns ``(bound or None, info)``; ``info`` holds ``a1_residual`` (the bound
+    on max|A1|), ``theta`` (the repair weight) and, when the bound is None,
+    ``lower_bound_reason``.
     """
+    rho, gamma, W_prev, b_prev, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     k, m = Y.shape
     u = U64
     info = {"a1_residual": 0.0}
@@ -266,8 +271,11 @@ def _repaired(X, Y, loss, w, rho, DA, S2, rep, V, r_bound, info):
     return best, info
 
 
-def w_objective_interval(X, Y, loss, w: float, rho: float, gamma: float, W_prev, b_prev, bias: bool, W, b):
-    """(lower, upper): a bracket of the exact P(W, b) of a W-block from a float64 evaluation (numpy)."""
+def w_objective_interval(X, Y, loss, w: float, prox: Proximal, W, b):
+    """(lower, upper): a bracket of the exact P(W, b) = w·ℓ(Y, W X + b 1ᵀ) + R(W, b) of a W-block
+    from a float64 evaluation (numpy; X n_in x m, Y k x m, R the regularisation of ``prox``, its
+    centre in float64)."""
+    rho, gamma, W_prev, b_prev, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     n_in = X.shape[0]
     U = W @ X + b[:, None]
     eU = entry_error(np.abs(W) @ np.abs(X) + np.abs(b)[:, None], n_in + 2)
@@ -284,15 +292,18 @@ def w_objective_interval(X, Y, loss, w: float, rho: float, gamma: float, W_prev,
 # =====================================================================================
 # X-blocks: F(V) − c Σ B_φ(U − ∇g(V)/c, V)
 # =====================================================================================
-def x_divergence_bound(V, U, act, c: float, smooth, A, At, A_abs, At_abs, bcol, bcol_abs, n_chain: int):
+def x_divergence_bound(V, U, act, c: float, smooth, out, out_abs, n_chain: int):
     r"""A certified lower bound on min F of an X-block (module docstring) from a feasible V; numpy float64.
 
-    F(V) = s(A V) + c[Σ f*(V) − ⟨U, V⟩] with ``smooth`` = (loss, T, ws) (s(Z) = ws·ℓ(T, Z + B)) or None (no
-    smooth part); A/At the linear map out of V and its adjoint, A_abs/At_abs the same map with |weights|
-    (magnitudes), ``bcol``/``bcol_abs`` the bias column B and |B|, ``n_chain`` the longest rounding chain of
-    one entry of A V (or Aᵀ R). Returns ``(bound or None, info)`` with ``info["objective_interval"]`` = the
-    exact F(V) bracket.
+    F(V) = s(A V) + c[Σ f*(V) − ⟨U, V⟩] (V, U n x m) with ``smooth`` = (loss, T, ws) (s(Z) =
+    ws·ℓ(T, Z + B), T k x m) or None (no smooth part); ``out`` the map out of V on float64 data
+    (``out.apply`` = A, ``out.adjoint`` = Aᵀ, ``out.bcol`` = B's column, k x 1:
+    :mod:`fenchel_cvx.blocks.out_maps`), ``out_abs`` the same map with |weights| and |B|
+    (magnitudes), ``n_chain`` the longest rounding chain of one entry of A V (or Aᵀ R). Returns
+    ``(bound or None, info)`` with ``info["objective_interval"]`` = the exact F(V) bracket.
     """
+    A, At, A_abs, At_abs = out.apply, out.adjoint, out_abs.apply, out_abs.adjoint
+    bcol, bcol_abs = out.bcol, out_abs.bcol
     info = {}
     if not act.in_domain(V):
         info["lower_bound_reason"] = "the point is outside dom f*"

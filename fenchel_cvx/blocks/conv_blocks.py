@@ -53,20 +53,23 @@ with A and Aᵀ the numpy im2col maps). Solutions are exchanged in the layer's o
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
-from .. import losses as _losses
+from ..activations import Activation
 from ..backend import is_torch, like, namespace
 from ..layers import LinearMap
+from ..losses import FenchelYoungLoss, Loss
+from ..losses import get as get_loss
 from ..validation import check_array, check_number
 from .adaptive import adaptive_update
-from .base import Block, BlockResult
+from .base import Block, BlockResult, expect
 from .glm import DataTerm
 from .instances import complete_state
 from .mm import Proximal
-from .w_blocks import HiddenWBlock, LastWBlock, write_layer
+from .w_blocks import HiddenWBlock, LastWBlock, proximal_of, write_layer
 from .x_blocks import HiddenXBlock, LastXBlock
 
 __all__ = ["ConvHiddenXBlock", "ConvLastXBlock", "ConvHiddenWBlock", "ConvLastWBlock", "CONV_BLOCKS",
@@ -98,8 +101,9 @@ class ConvHiddenXBlock(HiddenXBlock):
     of V given by ``lmap`` (:class:`~fenchel_cvx.blocks.out_maps.LayerOut`: A(W, V) = ``lmap.apply``, Aᵀ =
     ``lmap.adjoint``, ‖A‖₂ ≤ ``lmap.norm_bound(W)``, B = (b ⊗ 1_P) 1ᵀ, a sparse A in the CVXPY reference).
 
-    Parameters
-    ----------
+    ``__init__`` is :class:`HiddenXBlock`'s (trusted; ``out`` a ``LayerOut``). Arguments of
+    :meth:`from_arrays` (validated):
+
     U : n x m          U_{l−1} (fixes backend, dtype and device); n = ``lmap.n_in``
     lmap : LinearMap   A_l, the map out of X_l (pools folded in, then conv or dense)
     W, b               W_l (``lmap.weight_shape``), b_l (``lmap.bias_shape``)
@@ -107,13 +111,15 @@ class ConvHiddenXBlock(HiddenXBlock):
     lam : float > 0    λ_{l−1};  lam_next : float ≥ 0  λ_l
     act, act_next      φ_{l−1} (domain of V) and φ_l
     current : n x m    present X_l (default warm start; default φ(U));  layer : int  l
-    validate : bool    as for :class:`HiddenXBlock`
     """
 
-    def __init__(self, U, lmap, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None, layer=None,
-                 *, validate=True):
-        super().__init__(U, W, b, X_next, lam, lam_next, act, act_next, current, layer,
-                         lmap=_check_map(lmap) if validate else lmap, validate=validate)
+    @classmethod
+    def from_arrays(cls, U, lmap, W, b, X_next, lam, lam_next, act="relu", act_next="relu",
+                    current=None, layer=None) -> ConvHiddenXBlock:
+        """The block from arrays, names and numbers, validated (:meth:`HiddenXBlock.from_arrays`
+        with ``lmap``)."""
+        return super().from_arrays(U, W, b, X_next, lam, lam_next, act, act_next, current, layer,
+                                   lmap=_check_map(lmap))
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvHiddenXBlock:
@@ -126,18 +132,22 @@ class ConvLastXBlock(LastXBlock):
     r"""last_x of a conv network: X_L (module docstring): :class:`LastXBlock` with the map out of V given by
     ``lmap`` (as :class:`ConvHiddenXBlock`).
 
-    Parameters
-    ----------
+    ``__init__`` is :class:`LastXBlock`'s (trusted; ``out`` a ``LayerOut``). Arguments of
+    :meth:`from_arrays` (validated):
+
     U : n x m          U_{L−1};  lmap : LinearMap A_L (pools/flatten, then the dense output map)
     W, b               W_L, b_L;  Y : k x m targets (one-hot/probability columns for cross-entropy)
     lam : float > 0    λ_{L−1};  act: φ_{L−1};  loss: name or Loss
-    current : n x m    present X_L;  layer : int  L;  validate : as for :class:`LastXBlock`
+    current : n x m    present X_L;  layer : int  L
     """
 
-    def __init__(self, U, lmap, W, b, Y, lam, act="relu", loss="cross_entropy", current=None, layer=None, *,
-                 validate=True):
-        super().__init__(U, W, b, Y, lam, act, loss, current, layer, lmap=_check_map(lmap) if validate else lmap,
-                         validate=validate)
+    @classmethod
+    def from_arrays(cls, U, lmap, W, b, Y, lam, act="relu", loss="cross_entropy", current=None,
+                    layer=None) -> ConvLastXBlock:
+        """The block from arrays, names and numbers, validated (:meth:`LastXBlock.from_arrays` with
+        ``lmap``)."""
+        return super().from_arrays(U, W, b, Y, lam, act, loss, current, layer,
+                                   lmap=_check_map(lmap))
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvLastXBlock:
@@ -149,6 +159,21 @@ class ConvLastXBlock(LastXBlock):
 # =====================================================================================
 # W-blocks: the dense W-blocks on the im2col design matrix
 # =====================================================================================
+def _layer_weights(lmap, X, W, b, W_prev, b_prev):
+    """W, W_prev (checked in ``lmap.weight_shape``, as C_out x fan_in matrices), b, b_prev
+    (``lmap.bias_shape``) on X's backend; None stays None."""
+
+    def on_x(a, name, shape):
+        return None if a is None else like(check_array(a, name, shape), X)
+
+    W = on_x(W, "W", lmap.weight_shape)
+    W_prev = on_x(W_prev, "W_prev", lmap.weight_shape)
+    b = on_x(b, "b", lmap.bias_shape)
+    b_prev = on_x(b_prev, "b_prev", lmap.bias_shape)
+    mat = lambda a: None if a is None else lmap.weight_matrix(a)  # noqa: E731
+    return mat(W), b, mat(W_prev), b_prev
+
+
 class _ConvWBlock(Block):
     """A conv/pooled W-block as a dense W-block (``self.inner``) on (D, Y_d) (module docstring)."""
 
@@ -165,17 +190,26 @@ class _ConvWBlock(Block):
         W, b = sol
         return self.map.weight_from_matrix(W), b
 
-    def _wrap(self, lmap, inner, X, Y, layer, term=None, current=None, rho=None, gamma=None, bias=None):
-        """Store the map, the dense block on (D, Y_d) (or a function that builds it: the design matrix is formed
-        only when a solver needs it) and the shared attributes; ``term`` is the data term on the natural layout."""
+    def _store(self, lmap, X, target, loss, weight, head, prox: Proximal, W, b, layer, inner):
+        """Store trusted data: the map, the data term ``weight``·ℓ(target, ·) on the natural
+        layout, the regularisation (centre in the layer's shapes) and the dense block on the design
+        matrix -- ``inner`` when given, else built on first use as
+        ``INNER(D, Y_d, *head, prox with W_mat centre, W_mat, b, layer)`` (the design matrix is
+        formed only when a solver needs it)."""
+        expect(lmap, LinearMap, "lmap", type(self))
+        expect(prox, Proximal, "prox", type(self))
         self.map, self.layer = lmap, layer
-        self._inner, self._build = (None, inner) if callable(inner) else (inner, None)
-        if self._inner is not None:
-            rho, gamma, bias = self._inner.rho, self._inner.gamma, self._inner.bias
-        self.rho, self.gamma, self.bias = rho, gamma, bias
-        self.X, self.Y, self.m = X, Y, X.shape[1]
-        self._term, self._current = term, current
-        return self
+        self.rho, self.gamma, self.bias = prox.rho, prox.gamma, prox.bias
+        self.X, self.Y, self.m = X, target, X.shape[1]
+        self._term, self._current = DataTerm(loss, target, weight), (W, b)
+        mat = lmap.weight_matrix
+
+        def build():
+            prox_mat = dataclasses.replace(prox, W_prev=mat(prox.W_prev))
+            return self.INNER(lmap.design(X), lmap.to_design_rows(target), *head, prox_mat, mat(W),
+                              b, layer, weight=weight)
+
+        self._inner, self._build = inner, build
 
     @property
     def inner(self):
@@ -183,18 +217,6 @@ class _ConvWBlock(Block):
         if self._inner is None:
             self._inner = self._build()
         return self._inner
-
-    def _trusted(self, lmap, X, target, loss, weight, head, W, b, prox: Proximal, layer):
-        """Store trusted data (``validate=False``): the dense block on the design matrix is built on first use, as
-        ``INNER(D, Y_d, *head, ρ, γ, W_mat, b, ...)`` with the data term's weight ``weight`` of the natural layout."""
-        mat = lambda a: None if a is None else lmap.weight_matrix(a)  # noqa: E731
-
-        def build():
-            return self.INNER(lmap.design(X), lmap.to_design_rows(target), *head, prox.rho, prox.gamma, mat(W), b,
-                              mat(prox.W_prev), prox.b_prev, prox.bias, layer, weight=weight, validate=False)
-
-        return self._wrap(lmap, build, X, target, layer, term=DataTerm(loss, target, weight), current=(W, b),
-                          rho=prox.rho, gamma=prox.gamma, bias=prox.bias)
 
     @property
     def current(self):
@@ -293,26 +315,19 @@ class _ConvWBlock(Block):
         write_layer(net, self.layer, W, b)
         return Xs
 
-    def _inner_weights(self, X, W, b, W_prev, b_prev):
-        on_x = lambda a, name, shape: None if a is None else like(check_array(a, name, shape), X)  # noqa: E731
-        W = on_x(W, "W", self.map.weight_shape)
-        W_prev = on_x(W_prev, "W_prev", self.map.weight_shape)
-        b = on_x(b, "b", self.map.bias_shape)
-        b_prev = on_x(b_prev, "b_prev", self.map.bias_shape)
-        mat = lambda a: None if a is None else self.map.weight_matrix(a)  # noqa: E731
-        return mat(W), b, mat(W_prev), b_prev
-
-
 class ConvHiddenWBlock(_ConvWBlock):
     r"""Hidden-layer kernel and bias (W_l, b_l), l < L, of a conv network (module docstring).
 
-    Parameters
+    Parameters (``__init__`` stores them as they are: trusted; :meth:`from_arrays` validates)
     ----------
     X : n_in x m       input activations X_l (pre-pooling map; X_0 = data), n_in = ``lmap.n_in``
     Y : n_out x m      next activations X_{l+1} (in dom f*_l), n_out = ``lmap.n_out``
-    lmap : LinearMap   A_l;  activation: φ_l;  lam: λ_l ≥ 0;  rho: ρ_l ≥ 0;  gamma: γ ≥ 0 (ρ + γ > 0)
-    W, b               present value in the layer's shapes (default warm start; zeros if omitted)
-    W_prev, b_prev     proximal centres (default W, b);  bias: if False b stays 0;  layer: l
+    lmap : LinearMap   A_l;  act: the Activation φ_l;  lam: λ_l ≥ 0
+    prox : Proximal    ρ_l, γ (ρ + γ > 0), the centre (W_prev, b_prev) in the layer's shapes, the
+                       bias flag
+    W, b               present value in the layer's shapes (default warm start);  layer: l
+    inner              the dense block on the design matrix when already built (else built on
+                       first use)
     """
 
     kind = "hidden_w"
@@ -320,26 +335,30 @@ class ConvHiddenWBlock(_ConvWBlock):
     #: the dense block on the design matrix
     INNER = HiddenWBlock
 
-    def __init__(self, X, Y, lmap, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
-                 bias=True, layer=None, *, validate=True):
-        if not validate:  # trusted (from_state): W, b given, ``activation`` an Activation
-            self.act, self.lam = activation, lam
-            self._trusted(lmap, X, Y, _losses.FenchelYoungLoss(activation), lam / X.shape[1], (activation, lam),
-                          W, b, Proximal(rho, gamma, W if W_prev is None else W_prev,
-                                         b if b_prev is None else b_prev, bias), layer)
-            return
-        self.map = _check_map(lmap)
+    def __init__(self, X, Y, lmap, act, lam, prox, W, b, layer=None, *, inner=None):
+        self.act, self.lam = expect(act, Activation, "act", type(self)), lam
+        self._store(lmap, X, Y, FenchelYoungLoss(act), lam / X.shape[1], (act, lam), prox, W, b,
+                    layer, inner)
+
+    @classmethod
+    def from_arrays(cls, X, Y, lmap, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None,
+                    b_prev=None, bias=True, layer=None) -> ConvHiddenWBlock:
+        """The block from arrays, names and numbers, validated (each rejected argument named): X
+        (``lmap.n_in`` x m), Y (``lmap.n_out`` x m, in dom f*_l), ``lmap`` a LinearMap,
+        ``activation`` a name or Activation, λ ≥ 0, ρ ≥ 0, γ ≥ 0 (ρ + γ > 0), W, b, W_prev, b_prev
+        in the layer's shapes (defaults as for :meth:`HiddenWBlock.from_arrays`), ``bias``,
+        ``layer``; the dense block on (D, Y_d) with λ·P checks the rest."""
+        lmap = _check_map(lmap)
         X = check_array(X, "X", (lmap.n_in, None))
-        m = X.shape[1]
-        Y = like(check_array(Y, "Y", (lmap.n_out, m)), X)
-        self.lam = check_number(lam, "lam", lo=0.0)
-        Wm, b, Wpm, bp = self._inner_weights(X, W, b, W_prev, b_prev)
-        D = lmap.design(X)
-        Yd = lmap.to_design_rows(Y)
-        inner = HiddenWBlock(D, Yd, activation, self.lam * lmap.positions, rho, gamma=gamma, W=Wm, b=b,
-                             W_prev=Wpm, b_prev=bp, bias=bias, layer=layer)
-        self.act = inner.act
-        self._wrap(lmap, inner, X, Y, layer, term=DataTerm(_losses.FenchelYoungLoss(inner.act), Y, self.lam / m))
+        Y = like(check_array(Y, "Y", (lmap.n_out, X.shape[1])), X)
+        lam = check_number(lam, "lam", lo=0.0)
+        Wm, b, Wpm, bp = _layer_weights(lmap, X, W, b, W_prev, b_prev)
+        inner = HiddenWBlock.from_arrays(lmap.design(X), lmap.to_design_rows(Y), activation,
+                                         lam * lmap.positions, rho, gamma=gamma, W=Wm, b=b,
+                                         W_prev=Wpm, b_prev=bp, bias=bias, layer=layer)
+        W, b = lmap.weight_from_matrix(inner.current[0]), inner.current[1]
+        prox = dataclasses.replace(inner.prox, W_prev=lmap.weight_from_matrix(inner.W_prev))
+        return cls(X, Y, lmap, inner.act, lam, prox, W, b, layer, inner=inner)
 
     @classmethod
     def layers(cls, net) -> list[int]:
@@ -351,8 +370,10 @@ class ConvHiddenWBlock(_ConvWBlock):
         layout (the same sum as on the natural layout). ``U`` is not used (the inner block forms W_mat D + b)."""
         l = int(layer)
         net = state.net
-        return cls(state.inputs(l), state.target(l), net.maps[l], net.activations[l], float(state.lam[l]),
-                   float(net.rho[l]), float(gamma), state.W[l], state.b[l], W_prev, b_prev, net.bias, l, validate=False)
+        W, b = state.W[l], state.b[l]
+        prox = proximal_of(net.rho[l], gamma, W, b, W_prev, b_prev, net.bias)
+        return cls(state.inputs(l), state.target(l), net.maps[l], net.activations[l],
+                   float(state.lam[l]), prox, W, b, l)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvHiddenWBlock:
@@ -365,20 +386,22 @@ class ConvHiddenWBlock(_ConvWBlock):
         Xs = net.check_hidden([like(check_array(X, f"X[{i}]", (None, None)), X0) for i, X in enumerate(Xs, 1)],
                               X0.shape[1])
         prev = [X0] + list(Xs)
-        return cls(prev[l], Xs[l], net.maps[l], net.activations[l], float(net.lam[l]), float(net.rho[l]),
-                   gamma=gamma, W=like(net.W[l], X0), b=like(net.b[l], X0),
-                   W_prev=None if W_prev is None else like(W_prev, X0),
-                   b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias, layer=l)
+        return cls.from_arrays(prev[l], Xs[l], net.maps[l], net.activations[l], float(net.lam[l]),
+                               float(net.rho[l]), gamma=gamma, W=like(net.W[l], X0),
+                               b=like(net.b[l], X0),
+                               W_prev=None if W_prev is None else like(W_prev, X0),
+                               b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias,
+                               layer=l)
 
 
 class ConvLastWBlock(_ConvWBlock):
     r"""Output weights (W_L, b_L) of a conv network: a dense map of pools(X_L) (module docstring).
 
-    Parameters
+    Parameters (``__init__`` stores them as they are: trusted; :meth:`from_arrays` validates)
     ----------
     X : n_in x m       last hidden activations X_L (pre-pooling map), n_in = ``lmap.n_in``
-    Y : targets, k x m (or integer labels (m,) for cross-entropy);  lmap: the dense output LinearMap
-    loss, rho, gamma, W, b, W_prev, b_prev, bias, layer: as for :class:`ConvHiddenWBlock`
+    Y : k x m          targets;  lmap: the dense output LinearMap;  loss: the Loss
+    prox, W, b, layer, inner: as for :class:`ConvHiddenWBlock`
     """
 
     kind = "last_w"
@@ -386,31 +409,34 @@ class ConvLastWBlock(_ConvWBlock):
     #: the dense block on the design matrix
     INNER = LastWBlock
 
-    def __init__(self, X, Y, lmap, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None, bias=True,
-                 layer=None, *, validate=True):
-        if not validate:  # trusted (from_state): W, b given, ``loss`` a Loss and Y its k x m targets
-            self.loss = loss
-            self._trusted(lmap, X, Y, loss, 1.0 / X.shape[1], (loss,), W, b,
-                          Proximal(rho, gamma, W if W_prev is None else W_prev, b if b_prev is None else b_prev,
-                                   bias), layer)
-            return
-        self.map = _check_map(lmap)
+    def __init__(self, X, Y, lmap, loss, prox, W, b, layer=None, *, inner=None):
+        self.loss = expect(loss, Loss, "loss", type(self))
+        self._store(lmap, X, Y, loss, 1.0 / X.shape[1], (loss,), prox, W, b, layer, inner)
+
+    @classmethod
+    def from_arrays(cls, X, Y, lmap, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
+                    bias=True, layer=None) -> ConvLastWBlock:
+        """The block from arrays, names and numbers, validated (each rejected argument named): X
+        (``lmap.n_in`` x m), Y (k x m targets, or integer labels (m,) for cross-entropy), ``lmap`` a
+        dense LinearMap, ``loss`` a name or Loss; ρ, γ, W, b, W_prev, b_prev, bias, layer as for
+        :meth:`ConvHiddenWBlock.from_arrays`."""
+        lmap = _check_map(lmap)
         if lmap.is_conv:
             raise ValueError(f"lmap: the output layer must be dense, got {lmap!r}")
         X = check_array(X, "X", (lmap.n_in, None))
-        Wm, b, Wpm, bp = self._inner_weights(X, W, b, W_prev, b_prev)
+        Wm, b, Wpm, bp = _layer_weights(lmap, X, W, b, W_prev, b_prev)
         k = lmap.n_out
-        loss = _losses.get(loss)
-        if is_torch(Y) or isinstance(Y, np.ndarray):
-            Y = like(loss.targets(Y, k), X)
-        else:
-            Y = like(loss.targets(np.asarray(Y), k), X)
-        D = lmap.design(X)
+        loss = get_loss(loss)
+        if not (is_torch(Y) or isinstance(Y, np.ndarray)):
+            Y = np.asarray(Y)
+        Y = like(loss.targets(Y, k), X)
         if Wm is None:
             Wm = namespace(X).zeros((k, lmap.n_mid), like=X)
-        inner = LastWBlock(D, Y, loss, rho, gamma=gamma, W=Wm, b=b, W_prev=Wpm, b_prev=bp, bias=bias, layer=layer)
-        self.loss = inner.loss
-        self._wrap(lmap, inner, X, inner.Y, layer, term=DataTerm(loss, inner.Y, 1.0 / X.shape[1]))
+        inner = LastWBlock.from_arrays(lmap.design(X), Y, loss, rho, gamma=gamma, W=Wm, b=b,
+                                       W_prev=Wpm, b_prev=bp, bias=bias, layer=layer)
+        W, b = lmap.weight_from_matrix(inner.current[0]), inner.current[1]
+        prox = dataclasses.replace(inner.prox, W_prev=lmap.weight_from_matrix(inner.W_prev))
+        return cls(X, inner.Y, lmap, inner.loss, prox, W, b, layer, inner=inner)
 
     @classmethod
     def layers(cls, net) -> list[int]:
@@ -422,8 +448,9 @@ class ConvLastWBlock(_ConvWBlock):
         """W-block of the output layer at a LiftedState (trusted): the dense block on pools(X_L)."""
         net = state.net
         L = net.L
-        return cls(state.inputs(L), state.Y, net.maps[L], net.loss, float(net.rho[L]), float(gamma), state.W[L],
-                   state.b[L], W_prev, b_prev, net.bias, L, validate=False)
+        W, b = state.W[L], state.b[L]
+        return cls(state.inputs(L), state.Y, net.maps[L], net.loss,
+                   proximal_of(net.rho[L], gamma, W, b, W_prev, b_prev, net.bias), W, b, L)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvLastWBlock:
@@ -437,9 +464,11 @@ class ConvLastWBlock(_ConvWBlock):
         Y = like(net.check_targets(y, m), X0)
         L = net.L
         X = Xs[-1] if L > 0 else X0
-        return cls(X, Y, net.maps[L], net.loss, float(net.rho[L]), gamma=gamma, W=like(net.W[L], X0),
-                   b=like(net.b[L], X0), W_prev=None if W_prev is None else like(W_prev, X0),
-                   b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias, layer=L)
+        return cls.from_arrays(X, Y, net.maps[L], net.loss, float(net.rho[L]), gamma=gamma,
+                               W=like(net.W[L], X0), b=like(net.b[L], X0),
+                               W_prev=None if W_prev is None else like(W_prev, X0),
+                               b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias,
+                               layer=L)
 
 
 #: the conv block registry (same kinds as ``fenchel_cvx.blocks.BLOCKS``), keyed for check-blocks

@@ -5,6 +5,7 @@ the CVXPY reference, the solvers and the write-back. Shapes: X is n_in x m, W n_
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -18,7 +19,7 @@ from .base import Block, BlockResult, certified_min, default_tol
 from .glm import DataTerm, GLMSolver
 from .mm import Proximal, augment, mm_steps, proximal_mm_steps
 
-__all__ = ["WBlockBase", "write_layer", "check_bias_attained"]
+__all__ = ["WBlockBase", "write_layer", "check_bias_attained", "proximal_of"]
 
 
 class WBlockBase(Block):
@@ -27,9 +28,11 @@ class WBlockBase(Block):
     kind = "w_block"
 
     # ---- construction ---------------------------------------------------------------
-    def _validated(self, X, n_out, rho, gamma, W, b, W_prev, b_prev, bias):
-        """Check the common arguments; returns ``(X, W, b, prox)`` on X's backend (X validated first), with the
-        regularisation bundled as a :class:`~fenchel_cvx.blocks.mm.Proximal`."""
+    @classmethod
+    def _checked_args(cls, X, n_out, rho, gamma, W, b, W_prev, b_prev, bias):
+        """Check the common arguments of ``from_arrays``; returns ``(X, W, b, prox)`` on X's
+        backend (X validated first), the regularisation bundled as a
+        :class:`~fenchel_cvx.blocks.mm.Proximal`."""
         X = check_array(X, "X", (None, None))
         xp = namespace(X)
         n_in, m = X.shape
@@ -38,8 +41,9 @@ class WBlockBase(Block):
         rho = check_number(rho, "rho", lo=0.0)
         gamma = check_number(gamma, "gamma", lo=0.0)
         if not rho + gamma > 0:
-            raise ValueError(f"{self.kind}: rho + gamma must be > 0 (W has no strongly convex term and the block "
-                             f"may have no minimiser), got rho={rho}, gamma={gamma}")
+            raise ValueError(f"{cls.kind}: rho + gamma must be > 0 (W has no strongly convex "
+                             f"term and the block may have no minimiser), got rho={rho}, "
+                             f"gamma={gamma}")
         bias = bool(bias)
         on_x = lambda a: like(a, X)  # noqa: E731
         W = xp.zeros((n_out, n_in), like=X) if W is None else on_x(check_array(W, "W", (n_out, n_in)))
@@ -49,19 +53,9 @@ class WBlockBase(Block):
             b = on_x(check_array(b, "b", (n_out,)))
             if not bias and xp.any(b != 0):
                 raise ValueError("b: must be zero when bias=False")
-        W_prev = W if W_prev is None else on_x(check_array(W_prev, "W_prev", (n_out, n_in)))
-        b_prev = b if b_prev is None else on_x(check_array(b_prev, "b_prev", (n_out,)))
-        if not bias:
-            b_prev = xp.zeros((n_out,), like=X)
-        return X, W, b, Proximal(float(rho), float(gamma), W_prev, b_prev, bias)
-
-    @staticmethod
-    def _trusted_prox(X, n_out, rho, gamma, W, b, W_prev, b_prev, bias) -> Proximal:
-        """The :class:`~fenchel_cvx.blocks.mm.Proximal` of trusted arguments (centre default: (W, b); no bias: 0)."""
-        if not bias:
-            b_prev = namespace(X).zeros((n_out,), like=X)
-        return Proximal(float(rho), float(gamma), W if W_prev is None else W_prev, b if b_prev is None else b_prev,
-                        bool(bias))
+        W_prev = None if W_prev is None else on_x(check_array(W_prev, "W_prev", (n_out, n_in)))
+        b_prev = None if b_prev is None else on_x(check_array(b_prev, "b_prev", (n_out,)))
+        return X, W, b, proximal_of(rho, gamma, W, b, W_prev, b_prev, bias)
 
     def _assign(self, X, Y, loss, weight, prox: Proximal, W, b, layer, U=None):
         """Store the block's data (trusted: no checks, no copies)."""
@@ -230,15 +224,17 @@ class WBlockBase(Block):
         return W, b
 
     def _data64(self):
-        """(X, Y, W_prev, b_prev) as numpy float64 (exact conversions)."""
-        return tuple(to_numpy64(a) for a in (self.X, self.Y, self.W_prev, self.b_prev))
+        """(X, Y, prox) with X, Y and the proximal centre as numpy float64 (exact conversions)."""
+        prox = dataclasses.replace(self.prox, W_prev=to_numpy64(self.W_prev),
+                                   b_prev=to_numpy64(self.b_prev))
+        return to_numpy64(self.X), to_numpy64(self.Y), prox
 
     def certified_bound(self, sol):
         """``(bound or None, info)``: the certified Fenchel dual bound (module docstring) from ``sol = (W, b)``
         (any dtype; read as float64). With γ = 0 and a bias, b is first replaced by the exact float64 bias
         minimiser for W (``info["bias_step"]`` its size)."""
         W, b = self._sol64(sol)
-        X, Y, Wp, bp = self._data64()
+        X, Y, prox = self._data64()
         info = {}
         w = self.term.w
         if self.bias and self.gamma == 0.0 and w > 0:
@@ -246,14 +242,14 @@ class WBlockBase(Block):
             if np.all(np.isfinite(delta)):
                 b = b + delta
                 info["bias_step"] = float(np.max(np.abs(delta))) if delta.size else 0.0
-        lb, cinfo = cert.w_dual_bound(X, Y, self.loss, w, self.rho, self.gamma, Wp, bp, self.bias, W, b)
+        lb, cinfo = cert.w_dual_bound(X, Y, self.loss, w, prox, W, b)
         return lb, {**info, **cinfo}
 
     def objective_interval(self, sol):
         """(lower, upper) of the exact P(W, b) at ``sol`` (float64 evaluation + the rounding allowance)."""
         W, b = self._sol64(sol)
-        X, Y, Wp, bp = self._data64()
-        return cert.w_objective_interval(X, Y, self.loss, self.term.w, self.rho, self.gamma, Wp, bp, self.bias, W, b)
+        X, Y, prox = self._data64()
+        return cert.w_objective_interval(X, Y, self.loss, self.term.w, prox, W, b)
 
     # ---- fast paths --------------------------------------------------------------------------
     def _glm(self, f64: bool):
@@ -414,6 +410,16 @@ class WBlockBase(Block):
         W, b = self._check_sol(sol)
         write_layer(net, self.layer, W, b)
         return Xs
+
+
+def proximal_of(rho, gamma, W, b, W_prev=None, b_prev=None, bias=True) -> Proximal:
+    """The :class:`~fenchel_cvx.blocks.mm.Proximal` of a W-block at the present (W, b) (trusted
+    arrays: W n_out x n_in, b (n_out,)): ρ, γ as floats, the centre (W_prev, b_prev) defaulting to
+    (W, b), b_prev = 0 (shape of b) without a bias."""
+    if not bias:
+        b_prev = namespace(b).zeros_like(b)
+    return Proximal(float(rho), float(gamma), W if W_prev is None else W_prev,
+                    b if b_prev is None else b_prev, bool(bias))
 
 
 def write_layer(net, l: int, W, b):

@@ -55,9 +55,11 @@ from .. import activations as _act
 from .. import losses as _loss
 from ..backend import is_torch, like
 from ..validation import check_array, check_number
-from .w_base import WBlockBase, check_bias_attained, write_layer
+from .base import expect
+from .mm import Proximal
+from .w_base import WBlockBase, check_bias_attained, proximal_of, write_layer
 
-__all__ = ["HiddenWBlock", "LastWBlock", "write_layer", "data_term_of"]
+__all__ = ["HiddenWBlock", "LastWBlock", "write_layer", "proximal_of", "data_term_of"]
 
 
 def data_term_of(net, l: int, lam, m: int):
@@ -72,47 +74,52 @@ def data_term_of(net, l: int, lam, m: int):
 class HiddenWBlock(WBlockBase):
     r"""Hidden-layer weights (W_l, b_l), l < L: a GLM with a Fenchel–Young loss (module docstring).
 
-    Parameters
+    Parameters (``__init__`` stores them as they are: trusted; :meth:`from_arrays` validates)
     ----------
     X : n_in x m input activations X_l (X_0 is the data).
     Y : n_out x m next activations X_{l+1}, entries in dom f*_l.
-    activation : name or :class:`~fenchel_cvx.activations.Activation` (φ_l).
-    lam : λ_l ≥ 0; rho : ρ_l ≥ 0; gamma : proximal weight γ ≥ 0 (ρ + γ > 0).
-    W, b : the current value (default warm start; zeros if omitted).
-    W_prev, b_prev : proximal centres (default: W, b).
-    bias : if False, b stays 0.
+    act : the :class:`~fenchel_cvx.activations.Activation` φ_l.
+    lam : λ_l ≥ 0.
+    prox : the :class:`~fenchel_cvx.blocks.mm.Proximal` (ρ, γ with ρ + γ > 0, the centre W_prev,
+        b_prev, the bias flag; :func:`~fenchel_cvx.blocks.w_base.proximal_of` builds it).
+    W, b : the present value (n_out x n_in, (n_out,)): the default warm start.
+    layer : l (used by ``update`` and in messages).
     U : W X + b 1ᵀ when known (a cache);  weight : the data term's weight (default λ/m).
-    validate : False trusts the arguments as they are (:meth:`from_state`, the trainers' path): arrays on one
-        backend with the right shapes, ``activation`` an Activation, W and b given. True (default) checks
-        every argument and names the one it rejects.
     """
 
     kind = "hidden_w"
     depends_on = ("activation",)  # the loss does not enter this block
 
-    def __init__(self, X, Y, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
-                 bias=True, layer=None, *, U=None, weight=None, validate=True):
-        if not validate:
-            loss = _loss.FenchelYoungLoss(activation)
-            prox = self._trusted_prox(X, Y.shape[0], rho, gamma, W, b, W_prev, b_prev, bias)
-            self._assign(X, Y, loss, lam / X.shape[1] if weight is None else weight, prox, W, b, layer, U)
-            self.act, self.lam = activation, lam
-            return
+    def __init__(self, X, Y, act, lam, prox, W, b, layer=None, *, U=None, weight=None):
+        expect(act, _act.Activation, "act", type(self))
+        expect(prox, Proximal, "prox", type(self))
+        weight = lam / X.shape[1] if weight is None else weight
+        self._assign(X, Y, _loss.FenchelYoungLoss(act), weight, prox, W, b, layer, U)
+        self.act, self.lam = act, lam
+
+    @classmethod
+    def from_arrays(cls, X, Y, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None,
+                    b_prev=None, bias=True, layer=None) -> HiddenWBlock:
+        """The block from arrays, names and numbers, validated (each rejected argument named).
+
+        X (n_in x m), Y (n_out x m, in dom f*_l), ``activation`` a name or Activation, λ ≥ 0, ρ ≥ 0,
+        γ ≥ 0 (ρ + γ > 0), the present (W, b) (zeros if omitted), the proximal centre
+        (W_prev, b_prev) (default (W, b)), ``bias`` (False: b stays 0) and ``layer``. With γ = 0, a
+        bias and λ > 0, a row of Y with no bias minimiser is refused.
+        """
         Y = check_array(Y, "Y", (None, None))
         act = _act.get(activation)
         n_out = Y.shape[0]
-        X, W, b, prox = self._validated(X, n_out, rho, gamma, W, b, W_prev, b_prev, bias)
-        m = X.shape[1]
-        Y = like(check_array(Y, "Y", (n_out, m)), X)
+        X, W, b, prox = cls._checked_args(X, n_out, rho, gamma, W, b, W_prev, b_prev, bias)
+        Y = like(check_array(Y, "Y", (n_out, X.shape[1])), X)
         if not act.in_domain(Y):
             lo, hi = act.domain
-            raise ValueError(f"Y: entries outside the domain [{lo}, {hi}] of f* for activation {act.name}")
+            raise ValueError(f"Y: entries outside the domain [{lo}, {hi}] of f* for activation "
+                             f"{act.name}")
         lam = check_number(lam, "lam", lo=0.0)
-        loss = _loss.FenchelYoungLoss(act)
         if prox.bias and prox.gamma == 0.0 and lam > 0:
-            check_bias_attained(loss, Y, "rows")
-        self._assign(X, Y, loss, lam / m if weight is None else weight, prox, W, b, layer, U)
-        self.act, self.lam = act, lam
+            check_bias_attained(_loss.FenchelYoungLoss(act), Y, "rows")
+        return cls(X, Y, act, lam, prox, W, b, layer)
 
     @classmethod
     def layers(cls, net) -> list[int]:
@@ -126,8 +133,10 @@ class HiddenWBlock(WBlockBase):
         loss, weight = data_term_of(net, l, state.lam, state.m)
         if net.bias and gamma == 0.0 and weight > 0:
             check_bias_attained(loss, state.target(l), "rows")
-        return cls(state.inputs(l), state.target(l), loss.act, float(state.lam[l]), float(net.rho[l]), float(gamma),
-                   state.W[l], state.b[l], W_prev, b_prev, net.bias, l, U=U, weight=weight, validate=False)
+        W, b = state.W[l], state.b[l]
+        prox = proximal_of(net.rho[l], gamma, W, b, W_prev, b_prev, net.bias)
+        return cls(state.inputs(l), state.target(l), loss.act, float(state.lam[l]), prox, W, b, l,
+                   U=U, weight=weight)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):
@@ -138,35 +147,44 @@ class HiddenWBlock(WBlockBase):
         X0 = net.check_input(X0)
         Xs = net.check_hidden(Xs, X0.shape[1])
         prev = [X0] + list(Xs)
-        return cls(prev[layer], Xs[layer], net.activations[layer], net.lam[layer], net.rho[layer], gamma=gamma,
-                   W=like(net.W[layer], X0), b=like(net.b[layer], X0),
-                   W_prev=None if W_prev is None else like(W_prev, X0),
-                   b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias, layer=layer)
+        return cls.from_arrays(prev[layer], Xs[layer], net.activations[layer], net.lam[layer],
+                               net.rho[layer], gamma=gamma, W=like(net.W[layer], X0),
+                               b=like(net.b[layer], X0),
+                               W_prev=None if W_prev is None else like(W_prev, X0),
+                               b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias,
+                               layer=layer)
 
 
 class LastWBlock(WBlockBase):
     r"""Output weights (W_L, b_L): cross-entropy (multinomial logistic) or squared loss (ridge).
 
-    Parameters
+    Parameters (``__init__`` stores them as they are: trusted; :meth:`from_arrays` validates)
     ----------
     X : n_in x m last hidden activations X_L (the data when L = 0).
-    Y : targets, k x m (one-hot/probability columns for cross-entropy) or integer labels (m,)
-        (then ``W`` must be given to fix k).
-    loss : name or :class:`~fenchel_cvx.losses.Loss`.
-    rho : ρ_L ≥ 0; gamma : proximal weight γ ≥ 0 (ρ + γ > 0).
-    W, b, W_prev, b_prev, bias, U, weight, validate : as for :class:`HiddenWBlock` (weight default 1/m; with
-        ``validate=False``, ``loss`` is a Loss and Y its k x m targets).
+    Y : k x m targets (one-hot/probability columns for cross-entropy).
+    loss : the :class:`~fenchel_cvx.losses.Loss`.
+    prox, W, b, layer, U, weight : as for :class:`HiddenWBlock` (weight default 1/m).
     """
 
     kind = "last_w"
     depends_on = ("loss",)  # no activation enters the output layer
 
-    def __init__(self, X, Y, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None, bias=True,
-                 layer=None, *, U=None, weight=None, validate=True):
-        if not validate:
-            prox = self._trusted_prox(X, Y.shape[0], rho, gamma, W, b, W_prev, b_prev, bias)
-            self._assign(X, Y, loss, 1.0 / X.shape[1] if weight is None else weight, prox, W, b, layer, U)
-            return
+    def __init__(self, X, Y, loss, prox, W, b, layer=None, *, U=None, weight=None):
+        expect(loss, _loss.Loss, "loss", type(self))
+        expect(prox, Proximal, "prox", type(self))
+        weight = 1.0 / X.shape[1] if weight is None else weight
+        self._assign(X, Y, loss, weight, prox, W, b, layer, U)
+
+    @classmethod
+    def from_arrays(cls, X, Y, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
+                    bias=True, layer=None) -> LastWBlock:
+        """The block from arrays, names and numbers, validated (each rejected argument named).
+
+        X (n_in x m), Y k x m targets (one-hot/probability columns for cross-entropy) or integer
+        labels (m,) (then ``W`` must be given to fix k), ``loss`` a name or Loss; ρ, γ, W, b,
+        W_prev, b_prev, bias, layer as for :meth:`HiddenWBlock.from_arrays`. With γ = 0 and a bias,
+        a class with no bias minimiser is refused.
+        """
         loss = _loss.get(loss)
         if is_torch(Y) or isinstance(Y, np.ndarray):
             ndim = len(Y.shape)
@@ -178,15 +196,15 @@ class LastWBlock(WBlockBase):
         elif W is not None:
             k = W.shape[0]
         else:
-            raise ValueError("Y: integer labels need W (or pass k x m targets) to fix the number of outputs")
+            raise ValueError("Y: integer labels need W (or pass k x m targets) to fix the number "
+                             "of outputs")
         X = check_array(X, "X", (None, None))
         Y = like(loss.targets(Y, k), X)
-        X, W, b, prox = self._validated(X, k, rho, gamma, W, b, W_prev, b_prev, bias)
-        m = X.shape[1]
-        Y = like(check_array(Y, "Y", (k, m)), X)
+        X, W, b, prox = cls._checked_args(X, k, rho, gamma, W, b, W_prev, b_prev, bias)
+        Y = like(check_array(Y, "Y", (k, X.shape[1])), X)
         if prox.bias and prox.gamma == 0.0:
             check_bias_attained(loss, Y, "classes")
-        self._assign(X, Y, loss, 1.0 / m if weight is None else weight, prox, W, b, layer, U)
+        return cls(X, Y, loss, prox, W, b, layer)
 
     @classmethod
     def layers(cls, net) -> list[int]:
@@ -201,8 +219,9 @@ class LastWBlock(WBlockBase):
         loss, weight = data_term_of(net, L, state.lam, state.m)
         if net.bias and gamma == 0.0:
             check_bias_attained(loss, state.Y, "classes")
-        return cls(state.inputs(L), state.Y, loss, float(net.rho[L]), float(gamma), state.W[L], state.b[L], W_prev,
-                   b_prev, net.bias, L, U=U, weight=weight, validate=False)
+        W, b = state.W[L], state.b[L]
+        prox = proximal_of(net.rho[L], gamma, W, b, W_prev, b_prev, net.bias)
+        return cls(state.inputs(L), state.Y, loss, prox, W, b, L, U=U, weight=weight)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):
@@ -215,6 +234,8 @@ class LastWBlock(WBlockBase):
         Y = like(net.check_targets(y, m), X0)
         X = Xs[-1] if net.L > 0 else X0
         L = net.L
-        return cls(X, Y, net.loss, net.rho[L], gamma=gamma, W=like(net.W[L], X0), b=like(net.b[L], X0),
-                   W_prev=None if W_prev is None else like(W_prev, X0),
-                   b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias, layer=L)
+        return cls.from_arrays(X, Y, net.loss, net.rho[L], gamma=gamma, W=like(net.W[L], X0),
+                               b=like(net.b[L], X0),
+                               W_prev=None if W_prev is None else like(W_prev, X0),
+                               b_prev=None if b_prev is None else like(b_prev, X0), bias=net.bias,
+                               layer=L)

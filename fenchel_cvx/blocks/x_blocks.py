@@ -65,8 +65,8 @@ from .. import losses as _losses
 from ..backend import like, namespace, to_numpy64
 from ..validation import check_array, check_number
 from . import certificates as cert
-from .base import Block, BlockResult, certified_min, default_tol
-from .out_maps import DenseOut, LayerOut, checked_out_map
+from .base import Block, BlockResult, certified_min, default_tol, expect
+from .out_maps import DenseOut, LayerOut, checked_out_map, layer_out_map
 from .prox_grad import CompositeProblem, apg_fixed, fista
 
 __all__ = ["HiddenXBlock", "LastXBlock", "DPP_MAX_PARAMS"]
@@ -84,6 +84,15 @@ def _no_prox_term(gamma, W_prev, b_prev):
         raise ValueError("W_prev, b_prev: X-blocks have no proximal term; pass None")
 
 
+def _checked_point(V, name: str, act, shape, ref):
+    """V checked as an array of ``shape`` (n x m), on the backend and dtype of ``ref``, in dom f* of
+    ``act`` (None: any)."""
+    V = like(check_array(V, name, shape), ref)
+    if act is not None and not act.in_domain(V):
+        lo, hi = act.domain
+        raise ValueError(f"{name}: entries outside the domain [{lo}, {hi}] of f* for activation "
+                         f"{act.name}")
+    return V
 
 
 class _XBlock(Block):
@@ -94,16 +103,29 @@ class _XBlock(Block):
     (:mod:`fenchel_cvx.blocks.conv_blocks`) are these classes with a ``LinearMap`` passed in.
     """
 
-    def _init_common(self, U, W, b, lam, act, current, layer, lmap):
-        """Validate the shared arguments and store them (the validating constructors' path)."""
+    @staticmethod
+    def _checked_common(U, W, b, lam, act, current, layer, lmap):
+        """Validate the arguments every ``from_arrays`` shares; returns
+        ``(U, out, act, lam, current)`` (current None when not given)."""
         U = check_array(U, "U", (None if lmap is None else getattr(lmap, "n_in", None), None))
         if U.shape[0] == 0 or U.shape[1] == 0:
             raise ValueError(f"U: expected a non-empty n x m array, got shape {tuple(U.shape)}")
-        self._setup(U, _act.get(act), check_number(lam, "lam", lo=0.0, strict=True, hint=_LAM_HINT), layer,
-                    checked_out_map(W, b, U, lmap))
+        act = _act.get(act)
+        lam = check_number(lam, "lam", lo=0.0, strict=True, hint=_LAM_HINT)
+        out = checked_out_map(W, b, U, lmap)
         if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 1):
             raise ValueError(f"layer: expected an integer >= 1 (the index l of X_l) or None, got {layer!r}")
-        self.current = self.forward_value if current is None else self._check_solution(current, "current")
+        if current is not None:
+            current = _checked_point(current, "current", act, (int(U.shape[0]), int(U.shape[1])), U)
+        return U, out, act, lam, current
+
+    def _store(self, U, out, act, lam, current, layer):
+        """The trusted constructors' common part: check the parts' kinds, store, warm start φ(U)
+        by default."""
+        expect(out, (DenseOut, LayerOut), "out", type(self))
+        expect(act, _act.Activation, "act", type(self))
+        self._setup(U, act, lam, layer, out)
+        self.current = self.forward_value if current is None else current
 
     def _setup(self, U, act, lam, layer, out):
         """Store U, the activation, λ, the layer and the map out of V (trusted) and reset the caches."""
@@ -129,9 +151,8 @@ class _XBlock(Block):
 
     @staticmethod
     def _lifted_parts(state, l):
-        """(U_{l−1}, the map out of X_l) at a LiftedState (trusted)."""
-        maps = getattr(state.net, "maps", None)
-        return state.pre_activation(l - 1), (None if maps is None else maps[l])
+        """(U_{l−1}, the map out of X_l at the state's weights) at a LiftedState (trusted)."""
+        return state.pre_activation(l - 1), layer_out_map(state.net, l, state.W[l], state.b[l])
 
     # ---- helpers ---------------------------------------------------------------
     @property
@@ -143,11 +164,7 @@ class _XBlock(Block):
         return self.out.label + (self.kind if self.layer is None else f"{self.kind}[l={self.layer}]")
 
     def _check_solution(self, V, name: str, domain: bool = True):
-        V = like(check_array(V, name, (self.n, self.m)), self.U)
-        if domain and not self.act.in_domain(V):
-            lo, hi = self.act.domain
-            raise ValueError(f"{name}: entries outside the domain [{lo}, {hi}] of f* for activation {self.act.name}")
-        return V
+        return _checked_point(V, name, self.act if domain else None, (self.n, self.m), self.U)
 
     def _h(self, V):
         """h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩] (+inf outside dom f*)."""
@@ -267,9 +284,8 @@ class _XBlock(Block):
         V = self.act.project_domain(to_numpy64(self._check_solution(sol, "sol", domain=False)))
         o64, oabs = self.out.float64(), self.out.float64(absolute=True)
         smooth = self._smooth_term() if self._has_smooth() else None
-        return cert.x_divergence_bound(V, to_numpy64(self.U), self.act, self.lam / self.m, smooth, o64.apply,
-                                       o64.adjoint, oabs.apply, oabs.adjoint, o64.bcol, oabs.bcol,
-                                       2 * (self.n + self.k) + 4)
+        return cert.x_divergence_bound(V, to_numpy64(self.U), self.act, self.lam / self.m, smooth,
+                                       o64, oabs, 2 * (self.n + self.k) + 4)
 
     def objective_interval(self, sol):
         """(lower, upper) of the exact F(V) at ``sol`` (float64 evaluation + the rounding allowance; (inf, inf)
@@ -379,40 +395,41 @@ class _XBlock(Block):
 class HiddenXBlock(_XBlock):
     r"""hidden_x: X_l for 1 ≤ l < L (see the module docstring for F and the solver).
 
-    Parameters
+    Parameters (``__init__`` stores them as they are: trusted; :meth:`from_arrays` validates)
     ----------
     U : n x m        U_{l−1} = W_{l−1} X_{l−1} + b_{l−1} 1ᵀ (fixes backend, dtype and device)
-    W : k x n        W_l (k = n_{l+1})
-    b : (k,)         b_l
+    out              the map V ↦ A(V) + B out of X_l (:mod:`fenchel_cvx.blocks.out_maps`:
+                     ``DenseOut(W_l, b_l)``, or ``LayerOut(lmap, W_l, b_l)`` for a layer of a conv
+                     network), k rows
     X_next : k x m   X_{l+1} (in dom f*_next)
     lam : float > 0  λ_{l−1};   lam_next : float ≥ 0  λ_l
-    act, act_next    activations φ_{l−1} (domain of V) and φ_l (names or Activation objects)
+    act, act_next    the :class:`~fenchel_cvx.activations.Activation` φ_{l−1} (domain of V) and φ_l
     current : n x m  the present X_l (default warm start; default φ(U))
     layer : int      l (used by ``update`` and in messages)
-    lmap : LinearMap the map out of X_l of a conv layer (W, b then of ``lmap.weight_shape``, ``lmap.bias_shape``);
-                     None: the dense map W V (:mod:`fenchel_cvx.blocks.out_maps`)
-    validate : bool  False trusts the arguments as they are (:meth:`from_state`, the trainers' path: arrays on
-                     U's backend with the right shapes, Activation objects, ``current`` given); True (default)
-                     checks every argument and names the one it rejects
     """
 
     kind = "hidden_x"
     depends_on = ("activation",)  # the loss does not enter this block
 
-    def __init__(self, U, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None, layer=None, *,
-                 lmap=None, validate=True):
-        if not validate:
-            self._setup(U, act, lam, layer, DenseOut(W, b) if lmap is None else LayerOut(lmap, W, b))
-            self.current, self.act_next, self.lam_next, self.X_next = current, act_next, float(lam_next), X_next
-            return
-        self._init_common(U, W, b, lam, act, current, layer, lmap)
-        self.act_next = _act.get(act_next)
-        self.lam_next = check_number(lam_next, "lam_next", lo=0.0)
-        X_next = like(check_array(X_next, "X_next", (self.k, self.m)), self.U)
-        if not self.act_next.in_domain(X_next):
-            lo, hi = self.act_next.domain
-            raise ValueError(f"X_next: entries outside the domain [{lo}, {hi}] of f* for activation {self.act_next.name}")
-        self.X_next = X_next
+    def __init__(self, U, out, X_next, lam, lam_next, act, act_next, current=None, layer=None):
+        self._store(U, out, act, lam, current, layer)
+        self.act_next = expect(act_next, _act.Activation, "act_next", type(self))
+        self.lam_next, self.X_next = float(lam_next), X_next
+
+    @classmethod
+    def from_arrays(cls, U, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None,
+                    layer=None, *, lmap=None) -> HiddenXBlock:
+        """The block from arrays, names and numbers, validated (each rejected argument named): U
+        (n x m), the map out of V as W_l (k x n) and b_l (k,) -- or, with ``lmap`` (a conv network's
+        :class:`~fenchel_cvx.layers.LinearMap`), W and b of ``lmap.weight_shape`` and
+        ``lmap.bias_shape`` --, X_next (k x m, in dom f*_next), λ_{l−1} > 0, λ_l ≥ 0, the
+        activations (names or Activation objects), ``current`` (n x m in dom f*; default φ(U)) and
+        ``layer`` (an integer l ≥ 1 or None)."""
+        U, out, act, lam, current = cls._checked_common(U, W, b, lam, act, current, layer, lmap)
+        act_next = _act.get(act_next)
+        lam_next = check_number(lam_next, "lam_next", lo=0.0)
+        X_next = _checked_point(X_next, "X_next", act_next, (out.k, U.shape[1]), U)
+        return cls(U, out, X_next, lam, lam_next, act, act_next, current, layer)
 
     @classmethod
     def layers(cls, net) -> list[int]:
@@ -426,18 +443,19 @@ class HiddenXBlock(_XBlock):
             raise ValueError(f"layer: hidden_x needs 1 <= layer < L = {net.L}, got {layer!r}")
         l = int(layer)
         X0, Xs, U, out = cls._network_data(net, X0, Xs, l)
-        return cls(U=U, **out, X_next=Xs[l], lam=float(net.lam[l - 1]), lam_next=float(net.lam[l]),
-                   act=net.activations[l - 1], act_next=net.activations[l], current=Xs[l - 1], layer=l)
+        return cls.from_arrays(U=U, **out, X_next=Xs[l], lam=float(net.lam[l - 1]),
+                               lam_next=float(net.lam[l]), act=net.activations[l - 1],
+                               act_next=net.activations[l], current=Xs[l - 1], layer=l)
 
     @classmethod
     def from_state(cls, state, layer: int, lam_scale: float = 1.0) -> HiddenXBlock:
         """The block of X_l (``layer`` = l < L) at a :class:`~fenchel_cvx.blocks.state.LiftedState` (trusted),
         with λ_{l−1} divided by ``lam_scale``; warm start the state's X_l."""
         l = int(layer)
-        U, lmap = cls._lifted_parts(state, l)
-        return cls(U=U, W=state.W[l], b=state.b[l], X_next=state.Xs[l], lam=float(state.lam[l - 1]) / lam_scale,
-                   lam_next=float(state.lam[l]), act=state.net.activations[l - 1],
-                   act_next=state.net.activations[l], current=state.Xs[l - 1], layer=l, lmap=lmap, validate=False)
+        U, out = cls._lifted_parts(state, l)
+        acts = state.net.activations
+        return cls(U, out, state.Xs[l], float(state.lam[l - 1]) / lam_scale, float(state.lam[l]),
+                   acts[l - 1], acts[l], current=state.Xs[l - 1], layer=l)
 
     def _has_smooth(self) -> bool:
         return self.lam_next > 0
@@ -472,30 +490,37 @@ class HiddenXBlock(_XBlock):
 class LastXBlock(_XBlock):
     r"""last_x: X_L (see the module docstring for F and the solver).
 
-    Parameters
+    Parameters (``__init__`` stores them as they are: trusted; :meth:`from_arrays` validates)
     ----------
     U : n x m        U_{L−1} = W_{L−1} X_{L−1} + b_{L−1} 1ᵀ (fixes backend, dtype and device)
-    W : k x n        W_L;   b : (k,)  b_L
+    out              the map out of X_L (as for :class:`HiddenXBlock`; W_L, b_L), k rows
     Y : k x m        targets (one-hot/probability columns for cross-entropy)
     lam : float > 0  λ_{L−1}
-    act              activation φ_{L−1} (domain of V);  loss: name or Loss
+    act, loss        the :class:`~fenchel_cvx.activations.Activation` φ_{L−1} (domain of V) and the
+                     :class:`~fenchel_cvx.losses.Loss`
     current : n x m  the present X_L (default warm start; default φ(U))
     layer : int      L (used in messages; ``update`` writes the last hidden layer)
-    lmap, validate   as for :class:`HiddenXBlock` (trusted: ``loss`` a Loss and Y its k x m targets)
     """
 
     kind = "last_x"
     depends_on = ("activation", "loss")
 
-    def __init__(self, U, W, b, Y, lam, act="relu", loss="cross_entropy", current=None, layer=None, *, lmap=None,
-                 validate=True):
-        if not validate:
-            self._setup(U, act, lam, layer, DenseOut(W, b) if lmap is None else LayerOut(lmap, W, b))
-            self.current, self.loss, self.Y = current, loss, Y
-            return
-        self._init_common(U, W, b, lam, act, current, layer, lmap)
-        self.loss = _losses.get(loss)
-        self.Y = like(self.loss.targets(check_array(Y, "Y", (self.k, self.m)), self.k), self.U)
+    def __init__(self, U, out, Y, lam, act, loss, current=None, layer=None):
+        self._store(U, out, act, lam, current, layer)
+        self.loss = expect(loss, _losses.Loss, "loss", type(self))
+        self.Y = Y
+
+    @classmethod
+    def from_arrays(cls, U, W, b, Y, lam, act="relu", loss="cross_entropy", current=None,
+                    layer=None, *, lmap=None) -> LastXBlock:
+        """The block from arrays, names and numbers, validated (each rejected argument named): U, W,
+        b, lmap, λ_{L−1}, ``act``, ``current`` and ``layer`` as for
+        :meth:`HiddenXBlock.from_arrays`; Y (k x m targets; one-hot/probability columns for
+        cross-entropy) and ``loss`` (a name or Loss)."""
+        U, out, act, lam, current = cls._checked_common(U, W, b, lam, act, current, layer, lmap)
+        loss = _losses.get(loss)
+        Y = like(loss.targets(check_array(Y, "Y", (out.k, U.shape[1])), out.k), U)
+        return cls(U, out, Y, lam, act, loss, current, layer)
 
     @classmethod
     def layers(cls, net) -> list[int]:
@@ -512,18 +537,19 @@ class LastXBlock(_XBlock):
         L = net.L
         X0, Xs, U, out = cls._network_data(net, X0, Xs, L)
         Y = like(net.check_targets(y, X0.shape[1]), X0)
-        return cls(U=U, **out, Y=Y, lam=float(net.lam[L - 1]), act=net.activations[L - 1], loss=net.loss,
-                   current=Xs[L - 1], layer=L)
+        return cls.from_arrays(U=U, **out, Y=Y, lam=float(net.lam[L - 1]),
+                               act=net.activations[L - 1], loss=net.loss, current=Xs[L - 1],
+                               layer=L)
 
     @classmethod
     def from_state(cls, state, layer: int | None = None, lam_scale: float = 1.0) -> LastXBlock:
         """The block of X_L at a :class:`~fenchel_cvx.blocks.state.LiftedState` (trusted), with λ_{L−1} divided
         by ``lam_scale``; warm start the state's X_L."""
         L = state.L
-        U, lmap = cls._lifted_parts(state, L)
-        return cls(U=U, W=state.W[L], b=state.b[L], Y=state.Y, lam=float(state.lam[L - 1]) / lam_scale,
-                   act=state.net.activations[L - 1], loss=state.net.loss, current=state.Xs[L - 1], layer=L,
-                   lmap=lmap, validate=False)
+        U, out = cls._lifted_parts(state, L)
+        lam = float(state.lam[L - 1]) / lam_scale
+        return cls(U, out, state.Y, lam, state.net.activations[L - 1], state.net.loss,
+                   current=state.Xs[L - 1], layer=L)
 
     def _smooth_curvature(self) -> float:
         return float(self.loss.hess_bound)

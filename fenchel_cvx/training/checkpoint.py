@@ -22,7 +22,10 @@ when the checkpoint belongs to another run:
   training, validation and test arrays differ) -- unless ``force_resume=True``, which logs the differences and
   continues with the new configuration and data.
 
-An unreadable file raises :class:`~fenchel_cvx.errors.FileFormatError` ("corrupt checkpoint <path>: ...").
+An unreadable file raises :class:`~fenchel_cvx.errors.FileFormatError` ("corrupt checkpoint <path>:
+..."); a checkpoint of the earlier format (written before the one training loop: no ``state`` in its
+metadata) is refused on resume with "old checkpoint <path>: ..." (``fenchel_cvx.load`` still reads
+its network).
 """
 
 from __future__ import annotations

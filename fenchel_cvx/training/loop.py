@@ -162,12 +162,16 @@ class Trainer:
         path = check_path(path, "resume")
         ex = self.executor
         W, b, arrays, meta = load_checkpoint(path, name="resume")
+        if "state" not in meta:  # written before the one training loop: no state structure
+            raise FileFormatError(f"old checkpoint {path!r}: written in an earlier checkpoint "
+                                  f"format (before the one training loop; its metadata has no "
+                                  f"'state') that this version cannot resume; "
+                                  f"fenchel_cvx.load({path!r}) still reads its network (start "
+                                  f"a new run from it)")
         if meta.get("kind") != ex.kind:
             raise ValueError(f"resume: {path!r} is a {meta.get('kind')!r} checkpoint, not a {ex.kind!r} one")
         changes = check_resume(path, meta, self.net, self.cfg.to_dict(), self.fingerprint, self.cfg.epochs,
                                force=check_bool(force, "force_resume"))
-        if "state" not in meta:
-            raise FileFormatError(f"corrupt checkpoint {path!r}: missing metadata ['state']")
         try:
             saved = unflatten_state(meta["state"], arrays, ex.to_working, self.state,
                                     W=[ex.to_working(w, "W") for w in W], b=[ex.to_working(v, "b") for v in b])

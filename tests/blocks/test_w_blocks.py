@@ -280,7 +280,8 @@ def test_no_bias_keeps_b_zero(loss):
 def test_lam_zero_hidden_block_is_weight_decay():
     blk = _block("tanh", "squared", "hidden_w", 0, 0.0)
     W_prev = np.random.default_rng(0).normal(size=(blk.n_out, blk.n_in))
-    b2 = HiddenWBlock(blk.X, blk.Y, "tanh", lam=0.0, rho=0.3, gamma=0.6, W_prev=W_prev, b_prev=np.ones(blk.n_out))
+    b2 = HiddenWBlock.from_arrays(blk.X, blk.Y, "tanh", lam=0.0, rho=0.3, gamma=0.6, W_prev=W_prev,
+                                  b_prev=np.ones(blk.n_out))
     res = b2.solve_fast()
     assert_allclose(res.solution[0], 0.6 * W_prev / 0.9, **TOL["identity"]["float64"])
     assert_allclose(res.solution[1], np.ones(blk.n_out), **TOL["identity"]["float64"])
@@ -299,40 +300,42 @@ def test_bad_inputs():
     net, X0, y, Xs = _instance("sigmoid", "cross_entropy")
     X, Y = X0, Xs[0]
     with pytest.raises(ValueError, match="rho \\+ gamma"):
-        HiddenWBlock(X, Y, "sigmoid", lam=1.0, rho=0.0, gamma=0.0)
+        HiddenWBlock.from_arrays(X, Y, "sigmoid", lam=1.0, rho=0.0, gamma=0.0)
     with pytest.raises(ValueError, match="rho \\+ gamma"):
-        LastWBlock(Xs[-1], net.check_targets(y), "cross_entropy", rho=0.0)
+        LastWBlock.from_arrays(Xs[-1], net.check_targets(y), "cross_entropy", rho=0.0)
     Xn = X.copy()
     Xn[0, 0] = np.nan
     with pytest.raises(ValueError, match="X.*NaN"):
-        HiddenWBlock(Xn, Y, "sigmoid", lam=1.0, rho=0.1)
+        HiddenWBlock.from_arrays(Xn, Y, "sigmoid", lam=1.0, rho=0.1)
     with pytest.raises(ValueError, match="Y"):
-        HiddenWBlock(X, Y[:, :-1], "sigmoid", lam=1.0, rho=0.1)
+        HiddenWBlock.from_arrays(X, Y[:, :-1], "sigmoid", lam=1.0, rho=0.1)
     with pytest.raises(ValueError, match="domain"):
-        HiddenWBlock(X, Y + 2.0, "sigmoid", lam=1.0, rho=0.1)
+        HiddenWBlock.from_arrays(X, Y + 2.0, "sigmoid", lam=1.0, rho=0.1)
     with pytest.raises(ValueError, match="lam"):
-        HiddenWBlock(X, Y, "sigmoid", lam=-1.0, rho=0.1)
+        HiddenWBlock.from_arrays(X, Y, "sigmoid", lam=-1.0, rho=0.1)
     with pytest.raises(ValueError, match="rho"):
-        HiddenWBlock(X, Y, "sigmoid", lam=1.0, rho=float("nan"))
+        HiddenWBlock.from_arrays(X, Y, "sigmoid", lam=1.0, rho=float("nan"))
     with pytest.raises(ValueError, match="W:"):
-        HiddenWBlock(X, Y, "sigmoid", lam=1.0, rho=0.1, W=np.zeros((2, 2)))
+        HiddenWBlock.from_arrays(X, Y, "sigmoid", lam=1.0, rho=0.1, W=np.zeros((2, 2)))
     with pytest.raises(ValueError, match="W_prev"):
-        HiddenWBlock(X, Y, "sigmoid", lam=1.0, rho=0.1, gamma=1.0, W_prev=np.zeros((Y.shape[0], X.shape[0] + 1)))
+        HiddenWBlock.from_arrays(X, Y, "sigmoid", lam=1.0, rho=0.1, gamma=1.0,
+                                 W_prev=np.zeros((Y.shape[0], X.shape[0] + 1)))
     with pytest.raises(ValueError, match="b_prev"):
-        HiddenWBlock(X, Y, "sigmoid", lam=1.0, rho=0.1, gamma=1.0, b_prev=np.zeros(3 + Y.shape[0]))
+        HiddenWBlock.from_arrays(X, Y, "sigmoid", lam=1.0, rho=0.1, gamma=1.0,
+                                 b_prev=np.zeros(3 + Y.shape[0]))
     # a neuron whose whole target row sits on an edge φ never attains: no minimiser without γ
     Y0 = Y.copy()
     Y0[1] = 0.0
     with pytest.raises(ValueError, match="no minimiser"):
-        HiddenWBlock(X, Y0, "sigmoid", lam=1.0, rho=0.1)
-    HiddenWBlock(X, Y0, "sigmoid", lam=1.0, rho=0.1, gamma=0.5)  # fine with the proximal term
+        HiddenWBlock.from_arrays(X, Y0, "sigmoid", lam=1.0, rho=0.1)
+    HiddenWBlock.from_arrays(X, Y0, "sigmoid", lam=1.0, rho=0.1, gamma=0.5)  # fine with γ > 0
     Yr = np.abs(Y0)
-    HiddenWBlock(X, Yr, "relu", lam=1.0, rho=0.1)  # relu attains 0: fine
+    HiddenWBlock.from_arrays(X, Yr, "relu", lam=1.0, rho=0.1)  # relu attains 0: fine
     # a class without samples: the cross-entropy bias has no minimiser without γ
     T = net.check_targets(y)
     T[:, T[0] == 1] = np.eye(T.shape[0])[:, [1]]
     with pytest.raises(ValueError, match="no minimiser"):
-        LastWBlock(Xs[-1], T, "cross_entropy", rho=0.1)
+        LastWBlock.from_arrays(Xs[-1], T, "cross_entropy", rho=0.1)
     # layers
     with pytest.raises(ValueError, match="layer"):
         HiddenWBlock.from_network(net, X0, y, Xs, layer=net.L)
@@ -349,6 +352,27 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="tol"):
         blk.solve_fast(tol=0.0)
     with pytest.raises(ValueError, match="update"):
-        HiddenWBlock(X, Y, "sigmoid", lam=1.0, rho=0.1).update(net, Xs, blk.current)
+        HiddenWBlock.from_arrays(X, Y, "sigmoid", lam=1.0, rho=0.1).update(net, Xs, blk.current)
     with pytest.raises(RuntimeError, match="solve the reference"):
-        HiddenWBlock(X, Y, "sigmoid", lam=1.0, rho=0.1).reference_solution()
+        HiddenWBlock.from_arrays(X, Y, "sigmoid", lam=1.0, rho=0.1).reference_solution()
+
+
+def test_init_trusts_composed_parts_and_from_arrays_validates():
+    """``__init__`` stores what it is given (no checks, no copies: the trainers' path); raw names
+    and numbers in its place are refused with a pointer to ``from_arrays``, which validates."""
+    from fenchel_cvx.blocks.w_blocks import proximal_of
+
+    net, X0, y, Xs = _instance("sigmoid", "cross_entropy")
+    X, Y = X0, Xs[0]
+    W, b = np.zeros((Y.shape[0], X.shape[0])), np.zeros(Y.shape[0])
+    act = activations.get("sigmoid")
+    blk = HiddenWBlock(X, Y, act, 1.0, proximal_of(0.1, 0.0, W, b), W, b)
+    assert blk.X is X and blk.Y is Y and blk.current[0] is W and blk.W_prev is W
+    ref = HiddenWBlock.from_arrays(X, Y, "sigmoid", lam=1.0, rho=0.1)
+    assert blk.objective((W, b)) == ref.objective((W, b))
+    with pytest.raises(TypeError, match="act: expected Activation.*HiddenWBlock.from_arrays"):
+        HiddenWBlock(X, Y, "sigmoid", 1.0, proximal_of(0.1, 0.0, W, b), W, b)
+    with pytest.raises(TypeError, match="prox: expected Proximal.*HiddenWBlock.from_arrays"):
+        HiddenWBlock(X, Y, act, 1.0, 0.1, W, b)
+    with pytest.raises(TypeError, match="loss: expected Loss.*LastWBlock.from_arrays"):
+        LastWBlock(Xs[-1], net.check_targets(y), "cross_entropy", proximal_of(0.1, 0.0, W, b), W, b)

@@ -145,8 +145,9 @@ def test_warm_starts(kind, act, loss):
 def test_hidden_block_without_next_layer_term_is_the_activation(act):
     """λ_next = 0: min_V Σ f*(V) − ⟨U, V⟩ is solved by V = φ(U) (∇f*(V) = U)."""
     net, X0, y, Xs, block = _state("hidden_x", act, "cross_entropy", seed=7)
-    b0 = HiddenXBlock(block.U, block.W, block.b, block.X_next, lam=block.lam, lam_next=0.0,
-                      act=block.act, act_next=block.act_next, current=block.current)
+    b0 = HiddenXBlock.from_arrays(block.U, block.W, block.b, block.X_next, lam=block.lam,
+                                  lam_next=0.0, act=block.act, act_next=block.act_next,
+                                  current=block.current)
     res = b0.solve_fast()
     assert res.status == "optimal"
     np.testing.assert_allclose(res.solution, block.act.phi(block.U), **TOL["block_solution"]["float64"])
@@ -216,11 +217,11 @@ def test_lambda_must_be_positive():
     args = (block.U, block.W, block.b, block.X_next)
     for lam in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="lam"):
-            HiddenXBlock(*args, lam=lam, lam_next=1.0)
+            HiddenXBlock.from_arrays(*args, lam=lam, lam_next=1.0)
     with pytest.raises(ValueError, match="lam_next"):
-        HiddenXBlock(*args, lam=1.0, lam_next=-0.5)
+        HiddenXBlock.from_arrays(*args, lam=1.0, lam_next=-0.5)
     with pytest.raises(TypeError, match="lam"):
-        HiddenXBlock(*args, lam="1", lam_next=1.0)
+        HiddenXBlock.from_arrays(*args, lam="1", lam_next=1.0)
     net.lam = np.array([0.0, 1.0])
     with pytest.raises(ValueError, match="lam"):
         HiddenXBlock.from_network(net, X0, y, Xs, 1)
@@ -237,29 +238,29 @@ def test_bad_shapes_and_values():
     U, W, b, Xn = hb.U, hb.W, hb.b, hb.X_next
     kw = dict(lam=1.0, lam_next=1.0, act="sigmoid", act_next="sigmoid")
     with pytest.raises(ValueError, match="W"):
-        HiddenXBlock(U, W[:, :-1], b, Xn, **kw)
+        HiddenXBlock.from_arrays(U, W[:, :-1], b, Xn, **kw)
     with pytest.raises(ValueError, match="b"):
-        HiddenXBlock(U, W, b[:-1], Xn, **kw)
+        HiddenXBlock.from_arrays(U, W, b[:-1], Xn, **kw)
     with pytest.raises(ValueError, match="X_next"):
-        HiddenXBlock(U, W, b, Xn[:, :-1], **kw)
+        HiddenXBlock.from_arrays(U, W, b, Xn[:, :-1], **kw)
     with pytest.raises(ValueError, match="U"):
-        HiddenXBlock(U.ravel(), W, b, Xn, **kw)
+        HiddenXBlock.from_arrays(U.ravel(), W, b, Xn, **kw)
     Unan = U.copy()
     Unan[0, 0] = np.nan
     with pytest.raises(ValueError, match="U.*NaN"):
-        HiddenXBlock(Unan, W, b, Xn, **kw)
+        HiddenXBlock.from_arrays(Unan, W, b, Xn, **kw)
     with pytest.raises(ValueError, match="X_next.*domain"):
-        HiddenXBlock(U, W, b, Xn + 2.0, **kw)
+        HiddenXBlock.from_arrays(U, W, b, Xn + 2.0, **kw)
     with pytest.raises(ValueError, match="current.*domain"):
-        HiddenXBlock(U, W, b, Xn, current=hb.current - 2.0, **kw)
+        HiddenXBlock.from_arrays(U, W, b, Xn, current=hb.current - 2.0, **kw)
     with pytest.raises(TypeError, match="W"):
-        HiddenXBlock(U, "W", b, Xn, **kw)
+        HiddenXBlock.from_arrays(U, "W", b, Xn, **kw)
     with pytest.raises(ValueError, match="unknown activation"):
-        HiddenXBlock(U, W, b, Xn, lam=1.0, lam_next=1.0, act="swish")
+        HiddenXBlock.from_arrays(U, W, b, Xn, lam=1.0, lam_next=1.0, act="swish")
     with pytest.raises(ValueError, match="Y"):
-        LastXBlock(lb.U, lb.W, lb.b, lb.Y[:, :-1], lam=1.0, act="sigmoid")
+        LastXBlock.from_arrays(lb.U, lb.W, lb.b, lb.Y[:, :-1], lam=1.0, act="sigmoid")
     with pytest.raises(ValueError, match="targets"):
-        LastXBlock(lb.U, lb.W, lb.b, 2.0 * lb.Y, lam=1.0, act="sigmoid")
+        LastXBlock.from_arrays(lb.U, lb.W, lb.b, 2.0 * lb.Y, lam=1.0, act="sigmoid")
     # objective / solve_fast / update arguments
     with pytest.raises(ValueError, match="sol"):
         hb.objective(hb.current[:, :-1])
@@ -280,7 +281,7 @@ def test_bad_shapes_and_values():
     with pytest.raises(ValueError, match="Xs"):
         hb.update(net, Xs[:1], hb.current)
     with pytest.raises(RuntimeError, match="not been solved"):
-        HiddenXBlock(U, W, b, Xn, **kw).reference_solution()
+        HiddenXBlock.from_arrays(U, W, b, Xn, **kw).reference_solution()
 
 
 def test_from_network_arguments():
@@ -379,3 +380,21 @@ def test_fista_bad_arguments():
     with pytest.raises(ValueError, match="A and At"):
         CompositeProblem(A=lambda x: x, At=None, s_value=None, s_grad=None, h_value=None, prox_h=None,
                          lipschitz=1.0, mu_h=1.0)
+
+
+def test_init_trusts_composed_parts_and_from_arrays_validates():
+    """``__init__`` stores the map out of V (an out map), Activation objects and arrays as given;
+    raw arrays and names in their place are refused with a pointer to ``from_arrays``."""
+    from fenchel_cvx.blocks.out_maps import DenseOut
+
+    net, X0, y, Xs, hb = _state("hidden_x", "sigmoid", "cross_entropy")
+    out = DenseOut(hb.W, hb.b)
+    parts = (hb.U, out, hb.X_next, hb.lam, hb.lam_next, hb.act, hb.act_next)
+    blk = HiddenXBlock(*parts, hb.current, 1)
+    assert blk.U is hb.U and blk.out is out and blk.current is hb.current
+    assert blk.objective(hb.current) == hb.objective(hb.current)
+    assert HiddenXBlock(*parts).current is not None  # default warm start φ(U)
+    with pytest.raises(TypeError, match="out: expected DenseOut or LayerOut.*from_arrays"):
+        HiddenXBlock(hb.U, hb.W, hb.X_next, hb.lam, hb.lam_next, hb.act, hb.act_next)
+    with pytest.raises(TypeError, match="act: expected Activation.*LastXBlock.from_arrays"):
+        LastXBlock(hb.U, out, hb.X_next, 1.0, "sigmoid", losses.get("squared"))

@@ -59,9 +59,11 @@ def _w_block(term, rho, gamma, seed, scale=1.0, saturated=False, backend="numpy"
         edges = [e for e in act.domain if math.isfinite(e)]
         if edges:
             Y[:, 0] = 0.5 * (act.domain[0] + act.domain[1]) if len(edges) == 2 else edges[0] + 0.5
-        return HiddenWBlock(c(X), c(Y), term, lam=1.0, rho=rho, gamma=gamma, W=c(W0), b=c(b0))
+        return HiddenWBlock.from_arrays(c(X), c(Y), term, lam=1.0, rho=rho, gamma=gamma, W=c(W0),
+                                        b=c(b0))
     if term == "squared":
-        return LastWBlock(c(X), c(Ut + 0.3 * rng.normal(size=Ut.shape)), "squared", rho=rho, gamma=gamma, W=c(W0), b=c(b0))
+        return LastWBlock.from_arrays(c(X), c(Ut + 0.3 * rng.normal(size=Ut.shape)), "squared",
+                                      rho=rho, gamma=gamma, W=c(W0), b=c(b0))
     if term == "soft":
         Y = rng.dirichlet(np.ones(n_out), size=m).T
         Y[:, :4] = 1.0 / n_out
@@ -69,7 +71,8 @@ def _w_block(term, rho, gamma, seed, scale=1.0, saturated=False, backend="numpy"
         y = rng.integers(0, n_out, size=m)
         y[:n_out] = np.arange(n_out)
         Y = np.eye(n_out)[:, y]
-    return LastWBlock(c(X), c(Y), "cross_entropy", rho=rho, gamma=gamma, W=c(W0), b=c(b0))
+    return LastWBlock.from_arrays(c(X), c(Y), "cross_entropy", rho=rho, gamma=gamma, W=c(W0),
+                                  b=c(b0))
 
 
 def _np(sol):
@@ -182,8 +185,8 @@ def test_tiny_rho_never_ends_above_the_start(backend, dtype):
     y = rng.integers(0, 3, size=20)
     y[:3] = [0, 1, 2]
     c = lambda a: _conv(a, backend, dtype)  # noqa: E731
-    blk = LastWBlock(c(X), c(np.eye(3)[:, y]), "cross_entropy", rho=1e-30, gamma=0.0, W=c(rng.normal(size=(3, 4))),
-                     b=c(np.zeros(3)))
+    blk = LastWBlock.from_arrays(c(X), c(np.eye(3)[:, y]), "cross_entropy", rho=1e-30, gamma=0.0,
+                                 W=c(rng.normal(size=(3, 4))), b=c(np.zeros(3)))
     res = blk.solve_fast(max_iter=60)
     assert res.objective <= blk.objective(blk.current)
 
@@ -199,7 +202,8 @@ def test_reference_bound_holds_where_the_solver_gap_overshot():
     W0 = Wt + 0.3 * rng.normal(size=Wt.shape) / 30.0
     y = rng.integers(0, 4, size=24)
     y[:4] = np.arange(4)
-    blk = LastWBlock(X, np.eye(4)[:, y], "cross_entropy", rho=1e-30, gamma=0.0, W=W0, b=np.zeros(4))
+    blk = LastWBlock.from_arrays(X, np.eye(4)[:, y], "cross_entropy", rho=1e-30, gamma=0.0, W=W0,
+                                 b=np.zeros(4))
     ref, fast = blk.solve_reference(), blk.solve_fast(max_iter=40)
     top = min(_exact_top(blk, p) for p in (ref.solution, fast.solution))
     assert ref.lower_bound <= top and fast.lower_bound <= top
@@ -226,9 +230,10 @@ def test_saturated_cross_entropy_bias_does_not_crash(backend, dtype):
     optimal, the CVXPY optimum matched, the bound valid."""
     s = 40.0 if dtype == "float64" else 20.0
     c = lambda a: _conv(a, backend, dtype)  # noqa: E731
-    blk = LastWBlock(c([[s, -s]]), c(np.full((3, 2), 1 / 3)), "cross_entropy", rho=1.0, gamma=0.0,
-                     W=c([[1.0], [0.0], [-1.0]]), b=c(np.zeros(3)))
-    ref = LastWBlock(np.array([[s, -s]]), np.full((3, 2), 1 / 3), "cross_entropy", rho=1.0, gamma=0.0).solve_reference()
+    blk = LastWBlock.from_arrays(c([[s, -s]]), c(np.full((3, 2), 1 / 3)), "cross_entropy", rho=1.0,
+                                 gamma=0.0, W=c([[1.0], [0.0], [-1.0]]), b=c(np.zeros(3)))
+    ref = LastWBlock.from_arrays(np.array([[s, -s]]), np.full((3, 2), 1 / 3), "cross_entropy",
+                                 rho=1.0, gamma=0.0).solve_reference()
     res = blk.solve_fast()
     assert res.status == "optimal"
     rel = TOL["block_objective_rel"][dtype]
@@ -295,7 +300,8 @@ def test_fixed_budget_w_step_survives_a_singular_ridge_system():
     X = np.vstack([x, 2.0 * x, x])  # rank one
     y = rng.integers(0, 3, size=30)
     y[:3] = [0, 1, 2]
-    blk = LastWBlock(X, y, "cross_entropy", rho=1e-30, gamma=0.0, W=rng.normal(size=(3, 3)), b=np.zeros(3))
+    blk = LastWBlock.from_arrays(X, y, "cross_entropy", rho=1e-30, gamma=0.0,
+                                 W=rng.normal(size=(3, 3)), b=np.zeros(3))
     res = blk.solve_fixed(iters=3)
     assert blk.objective(res.solution) <= blk.objective(blk.current)
 

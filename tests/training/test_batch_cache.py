@@ -32,7 +32,7 @@ def test_cached_mm_steps_equal_uncached(m, rho):
     W0, b0 = rng.normal(size=(n_out, n_in)), rng.normal(size=n_out)
     cache: dict = {}
     for lam, gamma in ((1.0, 0.3), (1.5, 0.36), (2.25, 0.432)):
-        blk = HiddenWBlock(X, Y, "relu", lam, rho, gamma=gamma, W=W0, b=b0)
+        blk = HiddenWBlock.from_arrays(X, Y, "relu", lam, rho, gamma=gamma, W=W0, b=b0)
         ref = blk.solve_fixed(iters=3)
         got = blk.solve_fixed(iters=3, cache=cache)
         for a, c in zip(ref.solution, got.solution):

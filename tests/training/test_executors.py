@@ -110,3 +110,32 @@ def test_one_checkpoint_policy_for_every_method(digits_small, tmp_path, method):
     assert meta["epoch"] == 3 and meta["kind"] == ("lifted" if method == "fenchel" else "adam")
     fields = set(meta["state"]["fields"])  # every optimiser array is named by its field path in the state
     assert arrays and all(k.split(".")[0] in fields for k in arrays), sorted(arrays)
+
+
+def test_an_old_format_checkpoint_is_named_and_its_network_still_loads(digits_small, tmp_path):
+    """A checkpoint written before the one training loop (no ``state`` metadata, loose arrays) is
+    refused on resume with a message that says what it is; ``fenchel_cvx.load`` still reads its
+    network."""
+    import fenchel_cvx as fc
+    from fenchel_cvx.errors import FileFormatError
+
+    d = digits_small
+    net = FenchelNetwork([64, 8, 10], seed=0)
+    data_ = prepare_data(net, d.X_train, d.y_train)
+    ck = tmp_path / "ck.npz"
+    Trainer(net, data_, BCDConfig(epochs=1, batch_size=50), verbose=0, checkpoint=str(ck)).run()
+    with np.load(ck, allow_pickle=False) as z:  # the earlier layout: no state structure
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(arrays.pop("meta")).decode())
+    meta.pop("state")
+    arrays = {(k[len("state_"):] if k.startswith("state_") else k): v for k, v in arrays.items()}
+    old = tmp_path / "old.npz"
+    np.savez(old, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    net2 = FenchelNetwork([64, 8, 10], seed=0)
+    with pytest.raises(FileFormatError, match=r"old checkpoint .*old\.npz.*earlier checkpoint "
+                                              r"format.*cannot resume.*fenchel_cvx\.load"):
+        Trainer(net2, prepare_data(net2, d.X_train, d.y_train), BCDConfig(epochs=2, batch_size=50),
+                verbose=0, resume=str(old)).run()
+    loaded = fc.load(old)
+    for w_old, w_new in zip(loaded.W, fc.load(ck).W):
+        assert_array_equal(w_old, w_new)

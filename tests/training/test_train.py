@@ -177,7 +177,7 @@ def test_mm_steps_solve_the_majoriser_and_descend(m):
         return (lam / m) * np.sum(act.f(U) - U * Y) + rho / 2 * np.sum(W * W) + \
             gamma / 2 * (np.sum((W - W0) ** 2) + np.sum((b - b0) ** 2))
 
-    blk = HiddenWBlock(X, Y, "relu", lam, rho, gamma=gamma, W=W0, b=b0)
+    blk = HiddenWBlock.from_arrays(X, Y, "relu", lam, rho, gamma=gamma, W=W0, b=b0)
     tol = TOL["identity"]["float64"]
     assert_allclose(blk.term.kappa, kappa, rtol=RATIO["one_rounding"])
     U0 = W0 @ X + b0[:, None]
