@@ -14,7 +14,8 @@ from ...log import emit, get_logger, verbose_level
 from ...network import FenchelNetwork
 from ..problem import relative_gap
 from ..upper import single_threaded
-from .dual import DualCertificate, certified_dual_bound
+from .arrangement import MAX_HULL_P
+from .dual import DualCertificate, certified_dual_bound, estimated_dual_bound
 from .program import (
     TwoLayerProblem,
 )
@@ -50,6 +51,7 @@ class ConvexCertificate:
     network     : the recovered ``FenchelNetwork``
     history     : per round (patterns, primal, lower, upper, seconds)
     timings     : seconds spent in the restricted solver, the oracle/certificate, recovery, total
+    oracle      : which dual oracle certified ``lower`` and what it rests on (exact sweep, or SCIP's bound)
     """
 
     lower: float
@@ -71,6 +73,7 @@ class ConvexCertificate:
     history: list = field(repr=False, default_factory=list)
     timings: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    oracle: str = ""
 
     @property
     def exact(self) -> bool:
@@ -95,16 +98,24 @@ class ConvexCertificate:
 
 @single_threaded
 def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | None = None, tol: float = 1e-7,
-                       solver: str = "fast", max_rounds: int = 60, time_limit: float = 300.0,
+                       solver: str = "auto", max_rounds: int = 60, time_limit: float = 300.0,
                        n_init: int = 30, add_per_round: int = 30, barrier_tol: float = 1e-11,
-                       allow_large: bool = False, seed: int = 0, verbose: bool = False) -> ConvexCertificate:
+                       allow_large: bool = False, seed: int = 0, verbose: bool = False,
+                       oracle: str = "auto") -> ConvexCertificate:
     r"""Certified bracket lower ≤ P* ≤ upper for a two-layer ReLU network by column generation (module docstring).
 
     Give ``net`` (a ``FenchelNetwork`` ``[d, n, 1]`` squared loss or ``[d, n, 2]`` cross-entropy, ReLU,
     ρ_0, ρ_1 > 0), ``X0`` (d x m) and ``y``; or a ready ``problem`` (:meth:`TwoLayerProblem.from_arrays`
-    for the logistic ``[d, n, 1]`` form). ``solver`` "fast" (:func:`solve_restricted_fast`) or
-    "cvxpy" (:func:`solve_restricted_cvxpy`, CLARABEL). Stops when (upper − lower)/|upper| ≤ ``tol``,
-    after ``max_rounds`` rounds or ``time_limit`` seconds (``converged`` says which). Raises
+    for the logistic ``[d, n, 1]`` form). ``solver`` "fast" (:func:`solve_restricted_fast`),
+    "cvxpy" (:func:`solve_restricted_cvxpy`, CLARABEL) or "auto" (fast for d + 1 ≤ MAX_HULL_P, where the
+    cones' facets are computed; CLARABEL beyond, where every cone keeps all m rows). Stops when (upper − lower)/|upper| ≤ ``tol``,
+    after ``max_rounds`` rounds or ``time_limit`` seconds (``converged`` says which). ``oracle``: "exact"
+    (d ≤ 3: every round's dual point is certified by the exact oracle), "scip" (any d: rounds use the
+    heuristic search — estimates, never reported as bounds — and the dual point is certified by SCIP's bound
+    when the estimated gap closes, when the search finds no violated unit, and at the end, within the time
+    left; :data:`SCIP_SHARE` of ``time_limit`` is kept for that) or "auto" (:meth:`TwoLayerProblem.from_arrays`).
+    Inputs without any activation pattern (one sample, identical samples) return at once (status "no
+    activation pattern"). Raises
     ConvexScopeError (a ValueError) outside :data:`SUPPORTED_CONVEX_FAST`. Runs with BLAS limited to one thread
     (:func:`~fenchel_cvx.certify.upper.single_thread`): its dense solves are small, and a multi-threaded BLAS on a
     loaded machine made them up to 20 times slower (measured: 185 s instead of 9 s on 2 shared cores).
@@ -113,68 +124,99 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     if problem is None:
         if net is None or X0 is None or y is None:
             raise TypeError("convex_certificate: give net, X0 and y, or problem=")
-        problem = TwoLayerProblem.from_network(net, X0, y, allow_large=allow_large)
+        problem = TwoLayerProblem.from_network(net, X0, y, allow_large=allow_large, oracle=oracle)
     elif not isinstance(problem, TwoLayerProblem):
         raise TypeError(f"problem: expected a TwoLayerProblem, got {type(problem).__name__}")
-    if solver not in ("fast", "cvxpy"):
-        raise ValueError(f"solver: expected 'fast' or 'cvxpy', got {solver!r}")
+    if solver not in ("auto", "fast", "cvxpy"):
+        raise ValueError(f"solver: expected 'auto', 'fast' or 'cvxpy', got {solver!r}")
+    if solver == "auto":  # the fast solver works on each cone's facets: computed (qhull) only up to MAX_HULL_P
+        solver = "fast" if problem.A.shape[1] <= MAX_HULL_P else "cvxpy"
     if not (tol >= 0):
         raise ValueError(f"tol: expected a value >= 0, got {tol!r}")
+    if not (time_limit > 0):
+        raise ValueError(f"time_limit: expected a positive number of seconds, got {time_limit!r}")
     m, loss = problem.m, problem.loss
-    A = problem.A
-    patterns = PatternSet(A, problem.bias)
+    exact = problem.oracle == "exact"
+    patterns = PatternSet(problem.A, problem.bias)
     timings = {"restricted": 0.0, "certificate": 0.0, "recovery": 0.0}
+    pool = _StartPool(problem.d)
+
+    def left() -> float:
+        return time_limit - (time.perf_counter() - t_all)
+
+    def oracle_step(yhat, top, certify_now):
+        """The dual point at ℓ'(ŷ): certified (exact oracle, or SCIP when ``certify_now``) or estimated."""
+        tc = time.perf_counter()
+        if exact:
+            c = certified_dual_bound(problem, loss.grad(yhat), top=top)
+        elif certify_now:
+            c = certified_dual_bound(problem, loss.grad(yhat), top=top, starts=pool.get(),
+                                     time_limit=max(1.0, min(left(), SCIP_SHARE * time_limit)))
+        else:
+            c = estimated_dual_bound(problem, loss.grad(yhat), top=top, starts=pool.get())
+        pool.add(c.oracle.W)
+        timings["certificate"] += time.perf_counter() - tc
+        return c
+
     # initial patterns: the most violated units at the best constant model
     y0 = np.full(m, loss.best_constant())
-    tc = time.perf_counter()
-    cert0 = certified_dual_bound(problem, loss.grad(y0), top=n_init)
-    timings["certificate"] += time.perf_counter() - tc
-    best_cert = cert0
+    cert0 = oracle_step(y0, n_init, False)
+    best_cert = cert0 if cert0.certified else None
     for w, b in zip(cert0.oracle.W, cert0.oracle.b, strict=True):
         patterns.add_unit(np.append(w, b) if problem.bias else w)
-    if len(patterns) == 0:  # λ = 0 (e.g. constant targets): any chamber
-        rng = np.random.default_rng(seed)
-        while len(patterns) == 0:
-            patterns.add_unit(rng.normal(size=A.shape[1]))
+    rng = np.random.default_rng(seed)
+    for _ in range(64):  # λ = 0 (e.g. constant targets): any chamber; none when no unit separates the samples
+        if len(patterns) or left() <= 0:
+            break
+        patterns.add_unit(rng.normal(size=problem.A.shape[1]))
+    if len(patterns) == 0:
+        return _constant_certificate(problem, t_all, oracle_step)
     best_up = None  # (J, W0, b0, a, c, r)
     sol, history, notes, warm_map, gap = None, [], [], None, 1.0
     zero_rounds = np.zeros(len(patterns), dtype=int)
-    status, converged, rounds = "max_rounds", False, 0
+    status, converged, rounds, n_global = "max_rounds", False, 0, 0
     for rounds in range(1, max_rounds + 1):
         ts = time.perf_counter()
         if solver == "fast":
             # early rounds need no tight solve: the gap is dominated by missing patterns
             tol_r = max(barrier_tol, min(1e-4, 1e-2 * gap)) if history else 1e-4
-            sol = solve_restricted_fast(problem, patterns, tol=tol_r, warm=sol, warm_map=warm_map)
+            sol = solve_restricted_fast(problem, patterns, tol=tol_r, warm=sol, warm_map=warm_map,
+                                        deadline=t_all + time_limit)
         else:
             sol = solve_restricted_cvxpy(problem, patterns)
         timings["restricted"] += time.perf_counter() - ts
-        tc = time.perf_counter()
-        cert = certified_dual_bound(problem, loss.grad(sol.yhat), top=max(add_per_round, 8))
-        timings["certificate"] += time.perf_counter() - tc
-        if cert.lower > best_cert.lower:
-            best_cert = cert
+        P = len(patterns)
+        pool.add(sol.U[:, :problem.d])
         tr = time.perf_counter()
         W0, b0, a, c, J, r = recover_network(problem, sol, sparsify=False)
         timings["recovery"] += time.perf_counter() - tr
         if best_up is None or (r > problem.width, J) < (best_up[5] > problem.width, best_up[0]):
             best_up = (J, W0, b0, a, c, r, sol.value, sol)  # networks of width ≤ n first, then least J
-        gap = (best_up[0] - best_cert.lower) / max(abs(best_up[0]), 1e-300)
+        cert = oracle_step(sol.yhat, max(add_per_round, 8), False)
+        if not exact:
+            est_gap = relative_gap(cert.lower, best_up[0])
+            last = rounds == max_rounds or left() <= SCIP_SHARE * time_limit
+            if est_gap <= tol or last or not np.any(np.abs(cert.oracle.F) > cert.level):
+                cert = oracle_step(sol.yhat, max(add_per_round, 8), True)
+                n_global += 1
+        if cert.certified and (best_cert is None or cert.lower > best_cert.lower):
+            best_cert = cert
+        lower_now = best_cert.lower if best_cert is not None else -np.inf
+        gap = (best_up[0] - lower_now) / max(abs(best_up[0]), 1e-300)
         history.append(dict(round=rounds, patterns=len(patterns), primal=sol.value, lower=cert.lower, upper=J,
-                            gap=gap, sup_ratio=cert.oracle.bound / cert.level, solver_status=sol.status,
-                            seconds=time.perf_counter() - t_all))
+                            gap=gap, sup_ratio=cert.oracle.value / cert.level, solver_status=sol.status,
+                            certified=cert.certified, seconds=time.perf_counter() - t_all))
         emit(_LOG, verbose_level(1 if verbose else 0),
-             f"round {rounds}: {len(patterns)} patterns, primal {sol.value:.12g}, lower {cert.lower:.12g}, "
-             f"upper {J:.12g}, gap {gap:.2e}, S/mβ {cert.oracle.bound / cert.level:.6f}, "
+             f"round {rounds}: {len(patterns)} patterns, primal {sol.value:.12g}, lower {cert.lower:.12g} "
+             f"({cert.oracle_kind}), upper {J:.12g}, gap {gap:.2e}, S/mβ {cert.oracle.value / cert.level:.6f}, "
              f"{sol.status} ({sol.iterations} Newton), {time.perf_counter() - t_all:.1f}s")
         if gap <= tol:
             status, converged = "converged", True
             break
-        if time.perf_counter() - t_all > time_limit:
+        if left() <= 0:
             status = "time_limit"
             break
         # prune patterns that stayed at zero, add the chambers of the most violated units
-        P = len(patterns)
         nrm = np.linalg.norm(sol.U[:, :problem.d], axis=1)
         big = max(float(nrm.max(initial=0.0)), 1e-300)
         zero = np.maximum(nrm[:P], nrm[P:]) <= 1e-7 * big
@@ -196,10 +238,11 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
             if not sol.status.startswith("optimal") or sol.status.endswith("(precision limit)") \
                     or barrier_tol <= 1e-14 or solver == "cvxpy":
                 status = "stalled"
-                notes.append("no new violated pattern but the gap is open: limited by the restricted "
-                             f"solver's accuracy (last status {sol.status!r}, gap estimate {sol.gap:.1e})")
+                notes.append(_stall_note(problem, sol, best_up))
                 break
             barrier_tol *= 1e-2
+    if best_cert is None:  # no certification inside the loop (time): certify the last point now
+        best_cert = oracle_step(sol.yhat, 8, True)
     J, W0, b0, a, c, r, primal, best_sol = best_up
     tr = time.perf_counter()
     sp = recover_network(problem, best_sol, sparsify=True, seed=seed)  # sparsified: fewer units, same objective
@@ -216,10 +259,69 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
                      f"for widths >= {r}; for width n the certified lower bound still holds, min J may lie above upper")
     if lower > J:
         notes.append(f"lower bound {lower!r} above the judged J {J!r}: float64 rounding of the judge; reported as is")
+    if not exact:
+        notes.append(f"{n_global} SCIP certification(s) of the dual point; {problem.oracle_text}")
     timings["total"] = time.perf_counter() - t_all
     up_prov = "J of the network recovered from the convex program (FenchelNetwork.objective, float64)"
     return ConvexCertificate(lower=lower, upper=J, lower_provenance=best_cert.provenance, upper_provenance=up_prov,
                              n_active=r, width=problem.width, n_patterns=len(patterns), rounds=rounds, primal=primal,
                              converged=converged, status=status, time=timings["total"], dual=best_cert,
                              W=[w.copy() for w in net_rec.W], b=[v.copy() for v in net_rec.b], network=net_rec,
-                             history=history, timings=timings, notes=notes)
+                             history=history, timings=timings, notes=notes, oracle=problem.oracle_text)
+
+
+#: share of time_limit kept for the SCIP certification of the final dual point (oracle "scip")
+SCIP_SHARE = 0.25
+
+
+class _StartPool:
+    """Start directions for the heuristic oracle search: recent hidden-unit directions and maximisers
+    (rows of length d, at most ``cap`` kept, newest first)."""
+
+    def __init__(self, d: int, cap: int = 400):
+        self.d, self.cap = d, cap
+        self.rows = np.zeros((0, d))
+
+    def add(self, W) -> None:
+        W = np.asarray(W, dtype=np.float64).reshape(-1, self.d)
+        W = W[np.linalg.norm(W, axis=1) > 0]
+        self.rows = np.vstack([W, self.rows])[:self.cap]
+
+    def get(self) -> np.ndarray:
+        return self.rows
+
+
+def _stall_note(problem: TwoLayerProblem, sol, best_up) -> str:
+    """Why column generation stopped with the gap open and no violated pattern: the restricted solver's
+    accuracy, or (upper from a network wider than n) the width."""
+    if best_up[5] > problem.width:
+        return (f"no new violated pattern: the convex optimum is reached (lower bound tight) but its network needs "
+                f"r = {best_up[5]} > n = {problem.width} units, so no recovered network bounds min J at width n; the "
+                f"gap is the width-n situation, not the solver (last status {sol.status!r})")
+    return ("no new violated pattern but the gap is open: limited by the restricted solver's accuracy (last status "
+            f"{sol.status!r}, gap estimate {sol.gap:.1e})")
+
+
+def _constant_certificate(problem: TwoLayerProblem, t_all: float, oracle_step) -> ConvexCertificate:
+    r"""The answer when no activation pattern exists (one sample, all samples identical, or X0 = 0 without a
+    bias): every unit's output (x_jᵀw + b)₊ is the same on all samples (or 0), so every network predicts a
+    constant and min J = min_c (1/m)Σ_j ℓ_j(c) (c = 0 without a bias), attained with all units zero. The
+    lower bound is the dual point λ = ℓ'(c*) (certified as usual: S(λ) = 0); the upper bound is the zero
+    network with output bias c*."""
+    loss = problem.loss
+    c = loss.best_constant() if problem.bias else 0.0
+    cert = oracle_step(np.full(problem.m, c), 1, True)
+    W0, b0, a = np.zeros((1, problem.d)), np.zeros(1), np.zeros(1)
+    J = problem.judge(W0, b0, a, c)
+    net_rec = problem.network(W0, b0, a, c)
+    gap = relative_gap(cert.lower, J)
+    note = ("no activation pattern exists (one sample, identical samples, or X0 = 0 without a bias): every network "
+            "predicts a constant, so min J = min_c mean loss(c), attained by the zero network")
+    t = time.perf_counter() - t_all
+    return ConvexCertificate(lower=cert.lower, upper=J, lower_provenance=cert.provenance,
+                             upper_provenance="J of the zero network with the best constant output "
+                                              "(FenchelNetwork.objective, float64)",
+                             n_active=0, width=problem.width, n_patterns=0, rounds=0, primal=J,
+                             converged=gap <= 1e-12, status="no activation pattern", time=t, dual=cert,
+                             W=[w.copy() for w in net_rec.W], b=[v.copy() for v in net_rec.b], network=net_rec,
+                             history=[], timings={"total": t}, notes=[note], oracle=problem.oracle_text)
