@@ -108,7 +108,7 @@ def test_no_activation_pattern_returns_at_once(case):
 def test_certify_cli_with_one_sample_answers(tmp_path):
     """`fenchel-cvx certify --data` with m = 1 returned nothing (hang) before the fix."""
     path = tmp_path / "one.npz"
-    np.savez(path, X=np.array([[0.5], [1.0]]), y=np.array([2.0]))
+    np.savez(path, X0=np.array([[0.5], [1.0]]), y=np.array([2.0]))
     cmd = [sys.executable, "-m", "fenchel_cvx.cli", "certify", "--data", str(path), "--hidden", "2",
            "--time-limit", "20"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
