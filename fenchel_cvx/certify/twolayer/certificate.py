@@ -185,7 +185,14 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
             sol = solve_restricted_fast(problem, patterns, tol=tol_r, warm=sol, warm_map=warm_map,
                                         deadline=t_all + time_limit)
         else:
-            sol = solve_restricted_cvxpy(problem, patterns)
+            try:
+                sol = solve_restricted_cvxpy(problem, patterns)
+            except ValueError as e:  # keep what was found so far
+                if best_up is None:
+                    raise
+                status = "restricted solver failed"
+                notes.append(f"column generation stopped: {e}")
+                break
         timings["restricted"] += time.perf_counter() - ts
         P = len(patterns)
         pool.add(sol.U[:, :problem.d])
