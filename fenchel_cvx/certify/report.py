@@ -230,7 +230,7 @@ class CertifyReport:
                         f"({c.lower_provenance}); oracle: {c.oracle}; {c.n_patterns} patterns, {c.rounds} rounds, "
                         f"status {c.status}; "
                         f"the recovered network needs r = {c.n_active} unit{'s' * (c.n_active != 1)} (width n = {c.width}): "
-                        + (f"J(recovered) = {c.upper:.10g}, an upper bound on min J" if c.exact else
+                        + (f"J({_convex_upper_label(c)}) = {c.upper:.10g}, an upper bound on min J" if c.exact else
                            f"J(recovered, width {c.n_active}) = {c.upper:.10g} is NOT an upper bound for width "
                            f"{c.width} (not listed)")]
         if self.convex is not None:
@@ -296,6 +296,14 @@ class CertifyReport:
                             "note": br.note},
                 "dual": self.dual.to_dict() if self.dual is not None else None,
                 "convex_certificate": _convex_summary(self.convex_certificate), "notes": list(self.notes)}
+
+
+def _convex_upper_label(c) -> str:
+    """How the convex certificate's upper bound was found: the recovered network, or (the convex optimum needs
+    more than n units) the width-n search from the pruned solution."""
+    if c.width_upper is not None and c.upper == c.width_upper:
+        return "width-n network from the pruned convex solution (L-BFGS)"
+    return "network recovered from the convex reformulation"
 
 
 def _convex_summary(c) -> dict | None:
@@ -385,7 +393,7 @@ def convex_dual_provider(tol: float = 1e-7, time_limit: float = 300.0, allow_lar
                           CONVEX_DUAL_RESTS_ON if exact else CONVEX_DUAL_SCIP_RESTS_ON,
                           certified=True, status=c.status, time=c.time), c]
         if c.exact and c.network is not None:  # r ≤ n: padded with zero units to the network's width
-            out.append(UpperBound(c.upper, "network recovered from the convex reformulation", *c.params_at_width()))
+            out.append(UpperBound(c.upper, _convex_upper_label(c), *c.params_at_width()))
         return out
 
     provide.__name__ = "convex dual bound"

@@ -114,3 +114,20 @@ def test_certify_cli_with_one_sample_answers(tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "no activation pattern" in out.stdout
+
+
+@pytest.mark.slow
+def test_width_n_upper_bound_when_the_convex_optimum_needs_more_units():
+    """Issue 21 item 4: d = 1, m = 120, n = 5 — the convex optimum needs r > 5 units. The certificate's upper
+    bound is a width-5 network (pruned convex solution polished by L-BFGS), at least as good as plain L-BFGS
+    at width 5 from several starts, and the note names the width, not the solver."""
+    from fenchel_cvx.certify import tiny_regression
+
+    net, X0, y = tiny_regression(d=1, hidden=5, m=120, rho=0.01, seed=0)
+    res = convex_certificate(net, X0, y, time_limit=120)
+    assert res.width_upper is not None and res.exact and res.n_active <= 5
+    assert res.lower <= res.upper
+    assert any("cost of the width" in n for n in res.notes)
+    assert not any("restricted solver's accuracy" in n for n in res.notes)
+    best_lbfgs = min(lbfgs_train(net, X0, y, seed=s)[2] for s in range(3))
+    assert res.upper <= best_lbfgs

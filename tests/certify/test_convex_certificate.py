@@ -90,7 +90,12 @@ def test_column_generation_with_the_cvxpy_twin_cross_validates_the_fast_path():
         fast = convex_certificate(net, X0, y, tol=REQUESTED)
         ref = convex_certificate(net, X0, y, solver="cvxpy", tol=REQUESTED)
         assert fast.lower <= ref.upper and ref.lower <= fast.upper
-        assert abs(fast.upper - ref.upper) <= TWIN * fast.upper
+        # CLARABEL's interior points spread neurons over blocks: where no recovered network fits the width, the
+        # twin's upper comes from the width-n search (a local search, possibly worse), else the two agree
+        if ref.width_upper is None:
+            assert abs(fast.upper - ref.upper) <= TWIN * fast.upper
+        else:
+            assert fast.upper <= ref.upper + TWIN * fast.upper and ref.exact
         assert fast.gap <= ref.gap or fast.gap <= REQUESTED  # CLARABEL's accuracy limits its own bracket
 
 

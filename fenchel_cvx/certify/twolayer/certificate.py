@@ -19,12 +19,13 @@ from .dual import DualCertificate, certified_dual_bound, estimated_dual_bound
 from .program import (
     TwoLayerProblem,
 )
-from .recovery import recover_network
+from .recovery import recover_network, recovery_candidates
 from .restricted import (
     PatternSet,
     solve_restricted_cvxpy,
     solve_restricted_fast,
 )
+from .widthsearch import search_width_n
 
 _LOG = get_logger("certify")
 
@@ -52,6 +53,9 @@ class ConvexCertificate:
     history     : per round (patterns, primal, lower, upper, seconds)
     timings     : seconds spent in the restricted solver, the oracle/certificate, recovery, total
     oracle      : which dual oracle certified ``lower`` and what it rests on (exact sweep, or SCIP's bound)
+    width_upper : when r > n: J of the best width-n network found (pruned solution + L-BFGS, restarts;
+                  :func:`~fenchel_cvx.certify.twolayer.widthsearch.search_width_n`), an upper bound on min J
+                  at width n; ``width_params`` its (W, b), ``width_provenance`` how it was found
     """
 
     lower: float
@@ -74,6 +78,9 @@ class ConvexCertificate:
     timings: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     oracle: str = ""
+    width_upper: float | None = None
+    width_params: tuple | None = field(repr=False, default=None)
+    width_provenance: str = ""
 
     @property
     def exact(self) -> bool:
@@ -109,7 +116,8 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     for the logistic ``[d, n, 1]`` form). ``solver`` "fast" (:func:`solve_restricted_fast`),
     "cvxpy" (:func:`solve_restricted_cvxpy`, CLARABEL) or "auto" (fast for d + 1 ≤ MAX_HULL_P, where the
     cones' facets are computed; CLARABEL beyond, where every cone keeps all m rows). Stops when (upper − lower)/|upper| ≤ ``tol``,
-    after ``max_rounds`` rounds or ``time_limit`` seconds (``converged`` says which). ``oracle``: "exact"
+    after ``max_rounds`` rounds or ``time_limit`` CPU seconds of this process (``time.process_time``, as SCIP's
+    limits; on a loaded machine wall time runs longer; ``converged`` says which). ``oracle``: "exact"
     (d ≤ 3: every round's dual point is certified by the exact oracle), "scip" (any d: rounds use the
     heuristic search — estimates, never reported as bounds — and the dual point is certified by SCIP's bound
     when the estimated gap closes, when the search finds no violated unit, and at the end, within the time
@@ -121,6 +129,7 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     loaded machine made them up to 20 times slower (measured: 185 s instead of 9 s on 2 shared cores).
     """
     t_all = time.perf_counter()
+    c_all = time.process_time()  # the time limit counts CPU seconds of this process, as SCIP's limits do
     if problem is None:
         if net is None or X0 is None or y is None:
             raise TypeError("convex_certificate: give net, X0 and y, or problem=")
@@ -142,7 +151,7 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     pool = _StartPool(problem.d)
 
     def left() -> float:
-        return time_limit - (time.perf_counter() - t_all)
+        return time_limit - (time.process_time() - c_all)
 
     def oracle_step(yhat, top, certify_now, budget=None):
         """The dual point at ℓ'(ŷ): certified (exact oracle, or SCIP when ``certify_now``, within ``budget``
@@ -173,7 +182,8 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         patterns.add_unit(rng.normal(size=problem.A.shape[1]))
     if len(patterns) == 0:
         return _constant_certificate(problem, t_all, oracle_step)
-    best_up = None  # (J, W0, b0, a, c, r)
+    best_up = None  # (J, W0, b0, a, c, r, primal, sol): networks of width ≤ n first, then least J
+    best_any = None  # the same, least J of any width (the convex optimum's network may need r > n units)
     sol, history, notes, warm_map, gap = None, [], [], None, 1.0
     zero_rounds = np.zeros(len(patterns), dtype=int)
     status, converged, rounds, n_global = "max_rounds", False, 0, 0
@@ -201,6 +211,8 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         timings["recovery"] += time.perf_counter() - tr
         if best_up is None or (r > problem.width, J) < (best_up[5] > problem.width, best_up[0]):
             best_up = (J, W0, b0, a, c, r, sol.value, sol)  # networks of width ≤ n first, then least J
+        if best_any is None or J < best_any[0]:
+            best_any = (J, W0, b0, a, c, r, sol.value, sol)
         cert = oracle_step(sol.yhat, max(add_per_round, 8), False)
         if not exact:
             est_gap = relative_gap(cert.lower, best_up[0])
@@ -261,36 +273,58 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
             if not sol.status.startswith("optimal") or sol.status.endswith("(precision limit)") \
                     or barrier_tol <= 1e-14 or solver == "cvxpy":
                 status = "stalled"
-                notes.append(_stall_note(problem, sol, best_up))
+                wider = _needs_wider(problem, best_any[7], max(tol, 1e-9), seed) if best_any[5] > problem.width else None
+                notes.append(_stall_note(problem, sol, wider))
                 break
             barrier_tol *= 1e-2
     if best_cert is None:  # no certification inside the loop (time): certify the last point now
         best_cert = oracle_step(sol.yhat, 8, True)
     J, W0, b0, a, c, r, primal, best_sol = best_up
     tr = time.perf_counter()
-    sp = recover_network(problem, best_sol, sparsify=True, seed=seed)  # sparsified: fewer units, same objective
-    if (sp[5] > problem.width, sp[4]) <= (r > problem.width, J):
-        W0, b0, a, c, J, r = sp
+    if r > problem.width or left() > 0:  # sparsified: fewer units, same objective (LPs: skipped past the limit)
+        sp = recover_network(problem, best_sol, sparsify=True, seed=seed)
+        if (sp[5] > problem.width, sp[4]) <= (r > problem.width, J):
+            W0, b0, a, c, J, r = sp
     timings["recovery"] += time.perf_counter() - tr
+    net_rec = problem.network(W0, b0, a, c)
+    lower = best_cert.lower
+    up_prov = "J of the network recovered from the convex program (FenchelNetwork.objective, float64)"
+    width_up = None
+    wider = _needs_wider(problem, best_any[7], max(tol, 1e-9), seed) if best_any[5] > problem.width else None
+    if wider is not None and (r > problem.width or wider[4] < J):
+        # the least-J solution needs more than n units: search width-n networks from it (pruned + L-BFGS, restarts)
+        tw = time.perf_counter()
+        wa = wider
+        width_up = search_width_n(problem, wa[0], wa[1], wa[2], wa[3], seed=seed, deadline=c_all + time_limit)
+        timings["width_search"] = time.perf_counter() - tw
+        r_any = wa[5]
+        notes.append(f"the convex optimum needs r = {r_any} > n = {problem.width} units: its network (J = {wa[4]:.10g}) "
+                     f"bounds min J only for widths >= {r_any}; at width n the certified lower bound still holds and "
+                     "min J may lie above it (an open gap here is the cost of the width, not of the solver); the best "
+                     f"width-n network found has J = {width_up[0]:.10g} ({width_up[3]})")
+        if r > problem.width or width_up[0] < J:  # the width-n search gives the upper bound at width n
+            J, r, up_prov = width_up[0], problem.width, width_up[3]
+            net_rec = problem.network(np.zeros((r, problem.d)), np.zeros(r), np.zeros(r), 0.0)
+            net_rec.set_params(width_up[1], width_up[2])
     gap = (J - best_cert.lower) / max(abs(J), 1e-300)
     if converged and gap > tol:
         converged, status = False, "converged only with a network wider than n"
-    net_rec = problem.network(W0, b0, a, c)
-    lower = best_cert.lower
-    if r > problem.width:
-        notes.append(f"the recovered network needs r = {r} > n = {problem.width} units: `upper` bounds min J only "
-                     f"for widths >= {r}; for width n the certified lower bound still holds, min J may lie above upper")
+    elif not converged and gap <= tol and width_up is not None:
+        converged, status = True, "converged (width-n network from the pruned convex solution)"
     if lower > J:
         notes.append(f"lower bound {lower!r} above the judged J {J!r}: float64 rounding of the judge; reported as is")
     if not exact:
         notes.append(f"{n_global} SCIP certification(s) of the dual point; {problem.oracle_text}")
     timings["total"] = time.perf_counter() - t_all
-    up_prov = "J of the network recovered from the convex program (FenchelNetwork.objective, float64)"
+    timings["cpu"] = time.process_time() - c_all
     return ConvexCertificate(lower=lower, upper=J, lower_provenance=best_cert.provenance, upper_provenance=up_prov,
                              n_active=r, width=problem.width, n_patterns=len(patterns), rounds=rounds, primal=primal,
                              converged=converged, status=status, time=timings["total"], dual=best_cert,
                              W=[w.copy() for w in net_rec.W], b=[v.copy() for v in net_rec.b], network=net_rec,
-                             history=history, timings=timings, notes=notes, oracle=problem.oracle_text)
+                             history=history, timings=timings, notes=notes, oracle=problem.oracle_text,
+                             width_upper=None if width_up is None else width_up[0],
+                             width_params=None if width_up is None else (width_up[1], width_up[2]),
+                             width_provenance="" if width_up is None else width_up[3])
 
 
 #: share of time_limit kept for the SCIP certification of the final dual point (oracle "scip")
@@ -314,12 +348,24 @@ class _StartPool:
         return self.rows
 
 
-def _stall_note(problem: TwoLayerProblem, sol, best_up) -> str:
+def _needs_wider(problem: TwoLayerProblem, sol, tol: float, seed: int):
+    """The least-J network recovered from ``sol`` (W0, b0, a, c, J, r) when it needs r > n units *and* every
+    recovered network of width ≤ n has J larger by more than ``tol`` relative (else None: an interior-point
+    solution spreads a neuron over several blocks, which is not a need for more units)."""
+    cands = recovery_candidates(problem, sol, sparsify=True, seed=seed)
+    best = min(cands, key=lambda x: (x[4], x[5]))
+    fit = [x[4] for x in cands if x[5] <= problem.width]
+    if best[5] <= problem.width or (fit and min(fit) - best[4] <= tol * abs(best[4])):
+        return None
+    return best
+
+
+def _stall_note(problem: TwoLayerProblem, sol, wider) -> str:
     """Why column generation stopped with the gap open and no violated pattern: the restricted solver's
-    accuracy, or (upper from a network wider than n) the width."""
-    if best_up[5] > problem.width:
+    accuracy, or (``wider``: the least-J solution needs more than n units, :func:`_needs_wider`) the width."""
+    if wider is not None:
         return (f"no new violated pattern: the convex optimum is reached (lower bound tight) but its network needs "
-                f"r = {best_up[5]} > n = {problem.width} units, so no recovered network bounds min J at width n; the "
+                f"r = {wider[5]} > n = {problem.width} units, so no recovered network bounds min J at width n; the "
                 f"gap is the width-n situation, not the solver (last status {sol.status!r})")
     return ("no new violated pattern but the gap is open: limited by the restricted solver's accuracy (last status "
             f"{sol.status!r}, gap estimate {sol.gap:.1e})")

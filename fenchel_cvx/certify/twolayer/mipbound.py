@@ -72,6 +72,7 @@ def _one_sign(scip, X0: np.ndarray, c: np.ndarray, bias: bool, level: float | No
     M = norms + B
     mdl = scip.Model("dual_oracle")
     mdl.hideOutput()
+    mdl.setParam("timing/clocktype", 1)  # CPU seconds, as the callers' limits
     mdl.setParam("limits/time", max(1.0, float(time_limit)))
     mdl.setParam("numerics/feastol", feastol)
     w = [mdl.addVar(f"w{i}", lb=-1.0, ub=1.0) for i in range(d)]
@@ -121,12 +122,12 @@ def scip_oracle_bound(X0, lam, bias: bool = True, level: float | None = None, ti
 
     ``X0`` d x m, ``lam`` (m,) (with ``bias``: 1ᵀλ = 0, which makes the sup over b a breakpoint; checked
     to rounding — the caller makes it exact); ``level``: values below it need not be resolved (the bound
-    is then max(level, SCIP's dual bound)); ``time_limit`` seconds for both signs together (SCIP's dual
+    is then max(level, SCIP's dual bound)); ``time_limit`` CPU seconds for both signs together (SCIP's dual
     bound at the limit is still an upper bound); ``feastol`` SCIP's feasibility tolerance. Needs
     PySCIPOpt (ImportError naming the extra otherwise).
     """
     scip = require_scip()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     X0 = np.asarray(X0, dtype=np.float64)
     lam = np.asarray(lam, dtype=np.float64).reshape(-1)
     d, m = X0.shape
@@ -138,7 +139,7 @@ def scip_oracle_bound(X0, lam, bias: bool = True, level: float | None = None, ti
         raise ValueError(f"time_limit: expected a positive number of seconds, got {time_limit!r}")
     bounds, status, units, nodes = [], {}, [], 0
     for k, sgn in enumerate((1.0, -1.0)):
-        left = time_limit - (time.perf_counter() - t0)
+        left = time_limit - (time.process_time() - c0)
         share = left / (2 - k)
         bd, st, un, nd = _one_sign(scip, X0, sgn * lam, bias, level, max(share, 1e-3), feastol)
         bounds.append(bd)

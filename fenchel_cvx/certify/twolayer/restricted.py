@@ -422,7 +422,7 @@ def solve_restricted_fast(problem: TwoLayerProblem, patterns: PatternSet, tol: f
     the rounding of Φ_t. Status "optimal" when the gap target was met after a converged centring,
     "optimal (precision limit)", "not centred at t = … " (the point is returned; the dual
     certificate built from it is still valid, only weaker), "max_newton", or "time limit" when
-    ``deadline`` (a ``time.perf_counter()`` value) passes (checked at every Newton step; the point reached
+    ``deadline`` (a ``time.process_time()`` value: CPU seconds) passes (checked at every Newton step; the point reached
     is returned).
     """
     t_start = time.perf_counter()
@@ -482,7 +482,7 @@ def solve_restricted_fast(problem: TwoLayerProblem, patterns: PatternSet, tol: f
                 numerical = f"line search failed at Newton decrement² {dec:.1e}, t = {t:.1e}"
                 break
             U, T, f = U + a * dU, T + a * dT, f + a * df
-            if n_newton >= max_newton or (deadline is not None and time.perf_counter() > deadline):
+            if n_newton >= max_newton or (deadline is not None and time.process_time() > deadline):
                 break
         centred = dec <= 1e-6
         gap = bar.nu / t
@@ -490,7 +490,7 @@ def solve_restricted_fast(problem: TwoLayerProblem, patterns: PatternSet, tol: f
         if centred and (gap <= tol * max(obj, 1e-12) or mu * t * max(obj, 1e-12) > T_OBJ_MAX):
             status = "optimal" if gap <= tol * max(obj, 1e-12) else "optimal (precision limit)"
             break
-        if deadline is not None and time.perf_counter() > deadline:
+        if deadline is not None and time.process_time() > deadline:
             status = "time limit"
             break
         if not centred:
