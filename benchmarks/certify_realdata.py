@@ -1,18 +1,24 @@
-"""Benchmark: certified brackets on min J for two-layer ReLU networks on small real data sets (issue 21, item 2).
+"""Benchmark: certified brackets on min J for two-layer ReLU networks on small real data sets
+(issue 21, item 2).
 
 Data sets (scikit-learn's bundled copies; features standardised to mean 0, standard deviation 1):
 
-* iris versicolor vs virginica: d = 4, m = 100, logistic loss (two-class cross-entropy ``[4, n, 2]``);
-* diabetes: d = 10, m = 442, squared loss (targets standardised too: the raw targets are in the hundreds);
+* iris versicolor vs virginica: d = 4, m = 100, logistic loss (two-class cross-entropy ``[4, n,
+2]``);
+* diabetes: d = 10, m = 442, squared loss (targets standardised too: the raw targets are in the
+hundreds);
 * breast cancer: d = 30, m = 569, logistic loss;
 * two moons (``make_moons``, noise 0.2, seed 0): d = 2, m = 2,000, logistic loss;
 
-ρ = 0.01 on both layers, width n = 100 (wide enough that the recovered networks fit: the table says how
-many units r they need). For each: ``convex_certificate`` with the issue's time limit; the lower bound is
+ρ = 0.01 on both layers, width n = 100 (wide enough that the recovered networks fit: the table says
+how
+many units r they need). For each: ``convex_certificate`` with the issue's time limit; the lower
+bound is
 the certified dual bound (exact oracle for d = 2; for d ≥ 4 SCIP's bound on the oracle, valid up to
 SCIP's tolerances), the upper bound J of the recovered network. The oracle used is in every row.
 
-    python benchmarks/certify_realdata.py                 # writes benchmarks/results/certify_realdata.{md,json}
+    python benchmarks/certify_realdata.py                 # writes
+    benchmarks/results/certify_realdata.{md,json}
     python benchmarks/certify_realdata.py --only iris     # one data set
     python benchmarks/certify_realdata.py --quick         # subsets, seconds (smoke test)
 """
@@ -46,13 +52,15 @@ DATASETS = {
 
 
 def standardise(X: np.ndarray) -> np.ndarray:
-    """Columns of X (samples x features) to mean 0 and standard deviation 1 (constant columns kept at 0)."""
+    """Columns of X (samples x features) to mean 0 and standard deviation 1 (constant columns kept
+    at 0)."""
     sd = X.std(axis=0)
     return (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
 
 
 def load(name: str, m: int | None = None):
-    """(X0 (d x m), y (m,)) of a data set, features standardised; ``m`` keeps the first m samples of a
+    """(X0 (d x m), y (m,)) of a data set, features standardised; ``m`` keeps the first m samples
+    of a
     seeded permutation (quick mode)."""
     from sklearn import datasets
 
@@ -87,51 +95,103 @@ def run(names, quick: bool = False, width: int = 100, rho: float = 0.01) -> list
             limit = 30.0
         pb = TwoLayerProblem.from_arrays(X0, y, rho, loss=loss, width=width, allow_large=True)
         t0, c0 = time.perf_counter(), time.process_time()
-        res = convex_certificate(problem=pb, tol=min(target, 1e-7) if target < 1e-3 else target / 10,
-                                 time_limit=limit)
+        res = convex_certificate(
+            problem=pb, tol=min(target, 1e-7) if target < 1e-3 else target / 10, time_limit=limit
+        )
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        row = {"data": name, "d": pb.d, "m": pb.m, "loss": loss, "rho": rho, "width": width,
-               "target": target, "time_limit": limit, "lower": res.lower, "upper": res.upper,
-               "rel_gap": res.gap, "met": bool(res.gap <= target and wall <= limit * 1.1),
-               "time": wall, "cpu_time": cpu, "units": res.n_active, "rounds": res.rounds,
-               "patterns": res.n_patterns, "status": res.status, "oracle": pb.oracle,
-               "lower_from": res.lower_provenance, "notes": res.notes, "timings": res.timings,
-               "command": f"python benchmarks/certify_realdata.py --only {name}"}
+        row = {
+            "data": name,
+            "d": pb.d,
+            "m": pb.m,
+            "loss": loss,
+            "rho": rho,
+            "width": width,
+            "target": target,
+            "time_limit": limit,
+            "lower": res.lower,
+            "upper": res.upper,
+            "rel_gap": res.gap,
+            "met": bool(res.gap <= target and wall <= limit * 1.1),
+            "time": wall,
+            "cpu_time": cpu,
+            "units": res.n_active,
+            "rounds": res.rounds,
+            "patterns": res.n_patterns,
+            "status": res.status,
+            "oracle": pb.oracle,
+            "lower_from": res.lower_provenance,
+            "notes": res.notes,
+            "timings": res.timings,
+            "command": f"python benchmarks/certify_realdata.py --only {name}",
+        }
         rows.append(row)
-        print(f"{name} (d={pb.d}, m={pb.m}, {loss}): [{res.lower:.10g}, {res.upper:.10g}] gap {res.gap:.1e} "
-              f"in {wall:.1f} s ({cpu:.1f} s CPU), r = {res.n_active}, oracle {pb.oracle}, {res.status}",
-              flush=True)
+        print(
+            f"{name} (d={pb.d}, m={pb.m}, {loss}): [{res.lower:.10g}, {res.upper:.10g}] gap "
+            f"{res.gap:.1e} "
+            f"in {wall:.1f} s ({cpu:.1f} s CPU), r = {res.n_active}, oracle {pb.oracle}, "
+            f"{res.status}",
+            flush=True,
+        )
     return rows
 
 
 def markdown(rows) -> str:
-    out = ["| data (d, m, loss) | lower bound (oracle) | upper bound (units r) | rel. gap (target) | time s: wall / CPU "
-           "(limit) | status | command |", "|---|---|---|---|---|---|---|"]
+    out = [
+        "| data (d, m, loss) | lower bound (oracle) | upper bound (units r) | rel. gap (target) "
+        "| time s: wall / CPU "
+        "(limit) | status | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        out.append(f"| {r['data']} ({r['d']}, {r['m']}, {r['loss']}) | {r['lower']:.10f} ({r['oracle']}) "
-                   f"| {r['upper']:.10f} ({r['units']}) | {r['rel_gap']:.1e} ({r['target']:g}) "
-                   f"| {r['time']:.1f} / {r['cpu_time']:.1f} ({r['time_limit']:g}) | {r['status']} "
-                   f"| `{r['command']}` |")
+        out.append(
+            f"| {r['data']} ({r['d']}, {r['m']}, {r['loss']}) | {r['lower']:.10f} ({r['oracle']}) "
+            f"| {r['upper']:.10f} ({r['units']}) | {r['rel_gap']:.1e} ({r['target']:g}) "
+            f"| {r['time']:.1f} / {r['cpu_time']:.1f} ({r['time_limit']:g}) | {r['status']} "
+            f"| `{r['command']}` |"
+        )
     return "\n".join(out)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="subsets of each data set, 30 s limits (smoke test)")
-    p.add_argument("--only", action="append", choices=sorted(DATASETS), help="run only this data set (repeatable)")
+    p.add_argument(
+        "--quick", action="store_true", help="subsets of each data set, 30 s limits (smoke test)"
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(DATASETS),
+        help="run only this data set (repeatable)",
+    )
     p.add_argument("--width", type=int, default=100, help="hidden width n (default 100)")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads (set before numpy is imported; default 1)")
-    p.add_argument("--out", help="output prefix for .md and .json (default benchmarks/results/certify_realdata)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads (set before numpy is imported; default 1)",
+    )
+    p.add_argument(
+        "--out",
+        help="output prefix for .md and .json (default benchmarks/results/certify_realdata)",
+    )
     args = p.parse_args(argv)
     names = args.only or (["iris", "moons"] if args.quick else list(DATASETS))
     rows = run(names, quick=args.quick, width=args.width)
     md = markdown(rows)
     print(md)
-    out = args.out or os.path.join(HERE, "results", "certify_realdata" + ("_quick" if args.quick else ""))
-    write_results(out, md + f"\n\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
-                  "(shared with other jobs: wall times over-state the cost, CPU time is the figure to compare), "
-                  f"BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; ρ = 0.01 on both layers, "
-                  f"features standardised; numpy {np.__version__}.\n", {"rows": rows}, default=str)
+    out = args.out or os.path.join(
+        HERE, "results", "certify_realdata" + ("_quick" if args.quick else "")
+    )
+    write_results(
+        out,
+        md + f"\n\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+        "(shared with other jobs: wall times over-state the cost, CPU time is the figure to "
+        "compare), "
+        f"BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; ρ = 0.01 on both layers, "
+        f"features standardised; numpy {np.__version__}.\n",
+        {"rows": rows},
+        default=str,
+    )
     return rows
 
 

@@ -1,9 +1,12 @@
-"""The two-layer convex certificate for any input dimension d (issue 21 item 1) and inputs without any
+"""The two-layer convex certificate for any input dimension d (issue 21 item 1) and inputs without
+any
 activation pattern (issue 22 item 1).
 
-* the heuristic search never reports more than the exact supremum S(λ) (d = 2, 3) and SCIP's bound is
+* the heuristic search never reports more than the exact supremum S(λ) (d = 2, 3) and SCIP's bound
+is
   never below it;
-* property: on random instances of d = 4, 5 (squared and logistic, with and without biases) the certified
+* property: on random instances of d = 4, 5 (squared and logistic, with and without biases) the
+certified
   lower bound is ≤ J of networks trained by L-BFGS from many starts at widths n and 10n, and ≤ the
   certificate's own upper bound — with NO tolerance; the provenance is printed;
 * one sample, identical samples, X0 = 0: a clear answer in seconds, within the time limit.
@@ -35,7 +38,9 @@ def test_search_oracle_is_a_lower_estimate_of_the_exact_supremum(d):
         assert se.kind == "search" and se.bound == np.inf
         assert se.value <= ex.bound
         # its values are F_λ at the units it returns
-        np.testing.assert_allclose(se.F, unit_values(X0, lam, se.W, se.b), **TOL["same_math"]["float64"])
+        np.testing.assert_allclose(
+            se.F, unit_values(X0, lam, se.W, se.b), **TOL["same_math"]["float64"]
+        )
         # and it finds the supremum up to a few percent (the exact value is its target)
         assert se.value >= ex.value * (1 - RATIO["search_vs_exact"])
 
@@ -52,7 +57,9 @@ def test_scip_oracle_bound_is_above_the_exact_supremum(d, bias):
     res = scip_oracle_bound(X0, lam, bias, time_limit=30)
     assert res.proven
     assert res.bound >= ex.value  # an upper bound, no tolerance
-    assert res.bound <= ex.bound * (1 + RATIO["scip_oracle_bound"])  # and a tight one when SCIP finishes
+    assert res.bound <= ex.bound * (
+        1 + RATIO["scip_oracle_bound"]
+    )  # and a tight one when SCIP finishes
 
 
 def _instance(d, m, seed, loss, bias):
@@ -60,38 +67,79 @@ def _instance(d, m, seed, loss, bias):
     X0 = rng.normal(size=(d, m))
     if loss == "squared":
         y = np.tanh(rng.normal(size=d) @ X0) + 0.1 * rng.normal(size=m)
-        return FenchelNetwork([d, 2, 1], "relu", "squared", rho=[0.05, 0.1], bias=bias, seed=seed), X0, y[None, :]
+        return (
+            FenchelNetwork([d, 2, 1], "relu", "squared", rho=[0.05, 0.1], bias=bias, seed=seed),
+            X0,
+            y[None, :],
+        )
     labels = (rng.normal(size=d) @ X0 + 0.5 * rng.normal(size=m) > 0).astype(int)
-    return FenchelNetwork([d, 2, 2], "relu", "cross_entropy", rho=[0.05, 0.1], bias=bias, seed=seed), X0, labels
+    return (
+        FenchelNetwork([d, 2, 2], "relu", "cross_entropy", rho=[0.05, 0.1], bias=bias, seed=seed),
+        X0,
+        labels,
+    )
 
 
 @pytest.mark.scip
 @pytest.mark.slow
-@pytest.mark.parametrize("d, loss, bias", [(4, "squared", True), (4, "logistic", True), (5, "squared", True),
-                                           (5, "logistic", True), (4, "squared", False)])
+@pytest.mark.parametrize(
+    "d, loss, bias",
+    [
+        (4, "squared", True),
+        (4, "logistic", True),
+        (5, "squared", True),
+        (5, "logistic", True),
+        (4, "squared", False),
+    ],
+)
 def test_any_d_lower_bound_below_every_trained_network(d, loss, bias):
-    """Every lower bound ≤ every upper bound: networks of width n = 2 and 10n = 20 trained by L-BFGS from
+    """Every lower bound ≤ every upper bound: networks of width n = 2 and 10n = 20 trained by
+    L-BFGS from
     several starts never go below the certified bound (no tolerance)."""
     for seed in range(2):
         net, X0, y = _instance(d, 14, seed, loss, bias)
         res = convex_certificate(net, X0, y, tol=1e-7, time_limit=60)
-        print(f"d={d} {loss} bias={bias} seed={seed}: [{res.lower:.10g}, {res.upper:.10g}] {res.status}; "
-              f"lower: {res.lower_provenance}; oracle: {res.oracle}")
-        assert res.dual.oracle_kind == "scip" and res.dual.certified and "SCIP" in res.lower_provenance
+        print(
+            f"d={d} {loss} bias={bias} seed={seed}: [{res.lower:.10g}, {res.upper:.10g}] "
+            f"{res.status}; "
+            f"lower: {res.lower_provenance}; oracle: {res.oracle}"
+        )
+        assert (
+            res.dual.oracle_kind == "scip" and res.dual.certified and "SCIP" in res.lower_provenance
+        )
         assert res.lower <= res.upper
         for width in (2, 20):
-            wide = FenchelNetwork([d, width, net.sizes[-1]], "relu", net.loss.name, rho=list(net.rho),
-                                  bias=bias, seed=seed)
+            wide = FenchelNetwork(
+                [d, width, net.sizes[-1]],
+                "relu",
+                net.loss.name,
+                rho=list(net.rho),
+                bias=bias,
+                seed=seed,
+            )
             for s in range(4):
                 J = lbfgs_train(wide, X0, y, seed=s)[2]
                 assert res.lower <= J, (width, s, J, res.lower)
 
 
-@pytest.mark.parametrize("case", ["one sample", "identical samples", "zeros without bias", "zeros with bias"])
+@pytest.mark.parametrize(
+    "case", ["one sample", "identical samples", "zeros without bias", "zeros with bias"]
+)
 def test_no_activation_pattern_returns_at_once(case):
     """Before the fix, convex_certificate looped forever drawing random units (issue 22 item 1)."""
-    X0 = {"one sample": np.array([[0.3, ], [1.2]]), "identical samples": np.ones((1, 5)),
-          "zeros without bias": np.zeros((2, 4)), "zeros with bias": np.zeros((2, 4))}[case]
+    X0 = {
+        "one sample": np.array(
+            [
+                [
+                    0.3,
+                ],
+                [1.2],
+            ]
+        ),
+        "identical samples": np.ones((1, 5)),
+        "zeros without bias": np.zeros((2, 4)),
+        "zeros with bias": np.zeros((2, 4)),
+    }[case]
     m = X0.shape[1]
     y = np.arange(m, dtype=float)
     pb = TwoLayerProblem.from_arrays(X0, y, 0.1, width=2, bias=case != "zeros without bias")
@@ -109,8 +157,18 @@ def test_certify_cli_with_one_sample_answers(tmp_path):
     """`fenchel-cvx certify --data` with m = 1 returned nothing (hang) before the fix."""
     path = tmp_path / "one.npz"
     np.savez(path, X0=np.array([[0.5], [1.0]]), y=np.array([2.0]))
-    cmd = [sys.executable, "-m", "fenchel_cvx.cli", "certify", "--data", str(path), "--hidden", "2",
-           "--time-limit", "20"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fenchel_cvx.cli",
+        "certify",
+        "--data",
+        str(path),
+        "--hidden",
+        "2",
+        "--time-limit",
+        "20",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "no activation pattern" in out.stdout
@@ -118,8 +176,10 @@ def test_certify_cli_with_one_sample_answers(tmp_path):
 
 @pytest.mark.slow
 def test_width_n_upper_bound_when_the_convex_optimum_needs_more_units():
-    """Issue 21 item 4: d = 1, m = 120, n = 5 — the convex optimum needs r > 5 units. The certificate's upper
-    bound is a width-5 network (pruned convex solution polished by L-BFGS), at least as good as plain L-BFGS
+    """Issue 21 item 4: d = 1, m = 120, n = 5 — the convex optimum needs r > 5 units. The
+    certificate's upper
+    bound is a width-5 network (pruned convex solution polished by L-BFGS), at least as good as
+    plain L-BFGS
     at width 5 from several starts, and the note names the width, not the solver."""
     from fenchel_cvx.certify import tiny_regression
 

@@ -197,12 +197,14 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         else:
             try:
                 sol = solve_restricted_cvxpy(problem, patterns)
-            except ValueError as e:  # keep what was found so far
-                if best_up is None:
-                    raise
-                status = "restricted solver failed"
-                notes.append(f"column generation stopped: {e}")
-                break
+            except ValueError as e:  # keep what was found so far; in the first round, the barrier solver instead
+                if best_up is not None:
+                    status = "restricted solver failed"
+                    notes.append(f"column generation stopped: {e}")
+                    break
+                notes.append(f"{e}; the barrier solver (all cone rows) is used instead")
+                solver = "fast"
+                sol = solve_restricted_fast(problem, patterns, tol=1e-4, deadline=c_all + time_limit)
         timings["restricted"] += time.perf_counter() - ts
         P = len(patterns)
         pool.add(sol.U[:, :problem.d])

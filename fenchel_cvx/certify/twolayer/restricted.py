@@ -130,7 +130,10 @@ def solve_restricted_cvxpy(problem: TwoLayerProblem, patterns: PatternSet, solve
         yhat = yhat + problem.X0.T @ om + c
         reg = reg + cp.norm(om, 2)
     prob = cp.Problem(cp.Minimize(problem.loss.cvx(yhat) / m + beta * reg), cons)
-    prob.solve(solver=solver, **solver_opts)
+    try:
+        prob.solve(solver=solver, **solver_opts)
+    except cp.error.SolverError as e:
+        raise ValueError(f"solve_restricted_cvxpy: solver {solver} failed ({e})") from e
     if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or Up.value is None:
         raise ValueError(f"solve_restricted_cvxpy: solver {solver} returned status {prob.status!r}")
     U = np.vstack([Up.value, Um.value])
