@@ -85,7 +85,7 @@ def load(name: str, m: int | None = None):
     return standardise(X).T.copy(), y
 
 
-def run(names, quick: bool = False, width: int = 100, rho: float = 0.01) -> list:
+def run(names, quick: bool = False, width: int = 100, rho: float = 0.01, time_limit=None) -> list:
     rows = []
     for name in names:
         loss, target, limit = DATASETS[name]
@@ -93,6 +93,8 @@ def run(names, quick: bool = False, width: int = 100, rho: float = 0.01) -> list
         X0, y = load(name, m)
         if quick:
             limit = 30.0
+        if time_limit is not None:
+            limit = float(time_limit)
         pb = TwoLayerProblem.from_arrays(X0, y, rho, loss=loss, width=width, allow_large=True)
         t0, c0 = time.perf_counter(), time.process_time()
         res = convex_certificate(
@@ -122,7 +124,8 @@ def run(names, quick: bool = False, width: int = 100, rho: float = 0.01) -> list
             "lower_from": res.lower_provenance,
             "notes": res.notes,
             "timings": res.timings,
-            "command": f"python benchmarks/certify_realdata.py --only {name}",
+            "command": f"python benchmarks/certify_realdata.py --only {name}"
+            + ("" if time_limit is None else f" --time-limit {time_limit:g}"),
         }
         rows.append(row)
         print(
@@ -164,6 +167,7 @@ def main(argv=None):
         help="run only this data set (repeatable)",
     )
     p.add_argument("--width", type=int, default=100, help="hidden width n (default 100)")
+    p.add_argument("--time-limit", type=float, help="CPU seconds per data set (default: the issue's limit)")
     p.add_argument(
         "--threads",
         type=int,
@@ -176,7 +180,7 @@ def main(argv=None):
     )
     args = p.parse_args(argv)
     names = args.only or (["iris", "moons"] if args.quick else list(DATASETS))
-    rows = run(names, quick=args.quick, width=args.width)
+    rows = run(names, quick=args.quick, width=args.width, time_limit=args.time_limit)
     md = markdown(rows)
     print(md)
     out = args.out or os.path.join(

@@ -230,7 +230,8 @@ class CertifyReport:
                         f"({c.lower_provenance}); oracle: {c.oracle}; {c.n_patterns} patterns, {c.rounds} rounds, "
                         f"status {c.status}; "
                         f"the recovered network needs r = {c.n_active} unit{'s' * (c.n_active != 1)} (width n = {c.width}): "
-                        + (f"J({_convex_upper_label(c)}) = {c.upper:.10g}, an upper bound on min J" if c.exact else
+                        + (f"J({_convex_upper_label(c)}) = {c.upper:.10g}, an upper bound on min J"
+                           if c.n_active <= c.width else
                            f"J(recovered, width {c.n_active}) = {c.upper:.10g} is NOT an upper bound for width "
                            f"{c.width} (not listed)")]
         if self.convex is not None:
@@ -392,7 +393,7 @@ def convex_dual_provider(tol: float = 1e-7, time_limit: float = 300.0, allow_lar
         out = [LowerBound(c.lower, "two-layer convex reformulation, dual bound" + ("" if exact else " (SCIP oracle)"),
                           CONVEX_DUAL_RESTS_ON if exact else CONVEX_DUAL_SCIP_RESTS_ON,
                           certified=True, status=c.status, time=c.time), c]
-        if c.exact and c.network is not None:  # r ≤ n: padded with zero units to the network's width
+        if c.n_active <= c.width and c.network is not None:  # padded with zero units to the network's width
             out.append(UpperBound(c.upper, _convex_upper_label(c), *c.params_at_width()))
         return out
 
@@ -417,7 +418,8 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
         :class:`UpperBound` items (other objects are kept as raw results); default: SCIP on min J
         (``standard``) and the certified dual bound of the two-layer convex reformulation
         (:func:`convex_dual_provider`; ``convex``: True required, None when applicable, False skipped).
-    time_limit : seconds per SCIP solve (min J, each λ, each dual iterate); ``gap`` : SCIP's relative gap limit.
+    time_limit : CPU seconds per SCIP solve (min J, each λ, each dual iterate) and for the two-layer convex
+        certificate; ``gap`` : SCIP's relative gap limit.
     dual : keyword arguments of :func:`~fenchel_cvx.certify.dual_ascent` (e.g. ``{"lam": 1.0, "iters": 5}``)
         to also maximise the Lagrangian dual with one multiplier per sample at the budget of that λ.
     progress : show a tqdm progress bar on stderr; ``model`` : SCIP model ("auto", "unit", "direct").
@@ -445,7 +447,7 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
         from .twolayer import out_of_scope
 
         if convex or (convex is None and not out_of_scope(problem.net)):
-            lower_providers.append(convex_dual_provider(allow_large=allow_large))
+            lower_providers.append(convex_dual_provider(time_limit=time_limit, allow_large=allow_large))
     net, X0, yv = problem.net, problem.X0, problem.y
     rep = CertifyReport(sizes=list(net.sizes), m=problem.m, rho=net.rho.tolist(), kind=problem.kind)
     from tqdm.auto import tqdm

@@ -95,7 +95,7 @@ def test_column_generation_with_the_cvxpy_twin_cross_validates_the_fast_path():
         if ref.width_upper is None:
             assert abs(fast.upper - ref.upper) <= TWIN * fast.upper
         else:
-            assert fast.upper <= ref.upper + TWIN * fast.upper and ref.exact
+            assert fast.upper <= ref.upper + TWIN * fast.upper and ref.n_active <= ref.width
         assert fast.gap <= ref.gap or fast.gap <= REQUESTED  # CLARABEL's accuracy limits its own bracket
 
 

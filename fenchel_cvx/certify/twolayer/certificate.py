@@ -43,7 +43,7 @@ class ConvexCertificate:
                   ``FenchelNetwork.objective``) — an upper bound on P* always, and on min J of
                   width n when ``exact`` (n_active ≤ width);  ``upper_provenance``
     gap         : (upper − lower)/|upper| (never negative; see ``notes`` if rounding made it so)
-    n_active    : r, the units of the recovered network;  width : n;  exact : r ≤ n
+    n_active    : r, the units of the network of ``upper``;  width : n;  exact : the convex optimum fits (r ≤ n)
     n_patterns  : patterns in the final restricted set;  rounds : column-generation rounds
     primal      : the restricted program's value at its solution (not a bound)
     converged   : gap ≤ tol reached;  status : text
@@ -84,7 +84,14 @@ class ConvexCertificate:
 
     @property
     def exact(self) -> bool:
-        return self.n_active <= self.width
+        """True when the convex optimum's network fits the width (r ≤ n): then P* = min J at width n and
+        [lower, upper] brackets it from both sides. False when ``upper`` comes from the width-n search (a
+        width-n network, an upper bound on min J at width n, but min J may exceed P*)."""
+        return self.n_active <= self.width and not self.from_width_search
+
+    @property
+    def from_width_search(self) -> bool:
+        return self.width_upper is not None and self.upper == self.width_upper
 
     @property
     def gap(self) -> float:
