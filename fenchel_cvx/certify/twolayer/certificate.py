@@ -288,6 +288,7 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
             barrier_tol *= 1e-2
     if best_cert is None:  # no certification inside the loop (time): certify the last point now
         best_cert = oracle_step(sol.yhat, 8, True)
+        n_global += 1
     J, W0, b0, a, c, r, primal, best_sol = best_up
     tr = time.perf_counter()
     if r > problem.width or left() > 0:  # sparsified: fewer units, same objective (LPs: skipped past the limit)
