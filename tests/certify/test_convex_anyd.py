@@ -168,6 +168,7 @@ def test_certify_cli_with_one_sample_answers(tmp_path):
         "2",
         "--time-limit",
         "20",
+        "--no-plot",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
