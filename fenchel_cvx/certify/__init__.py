@@ -19,7 +19,9 @@ each number with its provenance and what it rests on. The package is laid out by
   networks: the arrangement and the dual oracle (:mod:`.twolayer.arrangement`), the reference program
   over all patterns (:mod:`.twolayer.reference`, whose *primal* value is never used as a bound), the
   restricted program, the certified dual point, recovery of a network and column generation
-  (:func:`convex_certificate`). This bound rests on no solver tolerance.
+  (:func:`convex_certificate`), and the certified optimality gap of a given trained network
+  (:func:`certify_network`). With the exact oracle (d ≤ 3) this bound rests on no solver tolerance; beyond,
+  the oracle is bounded by SCIP (valid up to SCIP's tolerances).
 
 Scope of the global models (:func:`check_problem`): dense networks ``[d, n1, (n2,) k]`` with relu /
 leaky_relu / hardtanh hidden layers, the squared loss or the cross-entropy, weight decay ρ_l > 0 on every
@@ -31,14 +33,14 @@ from .problem import NoLowerBoundError, ScopeError, check_problem
 from .report import Bracket, CertifyReport, LowerBound, certify
 from .scip.lagrangian import dual_ascent
 from .scip.solve import GlobalResult, solve_relaxation, solve_standard
-from .twolayer import ConvexCertificate, convex_certificate
+from .twolayer import ConvexCertificate, certify_network, convex_certificate
 from .upper import UpperBound, bcd_provider, lbfgs_provider, lbfgs_train
 
 __all__ = [
     "certify", "CertifyReport", "Bracket", "LowerBound", "UpperBound",
     "check_problem", "ScopeError", "NoLowerBoundError",
     "solve_relaxation", "solve_standard", "GlobalResult", "dual_ascent",
-    "convex_certificate", "ConvexCertificate",
+    "convex_certificate", "ConvexCertificate", "certify_network",
     "lbfgs_provider", "bcd_provider", "lbfgs_train",
     "tiny_problem", "tiny_regression",
 ]

@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.figure import Figure
 
 __all__ = ["Bound", "LowerBound", "SweepPoint", "Bracket", "CertifyReport", "certify", "format_gap",
-           "scip_standard_provider", "convex_primal_provider", "convex_dual_provider", "CONVEX_DUAL_RESTS_ON",
+           "scip_standard_provider", "convex_primal_provider", "convex_dual_provider", "CONVEX_DUAL_RESTS_ON", "CONVEX_DUAL_SCIP_RESTS_ON",
            "OVERLAP_RTOL", "UPPER_RESTS_ON"]
 
 #: The largest relative overshoot of a lower bound over an upper bound that SCIP's tolerances
@@ -227,9 +227,11 @@ class CertifyReport:
         if self.convex_certificate is not None:
             c = self.convex_certificate
             out += ["", f"two-layer convex certificate: lower bound {c.lower:.10g} on min J for every width "
-                        f"({c.lower_provenance}); {c.n_patterns} patterns, {c.rounds} rounds, status {c.status}; "
+                        f"({c.lower_provenance}); oracle: {c.oracle}; {c.n_patterns} patterns, {c.rounds} rounds, "
+                        f"status {c.status}; "
                         f"the recovered network needs r = {c.n_active} unit{'s' * (c.n_active != 1)} (width n = {c.width}): "
-                        + (f"J(recovered) = {c.upper:.10g}, an upper bound on min J" if c.exact else
+                        + (f"J({_convex_upper_label(c)}) = {c.upper:.10g}, an upper bound on min J"
+                           if c.n_active <= c.width else
                            f"J(recovered, width {c.n_active}) = {c.upper:.10g} is NOT an upper bound for width "
                            f"{c.width} (not listed)")]
         if self.convex is not None:
@@ -297,13 +299,22 @@ class CertifyReport:
                 "convex_certificate": _convex_summary(self.convex_certificate), "notes": list(self.notes)}
 
 
+def _convex_upper_label(c) -> str:
+    """How the convex certificate's upper bound was found: the recovered network, or (the convex optimum needs
+    more than n units) the width-n search from the pruned solution."""
+    if c.width_upper is not None and c.upper == c.width_upper:
+        return "width-n network from the pruned convex solution (L-BFGS)"
+    return "network recovered from the convex reformulation"
+
+
 def _convex_summary(c) -> dict | None:
     """The numbers of a two-layer convex certificate for :meth:`CertifyReport.to_dict`."""
     if c is None:
         return None
     return {"lower": c.lower, "lower_provenance": c.lower_provenance, "upper_recovered": c.upper,
             "units": c.n_active, "width": c.width, "exact": c.exact, "patterns": c.n_patterns, "rounds": c.rounds,
-            "converged": c.converged, "status": c.status, "time": c.time, "notes": list(c.notes)}
+            "converged": c.converged, "status": c.status, "time": c.time, "notes": list(c.notes),
+            "oracle": getattr(c, "oracle", "")}
 
 
 def format_gap(gap: float) -> str:
@@ -360,22 +371,30 @@ def convex_primal_provider(allow_large: bool = False) -> Callable:
 CONVEX_DUAL_RESTS_ON = ("a dual-feasible point of the convex reformulation: exact zero-sum rounding of λ, the exact "
                         "dual oracle over all activation patterns (d ≤ 3) with its rounding allowance, and the "
                         "allowance of the final float64 evaluation; no solver tolerance")
+#: the same with the SCIP-bounded dual oracle (d ≥ 4, or d = 3 beyond the exact oracle's sample limit)
+CONVEX_DUAL_SCIP_RESTS_ON = ("a dual-feasible point of the convex reformulation: exact zero-sum rounding of λ, SCIP's "
+                             "dual bound on the dual oracle over all activation patterns (a mixed-integer SOCP; valid "
+                             "up to SCIP's LP and feasibility tolerances, the latter added as an allowance), and the "
+                             "allowance of the final float64 evaluation")
 
 
 def convex_dual_provider(tol: float = 1e-7, time_limit: float = 300.0, allow_large: bool = False) -> Callable:
     """A lower-bound provider: the certified dual bound of the convex reformulation of a two-layer ReLU network
-    ``[d, n, 1]`` (squared loss) or ``[d, n, 2]`` (two-class cross-entropy), d ≤ 3
-    (:func:`~fenchel_cvx.certify.convex_certificate`: column generation with the exact dual oracle). Its lower
+    ``[d, n, 1]`` (squared loss) or ``[d, n, 2]`` (two-class cross-entropy), any d
+    (:func:`~fenchel_cvx.certify.convex_certificate`: column generation with the exact dual oracle for d ≤ 3,
+    SCIP's bound on the oracle beyond; the bound's ``rests_on`` says which). Its lower
     bound holds for every width; the recovered network is an upper bound when it fits the width (``exact``)."""
 
     def provide(net, X0, y, incumbent):
         from .twolayer import convex_certificate
 
         c = convex_certificate(net, X0, y, tol=tol, time_limit=time_limit, allow_large=allow_large)
-        out = [LowerBound(c.lower, "two-layer convex reformulation, dual bound", CONVEX_DUAL_RESTS_ON,
+        exact = c.dual is None or c.dual.oracle_kind == "exact"
+        out = [LowerBound(c.lower, "two-layer convex reformulation, dual bound" + ("" if exact else " (SCIP oracle)"),
+                          CONVEX_DUAL_RESTS_ON if exact else CONVEX_DUAL_SCIP_RESTS_ON,
                           certified=True, status=c.status, time=c.time), c]
-        if c.exact and c.network is not None:  # r ≤ n: padded with zero units to the network's width
-            out.append(UpperBound(c.upper, "network recovered from the convex reformulation", *c.params_at_width()))
+        if c.n_active <= c.width and c.network is not None:  # padded with zero units to the network's width
+            out.append(UpperBound(c.upper, _convex_upper_label(c), *c.params_at_width()))
         return out
 
     provide.__name__ = "convex dual bound"
@@ -399,7 +418,8 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
         :class:`UpperBound` items (other objects are kept as raw results); default: SCIP on min J
         (``standard``) and the certified dual bound of the two-layer convex reformulation
         (:func:`convex_dual_provider`; ``convex``: True required, None when applicable, False skipped).
-    time_limit : seconds per SCIP solve (min J, each λ, each dual iterate); ``gap`` : SCIP's relative gap limit.
+    time_limit : CPU seconds per SCIP solve (min J, each λ, each dual iterate) and for the two-layer convex
+        certificate; ``gap`` : SCIP's relative gap limit.
     dual : keyword arguments of :func:`~fenchel_cvx.certify.dual_ascent` (e.g. ``{"lam": 1.0, "iters": 5}``)
         to also maximise the Lagrangian dual with one multiplier per sample at the budget of that λ.
     progress : show a tqdm progress bar on stderr; ``model`` : SCIP model ("auto", "unit", "direct").
@@ -427,7 +447,7 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
         from .twolayer import out_of_scope
 
         if convex or (convex is None and not out_of_scope(problem.net)):
-            lower_providers.append(convex_dual_provider(allow_large=allow_large))
+            lower_providers.append(convex_dual_provider(time_limit=time_limit, allow_large=allow_large))
     net, X0, yv = problem.net, problem.X0, problem.y
     rep = CertifyReport(sizes=list(net.sizes), m=problem.m, rho=net.rho.tolist(), kind=problem.kind)
     from tqdm.auto import tqdm
@@ -458,6 +478,13 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
             raise ValueError("upper_providers: the providers returned no upper bound (an incumbent bounds the "
                              "search space)")
         incumbent = min(ups, key=lambda u: u.value)
+        if net.bias and bool(np.all(X0 == X0[:, :1])):  # one sample, or all samples identical (issue 22)
+            rep.lower.append(LowerBound(0.0, "J >= 0 (nonnegative loss and weight decay)", "the definition of J"))
+            rep.notes.append("all samples are identical (or m = 1): every network predicts one constant, so min J = "
+                             "min over constant outputs; SCIP's global solves and the λ sweep are skipped (they need "
+                             "activation patterns); the two-layer convex certificate answers where it applies")
+            lower_providers = [p for p in lower_providers if getattr(p, "__name__", "") == "convex dual bound"]
+            lams, dual = [], None
         for prov in lower_providers:
             name = getattr(prov, "__name__", "lower bounds")
             bar.set_postfix_str(name)

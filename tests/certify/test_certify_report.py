@@ -117,14 +117,16 @@ def test_lower_bound_providers_plug_in():
 
 def test_table_says_what_every_bound_rests_on_and_prints_the_convex_notes():
     """Every row of the table carries a key to what its bound rests on, and every key is explained below it; the
-    convex certificate's notes (here: the recovered network needs more units than the width, so its J is no upper
-    bound for this width) reach the report, the table and the JSON. No SCIP: the convex certificate alone."""
+    convex certificate's notes (here: the convex optimum needs more units than the width, so its network is no
+    upper bound for this width; a width-n network from the pruned solution is) reach the report, the table and
+    the JSON. No SCIP: the convex certificate alone."""
     net, X0, y = tiny_regression(d=2, hidden=1, m=5, rho=0.1, seed=2)  # the convex solution needs 2 units
     rep = certify(net, X0, y, lams=(), standard=False, upper_providers=[lbfgs_provider(2)])
     c = rep.convex_certificate
-    assert c is not None and not c.exact and c.notes
+    assert c is not None and c.width_upper is not None and not c.exact and c.n_active <= 1 and c.notes
     assert [b.provenance for b in rep.lower] == ["two-layer convex reformulation, dual bound"]
-    assert all(u.provenance.startswith("backprop") for u in rep.upper)  # the wider recovered network is not listed
+    # the wider recovered network is not listed; the width-1 network of the width search is
+    assert all(u.provenance.startswith(("backprop", "width-n network")) for u in rep.upper)
     table = rep.table()
     head, _, rest = table.partition("what each bound rests on:")
     legend = rest.split("\n\n")[0]
@@ -132,7 +134,7 @@ def test_table_says_what_every_bound_rests_on_and_prints_the_convex_notes():
         (row,) = [line for line in head.splitlines() if line.startswith(bd.side) and bd.provenance in line]
         key = row.split()[-1]
         assert key.startswith("[") and f"{key} {bd.rests_on}" in legend, (row, legend)
-    assert f"r = {c.n_active} > n = 1" in table and "NOT an upper bound for width 1" in table
+    assert "> n = 1 units" in table and "cost of the width" in table
     data = rep.to_dict()
     assert data["convex_certificate"]["exact"] is False and data["notes"] == rep.notes
     assert any("two-layer convex certificate" in n for n in rep.notes)

@@ -39,7 +39,9 @@ squared ℓ_j*(λ) = ½λ² + λ y_j; logistic ℓ_j*(λ) = p log p + (1−p) lo
 :func:`certified_dual_bound` turns any candidate λ (a primal solution's residual, a solver's duals)
 into a feasible point *provably*: clip to the conjugate's domain box, make 1ᵀλ = 0 hold exactly
 (:func:`exact_zero_sum`: dyadic rounding with integer bookkeeping), compute S(λ) exactly with a
-rigorous rounding allowance (:func:`fenchel_cvx.certify.twolayer.arrangement.dual_oracle`, d ≤ 3), scale by
+rigorous rounding allowance (:func:`fenchel_cvx.certify.twolayer.arrangement.dual_oracle`, d ≤ 3) — or,
+for any d, bound it from above by SCIP (:mod:`~fenchel_cvx.certify.twolayer.mipbound`: a mixed-integer
+SOCP over the sign pattern and the unit ball; valid up to SCIP's tolerances) — scale by
 t ≤ min(1, mβ/S) — both domains are intervals containing 0, so scaling keeps ℓ* finite; t maximises
 D(tλ) on that range — re-check the scaled float64 point with the oracle, and evaluate D in float64
 minus the rounding allowance of :func:`dual_value` (the one place where the evaluation's rounding is
@@ -51,7 +53,11 @@ Woodbury solve; its CVXPY twin :func:`solve_restricted_cvxpy` is the same progra
 constraints per block), takes λ = ℓ'(ŷ), certifies it, adds the chambers of the oracle's most
 violated units (its maximisers are units through one or two samples), and stops when the certified
 lower bound and the J of the recovered network (judged by ``FenchelNetwork.objective``) agree to the
-tolerance. scnn (``pyscnn``, Mishkin et al.) trains these convex programs with *sampled* patterns —
+tolerance. For d ≥ 4 (oracle "scip") the rounds use the heuristic maximisers of
+:mod:`~fenchel_cvx.certify.twolayer.search` (alternating ascent from many starts: *estimates*, never
+reported as bounds), and SCIP certifies the dual point when the estimated gap closes, when the search
+finds no violated unit, and at the end; :func:`certify_network` gives a trained network's certified
+optimality gap. scnn (``pyscnn``, Mishkin et al.) trains these convex programs with *sampled* patterns —
 which yields networks (upper bounds) but no certificate that no pattern is missing; here the exact
 oracle over all patterns makes the lower bound certified as well.
 
@@ -60,6 +66,7 @@ Shapes: X0 is d x m (features x samples); blocks are rows u ∈ ℝ^p.
 
 from .certificate import ConvexCertificate, convex_certificate
 from .dual import DualCertificate, certified_dual_bound, dual_value, exact_zero_sum
+from .network_gap import NetworkGap, certify_network, network_from_scnn
 from .program import (
     SUPPORTED_CONVEX_FAST,
     ConvexScopeError,
@@ -82,4 +89,5 @@ __all__ = [
     "TwoLayerProblem", "out_of_scope", "exact_zero_sum", "dual_value", "DualCertificate", "certified_dual_bound",
     "PatternSet", "RestrictedSolution", "solve_restricted_fast", "solve_restricted_cvxpy",
     "recover_network", "recovery_candidates", "sparsify_units", "units_to_weights", "ConvexCertificate", "convex_certificate",
+    "NetworkGap", "certify_network", "network_from_scnn",
 ]

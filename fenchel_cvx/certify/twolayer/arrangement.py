@@ -72,6 +72,8 @@ __all__ = ["data_matrix", "enumerate_patterns_sweep", "dual_oracle", "OracleResu
 U_ROUND = 2.0 ** -53
 #: input dimensions d for which the exact oracle is implemented (d = 3: O(m⁴) time, small m)
 ORACLE_DIMS = (1, 2, 3)
+#: cone_facets computes hulls (qhull) only up to p = d + 1 = 6; beyond, every nonzero row is kept
+MAX_HULL_P = 6
 #: input dimensions d for which the sweep enumeration is implemented
 SWEEP_DIMS = (1, 2)
 
@@ -204,6 +206,9 @@ class OracleResult:
                 best first: values (N,), unit directions w (N x d) and biases b (N,) (b = −x_kᵀw; 0
                 without a bias)
     n_evals   : number of candidate points evaluated
+    kind      : "exact" (this module: ``bound`` is a rigorous upper bound on S(λ)), "search" (heuristic
+                maximisers of :mod:`~fenchel_cvx.certify.twolayer.search`: ``bound`` = inf) or "scip"
+                (:mod:`~fenchel_cvx.certify.twolayer.mipbound`: ``bound`` rests on SCIP's dual bound)
     """
 
     value: float
@@ -213,6 +218,7 @@ class OracleResult:
     W: np.ndarray
     b: np.ndarray
     n_evals: int
+    kind: str = "exact"
 
 
 def oracle_allowance(m: int, L: float, d: int = 2) -> float:
@@ -499,7 +505,8 @@ def cone_facets(G: np.ndarray, e: np.ndarray) -> np.ndarray:
     the dual cone cone{g_j}; on the section {r : rᵀe = 1} they are the vertices of the convex hull of
     the points g_j/(g_jᵀe). Zero rows (trivial constraints) are dropped. Hull in p−1 = 1 dimension:
     the two extremes; in 2: monotone chain keeping near-collinear points; in ≥ 3: qhull, falling back
-    to all rows if it fails. Removing redundant rows does not change K.
+    to all rows if it fails; for p > :data:`MAX_HULL_P` all nonzero rows. Removing redundant rows does not
+    change K.
     """
     G = np.asarray(G, dtype=np.float64)
     nz = np.flatnonzero(np.any(G != 0, axis=1))
@@ -521,7 +528,9 @@ def cone_facets(G: np.ndarray, e: np.ndarray) -> np.ndarray:
     if p == 3:
         tol = 1e-12 * float(np.max(np.abs(Z)) ** 2 + 1e-300)
         return nz[_hull_2d(Z, tol)]
-    try:  # d >= 3
+    if p > MAX_HULL_P:  # qhull in many dimensions costs more than the rows it removes
+        return nz
+    try:  # 3 <= d <= MAX_HULL_P - 1
         from scipy.spatial import ConvexHull
 
         return nz[np.unique(ConvexHull(Z).vertices)]

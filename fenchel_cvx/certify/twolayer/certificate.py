@@ -14,16 +14,18 @@ from ...log import emit, get_logger, verbose_level
 from ...network import FenchelNetwork
 from ..problem import relative_gap
 from ..upper import single_threaded
-from .dual import DualCertificate, certified_dual_bound
+from .arrangement import MAX_HULL_P
+from .dual import DualCertificate, certified_dual_bound, estimated_dual_bound
 from .program import (
     TwoLayerProblem,
 )
-from .recovery import recover_network
+from .recovery import recover_network, recovery_candidates
 from .restricted import (
     PatternSet,
     solve_restricted_cvxpy,
     solve_restricted_fast,
 )
+from .widthsearch import search_width_n
 
 _LOG = get_logger("certify")
 
@@ -41,7 +43,7 @@ class ConvexCertificate:
                   ``FenchelNetwork.objective``) — an upper bound on P* always, and on min J of
                   width n when ``exact`` (n_active ≤ width);  ``upper_provenance``
     gap         : (upper − lower)/|upper| (never negative; see ``notes`` if rounding made it so)
-    n_active    : r, the units of the recovered network;  width : n;  exact : r ≤ n
+    n_active    : r, the units of the network of ``upper``;  width : n;  exact : the convex optimum fits (r ≤ n)
     n_patterns  : patterns in the final restricted set;  rounds : column-generation rounds
     primal      : the restricted program's value at its solution (not a bound)
     converged   : gap ≤ tol reached;  status : text
@@ -50,6 +52,10 @@ class ConvexCertificate:
     network     : the recovered ``FenchelNetwork``
     history     : per round (patterns, primal, lower, upper, seconds)
     timings     : seconds spent in the restricted solver, the oracle/certificate, recovery, total
+    oracle      : which dual oracle certified ``lower`` and what it rests on (exact sweep, or SCIP's bound)
+    width_upper : when r > n: J of the best width-n network found (pruned solution + L-BFGS, restarts;
+                  :func:`~fenchel_cvx.certify.twolayer.widthsearch.search_width_n`), an upper bound on min J
+                  at width n; ``width_params`` its (W, b), ``width_provenance`` how it was found
     """
 
     lower: float
@@ -71,10 +77,21 @@ class ConvexCertificate:
     history: list = field(repr=False, default_factory=list)
     timings: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    oracle: str = ""
+    width_upper: float | None = None
+    width_params: tuple | None = field(repr=False, default=None)
+    width_provenance: str = ""
 
     @property
     def exact(self) -> bool:
-        return self.n_active <= self.width
+        """True when the convex optimum's network fits the width (r ≤ n): then P* = min J at width n and
+        [lower, upper] brackets it from both sides. False when ``upper`` comes from the width-n search (a
+        width-n network, an upper bound on min J at width n, but min J may exceed P*)."""
+        return self.n_active <= self.width and not self.from_width_search
+
+    @property
+    def from_width_search(self) -> bool:
+        return self.width_upper is not None and self.upper == self.width_upper
 
     @property
     def gap(self) -> float:
@@ -95,86 +112,141 @@ class ConvexCertificate:
 
 @single_threaded
 def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | None = None, tol: float = 1e-7,
-                       solver: str = "fast", max_rounds: int = 60, time_limit: float = 300.0,
+                       solver: str = "auto", max_rounds: int = 60, time_limit: float = 300.0,
                        n_init: int = 30, add_per_round: int = 30, barrier_tol: float = 1e-11,
-                       allow_large: bool = False, seed: int = 0, verbose: bool = False) -> ConvexCertificate:
+                       allow_large: bool = False, seed: int = 0, verbose: bool = False,
+                       oracle: str = "auto") -> ConvexCertificate:
     r"""Certified bracket lower ≤ P* ≤ upper for a two-layer ReLU network by column generation (module docstring).
 
     Give ``net`` (a ``FenchelNetwork`` ``[d, n, 1]`` squared loss or ``[d, n, 2]`` cross-entropy, ReLU,
     ρ_0, ρ_1 > 0), ``X0`` (d x m) and ``y``; or a ready ``problem`` (:meth:`TwoLayerProblem.from_arrays`
-    for the logistic ``[d, n, 1]`` form). ``solver`` "fast" (:func:`solve_restricted_fast`) or
-    "cvxpy" (:func:`solve_restricted_cvxpy`, CLARABEL). Stops when (upper − lower)/|upper| ≤ ``tol``,
-    after ``max_rounds`` rounds or ``time_limit`` seconds (``converged`` says which). Raises
+    for the logistic ``[d, n, 1]`` form). ``solver`` "fast" (:func:`solve_restricted_fast`),
+    "cvxpy" (:func:`solve_restricted_cvxpy`, CLARABEL) or "auto" (fast for d + 1 ≤ MAX_HULL_P, where the
+    cones' facets are computed; CLARABEL beyond, where every cone keeps all m rows). Stops when (upper − lower)/|upper| ≤ ``tol``,
+    after ``max_rounds`` rounds or ``time_limit`` CPU seconds of this process (``time.process_time``, as SCIP's
+    limits; on a loaded machine wall time runs longer; ``converged`` says which). ``oracle``: "exact"
+    (d ≤ 3: every round's dual point is certified by the exact oracle), "scip" (any d: rounds use the
+    heuristic search — estimates, never reported as bounds — and the dual point is certified by SCIP's bound
+    when the estimated gap closes, when the search finds no violated unit, and at the end, within the time
+    left; :data:`SCIP_SHARE` of ``time_limit`` is kept for that) or "auto" (:meth:`TwoLayerProblem.from_arrays`).
+    Inputs without any activation pattern (one sample, identical samples) return at once (status "no
+    activation pattern"). Raises
     ConvexScopeError (a ValueError) outside :data:`SUPPORTED_CONVEX_FAST`. Runs with BLAS limited to one thread
     (:func:`~fenchel_cvx.certify.upper.single_thread`): its dense solves are small, and a multi-threaded BLAS on a
     loaded machine made them up to 20 times slower (measured: 185 s instead of 9 s on 2 shared cores).
     """
     t_all = time.perf_counter()
+    c_all = time.process_time()  # the time limit counts CPU seconds of this process, as SCIP's limits do
     if problem is None:
         if net is None or X0 is None or y is None:
             raise TypeError("convex_certificate: give net, X0 and y, or problem=")
-        problem = TwoLayerProblem.from_network(net, X0, y, allow_large=allow_large)
+        problem = TwoLayerProblem.from_network(net, X0, y, allow_large=allow_large, oracle=oracle)
     elif not isinstance(problem, TwoLayerProblem):
         raise TypeError(f"problem: expected a TwoLayerProblem, got {type(problem).__name__}")
-    if solver not in ("fast", "cvxpy"):
-        raise ValueError(f"solver: expected 'fast' or 'cvxpy', got {solver!r}")
+    if solver not in ("auto", "fast", "cvxpy"):
+        raise ValueError(f"solver: expected 'auto', 'fast' or 'cvxpy', got {solver!r}")
+    if solver == "auto":  # the fast solver works on each cone's facets: computed (qhull) only up to MAX_HULL_P
+        solver = "fast" if problem.A.shape[1] <= MAX_HULL_P else "cvxpy"
     if not (tol >= 0):
         raise ValueError(f"tol: expected a value >= 0, got {tol!r}")
+    if not (time_limit > 0):
+        raise ValueError(f"time_limit: expected a positive number of seconds, got {time_limit!r}")
     m, loss = problem.m, problem.loss
-    A = problem.A
-    patterns = PatternSet(A, problem.bias)
+    exact = problem.oracle == "exact"
+    patterns = PatternSet(problem.A, problem.bias)
     timings = {"restricted": 0.0, "certificate": 0.0, "recovery": 0.0}
+    pool = _StartPool(problem.d)
+
+    def left() -> float:
+        return time_limit - (time.process_time() - c_all)
+
+    def oracle_step(yhat, top, certify_now, budget=None):
+        """The dual point at ℓ'(ŷ): certified (exact oracle, or SCIP when ``certify_now``, within ``budget``
+        seconds, default SCIP_SHARE of the time limit) or estimated."""
+        tc = time.perf_counter()
+        if exact:
+            c = certified_dual_bound(problem, loss.grad(yhat), top=top)
+        elif certify_now:
+            budget = SCIP_SHARE * time_limit if budget is None else budget
+            c = certified_dual_bound(problem, loss.grad(yhat), top=top, starts=pool.get(),
+                                     time_limit=max(1.0, min(left(), budget)))
+        else:
+            c = estimated_dual_bound(problem, loss.grad(yhat), top=top, starts=pool.get())
+        pool.add(c.oracle.W)
+        timings["certificate"] += time.perf_counter() - tc
+        return c
+
     # initial patterns: the most violated units at the best constant model
     y0 = np.full(m, loss.best_constant())
-    tc = time.perf_counter()
-    cert0 = certified_dual_bound(problem, loss.grad(y0), top=n_init)
-    timings["certificate"] += time.perf_counter() - tc
-    best_cert = cert0
+    cert0 = oracle_step(y0, n_init, False)
+    best_cert = cert0 if cert0.certified else None
     for w, b in zip(cert0.oracle.W, cert0.oracle.b, strict=True):
         patterns.add_unit(np.append(w, b) if problem.bias else w)
-    if len(patterns) == 0:  # λ = 0 (e.g. constant targets): any chamber
-        rng = np.random.default_rng(seed)
-        while len(patterns) == 0:
-            patterns.add_unit(rng.normal(size=A.shape[1]))
-    best_up = None  # (J, W0, b0, a, c, r)
+    rng = np.random.default_rng(seed)
+    for _ in range(64):  # λ = 0 (e.g. constant targets): any chamber; none when no unit separates the samples
+        if len(patterns) or left() <= 0:
+            break
+        patterns.add_unit(rng.normal(size=problem.A.shape[1]))
+    if len(patterns) == 0:
+        return _constant_certificate(problem, t_all, oracle_step)
+    best_up = None  # (J, W0, b0, a, c, r, primal, sol): networks of width ≤ n first, then least J
+    best_any = None  # the same, least J of any width (the convex optimum's network may need r > n units)
     sol, history, notes, warm_map, gap = None, [], [], None, 1.0
     zero_rounds = np.zeros(len(patterns), dtype=int)
-    status, converged, rounds = "max_rounds", False, 0
+    status, converged, rounds, n_global = "max_rounds", False, 0, 0
     for rounds in range(1, max_rounds + 1):
         ts = time.perf_counter()
         if solver == "fast":
             # early rounds need no tight solve: the gap is dominated by missing patterns
             tol_r = max(barrier_tol, min(1e-4, 1e-2 * gap)) if history else 1e-4
-            sol = solve_restricted_fast(problem, patterns, tol=tol_r, warm=sol, warm_map=warm_map)
+            sol = solve_restricted_fast(problem, patterns, tol=tol_r, warm=sol, warm_map=warm_map,
+                                        deadline=t_all + time_limit)
         else:
-            sol = solve_restricted_cvxpy(problem, patterns)
+            try:
+                sol = solve_restricted_cvxpy(problem, patterns)
+            except ValueError as e:  # keep what was found so far; in the first round, the barrier solver instead
+                if best_up is not None:
+                    status = "restricted solver failed"
+                    notes.append(f"column generation stopped: {e}")
+                    break
+                notes.append(f"{e}; the barrier solver (all cone rows) is used instead")
+                solver = "fast"
+                sol = solve_restricted_fast(problem, patterns, tol=1e-4, deadline=c_all + time_limit)
         timings["restricted"] += time.perf_counter() - ts
-        tc = time.perf_counter()
-        cert = certified_dual_bound(problem, loss.grad(sol.yhat), top=max(add_per_round, 8))
-        timings["certificate"] += time.perf_counter() - tc
-        if cert.lower > best_cert.lower:
-            best_cert = cert
+        P = len(patterns)
+        pool.add(sol.U[:, :problem.d])
         tr = time.perf_counter()
         W0, b0, a, c, J, r = recover_network(problem, sol, sparsify=False)
         timings["recovery"] += time.perf_counter() - tr
         if best_up is None or (r > problem.width, J) < (best_up[5] > problem.width, best_up[0]):
             best_up = (J, W0, b0, a, c, r, sol.value, sol)  # networks of width ≤ n first, then least J
-        gap = (best_up[0] - best_cert.lower) / max(abs(best_up[0]), 1e-300)
+        if best_any is None or J < best_any[0]:
+            best_any = (J, W0, b0, a, c, r, sol.value, sol)
+        cert = oracle_step(sol.yhat, max(add_per_round, 8), False)
+        if not exact:
+            est_gap = relative_gap(cert.lower, best_up[0])
+            last = rounds == max_rounds or left() <= SCIP_SHARE * time_limit
+            if est_gap <= tol or last or not np.any(np.abs(cert.oracle.F) > cert.level):
+                cert = oracle_step(sol.yhat, max(add_per_round, 8), True)
+                n_global += 1
+        if cert.certified and (best_cert is None or cert.lower > best_cert.lower):
+            best_cert = cert
+        lower_now = best_cert.lower if best_cert is not None else -np.inf
+        gap = (best_up[0] - lower_now) / max(abs(best_up[0]), 1e-300)
         history.append(dict(round=rounds, patterns=len(patterns), primal=sol.value, lower=cert.lower, upper=J,
-                            gap=gap, sup_ratio=cert.oracle.bound / cert.level, solver_status=sol.status,
-                            seconds=time.perf_counter() - t_all))
+                            gap=gap, sup_ratio=cert.oracle.value / cert.level, solver_status=sol.status,
+                            certified=cert.certified, seconds=time.perf_counter() - t_all))
         emit(_LOG, verbose_level(1 if verbose else 0),
-             f"round {rounds}: {len(patterns)} patterns, primal {sol.value:.12g}, lower {cert.lower:.12g}, "
-             f"upper {J:.12g}, gap {gap:.2e}, S/mβ {cert.oracle.bound / cert.level:.6f}, "
+             f"round {rounds}: {len(patterns)} patterns, primal {sol.value:.12g}, lower {cert.lower:.12g} "
+             f"({cert.oracle_kind}), upper {J:.12g}, gap {gap:.2e}, S/mβ {cert.oracle.value / cert.level:.6f}, "
              f"{sol.status} ({sol.iterations} Newton), {time.perf_counter() - t_all:.1f}s")
         if gap <= tol:
             status, converged = "converged", True
             break
-        if time.perf_counter() - t_all > time_limit:
+        if left() <= 0:
             status = "time_limit"
             break
         # prune patterns that stayed at zero, add the chambers of the most violated units
-        P = len(patterns)
         nrm = np.linalg.norm(sol.U[:, :problem.d], axis=1)
         big = max(float(nrm.max(initial=0.0)), 1e-300)
         zero = np.maximum(nrm[:P], nrm[P:]) <= 1e-7 * big
@@ -192,34 +264,143 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
                 break
         zero_rounds = np.concatenate([zero_rounds, np.zeros(len(patterns) - len(zero_rounds), dtype=int)])
         warm_map = np.concatenate([old_index, -np.ones(len(patterns) - len(old_index), dtype=int)])
+        if added == 0 and not exact and not cert.proven and left() > 2.0:
+            # SCIP stopped at its share of the time: give the same dual point all the time left
+            cert = oracle_step(sol.yhat, max(add_per_round, 8), True, budget=left() - 1.0)
+            n_global += 1
+            if cert.lower > best_cert.lower:
+                best_cert = cert
+            if (best_up[0] - best_cert.lower) <= tol * abs(best_up[0]):
+                status, converged = "converged", True
+                break
+            if not cert.proven:
+                status = "time_limit"
+                notes.append("SCIP did not finish bounding the dual oracle within the time limit: the lower bound "
+                             "rests on its dual bound at the limit (valid, weaker)")
+                break
         if added == 0:
             if not sol.status.startswith("optimal") or sol.status.endswith("(precision limit)") \
                     or barrier_tol <= 1e-14 or solver == "cvxpy":
                 status = "stalled"
-                notes.append("no new violated pattern but the gap is open: limited by the restricted "
-                             f"solver's accuracy (last status {sol.status!r}, gap estimate {sol.gap:.1e})")
+                wider = _needs_wider(problem, best_any[7], max(tol, 1e-9), seed) if best_any[5] > problem.width else None
+                notes.append(_stall_note(problem, sol, wider))
                 break
             barrier_tol *= 1e-2
+    if best_cert is None:  # no certification inside the loop (time): certify the last point now
+        best_cert = oracle_step(sol.yhat, 8, True)
+        n_global += 1
     J, W0, b0, a, c, r, primal, best_sol = best_up
     tr = time.perf_counter()
-    sp = recover_network(problem, best_sol, sparsify=True, seed=seed)  # sparsified: fewer units, same objective
-    if (sp[5] > problem.width, sp[4]) <= (r > problem.width, J):
-        W0, b0, a, c, J, r = sp
+    if r > problem.width or left() > 0:  # sparsified: fewer units, same objective (LPs: skipped past the limit)
+        sp = recover_network(problem, best_sol, sparsify=True, seed=seed)
+        if (sp[5] > problem.width, sp[4]) <= (r > problem.width, J):
+            W0, b0, a, c, J, r = sp
     timings["recovery"] += time.perf_counter() - tr
+    net_rec = problem.network(W0, b0, a, c)
+    lower = best_cert.lower
+    up_prov = "J of the network recovered from the convex program (FenchelNetwork.objective, float64)"
+    width_up = None
+    wider = _needs_wider(problem, best_any[7], max(tol, 1e-9), seed) if best_any[5] > problem.width else None
+    if wider is not None and (r > problem.width or wider[4] < J):
+        # the least-J solution needs more than n units: search width-n networks from it (pruned + L-BFGS, restarts)
+        tw = time.perf_counter()
+        wa = wider
+        width_up = search_width_n(problem, wa[0], wa[1], wa[2], wa[3], seed=seed, deadline=c_all + time_limit)
+        timings["width_search"] = time.perf_counter() - tw
+        r_any = wa[5]
+        notes.append(f"the convex optimum needs r = {r_any} > n = {problem.width} units: its network (J = {wa[4]:.10g}) "
+                     f"bounds min J only for widths >= {r_any}; at width n the certified lower bound still holds and "
+                     "min J may lie above it (an open gap here is the cost of the width, not of the solver); the best "
+                     f"width-n network found has J = {width_up[0]:.10g} ({width_up[3]})")
+        if r > problem.width or width_up[0] < J:  # the width-n search gives the upper bound at width n
+            J, r, up_prov = width_up[0], problem.width, width_up[3]
+            net_rec = problem.network(np.zeros((r, problem.d)), np.zeros(r), np.zeros(r), 0.0)
+            net_rec.set_params(width_up[1], width_up[2])
     gap = (J - best_cert.lower) / max(abs(J), 1e-300)
     if converged and gap > tol:
         converged, status = False, "converged only with a network wider than n"
-    net_rec = problem.network(W0, b0, a, c)
-    lower = best_cert.lower
-    if r > problem.width:
-        notes.append(f"the recovered network needs r = {r} > n = {problem.width} units: `upper` bounds min J only "
-                     f"for widths >= {r}; for width n the certified lower bound still holds, min J may lie above upper")
+    elif not converged and gap <= tol and width_up is not None:
+        converged, status = True, "converged (width-n network from the pruned convex solution)"
     if lower > J:
         notes.append(f"lower bound {lower!r} above the judged J {J!r}: float64 rounding of the judge; reported as is")
+    if not exact:
+        notes.append(f"{n_global} SCIP certification(s) of the dual point; {problem.oracle_text}")
     timings["total"] = time.perf_counter() - t_all
-    up_prov = "J of the network recovered from the convex program (FenchelNetwork.objective, float64)"
+    timings["cpu"] = time.process_time() - c_all
     return ConvexCertificate(lower=lower, upper=J, lower_provenance=best_cert.provenance, upper_provenance=up_prov,
                              n_active=r, width=problem.width, n_patterns=len(patterns), rounds=rounds, primal=primal,
                              converged=converged, status=status, time=timings["total"], dual=best_cert,
                              W=[w.copy() for w in net_rec.W], b=[v.copy() for v in net_rec.b], network=net_rec,
-                             history=history, timings=timings, notes=notes)
+                             history=history, timings=timings, notes=notes, oracle=problem.oracle_text,
+                             width_upper=None if width_up is None else width_up[0],
+                             width_params=None if width_up is None else (width_up[1], width_up[2]),
+                             width_provenance="" if width_up is None else width_up[3])
+
+
+#: share of time_limit kept for the SCIP certification of the final dual point (oracle "scip")
+SCIP_SHARE = 0.25
+
+
+class _StartPool:
+    """Start directions for the heuristic oracle search: recent hidden-unit directions and maximisers
+    (rows of length d, at most ``cap`` kept, newest first)."""
+
+    def __init__(self, d: int, cap: int = 400):
+        self.d, self.cap = d, cap
+        self.rows = np.zeros((0, d))
+
+    def add(self, W) -> None:
+        W = np.asarray(W, dtype=np.float64).reshape(-1, self.d)
+        W = W[np.linalg.norm(W, axis=1) > 0]
+        self.rows = np.vstack([W, self.rows])[:self.cap]
+
+    def get(self) -> np.ndarray:
+        return self.rows
+
+
+def _needs_wider(problem: TwoLayerProblem, sol, tol: float, seed: int):
+    """The least-J network recovered from ``sol`` (W0, b0, a, c, J, r) when it needs r > n units *and* every
+    recovered network of width ≤ n has J larger by more than ``tol`` relative (else None: an interior-point
+    solution spreads a neuron over several blocks, which is not a need for more units)."""
+    cands = recovery_candidates(problem, sol, sparsify=True, seed=seed)
+    best = min(cands, key=lambda x: (x[4], x[5]))
+    fit = [x[4] for x in cands if x[5] <= problem.width]
+    if best[5] <= problem.width or (fit and min(fit) - best[4] <= tol * abs(best[4])):
+        return None
+    return best
+
+
+def _stall_note(problem: TwoLayerProblem, sol, wider) -> str:
+    """Why column generation stopped with the gap open and no violated pattern: the restricted solver's
+    accuracy, or (``wider``: the least-J solution needs more than n units, :func:`_needs_wider`) the width."""
+    if wider is not None:
+        return (f"no new violated pattern: the convex optimum is reached (lower bound tight) but its network needs "
+                f"r = {wider[5]} > n = {problem.width} units, so no recovered network bounds min J at width n; the "
+                f"gap is the width-n situation, not the solver (last status {sol.status!r})")
+    return ("no new violated pattern but the gap is open: limited by the restricted solver's accuracy (last status "
+            f"{sol.status!r}, gap estimate {sol.gap:.1e})")
+
+
+def _constant_certificate(problem: TwoLayerProblem, t_all: float, oracle_step) -> ConvexCertificate:
+    r"""The answer when no activation pattern exists (one sample, all samples identical, or X0 = 0 without a
+    bias): every unit's output (x_jᵀw + b)₊ is the same on all samples (or 0), so every network predicts a
+    constant and min J = min_c (1/m)Σ_j ℓ_j(c) (c = 0 without a bias), attained with all units zero. The
+    lower bound is the dual point λ = ℓ'(c*) (certified as usual: S(λ) = 0); the upper bound is the zero
+    network with output bias c*."""
+    loss = problem.loss
+    c = loss.best_constant() if problem.bias else 0.0
+    cert = oracle_step(np.full(problem.m, c), 1, True)
+    W0, b0, a = np.zeros((1, problem.d)), np.zeros(1), np.zeros(1)
+    J = problem.judge(W0, b0, a, c)
+    net_rec = problem.network(W0, b0, a, c)
+    gap = relative_gap(cert.lower, J)
+    note = ("no activation pattern exists (one sample, identical samples, or X0 = 0 without a bias): every network "
+            "predicts a constant, so min J = min_c mean loss(c), attained by the zero network")
+    t = time.perf_counter() - t_all
+    return ConvexCertificate(lower=cert.lower, upper=J, lower_provenance=cert.provenance,
+                             upper_provenance="J of the zero network with the best constant output "
+                                              "(FenchelNetwork.objective, float64)",
+                             n_active=0, width=problem.width, n_patterns=0, rounds=0, primal=J,
+                             converged=gap <= 1e-12, status="no activation pattern", time=t, dual=cert,
+                             W=[w.copy() for w in net_rec.W], b=[v.copy() for v in net_rec.b], network=net_rec,
+                             history=[], timings={"total": t}, notes=[note], oracle=problem.oracle_text)

@@ -14,7 +14,7 @@ from scipy.special import expit, xlogy
 
 from ...backend import to_numpy
 from ...network import FenchelNetwork
-from ..problem import ScopeError, check_dense
+from ..problem import ScopeError, check_dense, require_scip
 from .arrangement import (
     ORACLE_DIMS,
     U_ROUND,
@@ -22,12 +22,16 @@ from .arrangement import (
 )
 
 SUPPORTED_CONVEX_FAST = (
-    "two-layer ReLU networks with d in {1, 2, 3} features, weight decay rho_0, rho_1 > 0 (biases unpenalised), "
+    "two-layer ReLU networks with any number d of features, weight decay rho_0, rho_1 > 0 (biases unpenalised), "
     "either [d, n, 1] with the squared loss, [d, n, 1] with the logistic loss (arrays API), or "
-    "[d, n, 2] with two-class cross-entropy; m <= 1000 samples for d <= 2 and m <= 60 for d = 3 unless "
-    "allow_large=True (the exact dual oracle costs O(m^2 log m), resp. O(m^4), per call)")
+    "[d, n, 2] with two-class cross-entropy. The dual oracle is exact for d <= 2 (m <= 1000 samples unless "
+    "allow_large=True) and for d = 3 with m <= 60 (or allow_large=True); otherwise it is bounded by SCIP "
+    "(the 'global' extra, PySCIPOpt), valid up to SCIP's tolerances")
 
-#: default sample limits without ``allow_large``: d ≤ 2 (oracle O(m² log m) per call), d = 3 (O(m⁴))
+#: the dual oracles: "exact" (sweeps, d ≤ 3, rigorous rounding allowance) and "scip" (heuristic search for
+#: column generation, SCIP's dual bound of a mixed-integer SOCP for the certificate; any d)
+ORACLES = ("auto", "exact", "scip")
+#: default sample limits of the exact oracle without ``allow_large``: d ≤ 2 (O(m² log m) per call), d = 3 (O(m⁴))
 MAX_SAMPLES = 1000
 MAX_SAMPLES_3D = 60
 
@@ -171,8 +175,6 @@ def out_of_scope(net: FenchelNetwork) -> str:
         return f"net: loss {loss!r} with {sizes[2]} output(s)"
     if np.any(np.asarray(net.rho, dtype=float) <= 0):
         return f"net.rho: expected rho_0, rho_1 > 0, got {np.asarray(net.rho, dtype=float).tolist()}"
-    if sizes[0] not in ORACLE_DIMS:
-        return f"net: d = {sizes[0]} features; the exact dual oracle is implemented for d in {ORACLE_DIMS}"
     return ""
 
 
@@ -181,7 +183,8 @@ class TwoLayerProblem:
     """A validated two-layer problem (module docstring). ``X0`` d x m; ``loss`` the per-sample terms;
     ``rho0``, ``rho1`` the weight decays of the *one-output* form (for a ``[d, n, 2]`` cross-entropy
     network rho1 = ρ_1/2); ``outputs`` 1 or 2 says how networks are judged; ``width`` n;
-    ``targets`` the targets to give ``FenchelNetwork.objective``."""
+    ``targets`` the targets to give ``FenchelNetwork.objective``; ``oracle`` "exact" (sweeps, d ≤ 3) or
+    "scip" (search + SCIP bound, any d), chosen by :meth:`from_arrays` / :meth:`from_network`."""
 
     X0: np.ndarray
     loss: ProgramLoss
@@ -192,6 +195,16 @@ class TwoLayerProblem:
     outputs: int
     targets: object
     rho_net: tuple
+    oracle: str = "exact"
+
+    @property
+    def oracle_text(self) -> str:
+        """What the dual oracle of this problem is and what its bound rests on (for reports)."""
+        if self.oracle == "exact":
+            return (f"exact dual oracle over all activation patterns (d = {self.d} sweep) with a rigorous "
+                    "float64 rounding allowance")
+        return (f"dual oracle bounded by SCIP (mixed-integer SOCP over the sign pattern and the unit ball, d = "
+                f"{self.d}): valid up to SCIP's LP and feasibility tolerances; heuristic search for column generation")
 
     @property
     def d(self) -> int:
@@ -232,9 +245,10 @@ class TwoLayerProblem:
         return float(self.network(W0, b0, a, c).objective(self.X0, self.targets))
 
     @classmethod
-    def from_network(cls, net, X0, y, allow_large: bool = False) -> TwoLayerProblem:
+    def from_network(cls, net, X0, y, allow_large: bool = False, oracle: str = "auto") -> TwoLayerProblem:
         """From a ``FenchelNetwork`` ``[d, n, 1]`` (squared loss) or ``[d, n, 2]`` (cross-entropy), ReLU,
-        ρ_0, ρ_1 > 0; its weights and λ are ignored. Raises ConvexScopeError outside the scope."""
+        ρ_0, ρ_1 > 0; its weights and λ are ignored; ``oracle`` as in :meth:`from_arrays`. Raises
+        ConvexScopeError outside the scope."""
         check_dense(net, "the convex certificates", SUPPORTED_CONVEX_FAST)
         why = out_of_scope(net)
         if why:
@@ -248,13 +262,16 @@ class TwoLayerProblem:
         else:
             terms, rho1 = LogisticTerms(Y[0]), float(rho[1]) / 2.0
         return cls._finish(X0c, terms, float(rho[0]), rho1, net.bias, sizes[1], sizes[2], Y, tuple(rho.tolist()),
-                           allow_large)
+                           allow_large, oracle)
 
     @classmethod
     def from_arrays(cls, X0, y, rho, loss: str = "squared", width: int = 1, bias: bool = True,
-                    allow_large: bool = False) -> TwoLayerProblem:
+                    allow_large: bool = False, oracle: str = "auto") -> TwoLayerProblem:
         """From arrays: X0 (d x m), y (m,) or (1 x m), rho = ρ (both layers) or (ρ_0, ρ_1) of the
-        ``[d, width, 1]`` network, ``loss`` "squared" or "logistic" (y ∈ {0,1}, {−1,+1} or q ∈ [0,1])."""
+        ``[d, width, 1]`` network, ``loss`` "squared" or "logistic" (y ∈ {0,1}, {−1,+1} or q ∈ [0,1]).
+        ``oracle``: "exact" (d ≤ 3; sample limits unless ``allow_large``), "scip" (any d; needs PySCIPOpt)
+        or "auto" (exact where it is within its limits: d ≤ 2, or d = 3 with m ≤ 60 or ``allow_large``;
+        else scip)."""
         X0 = np.asarray(to_numpy(X0), dtype=np.float64)
         if X0.ndim != 2:
             raise ValueError(f"X0: expected a d x m array, got shape {X0.shape}")
@@ -287,16 +304,27 @@ class TwoLayerProblem:
         else:
             raise ConvexScopeError(f"loss: {loss!r}; supported: 'squared', 'logistic' ({SUPPORTED_CONVEX_FAST})")
         return cls._finish(X0, terms, float(r[0]), float(r[1]), bool(bias), int(width), outputs, targets,
-                           rho_net, allow_large)
+                           rho_net, allow_large, oracle)
 
     @classmethod
-    def _finish(cls, X0, terms, rho0, rho1, bias, width, outputs, targets, rho_net, allow_large):
+    def _finish(cls, X0, terms, rho0, rho1, bias, width, outputs, targets, rho_net, allow_large, oracle):
         d, m = X0.shape
-        if d not in ORACLE_DIMS:
-            raise ConvexScopeError(f"X0: d = {d} features; the exact dual oracle is implemented for d in "
-                                   f"{ORACLE_DIMS}; supported: {SUPPORTED_CONVEX_FAST}")
+        if oracle not in ORACLES:
+            raise ValueError(f"oracle: expected one of {ORACLES}, got {oracle!r}")
+        if m < 1:
+            raise ValueError("X0: no samples (expected a d x m array with m >= 1)")
         limit = MAX_SAMPLES if d <= 2 else MAX_SAMPLES_3D
-        if m > limit and not allow_large:
+        if oracle == "auto":
+            oracle = "exact" if d <= 2 or (d in ORACLE_DIMS and (m <= limit or allow_large)) else "scip"
+        if oracle == "exact" and d not in ORACLE_DIMS:
+            raise ConvexScopeError(f"oracle: the exact dual oracle is implemented for d in {ORACLE_DIMS}, got d = {d} "
+                                   "(use oracle='scip')")
+        if oracle == "scip":
+            try:
+                require_scip()
+            except ImportError as e:
+                raise ConvexScopeError(f"X0: d = {d} features needs the SCIP-bounded dual oracle: {e}") from e
+        if oracle == "exact" and m > limit and not allow_large:
             raise ConvexScopeError(f"X0: m = {m} samples > {limit} for d = {d} (the exact oracle costs "
                                    f"{'O(m^2 log m)' if d <= 2 else 'O(m^4)'} per call); pass allow_large=True to run anyway")
         if isinstance(terms, LogisticTerms):
@@ -307,4 +335,4 @@ class TwoLayerProblem:
                 raise ValueError("y: all samples have the same class; the logistic infimum 0 is not attained "
                                  "(the output bias runs to infinity)")
         return cls(X0=X0, loss=terms, rho0=rho0, rho1=rho1, bias=bias, width=width, outputs=outputs,
-                   targets=targets, rho_net=tuple(float(v) for v in rho_net))
+                   targets=targets, rho_net=tuple(float(v) for v in rho_net), oracle=oracle)

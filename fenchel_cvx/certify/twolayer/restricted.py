@@ -113,7 +113,9 @@ def solve_restricted_cvxpy(problem: TwoLayerProblem, patterns: PatternSet, solve
                            **solver_opts) -> RestrictedSolution:
     """The restricted program in CVXPY: every block with all m cone constraints (2D−1)∘(A u) ≥ 0 (not
     only the facets), the linear block and c with a bias; the reference twin of
-    :func:`solve_restricted_fast`. Raises ValueError if the solver does not reach optimality."""
+    :func:`solve_restricted_fast`. Status "optimal", or "optimal (inaccurate)" when the solver says so (the
+    point is still a point of the program: recovered networks are judged, the dual point certified anew).
+    Raises ValueError if the solver reaches neither."""
     t0 = time.perf_counter()
     A, d, m, beta = problem.A, problem.d, problem.m, problem.beta
     P = len(patterns)
@@ -128,14 +130,18 @@ def solve_restricted_cvxpy(problem: TwoLayerProblem, patterns: PatternSet, solve
         yhat = yhat + problem.X0.T @ om + c
         reg = reg + cp.norm(om, 2)
     prob = cp.Problem(cp.Minimize(problem.loss.cvx(yhat) / m + beta * reg), cons)
-    prob.solve(solver=solver, **solver_opts)
-    if prob.status != cp.OPTIMAL:
+    try:
+        prob.solve(solver=solver, **solver_opts)
+    except cp.error.SolverError as e:
+        raise ValueError(f"solve_restricted_cvxpy: solver {solver} failed ({e})") from e
+    if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or Up.value is None:
         raise ValueError(f"solve_restricted_cvxpy: solver {solver} returned status {prob.status!r}")
     U = np.vstack([Up.value, Um.value])
     omega = np.asarray(om.value) if problem.bias else np.zeros(d)
     cval = float(c.value) if problem.bias else 0.0
     value, yh = _restricted_value(problem, patterns, U, omega, cval)
-    return RestrictedSolution(U=U, omega=omega, c=cval, yhat=yh, value=value, status="optimal",
+    return RestrictedSolution(U=U, omega=omega, c=cval, yhat=yh, value=value,
+                              status="optimal" if prob.status == cp.OPTIMAL else "optimal (inaccurate)",
                               gap=float("nan"), iterations=int(prob.solver_stats.num_iters or 0),
                               time=time.perf_counter() - t0)
 
@@ -308,7 +314,6 @@ class _Barrier:
         big = np.sort(order[~small])
         AX = (self.A @ np.transpose(X[big], (1, 0, 2)).reshape(p, -1)).reshape(m, len(big), p + 1)
         FXb = (self.DS[:, big, None] * AX).reshape(m, -1)  # F_b X_b of the kept blocks
-        Q = FXb @ FXb.T
         if self.free:
             om, to = f[:d], f[d]
             sf = to * to - om @ om
@@ -317,13 +322,11 @@ class _Barrier:
             Mf = self._soc_factor(om, np.asarray(to))
             Rinv_f = np.linalg.inv(np.linalg.qr(Mf, mode="r"))
             FXf = pb.X0.T @ Rinv_f[:d, :]  # m x (d+1)
-            Q += FXf @ FXf.T
             grad = (gb, g_om, g_c)
         else:
             grad = (gb, None, 0.0)
-        C = np.eye(m) + sq[:, None] * Q * sq[None, :]
-        cf = cho_factor(C)
-        s1 = cho_solve(cf, sq) if self.free else None  # C⁻¹S1
+        csolve = _ones_plus_low_rank(sq[:, None] * (np.hstack([FXb, FXf]) if self.free else FXb))
+        s1 = csolve(sq) if self.free else None  # C⁻¹S1
 
         def hinv_b(V):
             return np.einsum("bpq,bq->bp", Rinv, np.einsum("bqp,bq->bp", Rinv, V))
@@ -334,7 +337,7 @@ class _Barrier:
             if self.free:
                 yf = Rinv_f @ (Rinv_f.T @ rf)
                 z = z + pb.X0.T @ yf[:d]
-            v0 = cho_solve(cf, sq * z)
+            v0 = csolve(sq * z)
             if self.free:
                 dc = (rc - sq @ v0) / (sq @ s1)
                 zeta = v0 + s1 * dc
@@ -378,6 +381,30 @@ class _Barrier:
         return Db[:, :p], Db[:, p], df, dec
 
 
+#: the QR form of :func:`_ones_plus_low_rank` is used only from this many samples on (below, the m x m
+#: Cholesky is cheap, and it is the form the solver was tuned with)
+LOW_RANK_MIN_M = 500
+
+
+def _ones_plus_low_rank(V: np.ndarray):
+    r"""x ↦ C⁻¹x for C = I + VVᵀ (V: m x K): Cholesky of C (m x m) when K ≥ m/2 or m < LOW_RANK_MIN_M, else through the thin QR
+    V = QR: C = (I − QQᵀ) + Q(I + RRᵀ)Qᵀ, so C⁻¹x = (x − QQᵀx) + Q(I + RRᵀ)⁻¹Qᵀx with a K x K Cholesky
+    (cost mK² instead of m³/3: many samples, few blocks). No cancellation between large terms (the plain
+    Woodbury form x − V(I + VᵀV)⁻¹Vᵀx loses all digits when ‖V‖ is large, i.e. late on the barrier path)."""
+    m, K = V.shape
+    if 2 * K >= m or m < LOW_RANK_MIN_M:
+        cf = cho_factor(np.eye(m) + V @ V.T)
+        return lambda x: cho_solve(cf, x)
+    Q, R = np.linalg.qr(V)
+    ck = cho_factor(np.eye(K) + R @ R.T)
+
+    def solve(x):
+        qx = Q.T @ x
+        return (x - Q @ qx) + Q @ cho_solve(ck, qx)
+
+    return solve
+
+
 #: the barrier path stops before t·objective exceeds this: Φ_t is then evaluated with an absolute
 #: rounding error ~1e-4, the limit of a float64 line search
 T_OBJ_MAX = 1e12
@@ -385,7 +412,7 @@ T_OBJ_MAX = 1e12
 
 def solve_restricted_fast(problem: TwoLayerProblem, patterns: PatternSet, tol: float = 1e-11,
                           warm: RestrictedSolution | None = None, warm_map=None, mu: float = 20.0,
-                          max_newton: int = 400) -> RestrictedSolution:
+                          max_newton: int = 400, deadline: float | None = None) -> RestrictedSolution:
     r"""The restricted program by a primal log-barrier method (:class:`_Barrier`), numpy float64.
 
     Path following: t ← μt after each centring (damped Newton with backtracking, feasibility kept)
@@ -397,7 +424,9 @@ def solve_restricted_fast(problem: TwoLayerProblem, patterns: PatternSet, tol: f
     region, pure Newton steps inside it (decrement² < 1/16), where the Armijo test would only see
     the rounding of Φ_t. Status "optimal" when the gap target was met after a converged centring,
     "optimal (precision limit)", "not centred at t = … " (the point is returned; the dual
-    certificate built from it is still valid, only weaker), or "max_newton".
+    certificate built from it is still valid, only weaker), "max_newton", or "time limit" when
+    ``deadline`` (a ``time.process_time()`` value: CPU seconds) passes (checked at every Newton step; the point reached
+    is returned).
     """
     t_start = time.perf_counter()
     bar = _Barrier(problem, patterns)
@@ -456,13 +485,16 @@ def solve_restricted_fast(problem: TwoLayerProblem, patterns: PatternSet, tol: f
                 numerical = f"line search failed at Newton decrement² {dec:.1e}, t = {t:.1e}"
                 break
             U, T, f = U + a * dU, T + a * dT, f + a * df
-            if n_newton >= max_newton:
+            if n_newton >= max_newton or (deadline is not None and time.process_time() > deadline):
                 break
         centred = dec <= 1e-6
         gap = bar.nu / t
         obj, _ = bar.objective(U, T, f)
         if centred and (gap <= tol * max(obj, 1e-12) or mu * t * max(obj, 1e-12) > T_OBJ_MAX):
             status = "optimal" if gap <= tol * max(obj, 1e-12) else "optimal (precision limit)"
+            break
+        if deadline is not None and time.process_time() > deadline:
+            status = "time limit"
             break
         if not centred:
             status = f"not centred at t = {t:.1e} (Newton decrement² {dec:.1e}{'; ' + numerical if numerical else ''})"
