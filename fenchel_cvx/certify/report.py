@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["Bound", "LowerBound", "SweepPoint", "Bracket", "CertifyReport", "certify", "format_gap",
+__all__ = ["Bound", "LowerBound", "SweepPoint", "SweepEnvelope", "sweep_envelope", "Bracket", "CertifyReport", "certify", "format_gap",
            "scip_standard_provider", "convex_primal_provider", "convex_dual_provider", "CONVEX_DUAL_RESTS_ON",
            "OVERLAP_RTOL", "UPPER_RESTS_ON"]
 
@@ -94,6 +94,45 @@ class SweepPoint:
     status: str
     time: float
     result: GlobalResult | None = field(default=None, repr=False)
+
+
+@dataclass
+class SweepEnvelope:
+    """The certified bracket on min F_λ at each λ of a sweep, using that λ ↦ min F_λ never decreases.
+
+    F_λ = (1/m)[ℓ + Σ_l λ Σ B_l] + Σ_l ρ_l/2‖W_l‖² with every B_l ≥ 0 is pointwise non-decreasing in λ, so
+    min F_λ is too: a lower bound at λ' holds at every λ ≥ λ', an upper bound at λ' at every λ ≤ λ'; and
+    min F_λ ≤ min J ≤ ``J_upper``. For the λ sorted increasingly (arrays of shape (p,), one entry per λ):
+
+        lower[i] = max_{k ≤ i} sweep lower_k        (``lower_from[i]``: the λ_k that gives it)
+        upper[i] = min(min_{k ≥ i} sweep upper_k, J_upper)
+
+    ``raw_lower``/``raw_upper`` are the bounds of each solve alone. ``lower[i] ≤ upper[i]`` up to the
+    tolerance the SCIP bounds rest on (a bracket that inverts is reported by :meth:`CertifyReport.consistent`).
+    """
+
+    lam: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    lower_from: np.ndarray
+    raw_lower: np.ndarray
+    raw_upper: np.ndarray
+
+
+def sweep_envelope(sweep, J_upper: float = math.inf) -> SweepEnvelope:
+    """The monotone envelope of a λ sweep (:class:`SweepEnvelope`; formula there). ``sweep``: a list of
+    :class:`SweepPoint` (any order, λ > 0); ``J_upper``: an upper bound on min J (default: none)."""
+    pts = sorted(sweep, key=lambda s: s.lam)
+    if any(not (math.isfinite(s.lam) and s.lam > 0) for s in pts):
+        raise ValueError(f"sweep: expected multipliers λ > 0, got {[s.lam for s in pts]}")
+    lam = np.array([s.lam for s in pts], dtype=float)
+    raw_lo = np.array([s.lower for s in pts], dtype=float)
+    raw_up = np.array([s.upper for s in pts], dtype=float)
+    lower = np.maximum.accumulate(raw_lo) if len(pts) else raw_lo
+    idx = np.array([int(np.argmax(raw_lo[:i + 1])) for i in range(len(pts))], dtype=int)
+    upper = np.minimum(np.minimum.accumulate(raw_up[::-1])[::-1], float(J_upper)) if len(pts) else raw_up
+    return SweepEnvelope(lam=lam, lower=lower, upper=upper, lower_from=lam[idx] if len(pts) else lam,
+                         raw_lower=raw_lo, raw_upper=raw_up)
 
 
 @dataclass
@@ -180,14 +219,18 @@ class CertifyReport:
         up = self.best_upper.value
         return all(bd.value <= up + rtol * abs(up) for bd in self.certified_lower)
 
+    def envelope(self) -> SweepEnvelope:
+        """The λ sweep's monotone bracket on min F_λ (:func:`sweep_envelope`, capped by the best upper bound)."""
+        return sweep_envelope(self.sweep, self.best_upper.value)
+
     def bracket(self) -> str:
         """The chain lower ≤ min F_λ ≤ min J ≤ upper (λ of the tightest relaxation) and the bracket on min J."""
         br = self.bracket_
         lo, up = br.lower, br.upper
         chain = ""
-        if self.sweep:
-            top = max(self.sweep, key=lambda s: s.lower)
-            chain = (f"{top.lower:.6g} ≤ min F_λ(λ={_fmt_lam(top.lam)}) ≤ {top.upper:.6g};  "
+        if self.sweep:  # the largest λ carries the running maximum of the lower bounds (min F_λ never decreases)
+            env = self.envelope()
+            chain = (f"{env.lower[-1]:.6g} ≤ min F_λ(λ={_fmt_lam(env.lam[-1])}) ≤ {env.upper[-1]:.6g};  "
                      f"min F_λ ≤ min J;  ")
         out = (f"{chain}{lo.value:.6g} ({lo.provenance}) ≤ min J ≤ {up.value:.6g} ({up.provenance}); "
                f"relative gap {format_gap(br.gap)}")
@@ -217,11 +260,17 @@ class CertifyReport:
         out += [f"  {key} {text}" for text, key in keys.items()]
         out += ["", "bracket: " + self.bracket()]
         if self.sweep:
-            out += ["", f"{'λ':>8} {'min F_λ ≥':>12} {'min F_λ ≤':>12} {'gap':>9} {'status':<11} {'time':>8}"]
-            for s in self.sweep:
-                g = relative_gap(s.lower, s.upper)
-                out.append(f"{_fmt_lam(s.lam):>8} {s.lower:>12.6g} {s.upper:>12.6g} {g:>9.2e} {s.status:<11} "
-                           f"{s.time:>7.2f}s")
+            env = self.envelope()
+            pts = sorted(self.sweep, key=lambda s: s.lam)
+            out += ["", "λ sweep (min F_λ never decreases in λ: a lower bound at λ' also holds at every λ ≥ λ', an "
+                        "upper bound at every λ ≤ λ')",
+                    f"{'λ':>8} {'this solve ≥':>12} {'min F_λ ≥':>12} {'min F_λ ≤':>12} {'gap':>9} {'status':<11} "
+                    f"{'time':>8}"]
+            for i, s in enumerate(pts):
+                g = relative_gap(env.lower[i], env.upper[i])
+                src = "" if env.lower_from[i] == s.lam else f"  (≥: the bound at λ={_fmt_lam(env.lower_from[i])})"
+                out.append(f"{_fmt_lam(s.lam):>8} {s.lower:>12.6g} {env.lower[i]:>12.6g} {env.upper[i]:>12.6g} "
+                           f"{g:>9.2e} {s.status:<11} {s.time:>7.2f}s{src}")
         if self.dual is not None:
             out += ["", self.dual.summary()]
         if self.convex_certificate is not None:
@@ -242,7 +291,8 @@ class CertifyReport:
         return "\n".join(out)
 
     def plot(self, path: str | os.PathLike | None = None, *, ax: Axes | None = None, dpi: int = 120) -> Figure:
-        """Plot the bounds against λ (log x axis): SCIP's lower and upper bounds on min F_λ, the bracket on
+        """Plot the bounds against λ (log x axis): the monotone bracket on min F_λ (:meth:`envelope`: the
+        running maximum of SCIP's lower bounds, each solve's own bound as an open marker), the bracket on
         min J, and the per-sample dual's certified bound. Draws on ``ax`` (a matplotlib axes) when given, otherwise
         on a new ``matplotlib.figure.Figure`` not registered with pyplot (no backend is selected, no window
         opens); saves to ``path`` (PNG, ``dpi``) when given; returns the figure."""
@@ -256,9 +306,12 @@ class CertifyReport:
         else:
             fig = ax.figure
         if self.sweep:
-            lams = [s.lam for s in self.sweep]
-            ax.plot(lams, [s.lower for s in self.sweep], "o-", label="min F_λ ≥ (SCIP dual bound)")
-            ax.plot(lams, [s.upper for s in self.sweep], "x--", label="min F_λ ≤ (best point, judged)")
+            env = self.envelope()
+            ax.plot(env.lam, env.raw_lower, "o", mfc="none", color="tab:blue", alpha=0.6,
+                    label="SCIP dual bound of each solve")
+            ax.plot(env.lam, env.lower, "-", drawstyle="steps-post", color="tab:blue",
+                    label="min F_λ ≥ (running max over λ' ≤ λ: min F_λ never decreases)")
+            ax.plot(env.lam, env.upper, "x--", color="tab:green", label="min F_λ ≤ (best point at λ' ≥ λ, judged)")
         br = self.bracket_
         ax.axhline(br.upper.value, color="k", lw=1.2, label=f"min J ≤ {br.upper.value:.5g} ({br.upper.provenance[:28]})")
         if self.certified_lower:
@@ -290,11 +343,17 @@ class CertifyReport:
                 "bounds": [row(b) for b in self.lower + self.upper], "info": [row(b) for b in self.info],
                 "sweep": [{"lam": s.lam, "lower": s.lower, "upper": s.upper, "status": s.status, "time": s.time}
                           for s in self.sweep],
+                "sweep_envelope": _envelope_rows(self.envelope()) if self.sweep else [],
                 "bracket": {"lower": br.lower.value, "lower_from": br.lower.provenance, "upper": br.upper.value,
                             "upper_from": br.upper.provenance, "rel_gap": br.gap, "overlap": br.overlap,
                             "note": br.note},
                 "dual": self.dual.to_dict() if self.dual is not None else None,
                 "convex_certificate": _convex_summary(self.convex_certificate), "notes": list(self.notes)}
+
+
+def _envelope_rows(env: SweepEnvelope) -> list:
+    return [{"lam": float(env.lam[i]), "lower": float(env.lower[i]), "lower_from_lam": float(env.lower_from[i]),
+             "upper": float(env.upper[i])} for i in range(len(env.lam))]
 
 
 def _convex_summary(c) -> dict | None:
