@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.figure import Figure
 
 __all__ = ["Bound", "LowerBound", "SweepPoint", "SweepEnvelope", "sweep_envelope", "Bracket", "CertifyReport", "certify", "format_gap",
-           "scip_standard_provider", "convex_primal_provider", "convex_dual_provider", "CONVEX_DUAL_RESTS_ON",
+           "scip_standard_provider", "convex_primal_provider", "convex_dual_provider", "vector_dual_provider", "CONVEX_DUAL_RESTS_ON",
            "OVERLAP_RTOL", "UPPER_RESTS_ON"]
 
 #: The largest relative overshoot of a lower bound over an upper bound that SCIP's tolerances
@@ -441,6 +441,22 @@ def convex_dual_provider(tol: float = 1e-7, time_limit: float = 300.0, allow_lar
     return provide
 
 
+def vector_dual_provider(directions: int = 64) -> Callable:
+    """A lower-bound provider: the certified vector dual bound of one-hidden-layer ReLU networks ``[d, n, 2]``
+    with the squared loss (:func:`~fenchel_cvx.certify.vector_dual.vector_dual_bound`), its multiplier taken
+    from the incumbent's residual. Valid for every width; it rests on no solver tolerance."""
+
+    def provide(net, X0, y, incumbent):
+        from .vector_dual import vector_dual_bound
+
+        r = vector_dual_bound(net, X0, y, incumbent.W, incumbent.b, directions=directions)
+        return [LowerBound(r.lower, f"vector dual bound at the residual of {incumbent.provenance}", r.rests_on,
+                           certified=True, status="certified", time=r.time), r]
+
+    provide.__name__ = "vector dual bound"
+    return provide
+
+
 def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lower_providers=None,
             time_limit: float = 60.0, gap: float = 1e-3, standard: bool = True, convex: bool | None = None,
             dual: dict | None = None, progress: bool = False, seed: int = 0, allow_large: bool = False,
@@ -457,7 +473,9 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
     lower_providers : callables ``provider(net, X0, y, incumbent) -> list`` of :func:`LowerBound` /
         :class:`UpperBound` items (other objects are kept as raw results); default: SCIP on min J
         (``standard``) and the certified dual bound of the two-layer convex reformulation
-        (:func:`convex_dual_provider`; ``convex``: True required, None when applicable, False skipped).
+        (:func:`convex_dual_provider`; ``convex``: True required, None when applicable, False skipped), and
+        for ``[d, n, 2]`` ReLU squared-loss networks the vector dual bound at the incumbent's residual
+        (:func:`vector_dual_provider`; skipped with ``convex=False``).
     time_limit : seconds per SCIP solve (min J, each λ, each dual iterate); ``gap`` : SCIP's relative gap limit.
     dual : keyword arguments of :func:`~fenchel_cvx.certify.dual_ascent` (e.g. ``{"lam": 1.0, "iters": 5}``)
         to also maximise the Lagrangian dual with one multiplier per sample at the budget of that λ.
@@ -487,6 +505,10 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
 
         if convex or (convex is None and not out_of_scope(problem.net)):
             lower_providers.append(convex_dual_provider(allow_large=allow_large))
+        from .vector_dual import vector_dual_applies
+
+        if convex is not False and not vector_dual_applies(problem.net):
+            lower_providers.append(vector_dual_provider())
     net, X0, yv = problem.net, problem.X0, problem.y
     rep = CertifyReport(sizes=list(net.sizes), m=problem.m, rho=net.rho.tolist(), kind=problem.kind)
     from tqdm.auto import tqdm
