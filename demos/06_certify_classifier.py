@@ -13,7 +13,9 @@ by spatial branch-and-bound,
 
 Every lower bound is SCIP's dual bound, valid up to its feasibility tolerance (1e-8). The figure shows the
 data with the best network's decision boundary, the bounds against λ with the per-sample dual's iterates,
-and where the dual puts its multipliers.
+and where the dual puts its multipliers. min F_λ never decreases in λ, so the certified lower bound drawn at
+λ is the running maximum of the solves' bounds at λ' ≤ λ (a solve stopped at its time limit can return a
+weaker bound than one at a smaller λ; each solve's own bound is an open marker).
 
     python demos/06_certify_classifier.py [--m 8] [--hidden 3] [--time-limit 20] [--quick] [--out DIR]
 """

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -188,6 +189,7 @@ class CertifyReport:
     convex_certificate: object | None = None
     dual: object | None = None
     notes: list = field(default_factory=list)
+    cpu_time: float = 0.0  # CPU seconds of this process for the whole of certify() (training, bounds, sweep, dual)
 
     @property
     def certified_lower(self) -> list:
@@ -348,7 +350,8 @@ class CertifyReport:
                             "upper_from": br.upper.provenance, "rel_gap": br.gap, "overlap": br.overlap,
                             "note": br.note},
                 "dual": self.dual.to_dict() if self.dual is not None else None,
-                "convex_certificate": _convex_summary(self.convex_certificate), "notes": list(self.notes)}
+                "convex_certificate": _convex_summary(self.convex_certificate), "notes": list(self.notes),
+                "cpu_time": self.cpu_time}
 
 
 def _envelope_rows(env: SweepEnvelope) -> list:
@@ -485,6 +488,7 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
         convex certificate alone at hundreds of samples) the global limits do not apply and SCIP need not be
         installed.
     """
+    cpu0 = time.process_time()
     lams = [float(v) for v in np.atleast_1d(np.asarray(lams, dtype=float))] if len(lams) else []
     if any(not (math.isfinite(v) and v > 0) for v in lams):
         raise ValueError(f"lams: expected multipliers > 0, got {lams}")
@@ -591,4 +595,5 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
     br = rep.bracket_
     if br.note:
         rep.notes.append(br.note)
+    rep.cpu_time = time.process_time() - cpu0
     return rep
