@@ -55,3 +55,18 @@ def test_vector_dual_scope_and_arguments():
         vector_dual_bound(FenchelNetwork([2, 3, 1], "relu", "squared", rho=0.1), X0, y[:1], net.W, net.b)
     with pytest.raises(ValueError, match="directions"):
         vector_dual_bound(net, X0, y, net.W, net.b, directions=2)
+
+
+def test_certify_uses_the_vector_dual_bound_by_default():
+    """certify() lists the vector dual bound for [d, n, 2] squared without SCIP (standard=False, no λ), states what
+    it rests on, keeps the bracket proper, and skips it with convex=False."""
+    from fenchel_cvx.certify import certify, lbfgs_provider
+
+    net, X0, y = tiny_problem("2-3-2", activation="relu", loss="squared", m=6, rho=0.1, seed=1, data="teacher")
+    rep = certify(net, X0, y, lams=(), standard=False, upper_providers=[lbfgs_provider(20)])
+    (lo,) = [b for b in rep.lower if b.provenance.startswith("vector dual bound")]
+    assert lo.certified and lo.rests_on == VECTOR_DUAL_RESTS_ON and "no solver tolerance" in lo.rests_on
+    assert rep.bracket_.lower.value <= rep.bracket_.upper.value and rep.consistent()
+    assert "vector dual bound" in rep.table()
+    rep2 = certify(net, X0, y, lams=(), standard=False, convex=False, upper_providers=[lbfgs_provider(2)])
+    assert not [b for b in rep2.lower if b.provenance.startswith("vector dual bound")]
