@@ -406,7 +406,7 @@ def convex_dual_provider(tol: float = 1e-7, time_limit: float = 300.0, allow_lar
     return provide
 
 
-def vector_dual_provider(directions: int = 64) -> Callable:
+def vector_dual_provider(directions: int = 64, allow_large: bool = False) -> Callable:
     """A lower-bound provider: the certified vector dual bound of one-hidden-layer ReLU networks ``[d, n, 2]``
     with the squared loss (:func:`~fenchel_cvx.certify.vector_dual.vector_dual_bound`), its multiplier taken
     from the incumbent's residual. Valid for every width; it rests on no solver tolerance."""
@@ -414,7 +414,7 @@ def vector_dual_provider(directions: int = 64) -> Callable:
     def provide(net, X0, y, incumbent):
         from .vector_dual import vector_dual_bound
 
-        r = vector_dual_bound(net, X0, y, incumbent.W, incumbent.b, directions=directions)
+        r = vector_dual_bound(net, X0, y, incumbent.W, incumbent.b, directions=directions, allow_large=allow_large)
         return [LowerBound(r.lower, f"vector dual bound at the residual of {incumbent.provenance}", r.rests_on,
                            certified=True, status="certified", time=r.time), r]
 
@@ -473,8 +473,8 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
             lower_providers.append(convex_dual_provider(allow_large=allow_large))
         from .vector_dual import vector_dual_applies
 
-        if convex is not False and not vector_dual_applies(problem.net):
-            lower_providers.append(vector_dual_provider())
+        if convex is not False and not vector_dual_applies(problem.net, problem.m, allow_large):
+            lower_providers.append(vector_dual_provider(allow_large=allow_large))
     net, X0, yv = problem.net, problem.X0, problem.y
     rep = CertifyReport(sizes=list(net.sizes), m=problem.m, rho=net.rho.tolist(), kind=problem.kind)
     from tqdm.auto import tqdm

@@ -49,7 +49,7 @@ import numpy as np
 
 from .problem import check_problem
 
-__all__ = ["VectorDualBound", "vector_dual_bound", "vector_dual_applies", "VECTOR_DUAL_RESTS_ON"]
+__all__ = ["VectorDualBound", "vector_dual_bound", "vector_dual_applies", "VECTOR_DUAL_RESTS_ON", "MAX_SAMPLES_3D"]
 
 #: what the vector dual bound rests on
 VECTOR_DUAL_RESTS_ON = ("a dual-feasible point of the convex reformulation with a vector multiplier: exact zero-sum "
@@ -83,9 +83,14 @@ class VectorDualBound:
     rests_on: str = VECTOR_DUAL_RESTS_ON
 
 
-def vector_dual_applies(net) -> str:
+#: the exact oracle costs O(m⁴) per direction for d = 3: beyond this many samples, ``allow_large`` is needed
+MAX_SAMPLES_3D = 60
+
+
+def vector_dual_applies(net, m: int | None = None, allow_large: bool = False) -> str:
     """"" when :func:`vector_dual_bound` applies to ``net`` (one hidden ReLU layer, squared loss, two outputs,
-    ρ_0, ρ_1 > 0, d within the exact oracle's dimensions), else the reason it does not."""
+    ρ_0, ρ_1 > 0, d within the exact oracle's dimensions; for d = 3 at most :data:`MAX_SAMPLES_3D` samples ``m``
+    unless ``allow_large``), else the reason it does not."""
     from .twolayer.arrangement import ORACLE_DIMS
 
     sizes, acts = list(net.sizes), sorted({a.name for a in net.activations})
@@ -96,6 +101,9 @@ def vector_dual_applies(net) -> str:
         return f"net.rho: expected rho_0, rho_1 > 0, got {np.asarray(net.rho, dtype=float).tolist()}"
     if sizes[0] not in ORACLE_DIMS:
         return f"net: d = {sizes[0]} features; the exact oracle is implemented for d in {ORACLE_DIMS}"
+    if sizes[0] == 3 and m is not None and m > MAX_SAMPLES_3D and not allow_large:
+        return (f"X0: {m} samples with d = 3 (the exact oracle costs O(m^4) per direction); at most "
+                f"{MAX_SAMPLES_3D} unless allow_large")
     return ""
 
 
@@ -128,14 +136,15 @@ def _directions(count: int) -> np.ndarray:
     return G
 
 
-def vector_dual_bound(net, X0, y, W, b, *, directions: int = 64) -> VectorDualBound:
+def vector_dual_bound(net, X0, y, W, b, *, directions: int = 64, allow_large: bool = False) -> VectorDualBound:
     """The certified lower bound of the module docstring for ``net`` ``[d, n, 2]`` (ReLU, squared loss) on data
     ``X0`` (d x m) and targets ``y`` (2 x m), with the candidate multiplier taken from the network (W, b)
     (its residual Z − Y; the closer (W, b) is to a global minimiser, the tighter the bound). ``directions``:
-    integer directions around the half circle (≥ 4; more: a smaller arc factor max_k ‖c_k‖)."""
+    integer directions around the half circle (≥ 4; more: a smaller arc factor max_k ‖c_k‖); ``allow_large``:
+    lift the sample limit for d = 3 (:data:`MAX_SAMPLES_3D`)."""
     from .twolayer.arrangement import dual_oracle
 
-    why = vector_dual_applies(net)
+    why = vector_dual_applies(net, np.shape(X0)[-1] if np.ndim(X0) == 2 else None, allow_large)
     if why:
         raise ValueError(f"vector_dual_bound: {why}")
     if isinstance(directions, bool) or not isinstance(directions, int) or directions < 4:

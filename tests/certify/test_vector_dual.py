@@ -2,6 +2,7 @@
 on min J for every width, checked against networks trained from many starts at widths n and 10n, tight at a
 near-optimal network, and refused outside its scope. No SCIP needed."""
 
+import numpy as np
 import pytest
 from tolerances import RATIO
 
@@ -70,3 +71,12 @@ def test_certify_uses_the_vector_dual_bound_by_default():
     assert "vector dual bound" in rep.table()
     rep2 = certify(net, X0, y, lams=(), standard=False, convex=False, upper_providers=[lbfgs_provider(2)])
     assert not [b for b in rep2.lower if b.provenance.startswith("vector dual bound")]
+
+
+def test_vector_dual_refuses_many_samples_in_three_dimensions():
+    rng = np.random.default_rng(0)
+    net = FenchelNetwork([3, 2, 2], "relu", "squared", rho=0.1)
+    X0, y = rng.normal(size=(3, 70)), rng.normal(size=(2, 70))
+    assert "allow_large" in vector_dual_applies(net, 70) and vector_dual_applies(net, 70, allow_large=True) == ""
+    with pytest.raises(ValueError, match="70 samples"):
+        vector_dual_bound(net, X0, y, net.W, net.b)
