@@ -10,7 +10,9 @@ bound, and the run (the command) that produced the row:
 * (B) ``python benchmarks/certify_convex.py`` -> ``results/certify_convex.json``: the two-layer convex
   certificate at m = 200;
 * (C) ``fenchel-cvx certify ... --json results/certify_cli_*.json`` (commands in :data:`CLI_RUNS`): the
-  command line on the two instances of (A) where the convex certificate applies, without SCIP.
+  command line on the instances of (A) where the convex certificate or the vector dual bound applies, without
+  SCIP, and on the two-hidden-layer instance of (A) with 300 L-BFGS starts (time: the whole run's CPU seconds
+  where the results store it).
 
     python benchmarks/certify_table.py            # prints the table (the README's "Certified brackets")
 """
@@ -32,6 +34,11 @@ CLI_RUNS = {
                               "--json benchmarks/results/certify_cli_1-2-1.json",
     "certify_cli_2-3-2.json": "fenchel-cvx certify --arch 2-3-2 --loss logistic --dataset moons --samples 8 --seed 0 "
                               "--rho 0.1 --no-standard --lams --json benchmarks/results/certify_cli_2-3-2.json",
+    "certify_cli_2-3-2-squared.json": "fenchel-cvx certify --arch 2-3-2 --samples 8 --seed 0 --rho 0.1 --starts 300 "
+                                      "--bcd-starts 0 --no-standard --lams "
+                                      "--json benchmarks/results/certify_cli_2-3-2-squared.json",
+    "certify_cli_2-3-3-1.json": "fenchel-cvx certify --arch 2-3-3-1 --samples 8 --seed 0 --rho 0.1 --starts 300 "
+                                "--bcd-starts 0 --lams --time-limit 300 --json benchmarks/results/certify_cli_2-3-3-1.json",
 }
 RUNS = {"A": "python benchmarks/certify.py", "B": "python benchmarks/certify_convex.py",
         **{f"C{i + 1}": cmd for i, cmd in enumerate(CLI_RUNS.values())}}
@@ -77,6 +84,7 @@ def rows() -> list:
         out.append(_row(sizes[0], f"{sizes} relu", _loss_name(r["kind"].split(", ")[-1], sizes[-1]), r["m"],
                         f"{data}, ρ={r['rho'][0]:g}, seed {cmd.split('--seed ')[1].split()[0]}", br["lower"],
                         br["lower_from"], br["upper"], br["upper_from"], br["rel_gap"],
+                        f"{r['cpu_time']:.1f} CPU (whole run)" if "cpu_time" in r else
                         f"{lo['time']:.2f} wall (certificate)", f"C{i + 1}"))
     convex = _load("certify_convex.json")
     for r in convex["rows"]:

@@ -34,12 +34,14 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .envelope import SweepEnvelope, sweep_envelope
 from .problem import ScopeError, check_problem, relative_gap, require_scip
 from .scip.solve import GlobalResult, solve_relaxation, solve_standard
 from .upper import UpperBound, bcd_provider, lbfgs_provider
@@ -48,8 +50,9 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["Bound", "LowerBound", "SweepPoint", "Bracket", "CertifyReport", "certify", "format_gap",
-           "scip_standard_provider", "convex_primal_provider", "convex_dual_provider", "CONVEX_DUAL_RESTS_ON", "CONVEX_DUAL_SCIP_RESTS_ON",
+__all__ = ["Bound", "LowerBound", "SweepPoint", "SweepEnvelope", "sweep_envelope", "Bracket", "CertifyReport",
+           "certify", "format_gap", "scip_standard_provider", "convex_primal_provider", "convex_dual_provider",
+           "vector_dual_provider", "CONVEX_DUAL_RESTS_ON", "CONVEX_DUAL_SCIP_RESTS_ON",
            "OVERLAP_RTOL", "UPPER_RESTS_ON"]
 
 #: The largest relative overshoot of a lower bound over an upper bound that SCIP's tolerances
@@ -149,6 +152,7 @@ class CertifyReport:
     convex_certificate: object | None = None
     dual: object | None = None
     notes: list = field(default_factory=list)
+    cpu_time: float = 0.0  # CPU seconds of this process for the whole of certify() (training, bounds, sweep, dual)
 
     @property
     def certified_lower(self) -> list:
@@ -180,14 +184,18 @@ class CertifyReport:
         up = self.best_upper.value
         return all(bd.value <= up + rtol * abs(up) for bd in self.certified_lower)
 
+    def envelope(self) -> SweepEnvelope:
+        """The λ sweep's monotone bracket on min F_λ (:func:`sweep_envelope`, capped by the best upper bound)."""
+        return sweep_envelope(self.sweep, self.best_upper.value)
+
     def bracket(self) -> str:
         """The chain lower ≤ min F_λ ≤ min J ≤ upper (λ of the tightest relaxation) and the bracket on min J."""
         br = self.bracket_
         lo, up = br.lower, br.upper
         chain = ""
-        if self.sweep:
-            top = max(self.sweep, key=lambda s: s.lower)
-            chain = (f"{top.lower:.6g} ≤ min F_λ(λ={_fmt_lam(top.lam)}) ≤ {top.upper:.6g};  "
+        if self.sweep:  # the largest λ carries the running maximum of the lower bounds (min F_λ never decreases)
+            env = self.envelope()
+            chain = (f"{env.lower[-1]:.6g} ≤ min F_λ(λ={_fmt_lam(env.lam[-1])}) ≤ {env.upper[-1]:.6g};  "
                      f"min F_λ ≤ min J;  ")
         out = (f"{chain}{lo.value:.6g} ({lo.provenance}) ≤ min J ≤ {up.value:.6g} ({up.provenance}); "
                f"relative gap {format_gap(br.gap)}")
@@ -217,11 +225,17 @@ class CertifyReport:
         out += [f"  {key} {text}" for text, key in keys.items()]
         out += ["", "bracket: " + self.bracket()]
         if self.sweep:
-            out += ["", f"{'λ':>8} {'min F_λ ≥':>12} {'min F_λ ≤':>12} {'gap':>9} {'status':<11} {'time':>8}"]
-            for s in self.sweep:
-                g = relative_gap(s.lower, s.upper)
-                out.append(f"{_fmt_lam(s.lam):>8} {s.lower:>12.6g} {s.upper:>12.6g} {g:>9.2e} {s.status:<11} "
-                           f"{s.time:>7.2f}s")
+            env = self.envelope()
+            pts = sorted(self.sweep, key=lambda s: s.lam)
+            out += ["", "λ sweep (min F_λ never decreases in λ: a lower bound at λ' also holds at every λ ≥ λ', an "
+                        "upper bound at every λ ≤ λ')",
+                    f"{'λ':>8} {'this solve ≥':>12} {'min F_λ ≥':>12} {'min F_λ ≤':>12} {'gap':>9} {'status':<11} "
+                    f"{'time':>8}"]
+            for i, s in enumerate(pts):
+                g = relative_gap(env.lower[i], env.upper[i])
+                src = "" if env.lower_from[i] == s.lam else f"  (≥: the bound at λ={_fmt_lam(env.lower_from[i])})"
+                out.append(f"{_fmt_lam(s.lam):>8} {s.lower:>12.6g} {env.lower[i]:>12.6g} {env.upper[i]:>12.6g} "
+                           f"{g:>9.2e} {s.status:<11} {s.time:>7.2f}s{src}")
         if self.dual is not None:
             out += ["", self.dual.summary()]
         if self.convex_certificate is not None:
@@ -244,7 +258,8 @@ class CertifyReport:
         return "\n".join(out)
 
     def plot(self, path: str | os.PathLike | None = None, *, ax: Axes | None = None, dpi: int = 120) -> Figure:
-        """Plot the bounds against λ (log x axis): SCIP's lower and upper bounds on min F_λ, the bracket on
+        """Plot the bounds against λ (log x axis): the monotone bracket on min F_λ (:meth:`envelope`: the
+        running maximum of SCIP's lower bounds, each solve's own bound as an open marker), the bracket on
         min J, and the per-sample dual's certified bound. Draws on ``ax`` (a matplotlib axes) when given, otherwise
         on a new ``matplotlib.figure.Figure`` not registered with pyplot (no backend is selected, no window
         opens); saves to ``path`` (PNG, ``dpi``) when given; returns the figure."""
@@ -258,9 +273,12 @@ class CertifyReport:
         else:
             fig = ax.figure
         if self.sweep:
-            lams = [s.lam for s in self.sweep]
-            ax.plot(lams, [s.lower for s in self.sweep], "o-", label="min F_λ ≥ (SCIP dual bound)")
-            ax.plot(lams, [s.upper for s in self.sweep], "x--", label="min F_λ ≤ (best point, judged)")
+            env = self.envelope()
+            ax.plot(env.lam, env.raw_lower, "o", mfc="none", color="tab:blue", alpha=0.6,
+                    label="SCIP dual bound of each solve")
+            ax.plot(env.lam, env.lower, "-", drawstyle="steps-post", color="tab:blue",
+                    label="min F_λ ≥ (running max over λ' ≤ λ: min F_λ never decreases)")
+            ax.plot(env.lam, env.upper, "x--", color="tab:green", label="min F_λ ≤ (best point at λ' ≥ λ, judged)")
         br = self.bracket_
         ax.axhline(br.upper.value, color="k", lw=1.2, label=f"min J ≤ {br.upper.value:.5g} ({br.upper.provenance[:28]})")
         if self.certified_lower:
@@ -292,11 +310,18 @@ class CertifyReport:
                 "bounds": [row(b) for b in self.lower + self.upper], "info": [row(b) for b in self.info],
                 "sweep": [{"lam": s.lam, "lower": s.lower, "upper": s.upper, "status": s.status, "time": s.time}
                           for s in self.sweep],
+                "sweep_envelope": _envelope_rows(self.envelope()) if self.sweep else [],
                 "bracket": {"lower": br.lower.value, "lower_from": br.lower.provenance, "upper": br.upper.value,
                             "upper_from": br.upper.provenance, "rel_gap": br.gap, "overlap": br.overlap,
                             "note": br.note},
                 "dual": self.dual.to_dict() if self.dual is not None else None,
-                "convex_certificate": _convex_summary(self.convex_certificate), "notes": list(self.notes)}
+                "convex_certificate": _convex_summary(self.convex_certificate), "notes": list(self.notes),
+                "cpu_time": self.cpu_time}
+
+
+def _envelope_rows(env: SweepEnvelope) -> list:
+    return [{"lam": float(env.lam[i]), "lower": float(env.lower[i]), "lower_from_lam": float(env.lower_from[i]),
+             "upper": float(env.upper[i])} for i in range(len(env.lam))]
 
 
 def _convex_upper_label(c) -> str:
@@ -401,6 +426,22 @@ def convex_dual_provider(tol: float = 1e-7, time_limit: float = 300.0, allow_lar
     return provide
 
 
+def vector_dual_provider(directions: int = 64, allow_large: bool = False) -> Callable:
+    """A lower-bound provider: the certified vector dual bound of one-hidden-layer ReLU networks ``[d, n, 2]``
+    with the squared loss (:func:`~fenchel_cvx.certify.vector_dual.vector_dual_bound`), its multiplier taken
+    from the incumbent's residual. Valid for every width; it rests on no solver tolerance."""
+
+    def provide(net, X0, y, incumbent):
+        from .vector_dual import vector_dual_bound
+
+        r = vector_dual_bound(net, X0, y, incumbent.W, incumbent.b, directions=directions, allow_large=allow_large)
+        return [LowerBound(r.lower, f"vector dual bound at the residual of {incumbent.provenance}", r.rests_on,
+                           certified=True, status="certified", time=r.time), r]
+
+    provide.__name__ = "vector dual bound"
+    return provide
+
+
 def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lower_providers=None,
             time_limit: float = 60.0, gap: float = 1e-3, standard: bool = True, convex: bool | None = None,
             dual: dict | None = None, progress: bool = False, seed: int = 0, allow_large: bool = False,
@@ -417,7 +458,9 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
     lower_providers : callables ``provider(net, X0, y, incumbent) -> list`` of :func:`LowerBound` /
         :class:`UpperBound` items (other objects are kept as raw results); default: SCIP on min J
         (``standard``) and the certified dual bound of the two-layer convex reformulation
-        (:func:`convex_dual_provider`; ``convex``: True required, None when applicable, False skipped).
+        (:func:`convex_dual_provider`; ``convex``: True required, None when applicable, False skipped), and
+        for ``[d, n, 2]`` ReLU squared-loss networks the vector dual bound at the incumbent's residual
+        (:func:`vector_dual_provider`; skipped with ``convex=False``).
     time_limit : CPU seconds per SCIP solve (min J, each λ, each dual iterate) and for the two-layer convex
         certificate; ``gap`` : SCIP's relative gap limit.
     dual : keyword arguments of :func:`~fenchel_cvx.certify.dual_ascent` (e.g. ``{"lam": 1.0, "iters": 5}``)
@@ -428,6 +471,7 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
         convex certificate alone at hundreds of samples) the global limits do not apply and SCIP need not be
         installed.
     """
+    cpu0 = time.process_time()
     lams = [float(v) for v in np.atleast_1d(np.asarray(lams, dtype=float))] if len(lams) else []
     if any(not (math.isfinite(v) and v > 0) for v in lams):
         raise ValueError(f"lams: expected multipliers > 0, got {lams}")
@@ -448,6 +492,10 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
 
         if convex or (convex is None and not out_of_scope(problem.net)):
             lower_providers.append(convex_dual_provider(time_limit=time_limit, allow_large=allow_large))
+        from .vector_dual import vector_dual_applies
+
+        if convex is not False and not vector_dual_applies(problem.net, problem.m, allow_large):
+            lower_providers.append(vector_dual_provider(allow_large=allow_large))
     net, X0, yv = problem.net, problem.X0, problem.y
     rep = CertifyReport(sizes=list(net.sizes), m=problem.m, rho=net.rho.tolist(), kind=problem.kind)
     from tqdm.auto import tqdm
@@ -537,4 +585,5 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
     br = rep.bracket_
     if br.note:
         rep.notes.append(br.note)
+    rep.cpu_time = time.process_time() - cpu0
     return rep

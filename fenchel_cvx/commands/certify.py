@@ -15,7 +15,8 @@ lifted BCD), then certifies lower bounds:
 
 Prints every bound with its provenance and a key to what it rests on, the bracket
 lower ≤ min F_λ ≤ min J ≤ upper (gap never negative; an overshoot within tolerance is shown with both
-numbers), the notes of the convex certificate, and saves a plot. Exit status 1 when a lower bound exceeds
+numbers), the notes of the convex certificate, and, with ``--plot FILE``, a plot of the bounds against λ
+(none by default). Exit status 1 when a lower bound exceeds
 an upper bound by more than its tolerance explains. Examples::
 
     fenchel-cvx certify --arch 1-2-1 --samples 6 --lams 0.1 1 10 100 --plot certify.png
@@ -76,8 +77,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="skip the two-layer convex certificate (run by default where it applies: relu [d, n, 1] "
                         "squared or [d, n, 2] cross-entropy, d <= 3)")
     p.add_argument("--no-standard", action="store_true", help="skip SCIP's global solve of min J")
-    p.add_argument("--plot", default="certify.png", help="where to save the plot (default: %(default)s)")
-    p.add_argument("--no-plot", action="store_true", help="do not save a plot")
+    p.add_argument("--plot", metavar="FILE", default=None,
+                   help="save a plot of the bounds against λ to FILE (default: no plot)")
+    p.add_argument("--no-plot", action="store_true", help="do not save a plot (the default; refused beside --plot)")
     p.add_argument("--json", metavar="FILE", help="also write the bounds as JSON to FILE")
     p.add_argument("--allow-large", action="store_true", help="try problems beyond the supported sizes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -175,7 +177,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--bcd-starts: expected 0 or more, got {args.bcd_starts}")
     if args.dual is not None and not (math.isfinite(args.dual) and args.dual > 0):
         raise ValueError(f"--dual: expected a multiplier budget > 0, got {args.dual}")
-    if not args.no_plot:
+    if args.no_plot and args.plot is not None:
+        raise ValueError("--plot/--no-plot: give one of them (no plot is written unless --plot FILE is given)")
+    if args.plot is not None:
         check_output_file(args.plot, "--plot")  # before any solve
     if args.json:
         check_output_file(args.json, "--json")
@@ -189,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
                   standard=not args.no_standard, convex=convex, dual=dual, progress=not args.quiet, seed=args.seed,
                   allow_large=args.allow_large, model=args.model)
     print(rep.table())
-    if not args.no_plot:
+    if args.plot is not None:
         rep.plot(args.plot)
         print(f"\nplot saved to {args.plot}")
     if args.json:

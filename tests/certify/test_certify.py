@@ -24,7 +24,7 @@ from fenchel_cvx.certify import (
 from fenchel_cvx.certify.problem import require_scip
 from fenchel_cvx.certify.scip.boxes import unit_bounds
 from fenchel_cvx.certify.scip.solve import canonical_units
-from fenchel_cvx.certify.scip.unit_model import from_units, to_units
+from fenchel_cvx.certify.scip.unit_model import arrange_units, from_units, to_units
 from fenchel_cvx.certify.twolayer.reference import (
     convex_reference,
     enumerate_patterns,
@@ -130,6 +130,30 @@ def test_unit_scaling_roundtrip_and_bounds():
             tol = RATIO["lbfgs_box"] * (1 + t.max())
             assert np.all(ul["b"] <= bf.b_hi * t + tol) and np.all(ul["b"] >= bf.b_lo * t - tol)
             assert np.all(Ul <= bf.u_hi * t[:, None] + tol) and np.all(ul["V"] <= bf.v_hi * t[:, None] + tol)
+
+
+def test_unit_map_of_a_nearly_dead_unit():
+    """Demo 04's crash at its defaults (issue 22 item 9): a unit with w = 0 and u ≈ v ≈ 1.2e-10 whose float64
+    divergence ½u² + ½v² − uv rounds to −3e-36 < 0. Its energy must come out ≥ 0 (not a NaN scale τ), and
+    arrange_units must keep every unit (a NaN τ used to be dropped, so add_point raised IndexError)."""
+    net = FenchelNetwork([1, 2, 1], activation="relu", loss="squared", lam=0.1, rho=0.1, seed=0)
+    X0 = np.linspace(-1.0, 1.0, 6)[None, :]
+    y = np.abs(X0)
+    problem = check_problem(net, X0, y)
+    u, v = 1.1697025335140366e-10, 1.1697025335140369e-10
+    assert net.activations[0].divergence(np.array([u]), np.array([v]))[0] < 0  # the rounding residue
+    W = [np.zeros((2, 1)), np.array([[1.0, 1.0]])]
+    b = [np.array([u, -8.2e-10]), np.array([0.5])]
+    Xs = [np.vstack([np.full(6, v), np.zeros(6)])]
+    signs, units = to_units(problem, W, b, Xs, 0.1)
+    assert np.all(np.isfinite(units["tau"])) and np.all(units["tau"] >= 0), units["tau"]
+    signs, units, p = canonical_units(problem, signs, units, relaxed=True)
+    for pat in range(p, 3):
+        arranged = arrange_units(signs, units, pat)
+        assert arranged["tau"].shape == (2,) and arranged["w"].shape == (2, 1) and arranged["e"].shape == (2, 1)
+    bad = dict(units, tau=np.array([np.nan, 0.0]))
+    with pytest.raises(ValueError, match="units"):
+        arrange_units(signs, bad, 1)
 
 
 # ---- convex reference (CVXPY only) ----------------------------------------------------------

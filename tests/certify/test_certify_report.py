@@ -18,7 +18,13 @@ from fenchel_cvx.certify import (
     tiny_problem,
     tiny_regression,
 )
-from fenchel_cvx.certify.report import OVERLAP_RTOL, convex_primal_provider, scip_standard_provider
+from fenchel_cvx.certify.report import (
+    OVERLAP_RTOL,
+    SweepPoint,
+    convex_primal_provider,
+    scip_standard_provider,
+    sweep_envelope,
+)
 
 needs_scip = pytest.mark.scip  # skipped without PySCIPOpt (tests/conftest.py)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -214,6 +220,33 @@ def test_plot_takes_an_axis_and_returns_the_figure(tmp_path):
         rep.plot(ax=3)
 
 
+def test_sweep_envelope_carries_each_bound_to_larger_lambda():
+    """min F_λ never decreases in λ (issue 21 item 6): the lower bound at λ is the running maximum of the solves'
+    bounds at λ' ≤ λ, the upper bound the running minimum at λ' ≥ λ, capped by min J's upper bound. The input
+    is demo 06's sweep as reported: a solve stopped at its limit at λ = 0.3 gave 0.2070 below 0.2216 at 0.1."""
+    sweep = [SweepPoint(0.3, 0.2070, 0.30, "timelimit", 1.0), SweepPoint(0.1, 0.2216, 0.25, "optimal", 1.0),
+             SweepPoint(1.0, 0.2500, 0.40, "optimal", 1.0), SweepPoint(3.0, 0.2400, 0.27, "timelimit", 1.0)]
+    env = sweep_envelope(sweep, J_upper=0.28)
+    assert list(env.lam) == [0.1, 0.3, 1.0, 3.0]
+    assert list(env.raw_lower) == [0.2216, 0.2070, 0.2500, 0.2400]
+    assert list(env.lower) == [0.2216, 0.2216, 0.2500, 0.2500]
+    assert list(env.lower_from) == [0.1, 0.1, 1.0, 1.0]
+    assert list(env.upper) == [0.25, 0.27, 0.27, 0.27]
+    assert np.all(np.diff(env.lower) >= 0) and np.all(np.diff(env.upper) >= 0)
+    empty = sweep_envelope([])
+    assert empty.lam.shape == (0,) and empty.lower.shape == (0,)
+    with pytest.raises(ValueError, match="sweep"):
+        sweep_envelope([SweepPoint(-1.0, 0.1, 0.2, "optimal", 0.0)])
+    # the report's table and plot show the envelope
+    net, X0, y = tiny_regression(d=1, hidden=1, m=4, seed=2)
+    rep = certify(net, X0, y, lams=(), upper_providers=[lbfgs_provider(1)],
+                  lower_providers=[_fake_provider(lambda u: 0.5 * u)])
+    rep.sweep = sweep
+    table = rep.table()
+    assert "(≥: the bound at λ=0.1)" in table and "never decreases" in table
+    assert rep.to_dict()["sweep_envelope"][1]["lower"] == 0.2216
+
+
 @needs_scip
 def test_per_sample_dual_certifies_and_never_loses():
     net, X0, y = tiny_problem("1-2-1", m=4, seed=1)
@@ -236,6 +269,20 @@ def _cli(args, capsys):
     rc = main(args)
     cap = capsys.readouterr()
     return rc, cap.out, cap.err
+
+
+def test_cli_writes_a_plot_only_when_asked(tmp_path, capsys, monkeypatch):
+    """``certify`` saves no file unless --plot FILE is given (issue 21 item 6); --plot beside --no-plot is refused."""
+    monkeypatch.chdir(tmp_path)
+    base = ["certify", "--arch", "1-2-1", "-m", "4", "--no-standard", "--lams", "--starts", "1", "--bcd-starts", "0",
+            "--quiet"]
+    rc, out, _ = _cli(base, capsys)
+    assert rc == 0 and "bracket" in out and "plot saved" not in out
+    assert list(tmp_path.iterdir()) == []
+    rc, out, _ = _cli(base + ["--plot", "b.png"], capsys)
+    assert rc == 0 and (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+    rc, _, err = _cli(base + ["--plot", "c.png", "--no-plot"], capsys)
+    assert rc == 2 and "--no-plot" in err and not (tmp_path / "c.png").exists()
 
 
 @needs_scip

@@ -23,12 +23,18 @@ __all__ = ["UnitModel", "to_units", "from_units", "canonical_units", "arrange_un
 
 # ---- network <-> unit-scaled variables --------------------------------------------
 def _unit_energy(problem, lam, w, b, V):
-    """Ẽ_i = (1/m) Σ_j μ_j B(ũ_ij, ṽ_ij) + ρ_0/2 ‖w̃_i‖² for every unit (rows of w, V); ``lam``: λ or μ (m,)."""
+    """Ẽ_i = (1/m) Σ_j μ_j B(ũ_ij, ṽ_ij) + ρ_0/2 ‖w̃_i‖² for every unit (rows of w, V); ``lam``: λ or μ (m,).
+
+    Returns shape (n,), every entry ≥ 0: B ≥ 0 exactly, but its float64 evaluation ½u₊² + ½v² − uv can
+    land a few ulps below 0 where u ≈ v (−3e-36 at u ≈ v ≈ 1.2e-10 with w̃ = 0); such a rounding residue
+    is clipped to 0 (a negative Ẽ would make τ = √(2ρ_1Ẽ) NaN).
+    """
     net, X0 = problem.net, problem.X0
     U = w @ X0 + b[:, None]
     B = net.activations[0].divergence(U, np.maximum(V, 0.0))
     mu = np.broadcast_to(np.asarray(lam, dtype=float), (problem.m,))
-    return (B * mu[None, :]).sum(axis=1) / problem.m + 0.5 * net.rho[0] * np.sum(w * w, axis=1)
+    E = (B * mu[None, :]).sum(axis=1) / problem.m + 0.5 * net.rho[0] * np.sum(w * w, axis=1)
+    return np.maximum(E, 0.0)
 
 
 def _head_weights(head, W1, b1):
@@ -154,7 +160,9 @@ def canonical_units(problem, signs, units, relaxed):
 def arrange_units(signs, units, p):
     """Reorder a canonical point for sign pattern p: p positive units (nonzero ones first, by decreasing
     τ, then zero units), then the negative ones; zero units (τ = 0) may take either sign (and then get it)."""
-    tau = units["tau"]
+    tau = np.asarray(units["tau"], dtype=float)
+    if not np.all(np.isfinite(tau) & (tau >= 0)):
+        raise ValueError(f"units: expected every scale tau finite and >= 0, got {tau}")
     if signs is None:
         return units
     pos = [i for i in np.argsort(-tau, kind="stable") if signs[i] > 0 and tau[i] > 0]
