@@ -35,19 +35,19 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from typing import Any
 
 import numpy as np
 
 from . import activations as _act
 from . import losses as _loss
+from .archives import read_archive
 from .arrays import PathLike
 from .backend import to_numpy
 from .errors import FileFormatError
 from .layers import AvgPool2d, Conv2d, Dense, Flatten
 from .network import FenchelNetwork
-from .validation import check_output_file, check_path
+from .validation import check_output_file
 
 __all__ = ["save", "load", "network_spec", "network_from_spec", "read_npz", "write_npz", "weights_from", "FORMAT",
            "FORMAT_VERSION"]
@@ -135,12 +135,19 @@ def network_from_spec(spec: dict) -> FenchelNetwork:
 # npz archives with a JSON "meta" entry: one reader and one writer for models and checkpoints
 # ======================================================================================
 def write_npz(path: str, arrays: dict, meta: dict) -> str:
-    """Write ``arrays`` and ``meta`` (JSON) to the .npz ``path`` atomically (temporary file, then rename)."""
+    """Write ``arrays`` and ``meta`` (JSON) to the .npz ``path`` atomically (temporary file, then rename).
+
+    The temporary file is ``.<name>.<pid>.tmp<random>.npz`` beside ``path``; one left behind by a writer
+    that was killed (SIGKILL cannot be caught) is removed by the next write of the same ``path`` once its
+    process ``<pid>`` no longer runs.
+    """
     payload = {k: np.asarray(to_numpy(v)) for k, v in arrays.items()}
     payload["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
+    stem = f".{os.path.basename(path)}."
+    _remove_stray_temporaries(folder, stem)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{stem}{os.getpid()}.tmp", suffix=".npz")
     os.close(fd)
     try:
         np.savez(tmp, **payload)
@@ -151,30 +158,40 @@ def write_npz(path: str, arrays: dict, meta: dict) -> str:
     return path
 
 
+def _remove_stray_temporaries(folder: str, stem: str) -> None:
+    """Remove ``<stem><pid>.tmp*.npz`` files in ``folder`` whose writer process ``pid`` is gone."""
+    for entry in os.listdir(folder):
+        if not (entry.startswith(stem) and entry.endswith(".npz")):
+            continue
+        pid_text, sep, _ = entry[len(stem):].partition(".tmp")
+        if not (sep and pid_text.isdigit()):
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid():  # a concurrent write of this process
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # its writer still runs
+        except ProcessLookupError:
+            pass
+        except OSError:  # another user's process: leave its file alone
+            continue
+        try:
+            os.remove(os.path.join(folder, entry))
+        except OSError:
+            pass
+
+
 def read_npz(path: PathLike, what: str, name: str = "path") -> tuple[dict, dict]:
     """Read every array and the JSON ``meta`` of a .npz written by :func:`write_npz`: ``(arrays, meta)``.
 
     ``what`` names the kind of file in messages ("model file", "checkpoint"). A missing file raises
-    ``FileNotFoundError``, anything unreadable :class:`~fenchel_cvx.errors.FileFormatError`
-    ("corrupt <what> <path>: <reason>").
+    ``FileNotFoundError``, a folder, FIFO or empty file a ``ValueError``/``IsADirectoryError``
+    (:func:`fenchel_cvx.archives.check_input_file`), anything unreadable
+    :class:`~fenchel_cvx.errors.FileFormatError` ("corrupt <what> <path>: <reason>").
     """
-    path = check_path(path, name)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{name}: no such {what} {path!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{name}: {path!r} is a directory, expected a {what}")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise ValueError("a single .npy array, not an .npz archive")
-            arrays = {k: z[k].copy() for k in z.files}
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError, AttributeError) as e:
-        reason = str(e) or type(e).__name__
-        if "pickled" in reason:
-            reason = "not an .npz archive (pickled or unknown data)"
-        raise FileFormatError(f"corrupt {what} {path!r}: {reason}") from None
-    except Exception as e:  # noqa: BLE001 - zlib/struct errors of a damaged archive
-        raise FileFormatError(f"corrupt {what} {path!r}: {type(e).__name__}: {e}") from None
+    arrays = read_archive(path, name, what)
+    path = os.fspath(path)
     if "meta" not in arrays:
         raise FileFormatError(f"corrupt {what} {path!r}: no 'meta' entry (not written by fenchel_cvx?)")
     try:
