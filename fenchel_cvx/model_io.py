@@ -49,8 +49,8 @@ from .layers import AvgPool2d, Conv2d, Dense, Flatten
 from .network import FenchelNetwork
 from .validation import check_output_file
 
-__all__ = ["save", "load", "network_spec", "network_from_spec", "read_npz", "write_npz", "weights_from", "FORMAT",
-           "FORMAT_VERSION"]
+__all__ = ["save", "load", "network_spec", "network_from_spec", "read_npz", "write_npz", "weights_from", "check_spec",
+           "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "fenchel-cvx-model"
 FORMAT_VERSION = 1
@@ -204,11 +204,51 @@ def read_npz(path: PathLike, what: str, name: str = "path") -> tuple[dict, dict]
 
 
 def weights_from(arrays: dict, n_layers: int, what: str, path: str) -> tuple[list, list]:
-    """``W0..``, ``b0..`` of an archive (FileFormatError naming the first missing one)."""
+    """``W0..``, ``b0..`` of an archive (FileFormatError naming the first missing one, or a weight array that is
+    not numeric or holds NaN or inf)."""
     missing = [k for l in range(n_layers) for k in (f"W{l}", f"b{l}") if k not in arrays]
     if missing:
         raise FileFormatError(f"corrupt {what} {path!r}: missing arrays {missing}")
+    for l in range(n_layers):
+        for key in (f"W{l}", f"b{l}"):
+            a = arrays[key]
+            if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+                raise FileFormatError(f"corrupt {what} {path!r}: {key} has dtype {a.dtype}, expected floats")
+            if not np.all(np.isfinite(a)):
+                raise FileFormatError(f"corrupt {what} {path!r}: {key} contains NaN or inf")
     return [arrays[f"W{l}"] for l in range(n_layers)], [arrays[f"b{l}"] for l in range(n_layers)]
+
+
+def check_spec(spec: Any, arrays: dict, what: str, path: str) -> None:
+    """Check a stored network description against the stored arrays *before* building anything from it.
+
+    ``kind`` must be ``"dense"`` or ``"conv"``; ``sizes`` a list of positive integers; for a dense network
+    ``W{l}`` must have shape sizes[l+1] x sizes[l] and ``b{l}`` (sizes[l+1],), so that a crafted width cannot
+    make the reader allocate more than the file holds; with ``bias: false`` every ``b{l}`` must be zero.
+    Raises :class:`~fenchel_cvx.errors.FileFormatError` ("corrupt <what> <path>: ...").
+    """
+    def bad(reason: str) -> FileFormatError:
+        return FileFormatError(f"corrupt {what} {path!r}: {reason}")
+
+    if not isinstance(spec, dict):
+        raise bad("the network description is not a JSON object")
+    kind = spec.get("kind", "dense")
+    if kind not in ("dense", "conv"):
+        raise bad(f"unknown network kind {kind!r} (expected 'dense' or 'conv')")
+    sizes = spec.get("sizes")
+    if not (isinstance(sizes, list) and len(sizes) >= 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes)):
+        raise bad(f"sizes must be a list of at least two positive integers, got {sizes!r}")
+    n_layers = len(sizes) - 1
+    W, b = weights_from(arrays, n_layers, what, path)
+    if kind == "dense":
+        for l in range(n_layers):
+            want_W, want_b = (sizes[l + 1], sizes[l]), (sizes[l + 1],)
+            if W[l].shape != want_W or b[l].shape != want_b:
+                raise bad(f"W{l}/b{l} have shapes {W[l].shape}/{b[l].shape}, the sizes {sizes} say "
+                          f"{want_W}/{want_b}")
+    if spec.get("bias") is False and any(np.any(v != 0) for v in b):
+        raise bad("'bias' is false but the stored biases are not zero")
 
 
 # ======================================================================================
@@ -251,6 +291,7 @@ def load(path: PathLike) -> FenchelNetwork:
     else:
         raise FileFormatError(f"corrupt model file {path!r}: not a fenchel-cvx model or checkpoint "
                               f"(format {meta.get('format')!r})")
+    check_spec(spec, arrays, what, path)
     try:
         net = network_from_spec(spec)
     except (KeyError, TypeError, ValueError) as e:

@@ -26,7 +26,7 @@ import numpy as np
 from ..arrays import ArrayLike
 from ..backend import check_backend, to_numpy
 from ..errors import FileFormatError, TrainingDiverged, diverged_message
-from ..log import verbose_level
+from ..log import get_logger, verbose_level
 from ..model_io import network_spec
 from ..network import FenchelNetwork
 from ..validation import check_bool, check_int, check_output_file, check_path, per_layer
@@ -44,6 +44,8 @@ from .history import Progress, TrainResult, early_stop_update, final_metrics, lo
 from .local import LocalExecutor
 
 __all__ = ["Trainer", "train", "evaluate"]
+
+log = get_logger("training")
 
 #: the record fields printed per epoch
 LOG_KEYS = ("F", "J", "train_acc", "val_acc", "test_acc", "train_mse", "val_mse", "test_mse")
@@ -81,6 +83,8 @@ class Trainer:
         if np.any(np.asarray(net.rho) + self.gamma <= 0):
             raise ValueError(f"gamma, rho: the W-blocks need rho_l + gamma_l > 0 on every layer, got "
                              f"rho={np.asarray(net.rho).tolist()}, gamma={self.gamma.tolist()}")
+        X = np.asarray(to_numpy(data["X"]))
+        self.input_scale = (float(np.max(np.abs(X))) if X.size else 0.0, X.dtype.name)  # named if F < 0
         self.executor = LocalExecutor() if executor is None else executor
         self.executor.init_state(net, data, cfg)
         self.m = self.executor.m
@@ -129,6 +133,9 @@ class Trainer:
         if not all(math.isfinite(v) for v in rec.values()):
             raise TrainingDiverged(diverged_message("training", self.epoch, rec,
                                                     "try a larger gamma or smaller x_weight"))
+        if rec.get("F", 0.0) < 0.0 and not getattr(self, "_warned_negative_F", False):
+            self._warned_negative_F = True
+            _warn_negative_objective(rec, self.epoch, *self.input_scale)
         rec["time"] = self.train_time
         rec["epoch_time"] = epoch_time
         rec["eval_time"] = time.perf_counter() - t0
@@ -293,6 +300,15 @@ class Trainer:
         return TrainResult(net=self.net, history=self.history, config=self.cfg.to_dict(), method="fenchel",
                            final=final, times=times, stopped_early=self.stopped_early,
                            best_epoch=self.best["epoch"], interrupted=self.interrupted, resumed=self.resumed)
+
+
+def _warn_negative_objective(rec: dict, epoch: int, scale: float, dtype: str) -> None:
+    """F_λ = (ℓ + Σ λ_l Σ B_l)/m + Σ ρ_l/2 ‖W_l‖² is a sum of terms ≥ 0; a negative value is float rounding of
+    the divergences B = f(u) + f*(v) − uv (large terms cancelling): say so, with the scale of the inputs."""
+    log.warning("training: the lifted objective F = %.3g < 0 at epoch %d cannot be right (every term of F is >= 0): "
+                "its divergence terms f(u) + f*(v) - u v cancel below %s rounding at inputs of magnitude up "
+                "to %.3g. F and the lifted steps are unreliable at this scale; standardise the inputs (e.g. to "
+                "unit variance per feature) and train again", rec["F"], epoch, dtype, scale)
 
 
 def _converter(ref):
