@@ -231,22 +231,23 @@ def check_spec(spec: Any, arrays: dict, what: str, path: str) -> None:
         return FileFormatError(f"corrupt {what} {path!r}: {reason}")
 
     if not isinstance(spec, dict):
-        raise bad("the network description is not a JSON object")
+        raise bad("bad network description (not a JSON object)")
     kind = spec.get("kind", "dense")
     if kind not in ("dense", "conv"):
-        raise bad(f"unknown network kind {kind!r} (expected 'dense' or 'conv')")
+        raise bad(f"bad network description: unknown network kind {kind!r} (expected 'dense' or 'conv')")
     sizes = spec.get("sizes")
     if not (isinstance(sizes, list) and len(sizes) >= 2
             and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes)):
-        raise bad(f"sizes must be a list of at least two positive integers, got {sizes!r}")
+        raise bad(f"bad network description: sizes must be a list of at least two positive integers, "
+                  f"got {sizes!r}")
     n_layers = len(sizes) - 1
     W, b = weights_from(arrays, n_layers, what, path)
     if kind == "dense":
         for l in range(n_layers):
             want_W, want_b = (sizes[l + 1], sizes[l]), (sizes[l + 1],)
             if W[l].shape != want_W or b[l].shape != want_b:
-                raise bad(f"W{l}/b{l} have shapes {W[l].shape}/{b[l].shape}, the sizes {sizes} say "
-                          f"{want_W}/{want_b}")
+                raise bad(f"weights do not fit the architecture: W{l}/b{l} have shapes "
+                          f"{W[l].shape}/{b[l].shape}, the sizes {sizes} say {want_W}/{want_b}")
     if spec.get("bias") is False and any(np.any(v != 0) for v in b):
         raise bad("'bias' is false but the stored biases are not zero")
 

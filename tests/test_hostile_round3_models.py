@@ -134,3 +134,16 @@ def test_package_warnings_reach_stderr_without_logging_configured(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env=dict(os.environ, PYTHONPATH=os.getcwd()))
     assert "visible 1" in out.stderr
+
+
+def test_the_readme_torch_pattern_runs_on_float64_data(digits):
+    """Item 10: a torch module in torch's default float32 comes back as a float64 network, so that
+    ``to_torch()`` of it takes the package's float64 data (it raised "mat1 and mat2 must have the same dtype")."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    mine = torch.nn.Sequential(torch.nn.Linear(64, 8), torch.nn.Tanh(), torch.nn.Linear(8, 10))
+    lifted = fc.from_torch(mine, lam=1.0)
+    assert lifted.dtype == np.float64
+    module = lifted.to_torch()
+    logits = module(torch.as_tensor(digits.X_test.T)).detach().numpy()
+    np.testing.assert_array_equal(logits.argmax(axis=1), np.asarray(lifted.predict(digits.X_test)))
