@@ -33,11 +33,11 @@ def test_the_only_layer_is_picked_without_layer(state):
     deep = fc.FenchelNetwork([4, 3, 3, 2], seed=0)
     Xd = deep.forward(X0)[0]
     assert HiddenXBlock.from_network(deep, X0, y, Xd).layer == 1
-    with pytest.raises(ValueError, match=r"layer: hidden_w has a block on each of the layers \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"layer: hidden_w needs one of the layers \[0, 1\] \(it has a block"):
         HiddenWBlock.from_network(deep, X0, y, Xd, gamma=1.0)
     with pytest.raises(ValueError, match="layer: a network with L = 1 hidden layers has no hidden_x block"):
         HiddenXBlock.from_network(net, X0, y, Xs)
-    with pytest.raises(ValueError, match=r"layer: hidden_w has blocks on the layers \[0, 1\], got 5"):
+    with pytest.raises(ValueError, match=r"layer: hidden_w needs one of the layers \[0, 1\], got 5"):
         HiddenWBlock.from_network(deep, X0, y, Xd, layer=5, gamma=1.0)
 
 

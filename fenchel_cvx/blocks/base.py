@@ -221,9 +221,10 @@ class Block(abc.ABC):
                 return int(choices[0])
             if not choices:
                 raise ValueError(f"layer: a network with L = {net.L} hidden layers has no {cls.kind} block")
-            raise ValueError(f"layer: {cls.kind} has a block on each of the layers {choices}; pass layer=...")
+            raise ValueError(f"layer: {cls.kind} needs one of the layers {choices} (it has a block on each); "
+                             f"pass layer=...")
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or int(layer) not in choices:
-            raise ValueError(f"layer: {cls.kind} has blocks on the layers {choices}, got {layer!r}")
+            raise ValueError(f"layer: {cls.kind} needs one of the layers {choices}, got {layer!r}")
         return int(layer)
 
     @abc.abstractmethod
