@@ -85,6 +85,16 @@ def test_json_into_a_new_folder_is_written(tmp_path, capsys):
     assert json.loads(target.read_text())["summary"]["rows"] >= 1
 
 
+def test_certify_plot_and_json_into_new_folders(tmp_path, capsys):
+    """Item 3: both outputs land in folders that did not exist (they failed after all the work before)."""
+    plot, js = tmp_path / "a" / "p.png", tmp_path / "b" / "c" / "x.json"
+    rc = main(["certify", "--arch", "1-2-1", "--samples", "4", "--no-standard", "--lams", "--starts", "1",
+               "--bcd-starts", "0", "--quiet", "--plot", str(plot), "--json", str(js)])
+    assert rc == 0, capsys.readouterr().err
+    assert plot.stat().st_size > 0
+    assert "bracket" in json.loads(js.read_text())
+
+
 @pytest.mark.parametrize("argv, match", [
     (["--arch", ""], "--arch:"),
     (["--arch", "2--3-1"], "--arch:"),
