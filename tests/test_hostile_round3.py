@@ -226,3 +226,14 @@ def test_the_api_landing_page_lists_every_public_module(tmp_path):
     assert "fenchel_cvx.estimators" in names and len(names) > 20
     missing = [m for m in names if f'href="{m.replace(".", "/")}.html"' not in index]
     assert not missing, missing
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_an_output_fifo_is_refused_before_the_work(tmp_path, capsys):
+    """Item 4 for outputs: ``--json FIFO`` would block in open() after all the work."""
+    fifo = tmp_path / "out.json"
+    os.mkfifo(fifo)
+    _one_line_error(capsys, ["check-blocks", "--blocks", "last_w", "--backends", "numpy-float64", "--quiet",
+                             "--json", str(fifo)], "--json:")
+    with pytest.raises(ValueError, match="FIFO"):
+        fc.FenchelNetwork([2, 2]).save(fifo)
