@@ -115,6 +115,10 @@ def test_certify_refuses_ignored_or_conflicting_options(capsys, tmp_path, argv, 
         assert internal not in err
 
 
+def test_train_refuses_an_empty_arch(capsys, tmp_path):
+    _one_line_error(capsys, ["train", "--arch", "", "--output", str(tmp_path / "o"), "--quiet"], "--arch:")
+
+
 def test_errors_name_the_option_not_the_argument(capsys, tmp_path):
     err = _one_line_error(capsys, ["train", "--dataset", "nosuchdata", "--output", str(tmp_path / "o")],
                           "--dataset: unknown dataset")

@@ -233,7 +233,7 @@ def build(args: argparse.Namespace) -> tuple:
                          rho=0.0 if args.rho is None else args.rho)
         sizes = net.sizes
     else:
-        sizes = parse_arch(args.arch) if args.arch else [ds.n_features, 100, ds.n_classes]
+        sizes = parse_arch(args.arch) if args.arch is not None else [ds.n_features, 100, ds.n_classes]
         if sizes[0] != ds.n_features:
             raise ValueError(f"--arch: the first width must be the number of features of {ds.name} "
                              f"({ds.n_features}), got {sizes[0]} in {args.arch!r}")
