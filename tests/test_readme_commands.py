@@ -79,7 +79,7 @@ def test_readme_command_runs_as_written(cmd, needs_scip, shell_env):
 
 def _demo_claims() -> dict[str, float]:
     """``{demo file: CPU seconds the README allows it}`` from the README's demo list: every demo "runs in
-    under a minute" unless its line says ``(about N min)``."""
+    under a minute" unless its line says ``under N min``."""
     text = open(README, encoding="utf-8").read()
     under = re.search(r"Each runs in under (a|\d+) minutes? of CPU time", text)
     assert under, "the README's demo section no longer says how long the demos take"
@@ -89,7 +89,7 @@ def _demo_claims() -> dict[str, float]:
         for cmd in code.splitlines():
             m = re.search(r"demos/(\d\d_\w+\.py)", cmd)
             if m:
-                own = re.search(r"about (\d+) min", cmd)
+                own = re.search(r"under (\d+) min", cmd)
                 claims[m.group(1)] = 60.0 * int(own.group(1)) if own else default
     return claims
 
