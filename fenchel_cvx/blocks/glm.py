@@ -430,12 +430,13 @@ class GLMSolver:
                 verify = True  # re-evaluate at the same iterate with U recomputed exactly
                 continue
             if last:
-                if stuck and self.stall_above_rounding:
-                    reason = ("stalled: no step along the Newton-CG direction decreased P although its slope "
-                              "promised a decrease above rounding (an ill-conditioned Newton system: rho + gamma "
-                              "near 0 or saturated outputs)")
-                elif stuck:
+                floor = 64.0 * xp.eps(Theta) * (float(xp.sum(scale)) + abs(P))  # rounding of P's terms
+                if stuck and gap <= floor:
                     reason = "stalled: the line search found no decrease (rounding level)"
+                elif stuck:
+                    reason = (f"stalled: neither the Newton-CG direction nor steepest descent decreased P at a "
+                              f"gap {gap:.1e} far above rounding ({floor:.1e}): an ill-conditioned block "
+                              f"(rho + gamma near 0, more inputs than samples, or saturated outputs)")
                 break
             gn = xp.sqrt(self._rdot(G, G))
             if g0 is None:
@@ -444,12 +445,21 @@ class GLMSolver:
             if self.pre is None:
                 self.pre = GramPreconditioner(Xt, self.r_row, self.mu)
             self.pre.set_scale(self.loss.row_scale(D))
-            d, dU, k = self._pcg(D, G, eta, max_cg)
+            with np.errstate(over="ignore", invalid="ignore"):  # CG on a nearly singular system may overflow:
+                d, dU, k = self._pcg(D, G, eta, max_cg)  # a non-finite d falls back to steepest descent below
             cg_total += k
             steps += 1
             with np.errstate(over="ignore", invalid="ignore"):  # far trial points may overflow: their
                 t = self._line_search(Theta, U, d, dU, vals, scale, G)  # inf/NaN values fail Armijo's test
+                broken = not bool(xp.all(xp.isfinite(d)))  # CG on a nearly singular system can overflow
+                if self.stall_above_rounding or (broken and bool(xp.any(t <= 0))):
+                    dg = -G  # Newton-CG failed on some rows: a steepest-descent step there
+                    tg = self._line_search(Theta, U, dg, dg @ Xt, vals, scale, G)
+                    use = (t <= 0) & (tg > 0)
+                    d, dU = xp.where(use, dg, d), xp.where(use, dg @ Xt, dU)
+                    t = xp.where(use, tg, t)
             stuck = not xp.any(t > 0)
+            d, dU = xp.where(t > 0, d, 0.0), xp.where(t > 0, dU, 0.0)  # 0 · (inf or NaN) would poison Θ
             U = U + t * dU
             exact = False
             Theta = Theta + t * d
