@@ -37,7 +37,7 @@ from _results import write_results
 
 from fenchel_cvx import FenchelNetwork
 from fenchel_cvx.certify import lbfgs_train, tiny_regression
-from fenchel_cvx.certify.convex_instances import classification_2d
+from fenchel_cvx.certify.examples import classification_2d
 from fenchel_cvx.certify.twolayer import convex_certificate
 
 HERE = os.path.dirname(os.path.abspath(__file__))

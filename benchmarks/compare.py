@@ -1,4 +1,4 @@
-"""Lifted training vs backprop under an equal tuning budget: the protocol of ``fenchel_cvx.protocol``.
+"""Lifted training vs backprop under an equal tuning budget: the protocol of ``fenchel_cvx.comparison``.
 
 For each data set and network (default: mnist5k and Fashion-MNIST, 784-300-10 ReLU, cross-entropy,
 batch 500, float32, one CPU thread):
@@ -6,11 +6,11 @@ batch 500, float32, one CPU thread):
 1. every method -- pure lifted BCD (``fenchel_cvx.train``), the separately named MM→adaptive schedule
    (``fenchel_cvx.training.mm_then_adaptive``), Adam and SGD (``fenchel_cvx.baselines``) -- is tuned on a 90/10
    validation split of the training set with the same number of grid points (18;
-   ``fenchel_cvx.protocol.default_specs``; a log axis whose best value is on an edge of its grid is extended
+   ``fenchel_cvx.comparison.default_specs``; a log axis whose best value is on an edge of its grid is extended
    automatically), on the tuning seeds;
 2. the chosen settings are trained on the whole training set with the final seeds (disjoint from the
    tuning seeds), the methods' epochs interleaved in one process, test accuracy after every epoch; the
-   defaults a user gets (``fenchel_cvx.protocol.shipped_specs``: the presets and the CLI's Adam) run untuned
+   defaults a user gets (``fenchel_cvx.comparison.shipped_specs``: the presets and the CLI's Adam) run untuned
    beside them;
 3. the table: test accuracy at equal epochs (mean ± std), seconds per epoch and the ratio to Adam,
    accuracy at equal training time, time to reach given accuracies; and the accuracy-vs-time figure.
@@ -39,7 +39,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fenchel_cvx import data  # noqa: E402
-from fenchel_cvx.protocol import (  # noqa: E402
+from fenchel_cvx.comparison import (  # noqa: E402
     Comparison,
     compare,
     default_specs,

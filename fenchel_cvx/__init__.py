@@ -24,11 +24,10 @@ first use (``fc.blocks``, ``fc.train``...), and torch/CVXPY only when a torch ar
 problem appears.
 """
 
-from __future__ import annotations
-
-import importlib
+import importlib as _importlib
 
 from . import log as _log  # noqa: F401 - installs the package logger's NullHandler
+from ._version import __version__
 from .errors import (
     FenchelError,
     FileFormatError,
@@ -39,8 +38,6 @@ from .errors import (
     TrainingDiverged,
 )
 from .network import FenchelNetwork, LiftedTerms
-
-__version__ = "0.1.0"
 
 #: name -> (module, attribute or None for the module itself), imported on first access
 _LAZY = {
@@ -76,7 +73,7 @@ __all__ = ["FenchelNetwork", "ConvFenchelNetwork", "LiftedTerms", "train", "BCDC
 def __getattr__(name):
     if name in _LAZY:
         module, attr = _LAZY[name]
-        mod = importlib.import_module(module)
+        mod = _importlib.import_module(module)
         value = mod if attr is None else getattr(mod, attr)
         globals()[name] = value
         return value
@@ -84,4 +81,5 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    """The public names (``__all__``): what ``dir(fenchel_cvx)`` and tab completion show."""
+    return sorted(__all__)

@@ -298,7 +298,7 @@ class ConvFenchelNetwork(FenchelNetwork):
         map act on ``nn.Flatten()`` of it (C-order, the same as the lifted columns). :meth:`to_torch` is the
         export form (torch's own activation modules).
         """
-        from .interop import torch_sequential
+        from .torch_export import torch_sequential
 
         return torch_sequential(self, device=device, dtype=dtype, native=False)
 

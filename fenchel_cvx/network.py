@@ -161,16 +161,16 @@ class FenchelNetwork:
         """The feed-forward network as a ``torch.nn.Sequential`` (a copy of the weights; torch's convention,
         samples x features: rows (m, d) → logits (m, k); conv networks take images (m, C, H, W), or rows with
         ``flat_input=True``). See :mod:`fenchel_cvx.interop`; :func:`fenchel_cvx.from_torch` is the inverse."""
-        from .interop import to_torch
+        from .torch_export import to_torch
 
         return to_torch(self, device=device, dtype=dtype, flat_input=flat_input)
 
     def save(self, path: PathLike) -> str:
         """Write the network (architecture, activations, loss, λ, ρ, bias, dtype, weights) to ``path`` in the
         model format of :mod:`fenchel_cvx.model_io`; :func:`fenchel_cvx.load` reads it back. Returns the path."""
-        from .model_io import save
+        from .model_format import write_model
 
-        return save(self, path)
+        return write_model(self, path)
 
     # ---- validation -------------------------------------------------------------
     def check_input(self, X0: ArrayLike, min_samples: int = 0) -> Array:
@@ -235,7 +235,7 @@ class FenchelNetwork:
         with U_l computed from the lifted X_l and Z from X_L (sums over the columns of X0).
 
         The one evaluator of the lifted objective: :meth:`lifted_terms` and the trainers combine these
-        sums as F_λ = (ℓ + Σ_l λ_l Σ B_l)/m + Σ ρ_l/2 ‖W_l‖² (:meth:`lifted_value`); the Dask runner adds
+        sums as F_λ = (ℓ + Σ_l λ_l Σ B_l)/m + Σ ρ_l/2 ‖W_l‖² (:meth:`lifted_from_sums`); the Dask runner adds
         them over shards first.
         """
         prev = [X0] + list(Xs)
@@ -246,7 +246,7 @@ class FenchelNetwork:
         Z = self.affine(self.L, W[self.L], b[self.L], prev[self.L])
         return float(self.loss.value(Y, Z)), divs
 
-    def lifted_value(self, loss_sum: float, div_sums: Sequence[float], m: int, lam: ArrayLike,
+    def lifted_from_sums(self, loss_sum: float, div_sums: Sequence[float], m: int, lam: ArrayLike,
                      W: Sequence[Array]) -> float:
         """F_λ = (ℓ + Σ_l λ_l Σ B_l)/m + Σ_l ρ_l/2 ‖W_l‖² from the sums of :meth:`lifted_sums` over m samples."""
         total = 0.0

@@ -26,7 +26,7 @@ def run(cache, out_dir: str, quick: bool) -> SectionResult:
     conv = require("fenchel_cvx.conv", ("ConvFenchelNetwork", "PRESETS"), "convolutional lifted layers (issue 5)")
     if "lenet5" not in conv.PRESETS:
         raise Missing("fenchel_cvx.conv", "the LeNet-5 preset 'lenet5' (issue 5)")
-    require("fenchel_cvx.protocol", ("compare", "Comparison"), "the fair comparison protocol (issue 14)")
+    require("fenchel_cvx.comparison", ("compare", "Comparison"), "the fair comparison protocol (issue 14)")
     if quick:
         p = {**QUICK, "code": source_fingerprint(*fig_training.CODE)}
         cmp = fig_training.run_quick(cache, p, NAME)

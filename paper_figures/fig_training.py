@@ -1,13 +1,13 @@
 r"""Section ``training``: lifted training vs backprop under an equal tuning budget (784-300-10, ReLU, cross-entropy).
 
-The protocol is the library's (``fenchel_cvx.protocol``, the one ``benchmarks/compare.py`` runs): every
+The protocol is the library's (``fenchel_cvx.comparison``, the one ``benchmarks/compare.py`` runs): every
 method -- pure lifted BCD, the separately named MM→adaptive lifted schedule, Adam, SGD -- is tuned on a 90/10
 validation split with the same number of grid points (an axis whose best value is on an edge of its grid is
 extended), the chosen settings train on seeds not used in tuning with the methods' epochs interleaved in one
 process, and the shipped defaults (the presets of ``fenchel-cvx train`` and its Adam) run untuned beside them.
 
 Figure: per data set, test accuracy (mean over the final seeds) against epochs (top) and against cumulative
-training time (bottom); table: :meth:`fenchel_cvx.protocol.Comparison.table`.
+training time (bottom); table: :meth:`fenchel_cvx.comparison.Comparison.table`.
 
 * **Full mode** draws the stored results of ``benchmarks/compare.py`` (``benchmarks/results/compare*.json``):
   the full protocol on mnist5k and Fashion-MNIST costs hours of one CPU core, too long for a figure run
@@ -31,7 +31,7 @@ NAME = "training"
 TITLE = "Lifted training vs backprop under an equal tuning budget (784-300-10)"
 VERSION = 2
 #: library modules whose source is part of the quick run's cache key
-CODE = ("fenchel_cvx.protocol", "fenchel_cvx.training", "fenchel_cvx.baselines", "fenchel_cvx.blocks",
+CODE = ("fenchel_cvx.comparison", "fenchel_cvx.training", "fenchel_cvx.baselines", "fenchel_cvx.blocks",
         "fenchel_cvx.activations", "fenchel_cvx.losses", "fenchel_cvx.network", "fenchel_cvx.backend",
         "fenchel_cvx.data", "fenchel_cvx.layers", "fenchel_cvx.conv")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,7 +53,7 @@ THRESHOLDS = {"mnist5k": (0.85, 0.88, 0.90), "fashion-mnist": (0.80, 0.85, 0.88)
 def stored(arch: str, results_dir: str | None = None) -> list:
     """[(Comparison, command)] of every stored ``compare*.json`` result for ``arch``, one per data set (the newest
     file wins when two hold the same data set)."""
-    from fenchel_cvx.protocol import Comparison
+    from fenchel_cvx.comparison import Comparison
 
     found = {}
     for path in sorted(glob.glob(os.path.join(results_dir or RESULTS, "compare*.json")), key=os.path.getmtime):
@@ -68,7 +68,7 @@ def stored(arch: str, results_dir: str | None = None) -> list:
 def run_quick(cache, p: dict, section: str):
     """The protocol at the size of ``p`` (QUICK), cached; returns the Comparison."""
     from fenchel_cvx import data
-    from fenchel_cvx.protocol import (
+    from fenchel_cvx.comparison import (
         Comparison,
         compare,
         network_factory,
@@ -137,7 +137,7 @@ def section(comparisons: list, out_dir: str, title: str, figure: str, sources: l
 
 
 def run(cache, out_dir: str, quick: bool) -> SectionResult:
-    require("fenchel_cvx.protocol", ("compare", "Comparison"), "the fair comparison protocol (issue 14)")
+    require("fenchel_cvx.comparison", ("compare", "Comparison"), "the fair comparison protocol (issue 14)")
     if quick:
         p = {**QUICK, "code": source_fingerprint(*CODE)}
         cmp = run_quick(cache, p, NAME)

@@ -6,7 +6,7 @@
 
 Sections (each a module ``fig_<name>.py`` in this folder; ``--only`` selects some):
 
-* ``training``   -- lifted BCD, MM→adaptive, Adam and SGD under an equal tuning budget (``fenchel_cvx.protocol``),
+* ``training``   -- lifted BCD, MM→adaptive, Adam and SGD under an equal tuning budget (``fenchel_cvx.comparison``),
                     784-300-10: test accuracy vs epoch and vs time, drawn from ``benchmarks/results/compare*.json``;
 * ``lenet``      -- the same for LeNet-5;
 * ``relaxation`` -- the relaxation gap vs λ on tiny problems (certified bounds);

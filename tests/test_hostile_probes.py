@@ -116,7 +116,7 @@ def _damaged(tmp_path, ckpt, how):
             arrays = {k: z[k] for k in z.files}
         meta = json.loads(bytes(arrays.pop("meta")).decode())
         if how == "no_state":
-            arrays.pop("state_lam")
+            arrays.pop("state_lam0")
         else:
             meta.pop("history")
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)

@@ -6,8 +6,12 @@
   underscore (``_fig_util``, ``_demo_util``) are private to their folder and may be imported from it.
 * ``import fenchel_cvx`` and ``fenchel-cvx --help`` import neither torch nor CVXPY.
 * Every exception class the package defines derives from :class:`fenchel_cvx.FenchelError`.
-* ``fenchel_cvx.__all__`` resolves and names no private or solver-internal objects; no library module is
-  longer than 600 lines.
+* ``fenchel_cvx.__all__`` resolves and names no private or solver-internal objects, and ``dir(fenchel_cvx)``
+  shows nothing else (no ``annotations``, ``importlib``); no library module is longer than 600 lines.
+* No two library modules share a file name (``__init__.py`` aside).
+* No import cycle among the library's modules: the graph of ``fenchel_cvx``'s modules built from the source
+  (every ``import`` statement, function-local ones included; those under ``if TYPE_CHECKING:`` are not run
+  and do not count) has no strongly connected component of more than one module.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import importlib.util
 import inspect
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 
@@ -111,7 +116,7 @@ def test_no_cross_module_private_names():
 def test_the_checker_catches_what_it_should(tmp_path):
     """The AST check itself: each forbidden form is flagged, the allowed ones are not."""
     src = tmp_path / "probe.py"
-    src.write_text("import fenchel_cvx.backend as B\nfrom fenchel_cvx.training import data as D\n"
+    src.write_text("import fenchel_cvx.backend as B\nfrom fenchel_cvx.training import batches as D\n"
                    "from fenchel_cvx.network import _x\nfrom _fig_util import save\n"
                    "B._torch_module()\nD._y\nself._z\n")
     got = [text for _line, text in _violations(str(src))]
@@ -166,6 +171,9 @@ def test_public_surface():
     for name in fc.__all__:
         assert not _private(name), name
         assert getattr(fc, name) is not None
+    assert sorted(n for n in dir(fc) if not n.startswith("_")) == sorted(n for n in fc.__all__ if n != "__version__")
+    for leaked in ("annotations", "importlib"):
+        assert leaked not in vars(fc), f"import fenchel_cvx exposes {leaked!r}"
     for internal in ("GLMSolver", "DataTerm", "mm_steps", "apg_fixed", "fista", "LocalExecutor"):
         assert internal not in fc.__all__
 
@@ -175,3 +183,135 @@ def test_modules_stay_small(path):
     with open(path, encoding="utf-8") as fh:
         n = sum(1 for _ in fh)
     assert n <= 600, f"{os.path.relpath(path, ROOT)} has {n} lines: split it by concept"
+
+
+def _library_modules() -> dict:
+    """{module name: path} of every module of the package."""
+    return {_module_name(p): p for p in _python_files() if os.sep + "fenchel_cvx" + os.sep in p}
+
+
+def test_no_two_library_modules_share_a_file_name():
+    seen: dict = {}
+    for path in _library_modules().values():
+        name = os.path.basename(path)
+        if name != "__init__.py":
+            seen.setdefault(name, []).append(os.path.relpath(path, ROOT))
+    assert not {k: v for k, v in seen.items() if len(v) > 1}
+
+
+def _type_checking_imports(tree) -> set:
+    """The import nodes under ``if TYPE_CHECKING:`` (annotations only: never run)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for sub in node.body:
+                out.update(id(n) for n in ast.walk(sub) if isinstance(n, (ast.Import, ast.ImportFrom)))
+    return out
+
+
+def import_graph(modules: dict) -> dict:
+    """{module: set of the package's modules it imports} from the source (module docstring): ``import a.b``
+    and ``from a import b`` count as importing ``a.b`` when that is a module, else the package ``a``."""
+    graph = {}
+    for mod, path in modules.items():
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+        skip = _type_checking_imports(tree)
+        is_pkg = path.endswith("__init__.py")
+        deps = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in skip:
+                continue
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                base = node.module or ""
+                if node.level:
+                    parts = mod.split(".")[: len(mod.split(".")) - (node.level - (1 if is_pkg else 0))]
+                    base = ".".join(parts + ([node.module] if node.module else []))
+                names = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            for name in names:
+                while name and name not in modules:
+                    name = name.rpartition(".")[0]
+                if name and name != mod:
+                    deps.add(name)
+        graph[mod] = deps
+    return graph
+
+
+def cycles(graph: dict) -> list:
+    """The strongly connected components of more than one node (Tarjan), each sorted."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles():
+    graph = import_graph(_library_modules())
+    assert "fenchel_cvx.training.loop" in graph["fenchel_cvx.training.dask"]  # the graph sees module imports
+    assert "fenchel_cvx.model_format" in graph["fenchel_cvx.network"]          # ... and function-local ones
+    assert cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_cycles(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from . import b\n")
+    (pkg / "b.py").write_text("def f():\n    from .c import g\n")
+    (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import b\n"
+                              "def g():\n    from .a import x\n")
+    mods = {"pkg": str(pkg / "__init__.py"), **{f"pkg.{n}": str(pkg / f"{n}.py") for n in "abc"}}
+    graph = import_graph(mods)
+    assert graph["pkg.c"] == {"pkg.a"}      # the TYPE_CHECKING import does not count
+    assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
+
+
+@pytest.mark.parametrize("doc, heading", [("README.md", "## Layout"), (os.path.join("docs", "design.md"), "## §8 Layout")])
+def test_layout_sections_name_every_module(doc, heading):
+    """The README's Layout section and docs/design.md §8 match the tree: every module and sub-package of the
+    library (certify/'s inside aside: its own section) is named, and every ``.py`` name they give exists."""
+    with open(os.path.join(ROOT, doc), encoding="utf-8") as fh:
+        text = fh.read()
+    section = text[text.index(heading):]
+    section = section[: section.find("\n## ", 1)] if "\n## " in section[1:] else section
+    files = {os.path.relpath(p, os.path.join(ROOT, "fenchel_cvx")) for p in _library_modules().values()}
+    named = set()
+    for rel in files:
+        parts = rel.split(os.sep)
+        if parts[0] == "certify":
+            continue
+        name = parts[-1]
+        if name == "__init__.py":
+            name = parts[-2] + "/" if len(parts) > 1 else name
+        named.add(name)
+    missing = sorted(n for n in named if n not in section)
+    assert not missing, f"{doc} ({heading}) does not name {missing}"
+    basenames = {os.path.basename(r) for r in files}
+    tests_and_docs = {"build_api.py", "conftest.py", "tolerances.py"}
+    stale = sorted({n for n in re.findall(r"\b([a-z_]+\.py)\b", section)} - basenames - tests_and_docs)
+    assert not stale, f"{doc} ({heading}) names files that do not exist: {stale}"

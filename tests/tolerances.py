@@ -41,7 +41,7 @@ TOL = {
     # numpy; tests/test_pinned_behaviour.py says why not bit-identical: a behaviour-preserving refactor may
     # regroup a floating-point expression; one changed iteration moves the weights by > 1e-6)
     "pinned": dict(rtol=1e-12, atol=1e-12),
-    # --- two-layer convex certificates (tests/test_convex_*.py). Certified bounds are compared with NO
+    # --- two-layer convex certificates (tests/certify/test_convex_*.py). Certified bounds are compared with NO
     # tolerance (their float64 rounding allowance is inside the bound); these entries are for the rest.
     # exact dual oracle vs a brute-force grid of 20000 directions (plus every breakpoint): the grid misses
     # an interior arc maximum by ‖g‖(1 − cos Δθ/2) ≈ ‖g‖·1.2e-8 relative

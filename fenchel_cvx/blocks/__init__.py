@@ -13,24 +13,20 @@ its solvers: ``solve_reference`` (CVXPY), ``solve_fast`` (certified FISTA / Newt
 a block from a network state (validated), ``from_state`` from a trainer's :class:`LiftedState` (trusted);
 :func:`x_block` / :func:`w_block` pick the dense or conv class of a layer.
 
-``BLOCKS`` maps kind names to classes. Tests and ``fenchel-cvx check-blocks`` are parametrised from it.
-:func:`cross_check` (:mod:`.crosscheck`) judges *your* solver of a block kind the same way. Shapes: features x
-samples.
+``BLOCKS`` (:mod:`.kinds`) maps kind names to classes. Tests and ``fenchel-cvx check-blocks``
+(:mod:`.check_library`: the library's fast solvers against their CVXPY twins) are parametrised from it;
+:func:`cross_check` (:mod:`.check_external`) judges *your* solver of a block kind the same way. The map out
+of an X-block's variable is an object (:mod:`.out_maps`); the W-blocks' regularisation is a
+:class:`~fenchel_cvx.blocks.mm.Proximal`. Shapes: features x samples.
 """
 
 from ..errors import SolverError
 from .base import Block, BlockResult, default_tol, solve_cvxpy
-from .crosscheck import CrossCheckReport, cross_check
+from .check_external import CrossCheckReport, cross_check
+from .kinds import BLOCKS
 from .state import LiftedState, w_block, x_block
 from .w_blocks import HiddenWBlock, LastWBlock
 from .x_blocks import HiddenXBlock, LastXBlock
-
-BLOCKS = {
-    "hidden_x": HiddenXBlock,
-    "last_x": LastXBlock,
-    "hidden_w": HiddenWBlock,
-    "last_w": LastWBlock,
-}
 
 __all__ = ["Block", "BlockResult", "SolverError", "solve_cvxpy", "default_tol", "BLOCKS", "LiftedState",
            "x_block", "w_block", "HiddenXBlock", "LastXBlock", "HiddenWBlock", "LastWBlock", "cross_check",

@@ -203,8 +203,8 @@ class Block(abc.ABC):
             if a is not None and hasattr(a, "shape"):
                 parts.append(f"{key} {'x'.join(map(str, a.shape))}")
         for key in ("act", "loss", "lam", "rho", "gamma"):
-            if key in vars(self):
-                v = vars(self)[key]
+            v = getattr(self, key, None)
+            if v is not None and not callable(getattr(v, "__func__", None)):
                 parts.append(f"{key}={float(v):g}" if isinstance(v, (int, float, np.floating)) else f"{key}={v!r}")
         a = next((getattr(self, k) for k in ("X", "U") if getattr(self, k, None) is not None), None)
         if a is not None:

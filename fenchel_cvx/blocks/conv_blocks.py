@@ -25,12 +25,15 @@ A(W, V):
 
 Each equals F_λ minus a constant independent of the block variable (tested).
 
-**X-blocks** (written here; the dense X-blocks' structure with a general linear map): fast path =
+**X-blocks** (the dense X-blocks with the map out of V passed as a LinearMap,
+:class:`fenchel_cvx.blocks.out_maps.LayerOut`): fast path =
 :func:`fenchel_cvx.blocks.prox_grad.fista` on F = s(A V) + h(V) with the elementwise prox of f*
 (closed form or vectorised Newton, ``Activation.prox_fconj``); A and Aᵀ are convolutions /
 transposed convolutions (torch) or im2col products (numpy), never dense matrices; Lip(∇g) ≤
-c·‖A‖²/m with the certified FFT bound ``LinearMap.norm_bound``; certificate F(V) − F* ≤ ‖G‖²/(2μ),
-μ = λ_{l−1}·mu_conj/m (strong convexity of h). Reference: a CVXPY problem over V (n x m) with A as an
+c·‖A‖²/m with the certified FFT bound ``LinearMap.norm_bound``; certified lower bound: the dense X-blocks'
+Fenchel dual bound F(V) − c Σ B_φ(U − ∇g(V)/c, V), c = λ_{l−1}/m, evaluated in float64 with A, Aᵀ the numpy
+im2col maps (:meth:`HiddenXBlock.certified_bound`; FISTA's strong-convexity bound only drives its stopping
+rule). Reference: a CVXPY problem over V (n x m) with A as an
 explicit scipy sparse matrix; the data products are precomputed in numpy, C = λU + λ_next Aᵀ X_next
 (hidden) or λU + Aᵀ Y (last), B and c0 = ⟨B, X_next⟩ (resp. ⟨Y, B⟩) -- Parameters (DPP) up to
 :data:`fenchel_cvx.blocks.x_blocks.DPP_MAX_PARAMS` entries, constants above; A stays a constant.
@@ -55,14 +58,15 @@ import time
 import numpy as np
 
 from .. import losses as _losses
-from ..backend import is_torch, like, namespace, to_numpy64
+from ..backend import is_torch, like, namespace
 from ..layers import LinearMap
 from ..validation import check_array, check_number
 from .adaptive import adaptive_update
 from .base import Block, BlockResult
 from .glm import DataTerm
 from .instances import complete_state
-from .w_blocks import HiddenWBlock, LastWBlock, data_term_of, write_layer
+from .mm import Proximal
+from .w_blocks import HiddenWBlock, LastWBlock, write_layer
 from .x_blocks import HiddenXBlock, LastXBlock
 
 __all__ = ["ConvHiddenXBlock", "ConvLastXBlock", "ConvHiddenWBlock", "ConvLastWBlock", "CONV_BLOCKS",
@@ -87,85 +91,12 @@ def _check_conv_net(net, kind):
 
 
 # =====================================================================================
-# X-blocks: the dense X-blocks with the linear map W V replaced by A(W, V)
+# X-blocks: the dense X-blocks with the map out of V a LinearMap (composition: blocks/out_maps.py)
 # =====================================================================================
-class _ConvMap:
-    """The conv X-blocks' linear map out of V (mixin before the dense X-block class).
-
-    Replaces the hooks of :class:`fenchel_cvx.blocks.x_blocks._XBlock` ("the linear map out of V"):
-    A(W, V) = ``lmap.apply`` (pools folded in, then a convolution or a dense map), Aᵀ = ``lmap.adjoint``,
-    ‖A‖₂ ≤ ``lmap.norm_bound(W)`` (certified FFT bound), the bias B = (b ⊗ 1_P) 1ᵀ, and in the CVXPY
-    reference A as an explicit scipy sparse matrix (a constant; the data C, B, c0 may be Parameters).
-    The objective, the prox of h, FISTA, the certificate and the I/O are the dense X-blocks' own.
-    """
-
-    _label = "conv "
-
-    def _set_map(self, lmap):
-        self.map = _check_map(lmap)
-        self._A_sparse = None
-
-    def _n_in(self):
-        return self.map.n_in
-
-    def _init_op(self, U, W, b):
-        self._set_op(like(check_array(W, "W", self.map.weight_shape), U),
-                     like(check_array(b, "b", self.map.bias_shape), U))
-
-    def _set_op(self, W, b):
-        self.W, self.b = W, b
-        self.k = self.map.n_out
-        self._bcol = self.map.bias_full(b)[:, None]
-
-    def _set_state_op(self, state, l):
-        self._set_map(state.net.maps[l])
-        self._set_op(state.W[l], state.b[l])
-
-    def _A(self, V):
-        """A(W, V): n x m → k x m (convolution after pooling, or dense)."""
-        return self.map.apply(self.W, V)
-
-    def _At(self, R):
-        """Aᵀ(W, R): k x m → n x m."""
-        return self.map.adjoint(self.W, R)
-
-    def _op_norm(self) -> float:
-        return self.map.norm_bound(self.W)
-
-    def _sparse_A(self):
-        """A(W, ·) as a scipy sparse matrix acting on the columns of V (cached)."""
-        if self._A_sparse is None:
-            self._A_sparse = self.map.sparse(self.W)
-        return self._A_sparse
-
-    def _adjoint_np(self, R):
-        return self._sparse_A().T @ R
-
-    def _n_params(self) -> int:
-        return self.n * self.m + self.k * self.m + 1  # C, B, c0 (A is a constant)
-
-    def _cvx_affine(self, V):
-        """A V + B with A a constant sparse matrix and B = (b ⊗ 1_P) 1ᵀ (Parameter or constant)."""
-        import cvxpy as cp
-
-        B = np.repeat(to_numpy64(self._bcol), self.m, axis=1)
-        return cp.Constant(self._sparse_A()) @ V + self._data("B", B)
-
-    @classmethod
-    def _check_net(cls, net):
-        _check_conv_net(net, cls.kind)
-
-    @classmethod
-    def _op_args(cls, net, l, X0):
-        return net.maps[l], like(net.W[l], X0), like(net.b[l], X0)
-
-    @staticmethod
-    def _affine_of(net, l, W, b, X):
-        return net.maps[l].affine(W, b, X)
-
-
-class ConvHiddenXBlock(_ConvMap, HiddenXBlock):
-    r"""hidden_x of a conv network: X_l for 1 ≤ l < L (module docstring).
+class ConvHiddenXBlock(HiddenXBlock):
+    r"""hidden_x of a conv network: X_l for 1 ≤ l < L (module docstring): :class:`HiddenXBlock` with the map out
+    of V given by ``lmap`` (:class:`~fenchel_cvx.blocks.out_maps.LayerOut`: A(W, V) = ``lmap.apply``, Aᵀ =
+    ``lmap.adjoint``, ‖A‖₂ ≤ ``lmap.norm_bound(W)``, B = (b ⊗ 1_P) 1ᵀ, a sparse A in the CVXPY reference).
 
     Parameters
     ----------
@@ -176,27 +107,43 @@ class ConvHiddenXBlock(_ConvMap, HiddenXBlock):
     lam : float > 0    λ_{l−1};  lam_next : float ≥ 0  λ_l
     act, act_next      φ_{l−1} (domain of V) and φ_l
     current : n x m    present X_l (default warm start; default φ(U));  layer : int  l
+    validate : bool    as for :class:`HiddenXBlock`
     """
 
-    def __init__(self, U, lmap, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None, layer=None):
-        self._set_map(lmap)
-        super().__init__(U, W, b, X_next, lam, lam_next, act=act, act_next=act_next, current=current, layer=layer)
+    def __init__(self, U, lmap, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None, layer=None,
+                 *, validate=True):
+        super().__init__(U, W, b, X_next, lam, lam_next, act, act_next, current, layer,
+                         lmap=_check_map(lmap) if validate else lmap, validate=validate)
+
+    @classmethod
+    def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvHiddenXBlock:
+        """The block of X_l of a ConvFenchelNetwork (:meth:`HiddenXBlock.from_network`)."""
+        _check_conv_net(net, cls.kind)
+        return super().from_network(net, X0, y, Xs, layer, gamma, W_prev, b_prev)
 
 
-class ConvLastXBlock(_ConvMap, LastXBlock):
-    r"""last_x of a conv network: X_L (module docstring).
+class ConvLastXBlock(LastXBlock):
+    r"""last_x of a conv network: X_L (module docstring): :class:`LastXBlock` with the map out of V given by
+    ``lmap`` (as :class:`ConvHiddenXBlock`).
 
     Parameters
     ----------
     U : n x m          U_{L−1};  lmap : LinearMap A_L (pools/flatten, then the dense output map)
     W, b               W_L, b_L;  Y : k x m targets (one-hot/probability columns for cross-entropy)
     lam : float > 0    λ_{L−1};  act: φ_{L−1};  loss: name or Loss
-    current : n x m    present X_L;  layer : int  L
+    current : n x m    present X_L;  layer : int  L;  validate : as for :class:`LastXBlock`
     """
 
-    def __init__(self, U, lmap, W, b, Y, lam, act="relu", loss="cross_entropy", current=None, layer=None):
-        self._set_map(lmap)
-        super().__init__(U, W, b, Y, lam, act=act, loss=loss, current=current, layer=layer)
+    def __init__(self, U, lmap, W, b, Y, lam, act="relu", loss="cross_entropy", current=None, layer=None, *,
+                 validate=True):
+        super().__init__(U, W, b, Y, lam, act, loss, current, layer, lmap=_check_map(lmap) if validate else lmap,
+                         validate=validate)
+
+    @classmethod
+    def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvLastXBlock:
+        """The block of X_L of a ConvFenchelNetwork (:meth:`LastXBlock.from_network`)."""
+        _check_conv_net(net, cls.kind)
+        return super().from_network(net, X0, y, Xs, layer, gamma, W_prev, b_prev)
 
 
 # =====================================================================================
@@ -237,24 +184,17 @@ class _ConvWBlock(Block):
             self._inner = self._build()
         return self._inner
 
-    @classmethod
-    def _from_state_inner(cls, state, l, term_loss, weight, gamma, W_prev, b_prev, **attrs):
-        """The conv block of layer l at a LiftedState (trusted): the dense block on the design matrix, built lazily."""
-        mp = state.net.maps[l]
-        X, target = state.inputs(l), state.target(l)
-        W, b = state.W[l], state.b[l]
-        mat = lambda a: None if a is None else mp.weight_matrix(a)  # noqa: E731
+    def _trusted(self, lmap, X, target, loss, weight, head, W, b, prox: Proximal, layer):
+        """Store trusted data (``validate=False``): the dense block on the design matrix is built on first use, as
+        ``INNER(D, Y_d, *head, ρ, γ, W_mat, b, ...)`` with the data term's weight ``weight`` of the natural layout."""
+        mat = lambda a: None if a is None else lmap.weight_matrix(a)  # noqa: E731
 
         def build():
-            return cls.INNER.from_arrays(mp.design(X), mp.to_design_rows(target), term_loss, weight,
-                                         float(state.net.rho[l]), float(gamma), mp.weight_matrix(W), b, mat(W_prev),
-                                         b_prev, state.net.bias, l, **{k: v for k, v in attrs.items() if k != "loss"})
+            return self.INNER(lmap.design(X), lmap.to_design_rows(target), *head, prox.rho, prox.gamma, mat(W), b,
+                              mat(prox.W_prev), prox.b_prev, prox.bias, layer, weight=weight, validate=False)
 
-        blk = cls.__new__(cls)
-        for k, v in attrs.items():
-            setattr(blk, k, v)
-        return blk._wrap(mp, build, X, target, l, term=DataTerm(term_loss, target, weight), current=(W, b),
-                         rho=float(state.net.rho[l]), gamma=float(gamma), bias=bool(state.net.bias))
+        return self._wrap(lmap, build, X, target, layer, term=DataTerm(loss, target, weight), current=(W, b),
+                          rho=prox.rho, gamma=prox.gamma, bias=prox.bias)
 
     @property
     def current(self):
@@ -331,11 +271,13 @@ class _ConvWBlock(Block):
         res.solution = self._from_inner(res.solution)
         return res
 
-    def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0) -> BlockResult:
-        """MM ridge steps of the dense W-block on the design matrix (:meth:`HiddenWBlock.solve_fixed`);
-        ``info["U"]`` is U at the result in the layer's n_out x m layout."""
+    def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0,
+                    cache: dict | None = None) -> BlockResult:
+        """MM ridge steps of the dense W-block on the design matrix
+        (:meth:`HiddenWBlock.solve_fixed`; ``cache``: its per-input cache); ``info["U"]`` is U at
+        the result in the layer's n_out x m layout."""
         res = self.inner.solve_fixed(init=None if init is None else self._to_inner(init, "init"), iters=iters,
-                                     curvature=curvature)
+                                     curvature=curvature, cache=cache)
         res.solution = self._from_inner(res.solution)
         res.info["U"] = self.map.from_design_rows(res.info["U"])
         return res
@@ -352,11 +294,11 @@ class _ConvWBlock(Block):
         return Xs
 
     def _inner_weights(self, X, W, b, W_prev, b_prev):
-        conv = lambda a, name, shape: None if a is None else like(check_array(a, name, shape), X)  # noqa: E731
-        W = conv(W, "W", self.map.weight_shape)
-        W_prev = conv(W_prev, "W_prev", self.map.weight_shape)
-        b = conv(b, "b", self.map.bias_shape)
-        b_prev = conv(b_prev, "b_prev", self.map.bias_shape)
+        on_x = lambda a, name, shape: None if a is None else like(check_array(a, name, shape), X)  # noqa: E731
+        W = on_x(W, "W", self.map.weight_shape)
+        W_prev = on_x(W_prev, "W_prev", self.map.weight_shape)
+        b = on_x(b, "b", self.map.bias_shape)
+        b_prev = on_x(b_prev, "b_prev", self.map.bias_shape)
         mat = lambda a: None if a is None else self.map.weight_matrix(a)  # noqa: E731
         return mat(W), b, mat(W_prev), b_prev
 
@@ -379,7 +321,13 @@ class ConvHiddenWBlock(_ConvWBlock):
     INNER = HiddenWBlock
 
     def __init__(self, X, Y, lmap, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
-                 bias=True, layer=None):
+                 bias=True, layer=None, *, validate=True):
+        if not validate:  # trusted (from_state): W, b given, ``activation`` an Activation
+            self.act, self.lam = activation, lam
+            self._trusted(lmap, X, Y, _losses.FenchelYoungLoss(activation), lam / X.shape[1], (activation, lam),
+                          W, b, Proximal(rho, gamma, W if W_prev is None else W_prev,
+                                         b if b_prev is None else b_prev, bias), layer)
+            return
         self.map = _check_map(lmap)
         X = check_array(X, "X", (lmap.n_in, None))
         m = X.shape[1]
@@ -402,9 +350,9 @@ class ConvHiddenWBlock(_ConvWBlock):
         """W-block of weight layer ``layer`` (< L) at a LiftedState (trusted); H = (λ_l/m)·FY(φ_l) on the design
         layout (the same sum as on the natural layout). ``U`` is not used (the inner block forms W_mat D + b)."""
         l = int(layer)
-        loss, weight = data_term_of(state.net, l, state.lam, state.m)
-        return cls._from_state_inner(state, l, loss, weight, gamma, W_prev, b_prev, act=loss.act,
-                                     lam=float(state.lam[l]))
+        net = state.net
+        return cls(state.inputs(l), state.target(l), net.maps[l], net.activations[l], float(state.lam[l]),
+                   float(net.rho[l]), float(gamma), state.W[l], state.b[l], W_prev, b_prev, net.bias, l, validate=False)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvHiddenWBlock:
@@ -437,7 +385,13 @@ class ConvLastWBlock(_ConvWBlock):
     INNER = LastWBlock
 
     def __init__(self, X, Y, lmap, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None, bias=True,
-                 layer=None):
+                 layer=None, *, validate=True):
+        if not validate:  # trusted (from_state): W, b given, ``loss`` a Loss and Y its k x m targets
+            self.loss = loss
+            self._trusted(lmap, X, Y, loss, 1.0 / X.shape[1], (loss,), W, b,
+                          Proximal(rho, gamma, W if W_prev is None else W_prev, b if b_prev is None else b_prev,
+                                   bias), layer)
+            return
         self.map = _check_map(lmap)
         if lmap.is_conv:
             raise ValueError(f"lmap: the output layer must be dense, got {lmap!r}")
@@ -465,8 +419,9 @@ class ConvLastWBlock(_ConvWBlock):
                    U=None) -> ConvLastWBlock:
         """W-block of the output layer at a LiftedState (trusted): the dense block on pools(X_L)."""
         net = state.net
-        loss, weight = data_term_of(net, net.L, state.lam, state.m)
-        return cls._from_state_inner(state, net.L, loss, weight, gamma, W_prev, b_prev, loss=loss)
+        L = net.L
+        return cls(state.inputs(L), state.Y, net.maps[L], net.loss, float(net.rho[L]), float(gamma), state.W[L],
+                   state.b[L], W_prev, b_prev, net.bias, L, validate=False)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvLastWBlock:

@@ -70,11 +70,10 @@ import time
 
 import numpy as np
 
-from ..backend import NotSPDError, namespace
-from .mm import mm_steps
+from ..backend import namespace
 from .precond import GramPreconditioner
 
-__all__ = ["DataTerm", "GLMSolver", "proximal_mm_steps"]
+__all__ = ["DataTerm", "GLMSolver"]
 
 
 # ---------------------------------------------------------------------------------
@@ -476,29 +475,3 @@ class GLMSolver:
                 "status": status, "reason": reason, "iterations": steps, "cg_iterations": cg_total,
                 "factorisations": 0 if self.pre is None else self.pre.n_factorisations,
                 "time": time.perf_counter() - t0}
-
-
-def proximal_mm_steps(term, X, U, W, b, W_prev, b_prev, rho: float, gamma: float, bias: bool, iters: int,
-                      name: str = "w_block"):
-    r"""MM steps (:func:`fenchel_cvx.blocks.mm.mm_steps`) with the extra proximal term δ/2‖Θ − Θ_k‖²: the fallback
-    of the W-blocks' ``solve_fixed`` when the ridge system has no Cholesky factor (ρ + γ ≈ 0, collinear inputs).
-
-    Each step minimises the majoriser plus δ/2‖Θ − Θ_k‖², i.e. the MM step of the block with proximal weight
-    γ + δ towards ((γ W_prev + δ W_k)/(γ + δ), (γ b_prev + δ b_k)/(γ + δ)): still monotone in P. δ starts at
-    1e-8·(κ(‖X‖² + m) + 1) and grows ×100 until the factorisation succeeds. Returns (W, b, U, δ).
-    """
-    xp = namespace(X)
-    m = X.shape[1]
-    delta = 1e-8 * (term.kappa * (float(xp.sum(X * X)) + m) + 1.0)
-    for _ in range(12):
-        try:
-            Wk, bk, Uk = W, b, U
-            for _s in range(iters):
-                g2 = gamma + delta
-                Wc, bc = (gamma * W_prev + delta * Wk) / g2, (gamma * b_prev + delta * bk) / g2
-                Wk, bk, Uk = mm_steps(term, X, Uk, Wc, bc, rho, g2, bias, n_steps=1, U_c=Wc @ X + bc[:, None])
-            return Wk, bk, Uk, delta
-        except NotSPDError:
-            delta *= 100.0
-    raise NotSPDError(f"{name}: the MM ridge system has no Cholesky factor even with a proximal term "
-                      f"{delta:.1e} (non-finite data?)")

@@ -94,11 +94,11 @@ def complete_state(net: FenchelNetwork, rng: np.random.Generator, m: int, X0: Ar
         import torch
 
         tdt = getattr(torch, dtype)
-        conv = lambda a: torch.as_tensor(np.asarray(a), dtype=tdt, device=device)  # noqa: E731
-        X0, Xs = conv(X0), [conv(X) for X in Xs]
-        y = torch.as_tensor(y, device=device) if net.loss.classification else conv(y)
-        net.W = [conv(w) for w in net.W]
-        net.b = [conv(v) for v in net.b]
+        to_tensor = lambda a: torch.as_tensor(np.asarray(a), dtype=tdt, device=device)  # noqa: E731
+        X0, Xs = to_tensor(X0), [to_tensor(X) for X in Xs]
+        y = torch.as_tensor(y, device=device) if net.loss.classification else to_tensor(y)
+        net.W = [to_tensor(w) for w in net.W]
+        net.b = [to_tensor(v) for v in net.b]
     elif backend == "numpy":
         npdt = np.dtype(dtype)
         X0, Xs = X0.astype(npdt), [X.astype(npdt) for X in Xs]

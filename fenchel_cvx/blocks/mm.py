@@ -25,9 +25,26 @@ sums them over shards and calls :func:`ridge_system` / :func:`ridge_solve` once.
 
 from __future__ import annotations
 
-from ..backend import namespace
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["augment", "ridge_system", "ridge_solve", "split_theta", "mm_steps", "gram_augmented", "times_augmented_T"]
+from ..backend import NotSPDError, is_torch, namespace
+
+__all__ = ["Proximal", "augment", "ridge_system", "ridge_solve", "split_theta", "mm_steps", "proximal_mm_steps",
+           "gram_augmented", "times_augmented_T"]
+
+
+@dataclass(frozen=True)
+class Proximal:
+    r"""The regularisation of a W-block, R(W, b) = ρ/2‖W‖² + γ/2 (‖W − W_prev‖² + ‖b − b_prev‖²), and its bias
+    flag: ``rho`` = ρ ≥ 0 (weight decay), ``gamma`` = γ ≥ 0 (proximal weight), the proximal centre ``W_prev``
+    (n_out x n_in) and ``b_prev`` (n_out,), and ``bias`` (False: b stays 0). Trusted (the blocks validate it)."""
+
+    rho: float
+    gamma: float
+    W_prev: Any
+    b_prev: Any
+    bias: bool = True
 
 
 def augment(X, bias: bool):
@@ -48,8 +65,9 @@ def split_theta(Theta, bias: bool):
     return Theta, namespace(Theta).zeros((Theta.shape[0],), like=Theta)
 
 
-def ridge_system(G, kappa: float, rho: float, gamma: float, W_pre, b_pre, bias: bool):
-    r"""The weight-space ridge system of an MM step from the Gram matrix G = X̃X̃ᵀ.
+def ridge_system(G, kappa: float, prox: Proximal):
+    r"""The weight-space ridge system of an MM step from the Gram matrix G = X̃X̃ᵀ, for the regularisation
+    ``prox`` (ρ, γ and the centre W_pre = ``prox.W_prev``, b_pre = ``prox.b_prev``).
 
     Returns ``(F, Cd)``: F the Cholesky factor of M = κG + D (D = ρ+γ on the weight columns, γ on
     the bias column) and Cd = Θ_c D = [γ W_pre | γ b_pre]; a step is then Θ = :func:`ridge_solve`
@@ -57,6 +75,7 @@ def ridge_system(G, kappa: float, rho: float, gamma: float, W_pre, b_pre, bias: 
     not numerically positive definite (non-finite data).
     """
     xp = namespace(G)
+    rho, gamma, W_pre, b_pre, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     r_w, r_b = float(rho + gamma), float(gamma)
     if r_w <= 0:
         raise ValueError("rho + gamma: the MM step needs rho + gamma > 0 (a strongly convex majoriser)")
@@ -106,10 +125,11 @@ def times_augmented_T(T, X, bias: bool):
     return out
 
 
-def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_steps: int = 1, U_c=None,
-             curvature: float = 1.0):
-    r"""``n_steps`` MM steps (module docstring) of the block with data term ``term`` and proximal centre
-    (W_pre, b_pre), starting from the point whose pre-activation is ``U``.
+def mm_steps(term, X, U, prox: Proximal, n_steps: int = 1, U_c=None, curvature: float = 1.0,
+             cache: dict | None = None):
+    r"""``n_steps`` MM steps (module docstring) of the block with data term ``term`` and regularisation ``prox``
+    (ρ, γ, proximal centre (W_pre, b_pre) = (``prox.W_prev``, ``prox.b_prev``), bias), starting from the point
+    whose pre-activation is ``U``.
 
     ``term`` supplies ∇H and κ (:class:`fenchel_cvx.blocks.glm.DataTerm`). The start enters only through
     U; the centre through Θ_c (and, in sample space, Θ_c X̃, computed from ``U_c`` = W_pre X + b_pre 1ᵀ;
@@ -123,15 +143,22 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
 
     The arithmetic is written in place where it is the per-batch hot path (one m x m scratch matrix factorised
     in place in sample space; no X̃ formed in weight space).
+
+    ``cache``: a dict owned by the caller for one fixed input X (the first layer of a batch that
+    recurs every epoch, ``BCDConfig(shuffle="batches")``); it keeps the eigenvalue decomposition of
+    the sample-space Gram matrix XᵀX (m x m), which solves S for every κ, ρ, γ
+    (:func:`_sample_space_factor`), resp. the weight-space Gram X̃X̃ᵀ. The result equals the
+    uncached one up to rounding.
     """
     xp = namespace(X)
     n_in, m = X.shape
+    rho, gamma, W_pre, b_pre, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     r_w = float(rho + gamma)
     if r_w <= 0:
         raise ValueError("rho + gamma: the MM step needs rho + gamma > 0 (a strongly convex majoriser)")
     kappa = term.kappa * float(curvature)
     if curvature == 0.0:
-        return _linearised_steps(term, X, U, W_pre, b_pre, rho, gamma, bias, n_steps)
+        return _linearised_steps(term, X, U, prox, n_steps)
     if not kappa > 0:
         raise ValueError(f"kappa: the MM step needs a positive curvature bound, got {kappa}")
     s = gamma / r_w
@@ -150,19 +177,14 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
             C += b_pre[:, None]
         else:
             C = s * Uc
-        S = xp.gram(X.T)
-        S *= kappa / r_w
-        if bias:
-            S += kappa / r_b
-        xp.add_diagonal(S, 1.0)
-        F = xp.cholesky(S, overwrite=True)
+        solve = _sample_space_factor(X, kappa / r_w, (kappa / r_b) if bias else None, cache)
         R = None
         for _ in range(n_steps):
             B = term.grad(Uk)             # a fresh array, updated in place
             B *= -1.0 / kappa
             B += Uk
             B -= C                        # B = T − C,  T = U_k − ∇H(U_k)/κ
-            R = xp.cho_solve_rows(F, B)
+            R = solve(B)
             B -= R
             B += C                        # U_new = T − R
             Uk = B
@@ -175,7 +197,13 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
         b = (b_pre + (kappa / r_b) * xp.sum(R, axis=1)) if bias else xp.zeros((W.shape[0],), like=X)
         return W, b, Uk
     # weight space: Θ (κ X̃X̃ᵀ + D) = κ T X̃ᵀ + Θ_c D, with X̃X̃ᵀ, T X̃ᵀ and Θ X̃ = W X + b 1ᵀ computed without X̃
-    F, Cd = ridge_system(gram_augmented(X, bias), kappa, rho, gamma, W_pre, b_pre, bias)
+    if cache is None:
+        G = gram_augmented(X, bias)
+    else:
+        G = cache.get("G")
+        if G is None:
+            G = cache["G"] = gram_augmented(X, bias)
+    F, Cd = ridge_system(G, kappa, prox)
     Theta = None
     for _ in range(n_steps):
         T = term.grad(Uk)
@@ -191,9 +219,64 @@ def mm_steps(term, X, U, W_pre, b_pre, rho: float, gamma: float, bias: bool, n_s
     return (*split_theta(Theta, bias), Uk)
 
 
-def _linearised_steps(term, X, U, W_pre, b_pre, rho, gamma, bias, n_steps):
+def _sample_space_factor(X, c_w: float, c_b: float | None, cache: dict | None):
+    r"""A solver ``B ↦ B S⁻¹`` (rows of B at once) of S = c_w XᵀX + c_b 11ᵀ + I (m x m; c_b None:
+    no bias term), the sample-space system of :func:`mm_steps` with c_w = κ/(ρ+γ), c_b = κ/γ.
+
+    Without ``cache``: the Cholesky factor of S. With ``cache`` (the input X recurs every epoch):
+    the eigenvalue decomposition XᵀX = Q diag(σ) Qᵀ, computed once and kept, gives S⁻¹ for every
+    (c_w, c_b) as A⁻¹ − c_b a aᵀ/(1 + c_b 1ᵀa) with A⁻¹ = Q diag(1/(c_w σ + 1)) Qᵀ and a = A⁻¹1
+    (Sherman–Morrison), i.e. B S⁻¹ = B A⁻¹ − c_b/(1 + c_b 1ᵀa) (B A⁻¹ 1) aᵀ: two products with Q,
+    no Gram matrix and no factorisation.
+    """
+    xp = namespace(X)
+    if cache is None:
+        S = xp.gram(X.T)
+        S *= c_w
+        if c_b is not None:
+            S += c_b
+        xp.add_diagonal(S, 1.0)
+        F = xp.cholesky(S, overwrite=True)
+        return lambda B: xp.cho_solve_rows(F, B)
+    eig = cache.get("eig")
+    if eig is None:
+        eig = cache["eig"] = _gram_eigh(X)
+    sig, Q = eig
+    d = 1.0 / (c_w * sig + 1.0)
+    if c_b is not None:
+        a = Q @ (d * xp.sum(Q, axis=0))          # a = A⁻¹ 1
+        coef = float(c_b) / (1.0 + float(c_b) * float(xp.sum(a)))
+
+    def solve(B):
+        R = B @ Q
+        R *= d
+        R = R @ Q.T
+        if c_b is not None:
+            R -= (coef * xp.sum(R, axis=1))[:, None] * a[None, :]
+        return R
+
+    return solve
+
+
+def _gram_eigh(X):
+    """(σ, Q) with XᵀX = Q diag(σ) Qᵀ (X is n x m, Q is m x m) in X's dtype, σ clipped at 0. In
+    float32 the eigenvalues carry an absolute error of about 1e-7·σ_max, far below the 1 that
+    S = c XᵀX + I adds to c·σ for the c = κ/(ρ+γ) of training."""
+    if is_torch(X):
+        import torch
+
+        sig, Q = torch.linalg.eigh(X.T @ X)
+        return sig.clamp_min(0.0), Q
+    import numpy as np
+
+    sig, Q = np.linalg.eigh(X.T @ X)
+    return np.maximum(sig, 0.0), np.ascontiguousarray(Q)
+
+
+def _linearised_steps(term, X, U, prox: Proximal, n_steps):
     """η = 0 (:func:`mm_steps`): proximal gradient steps on the linearised data term, centred at (W_pre, b_pre)."""
     xp = namespace(X)
+    rho, gamma, W_pre, b_pre, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     if bias and gamma <= 0:
         raise ValueError("gamma: the linearised W-step (w_curvature = 0) needs gamma > 0 for the bias")
     r_w = float(rho + gamma)
@@ -204,3 +287,30 @@ def _linearised_steps(term, X, U, W_pre, b_pre, rho, gamma, bias, n_steps):
         b = (b_pre - xp.sum(G, axis=1) / gamma) if bias else xp.zeros((W.shape[0],), like=X)
         Uk = W @ X + b[:, None]
     return W, b, Uk
+
+
+def proximal_mm_steps(term, X, U, W, b, prox: Proximal, iters: int, name: str = "w_block"):
+    r"""MM steps (:func:`mm_steps`) from (W, b) (pre-activation ``U``) with the extra proximal term δ/2‖Θ − Θ_k‖²: the fallback
+    of the W-blocks' ``solve_fixed`` when the ridge system has no Cholesky factor (ρ + γ ≈ 0, collinear inputs).
+
+    Each step minimises the majoriser plus δ/2‖Θ − Θ_k‖², i.e. the MM step of the block with proximal weight
+    γ + δ towards ((γ W_prev + δ W_k)/(γ + δ), (γ b_prev + δ b_k)/(γ + δ)): still monotone in P. δ starts at
+    1e-8·(κ(‖X‖² + m) + 1) and grows ×100 until the factorisation succeeds. Returns (W, b, U, δ).
+    """
+    xp = namespace(X)
+    m = X.shape[1]
+    gamma, W_prev, b_prev = prox.gamma, prox.W_prev, prox.b_prev
+    delta = 1e-8 * (term.kappa * (float(xp.sum(X * X)) + m) + 1.0)
+    for _ in range(12):
+        try:
+            Wk, bk, Uk = W, b, U
+            for _s in range(iters):
+                g2 = gamma + delta
+                Wc, bc = (gamma * W_prev + delta * Wk) / g2, (gamma * b_prev + delta * bk) / g2
+                step = Proximal(prox.rho, g2, Wc, bc, prox.bias)
+                Wk, bk, Uk = mm_steps(term, X, Uk, step, n_steps=1, U_c=Wc @ X + bc[:, None])
+            return Wk, bk, Uk, delta
+        except NotSPDError:
+            delta *= 100.0
+    raise NotSPDError(f"{name}: the MM ridge system has no Cholesky factor even with a proximal term "
+                      f"{delta:.1e} (non-finite data?)")

@@ -15,8 +15,8 @@ from ..validation import check_array, check_number
 from . import certificates as cert
 from .adaptive import adaptive_update
 from .base import Block, BlockResult, certified_min, default_tol
-from .glm import DataTerm, GLMSolver, proximal_mm_steps
-from .mm import augment, mm_steps
+from .glm import DataTerm, GLMSolver
+from .mm import Proximal, augment, mm_steps, proximal_mm_steps
 
 __all__ = ["WBlockBase", "write_layer", "check_bias_attained"]
 
@@ -28,7 +28,8 @@ class WBlockBase(Block):
 
     # ---- construction ---------------------------------------------------------------
     def _validated(self, X, n_out, rho, gamma, W, b, W_prev, b_prev, bias):
-        """Check the common arguments; returns them converted to X's backend (X validated first)."""
+        """Check the common arguments; returns ``(X, W, b, prox)`` on X's backend (X validated first), with the
+        regularisation bundled as a :class:`~fenchel_cvx.blocks.mm.Proximal`."""
         X = check_array(X, "X", (None, None))
         xp = namespace(X)
         n_in, m = X.shape
@@ -40,21 +41,29 @@ class WBlockBase(Block):
             raise ValueError(f"{self.kind}: rho + gamma must be > 0 (W has no strongly convex term and the block "
                              f"may have no minimiser), got rho={rho}, gamma={gamma}")
         bias = bool(bias)
-        conv = lambda a: like(a, X)  # noqa: E731
-        W = xp.zeros((n_out, n_in), like=X) if W is None else conv(check_array(W, "W", (n_out, n_in)))
+        on_x = lambda a: like(a, X)  # noqa: E731
+        W = xp.zeros((n_out, n_in), like=X) if W is None else on_x(check_array(W, "W", (n_out, n_in)))
         if b is None:
             b = xp.zeros((n_out,), like=X)
         else:
-            b = conv(check_array(b, "b", (n_out,)))
+            b = on_x(check_array(b, "b", (n_out,)))
             if not bias and xp.any(b != 0):
                 raise ValueError("b: must be zero when bias=False")
-        W_prev = W if W_prev is None else conv(check_array(W_prev, "W_prev", (n_out, n_in)))
-        b_prev = b if b_prev is None else conv(check_array(b_prev, "b_prev", (n_out,)))
+        W_prev = W if W_prev is None else on_x(check_array(W_prev, "W_prev", (n_out, n_in)))
+        b_prev = b if b_prev is None else on_x(check_array(b_prev, "b_prev", (n_out,)))
         if not bias:
             b_prev = xp.zeros((n_out,), like=X)
-        return X, rho, gamma, W, b, W_prev, b_prev, bias
+        return X, W, b, Proximal(float(rho), float(gamma), W_prev, b_prev, bias)
 
-    def _assign(self, X, Y, loss, weight, rho, gamma, W, b, W_prev, b_prev, bias, layer, U=None):
+    @staticmethod
+    def _trusted_prox(X, n_out, rho, gamma, W, b, W_prev, b_prev, bias) -> Proximal:
+        """The :class:`~fenchel_cvx.blocks.mm.Proximal` of trusted arguments (centre default: (W, b); no bias: 0)."""
+        if not bias:
+            b_prev = namespace(X).zeros((n_out,), like=X)
+        return Proximal(float(rho), float(gamma), W if W_prev is None else W_prev, b if b_prev is None else b_prev,
+                        bool(bias))
+
+    def _assign(self, X, Y, loss, weight, prox: Proximal, W, b, layer, U=None):
         """Store the block's data (trusted: no checks, no copies)."""
         self.X, self.Y = X, Y
         self.xp = namespace(X)
@@ -62,34 +71,22 @@ class WBlockBase(Block):
         self.n_out = int(Y.shape[0])
         self.loss = loss
         self.term = DataTerm(loss, Y, weight)
-        self.rho, self.gamma, self.bias, self.layer = float(rho), float(gamma), bool(bias), layer
+        self.prox, self.layer = prox, layer
         self.current = (W, b)
-        self.W_prev, self.b_prev = W_prev, b_prev
         self._U = U  # pre-activation at ``current`` (optional cache)
         self._problem = None
         self._vars = None
         self._problems = {}
 
-    @classmethod
-    def from_arrays(cls, X, Y, loss, weight, rho, gamma, W, b, W_prev=None, b_prev=None, bias=True, layer=None,
-                    U=None, **attrs):
-        r"""A block from trusted arrays, without validation or copies (the ``from_state`` path).
+    # the regularisation, read from ``prox`` (one source)
+    rho = property(lambda self: self.prox.rho, doc="ρ ≥ 0, the weight decay")
+    gamma = property(lambda self: self.prox.gamma, doc="γ ≥ 0, the proximal weight")
+    W_prev = property(lambda self: self.prox.W_prev, doc="the proximal centre of W (n_out x n_in)")
+    b_prev = property(lambda self: self.prox.b_prev, doc="the proximal centre of b (n_out,)")
+    bias = property(lambda self: self.prox.bias, doc="False: b stays 0")
 
-        X (n_in x m), Y (n_out x m) on one backend; ``loss`` a :class:`~fenchel_cvx.losses.Loss` and ``weight``
-        w of the data term H(U) = w·ℓ(Y, U); ρ, γ; the current (W, b) and the proximal centre (default the
-        current); ``U`` = W X + b 1ᵀ if known; ``attrs`` extra attributes (``act``, ``lam``).
-        """
-        blk = cls.__new__(cls)
-        xp = namespace(X)
-        if not bias:
-            b_prev = xp.zeros((Y.shape[0],), like=X)
-        blk._assign(X, Y, loss, weight, rho, gamma, W, b, W if W_prev is None else W_prev,
-                    b if b_prev is None else b_prev, bias, layer, U)
-        for k, v in attrs.items():
-            setattr(blk, k, v)
-        return blk
-
-    def _conv(self, a):
+    def _on_backend(self, a):
+        """``a`` on the block's backend, dtype and device (those of X)."""
         return like(a, self.X)
 
     def name(self) -> str:
@@ -100,10 +97,10 @@ class WBlockBase(Block):
         if not isinstance(sol, (tuple, list)) or len(sol) != 2:
             raise TypeError(f"{what}: expected a pair (W, b)")
         W, b = sol
-        W = self._conv(check_array(W, f"{what} W", (self.n_out, self.n_in)))
+        W = self._on_backend(check_array(W, f"{what} W", (self.n_out, self.n_in)))
         if b is None:
             b = self.xp.zeros((self.n_out,), like=self.X)
-        b = self._conv(check_array(b, f"{what} b", (self.n_out,)))
+        b = self._on_backend(check_array(b, f"{what} b", (self.n_out,)))
         if not self.bias and self.xp.any(b != 0):
             raise ValueError(f"{what} b: must be zero when the block has no bias")
         return W, b
@@ -130,7 +127,7 @@ class WBlockBase(Block):
         diagnostic, not certified (A1 = 0 and dom H* are checked only to the tolerance ``a1_tol``, default
         1e3·eps·max|A|·m; −inf outside). Certified bounds: :meth:`certified_bound`."""
         xp = self.xp
-        A = self._conv(check_array(A, "A", (self.n_out, self.m)))
+        A = self._on_backend(check_array(A, "A", (self.n_out, self.m)))
         Hs = self.term.conj(A)
         if not math.isfinite(Hs):
             return -math.inf
@@ -261,10 +258,10 @@ class WBlockBase(Block):
     # ---- fast paths --------------------------------------------------------------------------
     def _glm(self, f64: bool):
         """The Newton-CG solver of this block, in the working dtype or (``f64``) in float64 on the same backend."""
-        conv = as_float64 if f64 else (lambda a: a)
-        term = DataTerm(self.loss, conv(self.Y), self.term.w) if f64 else self.term
-        Theta_prev = conv(self._augment_rows(self.W_prev, self.b_prev))
-        return GLMSolver(term, augment(conv(self.X), self.bias), self.rho, self.gamma, Theta_prev, self.bias)
+        in_dtype = as_float64 if f64 else (lambda a: a)
+        term = DataTerm(self.loss, in_dtype(self.Y), self.term.w) if f64 else self.term
+        Theta_prev = in_dtype(self._augment_rows(self.W_prev, self.b_prev))
+        return GLMSolver(term, augment(in_dtype(self.X), self.bias), self.rho, self.gamma, Theta_prev, self.bias)
 
     def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 200,
                    max_cg: int | None = None) -> BlockResult:
@@ -344,7 +341,8 @@ class WBlockBase(Block):
         b = like(Theta[:, self.n_in], self.X) if self.bias else xp.zeros((self.n_out,), like=self.X)
         return (xp.copy(W), xp.copy(b)) if copy else (W, b)
 
-    def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0) -> BlockResult:
+    def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0,
+                    cache: dict | None = None) -> BlockResult:
         r"""``iters`` majorise–minimise ridge steps (:func:`fenchel_cvx.blocks.mm.mm_steps`) from ``init``
         (default :attr:`current`), each monotone in P; no certificate (status ``"budget"``).
 
@@ -354,7 +352,9 @@ class WBlockBase(Block):
         inputs), proximal MM steps are taken instead: each minimises the majoriser plus δ/2‖Θ − Θ_k‖² (δ
         grown until the factorisation succeeds), which is still monotone (``info["proximal_mm"]`` = δ).
         ``curvature`` η scales the majoriser's κ (``BCDConfig.w_curvature``; η = 1 is MM, η = 0 the linearised
-        proximal-gradient step; see :func:`~fenchel_cvx.blocks.mm.mm_steps`).
+        proximal-gradient step; see :func:`~fenchel_cvx.blocks.mm.mm_steps`). ``cache``: the
+        per-input cache of :func:`~fenchel_cvx.blocks.mm.mm_steps` (the Gram matrix's
+        eigendecomposition of a recurring batch).
         """
         t0 = time.perf_counter()
         xp = self.xp
@@ -364,11 +364,11 @@ class WBlockBase(Block):
         U_c = None if start_is_centre else self.W_prev @ self.X + self.b_prev[:, None]
         info = {}
         try:
-            W, b, Unew = mm_steps(self.term, self.X, U, self.W_prev, self.b_prev, self.rho, self.gamma, self.bias,
-                                  n_steps=int(iters), U_c=U_c, curvature=curvature)
+            W, b, Unew = mm_steps(self.term, self.X, U, self.prox, n_steps=int(iters), U_c=U_c, curvature=curvature,
+                                  cache=cache)
         except NotSPDError:
-            W, b, Unew, info["proximal_mm"] = proximal_mm_steps(self.term, self.X, U, W0, b0, self.W_prev, self.b_prev,
-                                                                self.rho, self.gamma, self.bias, int(iters), self.name())
+            W, b, Unew, info["proximal_mm"] = proximal_mm_steps(self.term, self.X, U, W0, b0, self.prox, int(iters),
+                                                                self.name())
         if not self.bias:
             b = xp.zeros((self.n_out,), like=self.X)
         return BlockResult(solution=(W, b), objective=None, lower_bound=None, iterations=int(iters),

@@ -81,17 +81,27 @@ class HiddenWBlock(WBlockBase):
     W, b : the current value (default warm start; zeros if omitted).
     W_prev, b_prev : proximal centres (default: W, b).
     bias : if False, b stays 0.
+    U : W X + b 1ᵀ when known (a cache);  weight : the data term's weight (default λ/m).
+    validate : False trusts the arguments as they are (:meth:`from_state`, the trainers' path): arrays on one
+        backend with the right shapes, ``activation`` an Activation, W and b given. True (default) checks
+        every argument and names the one it rejects.
     """
 
     kind = "hidden_w"
     depends_on = ("activation",)  # the loss does not enter this block
 
     def __init__(self, X, Y, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
-                 bias=True, layer=None):
+                 bias=True, layer=None, *, U=None, weight=None, validate=True):
+        if not validate:
+            loss = _loss.FenchelYoungLoss(activation)
+            prox = self._trusted_prox(X, Y.shape[0], rho, gamma, W, b, W_prev, b_prev, bias)
+            self._assign(X, Y, loss, lam / X.shape[1] if weight is None else weight, prox, W, b, layer, U)
+            self.act, self.lam = activation, lam
+            return
         Y = check_array(Y, "Y", (None, None))
         act = _act.get(activation)
         n_out = Y.shape[0]
-        X, rho, gamma, W, b, W_prev, b_prev, bias = self._validated(X, n_out, rho, gamma, W, b, W_prev, b_prev, bias)
+        X, W, b, prox = self._validated(X, n_out, rho, gamma, W, b, W_prev, b_prev, bias)
         m = X.shape[1]
         Y = like(check_array(Y, "Y", (n_out, m)), X)
         if not act.in_domain(Y):
@@ -99,9 +109,9 @@ class HiddenWBlock(WBlockBase):
             raise ValueError(f"Y: entries outside the domain [{lo}, {hi}] of f* for activation {act.name}")
         lam = check_number(lam, "lam", lo=0.0)
         loss = _loss.FenchelYoungLoss(act)
-        if bias and gamma == 0.0 and lam > 0:
+        if prox.bias and prox.gamma == 0.0 and lam > 0:
             check_bias_attained(loss, Y, "rows")
-        self._assign(X, Y, loss, lam / m, rho, gamma, W, b, W_prev, b_prev, bias, layer)
+        self._assign(X, Y, loss, lam / m if weight is None else weight, prox, W, b, layer, U)
         self.act, self.lam = act, lam
 
     @classmethod
@@ -116,9 +126,8 @@ class HiddenWBlock(WBlockBase):
         loss, weight = data_term_of(net, l, state.lam, state.m)
         if net.bias and gamma == 0.0 and weight > 0:
             check_bias_attained(loss, state.target(l), "rows")
-        return cls.from_arrays(state.inputs(l), state.target(l), loss, weight, float(net.rho[l]), float(gamma),
-                               state.W[l], state.b[l], W_prev, b_prev, net.bias, l, U, act=loss.act,
-                               lam=float(state.lam[l]))
+        return cls(state.inputs(l), state.target(l), loss.act, float(state.lam[l]), float(net.rho[l]), float(gamma),
+                   state.W[l], state.b[l], W_prev, b_prev, net.bias, l, U=U, weight=weight, validate=False)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):
@@ -144,14 +153,19 @@ class LastWBlock(WBlockBase):
         (then ``W`` must be given to fix k).
     loss : name or :class:`~fenchel_cvx.losses.Loss`.
     rho : ρ_L ≥ 0; gamma : proximal weight γ ≥ 0 (ρ + γ > 0).
-    W, b, W_prev, b_prev, bias : as for :class:`HiddenWBlock`.
+    W, b, W_prev, b_prev, bias, U, weight, validate : as for :class:`HiddenWBlock` (weight default 1/m; with
+        ``validate=False``, ``loss`` is a Loss and Y its k x m targets).
     """
 
     kind = "last_w"
     depends_on = ("loss",)  # no activation enters the output layer
 
     def __init__(self, X, Y, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None, bias=True,
-                 layer=None):
+                 layer=None, *, U=None, weight=None, validate=True):
+        if not validate:
+            prox = self._trusted_prox(X, Y.shape[0], rho, gamma, W, b, W_prev, b_prev, bias)
+            self._assign(X, Y, loss, 1.0 / X.shape[1] if weight is None else weight, prox, W, b, layer, U)
+            return
         loss = _loss.get(loss)
         if is_torch(Y) or isinstance(Y, np.ndarray):
             ndim = len(Y.shape)
@@ -166,12 +180,12 @@ class LastWBlock(WBlockBase):
             raise ValueError("Y: integer labels need W (or pass k x m targets) to fix the number of outputs")
         X = check_array(X, "X", (None, None))
         Y = like(loss.targets(Y, k), X)
-        X, rho, gamma, W, b, W_prev, b_prev, bias = self._validated(X, k, rho, gamma, W, b, W_prev, b_prev, bias)
+        X, W, b, prox = self._validated(X, k, rho, gamma, W, b, W_prev, b_prev, bias)
         m = X.shape[1]
         Y = like(check_array(Y, "Y", (k, m)), X)
-        if bias and gamma == 0.0:
+        if prox.bias and prox.gamma == 0.0:
             check_bias_attained(loss, Y, "classes")
-        self._assign(X, Y, loss, 1.0 / m, rho, gamma, W, b, W_prev, b_prev, bias, layer)
+        self._assign(X, Y, loss, 1.0 / m if weight is None else weight, prox, W, b, layer, U)
 
     @classmethod
     def layers(cls, net) -> list[int]:
@@ -186,8 +200,8 @@ class LastWBlock(WBlockBase):
         loss, weight = data_term_of(net, L, state.lam, state.m)
         if net.bias and gamma == 0.0:
             check_bias_attained(loss, state.Y, "classes")
-        return cls.from_arrays(state.inputs(L), state.Y, loss, weight, float(net.rho[L]), float(gamma),
-                               state.W[L], state.b[L], W_prev, b_prev, net.bias, L, U)
+        return cls(state.inputs(L), state.Y, loss, float(net.rho[L]), float(gamma), state.W[L], state.b[L], W_prev,
+                   b_prev, net.bias, L, U=U, weight=weight, validate=False)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):

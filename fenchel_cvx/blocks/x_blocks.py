@@ -55,7 +55,6 @@ with parameters vs 0.1 s with constants; an n x m parameter of 100 x 200 takes m
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 
@@ -63,10 +62,11 @@ import numpy as np
 
 from .. import activations as _act
 from .. import losses as _losses
-from ..backend import NUMPY, like, namespace, to_numpy64
+from ..backend import like, namespace, to_numpy64
 from ..validation import check_array, check_number
 from . import certificates as cert
 from .base import Block, BlockResult, certified_min, default_tol
+from .out_maps import DenseOut, LayerOut, checked_out_map
 from .prox_grad import CompositeProblem, apg_fixed, fista
 
 __all__ = ["HiddenXBlock", "LastXBlock", "DPP_MAX_PARAMS"]
@@ -89,107 +89,49 @@ def _no_prox_term(gamma, W_prev, b_prev):
 class _XBlock(Block):
     """Shared machinery of the X-blocks: the elementwise part h, the solver, I/O.
 
-    The linear map out of V is W (k x n) here; the conv X-blocks
-    (:mod:`fenchel_cvx.blocks.conv_blocks`) replace it by a ``LinearMap`` A(W, ·) through the
-    hooks of the section "the linear map out of V" -- everything else is shared.
+    The next layer enters only through ``out``, the affine map V ↦ A(V) + B out of the block's variable
+    (:mod:`fenchel_cvx.blocks.out_maps`: a dense W, or a conv network's ``LinearMap``); the conv X-blocks
+    (:mod:`fenchel_cvx.blocks.conv_blocks`) are these classes with a ``LinearMap`` passed in.
     """
 
-    _label = ""  # prefix of name() ("conv " for the conv blocks)
-
-    # ---- the linear map out of V (dense: W; overridden by the conv blocks) -------------------
-    def _n_in(self):
-        """The required number of rows of U (None: any)."""
-        return None
-
-    def _init_op(self, U, W, b):
-        """Validate and store W (k x n), b (k,), k and the bias column ``_bcol`` (k x 1)."""
-        W = like(check_array(W, "W", (None, self.n)), U)
-        self._set_op(W, like(check_array(b, "b", (int(W.shape[0]),)), U))
-
-    def _A(self, V):
-        """W V: n x m → k x m."""
-        return self.W @ V
-
-    def _At(self, R):
-        """Wᵀ R: k x m → n x m."""
-        return self.W.T @ R
-
-    def _op_norm(self) -> float:
-        """An upper bound on the operator norm of V ↦ W V (the spectral norm ‖W‖₂)."""
-        return self.xp.spectral_norm(self.W)
-
-    def _adjoint_np(self, R):
-        """Wᵀ R in numpy float64 (data products of the reference problem)."""
-        return to_numpy64(self.W).T @ R
-
-    def _n_params(self) -> int:
-        """Entries of the Parameters of the DPP build (C, W, B, c0)."""
-        return self.n * self.m + self.k * self.n + self.k * self.m + 1
-
-    def _cvx_affine(self, V):
-        """W V + B with B = b 1ᵀ (Parameters or constants)."""
-        B = np.repeat(to_numpy64(self._bcol), self.m, axis=1)
-        return self._data("W", to_numpy64(self.W)) @ V + self._data("B", B)
-
-    @classmethod
-    def _check_net(cls, net):
-        """Reject networks this block class cannot read (from_network)."""
-
-    @classmethod
-    def _op_args(cls, net, l, X0):
-        """The constructor arguments of layer l's map out of the block variable: (W_l, b_l) on X0's backend."""
-        return like(net.W[l], X0), like(net.b[l], X0)
-
-    @staticmethod
-    def _affine_of(net, l, W, b, X):
-        """U_l = W_l X + b_l 1ᵀ (the pre-activation into the block variable, from_network)."""
-        return W @ X + b[:, None]
-
-    # ---- shared ---------------------------------------------------------------------------
-    def _init_common(self, U, W, b, lam, act, current, layer):
-        """Validate the shared arguments and store them (the public constructors' path)."""
-        U = check_array(U, "U", (self._n_in(), None))
+    def _init_common(self, U, W, b, lam, act, current, layer, lmap):
+        """Validate the shared arguments and store them (the validating constructors' path)."""
+        U = check_array(U, "U", (None if lmap is None else getattr(lmap, "n_in", None), None))
         if U.shape[0] == 0 or U.shape[1] == 0:
             raise ValueError(f"U: expected a non-empty n x m array, got shape {tuple(U.shape)}")
-        self._setup(U, _act.get(act), check_number(lam, "lam", lo=0.0, strict=True, hint=_LAM_HINT), layer)
-        self._init_op(U, W, b)
+        self._setup(U, _act.get(act), check_number(lam, "lam", lo=0.0, strict=True, hint=_LAM_HINT), layer,
+                    checked_out_map(W, b, U, lmap))
         if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 1):
             raise ValueError(f"layer: expected an integer >= 1 (the index l of X_l) or None, got {layer!r}")
         self.current = self.forward_value if current is None else self._check_solution(current, "current")
 
-    def _setup(self, U, act, lam, layer):
-        """Store U, the activation, λ and the layer (trusted) and reset the caches."""
+    def _setup(self, U, act, lam, layer, out):
+        """Store U, the activation, λ, the layer and the map out of V (trusted) and reset the caches."""
         self.n, self.m = (int(s) for s in U.shape)
         self.U = U
         self.act = act
         self.lam = float(lam)
         self.layer = None if layer is None else int(layer)
         self.xp = namespace(U)
+        self.out = out
         self._problem = None
         self._problem_dpp = True
         self._tpU = None
         self._lipschitz = None
         self._V = None
 
-    def _set_op(self, W, b):
-        """Store the (trusted) map out of V: W, b, k and the bias column."""
-        self.W, self.b = W, b
-        self.k = int(W.shape[0])
-        self._bcol = b[:, None]
+    # the map out of V (read from ``out``)
+    W = property(lambda self: self.out.W, doc="W_l: the weights of the map out of V")
+    b = property(lambda self: self.out.b, doc="b_l: the bias of the map out of V")
+    k = property(lambda self: self.out.k, doc="rows of A(V) (the next layer's size)")
+    map = property(lambda self: getattr(self.out, "lmap", None), doc="the LinearMap of a conv layer (else None)")
+    _bcol = property(lambda self: self.out.bcol)
 
-    @classmethod
-    def _state_parts(cls, state, l, lam_scale):
-        """(U_{l−1}, λ_{l−1}/lam_scale, φ_{l−1}) of X_l at a LiftedState, and the map out of X_l set on a new block."""
-        blk = cls.__new__(cls)
-        blk._setup(state.pre_activation(l - 1), state.net.activations[l - 1],
-                   float(state.lam[l - 1]) / lam_scale, l)
-        blk._set_state_op(state, l)
-        blk.current = state.Xs[l - 1]
-        return blk
-
-    def _set_state_op(self, state, l):
-        """The map out of X_l from the state (dense: W_l, b_l)."""
-        self._set_op(state.W[l], state.b[l])
+    @staticmethod
+    def _lifted_parts(state, l):
+        """(U_{l−1}, the map out of X_l) at a LiftedState (trusted)."""
+        maps = getattr(state.net, "maps", None)
+        return state.pre_activation(l - 1), (None if maps is None else maps[l])
 
     # ---- helpers ---------------------------------------------------------------
     @property
@@ -198,7 +140,7 @@ class _XBlock(Block):
         return self.act.phi(self.U)
 
     def name(self) -> str:
-        return self._label + (self.kind if self.layer is None else f"{self.kind}[l={self.layer}]")
+        return self.out.label + (self.kind if self.layer is None else f"{self.kind}[l={self.layer}]")
 
     def _check_solution(self, V, name: str, domain: bool = True):
         V = like(check_array(V, name, (self.n, self.m)), self.U)
@@ -244,14 +186,14 @@ class _XBlock(Block):
             if c == 0.0:
                 self._lipschitz = 0.0
             else:
-                w = self._op_norm()
+                w = self.out.norm_bound()
                 self._lipschitz = c * w * w / self.m * (1.0 + 100.0 * self.xp.eps(self.U))
         return self._lipschitz
 
     def composite(self) -> CompositeProblem:
         """The block as F = s(W V) + h(V) for :func:`fista`."""
         smooth = self._has_smooth()
-        return CompositeProblem(A=self._A if smooth else None, At=self._At if smooth else None,
+        return CompositeProblem(A=self.out.apply if smooth else None, At=self.out.adjoint if smooth else None,
                                 s_value=self._s, s_grad=self._s_grad, h_value=self._h, prox_h=self._prox_h,
                                 lipschitz=self.lipschitz, mu_h=self.mu)
 
@@ -263,7 +205,7 @@ class _XBlock(Block):
             return math.inf
         val = float(self._h(V))
         if self._has_smooth():
-            val += float(self._s(self._A(V)))
+            val += float(self._s(self.out.apply(V)))
         return val
 
     def reference_solution(self):
@@ -279,7 +221,7 @@ class _XBlock(Block):
         block has at most :data:`DPP_MAX_PARAMS` parameter entries (see the module docstring).
         """
         if dpp is None:
-            dpp = self._n_params() <= DPP_MAX_PARAMS
+            dpp = self.n * self.m + self.out.n_params(self.m) <= DPP_MAX_PARAMS
         if self._problem is None or self._problem_dpp != bool(dpp):
             self._problem_dpp = bool(dpp)
             self._problem = self._build_problem()
@@ -300,6 +242,11 @@ class _XBlock(Block):
         value = np.asarray(value, dtype=np.float64)
         return cp.Parameter(value.shape, name=name, value=value)
 
+    def _cvx_affine(self, V):
+        """A V + B with B = b 1ᵀ (Parameters or constants; A a constant sparse matrix for a conv layer)."""
+        B = np.repeat(to_numpy64(self._bcol), self.m, axis=1)
+        return self.out.cvx_apply(V, self._data) + self._data("B", B)
+
     def _cvx_common(self, C):
         """V, the expression λ Σ f*(V) − ⟨C, V⟩, and the dom f* constraints."""
         import cvxpy as cp
@@ -310,29 +257,19 @@ class _XBlock(Block):
         return V, expr, self.act.domain_cvx(V)
 
     # ---- certificates (float64 numpy, blocks/certificates.py) ------------------------------
-    def _shadow64(self, absolute: bool = False):
-        """A shallow copy of the block on numpy float64 data (|W|, |b| when ``absolute``: magnitudes of A V)."""
-        sh = copy.copy(self)
-        sh.xp, sh.U, sh._tpU, sh._lipschitz = NUMPY, to_numpy64(self.U), None, None
-        W, b = to_numpy64(self.W), to_numpy64(self.b)
-        sh._set_op(np.abs(W) if absolute else W, np.abs(b) if absolute else b)
-        for name in ("X_next", "Y"):
-            if hasattr(self, name):
-                setattr(sh, name, to_numpy64(getattr(self, name)))
-        return sh
-
-    def _smooth_term(self, sh):
-        """(loss, T, ws): the smooth part is s(Z) = ws·ℓ(T, Z + B) (None when absent)."""
+    def _smooth_term(self):
+        """(loss, T, ws) in float64: the smooth part is s(Z) = ws·ℓ(T, Z + B) (None when absent)."""
         raise NotImplementedError
 
     def certified_bound(self, sol):
         """``(bound or None, info)``: F(V) − c Σ B_φ(U − ∇g(V)/c, V) at V = ``sol`` projected onto dom f*, in float64
         with the rounding allowance (module docstring; :func:`~fenchel_cvx.blocks.certificates.x_divergence_bound`)."""
         V = self.act.project_domain(to_numpy64(self._check_solution(sol, "sol", domain=False)))
-        sh, sa = self._shadow64(), self._shadow64(absolute=True)
-        smooth = self._smooth_term(sh) if self._has_smooth() else None
-        return cert.x_divergence_bound(V, sh.U, self.act, self.lam / self.m, smooth, sh._A, sh._At, sa._A, sa._At,
-                                       sh._bcol, sa._bcol, 2 * (self.n + self.k) + 4)
+        o64, oabs = self.out.float64(), self.out.float64(absolute=True)
+        smooth = self._smooth_term() if self._has_smooth() else None
+        return cert.x_divergence_bound(V, to_numpy64(self.U), self.act, self.lam / self.m, smooth, o64.apply,
+                                       o64.adjoint, oabs.apply, oabs.adjoint, o64.bcol, oabs.bcol,
+                                       2 * (self.n + self.k) + 4)
 
     def objective_interval(self, sol):
         """(lower, upper) of the exact F(V) at ``sol`` (float64 evaluation + the rounding allowance; (inf, inf)
@@ -425,15 +362,18 @@ class _XBlock(Block):
         Xs[l - 1] = like(V, Xs[l - 1])
         return Xs
 
-    @classmethod
-    def _network_data(cls, net, X0, Xs, l):
-        """(X0, Xs on X0's backend, U_{l−1} = A_{l−1}(W_{l−1}, X_{l−1}) + b_{l−1} 1ᵀ) after validation."""
+    @staticmethod
+    def _network_data(net, X0, Xs, l):
+        """(X0, Xs on X0's backend, U_{l−1} = A_{l−1}(W_{l−1}, X_{l−1}) + b_{l−1} 1ᵀ, the arguments W, b, lmap of
+        the map out of X_l) after validation."""
         X0 = net.check_input(X0)
         m = X0.shape[1]
         Xs = net.check_hidden([like(check_array(X, f"X[{i}]", (None, None)), X0) for i, X in enumerate(Xs, 1)], m)
         prev = X0 if l == 1 else Xs[l - 2]
-        U = cls._affine_of(net, l - 1, like(net.W[l - 1], X0), like(net.b[l - 1], X0), prev)
-        return X0, Xs, U
+        U = net.affine(l - 1, like(net.W[l - 1], X0), like(net.b[l - 1], X0), prev)
+        maps = getattr(net, "maps", None)
+        out = {"W": like(net.W[l], X0), "b": like(net.b[l], X0), "lmap": None if maps is None else maps[l]}
+        return X0, Xs, U, out
 
 
 class HiddenXBlock(_XBlock):
@@ -449,13 +389,23 @@ class HiddenXBlock(_XBlock):
     act, act_next    activations φ_{l−1} (domain of V) and φ_l (names or Activation objects)
     current : n x m  the present X_l (default warm start; default φ(U))
     layer : int      l (used by ``update`` and in messages)
+    lmap : LinearMap the map out of X_l of a conv layer (W, b then of ``lmap.weight_shape``, ``lmap.bias_shape``);
+                     None: the dense map W V (:mod:`fenchel_cvx.blocks.out_maps`)
+    validate : bool  False trusts the arguments as they are (:meth:`from_state`, the trainers' path: arrays on
+                     U's backend with the right shapes, Activation objects, ``current`` given); True (default)
+                     checks every argument and names the one it rejects
     """
 
     kind = "hidden_x"
     depends_on = ("activation",)  # the loss does not enter this block
 
-    def __init__(self, U, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None, layer=None):
-        self._init_common(U, W, b, lam, act, current, layer)
+    def __init__(self, U, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None, layer=None, *,
+                 lmap=None, validate=True):
+        if not validate:
+            self._setup(U, act, lam, layer, DenseOut(W, b) if lmap is None else LayerOut(lmap, W, b))
+            self.current, self.act_next, self.lam_next, self.X_next = current, act_next, float(lam_next), X_next
+            return
+        self._init_common(U, W, b, lam, act, current, layer, lmap)
         self.act_next = _act.get(act_next)
         self.lam_next = check_number(lam_next, "lam_next", lo=0.0)
         X_next = like(check_array(X_next, "X_next", (self.k, self.m)), self.U)
@@ -471,30 +421,27 @@ class HiddenXBlock(_XBlock):
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> HiddenXBlock:
         """The block of X_l (``layer`` = l, 1 ≤ l < L; None when L = 2) at the state (net, X0, Xs); ``y`` unused."""
-        cls._check_net(net)
         _no_prox_term(gamma, W_prev, b_prev)
         l = cls.resolve_layer(net, layer)
-        X0, Xs, U = cls._network_data(net, X0, Xs, l)
-        return cls(U, *cls._op_args(net, l, X0), Xs[l], lam=float(net.lam[l - 1]),
-                   lam_next=float(net.lam[l]), act=net.activations[l - 1], act_next=net.activations[l],
-                   current=Xs[l - 1], layer=l)
+        X0, Xs, U, out = cls._network_data(net, X0, Xs, l)
+        return cls(U=U, **out, X_next=Xs[l], lam=float(net.lam[l - 1]), lam_next=float(net.lam[l]),
+                   act=net.activations[l - 1], act_next=net.activations[l], current=Xs[l - 1], layer=l)
 
     @classmethod
     def from_state(cls, state, layer: int, lam_scale: float = 1.0) -> HiddenXBlock:
         """The block of X_l (``layer`` = l < L) at a :class:`~fenchel_cvx.blocks.state.LiftedState` (trusted),
         with λ_{l−1} divided by ``lam_scale``; warm start the state's X_l."""
         l = int(layer)
-        blk = cls._state_parts(state, l, lam_scale)
-        blk.act_next = state.net.activations[l]
-        blk.lam_next = float(state.lam[l])
-        blk.X_next = state.Xs[l]
-        return blk
+        U, lmap = cls._lifted_parts(state, l)
+        return cls(U=U, W=state.W[l], b=state.b[l], X_next=state.Xs[l], lam=float(state.lam[l - 1]) / lam_scale,
+                   lam_next=float(state.lam[l]), act=state.net.activations[l - 1],
+                   act_next=state.net.activations[l], current=state.Xs[l - 1], layer=l, lmap=lmap, validate=False)
 
     def _has_smooth(self) -> bool:
         return self.lam_next > 0
 
-    def _smooth_term(self, sh):
-        return _losses.FenchelYoungLoss(self.act_next), sh.X_next, self.lam_next / self.m
+    def _smooth_term(self):
+        return _losses.FenchelYoungLoss(self.act_next), to_numpy64(self.X_next), self.lam_next / self.m
 
     def _smooth_curvature(self) -> float:
         return self.lam_next * self.act_next.lip
@@ -513,7 +460,7 @@ class HiddenXBlock(_XBlock):
         import cvxpy as cp
 
         U, Xn = to_numpy64(self.U), to_numpy64(self.X_next)
-        V, expr, cons = self._cvx_common(self.lam * U + self.lam_next * self._adjoint_np(Xn))
+        V, expr, cons = self._cvx_common(self.lam * U + self.lam_next * self.out.adjoint64(Xn))
         if self.lam_next > 0:
             c0 = self._data("c0", float(np.sum(to_numpy64(self._bcol) * Xn)))
             expr = expr + self.lam_next * (cp.sum(self.act_next.f_cvx(self._cvx_affine(V))) - c0)
@@ -532,13 +479,19 @@ class LastXBlock(_XBlock):
     act              activation φ_{L−1} (domain of V);  loss: name or Loss
     current : n x m  the present X_L (default warm start; default φ(U))
     layer : int      L (used in messages; ``update`` writes the last hidden layer)
+    lmap, validate   as for :class:`HiddenXBlock` (trusted: ``loss`` a Loss and Y its k x m targets)
     """
 
     kind = "last_x"
     depends_on = ("activation", "loss")
 
-    def __init__(self, U, W, b, Y, lam, act="relu", loss="cross_entropy", current=None, layer=None):
-        self._init_common(U, W, b, lam, act, current, layer)
+    def __init__(self, U, W, b, Y, lam, act="relu", loss="cross_entropy", current=None, layer=None, *, lmap=None,
+                 validate=True):
+        if not validate:
+            self._setup(U, act, lam, layer, DenseOut(W, b) if lmap is None else LayerOut(lmap, W, b))
+            self.current, self.loss, self.Y = current, loss, Y
+            return
+        self._init_common(U, W, b, lam, act, current, layer, lmap)
         self.loss = _losses.get(loss)
         self.Y = like(self.loss.targets(check_array(Y, "Y", (self.k, self.m)), self.k), self.U)
 
@@ -549,32 +502,32 @@ class LastXBlock(_XBlock):
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> LastXBlock:
         """The block of X_L at the state (net, X0, y, Xs); ``layer`` must be None or L."""
-        cls._check_net(net)
         _no_prox_term(gamma, W_prev, b_prev)
         if net.L < 1:
             raise ValueError("net: last_x needs at least one hidden layer")
         if layer is not None and layer != net.L:
             raise ValueError(f"layer: last_x is layer L = {net.L}, got {layer!r}")
         L = net.L
-        X0, Xs, U = cls._network_data(net, X0, Xs, L)
+        X0, Xs, U, out = cls._network_data(net, X0, Xs, L)
         Y = like(net.check_targets(y, X0.shape[1]), X0)
-        return cls(U, *cls._op_args(net, L, X0), Y, lam=float(net.lam[L - 1]),
-                   act=net.activations[L - 1], loss=net.loss, current=Xs[L - 1], layer=L)
+        return cls(U=U, **out, Y=Y, lam=float(net.lam[L - 1]), act=net.activations[L - 1], loss=net.loss,
+                   current=Xs[L - 1], layer=L)
 
     @classmethod
     def from_state(cls, state, layer: int | None = None, lam_scale: float = 1.0) -> LastXBlock:
         """The block of X_L at a :class:`~fenchel_cvx.blocks.state.LiftedState` (trusted), with λ_{L−1} divided
         by ``lam_scale``; warm start the state's X_L."""
-        blk = cls._state_parts(state, state.L, lam_scale)
-        blk.loss = state.net.loss
-        blk.Y = state.Y
-        return blk
+        L = state.L
+        U, lmap = cls._lifted_parts(state, L)
+        return cls(U=U, W=state.W[L], b=state.b[L], Y=state.Y, lam=float(state.lam[L - 1]) / lam_scale,
+                   act=state.net.activations[L - 1], loss=state.net.loss, current=state.Xs[L - 1], layer=L,
+                   lmap=lmap, validate=False)
 
     def _smooth_curvature(self) -> float:
         return float(self.loss.hess_bound)
 
-    def _smooth_term(self, sh):
-        return self.loss, sh.Y, 1.0 / self.m
+    def _smooth_term(self):
+        return self.loss, to_numpy64(self.Y), 1.0 / self.m
 
     def _s(self, Z):
         """s(Z) = ℓ(Y, Z + b)/m."""
@@ -588,7 +541,7 @@ class LastXBlock(_XBlock):
         import cvxpy as cp
 
         U, Y = to_numpy64(self.U), to_numpy64(self.Y)
-        V, expr, cons = self._cvx_common(self.lam * U + self._adjoint_np(Y))
+        V, expr, cons = self._cvx_common(self.lam * U + self.out.adjoint64(Y))
         c0 = self._data("c0", float(np.sum(Y * to_numpy64(self._bcol))))
         expr = expr + self.loss.cvx(Y, self._cvx_affine(V), inner=c0)
         return cp.Problem(cp.Minimize(expr / self.m), cons)

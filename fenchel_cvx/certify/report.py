@@ -18,7 +18,7 @@ data X0 d x m, targets y) :func:`certify` collects
   ``LowerBound(..., certified=True, rests_on="...")``;
 * a **λ sweep** of the relaxation (SCIP's dual bound on min F_λ for each λ; weak duality makes each one a
   lower bound on min J), and optionally the **Lagrangian dual** with one multiplier per sample
-  (:mod:`fenchel_cvx.certify.dual`);
+  (:mod:`fenchel_cvx.certify.scip.lagrangian`);
 
 so that   lower ≤ min F_λ ≤ min J ≤ upper,   each number with its provenance and what it rests on.
 
@@ -40,9 +40,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._problem import check_problem, relative_gap, require_scip
-from .errors import ScopeError
-from .scip import GlobalResult, solve_relaxation, solve_standard
+from .problem import ScopeError, check_problem, relative_gap, require_scip
+from .scip.solve import GlobalResult, solve_relaxation, solve_standard
 from .upper import UpperBound, bcd_provider, lbfgs_provider
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -343,7 +342,7 @@ def convex_primal_provider(allow_large: bool = False) -> Callable:
     (certified) bound of the convex program exists, this is what the convex side contributes."""
 
     def provide(net, X0, y, incumbent):
-        from .convex import convex_reference
+        from .twolayer.reference import convex_reference
 
         c = convex_reference(net, X0, y, allow_large=allow_large)
         out = [LowerBound(c.value, "convex reformulation, primal value (CLARABEL)",
@@ -495,7 +494,7 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
                                         quantity="min F_lambda", lam=lam, status=r.status, time=r.time))
             bar.update()
         if dual is not None:
-            from .dual import dual_ascent
+            from .scip.lagrangian import dual_ascent
 
             bar.set_postfix_str("per-sample dual")
             opts = {"time_limit": time_limit, "gap": gap, "seed": seed, "allow_large": allow_large, "model": model,

@@ -20,10 +20,10 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..validation import check_int
-from ._problem import copy_network, expand_multipliers, multipliers_kind
+from .problem import copy_network, expand_multipliers, multipliers_kind
 
 __all__ = ["UpperBound", "single_thread", "single_threaded", "objective_and_grad", "lbfgs_train", "lbfgs_polish", "lbfgs_provider",
-           "lifted_objective_and_grad", "lifted_lbfgs", "lifted_value", "divergences", "bcd_provider"]
+           "lifted_objective_and_grad", "lifted_lbfgs", "relaxation_value", "divergences", "bcd_provider"]
 
 
 @dataclass
@@ -189,7 +189,7 @@ def divergences(net, X0, W, b, Xs) -> list:
     return [net.activations[l].divergence(net.pre_activation(l, prev[l], W, b), prev[l + 1]) for l in range(net.L)]
 
 
-def lifted_value(net, X0, y, W, b, Xs, lam) -> float:
+def relaxation_value(net, X0, y, W, b, Xs, lam) -> float:
     r"""F_μ(W, b, X) = ℓ/m + (1/m) Σ_l Σ_ij μ_l[i, j] B_l[i, j] + Σ_l ρ_l/2‖W_l‖² — the judge of the relaxation.
 
     ``lam``: anything :func:`~fenchel_cvx.certify.expand_multipliers` accepts. With one multiplier per layer
@@ -208,7 +208,7 @@ def lifted_lbfgs(net, X0, y, W, b, Xs=None, lam=None, maxiter: int = 20000):
     """Locally minimise F_λ over (W, b, X) from (W, b, Xs) (Xs defaults to the forward pass) by
     L-BFGS-B, with X kept in dom f* by box constraints. ``lam``: the network's λ by default, else
     anything :func:`~fenchel_cvx.certify.expand_multipliers` accepts (per layer, sample, neuron or entry).
-    Returns ``(W, b, Xs, F)``, F judged by :func:`lifted_value`. A local method: F is an upper bound on
+    Returns ``(W, b, Xs, F)``, F judged by :func:`relaxation_value`. A local method: F is an upper bound on
     min F_λ, nothing more."""
     mu = expand_multipliers(net, np.shape(X0)[1], net.lam if lam is None else lam)
     Y = np.asarray(net.check_targets(y, X0.shape[1]), dtype=np.float64)
@@ -243,7 +243,7 @@ def lifted_lbfgs(net, X0, y, W, b, Xs=None, lam=None, maxiter: int = 20000):
                        options={"maxiter": maxiter, "maxfun": 2 * maxiter, "ftol": 1e-15, "gtol": 1e-11})
     Wt, bt, Xt = split(res.x)
     Xt = [a.project_domain(X) for a, X in zip(net.activations, Xt, strict=True)]
-    return Wt, bt, Xt, lifted_value(net, X0, y, Wt, bt, Xt, mu)
+    return Wt, bt, Xt, relaxation_value(net, X0, y, Wt, bt, Xt, mu)
 
 
 def bcd_provider(starts: int = 3, epochs: int = 40, seed: int = 0) -> Callable:

@@ -121,7 +121,8 @@ def _load(args):
     import numpy as np
 
     from ..archives import read_archive
-    from ..certify import parse_arch, tiny_problem
+    from ..certify import tiny_problem
+    from ..certify.examples import parse_arch
     from ..network import FenchelNetwork
 
     _check_choices(args)

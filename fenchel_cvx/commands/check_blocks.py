@@ -13,7 +13,7 @@ unavailable) are named, with the reason, on every run. Example::
 
 ``--external KIND=MODULE:FUNCTION`` (or ``KIND=FILE.py:FUNCTION``, repeatable) replaces the library's fast
 path of that block kind by your function ``block -> solution`` (or ``(solution, lower_bound)``), judged the
-same way (:mod:`fenchel_cvx.blocks.crosscheck`); only those kinds are checked.
+same way (:mod:`fenchel_cvx.blocks.check_external`); only those kinds are checked.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..blocks.check import format_table, run_checks, split_backends, summary
+    from ..blocks.check_library import format_table, run_checks, split_backends, summary
 
     try:
         sizes = tuple(int(s) for s in args.sizes.split("-"))
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         registry, instance = CONV_BLOCKS, random_conv_state
     kinds, solvers = _csv(args.blocks), None
     if args.external:
-        from ..blocks.crosscheck import external_solver, load_solver
+        from ..blocks.check_external import external_solver, load_solver
 
         solvers = {}
         for item in args.external:

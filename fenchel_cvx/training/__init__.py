@@ -40,8 +40,8 @@ Convolutional networks (:class:`fenchel_cvx.conv.ConvFenchelNetwork`) train thro
 layer l's affine map U = A_l(W_l, X) + B_l, the conv blocks (the W-step is the dense W-block on the im2col
 design matrix); :func:`tuned_lenet5` is the LeNet-5 schedule.
 
-Epoch e (0-based) uses λ = min(λ_0 · ``lam_growth``^e, max(``lam_max``, λ_0)) and γ = γ_0 · ``gamma_growth``^e
-(λ continuation: a larger λ tightens the relaxation, min F_λ ↑ min J). ``phases`` change fields from a given
+The λ/γ schedule (continuation: a larger λ tightens the relaxation, min F_λ ↑ min J) is stated once, in
+:func:`~fenchel_cvx.training.config.lifted_schedule`. ``phases`` change fields from a given
 epoch on (e.g. :func:`mm_then_adaptive`). The network holds the model (weights, ρ, λ), the :class:`BCDConfig`
 the schedule (:mod:`.config`). ``train(net, X, y)`` without a config uses :func:`tuned` (:func:`tuned_conv` for
 conv nets), as the CLI does; ``config=BCDConfig()`` gives the bare defaults (``--preset plain``).
@@ -54,17 +54,27 @@ X-steps from the forward pass), ``J`` (standard objective), ``train_acc``, ``tes
 ``eval_f_samples`` of the evaluation samples (a seeded subset; the X-steps make it the costly part). Checkpoints (``checkpoint=path``): weights, optimiser
 state, history and config in one ``.npz``; ``resume=path`` continues the run exactly where it stopped.
 
-Layout of the package: :mod:`.config` (BCDConfig), :mod:`.presets` (named schedules), :mod:`.data`
-(validation, splits, batch order), :mod:`.checkpoint`, :mod:`.history` (results, early stopping,
-progress), :mod:`.loop` (the :class:`Trainer` that only schedules, :func:`train`), :mod:`.executor` (the
-step-executor interface), :mod:`.local` (one process, numpy/torch), :mod:`.dask` and :mod:`.shard` (the
-Dask runner and its worker kernels; needs the ``distributed`` extra).
+Layout of the package: :mod:`.config` (BCDConfig, the λ/γ schedule), :mod:`.presets` (named schedules),
+:mod:`.batches` (data validation, splits, batch order), :mod:`.checkpoint`, :mod:`.history` (results, early
+stopping, progress), :mod:`.loop` (the one :class:`Trainer` that only schedules, :func:`train`),
+:mod:`.executor` (the step-executor base classes and their state values), :mod:`.local` (lifted BCD in one
+process, numpy/torch), :mod:`.backprop` (SGD/Adam in torch), :mod:`.dask` and :mod:`.shard` (the Dask runner
+and its worker kernels; needs the ``distributed`` extra), :mod:`.cluster` (connecting to Dask).
 """
 
+from .batches import batch_order, eval_subset, prepare_data
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import BACKENDS, DTYPES, SCHEDULES, W_SOLVERS, X_SOLVERS, BCDConfig, resolve_config
-from .data import batch_order, eval_subset, prepare_data
-from .executor import Schedule, StepExecutor
+from .config import (
+    BACKENDS,
+    DTYPES,
+    SCHEDULES,
+    W_SOLVERS,
+    X_SOLVERS,
+    BCDConfig,
+    lifted_schedule,
+    resolve_config,
+)
+from .executor import ExecutorState, LiftedBCDState, LiftedExecutor, Schedule, StepExecutor
 from .history import TrainResult
 from .local import LocalExecutor
 from .loop import Trainer, evaluate, train
@@ -72,7 +82,8 @@ from .presets import PRESETS, TUNED, mm_then_adaptive, preset, tuned, tuned_conv
 
 __all__ = ["BCDConfig", "TrainResult", "Trainer", "train", "evaluate", "tuned", "TUNED", "tuned_conv",
            "tuned_lenet5", "mm_then_adaptive", "preset", "PRESETS", "load_checkpoint", "save_checkpoint", "prepare_data", "batch_order", "eval_subset",
-           "resolve_config", "StepExecutor", "LocalExecutor", "Schedule", "BACKENDS", "DTYPES", "SCHEDULES",
+           "resolve_config", "lifted_schedule", "StepExecutor", "LiftedExecutor", "LocalExecutor", "Schedule",
+           "ExecutorState", "LiftedBCDState", "BACKENDS", "DTYPES", "SCHEDULES",
            "W_SOLVERS", "X_SOLVERS"]
 
 

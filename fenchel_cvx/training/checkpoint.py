@@ -1,10 +1,15 @@
-r"""Checkpoints of training runs: one ``.npz`` with the weights, optimiser arrays and JSON metadata.
+r"""Checkpoints of training runs: one ``.npz`` with the weights, optimiser arrays and JSON metadata, one format
+for every executor (lifted BCD local or on Dask, backprop; :class:`~fenchel_cvx.training.loop.Trainer` writes
+them every ``checkpoint_every`` epochs, when a run stops and at its end).
 
 Written atomically (a temporary file in the same folder, then ``os.replace``) by the archive writer of
-:mod:`fenchel_cvx.model_io`. Layout: ``W{l}``, ``b{l}`` (the weights, in the working dtype), ``state_<name>``
-(optimiser arrays: λ, γ, inertia buffers, the full-batch lifted state, the best epoch's weights) and ``meta``
-(UTF-8 JSON: kind, epoch, config, history, timings, early-stopping state, the network's specification
-:func:`fenchel_cvx.model_io.network_spec` under ``net``, and the fingerprint of the data under ``data``).
+:mod:`fenchel_cvx.model_format`. Layout: ``W{l}``, ``b{l}`` (the weights, in the working dtype),
+``state_<path>`` (the rest of the executor's state, one array per field of its state dataclass, named by its
+path: ``state_lam0``, ``state_mom.0.1``, ``state_adaptive.1.mW``, ``state_opt.0.exp_avg``, ...; and the best
+epoch's weights ``state_bestW{l}``, ``state_bestb{l}``; :func:`~fenchel_cvx.training.executor.flatten_state`)
+and ``meta`` (UTF-8 JSON: kind (``"lifted"``, ``"adam"``, ``"sgd"``), epoch, config, history, timings,
+early-stopping state, the structure of the state under ``state``, the network's specification
+:func:`fenchel_cvx.model_format.network_spec` under ``net``, and the fingerprint of the data under ``data``).
 ``fenchel_cvx.load(checkpoint)`` reads the network out of a checkpoint.
 
 Resuming (:func:`check_resume`) is refused with :class:`~fenchel_cvx.errors.ResumeMismatch` naming the fields
@@ -25,14 +30,13 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import FileFormatError, ResumeMismatch
 from ..log import get_logger
-from ..model_io import check_spec, network_spec, read_npz, weights_from, write_npz
+from ..model_format import check_spec, network_spec, read_npz, weights_from, write_npz
 from ..network import FenchelNetwork
 
 __all__ = ["save_checkpoint", "load_checkpoint", "check_resume_net", "check_resume", "data_fingerprint",
@@ -63,7 +67,7 @@ def json_safe(obj: Any) -> Any:
 
 
 def data_fingerprint(data: dict) -> dict:
-    """Fingerprints of the prepared data (:func:`~fenchel_cvx.training.data.prepare_data`): per split
+    """Fingerprints of the prepared data (:func:`~fenchel_cvx.training.batches.prepare_data`): per split
     ``train``/``val``/``test``, the shapes and a BLAKE2b digest of the inputs and targets in float64."""
     out = {}
     for split, (xk, yk) in {"train": ("X", "Y"), "val": ("X_val", "Y_val"), "test": ("X_test", "Y_test")}.items():
@@ -111,13 +115,6 @@ def load_checkpoint(path: str, name: str = "checkpoint") -> tuple[list, list, di
     W, b = weights_from(raw, n, "checkpoint", path)
     arrays = {k[6:]: v for k, v in raw.items() if k.startswith("state_")}
     return W, b, arrays, meta
-
-
-def require_arrays(arrays: dict, keys: Sequence[str], path: str) -> None:
-    """The state arrays a restore needs (FileFormatError naming the missing ones)."""
-    missing = [k for k in keys if k not in arrays]
-    if missing:
-        raise FileFormatError(f"corrupt checkpoint {path!r}: missing state arrays {missing}")
 
 
 def check_resume_net(net: FenchelNetwork, meta: dict, path: str) -> None:

@@ -4,10 +4,10 @@ Who holds what (one source of truth each):
 
 * the **network** holds the model: its weights, the weight decay ρ_l (part of J and F_λ) and the
   multipliers λ_l of the relaxation F_λ it currently represents;
-* the **config** holds the schedule: λ_0 (``lam``; None = start from the network's λ), the continuation
-  λ_e = min(λ_0·``lam_growth``^e, ``lam_max``), the proximal weights γ_e = γ_0·``gamma_growth``^e, inertia,
-  inner iterations, solvers, batch size, epochs, backend, seeds. Training sets the network's λ to the λ of
-  the last epoch it ran (the relaxation the trained weights belong to); it never writes ρ.
+* the **config** holds the schedule: λ_0 (``lam``; None = start from the network's λ), its continuation and
+  the proximal weights γ (:func:`lifted_schedule`, the one statement of the λ/γ schedule), inertia, inner
+  iterations, solvers, batch size, epochs, backend, seeds. Training sets the network's λ to the λ of the
+  last epoch it ran (the relaxation the trained weights belong to); it never writes ρ.
 
 Shapes: features x samples (see :mod:`fenchel_cvx.training`).
 """
@@ -27,7 +27,7 @@ from ..validation import check_choice, check_int, check_number, per_layer
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..network import FenchelNetwork
 
-__all__ = ["BCDConfig", "resolve_config", "BACKENDS", "DTYPES", "SCHEDULES", "W_SOLVERS", "X_SOLVERS", "PHASE_FIXED"]
+__all__ = ["BCDConfig", "resolve_config", "lifted_schedule", "BACKENDS", "DTYPES", "SCHEDULES", "W_SOLVERS", "X_SOLVERS", "PHASE_FIXED"]
 
 SCHEDULES = ("minibatch", "fullbatch")
 W_SOLVERS = ("mm", "block", "adaptive")
@@ -46,6 +46,7 @@ class BCDConfig:
     gamma         : proximal weights γ_l ≥ 0 of the W-steps, a scalar or L+1 values
     x_weight      : weight ≥ 1 of the next-layer term in the mini-batch X-steps (1 = plain block)
     lam_growth, lam_max, gamma_growth : per-epoch continuation factors of λ (capped) and γ
+                    (:func:`lifted_schedule`)
     momentum      : inertia β ∈ [0, 1) of the W's across batches (mini-batch)
     refresh       : re-forward X_{l+1} after the W_l step (mini-batch)
     refresh_inertia : re-forward with the weights after the inertia step (True) or with the W-step's
@@ -62,6 +63,11 @@ class BCDConfig:
     w_lr_warmup   : epochs of linear step-size warm-up of the adaptive W-steps (0 = none)
     w_iters, last_w_iters : inner iterations of hidden / output W-steps
     tol           : relative tolerance of block solves (None: the blocks' default)
+    shuffle       : True (a fresh sample permutation every epoch), False (the data order) or
+                    "batches" (a fixed partition into batches whose order is permuted every
+                    epoch: the local executor then caches each batch's inputs and the
+                    eigendecomposition of the first W-block's Gram matrix;
+                    :func:`~fenchel_cvx.training.batches.batch_order`)
     val_fraction  : fraction of the training set held out for early stopping (0 = none)
     patience      : epochs without validation improvement before stopping (None = never)
     restore_best  : with early stopping, return the weights of the best validation epoch
@@ -71,8 +77,8 @@ class BCDConfig:
     phases        : None, or a list of dicts ``{"epoch": k, field: value, ...}`` (k ≥ 1, increasing): from
                     the (k+1)-th epoch on the fields take these values (later phases override earlier ones).
                     A phase starts with fresh optimiser state (inertia buffers, adaptive moments). Continuations
-                    keep counting epochs from the start of the run: λ_e = min(λ_0·growth^e, max(lam_max, λ_0))
-                    with the λ_0, growth and cap in force at epoch e. Fields in ``PHASE_FIXED`` cannot change.
+                    keep counting epochs from the start of the run (:func:`lifted_schedule`). Fields in
+                    ``PHASE_FIXED`` cannot change.
 
     Weight decay is not here: it is the network's ρ (``FenchelNetwork(..., rho=...)``).
     """
@@ -102,7 +108,7 @@ class BCDConfig:
     device: str = "cpu"
     dtype: str = "float64"
     seed: int = 0
-    shuffle: bool = True
+    shuffle: bool | str = True
     val_fraction: float = 0.0
     patience: int | None = None
     restore_best: bool = True
@@ -144,6 +150,8 @@ class BCDConfig:
         if self.eval_f_samples is not None:
             check_int(self.eval_f_samples, "eval_f_samples", 1)
         check_number(self.w_lr_warmup, "w_lr_warmup", lo=0.0)
+        if not (self.shuffle is True or self.shuffle is False or self.shuffle == "batches"):
+            raise ValueError(f"shuffle: expected True, False or 'batches', got {self.shuffle!r}")
         if self.w_solver == "adaptive" and self.schedule != "minibatch":
             raise ValueError("w_solver: 'adaptive' steps need the mini-batch schedule (schedule='minibatch')")
         check_int(self.seed, "seed", 0)
@@ -238,6 +246,33 @@ class BCDConfig:
             d["phases"] = [({k: (math.inf if (k == "lam_max" and v == "inf") else v) for k, v in ph.items()}
                             if isinstance(ph, dict) else ph) for ph in d["phases"]]
         return cls(**d)
+
+
+def lifted_schedule(cfg: BCDConfig, epoch: int, lam0: np.ndarray, gamma0: np.ndarray
+                    ) -> tuple[BCDConfig, np.ndarray, np.ndarray]:
+    """The λ/γ schedule of lifted BCD, stated once: the configuration, λ (L,) and γ (L+1,) in force during the
+    epoch after ``epoch`` completed ones (e = ``epoch``, 0-based)::
+
+        cfg_e = cfg.at_epoch(e)                      (the phases begun by then applied)
+        λ_e   = min(λ_0 · lam_growth^e, max(lam_max, λ_0))
+        γ_e   = γ_0 · gamma_growth^e
+
+    with ``lam_growth``, ``lam_max`` and ``gamma_growth`` those of cfg_e. The cap is max(lam_max, λ_0), so a
+    λ_0 above ``lam_max`` is kept, never lowered. λ_0 and γ_0 are the run's starting values ``lam0``, ``gamma0``
+    (the config's ``lam``, or the network's λ when it is None, and ``gamma``), unless a phase begun by epoch e
+    sets ``lam``/``gamma``: those become the new λ_0/γ_0, and the exponent e still counts epochs from the
+    start of the run. The trainer calls this at every epoch; the record of an epoch carries its λ_e and γ_e.
+    """
+    cfg_e = cfg.at_epoch(epoch)
+    changed = {k for ph in (cfg.phases or ()) if ph["epoch"] <= epoch for k in ph}
+    lam0, gamma0 = np.asarray(lam0, dtype=float), np.asarray(gamma0, dtype=float)
+    if "lam" in changed and cfg_e.lam is not None:
+        lam0 = np.array(per_layer(cfg_e.lam, len(lam0), "lam"), dtype=float)
+    if "gamma" in changed:
+        gamma0 = np.array(per_layer(cfg_e.gamma, len(gamma0), "gamma"), dtype=float)
+    lam = np.minimum(lam0 * cfg_e.lam_growth ** epoch, np.maximum(cfg_e.lam_max, lam0))
+    gamma = gamma0 * cfg_e.gamma_growth ** epoch
+    return cfg_e, lam, gamma
 
 
 def _plain(v):

@@ -75,6 +75,7 @@ Scope: dense :class:`~fenchel_cvx.network.FenchelNetwork`, numpy backend (float3
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import uuid
@@ -87,17 +88,17 @@ import numpy as np
 
 from ..arrays import ArrayLike
 from ..blocks.glm import DataTerm
-from ..blocks.mm import ridge_solve, ridge_system, split_theta
+from ..blocks.mm import Proximal, ridge_solve, ridge_system, split_theta
 from ..blocks.w_blocks import data_term_of
 from ..errors import SchedulerUnreachable
 from ..log import get_logger
 from ..network import FenchelNetwork
-from ..validation import check_number, check_output_file
+from ..validation import check_int, check_number, check_output_file
 from . import shard as S
+from .batches import eval_subset, prepare_data
 from .cluster import connect, need_dask
 from .config import BCDConfig, resolve_config
-from .data import eval_subset, prepare_data
-from .executor import Schedule, StepExecutor
+from .executor import LiftedBCDState, LiftedExecutor, Schedule
 from .history import TrainResult
 from .loop import Trainer
 
@@ -183,9 +184,10 @@ def _uid() -> str:
     return f"{_RUN}-{_UID[0]:x}"
 
 
-class DaskExecutor(StepExecutor):
+class DaskExecutor(LiftedExecutor):
     """The step executor of the Dask runner (module docstring): the samples live in shards on the workers,
-    the driver holds W, b, the inertia buffers and the reduced matrices.
+    the driver holds the state (W, b, the inertia buffers; :class:`~fenchel_cvx.training.executor.LiftedBCDState`)
+    and the reduced matrices.
 
     ``comm`` counts, per epoch, the payload bytes sent to and received from the workers (array ``nbytes`` of
     task arguments and gathered results), the round trips and the tasks; ``comm_history`` keeps one entry
@@ -196,9 +198,9 @@ class DaskExecutor(StepExecutor):
         self.client = client
         self.n_shards = n_shards
 
-    def init_state(self, net: FenchelNetwork, data: dict, cfg: BCDConfig) -> None:
+    def init_state(self, net: FenchelNetwork, data: dict, cfg: BCDConfig) -> LiftedBCDState:
         client = self.client
-        self.net, self.cfg, self.L = net, cfg, net.L
+        self.net, self.config, self.L = net, cfg, net.L
         self.m = int(np.asarray(data["X"]).shape[1])
         workers = sorted(client.scheduler_info()["workers"])
         if not workers:
@@ -212,9 +214,6 @@ class DaskExecutor(StepExecutor):
         self.comm = _zero_comm()
         self.comm_history: list = []
         dtype = np.dtype(cfg.dtype)
-        self.W = [np.ascontiguousarray(np.asarray(w), dtype=dtype) for w in net.W]
-        self.b = [np.ascontiguousarray(np.asarray(v), dtype=dtype) for v in net.b]
-        self.mom = [None] * (self.L + 1)
         self.shards = {}
         run_id = uuid.uuid4().hex[:10]
         for name, (Xa, Ya) in {"train": (data["X"], data["Y"]), "test": (data["X_test"], data["Y_test"]),
@@ -240,6 +239,11 @@ class DaskExecutor(StepExecutor):
         wait([f for _, futs, _ in self.shards.values() for f in futs])
         self.holders: dict = {}
         self._locate()
+        return self.initial_state(net, cfg, [self.to_working(w) for w in net.W], [self.to_working(v) for v in net.b])
+
+    def to_working(self, a: Any, path: str = "") -> Any:
+        """``a`` as a contiguous numpy array of the run's dtype (the driver's arrays)."""
+        return np.ascontiguousarray(np.asarray(a), dtype=np.dtype(self.config.dtype))
 
     # ---- helpers -------------------------------------------------------------------------
     def _parts(self, name, idx):
@@ -296,24 +300,21 @@ class DaskExecutor(StepExecutor):
         """κ of W-block l (the curvature bound of its data term; needs no data)."""
         return DataTerm.curvature_bound(*data_term_of(self.net, l, lam, m_batch))
 
-    def _ridge(self, l, G, gamma, kappa):
-        """Factor of κG + D and Θ_c D for layer l (:func:`fenchel_cvx.blocks.mm.ridge_system`)."""
-        return ridge_system(S.unpack_lower(G), kappa, float(self.net.rho[l]), gamma, self.W[l], self.b[l],
-                            self.net.bias)
+    def _ridge(self, l, G, gamma, kappa, W, b):
+        """Factor of κG + D and Θ_c D for layer l at its weights (W, b) (:func:`fenchel_cvx.blocks.mm.ridge_system`)."""
+        return ridge_system(S.unpack_lower(G), kappa, Proximal(float(self.net.rho[l]), gamma, W, b, self.net.bias))
 
     # ---- one mini-batch ----------------------------------------------------------------
-    def start_phase(self) -> None:
-        self.mom = [None] * (self.L + 1)
-
-    def update(self, idx: np.ndarray | None, schedule: Schedule) -> None:
+    def update(self, state: LiftedBCDState, idx: np.ndarray | None, schedule: Schedule) -> LiftedBCDState:
         """One batch (``idx``: global sample indices, in order); the same steps as the local executor."""
-        cfg = self.cfg = schedule.cfg  # the phase in force (_set_layer reads it too)
+        cfg = schedule.cfg  # the phase in force
         L = self.L
+        W_new, b_new = list(state.W), list(state.b)
         _, futs, _ = self.shards["train"]
         idx = np.asarray(idx)
         parts = self._parts("train", idx)
         m_batch = len(idx)
-        W_pre, b_pre = list(self.W), list(self.b)
+        W_pre, b_pre = state.W, state.b
         lam = np.asarray(schedule.lam, dtype=float)
         gamma = schedule.gamma
         n_it = [cfg.w_iters] * L + [cfg.last_w_iters]
@@ -335,12 +336,12 @@ class DaskExecutor(StepExecutor):
                         reds = self._gather(states, hosts)
                     R, G = self._reduce(reds, l, G)
                     if fac is None:
-                        fac = self._ridge(l, G, float(gamma[l]), kappa[l])
+                        fac = self._ridge(l, G, float(gamma[l]), kappa[l], W_new[l], b_new[l])
                     Theta = ridge_solve(fac[0], kappa[l] * R + fac[1])
-                post = self._set_layer(l, Theta)
+                post = self._set_layer(l, Theta, cfg, state.mom, W_new, b_new)
                 if l < L:
                     post = post if cfg.refresh_inertia else None
-                    states = [self._submit(S.advance, s, self.spec, l, Theta, post, self.W[l + 1], self.b[l + 1],
+                    states = [self._submit(S.advance, s, self.spec, l, Theta, post, W_new[l + 1], b_new[l + 1],
                                            lam, m_batch, tag="advance", where=w) for s, w in zip(states, hosts)]
                     reds = self._gather(states, hosts)
         else:
@@ -355,39 +356,41 @@ class DaskExecutor(StepExecutor):
                 for l in active:
                     R, G[l] = self._reduce(reds, l, G[l])
                     if fac[l] is None:
-                        fac[l] = self._ridge(l, G[l], float(gamma[l]), kappa[l])
+                        fac[l] = self._ridge(l, G[l], float(gamma[l]), kappa[l], W_new[l], b_new[l])
                     Theta[l] = ridge_solve(fac[l][0], kappa[l] * R + fac[l][1])
             for l in range(L + 1):
-                self._set_layer(l, Theta[l])
+                self._set_layer(l, Theta[l], cfg, state.mom, W_new, b_new)
         del states
+        mom = state.mom
         if cfg.momentum > 0:
-            self.mom = [(self.W[l] - W_pre[l], self.b[l] - b_pre[l]) for l in range(L + 1)]
+            mom = [(W_new[l] - W_pre[l], b_new[l] - b_pre[l]) for l in range(L + 1)]
+        return dataclasses.replace(state, W=W_new, b=b_new, mom=mom)
 
-    def _set_layer(self, l, Theta):
-        """W_l, b_l ← Θ (+ inertia β(W^pre − W^prev-batch)); returns (W, b) if inertia moved them, else None."""
-        cfg = self.cfg
-        W, b = split_theta(Theta, self.net.bias)
+    def _set_layer(self, l, Theta, cfg, mom, W, b):
+        """W[l], b[l] ← Θ (+ inertia β(W^pre − W^prev-batch) from ``mom``); returns (W_l, b_l) if inertia moved
+        them, else None."""
+        Wl, bl = split_theta(Theta, self.net.bias)
         moved = None
-        if cfg.momentum > 0 and self.mom[l] is not None:
-            dW, db = self.mom[l]
-            W, b = W + cfg.momentum * dW, b + cfg.momentum * db
-            moved = (W, b)
-        self.W[l], self.b[l] = W, b
+        if cfg.momentum > 0 and mom[l] is not None:
+            dW, db = mom[l]
+            Wl, bl = Wl + cfg.momentum * dW, bl + cfg.momentum * db
+            moved = (Wl, bl)
+        W[l], b[l] = Wl, bl
         return moved
 
     # ---- evaluation ----------------------------------------------------------------------
-    def _reduce_eval(self, name, idx, lifted, lam, cfg):
+    def _reduce_eval(self, name, idx, lifted, lam, cfg, W, b):
         _, futs, _ = self.shards[name]
         opt = {"lifted": lifted, "x_iters": cfg.x_iters}
         parts = self._parts(name, idx)
-        fs = [self._submit(S.eval_shard, futs[k], loc, self.spec, list(self.W), list(self.b), lam, opt, tag="eval",
+        fs = [self._submit(S.eval_shard, futs[k], loc, self.spec, list(W), list(b), lam, opt, tag="eval",
                            where=self.holders[name][k]) for k, loc in parts]
         out = self.client.gather(fs)
         self.comm["received"] += sum(8 * (3 + len(o.get("div", ()))) for o in out)  # a few float64 scalars
         self.comm["rounds"] += 1
         return out
 
-    def evaluate(self, schedule: Schedule, eval_idx: np.ndarray | None) -> dict:
+    def evaluate(self, state: LiftedBCDState, schedule: Schedule, eval_idx: np.ndarray | None) -> dict:
         train_comm, self.comm = self.comm, _zero_comm()
         self._locate()  # once per epoch: where the shards are now
         lam = np.asarray(schedule.lam, dtype=float)
@@ -396,48 +399,28 @@ class DaskExecutor(StepExecutor):
         cfg = schedule.cfg
         me_all = self.m if eval_idx is None else len(eval_idx)
         sub = eval_subset(me_all, cfg.eval_f_samples, cfg.seed + 1) if self.L else None
-        outs = self._reduce_eval("train", eval_idx, bool(self.L) and sub is None, lam, cfg)
+        W, b = state.W, state.b
+        outs = self._reduce_eval("train", eval_idx, bool(self.L) and sub is None, lam, cfg, W, b)
         me = sum(o["m"] for o in outs)
-        rec["J"] = sum(o["loss"] for o in outs) / me + net.regulariser(self.W)
+        rec["J"] = sum(o["loss"] for o in outs) / me + net.regulariser(W)
         key = net.loss.metric
         rec[f"train_{key}"] = sum(o["score"] for o in outs) / me
         if self.L:
             if sub is not None:  # F_λ on the seeded subset of the evaluation samples (as the local executor)
                 f_idx = sub if eval_idx is None else np.asarray(eval_idx)[sub]
-                outs = self._reduce_eval("train", f_idx, True, lam, cfg)
+                outs = self._reduce_eval("train", f_idx, True, lam, cfg, W, b)
                 me = sum(o["m"] for o in outs)
             divs = [sum(o["div"][l] for o in outs) for l in range(self.L)]
-            rec["F"] = net.lifted_value(sum(o["F_loss"] for o in outs), divs, me, lam, self.W)
+            rec["F"] = net.lifted_from_sums(sum(o["F_loss"] for o in outs), divs, me, lam, W)
         else:
             rec["F"] = rec["J"]
         for name in ("test", "val"):
             if name in self.shards:
-                outs = self._reduce_eval(name, None, False, lam, cfg)
+                outs = self._reduce_eval(name, None, False, lam, cfg, W, b)
                 rec[f"{name}_{key}"] = sum(o["score"] for o in outs) / sum(o["m"] for o in outs)
         self.comm_history.append({"epoch": schedule.epoch, "train": train_comm, "eval": self.comm})
         self.comm = _zero_comm()
         return rec
-
-    # ---- weights and optimiser state --------------------------------------------------------
-    def weights(self) -> tuple[list, list]:
-        return self.W, self.b
-
-    def set_weights(self, W: list, b: list) -> None:
-        dtype = np.dtype(self.cfg.dtype)
-        self.W = [np.asarray(w, dtype=dtype) for w in W]
-        self.b = [np.asarray(v, dtype=dtype) for v in b]
-
-    def state_arrays(self) -> dict:
-        arr = {}
-        for l, mb in enumerate(self.mom):
-            if mb is not None:
-                arr[f"momW{l}"], arr[f"momb{l}"] = mb
-        return arr
-
-    def load_state_arrays(self, arrays: dict) -> None:
-        dtype = np.dtype(self.cfg.dtype)
-        self.mom = [((np.asarray(arrays[f"momW{l}"], dtype=dtype), np.asarray(arrays[f"momb{l}"], dtype=dtype))
-                     if f"momW{l}" in arrays else None) for l in range(self.L + 1)]
 
     def close(self) -> None:
         """Drop the shard futures (the workers free the data)."""
@@ -499,8 +482,7 @@ def train_distributed(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: A
     cfg = resolve_config(net, config, overrides, "train_distributed")
     check_scope(net, cfg)
     check_number(connect_timeout, "connect_timeout", lo=0.0, strict=True)
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every: expected an integer >= 1, got {checkpoint_every!r}")
+    check_int(checkpoint_every, "checkpoint_every", 1)
     if checkpoint is not None:
         check_output_file(checkpoint, "checkpoint")
     if n_shards is not None and (isinstance(n_shards, bool) or not isinstance(n_shards, (int, np.integer)) or n_shards < 1):

@@ -1,20 +1,28 @@
-r"""The training loop of lifted BCD: it only schedules (epochs, continuation, records, checkpoints, callbacks).
+r"""The training loop: it only schedules (epochs, batches, records, checkpoints, callbacks), for every method.
 
-:class:`Trainer` drives a :class:`~fenchel_cvx.training.executor.StepExecutor` (the numerical work: local
-numpy/torch, or Dask) through the epochs:
+:class:`Trainer` drives a :class:`~fenchel_cvx.training.executor.StepExecutor` through the epochs: lifted BCD
+in one process (:class:`~fenchel_cvx.training.local.LocalExecutor`, the default) or on a Dask cluster
+(:class:`~fenchel_cvx.training.dask.DaskExecutor`), and backprop (:class:`~fenchel_cvx.training.backprop.
+BackpropExecutor`, :func:`fenchel_cvx.baselines.train_backprop`). The executor's state is a value
+(``state = executor.update(state, idx, schedule)``); the trainer keeps it, checkpoints it and restores it.
 
-* epoch e (0-based) uses λ_e = min(λ_0·``lam_growth``^e, max(``lam_max``, λ_0)) and γ_e = γ_0·``gamma_growth``^e;
+* epoch e (0-based) runs with the executor's :meth:`~fenchel_cvx.training.executor.StepExecutor.schedule`
+  (lifted BCD: the λ/γ schedule of :func:`fenchel_cvx.training.config.lifted_schedule`);
 * mini-batch schedule: the batches of ``batch_order(m, e, seed)`` (a function of (seed, epoch) only, so
   resumed runs match); full batch: one sweep per epoch;
-* after each epoch: one history record (J, F_λ at λ_e, scores, times, λ, γ), early stopping on the
-  validation score, a checkpoint, the callbacks ``cb(epoch, record, net)`` (True stops).
+* after each epoch: one history record (J, F_λ, scores, times, and the executor's fields: λ, γ or the
+  learning rate), early stopping on the validation score, a checkpoint every ``checkpoint_every`` epochs
+  and at the end (one format for every executor: :mod:`fenchel_cvx.training.checkpoint`), the callbacks
+  ``cb(epoch, record, net)`` (True stops).
 
-:func:`train` is the entry point. The network's weights are the initialisation and receive the result; its
-λ is set to the λ of the last epoch run (:mod:`fenchel_cvx.training.config` says who holds what).
+:func:`train` is the entry point of lifted BCD. The network's weights are the initialisation and receive the
+result; lifted BCD sets its λ to the λ of the last epoch run (:mod:`fenchel_cvx.training.config` says who
+holds what).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -27,19 +35,13 @@ from ..arrays import ArrayLike
 from ..backend import check_backend, to_numpy
 from ..errors import FileFormatError, TrainingDiverged, diverged_message
 from ..log import get_logger, verbose_level
-from ..model_io import network_spec
+from ..model_format import network_spec
 from ..network import FenchelNetwork
-from ..validation import check_bool, check_int, check_output_file, check_path, per_layer
-from .checkpoint import (
-    check_resume,
-    data_fingerprint,
-    load_checkpoint,
-    require_arrays,
-    save_checkpoint,
-)
+from ..validation import check_bool, check_int, check_output_file, check_path
+from .batches import batch_order, eval_subset, prepare_data
+from .checkpoint import check_resume, data_fingerprint, load_checkpoint, save_checkpoint
 from .config import BCDConfig, resolve_config
-from .data import batch_order, eval_subset, prepare_data
-from .executor import Schedule, StepExecutor
+from .executor import StepExecutor, copy_array, flatten_state, unflatten_state
 from .history import Progress, TrainResult, early_stop_update, final_metrics, log_record
 from .local import LocalExecutor
 
@@ -47,21 +49,22 @@ __all__ = ["Trainer", "train", "evaluate"]
 
 log = get_logger("training")
 
-#: the record fields printed per epoch
-LOG_KEYS = ("F", "J", "train_acc", "val_acc", "test_acc", "train_mse", "val_mse", "test_mse")
-
 
 class Trainer:
-    """Lifted BCD of ``net`` on prepared ``data`` (:func:`~fenchel_cvx.training.data.prepare_data`) with a
-    validated :class:`BCDConfig`; the numerical work runs in ``executor`` (default :class:`LocalExecutor`).
+    """Training of ``net`` on prepared ``data`` (:func:`~fenchel_cvx.training.batches.prepare_data`) with the
+    configuration ``config`` (checked by its own ``validate(net)``: a :class:`BCDConfig` for lifted BCD, a
+    :class:`~fenchel_cvx.training.backprop.BackpropConfig` for backprop); the numerical work runs in
+    ``executor`` (default :class:`LocalExecutor`).
 
     ``run()`` trains until ``config.epochs``, early stopping, or a callback asks to stop, and returns a
-    :class:`TrainResult`. :meth:`hidden` gives the full-batch lifted state (demos). ``resume``: a checkpoint
-    to continue from (checked against this run by :func:`~fenchel_cvx.training.checkpoint.check_resume`;
-    ``force_resume`` accepts a changed configuration or data set).
+    :class:`TrainResult`; ``iterate()`` + ``result()`` do the same epoch by epoch. :meth:`hidden` gives the
+    full-batch lifted state (demos). ``checkpoint``: a path written every ``checkpoint_every`` epochs, when the
+    run stops and at the end; ``resume``: a checkpoint to continue from (checked against this run by
+    :func:`~fenchel_cvx.training.checkpoint.check_resume`; ``force_resume`` accepts a changed configuration
+    or data set).
     """
 
-    def __init__(self, net: FenchelNetwork, data: dict, config: BCDConfig, executor: StepExecutor | None = None,
+    def __init__(self, net: FenchelNetwork, data: dict, config: Any, executor: StepExecutor | None = None,
                  callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
                  checkpoint: str | None = None, checkpoint_every: int = 1, resume: str | None = None,
                  force_resume: bool = False) -> None:
@@ -71,27 +74,18 @@ class Trainer:
             network_spec(net)  # an activation/loss the checkpoint could not describe fails now, not after an epoch
         self.fingerprint = data_fingerprint(data) if (checkpoint is not None or resume is not None) else None
         self.resumed = None
-        self.net, self.cfg = net, config
+        self.net, self.cfg = net, config.validate(net)
         cfg = config
-        self.L = net.L
-        self.lam0 = np.array(net.lam if cfg.lam is None else per_layer(cfg.lam, self.L, "lam"), dtype=float)
-        self.gamma0 = np.array(per_layer(cfg.gamma, self.L + 1, "gamma"), dtype=float)
-        self.lam, self.gamma = self.lam0.copy(), self.gamma0.copy()
-        self.cfg_e = cfg  # the configuration in force (the phase of the current epoch)
-        if self.L and np.any(self.lam <= 0):
-            raise ValueError(f"lam: the X-blocks need λ_l > 0, got {self.lam.tolist()}")
-        if np.any(np.asarray(net.rho) + self.gamma <= 0):
-            raise ValueError(f"gamma, rho: the W-blocks need rho_l + gamma_l > 0 on every layer, got "
-                             f"rho={np.asarray(net.rho).tolist()}, gamma={self.gamma.tolist()}")
         X = np.asarray(to_numpy(data["X"]))
         self.input_scale = (float(np.max(np.abs(X))) if X.size else 0.0, X.dtype.name)  # named if F < 0
         self.executor = LocalExecutor() if executor is None else executor
-        self.executor.init_state(net, data, cfg)
+        self.state = self.executor.init_state(net, data, cfg)
         self.m = self.executor.m
         self.batch_size = self.m if (cfg.schedule == "fullbatch" or cfg.batch_size is None) else min(cfg.batch_size,
                                                                                                       self.m)
         self.n_batches = math.ceil(self.m / self.batch_size) if cfg.schedule == "minibatch" else 1
         self.epoch = 0
+        self.schedule = self.executor.schedule(self.state, 0)  # the parameters of the last epoch run
         self.history: list = []
         self.best = {"score": None, "epoch": None, "W": None, "b": None, "bad_epochs": 0}
         self.callbacks = list(callbacks)
@@ -105,92 +99,66 @@ class Trainer:
         if resume is not None:
             self.restore(resume, force=force_resume)
 
-    # ---- the schedule ------------------------------------------------------------------------
-    def _set_epoch_parameters(self, epoch: int):
-        """The configuration, λ, γ and W-step sizes in force during epoch ``epoch`` + 1 (``epoch`` completed):
-        the phase in force (:meth:`BCDConfig.at_epoch`), λ_0·growth^epoch capped by max(lam_max, λ_0), γ_0·growth^epoch
-        (a phase that sets ``lam``/``gamma`` gives new λ_0/γ_0; the exponent counts epochs from the start of the run)."""
-        cfg = self.cfg_e = self.cfg.at_epoch(epoch)
-        changed = {k for ph in (self.cfg.phases or ()) if ph["epoch"] <= epoch for k in ph}
-        lam0, gamma0 = self.lam0, self.gamma0
-        if "lam" in changed and cfg.lam is not None:
-            lam0 = np.array(per_layer(cfg.lam, self.L, "lam"), dtype=float)
-        if "gamma" in changed:
-            gamma0 = np.array(per_layer(cfg.gamma, self.L + 1, "gamma"), dtype=float)
-        self.lam = np.minimum(lam0 * cfg.lam_growth ** epoch, np.maximum(cfg.lam_max, lam0))
-        self.gamma = gamma0 * cfg.gamma_growth ** epoch
-
-    def _schedule(self) -> Schedule:
-        cfg = self.cfg_e
-        return Schedule(self.lam, self.gamma, cfg, self.epoch, w_lr=per_layer(cfg.w_lr, self.L + 1, "w_lr"),
-                        w_curvature=per_layer(cfg.w_curvature, self.L + 1, "w_curvature"),
-                        batches_per_epoch=self.n_batches)
-
     # ---- records -----------------------------------------------------------------------------
     def _record(self, epoch_time: float) -> dict:
+        ex = self.executor
         t0 = time.perf_counter()
-        rec = {"epoch": self.epoch, **self.executor.evaluate(self._schedule(), self.eval_idx)}
-        if not all(math.isfinite(v) for v in rec.values()):
-            raise TrainingDiverged(diverged_message("training", self.epoch, rec,
-                                                    "try a larger gamma or smaller x_weight"))
-        if rec.get("F", 0.0) < 0.0 and not getattr(self, "_warned_negative_F", False):
+        rec = {"epoch": self.epoch, **ex.evaluate(self.state, self.schedule, self.eval_idx)}
+        if not all(v is None or math.isfinite(v) for v in rec.values()):
+            raise TrainingDiverged(diverged_message(ex.label, self.epoch, rec, ex.diverged_hint))
+        if (rec.get("F") or 0.0) < 0.0 and not getattr(self, "_warned_negative_F", False):
             self._warned_negative_F = True
             _warn_negative_objective(rec, self.epoch, *self.input_scale)
         rec["time"] = self.train_time
         rec["epoch_time"] = epoch_time
         rec["eval_time"] = time.perf_counter() - t0
-        rec["lam"] = self.lam.tolist()
-        rec["gamma"] = self.gamma.tolist()
-        if self.cfg.phases:
-            rec["phase"] = self.cfg.phase_index(max(self.epoch - 1, 0))
+        rec.update(ex.record_fields(self.schedule))
         self.history.append(rec)
         return rec
 
     def _early_stop(self, rec) -> bool:
         def snapshot():
-            W, b = self.executor.copy_weights()
-            return {"W": W, "b": b}
+            return {"W": [copy_array(w) for w in self.state.W], "b": [copy_array(v) for v in self.state.b]}
 
         return early_stop_update(self.best, rec, self.net.loss.classification, self.cfg.patience, snapshot)
 
     def _log(self, rec):
-        log_record(rec, "", LOG_KEYS, level=verbose_level(self.verbose))
+        ex = self.executor
+        prefix = "" if ex.kind == "lifted" else f"{ex.label} "
+        log_record(rec, prefix, ex.log_keys, level=verbose_level(self.verbose))
 
     # ---- state, checkpoints ------------------------------------------------------------------
     def sync_net(self) -> None:
-        """Copy the working weights into ``self.net`` (numpy, the network's dtype) and set its λ to the λ in use."""
-        W, b = self.executor.weights()
-        self.net.W = [np.array(to_numpy(w), dtype=self.net.dtype) for w in W]
-        self.net.b = [np.array(to_numpy(v), dtype=self.net.dtype) for v in b]
-        self.net.lam = np.array(self.lam, dtype=float)
+        """Copy the working weights into ``self.net`` (numpy, the network's dtype); lifted BCD also sets its λ
+        to the λ in use."""
+        self.net.W = [np.array(to_numpy(w), dtype=self.net.dtype) for w in self.state.W]
+        self.net.b = [np.array(to_numpy(v), dtype=self.net.dtype) for v in self.state.b]
+        if self.schedule.lam is not None:
+            self.net.lam = np.array(self.schedule.lam, dtype=float)
 
     def hidden(self) -> list | None:
         """The full-batch lifted state [X_1..X_L] (numpy copies; None for the mini-batch schedule)."""
-        get = getattr(self.executor, "hidden", None)
-        return None if get is None else get()
-
-    def state_arrays(self) -> dict:
-        arr = {"lam": self.lam, "gamma": self.gamma, "lam0": self.lam0, "gamma0": self.gamma0,
-               "rho": np.asarray(self.net.rho, dtype=float)}
-        arr.update(self.executor.state_arrays())
-        if self.best["W"] is not None:
-            for l, (w, v) in enumerate(zip(self.best["W"], self.best["b"], strict=True)):
-                arr[f"bestW{l}"], arr[f"bestb{l}"] = w, v
-        return arr
+        Xs = getattr(self.state, "hidden", None)
+        return None if Xs is None else [np.array(to_numpy(X)) for X in Xs]
 
     def save(self, path: str) -> None:
-        """Write a checkpoint (weights in the working dtype, optimiser state, history, config) to ``path``."""
+        """Write a checkpoint (:mod:`fenchel_cvx.training.checkpoint`: the weights in the working dtype as
+        ``W{l}``/``b{l}``, the rest of the executor's state field by field, the best epoch's weights, history,
+        config) to ``path``."""
         self.sync_net()
-        meta = {"kind": "lifted", "epoch": self.epoch, "config": self.cfg.to_dict(), "history": self.history,
-                "train_time": self.train_time, "data": self.fingerprint,
-                "best": {k: self.best[k] for k in ("score", "epoch", "bad_epochs")}}
+        tree, arrays = flatten_state(self.state)
+        if self.best["W"] is not None:
+            for l, (w, v) in enumerate(zip(self.best["W"], self.best["b"], strict=True)):
+                arrays[f"bestW{l}"], arrays[f"bestb{l}"] = to_numpy(w), to_numpy(v)
+        meta = {"kind": self.executor.kind, "epoch": self.epoch, "config": self.cfg.to_dict(),
+                "history": self.history, "train_time": self.train_time, "data": self.fingerprint,
+                "best": {k: self.best[k] for k in ("score", "epoch", "bad_epochs")}, "state": tree}
         # the network's parameters are saved in the working dtype (exact resume)
         W_net, b_net = self.net.W, self.net.b
-        W, b = self.executor.weights()
-        self.net.W = [np.asarray(to_numpy(w)) for w in W]
-        self.net.b = [np.asarray(to_numpy(v)) for v in b]
+        self.net.W = [np.asarray(to_numpy(w)) for w in self.state.W]
+        self.net.b = [np.asarray(to_numpy(v)) for v in self.state.b]
         try:
-            save_checkpoint(path, self.net, self.state_arrays(), meta)
+            save_checkpoint(path, self.net, arrays, meta)
         finally:
             self.net.W, self.net.b = W_net, b_net
 
@@ -199,35 +167,30 @@ class Trainer:
         configuration (``epochs`` may grow) and data -- or, with ``force``, a changed configuration or data set
         (the new configuration applies from the checkpoint's epoch on; ``result.resumed`` records the changes)."""
         path = check_path(path, "resume")
+        ex = self.executor
         W, b, arrays, meta = load_checkpoint(path, name="resume")
-        if meta.get("kind") != "lifted":
-            raise ValueError(f"resume: {path!r} is a {meta.get('kind')!r} checkpoint, not a lifted one")
+        if meta.get("kind") != ex.kind:
+            raise ValueError(f"resume: {path!r} is a {meta.get('kind')!r} checkpoint, not a {ex.kind!r} one")
         changes = check_resume(path, meta, self.net, self.cfg.to_dict(), self.fingerprint, self.cfg.epochs,
                                force=check_bool(force, "force_resume"))
-        require_arrays(arrays, ("lam", "gamma", "lam0", "gamma0"), path)
+        if "state" not in meta:
+            raise FileFormatError(f"corrupt checkpoint {path!r}: missing metadata ['state']")
         try:
-            self.executor.set_weights(W, b)
-            self.lam, self.gamma, lam0, gamma0 = (np.asarray(arrays[k], dtype=float)
-                                                  for k in ("lam", "gamma", "lam0", "gamma0"))
-            # the schedule's starting values: the checkpoint's, unless the (forced) new config changes them
-            if "lam" not in changes["config"]:
-                self.lam0 = lam0
-            if "gamma" not in changes["config"]:
-                self.gamma0 = gamma0
-            self.executor.load_state_arrays(arrays)
+            saved = unflatten_state(meta["state"], arrays, ex.to_working, self.state,
+                                    W=[ex.to_working(w, "W") for w in W], b=[ex.to_working(v, "b") for v in b])
+            self.state = ex.resume_state(saved, self.state, changes["config"])
             self.epoch = int(meta["epoch"])
             self.history = list(meta["history"])
             self.train_time = float(meta["train_time"])
             self.best.update(meta["best"])
+            if "bestW0" in arrays:
+                self.best["W"] = [ex.to_working(arrays[f"bestW{l}"], "W") for l in range(len(W))]
+                self.best["b"] = [ex.to_working(arrays[f"bestb{l}"], "b") for l in range(len(b))]
         except (KeyError, TypeError, ValueError) as e:
             raise FileFormatError(f"corrupt checkpoint {path!r}: {type(e).__name__}: {e}") from None
+        self.schedule = dataclasses.replace(ex.schedule(self.state, max(self.epoch - 1, 0)), epoch=self.epoch)
         self.resumed = {"path": path, "epoch": self.epoch, "changed": changes["config"],
                         "data_changed": changes["data"]}
-        if "bestW0" in arrays:
-            ref = self.executor.weights()
-            conv = _converter(ref[0][0])
-            self.best["W"] = [conv(arrays[f"bestW{l}"]) for l in range(self.L + 1)]
-            self.best["b"] = [conv(arrays[f"bestb{l}"]) for l in range(self.L + 1)]
 
     # ---- main loop -----------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -236,54 +199,59 @@ class Trainer:
             pass
         return self.result()
 
+    def _epoch(self, bar: Progress) -> float:
+        """One epoch of updates with the schedule of ``self.epoch`` (completed epochs); returns its seconds."""
+        ex, cfg = self.executor, self.cfg
+        sch = ex.schedule(self.state, self.epoch)
+        if any(ph["epoch"] == self.epoch for ph in (getattr(cfg, "phases", None) or ())):
+            self.state = ex.start_phase(self.state)
+        t0 = time.perf_counter()
+        if cfg.schedule == "fullbatch":
+            self.state = ex.update(self.state, None, sch)
+            bar.update(1)
+        else:
+            bs = self.batch_size
+            order = batch_order(self.m, self.epoch, cfg.seed, cfg.shuffle, bs)
+            for i in range(self.n_batches):
+                self.state = ex.update(self.state, order[i * bs:(i + 1) * bs], sch)
+                bar.update(1)
+        ex.synchronize()
+        self.schedule = sch
+        return time.perf_counter() - t0
+
     def iterate(self) -> Iterator[dict]:
         """Train epoch by epoch: a generator that yields each epoch's record (the initial record first when
         the history is empty). Two runs can be interleaved in one process (they then see the same machine
-        load; :mod:`fenchel_cvx.protocol`); :meth:`result` gives the :class:`TrainResult` afterwards."""
-        cfg = self.cfg
+        load; :mod:`fenchel_cvx.comparison`); :meth:`result` gives the :class:`TrainResult` afterwards."""
+        cfg, ex = self.cfg, self.executor
         if not self.history:
-            rec = self._record(0.0)
+            with ex.running():
+                rec = self._record(0.0)
             self._early_stop(rec)
             self._log(rec)
             yield rec
-        bs, n_batches = self.batch_size, self.n_batches
-        bar = Progress(total=(cfg.epochs - self.epoch) * n_batches, desc="lifted BCD", enabled=self.progress)
+        bar = Progress(total=(cfg.epochs - self.epoch) * self.n_batches, desc=ex.label, enabled=self.progress)
         try:
             while self.epoch < cfg.epochs:
-                self._set_epoch_parameters(self.epoch)
-                if cfg.phase_starts(self.epoch):
-                    self.executor.start_phase()
-                sch = self._schedule()
-                t0 = time.perf_counter()
-                if cfg.schedule == "fullbatch":
-                    self.executor.update(None, sch)
-                    bar.update(1)
-                else:
-                    order = batch_order(self.m, self.epoch, cfg.seed, cfg.shuffle)
-                    for i in range(n_batches):
-                        self.executor.update(order[i * bs:(i + 1) * bs], sch)
-                        bar.update(1)
-                self.executor.synchronize()
-                dt = time.perf_counter() - t0
-                self.train_time += dt
-                self.epoch += 1
-                rec = self._record(dt)  # evaluated with the λ used during this epoch
+                with ex.running():
+                    dt = self._epoch(bar)
+                    self.train_time += dt
+                    self.epoch += 1
+                    self.schedule = dataclasses.replace(self.schedule, epoch=self.epoch)
+                    rec = self._record(dt)  # evaluated with the parameters used during this epoch
                 stop = self._early_stop(rec)
                 self._log(rec)
-                if self.checkpoint and (self.epoch % self.checkpoint_every == 0 or self.epoch == cfg.epochs):
-                    self.save(self.checkpoint)
                 self.sync_net()
                 for cb in self.callbacks:
                     if cb(self.epoch, rec, self.net) is True:
                         self.interrupted = True
-                if stop:
-                    self.stopped_early = True
-                if stop or self.interrupted:
-                    if self.checkpoint:
-                        self.save(self.checkpoint)
-                    yield rec
-                    break
+                self.stopped_early = bool(stop)
+                last = stop or self.interrupted or self.epoch == cfg.epochs
+                if self.checkpoint and (last or self.epoch % self.checkpoint_every == 0):
+                    self.save(self.checkpoint)
                 yield rec
+                if stop or self.interrupted:
+                    break
         finally:
             bar.close()
 
@@ -291,13 +259,13 @@ class Trainer:
         """The :class:`TrainResult` of the run so far (best validation epoch restored when configured)."""
         use_best = self.cfg.restore_best and self.best["epoch"] is not None and not self.interrupted
         if use_best and self.best["W"] is not None:
-            self.executor.set_weights(list(self.best["W"]), list(self.best["b"]))
+            self.state = dataclasses.replace(self.state, W=list(self.best["W"]), b=list(self.best["b"]))
         self.sync_net()
-        final = final_metrics(self.history, self.best["epoch"], use_best)
+        final = final_metrics(self.history, self.best["epoch"], use_best, keys=self.executor.final_keys)
         n_ep = max(1, sum(1 for r in self.history if r["epoch"] > 0))
         times = {"train_total": self.train_time, "per_epoch": self.train_time / n_ep,
                  "eval_total": float(sum(r.get("eval_time", 0.0) for r in self.history))}
-        return TrainResult(net=self.net, history=self.history, config=self.cfg.to_dict(), method="fenchel",
+        return TrainResult(net=self.net, history=self.history, config=self.cfg.to_dict(), method=self.executor.method,
                            final=final, times=times, stopped_early=self.stopped_early,
                            best_epoch=self.best["epoch"], interrupted=self.interrupted, resumed=self.resumed)
 
@@ -309,13 +277,6 @@ def _warn_negative_objective(rec: dict, epoch: int, scale: float, dtype: str) ->
                 "its divergence terms f(u) + f*(v) - u v cancel below %s rounding at inputs of magnitude up "
                 "to %.3g. F and the lifted steps are unreliable at this scale; standardise the inputs (e.g. to "
                 "unit variance per feature) and train again", rec["F"], epoch, dtype, scale)
-
-
-def _converter(ref):
-    """A function converting numpy arrays to ``ref``'s backend, dtype and device."""
-    from ..backend import like
-
-    return lambda a: like(np.asarray(a), ref)
 
 
 def train(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,

@@ -23,7 +23,7 @@ one block per pattern and sign s = ±1 (only the weight part u[:d] is penalised)
 pattern is replaced by one free *linear block* ω ∈ ℝ^d (output X0ᵀω, cost β‖ω‖) — exact, because
 with the free c its bias part is redundant — and the all-zero pattern is dropped. P* ≤ J for every
 width; P* = min J when the width n ≥ r, the number of units of a solution (module
-:mod:`fenchel_cvx.certify.convex`).
+:mod:`fenchel_cvx.certify.twolayer.reference`).
 
 **Dual and the certified lower bound.** For every λ ∈ ℝ^m with (bias) 1ᵀλ = 0 and
 S(λ) = sup_{‖w‖≤1, b} |Σ_j λ_j (x_jᵀw + b)₊| ≤ mβ, and every network:
@@ -39,7 +39,7 @@ squared ℓ_j*(λ) = ½λ² + λ y_j; logistic ℓ_j*(λ) = p log p + (1−p) lo
 :func:`certified_dual_bound` turns any candidate λ (a primal solution's residual, a solver's duals)
 into a feasible point *provably*: clip to the conjugate's domain box, make 1ᵀλ = 0 hold exactly
 (:func:`exact_zero_sum`: dyadic rounding with integer bookkeeping), compute S(λ) exactly with a
-rigorous rounding allowance (:func:`fenchel_cvx.certify.arrangement.dual_oracle`, d ≤ 3), scale by
+rigorous rounding allowance (:func:`fenchel_cvx.certify.twolayer.arrangement.dual_oracle`, d ≤ 3), scale by
 t ≤ min(1, mβ/S) — both domains are intervals containing 0, so scaling keeps ℓ* finite; t maximises
 D(tλ) on that range — re-check the scaled float64 point with the oracle, and evaluate D in float64
 minus the rounding allowance of :func:`dual_value` (the one place where the evaluation's rounding is
@@ -60,7 +60,7 @@ Shapes: X0 is d x m (features x samples); blocks are rows u ∈ ℝ^p.
 
 from .certificate import ConvexCertificate, convex_certificate
 from .dual import DualCertificate, certified_dual_bound, dual_value, exact_zero_sum
-from .problem import (
+from .program import (
     SUPPORTED_CONVEX_FAST,
     ConvexScopeError,
     LogisticTerms,

@@ -12,10 +12,10 @@ import numpy as np
 
 from ...log import emit, get_logger, verbose_level
 from ...network import FenchelNetwork
-from .._problem import relative_gap
+from ..problem import relative_gap
 from ..upper import single_threaded
 from .dual import DualCertificate, certified_dual_bound
-from .problem import (
+from .program import (
     TwoLayerProblem,
 )
 from .recovery import recover_network

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arrangement import (
+from .arrangement import (
     U_ROUND,
     OracleResult,
     dual_oracle,
 )
-from .problem import (
+from .program import (
     ProgramLoss,
     SquaredTerms,
     TwoLayerProblem,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linprog
 
-from .problem import (
+from .program import (
     TwoLayerProblem,
 )
 from .restricted import (

@@ -13,11 +13,11 @@ import cvxpy as cp
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from ..arrangement import (
+from .arrangement import (
     chambers_at,
     cone_facets,
 )
-from .problem import (
+from .program import (
     TwoLayerProblem,
 )
 
@@ -391,7 +391,7 @@ def solve_restricted_fast(problem: TwoLayerProblem, patterns: PatternSet, tol: f
     Path following: t ← μt after each centring (damped Newton with backtracking, feasibility kept)
     until ν/t ≤ ``tol``·max(1e-12, objective), or until t·objective would exceed :data:`T_OBJ_MAX`
     (status "optimal (precision limit)"; ``gap`` = ν/t says what was reached). Each block's cone is given by its facet rows only
-    (:func:`~fenchel_cvx.certify.arrangement.cone_facets`; the same cone). ``warm`` (a previous
+    (:func:`~fenchel_cvx.certify.twolayer.arrangement.cone_facets`; the same cone). ``warm`` (a previous
     solution) with ``warm_map`` (old pattern index for each current pattern, −1 for new) starts from
     the previous blocks, nudged into the interior. Damped Newton (Armijo) outside the quadratic
     region, pure Newton steps inside it (decrement² < 1/16), where the Armijo test would only see

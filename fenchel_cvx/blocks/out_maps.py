@@ -1,0 +1,140 @@
+r"""The affine map out of an X-block's variable: V ↦ A(V) + B, passed to the X-blocks (composition, not hooks).
+
+An X-block of X_l (:mod:`fenchel_cvx.blocks.x_blocks`) sees the next layer only through the map
+A(V) + B that sends its variable V = X_l (n x m, features x samples) to the next pre-activation (k x m):
+
+* :class:`DenseOut` -- a dense layer: A(V) = W V with W (k x n), B = b 1ᵀ;
+* :class:`LayerOut` -- a layer of a convolutional network (:class:`fenchel_cvx.layers.LinearMap`: average
+  poolings folded in, then a convolution or a dense map): A(V) = ``lmap.apply(W, V)``, Aᵀ = ``lmap.adjoint``,
+  B = (b ⊗ 1_P) 1ᵀ, ‖A‖₂ ≤ ``lmap.norm_bound(W)`` (certified FFT bound), and in the CVXPY reference A as an
+  explicit scipy sparse matrix (a constant).
+
+Both offer the same small interface: ``k``, ``n_in`` (the rows V must have; None: any), ``W``, ``b``, ``bcol``
+(B's column, k x 1), ``apply(V)``, ``adjoint(R)``, ``norm_bound()``, ``adjoint64(R)`` (Aᵀ R in numpy
+float64: the reference's data products), ``n_params(m)`` (entries of its DPP Parameters besides C),
+``cvx_apply(V, data)`` (A V in CVXPY) and ``float64(absolute)`` (the same map on numpy float64 data, with
+|W|, |b| when ``absolute``: the certificates' magnitudes). Constructors trust their arguments;
+:func:`checked_out_map` validates, :func:`layer_out_map` reads layer l of a network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backend import like, namespace, to_numpy64
+from ..layers import LinearMap
+from ..validation import check_array
+
+__all__ = ["DenseOut", "LayerOut", "checked_out_map", "layer_out_map"]
+
+
+class DenseOut:
+    """A(V) = W V, B = b 1ᵀ (W: k x n, b: (k,)); trusted arguments on the block's backend."""
+
+    label = ""
+    n_in = None
+
+    def __init__(self, W: Any, b: Any) -> None:
+        self.W, self.b = W, b
+        self.k = int(W.shape[0])
+        self.bcol = b[:, None]
+
+    def apply(self, V: Any) -> Any:
+        """W V: n x m → k x m."""
+        return self.W @ V
+
+    def adjoint(self, R: Any) -> Any:
+        """Wᵀ R: k x m → n x m."""
+        return self.W.T @ R
+
+    def norm_bound(self) -> float:
+        """An upper bound on ‖A‖₂: the spectral norm ‖W‖₂."""
+        return namespace(self.W).spectral_norm(self.W)
+
+    def adjoint64(self, R: np.ndarray) -> np.ndarray:
+        """Wᵀ R in numpy float64."""
+        return to_numpy64(self.W).T @ R
+
+    def n_params(self, m: int) -> int:
+        """Entries of the DPP Parameters W, B and c0."""
+        return self.k * int(self.W.shape[1]) + self.k * m + 1
+
+    def cvx_apply(self, V: Any, data: Any) -> Any:
+        """W V in CVXPY, W through ``data`` (a Parameter or a constant)."""
+        return data("W", to_numpy64(self.W)) @ V
+
+    def float64(self, absolute: bool = False) -> DenseOut:
+        """The map on numpy float64 data (|W|, |b| when ``absolute``)."""
+        W, b = to_numpy64(self.W), to_numpy64(self.b)
+        return DenseOut(np.abs(W), np.abs(b)) if absolute else DenseOut(W, b)
+
+
+class LayerOut:
+    """A(V) = ``lmap.apply(W, V)``, B = (b ⊗ 1_P) 1ᵀ for a :class:`~fenchel_cvx.layers.LinearMap` ``lmap`` with
+    W of ``lmap.weight_shape`` and b of ``lmap.bias_shape``; trusted arguments on the block's backend."""
+
+    label = "conv "
+
+    def __init__(self, lmap: LinearMap, W: Any, b: Any) -> None:
+        self.lmap, self.W, self.b = lmap, W, b
+        self.k, self.n_in = lmap.n_out, lmap.n_in
+        self.bcol = lmap.bias_full(b)[:, None]
+        self._sparse = None
+
+    def apply(self, V: Any) -> Any:
+        """A(W, V): n x m → k x m (convolution after pooling, or dense)."""
+        return self.lmap.apply(self.W, V)
+
+    def adjoint(self, R: Any) -> Any:
+        """Aᵀ(W, R): k x m → n x m."""
+        return self.lmap.adjoint(self.W, R)
+
+    def norm_bound(self) -> float:
+        """``lmap.norm_bound(W)`` ≥ ‖A‖₂ (certified FFT bound)."""
+        return self.lmap.norm_bound(self.W)
+
+    def sparse(self) -> Any:
+        """A(W, ·) as a scipy sparse matrix acting on the columns of V (cached)."""
+        if self._sparse is None:
+            self._sparse = self.lmap.sparse(self.W)
+        return self._sparse
+
+    def adjoint64(self, R: np.ndarray) -> np.ndarray:
+        """Aᵀ R in numpy float64 (the sparse matrix)."""
+        return self.sparse().T @ R
+
+    def n_params(self, m: int) -> int:
+        """Entries of the DPP Parameters B and c0 (A is a constant)."""
+        return self.k * m + 1
+
+    def cvx_apply(self, V: Any, data: Any) -> Any:
+        """A V in CVXPY with A the constant sparse matrix (``data`` unused: A is never a Parameter)."""
+        import cvxpy as cp
+
+        return cp.Constant(self.sparse()) @ V
+
+    def float64(self, absolute: bool = False) -> LayerOut:
+        """The map on numpy float64 data (|W|, |b| when ``absolute``): the numpy im2col products."""
+        W, b = to_numpy64(self.W), to_numpy64(self.b)
+        return LayerOut(self.lmap, np.abs(W), np.abs(b)) if absolute else LayerOut(self.lmap, W, b)
+
+
+def checked_out_map(W: Any, b: Any, U: Any, lmap: LinearMap | None = None) -> DenseOut | LayerOut:
+    """The validated map out of a block whose U (n x m) fixes backend and dtype: dense (``lmap`` None: W is
+    k x n, b (k,)) or a layer's LinearMap (W, b of its shapes); errors name ``W``, ``b`` or ``lmap``."""
+    n = int(U.shape[0])
+    if lmap is None:
+        W = like(check_array(W, "W", (None, n)), U)
+        return DenseOut(W, like(check_array(b, "b", (int(W.shape[0]),)), U))
+    if not isinstance(lmap, LinearMap):
+        raise TypeError(f"lmap: expected a fenchel_cvx.layers.LinearMap, got {type(lmap).__name__}")
+    return LayerOut(lmap, like(check_array(W, "W", lmap.weight_shape), U),
+                    like(check_array(b, "b", lmap.bias_shape), U))
+
+
+def layer_out_map(net: Any, l: int, W: Any, b: Any) -> DenseOut | LayerOut:
+    """The map of weight layer l of ``net`` at weights (W, b) (trusted): its LinearMap for a conv network."""
+    maps = getattr(net, "maps", None)
+    return DenseOut(W, b) if maps is None else LayerOut(maps[l], W, b)
