@@ -2,7 +2,8 @@
 
     python docs/build_api.py [OUTPUT_DIR]      (default docs/api; `make docs`)
 
-Every module of the package is documented (the optional extras must be installed: ``pip install -e '.[all]'``).
+Every module of the package is documented (the optional extras must be installed: ``pip install -e '.[all]'``),
+and the landing page ``index.html`` lists every public module with the first line of its docstring.
 Docstrings are read as numpy-style reStructuredText (``:class:`...``` roles, ``Parameters`` sections). Exit
 status 1 and the list of warnings when pdoc (or an import) warns: the reference must build cleanly.
 """
@@ -47,7 +48,45 @@ def build(output: str) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pdoc.pdoc(*specs(), output_directory=pdoc.Path(output))
-    return [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught]
+        missing = write_index(output)
+    return [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught] + \
+        [f"missing page: no HTML page of public module {m}" for m in missing]
+
+
+def public_modules() -> list[str]:
+    """Every public module (no name part starting with an underscore), in order."""
+    return [m for m in modules() if not any(part.startswith("_") for part in m.split("."))]
+
+
+def summary(name: str) -> str:
+    """The first line of the docstring of module ``name``."""
+    import importlib
+
+    doc = (importlib.import_module(name).__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def write_index(output: str) -> list[str]:
+    """Write ``index.html``, the landing page: every public module with a link to its page and the first
+    line of its docstring, indented by package. Returns the public modules without a page (none normally)."""
+    import html
+
+    rows, missing = [], []
+    for name in public_modules():
+        page = name.replace(".", "/") + ".html"
+        if not os.path.exists(os.path.join(output, page)):
+            missing.append(name)
+            continue
+        depth = name.count(".")
+        rows.append(f'<li style="margin-left:{2 * depth}em"><a href="{page}"><code>{html.escape(name)}</code></a>'
+                    f" — {html.escape(summary(name))}</li>")
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>fenchel_cvx API reference</title></head>"
+            "<body><h1>fenchel_cvx — API reference</h1>"
+            f"<p>{len(rows)} public modules (features x samples everywhere; design: docs/design.md).</p>"
+            f"<ul style='list-style:none'>{''.join(rows)}</ul></body></html>\n")
+    with open(os.path.join(output, "index.html"), "w", encoding="utf-8") as fh:
+        fh.write(page)
+    return missing
 
 
 def main(argv=None) -> int:
@@ -60,7 +99,8 @@ def main(argv=None) -> int:
         for p in problems:
             print("  " + p, file=sys.stderr)
         return 1
-    print(f"docs: API reference of {len(modules())} modules written to {output}")
+    print(f"docs: API reference of {len(public_modules())} public modules written to {output} (index.html lists "
+          f"them all)")
     return 0
 
 

@@ -6,8 +6,9 @@ Subcommands (each implemented in ``fenchel_cvx.commands.<name>`` with
     fenchel-cvx check-blocks   cross-check every fast block solver against its CVXPY twin
     fenchel-cvx train          train a lifted network (or a backprop baseline)
     fenchel-cvx certify        bracket the optimal training loss of a tiny network
+    fenchel-cvx predict        a saved model + a data file -> predictions, accuracy and loss
 
-``fenchel-cvx SUBCOMMAND --help`` documents the options. A bad option, a missing or unwritable file, an
+``fenchel-cvx SUBCOMMAND --help`` documents the options, each with its default (flags are off by default). A bad option, a missing or unwritable file, an
 unreachable scheduler or any other error of the package ends the command with a one-line message on stderr
 (``fenchel-cvx <command>: error: ...``) and exit status 2; a failed check ends it with status 1.
 """
@@ -26,7 +27,20 @@ COMMANDS = {
     "check-blocks": ("check_blocks", "cross-check fast block solvers against their CVXPY references"),
     "train": ("train", "train a lifted network by BCD, or a backprop baseline"),
     "certify": ("certify", "certified bracket on the optimal training loss of a tiny network"),
+    "predict": ("predict", "predictions, accuracy and loss of a saved model on a data file"),
 }
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default: ``(default: VALUE)``, ``(default: none)`` for an unset
+    option, unless the help already says it; flags (``store_true``) are off by default and say nothing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or not action.option_strings or action.nargs == 0 or action.required \
+                or action.default is argparse.SUPPRESS:
+            return text
+        return f"{text} (default: {'none' if action.default is None else '%(default)s'})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,10 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             mod = importlib.import_module(f"fenchel_cvx.commands.{module}")
         except ImportError as e:  # a subcommand whose module is not available stays listed with the reason
-            p = sub.add_parser(name, help=f"{help_} (unavailable: {e})")
+            p = sub.add_parser(name, help=f"{help_} (unavailable: {e})", formatter_class=DefaultsHelpFormatter)
             p.set_defaults(_unavailable=str(e))
             continue
-        p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip().splitlines()[0])
+        p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip().splitlines()[0],
+                           formatter_class=DefaultsHelpFormatter)
         mod.configure(p)
         p.set_defaults(_run=mod.run)
     return parser

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .archives import read_archive
 from .arrays import PathLike
 from .log import get_logger
 from .validation import check_float_dtype, check_number, check_seed
@@ -271,23 +272,23 @@ def _npz(seed: int = 0, path=None, test_fraction: float = 0.25, dtype=np.float64
     if path is None:
         raise ValueError("npz: pass the file as path=... (or the path itself as the dataset name)")
     filename = os.fspath(path)
-    if not os.path.isfile(filename):
+    if not os.path.exists(filename):
         raise FileNotFoundError(f"npz: no such file {filename!r}; save one with "
                                 f"numpy.savez(file, X=samples_x_features, y=integer_labels)")
-    with np.load(filename, allow_pickle=False) as z:
-        keys = set(z.files)
-        if {"X_train", "y_train", "X_test", "y_test"} <= keys:
-            ytr, yte = _labels(z["y_train"], "y_train", filename), _labels(z["y_test"], "y_test", filename)
-            Xtr = _features_by_samples(z["X_train"], ytr, "X_train", filename)
-            Xte = _features_by_samples(z["X_test"], yte, "X_test", filename)
-        elif {"X", "y"} <= keys:
-            y = _labels(z["y"], "y", filename)
-            X = _features_by_samples(z["X"], y, "X", filename)
-            tr, te = stratified_split(y, test_fraction, seed)
-            Xtr, ytr, Xte, yte = X[:, tr], y[tr], X[:, te], y[te]
-        else:
-            raise ValueError(f"{filename}: expected arrays 'X' and 'y' (or 'X_train', 'y_train', 'X_test', "
-                             f"'y_test'), found {sorted(keys)}")
+    z = read_archive(filename, "npz", "data file")
+    keys = set(z)
+    if {"X_train", "y_train", "X_test", "y_test"} <= keys:
+        ytr, yte = _labels(z["y_train"], "y_train", filename), _labels(z["y_test"], "y_test", filename)
+        Xtr = _features_by_samples(z["X_train"], ytr, "X_train", filename)
+        Xte = _features_by_samples(z["X_test"], yte, "X_test", filename)
+    elif {"X", "y"} <= keys:
+        y = _labels(z["y"], "y", filename)
+        X = _features_by_samples(z["X"], y, "X", filename)
+        tr, te = stratified_split(y, test_fraction, seed)
+        Xtr, ytr, Xte, yte = X[:, tr], y[tr], X[:, te], y[te]
+    else:
+        raise ValueError(f"{filename}: expected arrays 'X' and 'y' (or 'X_train', 'y_train', 'X_test', "
+                         f"'y_test'), found {sorted(keys)}")
     Xtr = np.ascontiguousarray(Xtr, dtype=dtype)
     Xte = np.ascontiguousarray(Xte, dtype=dtype)
     if Xtr.shape[0] != Xte.shape[0]:
@@ -336,10 +337,11 @@ def load(name: PathLike = "digits", seed: int = 0, path: PathLike | None = None,
     if path is not None and (isinstance(path, bytes) or not isinstance(path, (str, os.PathLike))):
         raise TypeError(f"path: expected a folder or file path, got {type(path).__name__} {path!r}")
     sname = os.fspath(name)
-    if sname.lower().endswith(".npz"):
-        return _npz(seed=seed, path=sname, **kwargs)
     key = sname.lower().replace("_", "-")
     key = _ALIASES.get(key, key)
+    a_file = key not in _LOADERS and (os.path.sep in sname or os.path.exists(sname))  # any extension, a FIFO
+    if sname.lower().endswith(".npz") or a_file:
+        return _npz(seed=seed, path=sname, **kwargs)
     if key not in _LOADERS:
         raise ValueError(f"name: unknown dataset {name!r}; known datasets: {', '.join(names())} (or a path to a .npz file)")
     return _LOADERS[key](seed=seed, path=path, **kwargs)

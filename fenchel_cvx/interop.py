@@ -20,6 +20,12 @@ module, and a torch module made of the layers a lifted network knows can enter i
 
 ``from_torch(to_torch(net))`` reproduces the architecture and the weights exactly; the loss, λ and ρ are
 not part of a torch module and are given to :func:`from_torch` (defaults: cross-entropy, λ = 1, ρ = 0).
+
+The dtype rule: the package computes in float64 unless asked otherwise. :func:`from_torch` returns a float64
+network whatever the module's dtype (torch's float32 default converts exactly; ``dtype="float32"`` keeps
+float32), and :func:`to_torch` returns a module in the network's dtype (``dtype=`` overrides). So the default
+path -- numpy float64 data, ``fc.from_torch(m)``, ``net.to_torch()``, ``module(torch.as_tensor(X.T))`` --
+is float64 throughout; a module in another dtype takes ``torch.as_tensor(X.T, dtype=<its dtype>)``.
 """
 
 from __future__ import annotations
@@ -139,7 +145,8 @@ def from_torch(module: torch.nn.Module | Sequence, input_shape: tuple | int | No
     input_shape : (C, H, W) of one sample, needed when the module has Conv2d/AvgPool2d layers (unless it
         starts with ``nn.Unflatten(1, (C, H, W))``); omitted for Linear-only modules.
     loss, lam, rho : the network's loss, multipliers λ and weight decay ρ (not part of a torch module).
-    dtype : the network's dtype; default: the module's (float32 or float64; other float types → float64).
+    dtype : the network's dtype, float64 by default whatever the module's (float32 weights convert
+        exactly); ``dtype="float32"`` keeps float32.
 
     Returns a :class:`FenchelNetwork` (Linear layers and activations only) or a
     :class:`~fenchel_cvx.conv.ConvFenchelNetwork`. Raises :class:`~fenchel_cvx.errors.LiftedModeError`
@@ -209,9 +216,8 @@ def from_torch(module: torch.nn.Module | Sequence, input_shape: tuple | int | No
         raise ValueError(f"{where_w[i]}: {'has' if has_bias[i] else 'has no'} bias while {where_w[0]} "
                          f"{'has' if has_bias[0] else 'has no'}; a lifted network has biases on every layer or on none")
     bias = all(has_bias)
-    if dtype is None:
-        dt = weights[0].dtype
-        dtype = dt if dt in (np.float32, np.float64) else np.float64
+    if dtype is None:  # the package's rule: float64 unless asked (a float32 module converts exactly)
+        dtype = np.float64
     b_list = [b if b is not None else np.zeros(W.shape[0]) for W, b in zip(weights, biases)]
     shape = unflatten if input_shape is None else input_shape
     if any_conv or (shape is not None and np.ndim(shape) == 1 and len(tuple(shape)) == 3):

@@ -10,7 +10,9 @@ is written to stderr through ``tqdm.write`` (so that lines and progress bars do 
 dropped; with logging configured, the records go to the application's handlers and levels (and nothing is printed
 twice). ``verbose=0`` logs the same lines at DEBUG.
 
-Warnings (``logger.warning``) reach stderr through Python's last-resort handler when nothing is configured.
+Warnings (``logger.warning``) reach stderr when nothing is configured (the package's handler is a
+``NullHandler`` that writes WARNING records itself, since Python's last-resort handler never fires below a
+logger with a handler).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ __all__ = ["logger", "get_logger", "emit", "verbose_level", "configured", "warn_
 
 #: the root of the package's loggers
 logger = logging.getLogger("fenchel_cvx")
-logger.addHandler(logging.NullHandler())
 
 
 def get_logger(area: str) -> logging.Logger:
@@ -65,6 +66,20 @@ class _TqdmStderrHandler(logging.Handler):
 
 _STDERR = _TqdmStderrHandler(level=logging.INFO)
 _STDERR.setFormatter(logging.Formatter("%(message)s"))
+
+
+class _LastResort(logging.NullHandler):
+    """The package's own handler: silent (a ``NullHandler``, as libraries should have) except that, while
+    logging is not configured (:func:`configured`), a WARNING or worse is written to stderr. (Python's
+    last-resort handler never fires below a logger that has any handler, a ``NullHandler`` included.)"""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING and not configured(logging.getLogger(record.name)):
+            _STDERR.handle(record)
+        return True
+
+
+logger.addHandler(_LastResort())
 
 
 def emit(log: logging.Logger, level: int, msg: str, *args: object) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,17 +19,18 @@ import numpy as np
 from . import activations as _act
 from . import losses as _loss
 from ._version import __version__
+from .archives import read_archive
 from .arrays import PathLike
 from .backend import to_numpy
 from .errors import FileFormatError
 from .layers import AvgPool2d, Conv2d, Dense, Flatten
-from .validation import check_output_file, check_path
+from .validation import check_output_file
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .network import FenchelNetwork
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "network_spec", "layer_to_dict", "layer_from_dict", "write_npz", "read_npz",
-           "weights_from", "write_model"]
+           "weights_from", "check_spec", "write_model"]
 
 FORMAT = "fenchel-cvx-model"
 FORMAT_VERSION = 1
@@ -98,12 +98,19 @@ def network_spec(net: FenchelNetwork) -> dict:
 # npz archives with a JSON "meta" entry: one reader and one writer for models and checkpoints
 # ======================================================================================
 def write_npz(path: str, arrays: dict, meta: dict) -> str:
-    """Write ``arrays`` and ``meta`` (JSON) to the .npz ``path`` atomically (temporary file, then rename)."""
+    """Write ``arrays`` and ``meta`` (JSON) to the .npz ``path`` atomically (temporary file, then rename).
+
+    The temporary file is ``.<name>.<pid>.tmp<random>.npz`` beside ``path``; one left behind by a writer
+    that was killed (SIGKILL cannot be caught) is removed by the next write of the same ``path`` once its
+    process ``<pid>`` no longer runs.
+    """
     payload = {k: np.asarray(to_numpy(v)) for k, v in arrays.items()}
     payload["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
+    stem = f".{os.path.basename(path)}."
+    _remove_stray_temporaries(folder, stem)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{stem}{os.getpid()}.tmp", suffix=".npz")
     os.close(fd)
     try:
         np.savez(tmp, **payload)
@@ -114,30 +121,40 @@ def write_npz(path: str, arrays: dict, meta: dict) -> str:
     return path
 
 
+def _remove_stray_temporaries(folder: str, stem: str) -> None:
+    """Remove ``<stem><pid>.tmp*.npz`` files in ``folder`` whose writer process ``pid`` is gone."""
+    for entry in os.listdir(folder):
+        if not (entry.startswith(stem) and entry.endswith(".npz")):
+            continue
+        pid_text, sep, _ = entry[len(stem):].partition(".tmp")
+        if not (sep and pid_text.isdigit()):
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid():  # a concurrent write of this process
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # its writer still runs
+        except ProcessLookupError:
+            pass
+        except OSError:  # another user's process: leave its file alone
+            continue
+        try:
+            os.remove(os.path.join(folder, entry))
+        except OSError:
+            pass
+
+
 def read_npz(path: PathLike, what: str, name: str = "path") -> tuple[dict, dict]:
     """Read every array and the JSON ``meta`` of a .npz written by :func:`write_npz`: ``(arrays, meta)``.
 
     ``what`` names the kind of file in messages ("model file", "checkpoint"). A missing file raises
-    ``FileNotFoundError``, anything unreadable :class:`~fenchel_cvx.errors.FileFormatError`
-    ("corrupt <what> <path>: <reason>").
+    ``FileNotFoundError``, a folder, FIFO or empty file a ``ValueError``/``IsADirectoryError``
+    (:func:`fenchel_cvx.archives.check_input_file`), anything unreadable
+    :class:`~fenchel_cvx.errors.FileFormatError` ("corrupt <what> <path>: <reason>").
     """
-    path = check_path(path, name)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{name}: no such {what} {path!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{name}: {path!r} is a directory, expected a {what}")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise ValueError("a single .npy array, not an .npz archive")
-            arrays = {k: z[k].copy() for k in z.files}
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError, AttributeError) as e:
-        reason = str(e) or type(e).__name__
-        if "pickled" in reason:
-            reason = "not an .npz archive (pickled or unknown data)"
-        raise FileFormatError(f"corrupt {what} {path!r}: {reason}") from None
-    except Exception as e:  # noqa: BLE001 - zlib/struct errors of a damaged archive
-        raise FileFormatError(f"corrupt {what} {path!r}: {type(e).__name__}: {e}") from None
+    arrays = read_archive(path, name, what)
+    path = os.fspath(path)
     if "meta" not in arrays:
         raise FileFormatError(f"corrupt {what} {path!r}: no 'meta' entry (not written by fenchel_cvx?)")
     try:
@@ -150,12 +167,52 @@ def read_npz(path: PathLike, what: str, name: str = "path") -> tuple[dict, dict]
 
 
 def weights_from(arrays: dict, n_layers: int, what: str, path: str) -> tuple[list, list]:
-    """``W0..``, ``b0..`` of an archive (FileFormatError naming the first missing one)."""
+    """``W0..``, ``b0..`` of an archive (FileFormatError naming the first missing one, or a weight array that is
+    not numeric or holds NaN or inf)."""
     missing = [k for l in range(n_layers) for k in (f"W{l}", f"b{l}") if k not in arrays]
     if missing:
         raise FileFormatError(f"corrupt {what} {path!r}: missing arrays {missing}")
+    for l in range(n_layers):
+        for key in (f"W{l}", f"b{l}"):
+            a = arrays[key]
+            if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+                raise FileFormatError(f"corrupt {what} {path!r}: {key} has dtype {a.dtype}, expected floats")
+            if not np.all(np.isfinite(a)):
+                raise FileFormatError(f"corrupt {what} {path!r}: {key} contains NaN or inf")
     return [arrays[f"W{l}"] for l in range(n_layers)], [arrays[f"b{l}"] for l in range(n_layers)]
 
+
+def check_spec(spec: Any, arrays: dict, what: str, path: str) -> None:
+    """Check a stored network description against the stored arrays *before* building anything from it.
+
+    ``kind`` must be ``"dense"`` or ``"conv"``; ``sizes`` a list of positive integers; for a dense network
+    ``W{l}`` must have shape sizes[l+1] x sizes[l] and ``b{l}`` (sizes[l+1],), so that a crafted width cannot
+    make the reader allocate more than the file holds; with ``bias: false`` every ``b{l}`` must be zero.
+    Raises :class:`~fenchel_cvx.errors.FileFormatError` ("corrupt <what> <path>: ...").
+    """
+    def bad(reason: str) -> FileFormatError:
+        return FileFormatError(f"corrupt {what} {path!r}: {reason}")
+
+    if not isinstance(spec, dict):
+        raise bad("bad network description (not a JSON object)")
+    kind = spec.get("kind", "dense")
+    if kind not in ("dense", "conv"):
+        raise bad(f"bad network description: unknown network kind {kind!r} (expected 'dense' or 'conv')")
+    sizes = spec.get("sizes")
+    if not (isinstance(sizes, list) and len(sizes) >= 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes)):
+        raise bad(f"bad network description: sizes must be a list of at least two positive integers, "
+                  f"got {sizes!r}")
+    n_layers = len(sizes) - 1
+    W, b = weights_from(arrays, n_layers, what, path)
+    if kind == "dense":
+        for l in range(n_layers):
+            want_W, want_b = (sizes[l + 1], sizes[l]), (sizes[l + 1],)
+            if W[l].shape != want_W or b[l].shape != want_b:
+                raise bad(f"weights do not fit the architecture: W{l}/b{l} have shapes "
+                          f"{W[l].shape}/{b[l].shape}, the sizes {sizes} say {want_W}/{want_b}")
+    if spec.get("bias") is False and any(np.any(v != 0) for v in b):
+        raise bad("'bias' is false but the stored biases are not zero")
 
 
 def write_model(net: FenchelNetwork, path: PathLike) -> str:

@@ -42,6 +42,7 @@ from .errors import FileFormatError
 from .model_format import (
     FORMAT,
     FORMAT_VERSION,
+    check_spec,
     layer_from_dict,
     network_spec,
     read_npz,
@@ -51,8 +52,8 @@ from .model_format import (
 )
 from .network import FenchelNetwork
 
-__all__ = ["save", "load", "network_spec", "network_from_spec", "read_npz", "write_npz", "weights_from", "FORMAT",
-           "FORMAT_VERSION"]  # network_spec, read_npz, write_npz, weights_from, FORMAT*: model_format.py
+__all__ = ["save", "load", "network_spec", "network_from_spec", "read_npz", "write_npz", "weights_from", "check_spec",
+           "FORMAT", "FORMAT_VERSION"]  # network_spec, read_npz, write_npz, weights_from, check_spec, FORMAT*: model_format.py
 
 
 def network_from_spec(spec: dict) -> FenchelNetwork:
@@ -107,6 +108,7 @@ def load(path: PathLike) -> FenchelNetwork:
     else:
         raise FileFormatError(f"corrupt model file {path!r}: not a fenchel-cvx model or checkpoint "
                               f"(format {meta.get('format')!r})")
+    check_spec(spec, arrays, what, path)
     try:
         net = network_from_spec(spec)
     except (KeyError, TypeError, ValueError) as e:

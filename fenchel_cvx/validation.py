@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from typing import Any
@@ -195,13 +196,17 @@ def check_output_file(path: Any, name: str, overwrite: bool = True) -> str:
     """A file path that can be written (checked *before* any work): not a directory, its folder writable.
 
     The folder need not exist yet (it is created when the file is written); an existing file is
-    accepted when ``overwrite`` (then it must be writable) and refused otherwise. Raises
+    accepted when ``overwrite`` (then it must be writable) and refused otherwise; an existing FIFO or
+    socket is refused (opening it for writing would block). Raises
     ``TypeError``/``ValueError``/``OSError`` subclasses naming ``name`` and the path.
     """
     text = check_path(path, name)
     if os.path.isdir(text):
         raise IsADirectoryError(f"{name}: {text!r} is a directory, expected a file path")
     if os.path.exists(text):
+        if stat.S_ISFIFO(os.stat(text).st_mode) or stat.S_ISSOCK(os.stat(text).st_mode):
+            raise ValueError(f"{name}: {text!r} is a FIFO or socket (writing it would block until a reader "
+                             f"appears); expected a file path")
         if not overwrite:
             raise FileExistsError(f"{name}: {text!r} exists (refusing to overwrite it)")
         if not os.access(text, os.W_OK):

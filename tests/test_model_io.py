@@ -202,11 +202,14 @@ def test_from_torch_conv_module():
     torch.manual_seed(0)
     mine = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.Sigmoid(), nn.AvgPool2d(2), nn.Flatten(),
                          nn.Linear(4 * 3 * 3, 5), nn.Tanh(), nn.Linear(5, 2))
-    net = fc.from_torch(mine, input_shape=(2, 6, 6))
-    assert isinstance(net, fc.ConvFenchelNetwork) and net.dtype == np.float32
+    net = fc.from_torch(mine, input_shape=(2, 6, 6))  # float64 whatever the module's dtype (issue 22)
+    assert isinstance(net, fc.ConvFenchelNetwork) and net.dtype == np.float64
+    net32 = fc.from_torch(mine, input_shape=(2, 6, 6), dtype="float32")
+    assert net32.dtype == np.float32
     X = np.random.default_rng(1).random((72, 4)).astype(np.float32)
     out = mine(torch.as_tensor(X.T.reshape(4, 2, 6, 6))).detach().numpy().T
-    assert_allclose(net.forward(X)[1], out, **TOL["backend"]["float32"])
+    assert_allclose(net32.forward(X)[1], out, **TOL["backend"]["float32"])
+    assert_allclose(net.forward(X.astype(np.float64))[1], out, **TOL["backend"]["float32"])
 
 
 @pytest.mark.parametrize("module,kw,exc,match", [

@@ -201,6 +201,39 @@ class Block(abc.ABC):
     def name(self) -> str:
         return self.kind
 
+    def __repr__(self) -> str:
+        """``LastWBlock(layer=2, X 3x5, Y 2x5, W 2x3, loss=CrossEntropy(), rho=0.1, gamma=0, float64 numpy)``:
+        the kind, the layer, the shapes of the block's data (features x samples) and its scalars."""
+        parts = [f"layer={getattr(self, 'layer', None)}"]
+        for key in ("X", "U", "Y", "X_next", "W", "b"):
+            a = getattr(self, key, None)
+            if a is not None and hasattr(a, "shape"):
+                parts.append(f"{key} {'x'.join(map(str, a.shape))}")
+        for key in ("act", "loss", "lam", "rho", "gamma"):
+            v = getattr(self, key, None)
+            if v is not None and not callable(getattr(v, "__func__", None)):
+                parts.append(f"{key}={float(v):g}" if isinstance(v, (int, float, np.floating)) else f"{key}={v!r}")
+        a = next((getattr(self, k) for k in ("X", "U") if getattr(self, k, None) is not None), None)
+        if a is not None:
+            parts.append(f"{str(a.dtype).replace('torch.', '')} {type(a).__module__.split('.')[0]}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    @classmethod
+    def resolve_layer(cls, net, layer) -> int:
+        """``layer`` checked against :meth:`layers`; ``None`` picks the one layer of ``net`` with a block of
+        this kind (a ``ValueError`` naming ``layer`` and the choices when there are several or none)."""
+        choices = list(cls.layers(net))
+        if layer is None:
+            if len(choices) == 1:
+                return int(choices[0])
+            if not choices:
+                raise ValueError(f"layer: a network with L = {net.L} hidden layers has no {cls.kind} block")
+            raise ValueError(f"layer: {cls.kind} needs one of the layers {choices} (it has a block on each); "
+                             f"pass layer=...")
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or int(layer) not in choices:
+            raise ValueError(f"layer: {cls.kind} needs one of the layers {choices}, got {layer!r}")
+        return int(layer)
+
     @abc.abstractmethod
     def objective(self, sol) -> float:
         """The block objective at ``sol``: the single judge of both paths."""

@@ -379,9 +379,7 @@ class ConvHiddenWBlock(_ConvWBlock):
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvHiddenWBlock:
         """Block of weight layer ``layer`` (0 ≤ layer < L) of a ConvFenchelNetwork at activations ``Xs``."""
         _check_conv_net(net, "hidden_w")
-        if layer is None or isinstance(layer, bool) or int(layer) != layer or not 0 <= int(layer) < net.L:
-            raise ValueError(f"layer: hidden_w needs a weight layer in 0..{net.L - 1}, got {layer}")
-        l = int(layer)
+        l = cls.resolve_layer(net, layer)  # None: the one hidden layer, when there is one
         X0 = net.check_input(X0)
         Xs = net.check_hidden([like(check_array(X, f"X[{i}]", (None, None)), X0) for i, X in enumerate(Xs, 1)],
                               X0.shape[1])

@@ -175,6 +175,7 @@ class GLMSolver:
             self.const_rows = 0.5 * self.gamma * xp.sum(Theta_prev * Theta_prev, axis=1, keepdims=True)
         self.polish_bias = bias and self.gamma == 0.0
         self.pre = None
+        self.stall_above_rounding = False  # set by each line search (read when the solve stalls)
 
     # ---- objective pieces ------------------------------------------------------
     def _rdot(self, A, B):
@@ -325,6 +326,29 @@ class GLMSolver:
             t = xp.where(ok, t, 0.5 * t)
             vals, _s = self.values(Theta + t * d, U + t * dU)
             ok = vals <= vals0 + 1e-4 * t * slope + slack
+        t = xp.where(ok, t, 0.0)
+        rescue = (t <= 0) & (-slope > slack)  # a decrease above rounding is predicted, none was found
+        if xp.any(rescue):
+            t = xp.where(rescue, self._model_step(Theta, U, d, dU, vals0, slope, slack, reg2), t)
+        # whether a row left at t = 0 had a predicted decrease above rounding (the stall is then no rounding)
+        self.stall_above_rounding = bool(xp.any((t <= 0) & (-slope > slack)))
+        return t
+
+    def _model_step(self, Theta, U, d, dU, vals0, slope, slack, reg2):
+        """Backtracking (Armijo) from the minimiser t_q = −ψ'(0)/ψ''(0) of the quadratic model of ψ at 0, for
+        the rows whose search from t = 1 found no decrease: an inexact Newton-CG direction of a nearly
+        singular Hessian (ρ + γ ≈ 0, saturated logits) can be so long (‖d‖ ~ 1e24) that 2⁻⁴⁰ of it still
+        overshoots, although ψ'(0) < 0 promises a decrease above rounding. Returns t (0 where none works)."""
+        xp = self.xp
+        d2 = self._rdot(self.loss.hvp(self.loss.curvature(U), dU), dU) + reg2
+        t = xp.where(d2 > 0, -slope / xp.where(d2 > 0, d2, 1.0), 0.0)
+        ok = xp.zeros_like(t) > 0
+        for _ in range(120):  # 2^-120 spans the float64 range of t_q's error
+            vals, _s = self.values(Theta + t * d, U + t * dU)
+            ok = ok | ((t > 0) & (vals <= vals0 + 1e-4 * t * slope + slack))
+            if xp.all(ok | (t <= 0)):
+                break
+            t = xp.where(ok, t, 0.5 * t)
         return xp.where(ok, t, 0.0)
 
     def solve(self, Theta, tol: float, max_iter: int = 200, max_cg: int | None = None, eta_max: float = 0.1,
@@ -394,7 +418,9 @@ class GLMSolver:
             elif polished and gap < best_gap:
                 best_gap = gap
             if stall_exit and polished and it - best_gap_it >= stall_exit and gap > target:
-                reason = f"stalled: the gap has not halved in {stall_exit} iterations (rounding floor)"
+                floor = 64.0 * xp.eps(Theta) * (float(xp.sum(scale)) + abs(P))  # rounding of P's terms
+                why = "rounding floor" if gap <= floor else f"gap {gap:.1e} above the rounding floor {floor:.1e}"
+                reason = f"stalled: the gap has not halved in {stall_exit} iterations ({why})"
                 break
             if polished and gap <= target:
                 if exact:
@@ -403,8 +429,13 @@ class GLMSolver:
                 verify = True  # re-evaluate at the same iterate with U recomputed exactly
                 continue
             if last:
-                if stuck:
+                floor = 64.0 * xp.eps(Theta) * (float(xp.sum(scale)) + abs(P))  # rounding of P's terms
+                if stuck and gap <= floor:
                     reason = "stalled: the line search found no decrease (rounding level)"
+                elif stuck:
+                    reason = (f"stalled: neither the Newton-CG direction nor steepest descent decreased P at a "
+                              f"gap {gap:.1e} far above rounding ({floor:.1e}): an ill-conditioned block "
+                              f"(rho + gamma near 0, more inputs than samples, or saturated outputs)")
                 break
             gn = xp.sqrt(self._rdot(G, G))
             if g0 is None:
@@ -413,11 +444,21 @@ class GLMSolver:
             if self.pre is None:
                 self.pre = GramPreconditioner(Xt, self.r_row, self.mu)
             self.pre.set_scale(self.loss.row_scale(D))
-            d, dU, k = self._pcg(D, G, eta, max_cg)
+            with np.errstate(over="ignore", invalid="ignore"):  # CG on a nearly singular system may overflow:
+                d, dU, k = self._pcg(D, G, eta, max_cg)  # a non-finite d falls back to steepest descent below
             cg_total += k
             steps += 1
-            t = self._line_search(Theta, U, d, dU, vals, scale, G)
+            with np.errstate(over="ignore", invalid="ignore"):  # far trial points may overflow: their
+                t = self._line_search(Theta, U, d, dU, vals, scale, G)  # inf/NaN values fail Armijo's test
+                broken = not bool(xp.all(xp.isfinite(d)))  # CG on a nearly singular system can overflow
+                if self.stall_above_rounding or (broken and bool(xp.any(t <= 0))):
+                    dg = -G  # Newton-CG failed on some rows: a steepest-descent step there
+                    tg = self._line_search(Theta, U, dg, dg @ Xt, vals, scale, G)
+                    use = (t <= 0) & (tg > 0)
+                    d, dU = xp.where(use, dg, d), xp.where(use, dg @ Xt, dU)
+                    t = xp.where(use, tg, t)
             stuck = not xp.any(t > 0)
+            d, dU = xp.where(t > 0, d, 0.0), xp.where(t > 0, dU, 0.0)  # 0 · (inf or NaN) would poison Θ
             U = U + t * dU
             exact = False
             Theta = Theta + t * d

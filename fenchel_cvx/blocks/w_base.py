@@ -439,3 +439,14 @@ def check_bias_attained(loss, Y, what: str):
     if rows:
         raise ValueError(f"Y: {what} {rows[:10]} have no minimiser of their bias with gamma = 0 (it drifts to "
                          f"±inf: {loss!r}); use gamma > 0")
+
+
+def check_strongly_convex(net, l: int, gamma) -> None:
+    """A W-block of layer ``l`` built from ``net`` needs ρ_l + γ > 0 (else W has no strongly convex term and the
+    block may have no minimiser); a ``ValueError`` naming ``gamma`` and the two remedies otherwise."""
+    g = check_number(gamma, "gamma", lo=0.0)
+    if float(net.rho[l]) + g <= 0.0:
+        raise ValueError(f"gamma: the network's weight decay rho[{l}] is 0 (FenchelNetwork's default) and gamma is 0, "
+                         f"so the W-block of layer {l} has no strongly convex term and may have no minimiser; pass "
+                         f"a proximal weight gamma > 0 (from_network(..., gamma=1.0)) or build the network with "
+                         f"rho > 0")

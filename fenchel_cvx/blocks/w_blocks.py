@@ -57,7 +57,7 @@ from ..backend import is_torch, like
 from ..validation import check_array, check_number
 from .base import expect
 from .mm import Proximal
-from .w_base import WBlockBase, check_bias_attained, proximal_of, write_layer
+from .w_base import WBlockBase, check_bias_attained, check_strongly_convex, proximal_of, write_layer
 
 __all__ = ["HiddenWBlock", "LastWBlock", "write_layer", "proximal_of", "data_term_of"]
 
@@ -140,10 +140,9 @@ class HiddenWBlock(WBlockBase):
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):
-        """Block of weight layer ``layer`` (0 ≤ layer < L) of ``net`` at activations ``Xs``."""
-        if not isinstance(layer, (int, np.integer)) or isinstance(layer, bool) or not 0 <= int(layer) < net.L:
-            raise ValueError(f"layer: hidden_w needs a weight layer in 0..{net.L - 1}, got {layer}")
-        layer = int(layer)
+        """Block of weight layer ``layer`` (0 ≤ layer < L; None when L = 1) of ``net`` at activations ``Xs``."""
+        layer = cls.resolve_layer(net, layer)
+        check_strongly_convex(net, layer, gamma)
         X0 = net.check_input(X0)
         Xs = net.check_hidden(Xs, X0.shape[1])
         prev = [X0] + list(Xs)
@@ -226,8 +225,8 @@ class LastWBlock(WBlockBase):
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None):
         """Block of the output layer L of ``net`` (``layer`` may be None or L)."""
-        if layer is not None and layer != net.L:
-            raise ValueError(f"layer: last_w is the output layer {net.L}, got {layer}")
+        cls.resolve_layer(net, layer)
+        check_strongly_convex(net, net.L, gamma)
         X0 = net.check_input(X0)
         m = X0.shape[1]
         Xs = net.check_hidden(Xs, m)

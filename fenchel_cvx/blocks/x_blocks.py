@@ -437,11 +437,9 @@ class HiddenXBlock(_XBlock):
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> HiddenXBlock:
-        """The block of X_l (``layer`` = l, 1 ≤ l < L) at the state (net, X0, Xs); ``y`` is unused."""
+        """The block of X_l (``layer`` = l, 1 ≤ l < L; None when L = 2) at the state (net, X0, Xs); ``y`` unused."""
         _no_prox_term(gamma, W_prev, b_prev)
-        if layer is None or layer not in cls.layers(net):
-            raise ValueError(f"layer: hidden_x needs 1 <= layer < L = {net.L}, got {layer!r}")
-        l = int(layer)
+        l = cls.resolve_layer(net, layer)
         X0, Xs, U, out = cls._network_data(net, X0, Xs, l)
         return cls.from_arrays(U=U, **out, X_next=Xs[l], lam=float(net.lam[l - 1]),
                                lam_next=float(net.lam[l]), act=net.activations[l - 1],

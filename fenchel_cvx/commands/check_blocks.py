@@ -22,6 +22,8 @@ import argparse
 import json
 import sys
 
+from .options import ensure_parent, named_options
+
 
 def _csv(s):
     return [x.strip() for x in s.split(",") if x.strip()] if s else None
@@ -36,14 +38,15 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sizes", default="6-5-4-3", help="layer widths d-n1-...-k (at least two hidden layers "
                    "for hidden_x) (default: %(default)s)")
     p.add_argument("--samples", "-m", type=int, default=12, help="samples m (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random instances (default: %(default)s)")
     p.add_argument("--solver", default="CLARABEL", help="CVXPY solver of the reference: CLARABEL, SCS, OSQP (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: %(default)s)")
-    p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+    p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE (default: none)")
     p.add_argument("--conv", action="store_true", help="check the convolutional blocks (CONV_BLOCKS) on small "
                    "random conv instances instead of the dense ones (--sizes is ignored)")
     p.add_argument("--external", action="append", metavar="KIND=MODULE:FUNCTION",
-                   help="judge your solver of block KIND (repeatable): MODULE:FUNCTION or FILE.py:FUNCTION")
+                   help="judge your solver of block KIND (repeatable): MODULE:FUNCTION or FILE.py:FUNCTION "
+                        "(default: none, the library's fast paths)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -67,10 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from ..backend import check_backend, have_torch
 
     if any(b.startswith("torch") for b in backends) and have_torch():  # without torch its rows are skipped
-        try:
+        with named_options({"device": "--device"}):
             check_backend("torch", args.device)
-        except ValueError as e:
-            raise ValueError(f"--device: {e}") from None
     elif args.device != "cpu":
         raise ValueError(f"--device: {args.device!r} needs a torch backend (--backends torch-float64,...); numpy "
                          f"runs on the CPU")
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if skipped:
         print("skipped backends (unavailable): " + ", ".join(f"{be} ({why})" for be, why in skipped.items()))
     if args.json:
-        with open(args.json, "w") as fh:
+        with open(ensure_parent(args.json), "w") as fh:
             json.dump({"summary": s, "rows": [r.as_dict() for r in rows]}, fh, indent=1)
     if s["disagreements"]:
         print("check-blocks: FAILED", file=sys.stderr)

@@ -40,6 +40,7 @@ import numpy as np
 
 from ..log import get_logger
 from ..plotting import plot_history
+from .options import named_options
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..conv import ConvFenchelNetwork
@@ -48,6 +49,15 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..training import BCDConfig
 
 log = get_logger("cli")
+
+#: library argument names -> the options that set them (errors name what the user typed)
+_OPTION_NAMES = {"name": "--dataset", "npz": "--dataset", "path": "--data-path", "device": "--device",
+                 "dtype": "--dtype", "activation": "--activation", "loss": "--loss", "lam": "--lam", "rho": "--rho",
+                 "gamma": "--gamma", "momentum": "--momentum", "x_weight": "--x-weight", "seed": "--seed",
+                 "lam_growth": "--lam-growth", "lam_max": "--lam-max", "gamma_growth": "--gamma-growth",
+                 "x_iters": "--x-iters", "w_iters": "--w-iters", "last_w_iters": "--last-w-iters",
+                 "w_lr": "--w-lr", "w_curvature": "--w-curvature", "val_fraction": "--val-fraction",
+                 "patience": "--patience", "batch_size": "--batch-size", "epochs": "--epochs"}
 
 
 def _floats(text: str):
@@ -130,35 +140,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="tuned: fenchel_cvx.training.tuned() (pure lifted BCD; the default); mm-then-adaptive: "
                         "fenchel_cvx.training.mm_then_adaptive() (one MM epoch, then Adam-metric lifted W-steps; "
                         "a separate method); plain: BCDConfig's defaults")
-    g.add_argument("--schedule", default=None, choices=("minibatch", "fullbatch"))
-    g.add_argument("--lam", type=_floats, default=None, help="λ per hidden layer (scalar or comma list)")
-    g.add_argument("--rho", type=_floats, default=None, help="weight decay ρ per layer (default 0)")
-    g.add_argument("--gamma", type=_floats, default=None, help="proximal weight γ per layer")
-    g.add_argument("--x-weight", type=float, default=None, help="next-layer weight in the X-steps (≥ 1)")
-    g.add_argument("--lam-growth", type=float, default=None, help="λ ← λ·growth after each epoch")
-    g.add_argument("--lam-max", type=float, default=None, help="cap of λ under continuation")
-    g.add_argument("--gamma-growth", type=float, default=None, help="γ ← γ·growth after each epoch")
+    g.add_argument("--schedule", default=None, choices=("minibatch", "fullbatch"),
+                   help="mini-batch or full-batch lifted BCD (default: from --preset)")
+    g.add_argument("--lam", type=_floats, default=None, help="λ per hidden layer (scalar or comma list) (default: from --preset)")
+    g.add_argument("--rho", type=_floats, default=None, help="weight decay ρ per layer (default: 0)")
+    g.add_argument("--gamma", type=_floats, default=None, help="proximal weight γ per layer (default: from --preset)")
+    g.add_argument("--x-weight", type=float, default=None, help="next-layer weight in the X-steps (≥ 1) (default: from --preset)")
+    g.add_argument("--lam-growth", type=float, default=None, help="λ ← λ·growth after each epoch (default: from --preset)")
+    g.add_argument("--lam-max", type=float, default=None, help="cap of λ under continuation (default: from --preset)")
+    g.add_argument("--gamma-growth", type=float, default=None, help="γ ← γ·growth after each epoch (default: from --preset)")
     g.add_argument("--momentum", type=float, default=None,
-                   help="inertia of the W's across batches (fenchel) or SGD momentum (default 0)")
+                   help="inertia of the W's across batches (fenchel) or SGD momentum (default: from --preset; "
+                        "SGD: 0)")
     g.add_argument("--no-refresh", action="store_true", help="do not re-forward X after each W-step")
-    g.add_argument("--x-iters", type=int, default=None, help="iterations per X-block")
-    g.add_argument("--x-solver", default=None, choices=("apg", "block"), help="how X-blocks are solved")
-    g.add_argument("--w-solver", default=None, choices=("mm", "block", "adaptive"), help="how W-blocks are solved")
-    g.add_argument("--w-lr", type=_floats, default=None, help="step of the adaptive W-steps (scalar or per layer)")
+    g.add_argument("--x-iters", type=int, default=None, help="iterations per X-block (default: from --preset)")
+    g.add_argument("--x-solver", default=None, choices=("apg", "block"), help="how X-blocks are solved (default: from --preset)")
+    g.add_argument("--w-solver", default=None, choices=("mm", "block", "adaptive"), help="how W-blocks are solved (default: from --preset)")
+    g.add_argument("--w-lr", type=_floats, default=None, help="step of the adaptive W-steps (scalar or per layer) (default: from --preset)")
     g.add_argument("--w-curvature", type=_floats, default=None,
-                   help="scale η of the MM W-step's curvature (1 = MM, 0 = linearised step; scalar or per layer)")
-    g.add_argument("--w-iters", type=int, default=None, help="inner iterations per hidden W-block")
-    g.add_argument("--last-w-iters", type=int, default=None, help="inner iterations of the output W-block")
+                   help="scale η of the MM W-step's curvature (1 = MM, 0 = linearised step; scalar or per layer) (default: from --preset)")
+    g.add_argument("--w-iters", type=int, default=None, help="inner iterations per hidden W-block (default: from --preset)")
+    g.add_argument("--last-w-iters", type=int, default=None, help="inner iterations of the output W-block (default: from --preset)")
     g = parser.add_argument_group("backprop baselines (method adam/sgd)")
     g.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     g = parser.add_argument_group("run")
-    g.add_argument("--epochs", type=int, default=10)
-    g.add_argument("--batch-size", type=int, default=500)
+    g.add_argument("--epochs", type=int, default=10, help="training epochs (default: %(default)s)")
+    g.add_argument("--batch-size", type=int, default=500, help="samples per mini-batch (default: %(default)s)")
     g.add_argument("--val-fraction", type=float, default=0.0, help="validation split of the training set")
     g.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
     g.add_argument("--backend", default="numpy", choices=("numpy", "torch"), help="lifted BCD arrays (baselines: torch)")
     g.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    g.add_argument("--dtype", default="float64", choices=("float32", "float64"))
+    g.add_argument("--dtype", default="float64", choices=("float32", "float64"),
+                   help="working float type (default: %(default)s)")
     g.add_argument("--threads", type=int, default=None, help="torch intra-op threads (baselines)")
     g.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
                    help="run lifted BCD on Dask: 'local' (a LocalCluster of --workers processes) or a scheduler "
@@ -220,7 +233,7 @@ def build(args: argparse.Namespace) -> tuple:
                          rho=0.0 if args.rho is None else args.rho)
         sizes = net.sizes
     else:
-        sizes = parse_arch(args.arch) if args.arch else [ds.n_features, 100, ds.n_classes]
+        sizes = parse_arch(args.arch) if args.arch is not None else [ds.n_features, 100, ds.n_classes]
         if sizes[0] != ds.n_features:
             raise ValueError(f"--arch: the first width must be the number of features of {ds.name} "
                              f"({ds.n_features}), got {sizes[0]} in {args.arch!r}")
@@ -259,6 +272,7 @@ def check_scheduler(args: argparse.Namespace, net: FenchelNetwork, cfg: BCDConfi
 
 def output_paths(args: argparse.Namespace, ds: Dataset) -> dict:
     """The files the run will write, each checked writable now, before any training (OSError naming the option)."""
+    from ..archives import check_input_file
     from ..validation import check_output_dir, check_output_file
 
     out = args.output or os.path.join("runs", f"{ds.name}-{args.method}-seed{args.seed}")
@@ -273,8 +287,8 @@ def output_paths(args: argparse.Namespace, ds: Dataset) -> dict:
         check_output_file(paths["model"], "--model")
     if args.checkpoint is not None:
         check_output_file(args.checkpoint, "--checkpoint")
-    if args.resume is not None and not os.path.isfile(args.resume):
-        raise FileNotFoundError(f"--resume: no such checkpoint {args.resume!r}")
+    if args.resume is not None:
+        check_input_file(args.resume, "--resume", "checkpoint")  # a FIFO would block the reader
     return paths
 
 
@@ -283,7 +297,8 @@ def run(args: argparse.Namespace) -> int:
     from ..training import train
     from ..training.checkpoint import json_safe
 
-    ds, net, cfg, y_tr, y_te = build(args)
+    with named_options(_OPTION_NAMES):
+        ds, net, cfg, y_tr, y_te = build(args)
     check_scheduler(args, net, cfg)
     paths = output_paths(args, ds)
     X_te = ds.X_test

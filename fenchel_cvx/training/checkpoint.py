@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import FileFormatError, ResumeMismatch
 from ..log import get_logger
-from ..model_format import network_spec, read_npz, weights_from, write_npz
+from ..model_format import check_spec, network_spec, read_npz, weights_from, write_npz
 from ..network import FenchelNetwork
 
 __all__ = ["save_checkpoint", "load_checkpoint", "check_resume_net", "check_resume", "data_fingerprint",
@@ -101,7 +101,8 @@ def load_checkpoint(path: str, name: str = "checkpoint") -> tuple[list, list, di
     """Read a checkpoint: returns ``(W, b, arrays, meta)`` (numpy arrays, dict of state arrays, dict).
 
     ``FileNotFoundError`` when missing, :class:`~fenchel_cvx.errors.FileFormatError` ("corrupt checkpoint
-    <path>: ...") when truncated, not an archive, or missing metadata or arrays.
+    <path>: ...") when truncated, not an archive, missing metadata or arrays, or when the weights are not
+    finite or do not fit the stored description (:func:`fenchel_cvx.model_io.check_spec`).
     """
     raw, meta = read_npz(path, "checkpoint", name=name)
     path = os.fspath(path)
@@ -113,6 +114,7 @@ def load_checkpoint(path: str, name: str = "checkpoint") -> tuple[list, list, di
         int(meta["epoch"])
     except (KeyError, TypeError, ValueError) as e:
         raise FileFormatError(f"corrupt checkpoint {path!r}: bad metadata ({type(e).__name__}: {e})") from None
+    check_spec(meta["net"], raw, "checkpoint", path)  # kinds, shapes, finite weights, bias flag
     W, b = weights_from(raw, n, "checkpoint", path)
     arrays = {k[6:]: v for k, v in raw.items() if k.startswith("state_")}
     return W, b, arrays, meta

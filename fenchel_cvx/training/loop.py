@@ -34,7 +34,7 @@ import numpy as np
 from ..arrays import ArrayLike
 from ..backend import check_backend, to_numpy
 from ..errors import FileFormatError, TrainingDiverged, diverged_message
-from ..log import verbose_level
+from ..log import get_logger, verbose_level
 from ..model_format import network_spec
 from ..network import FenchelNetwork
 from ..validation import check_bool, check_int, check_output_file, check_path
@@ -46,6 +46,8 @@ from .history import Progress, TrainResult, early_stop_update, final_metrics, lo
 from .local import LocalExecutor
 
 __all__ = ["Trainer", "train", "evaluate"]
+
+log = get_logger("training")
 
 
 class Trainer:
@@ -74,6 +76,8 @@ class Trainer:
         self.resumed = None
         self.net, self.cfg = net, config.validate(net)
         cfg = config
+        X = np.asarray(to_numpy(data["X"]))
+        self.input_scale = (float(np.max(np.abs(X))) if X.size else 0.0, X.dtype.name)  # named if F < 0
         self.executor = LocalExecutor() if executor is None else executor
         self.state = self.executor.init_state(net, data, cfg)
         self.m = self.executor.m
@@ -102,6 +106,9 @@ class Trainer:
         rec = {"epoch": self.epoch, **ex.evaluate(self.state, self.schedule, self.eval_idx)}
         if not all(v is None or math.isfinite(v) for v in rec.values()):
             raise TrainingDiverged(diverged_message(ex.label, self.epoch, rec, ex.diverged_hint))
+        if (rec.get("F") or 0.0) < 0.0 and not getattr(self, "_warned_negative_F", False):
+            self._warned_negative_F = True
+            _warn_negative_objective(rec, self.epoch, *self.input_scale)
         rec["time"] = self.train_time
         rec["epoch_time"] = epoch_time
         rec["eval_time"] = time.perf_counter() - t0
@@ -265,6 +272,15 @@ class Trainer:
         return TrainResult(net=self.net, history=self.history, config=self.cfg.to_dict(), method=self.executor.method,
                            final=final, times=times, stopped_early=self.stopped_early,
                            best_epoch=self.best["epoch"], interrupted=self.interrupted, resumed=self.resumed)
+
+
+def _warn_negative_objective(rec: dict, epoch: int, scale: float, dtype: str) -> None:
+    """F_λ = (ℓ + Σ λ_l Σ B_l)/m + Σ ρ_l/2 ‖W_l‖² is a sum of terms ≥ 0; a negative value is float rounding of
+    the divergences B = f(u) + f*(v) − uv (large terms cancelling): say so, with the scale of the inputs."""
+    log.warning("training: the lifted objective F = %.3g < 0 at epoch %d cannot be right (every term of F is >= 0): "
+                "its divergence terms f(u) + f*(v) - u v cancel below %s rounding at inputs of magnitude up "
+                "to %.3g. F and the lifted steps are unreliable at this scale; standardise the inputs (e.g. to "
+                "unit variance per feature) and train again", rec["F"], epoch, dtype, scale)
 
 
 def train(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,

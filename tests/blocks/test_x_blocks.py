@@ -287,9 +287,10 @@ def test_bad_shapes_and_values():
 def test_from_network_arguments():
     net, X0, y, Xs = random_state("tanh", "squared", sizes=SIZES, m=M, seed=11)
     assert HiddenXBlock.layers(net) == [1] and LastXBlock.layers(net) == [2]
-    for layer in (None, 0, 2, 3):
+    for layer in (0, 2, 3):
         with pytest.raises(ValueError, match="layer"):
             HiddenXBlock.from_network(net, X0, y, Xs, layer)
+    assert HiddenXBlock.from_network(net, X0, y, Xs).layer == 1  # None: the only hidden_x layer (issue 22)
     with pytest.raises(ValueError, match="layer"):
         LastXBlock.from_network(net, X0, y, Xs, 1)
     assert LastXBlock.from_network(net, X0, y, Xs, 2).layer == 2

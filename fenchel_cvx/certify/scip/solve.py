@@ -162,6 +162,8 @@ class GlobalResult:
     @property
     def rests_on(self) -> str:
         """What the lower bound ``dual`` rests on."""
+        if self.model == "none":
+            return "no solve: the objective is a sum of nonnegative terms and the incumbent's value is 0"
         return (f"SCIP dual bound ({self.model} model), valid up to SCIP's feasibility tolerance "
                 f"feastol={self.feastol:g}")
 
@@ -227,6 +229,14 @@ def _solve(problem, relaxed, mu, incumbent, time_limit, gap, seed, feastol, comp
 
     def judge(W_, b_, X_):
         return relaxation_value(net, X0, y, W_, b_, X_, mu) if relaxed else net.objective(X0, y, W_, b_)
+
+    if Fbar <= 0.0:  # every term (loss, divergences, weight decay) is >= 0: the incumbent is a global minimiser
+        return GlobalResult(quantity="min F_lambda" if relaxed else "min J",
+                            lam=float(mu[0].flat[0]) if relaxed and multipliers_kind(mu) == "scalar" else None,
+                            status="optimal", dual=0.0, primal=float(Fbar), judged=float(Fbar), time=0.0, nodes=0,
+                            Fbar=float(Fbar), W=W_inc, b=b_inc, Xs=Xs_inc, judged_raw=float(Fbar), model="none",
+                            multipliers=mu if relaxed else None, feastol=float(feastol),
+                            divergences=divergences(net, X0, W_inc, b_inc, Xs_inc) if relaxed else [])
 
     if model == "auto":  # the unit-scaled model where it is strongest: scalar heads (sign patterns)
         unit = unit_model_applies(problem, mu if relaxed else None) and output_head(problem).kind == "sign"
@@ -294,6 +304,9 @@ def _solve_unit(problem, relaxed, mu, W_inc, b_inc, Xs_inc, Fbar, judge, time_li
     ball = signs_inc is None
     order = [None] if ball else [p_inc] + [p for p in range(n + 1) if p != p_inc]
     for k, p in enumerate(order):
+        if upper <= 0.0:  # a point of value 0 was found: 0 bounds every pattern (every term is >= 0)
+            patterns.append({"p": p, "status": "optimal", "dual": 0.0, "primal": math.inf, "time": 0.0, "nodes": 0})
+            continue
         signs = None if ball else np.array([1.0] * p + [-1.0] * (n - p))
         mod = UnitModel(problem, relaxed, mu_row, signs, unit_bounds(problem, upper, relaxed, mu_row),
                          complementarity, cuts)
