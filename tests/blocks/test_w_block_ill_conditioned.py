@@ -29,7 +29,7 @@ def build(arrays, backend, dtype):
         torch = pytest.importorskip("torch")
         arrays = [torch.as_tensor(a, dtype=getattr(torch, dtype)) for a in arrays]
     X, Y, W, b = arrays
-    return LastWBlock(X, Y, "cross_entropy", 1e-6, gamma=0.0, W=W, b=b)
+    return LastWBlock.from_arrays(X, Y, "cross_entropy", 1e-6, gamma=0.0, W=W, b=b)
 
 
 @pytest.mark.parametrize("case", [(1, 8, 3.0, False), (0, 20, 3.0, False)], ids=["72x", "170x-wide"])
