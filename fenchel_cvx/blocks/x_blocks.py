@@ -299,16 +299,23 @@ class _XBlock(Block):
             V0 = self.act.project_domain(self._check_solution(init, "init", domain=False))
         tol = default_tol(self.U) if tol is None else float(tol)
         res = fista(self.composite(), V0, tol=tol, max_iter=max_iter, check_every=check_every)
-        obj = self.objective(res.x)
-        result = BlockResult(solution=res.x, objective=obj, lower_bound=None, iterations=res.iterations,
-                             time=res.time, status="max_iter", method="fista", info={**res.info, "tol": tol})
         f64 = self.xp.is_float64(self.U)
         state = {}
 
+        def objective():
+            """F at the returned point (deferred: the trainers' budget-limited steps never read it)."""
+            if "obj" not in state:
+                state["obj"] = self.objective(res.x)
+            return state["obj"]
+
+        result = BlockResult(solution=res.x, objective=objective, lower_bound=None, iterations=res.iterations,
+                             time=res.time, status="max_iter", method="fista", info={**res.info, "tol": tol})
+
         def certify():
             """The certified bound (best of res.x and FISTA's best-bound iterate) and the certified status."""
-            if state:
+            if "lb" in state:
                 return state["lb"]
+            obj = objective()
             best, reason, top = None, None, math.inf
             for cand in (res.x, res.x_lb):
                 if cand is None or (cand is not res.x and best is not None and top - best <= tol * (1 + abs(obj))):
