@@ -68,10 +68,17 @@ def _first(x):
 
 
 def _comb(a: float, x, b: float, y):
-    """a x + b y (one array operation fewer when a == 1)."""
+    """a x + b y as a fresh array, accumulated in place (one temporary of the iterate's size fewer;
+    the same floating-point operations: b y + x, resp. a x + b y)."""
     if isinstance(x, tuple):
         return tuple(_comb(a, xi, b, yi) for xi, yi in zip(x, y, strict=True))
-    return x + b * y if a == 1.0 else a * x + b * y
+    if a == 1.0:
+        out = y * b
+        out += x
+        return out
+    out = x * a
+    out += y * b
+    return out
 
 
 def _sub(x, y):
@@ -229,7 +236,8 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
             n_check += 1
             if has_g:
                 gx_new = grad(Ax_new)
-                G = _comb(1.0 / t, _sub(y, x_new), 1.0, _sub(gx_new, gy))
+                # (y − x⁺)/t = (−1/t)(x⁺ − y) exactly (negation is exact): d of the descent test above
+                G = _comb(-1.0 / t, d, 1.0, _sub(gx_new, gy))
                 value = s_new + float(prob.h_value(x_new))
             else:
                 gx_new = None

@@ -152,7 +152,7 @@ class _XBlock(Block):
     def _h(self, V):
         """h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩] (+inf outside dom f*)."""
         xp = self.xp
-        return (self.lam / self.m) * (xp.sum(self.act.fconj(V)) - xp.sum(self.U * V))
+        return (self.lam / self.m) * (self.act.fconj_sum(V) - float(xp.sum(self.U * V)))
 
     def _prox_h(self, z, t):
         """argmin_V t h(V) + ½‖V − z‖² = prox_fconj(z + t' U, t'), t' = t λ / m."""
