@@ -236,7 +236,8 @@ class NumpyOps:
 
         Two right-hand triangular solves on B itself, Y Lᵀ = B then Z L = Y (BLAS ``trsm``, side R):
         the same arithmetic as LAPACK's ``potrs`` on Bᵀ up to rounding, ~1.3x faster with OpenBLAS on
-        the trainers' 500 x 500 systems with 300 rows (measured, one thread, float32)."""
+        the trainers' 500 x 500 systems with 300 rows (measured, one thread, float32; the result is
+        returned in C order)."""
         from scipy.linalg import get_blas_funcs
 
         c, lower = F
@@ -244,7 +245,9 @@ class NumpyOps:
         trsm = get_blas_funcs("trsm", (c,))
         Y = trsm(1.0, c, Bc, side=1, lower=int(lower), trans_a=0 if not lower else 1)
         Z = trsm(1.0, c, Y, side=1, lower=int(lower), trans_a=1 if not lower else 0, overwrite_b=1)
-        return Z if Z.dtype == B.dtype else Z.astype(B.dtype)
+        # C order, as B: the weights built from Z keep one memory layout (a product's rounding depends on
+        # it, and a resumed run, whose weights are read back in C order, must repeat the run bit for bit)
+        return np.ascontiguousarray(Z, dtype=B.dtype)
 
     @classmethod
     def spd_inverse(cls, A):
