@@ -110,8 +110,9 @@ class Activation(abc.ABC):
         """See the class docstring."""
 
     def fconj_sum(self, v: Array) -> float:
-        """Σ f*(v) over all entries (+inf when an entry lies outside dom f*): the X-blocks' objective term.
-        The base sums :meth:`fconj`; subclasses with a cheaper closed form override it (equal up to rounding)."""
+        """Σ f*(v) over all entries (+inf when an entry lies outside dom f*): the X-blocks'
+        objective term. The base sums :meth:`fconj`; subclasses with a cheaper closed form
+        override it (equal up to rounding)."""
         return float(namespace(v).sum(self.fconj(v)))
 
     @abc.abstractmethod

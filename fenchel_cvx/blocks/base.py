@@ -62,10 +62,11 @@ class BlockResult:
     status      : "optimal" (certified gap ≤ tol·(1 + |objective|)), "max_iter" (certified solvers) or
                   "budget" (fixed-budget solvers)
 
-    ``objective``, ``lower_bound`` and ``status`` may be given as zero-argument callables, evaluated on first
-    access: the fast paths defer their float64 certificate (and the status that depends on it) and the X-blocks
-    their objective evaluation, so that solves whose bound or value nobody reads -- the trainers'
-    budget-limited steps -- do not pay for them. The value read is the same as if it had been computed at once.
+    ``objective``, ``lower_bound`` and ``status`` may be given as zero-argument callables,
+    evaluated on first access: the fast paths defer their float64 certificate (and the status
+    that depends on it) and the X-blocks their objective evaluation, so that solves whose bound
+    or value nobody reads -- the trainers' budget-limited steps -- do not pay for them. The
+    value read is the same as if it had been computed at once.
     """
 
     solution: Any
@@ -108,7 +109,7 @@ class _Deferred:
         obj.__dict__[self.key] = value
 
 
-# objective, lower_bound and status are dataclass fields whose values may be deferred (see BlockResult)
+# objective, lower_bound and status: dataclass fields whose values may be deferred (BlockResult)
 BlockResult.objective = _Deferred("objective")
 BlockResult.lower_bound = _Deferred("lower_bound")
 BlockResult.status = _Deferred("status")

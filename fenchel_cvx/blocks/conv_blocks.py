@@ -186,18 +186,19 @@ class _ConvWBlock(Block):
 
     def _trusted(self, lmap, X, target, loss, weight, head, W, b, prox: Proximal, layer, U=None):
         """Store trusted data (``validate=False``): the dense block on the design matrix is built on first use, as
-        ``INNER(D, Y_d, *head, ρ, γ, W_mat, b, ...)`` with the data term's weight ``weight`` of the natural layout.
-        ``U`` (n_out x m, A(W, X) + B at the present weights, or None) is handed to it as cols(U), so that the
-        MM step does not form W_mat D again; a centre that is the present value stays the same array (the MM
-        step then knows its start is the centre)."""
+        ``INNER(D, Y_d, *head, ρ, γ, W_mat, b, ...)`` with the data term's weight ``weight`` of the
+        natural layout. ``U`` (n_out x m, A(W, X) + B at the present weights, or None) is handed
+        to it as cols(U), so that the MM step does not form W_mat D again; a centre that is the
+        present value stays the same array (the MM step then knows its start is the centre)."""
         mat = lambda a: None if a is None else lmap.weight_matrix(a)  # noqa: E731
 
         def build():
             Wm = mat(W)
             Wpm = Wm if prox.W_prev is W else mat(prox.W_prev)
-            return self.INNER(lmap.design(X), lmap.to_design_rows(target), *head, prox.rho, prox.gamma, Wm, b,
-                              Wpm, prox.b_prev, prox.bias, layer, weight=weight, validate=False,
-                              U=None if U is None else lmap.to_design_rows(U))
+            Ud = None if U is None else lmap.to_design_rows(U)
+            return self.INNER(lmap.design(X), lmap.to_design_rows(target), *head, prox.rho,
+                              prox.gamma, Wm, b, Wpm, prox.b_prev, prox.bias, layer, weight=weight,
+                              validate=False, U=Ud)
 
         return self._wrap(lmap, build, X, target, layer, term=DataTerm(loss, target, weight), current=(W, b),
                           rho=prox.rho, gamma=prox.gamma, bias=prox.bias)
@@ -328,7 +329,8 @@ class ConvHiddenWBlock(_ConvWBlock):
 
     def __init__(self, X, Y, lmap, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
                  bias=True, layer=None, *, validate=True, U=None):
-        if not validate:  # trusted (from_state): W, b given, ``activation`` an Activation; U: A(W, X) + B or None
+        # trusted (from_state): W, b given, ``activation`` an Activation; U: A(W, X) + B or None
+        if not validate:
             self.act, self.lam = activation, lam
             self._trusted(lmap, X, Y, _losses.FenchelYoungLoss(activation), lam / X.shape[1], (activation, lam),
                           W, b, Proximal(rho, gamma, W if W_prev is None else W_prev,
@@ -354,12 +356,13 @@ class ConvHiddenWBlock(_ConvWBlock):
     @classmethod
     def from_state(cls, state, layer: int, gamma: float = 0.0, W_prev=None, b_prev=None, U=None) -> ConvHiddenWBlock:
         """W-block of weight layer ``layer`` (< L) at a LiftedState (trusted); H = (λ_l/m)·FY(φ_l) on the design
-        layout (the same sum as on the natural layout). ``U``: A(W_l, X_l) + B at the state's weights, when known."""
+        layout (the same sum as on the natural layout). ``U``: A(W_l, X_l) + B at the state's
+        weights, when known."""
         l = int(layer)
         net = state.net
         return cls(state.inputs(l), state.target(l), net.maps[l], net.activations[l], float(state.lam[l]),
-                   float(net.rho[l]), float(gamma), state.W[l], state.b[l], W_prev, b_prev, net.bias, l, validate=False,
-                   U=U)
+                   float(net.rho[l]), float(gamma), state.W[l], state.b[l], W_prev, b_prev,
+                   net.bias, l, validate=False, U=U)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvHiddenWBlock:
@@ -395,7 +398,8 @@ class ConvLastWBlock(_ConvWBlock):
 
     def __init__(self, X, Y, lmap, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None, bias=True,
                  layer=None, *, validate=True, U=None):
-        if not validate:  # trusted (from_state): W, b given, ``loss`` a Loss and Y its k x m targets; U or None
+        # trusted (from_state): W, b given, ``loss`` a Loss and Y its k x m targets; U or None
+        if not validate:
             self.loss = loss
             self._trusted(lmap, X, Y, loss, 1.0 / X.shape[1], (loss,), W, b,
                           Proximal(rho, gamma, W if W_prev is None else W_prev, b if b_prev is None else b_prev,
@@ -426,8 +430,8 @@ class ConvLastWBlock(_ConvWBlock):
     @classmethod
     def from_state(cls, state, layer: int | None = None, gamma: float = 0.0, W_prev=None, b_prev=None,
                    U=None) -> ConvLastWBlock:
-        """W-block of the output layer at a LiftedState (trusted): the dense block on pools(X_L); ``U``:
-        A(W_L, X_L) + B at the state's weights, when known."""
+        """W-block of the output layer at a LiftedState (trusted): the dense block on pools(X_L);
+        ``U``: A(W_L, X_L) + B at the state's weights, when known."""
         net = state.net
         L = net.L
         return cls(state.inputs(L), state.Y, net.maps[L], net.loss, float(net.rho[L]), float(gamma), state.W[L],

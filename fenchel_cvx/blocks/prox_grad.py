@@ -236,7 +236,7 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
             n_check += 1
             if has_g:
                 gx_new = grad(Ax_new)
-                # (y − x⁺)/t = (−1/t)(x⁺ − y) exactly (negation is exact): d of the descent test above
+                # (y − x⁺)/t = (−1/t)(x⁺ − y) exactly (negation is exact): d of the descent test
                 G = _comb(-1.0 / t, d, 1.0, _sub(gx_new, gy))
                 value = s_new + float(prob.h_value(x_new))
             else:

@@ -303,13 +303,14 @@ class _XBlock(Block):
         state = {}
 
         def objective():
-            """F at the returned point (deferred: the trainers' budget-limited steps never read it)."""
+            """F at the returned point (deferred: the trainers' steps never read it)."""
             if "obj" not in state:
                 state["obj"] = self.objective(res.x)
             return state["obj"]
 
-        result = BlockResult(solution=res.x, objective=objective, lower_bound=None, iterations=res.iterations,
-                             time=res.time, status="max_iter", method="fista", info={**res.info, "tol": tol})
+        result = BlockResult(solution=res.x, objective=objective, lower_bound=None,
+                             iterations=res.iterations, time=res.time, status="max_iter",
+                             method="fista", info={**res.info, "tol": tol})
 
         def certify():
             """The certified bound (best of res.x and FISTA's best-bound iterate) and the certified status."""
