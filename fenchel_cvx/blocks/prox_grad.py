@@ -201,7 +201,8 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
 
     x = x0
     Ax = prob.A(x) if has_g else None
-    value0 = float(prob.h_value(x0)) + (float(prob.s_value(Ax)) if has_g else 0.0)
+    s_known = (Ax, float(prob.s_value(Ax)) if has_g else 0.0)  # (A z, s(A z)) last evaluated
+    value0 = float(prob.h_value(x0)) + s_known[1]
     best = (value0, x0, "start")  # (F, x, which): the safeguard of the module docstring
     y, Ay = x, Ax
     gy = grad(Ay) if has_g else None
@@ -223,7 +224,9 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
             if not (check and has_g):
                 break
             # safeguard: the descent lemma at the step just taken
-            s_y, s_new = float(prob.s_value(Ay)), float(prob.s_value(Ax_new))
+            s_y = s_known[1] if Ay is s_known[0] else float(prob.s_value(Ay))  # y = x0 at k = 1
+            s_new = float(prob.s_value(Ax_new))
+            s_known = (Ax_new, s_new)
             d = _sub(x_new, y)
             excess = s_new - s_y - _vdot(xp, gy, d) - _vdot(xp, d, d) / (2.0 * t)
             slack = 1e3 * eps * (1.0 + abs(s_y) + abs(s_new))
