@@ -392,7 +392,14 @@ class LinearMap:
             Ho, Wo = Hi // p, Wi // p
             R6 = R.reshape(C, Ho, 1, Wo, 1, m) * (1.0 / float(p * p))
             R6 = R6.expand(C, Ho, p, Wo, p, m) if is_torch(R6) else np.broadcast_to(R6, (C, Ho, p, Wo, p, m))
-            R = R6.reshape(C * Hi * Wi, m)  # a copy (the broadcast view is not contiguous)
+            if (R.stride(0) == 1) if is_torch(R) else (R.strides[0] == R.itemsize):
+                # samples-first storage (a conv map's): the copy keeps it, so that the elementwise
+                # steps on it and on the iterates do not mix memory orders (the same values)
+                order = (5, 0, 1, 2, 3, 4)
+                R6 = R6.permute(*order) if is_torch(R6) else R6.transpose(order)
+                R = R6.reshape(m, C * Hi * Wi).T
+            else:
+                R = R6.reshape(C * Hi * Wi, m)  # a copy (the broadcast view is not contiguous)
         return R
 
     # ---- shapes of one sample <-> columns ------------------------------------------------

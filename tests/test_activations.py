@@ -196,3 +196,21 @@ def test_prox_fconj_optimality(name):
     if math.isfinite(lo) and math.isfinite(hi):
         # the generic safeguarded Newton and the subclass (closed form or Newton) agree
         assert_allclose(A.Activation.prox_fconj(act, w, t), v, **TOL["same_math"]["float64"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_fconj_sum_equals_sum_of_fconj(name, backend):
+    """Σ f*(v) (the X-blocks' h): the closed forms agree with the sum of f* on dom f*, +inf off it."""
+    if backend == "torch":
+        torch = pytest.importorskip("torch")
+    act = make(name)
+    v = v_points(act, np.random.default_rng(7), 300)
+    arr = torch.as_tensor(v) if backend == "torch" else v
+    assert math.isclose(act.fconj_sum(arr), float(np.sum(act.fconj(v))), **{
+        "rel_tol": TOL["same_math"]["float64"]["rtol"], "abs_tol": TOL["same_math"]["float64"]["atol"]})
+    lo, hi = act.domain
+    outside = [x for x in (lo - 0.5, hi + 0.5) if math.isfinite(x)]
+    if outside:
+        w = np.concatenate([v, outside])
+        assert act.fconj_sum(torch.as_tensor(w) if backend == "torch" else w) == math.inf

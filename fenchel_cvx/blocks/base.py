@@ -69,10 +69,11 @@ class BlockResult:
     status      : "optimal" (certified gap ≤ tol·(1 + |objective|)), "max_iter" (certified solvers) or
                   "budget" (fixed-budget solvers)
 
-    ``lower_bound`` and ``status`` may be given as zero-argument callables, evaluated on first access: the
-    fast paths defer their float64 certificate (and the status that depends on it), so that solves whose
-    bound nobody reads -- the trainers' budget-limited steps -- do not pay for it. The value read is the
-    same as if it had been computed at once.
+    ``objective``, ``lower_bound`` and ``status`` may be given as zero-argument callables,
+    evaluated on first access: the fast paths defer their float64 certificate (and the status
+    that depends on it) and the X-blocks their objective evaluation, so that solves whose bound
+    or value nobody reads -- the trainers' budget-limited steps -- do not pay for them. The
+    value read is the same as if it had been computed at once.
     """
 
     solution: Any
@@ -115,7 +116,8 @@ class _Deferred:
         obj.__dict__[self.key] = value
 
 
-# lower_bound and status are dataclass fields whose values may be deferred (see BlockResult)
+# objective, lower_bound and status: dataclass fields whose values may be deferred (BlockResult)
+BlockResult.objective = _Deferred("objective")
 BlockResult.lower_bound = _Deferred("lower_bound")
 BlockResult.status = _Deferred("status")
 

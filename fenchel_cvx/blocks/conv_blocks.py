@@ -190,12 +190,15 @@ class _ConvWBlock(Block):
         W, b = sol
         return self.map.weight_from_matrix(W), b
 
-    def _store(self, lmap, X, target, loss, weight, head, prox: Proximal, W, b, layer, inner):
+    def _store(self, lmap, X, target, loss, weight, head, prox: Proximal, W, b, layer, inner, U=None):
         """Store trusted data: the map, the data term ``weight``·ℓ(target, ·) on the natural
         layout, the regularisation (centre in the layer's shapes) and the dense block on the design
         matrix -- ``inner`` when given, else built on first use as
         ``INNER(D, Y_d, *head, prox with W_mat centre, W_mat, b, layer)`` (the design matrix is
-        formed only when a solver needs it)."""
+        formed only when a solver needs it). ``U`` (n_out x m, A(W, X) + B at the present weights,
+        or None) is handed to it as cols(U), so that the MM step does not form W_mat D again; a
+        centre that is the present value stays the same array (the MM step then knows its start is
+        the centre)."""
         expect(lmap, LinearMap, "lmap", type(self))
         expect(prox, Proximal, "prox", type(self))
         self.map, self.layer = lmap, layer
@@ -205,9 +208,11 @@ class _ConvWBlock(Block):
         mat = lmap.weight_matrix
 
         def build():
-            prox_mat = dataclasses.replace(prox, W_prev=mat(prox.W_prev))
-            return self.INNER(lmap.design(X), lmap.to_design_rows(target), *head, prox_mat, mat(W),
-                              b, layer, weight=weight)
+            Wm = mat(W)
+            prox_mat = dataclasses.replace(prox, W_prev=Wm if prox.W_prev is W else mat(prox.W_prev))
+            Ud = None if U is None else lmap.to_design_rows(U)
+            return self.INNER(lmap.design(X), lmap.to_design_rows(target), *head, prox_mat, Wm,
+                              b, layer, weight=weight, U=Ud)
 
         self._inner, self._build = inner, build
 
@@ -335,10 +340,10 @@ class ConvHiddenWBlock(_ConvWBlock):
     #: the dense block on the design matrix
     INNER = HiddenWBlock
 
-    def __init__(self, X, Y, lmap, act, lam, prox, W, b, layer=None, *, inner=None):
+    def __init__(self, X, Y, lmap, act, lam, prox, W, b, layer=None, *, inner=None, U=None):
         self.act, self.lam = expect(act, Activation, "act", type(self)), lam
         self._store(lmap, X, Y, FenchelYoungLoss(act), lam / X.shape[1], (act, lam), prox, W, b,
-                    layer, inner)
+                    layer, inner, U)
 
     @classmethod
     def from_arrays(cls, X, Y, lmap, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None,
@@ -367,13 +372,14 @@ class ConvHiddenWBlock(_ConvWBlock):
     @classmethod
     def from_state(cls, state, layer: int, gamma: float = 0.0, W_prev=None, b_prev=None, U=None) -> ConvHiddenWBlock:
         """W-block of weight layer ``layer`` (< L) at a LiftedState (trusted); H = (λ_l/m)·FY(φ_l) on the design
-        layout (the same sum as on the natural layout). ``U`` is not used (the inner block forms W_mat D + b)."""
+        layout (the same sum as on the natural layout). ``U``: A(W_l, X_l) + B at the state's
+        weights, when known."""
         l = int(layer)
         net = state.net
         W, b = state.W[l], state.b[l]
         prox = proximal_of(net.rho[l], gamma, W, b, W_prev, b_prev, net.bias)
         return cls(state.inputs(l), state.target(l), net.maps[l], net.activations[l],
-                   float(state.lam[l]), prox, W, b, l)
+                   float(state.lam[l]), prox, W, b, l, U=U)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvHiddenWBlock:
@@ -407,9 +413,9 @@ class ConvLastWBlock(_ConvWBlock):
     #: the dense block on the design matrix
     INNER = LastWBlock
 
-    def __init__(self, X, Y, lmap, loss, prox, W, b, layer=None, *, inner=None):
+    def __init__(self, X, Y, lmap, loss, prox, W, b, layer=None, *, inner=None, U=None):
         self.loss = expect(loss, Loss, "loss", type(self))
-        self._store(lmap, X, Y, loss, 1.0 / X.shape[1], (loss,), prox, W, b, layer, inner)
+        self._store(lmap, X, Y, loss, 1.0 / X.shape[1], (loss,), prox, W, b, layer, inner, U)
 
     @classmethod
     def from_arrays(cls, X, Y, lmap, loss, rho, gamma=0.0, W=None, b=None, W_prev=None, b_prev=None,
@@ -443,12 +449,13 @@ class ConvLastWBlock(_ConvWBlock):
     @classmethod
     def from_state(cls, state, layer: int | None = None, gamma: float = 0.0, W_prev=None, b_prev=None,
                    U=None) -> ConvLastWBlock:
-        """W-block of the output layer at a LiftedState (trusted): the dense block on pools(X_L)."""
+        """W-block of the output layer at a LiftedState (trusted): the dense block on pools(X_L);
+        ``U``: A(W_L, X_L) + B at the state's weights, when known."""
         net = state.net
         L = net.L
         W, b = state.W[L], state.b[L]
         return cls(state.inputs(L), state.Y, net.maps[L], net.loss,
-                   proximal_of(net.rho[L], gamma, W, b, W_prev, b_prev, net.bias), W, b, L)
+                   proximal_of(net.rho[L], gamma, W, b, W_prev, b_prev, net.bias), W, b, L, U=U)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvLastWBlock:

@@ -68,10 +68,17 @@ def _first(x):
 
 
 def _comb(a: float, x, b: float, y):
-    """a x + b y (one array operation fewer when a == 1)."""
+    """a x + b y as a fresh array, accumulated in place (one temporary of the iterate's size fewer;
+    the same floating-point operations: b y + x, resp. a x + b y)."""
     if isinstance(x, tuple):
         return tuple(_comb(a, xi, b, yi) for xi, yi in zip(x, y, strict=True))
-    return x + b * y if a == 1.0 else a * x + b * y
+    if a == 1.0:
+        out = y * b
+        out += x
+        return out
+    out = x * a
+    out += y * b
+    return out
 
 
 def _sub(x, y):
@@ -194,7 +201,8 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
 
     x = x0
     Ax = prob.A(x) if has_g else None
-    value0 = float(prob.h_value(x0)) + (float(prob.s_value(Ax)) if has_g else 0.0)
+    s_known = (Ax, float(prob.s_value(Ax)) if has_g else 0.0)  # (A z, s(A z)) last evaluated
+    value0 = float(prob.h_value(x0)) + s_known[1]
     best = (value0, x0, "start")  # (F, x, which): the safeguard of the module docstring
     y, Ay = x, Ax
     gy = grad(Ay) if has_g else None
@@ -216,7 +224,9 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
             if not (check and has_g):
                 break
             # safeguard: the descent lemma at the step just taken
-            s_y, s_new = float(prob.s_value(Ay)), float(prob.s_value(Ax_new))
+            s_y = s_known[1] if Ay is s_known[0] else float(prob.s_value(Ay))  # y = x0 at k = 1
+            s_new = float(prob.s_value(Ax_new))
+            s_known = (Ax_new, s_new)
             d = _sub(x_new, y)
             excess = s_new - s_y - _vdot(xp, gy, d) - _vdot(xp, d, d) / (2.0 * t)
             slack = 1e3 * eps * (1.0 + abs(s_y) + abs(s_new))
@@ -229,7 +239,8 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
             n_check += 1
             if has_g:
                 gx_new = grad(Ax_new)
-                G = _comb(1.0 / t, _sub(y, x_new), 1.0, _sub(gx_new, gy))
+                # (y − x⁺)/t = (−1/t)(x⁺ − y) exactly (negation is exact): d of the descent test
+                G = _comb(-1.0 / t, d, 1.0, _sub(gx_new, gy))
                 value = s_new + float(prob.h_value(x_new))
             else:
                 gx_new = None

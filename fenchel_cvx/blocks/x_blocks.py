@@ -169,7 +169,7 @@ class _XBlock(Block):
     def _h(self, V):
         """h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩] (+inf outside dom f*)."""
         xp = self.xp
-        return (self.lam / self.m) * (xp.sum(self.act.fconj(V)) - xp.sum(self.U * V))
+        return (self.lam / self.m) * (self.act.fconj_sum(V) - float(xp.sum(self.U * V)))
 
     def _prox_h(self, z, t):
         """argmin_V t h(V) + ½‖V − z‖² = prox_fconj(z + t' U, t'), t' = t λ / m."""
@@ -315,16 +315,24 @@ class _XBlock(Block):
             V0 = self.act.project_domain(self._check_solution(init, "init", domain=False))
         tol = default_tol(self.U) if tol is None else float(tol)
         res = fista(self.composite(), V0, tol=tol, max_iter=max_iter, check_every=check_every)
-        obj = self.objective(res.x)
-        result = BlockResult(solution=res.x, objective=obj, lower_bound=None, iterations=res.iterations,
-                             time=res.time, status="max_iter", method="fista", info={**res.info, "tol": tol})
         f64 = self.xp.is_float64(self.U)
         state = {}
 
+        def objective():
+            """F at the returned point (deferred: the trainers' steps never read it)."""
+            if "obj" not in state:
+                state["obj"] = self.objective(res.x)
+            return state["obj"]
+
+        result = BlockResult(solution=res.x, objective=objective, lower_bound=None,
+                             iterations=res.iterations, time=res.time, status="max_iter",
+                             method="fista", info={**res.info, "tol": tol})
+
         def certify():
             """The certified bound (best of res.x and FISTA's best-bound iterate) and the certified status."""
-            if state:
+            if "lb" in state:
                 return state["lb"]
+            obj = objective()
             best, reason, top = None, None, math.inf
             for cand in (res.x, res.x_lb):
                 if cand is None or (cand is not res.x and best is not None and top - best <= tol * (1 + abs(obj))):
