@@ -65,7 +65,7 @@ from .validation import check_array
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import torch
 
-__all__ = ["ConvFenchelNetwork", "PRESETS", "parse_layers", "Conv2d", "Dense", "AvgPool2d", "MaxPool2d", "Flatten",
+__all__ = ["ConvFenchelNetwork", "PRESETS", "parse_layers", "parameter_shapes", "Conv2d", "Dense", "AvgPool2d", "MaxPool2d", "Flatten",
            "LiftedModeError"]
 
 #: named architectures: (layer string, input shape)
@@ -129,6 +129,16 @@ def parse_layers(text: str) -> tuple[list, tuple | None]:
             continue
         raise ValueError(f"layers: cannot parse token {tok!r}; {_TOKEN_HELP}")
     return specs, input_shape
+
+
+def parameter_shapes(layers: Sequence, input_shape: Sequence[int]) -> list[tuple[tuple, tuple]]:
+    """``[(W_l shape, b_l shape) for each weight layer l]`` of the conv network with layer specs ``layers`` on
+    inputs of shape ``input_shape`` (C x H x W of one sample): C_out x C_in x k_h x k_w / (C_out,) for a
+    convolution, n_out x n_in / (n_out,) for a dense layer. Computed from the linear maps' shapes, without
+    allocating any weight, so that a stored description can be checked against stored weights before a network
+    is built from it (:func:`fenchel_cvx.model_io.load`)."""
+    maps, _ = _build_maps(list(layers), _check_input_shape(input_shape))
+    return [(tuple(mp.weight_shape), tuple(mp.bias_shape)) for mp in maps]
 
 
 def _build_maps(specs, input_shape):

@@ -56,17 +56,26 @@ __all__ = ["save", "load", "network_spec", "network_from_spec", "read_npz", "wri
            "FORMAT", "FORMAT_VERSION"]  # network_spec, read_npz, write_npz, weights_from, check_spec, FORMAT*: model_format.py
 
 
-def network_from_spec(spec: dict) -> FenchelNetwork:
-    """A network (freshly initialised weights) from :func:`network_spec`'s description."""
+def network_from_spec(spec: dict, arrays: dict | None = None) -> FenchelNetwork:
+    """A network (freshly initialised weights) from :func:`network_spec`'s description; with ``arrays`` (the
+    stored ``W{l}``, ``b{l}``) a conv description is first checked against their shapes, so that a crafted
+    ``input_shape`` cannot allocate weights the file does not hold (``ValueError`` naming the layer)."""
     acts = [_act.get(n, **p) for n, p in zip(spec["activation"], spec.get("activation_params") or
                                             [{}] * len(spec["activation"]), strict=True)]
     common = dict(activation=acts, loss=spec["loss"], lam=spec["lam"], rho=spec["rho"], bias=spec["bias"],
                   dtype=spec.get("dtype", "float64"))
     if spec.get("kind", "dense") == "conv":
-        from .conv import ConvFenchelNetwork
+        from .conv import ConvFenchelNetwork, parameter_shapes
 
         if "layers" not in spec:
             raise KeyError("layers")
+        if arrays is not None:  # the stored weights must fit the layers before any weight is allocated
+            shapes = parameter_shapes([layer_from_dict(d) for d in spec["layers"]], tuple(spec["input_shape"]))
+            for l, (w_shape, b_shape) in enumerate(shapes):
+                got = tuple(np.shape(arrays.get(f"W{l}"))), tuple(np.shape(arrays.get(f"b{l}")))
+                if got != (w_shape, b_shape):
+                    raise ValueError(f"the layers give W{l}/b{l} shapes {w_shape}/{b_shape}, the file holds "
+                                     f"{got[0]}/{got[1]}")
         net = ConvFenchelNetwork([layer_from_dict(d) for d in spec["layers"]], input_shape=tuple(spec["input_shape"]),
                                  **common)
         if list(net.sizes) != list(spec["sizes"]):
@@ -110,7 +119,7 @@ def load(path: PathLike) -> FenchelNetwork:
                               f"(format {meta.get('format')!r})")
     check_spec(spec, arrays, what, path)
     try:
-        net = network_from_spec(spec)
+        net = network_from_spec(spec, arrays)
     except (KeyError, TypeError, ValueError) as e:
         raise FileFormatError(f"corrupt {what} {path!r}: bad network description ({type(e).__name__}: {e})") from None
     W, b = weights_from(arrays, net.n_layers, what, path)

@@ -147,3 +147,20 @@ def test_the_readme_torch_pattern_runs_on_float64_data(digits):
     module = lifted.to_torch()
     logits = module(torch.as_tensor(digits.X_test.T)).detach().numpy()
     np.testing.assert_array_equal(logits.argmax(axis=1), np.asarray(lifted.predict(digits.X_test)))
+
+
+def test_a_crafted_conv_input_shape_is_refused_before_any_weight_is_allocated(tmp_path):
+    """A conv model whose metadata claims a 60000 x 60000 input (with matching sizes) holds small weights: the
+    stored shapes are checked against the layers before the network is built (it used to try to allocate a
+    3 x 1.8e9 output weight, a MemoryError or tens of GiB)."""
+    net = fc.ConvFenchelNetwork("input1x8x8,conv2k3,avgpool2,dense3", seed=0)
+    src = net.save(tmp_path / "conv.npz")
+    H = 60000
+
+    def giant(meta):
+        meta["network"]["input_shape"] = [1, H, H]
+        meta["network"]["sizes"] = [H * H, 2 * (H - 2) ** 2, 3]
+
+    bad = _rewrite(src, tmp_path / "giant.npz", meta_edit=giant)
+    with pytest.raises(FileFormatError, match=r"the layers give W1/b1 shapes \(3, \d+\)/\(3,\), the file holds"):
+        fc.load(bad)
