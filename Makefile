@@ -43,7 +43,7 @@ test-all: venv
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 lint: venv
-	$(BIN)/ruff check fenchel_cvx tests demos benchmarks paper_figures
+	$(BIN)/ruff check fenchel_cvx tests demos benchmarks paper_figures experiments docs
 
 # the API reference from the docstrings (pdoc, offline) into docs/api/; fails on any warning
 docs: venv

@@ -14,7 +14,8 @@ The reference runs CLARABEL with gap and feasibility tolerances 1e-7 (``Config.r
 Timings are single-threaded (OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1)) so that
 the reference and the fast path are compared on equal terms on a shared machine.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/blocks.py --threads 1   # both parts, writes benchmarks/results/blocks.{md,json}
+    # both parts, writes benchmarks/results/blocks.{md,json}:
+    OPENBLAS_NUM_THREADS=1 python benchmarks/blocks.py --threads 1
     python benchmarks/blocks.py --quick         # tiny sizes (smoke test)
 """
 
@@ -132,7 +133,8 @@ def to_markdown(p1, p2) -> str:
 def _md_part1(p1) -> str:
     if not p1:
         return ""
-    out = ["| block | activation | network | m | CVXPY ref (s) | fast (s) | speed-up | rel. objective gap | certified gap |",
+    out = ["| block | activation | network | m | CVXPY ref (s) | fast (s) | speed-up | rel. objective gap "
+           "| certified gap |",
            "|---|---|---|---|---|---|---|---|---|"]
     for r in p1:
         out.append(f"| {r['block']} | {r['activation']} | {r['sizes']} | {r['m']} | {r['ref_time']:.2f} | "

@@ -91,10 +91,12 @@ def markdown(rows, cfg: Config) -> str:
            "| min F_λ ≥ (λ: bound) | per-sample dual at λ = 1 (scalar → best) | CPU time (s) | wall (s) |",
            "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        sweep = ", ".join(f"{s['lam']:g}: {s['lower']:.4f}{'' if s['status'] == 'optimal' else '*'}" for s in r["sweep"])
+        sweep = ", ".join(f"{s['lam']:g}: {s['lower']:.4f}{'' if s['status'] == 'optimal' else '*'}"
+                          for s in r["sweep"])
         dual = f"{r['dual']['scalar']:.4f} → {r['dual']['best']:.4f}" if r["dual"] else "—"
         out.append(f"| {r['instance']} | {r['lower']:.5f} ({r['lower_from']}) | {r['upper']:.5f} ({r['upper_from']}) "
-                   f"| {format_gap(r['rel_gap'])} | {r['scip_J_status']}, {r['scip_J_model']} model ({r['scip_J_time']:.0f}) "
+                   f"| {format_gap(r['rel_gap'])} | {r['scip_J_status']}, {r['scip_J_model']} model "
+                   f"({r['scip_J_time']:.0f}) "
                    f"| {sweep} | {dual} "
                    f"| {r['cpu']:.0f} | {r['wall']:.0f} |")
     out.append("")
@@ -126,7 +128,8 @@ def main(argv=None):
     md = markdown(rows, cfg)
     print(md)
     write_results(cfg.out, md + f"\n\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
-                  f"(shared); ρ = {cfg.rho}, SCIP single-threaded, time limit {cfg.time_limit:g} s per solve, gap limit "
+                  f"(shared); ρ = {cfg.rho}, SCIP single-threaded, time limit {cfg.time_limit:g} s per solve, gap "
+                  "limit "
                   f"{cfg.gap:g} (SCIP's limits count CPU seconds); CPU time = this process's CPU seconds for the whole "
                   f"certificate (training, SCIP on min J, the λ sweep {list(cfg.lams)}, the dual ascent), the measure "
                   f"of single-core work on a shared machine; wall = elapsed time under the machine's load.\n",

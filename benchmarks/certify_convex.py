@@ -84,27 +84,32 @@ def run(cfg: Config) -> list:
                         f"ρ={rho:g}, seed={seed}",
             "d": d, "n": n, "loss": loss, "m": m, "seed": seed, "rho": rho,
             "lower": res.lower, "lower_from": "certified dual (exact oracle, all patterns)",
-            "upper": res.upper, "upper_from": "recovered network" + ("" if res.exact else f" (needs {res.n_active} > n units)"),
-            "rel_gap": res.gap, "time": wall, "cpu_time": cpu, "units": res.n_active, "exact": res.exact, "rounds": res.rounds,
+            "upper": res.upper,
+            "upper_from": "recovered network" + ("" if res.exact else f" (needs {res.n_active} > n units)"),
+            "rel_gap": res.gap, "time": wall, "cpu_time": cpu, "units": res.n_active, "exact": res.exact,
+            "rounds": res.rounds,
             "patterns": res.n_patterns, "converged": res.converged, "status": res.status,
             "timings": res.timings, "best_lbfgs": min(lb) if lb else None, "lbfgs_time": t_lbfgs,
             "lbfgs_excess": (min(lb) - res.lower) / abs(res.upper) if lb else None,
         }
         rows.append(row)
         print(f"{row['instance']}: lower {res.lower:.10g}, upper {res.upper:.10g}, gap {res.gap:.1e}, "
-              f"{wall:.1f} s ({cpu:.1f} s CPU), r = {res.n_active}, {res.rounds} rounds, {res.n_patterns} patterns, {res.status}; "
+              f"{wall:.1f} s ({cpu:.1f} s CPU), r = {res.n_active}, {res.rounds} rounds, {res.n_patterns} patterns, "
+              f"{res.status}; "
               f"best L-BFGS {row['best_lbfgs']}", flush=True)
     return rows
 
 
 def markdown(rows, cfg: Config) -> str:
-    out = ["| instance | lower bound on min J (method) | upper bound on min J (method) | rel. gap | time (s): wall / CPU "
+    out = ["| instance | lower bound on min J (method) | upper bound on min J (method) | rel. gap "
+           "| time (s): wall / CPU "
            "| units r | rounds / patterns | best L-BFGS, excess over lower |",
            "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lb = "—" if r["best_lbfgs"] is None else f"{r['best_lbfgs']:.8f}, {r['lbfgs_excess']:.1e}"
         out.append(f"| {r['instance']} | {r['lower']:.10f} ({r['lower_from']}) | {r['upper']:.10f} ({r['upper_from']}) "
-                   f"| {r['rel_gap']:.1e}{'' if r['converged'] else ' (' + r['status'] + ')'} | {r['time']:.1f} / {r['cpu_time']:.1f} "
+                   f"| {r['rel_gap']:.1e}{'' if r['converged'] else ' (' + r['status'] + ')'} | {r['time']:.1f} / "
+                   f"{r['cpu_time']:.1f} "
                    f"| {r['units']}{'' if r['exact'] else ' > n'} | {r['rounds']} / {r['patterns']} | {lb} |")
     return "\n".join(out)
 

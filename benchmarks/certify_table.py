@@ -38,7 +38,8 @@ CLI_RUNS = {
                                       "--bcd-starts 0 --no-standard --lams "
                                       "--json benchmarks/results/certify_cli_2-3-2-squared.json",
     "certify_cli_2-3-3-1.json": "fenchel-cvx certify --arch 2-3-3-1 --samples 8 --seed 0 --rho 0.1 --starts 300 "
-                                "--bcd-starts 0 --lams --time-limit 300 --json benchmarks/results/certify_cli_2-3-3-1.json",
+                                "--bcd-starts 0 --lams --time-limit 300 --json "
+                                "benchmarks/results/certify_cli_2-3-3-1.json",
 }
 RUNS = {"A": "python benchmarks/certify.py", "B": "python benchmarks/certify_convex.py",
         **{f"C{i + 1}": cmd for i, cmd in enumerate(CLI_RUNS.values())}}

@@ -59,7 +59,8 @@ def main(argv=None) -> dict:
     p.add_argument("--methods", nargs="+", default=["lifted", "mm-then-adaptive", "adam", "sgd"],
                    choices=["lifted", "mm-then-adaptive", "adam", "sgd"])
     p.add_argument("--no-defaults", action="store_true",
-                   help="do not run the shipped defaults (presets as they come, the CLI's Adam) beside the tuned methods")
+                   help="do not run the shipped defaults (presets as they come, the CLI's Adam) beside the tuned "
+                        "methods")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--tuning-epochs", type=int, default=None, help="epochs of each tuning run (default --epochs)")
     p.add_argument("--tuning-seeds", type=int, nargs="+", default=[100, 101])

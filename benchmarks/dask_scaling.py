@@ -343,7 +343,8 @@ def report(r) -> str:
             lines.append(f"| {x['P']} | {x['m_shard']} | {x['t_shard_batch']:.4f} | {x['t_start']:.4f} | "
                          f"{_mb(x['bytes_received_per_shard'])} / {_mb(x['bytes_sent_per_shard'])} |")
         lines += ["", "Model of one epoch on P workers (seconds): T = batches · [t_shard(m_B/P) + rounds·latency + "
-                      "P·bytes_shard/bandwidth + t_solve + P·t_add] (flat gather at the driver; sent bytes count twice: "
+                      "P·bytes_shard/bandwidth + t_solve + P·t_add] (flat gather at the driver; sent bytes count "
+                      "twice: "
                       "client → scheduler → worker); tree: ⌈log₂P⌉ levels of both the bytes and the latency.", "",
                   "| P | compute | latency | reductions (flat) | driver | epoch, flat | epoch, tree |",
                   "|---|---|---|---|---|---|---|"]

@@ -10,7 +10,8 @@ batch; λ grows each epoch (the relaxation tightens towards the feed-forward net
 Inference is the ordinary feed-forward network. Adam trains the same network from the same
 initialisation on the same batches, with the learning rate that is best on a validation split
 (``select_learning_rate``: the log grid 1e-4 … 3e-2, extended past an edge that wins). This is a
-quick look, not the fair comparison: that is ``benchmarks/compare.py`` (``fenchel_cvx.comparison``). Both compute in float32 (numpy for the lifted network, torch for Adam).
+quick look, not the fair comparison: that is ``benchmarks/compare.py`` (``fenchel_cvx.comparison``). Both compute in
+float32 (numpy for the lifted network, torch for Adam).
 
 Figure ``00_quickstart.png``: test accuracy per epoch (left) and the objectives per epoch (right:
 the standard objective J of both networks and the lifted objective F_λ ≤ J).

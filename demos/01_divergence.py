@@ -122,7 +122,8 @@ def main(argv=None) -> dict:
         ax.legend(loc="upper left", framealpha=0.85)
     for ax in axes.flat[len(alist):]:
         ax.set_visible(False)
-    fig.suptitle(r"Fenchel divergence $B_\varphi(u,v)=f(u)+f^*(v)-uv$ (hatched: $v\notin\mathrm{dom}\,f^*$, $B=+\infty$)",
+    fig.suptitle(r"Fenchel divergence $B_\varphi(u,v)=f(u)+f^*(v)-uv$ (hatched: $v\notin\mathrm{dom}\,f^*$, "
+                 r"$B=+\infty$)",
                  fontsize=13)
     fig.tight_layout(rect=(0, 0, 0.92, 0.96))
     cax = fig.add_axes((0.93, 0.12, 0.015, 0.76))

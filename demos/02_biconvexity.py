@@ -51,7 +51,8 @@ class Config:
         if not self.u_max > 0:
             raise ValueError(f"u_max: expected > 0, got {self.u_max}")
         if self.grid < 5 or self.points < 3 or self.pairs < 1:
-            raise ValueError(f"grid >= 5, points >= 3 and pairs >= 1 expected, got {self.grid}, {self.points}, {self.pairs}")
+            raise ValueError(f"grid >= 5, points >= 3 and pairs >= 1 expected, got {self.grid}, {self.points}, "
+                             f"{self.pairs}")
 
 
 QUICK = {"grid": 61, "pairs": 500, "points": 41}

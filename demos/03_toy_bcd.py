@@ -52,7 +52,8 @@ class Config:
 
     def __post_init__(self):
         if self.m < 4 or self.hidden < 1 or self.sweeps < 1:
-            raise ValueError(f"m >= 4, hidden >= 1 and sweeps >= 1 expected, got {self.m}, {self.hidden}, {self.sweeps}")
+            raise ValueError(f"m >= 4, hidden >= 1 and sweeps >= 1 expected, got {self.m}, {self.hidden}, "
+                             f"{self.sweeps}")
         if not self.lam > 0 or self.rho < 0:
             raise ValueError(f"lam > 0 and rho >= 0 expected, got lam={self.lam}, rho={self.rho}")
         if self.init not in ("random", "forward"):
@@ -216,7 +217,8 @@ def main(argv=None) -> dict:
     fig.tight_layout()
     path = save(fig, out, "03_toy_bcd.png")
     print("\nReading the picture: each sweep solves convex blocks exactly, so F_λ decreases monotonically;")
-    print("the lifted activations are pulled onto the activation graph while the feed-forward network learns the moons.")
+    print("the lifted activations are pulled onto the activation graph while the feed-forward network learns the "
+          "moons.")
     return {"config": cfg, "history": hist, "max_rise": max_rise, "net": net, "files": [path], "method": method}
 
 

@@ -108,7 +108,8 @@ def main(argv=None) -> dict:
     ax.axhline(J_hi, color="tab:red", lw=2, label=f"min J ∈ [{J_lo:.4f}, {J_hi:.4f}]")
     if rep.convex is not None:
         ax.axhline(rep.convex.value, color="tab:green", ls="-.", lw=1.5,
-                   label=f"convex reformulation {rep.convex.value:.4f}" + ("" if rep.convex.exact else " (lower bound)"))
+                   label=f"convex reformulation {rep.convex.value:.4f}"
+                   + ("" if rep.convex.exact else " (lower bound)"))
     ax.set_xscale("log")
     ax.set_xlabel(r"Lagrange multiplier $\lambda$ (log scale)")
     ax.set_ylabel("objective value")

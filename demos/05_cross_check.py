@@ -48,7 +48,8 @@ class Config:
 
     def __post_init__(self):
         if len(self.sizes) < 4:
-            raise ValueError(f"sizes: need two hidden layers (d, n_1, n_2, k) so that every block kind exists, got {self.sizes}")
+            raise ValueError(f"sizes: need two hidden layers (d, n_1, n_2, k) so that every block kind exists, got "
+                             f"{self.sizes}")
         if self.m < 1:
             raise ValueError(f"m: expected >= 1, got {self.m}")
 
@@ -173,7 +174,8 @@ def main(argv=None) -> dict:
             continue
         rows.append({"kind": kind, "ref": r, "fast": f, "diff": d,
                      "rel_gap": (f.objective - r.objective) / (1 + abs(r.objective))})
-    print(f"\n{'block':<10}{'ref time [s]':>14}{'fast time [s]':>15}{'speed-up':>10}{'rel gap':>11}{'max |Δ minimiser|':>19}")
+    print(f"\n{'block':<10}{'ref time [s]':>14}{'fast time [s]':>15}{'speed-up':>10}"
+          f"{'rel gap':>11}{'max |Δ minimiser|':>19}")
     for r in rows:
         print(f"{r['kind']:<10}{r['ref'].time:>14.4f}{r['fast'].time:>15.5f}"
               f"{r['ref'].time / max(r['fast'].time, 1e-12):>9.0f}x{r['rel_gap']:>+11.1e}{r['diff']:>19.1e}")

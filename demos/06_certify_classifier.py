@@ -122,7 +122,8 @@ def main(argv=None) -> dict:
     ax.axhline(J_hi, color="tab:red", lw=2, label=f"min J ∈ [{J_lo:.4f}, {J_hi:.4f}]")
     d = rep.dual
     its = [it["lower"] for it in d.iterates]
-    ax.plot([d.lam] * len(its), its, "_", color="tab:purple", ms=18, mew=2, label="per-sample dual iterates (certified)")
+    ax.plot([d.lam] * len(its), its, "_", color="tab:purple", ms=18, mew=2,
+            label="per-sample dual iterates (certified)")
     ax.plot([d.lam], [d.best_lower], "*", color="tab:purple", ms=16,
             label=f"per-sample dual: {d.best_lower:.4f} (scalar {d.scalar_lower:.4f})")
     ax.set_xscale("log")

@@ -204,7 +204,8 @@ class Activation(abc.ABC):
             if not (_is_const(u) or _is_const(v)):
                 raise ValueError("divergence_cvx: u and v both depend on variables; B is not jointly convex")
             inner = cp.sum(cp.multiply(u, v))
-        fu = cp.sum(self.f_cvx(u)) if isinstance(u, cp.Expression) else float(np.sum(self.f(np.asarray(u, dtype=float))))
+        fu = (cp.sum(self.f_cvx(u)) if isinstance(u, cp.Expression)
+              else float(np.sum(self.f(np.asarray(u, dtype=float)))))
         fv = (cp.sum(self.fconj_cvx(v)) if isinstance(v, cp.Expression)
               else float(np.sum(self.fconj(np.asarray(v, dtype=float)))))
         return fu + fv - inner, self.domain_cvx(v)

@@ -304,7 +304,8 @@ class TorchOps:
     def where(cond, a, b):
         ref = a if isinstance(a, torch.Tensor) else b if isinstance(b, torch.Tensor) else cond
         if not isinstance(a, torch.Tensor):
-            a = torch.as_tensor(a, dtype=ref.dtype if ref.is_floating_point() else torch.get_default_dtype(), device=ref.device)
+            a = torch.as_tensor(a, dtype=ref.dtype if ref.is_floating_point() else torch.get_default_dtype(),
+                                device=ref.device)
         if not isinstance(b, torch.Tensor):
             b = torch.as_tensor(b, dtype=a.dtype, device=a.device)
         return torch.where(cond, a, b)

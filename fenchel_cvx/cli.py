@@ -8,7 +8,8 @@ Subcommands (each implemented in ``fenchel_cvx.commands.<name>`` with
     fenchel-cvx certify        bracket the optimal training loss of a tiny network
     fenchel-cvx predict        a saved model + a data file -> predictions, accuracy and loss
 
-``fenchel-cvx SUBCOMMAND --help`` documents the options, each with its default (flags are off by default). A bad option, a missing or unwritable file, an
+``fenchel-cvx SUBCOMMAND --help`` documents the options, each with its default (flags are off by default). A bad option,
+a missing or unwritable file, an
 unreachable scheduler or any other error of the package ends the command with a one-line message on stderr
 (``fenchel-cvx <command>: error: ...``) and exit status 2; a failed check ends it with status 1.
 """
@@ -44,7 +45,8 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fenchel-cvx", description="Fenchel lifted networks: blocks, training, certificates.")
+    parser = argparse.ArgumentParser(prog="fenchel-cvx",
+                                     description="Fenchel lifted networks: blocks, training, certificates.")
     parser.add_argument("--version", action="version", version=f"fenchel-cvx {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in COMMANDS.items():

@@ -395,7 +395,8 @@ def final_runs(specs: dict, chosen: dict, make_net: Callable, data, *, epochs: i
             out[name].append(r.result().history)
         if log is not None:
             key = _score_key(make_net(s))
-            log(f"  seed {s}: " + "  ".join(f"{n} {h[-1]['test_' + key]:.4f} ({h[-1]['time'] / max(1, h[-1]['epoch']):.2f} s/ep)"
+            log(f"  seed {s}: " + "  ".join(f"{n} {h[-1]['test_' + key]:.4f} "
+                                            f"({h[-1]['time'] / max(1, h[-1]['epoch']):.2f} s/ep)"
                                             for n, hs in out.items() for h in hs[-1:]))
     return out
 
@@ -580,7 +581,8 @@ def compare(specs: dict, make_net: Callable, data, *, epochs: int = 10, batch_si
                             progress=progress, log=log)
         if log is not None:
             log(f"{name}: best {tuning[name].best} (validation {tuning[name].best_score:.4f}, "
-                f"{tuning[name].n_trials} trials{', ON EDGE ' + str(tuning[name].on_edge) if tuning[name].on_edge else ''})")
+                f"{tuning[name].n_trials} "
+                f"trials{', ON EDGE ' + str(tuning[name].on_edge) if tuning[name].on_edge else ''})")
     hist = final_runs({**specs, **untuned}, {n: t.best for n, t in tuning.items()}, make_net, data, epochs=epochs,
                       batch_size=batch_size, seeds=final_seeds, dtype=dtype, threads=threads, log=log)
     metric = _score_key(make_net(final_seeds[0]))

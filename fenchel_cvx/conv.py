@@ -186,7 +186,8 @@ def _check_input_shape(input_shape) -> tuple:
         raise TypeError(f"input_shape: expected (C, H, W) (or (d,)), got {input_shape!r}") from None
     if len(shape) not in (1, 3) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
                                        for s in shape):
-        raise ValueError(f"input_shape: expected (C, H, W) (or (d,)) with positive integer entries, got {input_shape!r}")
+        raise ValueError(f"input_shape: expected (C, H, W) (or (d,)) with positive integer entries, got "
+                         f"{input_shape!r}")
     return tuple(int(s) for s in shape)
 
 

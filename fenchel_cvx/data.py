@@ -92,7 +92,8 @@ class Dataset:
         return (f"Dataset({self.name!r}: {self.n_features} features, {self.n_classes} classes, "
                 f"{self.X_train.shape[1]} train / {self.X_test.shape[1]} test samples)")
 
-    def split_validation(self, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def split_validation(self, fraction: float = 0.1,
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Seeded stratified split of the training set: returns ``(X_tr, y_tr, X_val, y_val)``.
 
         ``X_val`` holds round(fraction · m_c) samples of every class c (features x samples).
@@ -343,5 +344,6 @@ def load(name: PathLike = "digits", seed: int = 0, path: PathLike | None = None,
     if sname.lower().endswith(".npz") or a_file:
         return _npz(seed=seed, path=sname, **kwargs)
     if key not in _LOADERS:
-        raise ValueError(f"name: unknown dataset {name!r}; known datasets: {', '.join(names())} (or a path to a .npz file)")
+        raise ValueError(f"name: unknown dataset {name!r}; known datasets: {', '.join(names())} (or a path to a .npz "
+                         "file)")
     return _LOADERS[key](seed=seed, path=path, **kwargs)

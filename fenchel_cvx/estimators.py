@@ -1,4 +1,5 @@
-r"""scikit-learn estimators around lifted BCD training: :class:`FenchelLiftedClassifier`, :class:`FenchelLiftedRegressor`.
+r"""scikit-learn estimators around lifted BCD training: :class:`FenchelLiftedClassifier`,
+:class:`FenchelLiftedRegressor`.
 
 They follow scikit-learn's conventions and pass its ``check_estimator`` suite -- ``X`` is
 **n_samples x n_features** here (transposed internally to the project's features x samples), every

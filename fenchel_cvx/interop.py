@@ -45,7 +45,8 @@ from .torch_export import to_torch, torch_sequential
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import torch
 
-__all__ = ["to_torch", "from_torch", "torch_sequential", "SUPPORTED_LAYERS"]  # to_torch, torch_sequential: torch_export.py
+# to_torch, torch_sequential: torch_export.py
+__all__ = ["to_torch", "from_torch", "torch_sequential", "SUPPORTED_LAYERS"]
 
 #: what :func:`from_torch` accepts (torch class names)
 SUPPORTED_LAYERS = ("Linear", "Conv2d", "AvgPool2d", "Flatten", "Unflatten (first only)", "ReLU", "LeakyReLU",
@@ -135,7 +136,8 @@ def _pool_spec(mod, where: str) -> AvgPool2d:
     return AvgPool2d(k[0])
 
 
-def from_torch(module: torch.nn.Module | Sequence, input_shape: tuple | int | None = None, *, loss: str = "cross_entropy",
+def from_torch(module: torch.nn.Module | Sequence, input_shape: tuple | int | None = None, *,
+               loss: str = "cross_entropy",
                lam: float | list = 1.0, rho: float | list = 0.0, dtype: Any = None) -> FenchelNetwork:
     """A lifted network with the architecture and a copy of the weights of a torch module (module docstring).
 

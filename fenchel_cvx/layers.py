@@ -41,7 +41,8 @@ numpy and torch alike (features x samples, any float dtype, any device):
 
 Backends: the numpy path computes convolutions through an im2col formulation (the design
 matrix D from ``sliding_window_view``; conv = W_mat D, weight gradient = R_d Dᵀ, adjoint = a
-scatter-add of W_matᵀ R_d over the k_h·k_w kernel offsets); the torch path calls ``torch.nn.functional.conv2d`` / ``conv_transpose2d`` /
+scatter-add of W_matᵀ R_d over the k_h·k_w kernel offsets); the torch path calls ``torch.nn.functional.conv2d`` /
+``conv_transpose2d`` /
 ``unfold`` and ``torch.nn.grad.conv2d_weight`` (the same code on CPU and CUDA). Pooling, dense
 maps, biases and reshapes are written once against :func:`fenchel_cvx.backend.namespace`.
 """
@@ -307,7 +308,8 @@ class LinearMap:
         for p in self.pre:
             if isinstance(p, AvgPool2d):
                 if len(shape) != 3:
-                    raise ValueError(f"{p.token()}: pooling needs a C x H x W map, got a flat vector of {shape[0]} features")
+                    raise ValueError(f"{p.token()}: pooling needs a C x H x W map, got a flat vector of {shape[0]} "
+                                     "features")
                 C, H, W = shape
                 if H % p.size or W % p.size:
                     raise ValueError(f"{p.token()}: pooling size {p.size} does not divide the {H}x{W} map (the lifted "
@@ -416,7 +418,8 @@ class LinearMap:
     def check_weights(self, W: Array, b: Array | None = None) -> None:
         """Shapes of W (``weight_shape``) and b (``bias_shape``); raises ValueError naming them."""
         if tuple(W.shape) != self.weight_shape:
-            raise ValueError(f"W: expected shape {_shape_str(self.weight_shape)} for {self!r}, got {_shape_str(W.shape)}")
+            raise ValueError(f"W: expected shape {_shape_str(self.weight_shape)} for {self!r}, got "
+                             f"{_shape_str(W.shape)}")
         if b is not None and tuple(b.shape) != self.bias_shape:
             raise ValueError(f"b: expected shape {_shape_str(self.bias_shape)} for {self!r}, got {_shape_str(b.shape)}")
 

@@ -128,7 +128,7 @@ class Loss(abc.ABC):
         return 1.0
 
     def anchor(self, Y):
-        """(σ (m,), mass = Y1): the anchors Q = q σᵀ (q (k,) with room, :meth:`dual_room`) are dual points, Q1 = q Σσ."""
+        """(σ (m,), mass = Y1): anchors Q = q σᵀ (q (k,) with room, :meth:`dual_room`) are dual points, Q1 = q Σσ."""
         return np.ones(Y.shape[1]), Y.sum(axis=1)
 
     @abc.abstractmethod
@@ -186,7 +186,8 @@ class CrossEntropy(Loss):
             if not torch.is_floating_point(y):
                 y = y.reshape(-1)
                 if y.numel() and (int(y.min()) < 0 or int(y.max()) >= k):
-                    raise ValueError(f"labels y: expected integers in [0, {k}), got range [{int(y.min())}, {int(y.max())}]")
+                    raise ValueError(f"labels y: expected integers in [0, {k}), got range [{int(y.min())}, "
+                                     f"{int(y.max())}]")
                 return torch.nn.functional.one_hot(y.long(), k).T.to(torch.get_default_dtype())
             Y = y
         else:
@@ -200,7 +201,8 @@ class CrossEntropy(Loss):
                     else:
                         raise ValueError(f"labels y: expected integer class labels, got dtype {y.dtype}")
                 if y.size and (y.min() < 0 or y.max() >= k):
-                    raise ValueError(f"labels y: expected integers in [0, {k}) for {k} outputs, got range [{y.min()}, {y.max()}]")
+                    raise ValueError(f"labels y: expected integers in [0, {k}) for {k} outputs, got range [{y.min()}, "
+                                     f"{y.max()}]")
                 Y = np.zeros((k, y.size))
                 Y[y, np.arange(y.size)] = 1.0
                 return Y
@@ -208,7 +210,8 @@ class CrossEntropy(Loss):
         _check_target_matrix(Y, k, "cross-entropy")
         xp = namespace(Y)
         if xp.any(Y < 0) or xp.any(xp.abs(xp.sum(Y, axis=0) - 1.0) > 1e-6):
-            raise ValueError("targets Y: cross-entropy targets must be one-hot or probability columns (nonnegative, summing to 1)")
+            raise ValueError("targets Y: cross-entropy targets must be one-hot or probability columns (nonnegative, "
+                             "summing to 1)")
         return Y
 
     @staticmethod
@@ -345,8 +348,7 @@ class CrossEntropy(Loss):
         s = Y.sum(axis=0, keepdims=True)
         p = V / s
         plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
-        return (float(np.sum(s * plogp)), float(np.sum(s * (np.abs(plogp) + 2.0 * p))),
-                Y.size + 2 * Y.shape[0] + 16)
+        return (float(np.sum(s * plogp)), float(np.sum(s * (np.abs(plogp) + 2.0 * p))), Y.size + 2 * Y.shape[0] + 16)
 
     def anchor(self, Y):
         return Y.sum(axis=0), Y.sum(axis=1)
@@ -438,8 +440,7 @@ class SquaredLoss(Loss):
 class FenchelYoungLoss(Loss):
     r"""ℓ(Y, Z) = Σ_ij [f(Z_ij) − Z_ij Y_ij] for an activation φ = f' (module docstring); Y ∈ dom f*.
 
-    The data term of the hidden W-blocks, (λ/m)·ℓ(X_{l+1}, U_l). Separable over rows.
-    """
+    The data term of the hidden W-blocks, (λ/m)·ℓ(X_{l+1}, U_l). Separable over rows."""
 
     name = "fenchel_young"
     classification = False

@@ -52,8 +52,9 @@ from .model_format import (
 )
 from .network import FenchelNetwork
 
+# network_spec, read_npz, write_npz, weights_from, check_spec, FORMAT*: model_format.py
 __all__ = ["save", "load", "network_spec", "network_from_spec", "read_npz", "write_npz", "weights_from", "check_spec",
-           "FORMAT", "FORMAT_VERSION"]  # network_spec, read_npz, write_npz, weights_from, check_spec, FORMAT*: model_format.py
+           "FORMAT", "FORMAT_VERSION"]
 
 
 def network_from_spec(spec: dict, arrays: dict | None = None) -> FenchelNetwork:

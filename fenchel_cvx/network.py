@@ -209,7 +209,8 @@ class FenchelNetwork:
         written; conv networks override it with their LinearMap)."""
         return W_l @ X + b_l[:, None]
 
-    def pre_activation(self, l: int, X: Array, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> Array:
+    def pre_activation(self, l: int, X: Array, W: Sequence[ArrayLike] | None = None,
+                       b: Sequence[ArrayLike] | None = None) -> Array:
         """U_l = W_l X + b_l 1ᵀ for layer l (X is n_l x m)."""
         W, b = self._params(W, b, X)
         return self.affine(l, W[l], b[l], X)
@@ -255,14 +256,16 @@ class FenchelNetwork:
         total += float(loss_sum) / m
         return total + self.regulariser(W)
 
-    def forward(self, X0: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> tuple[list, Array]:
+    def forward(self, X0: ArrayLike, W: Sequence[ArrayLike] | None = None,
+                b: Sequence[ArrayLike] | None = None) -> tuple[list, Array]:
         """Feed-forward pass. Returns ``(Xs, Z)`` with ``Xs = [X_1, ..., X_L]`` and logits Z (k x m)."""
         X0 = self.check_input(X0)
         W, b = self._params(W, b, X0)
         _, Xs, Z = self.forward_pass(W, b, X0)
         return Xs, Z
 
-    def predict(self, X0: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> Array:
+    def predict(self, X0: ArrayLike, W: Sequence[ArrayLike] | None = None,
+                b: Sequence[ArrayLike] | None = None) -> Array:
         """Predicted labels (classification) or outputs (regression) of the feed-forward network."""
         return self.loss.predict(self.forward(X0, W, b)[1])
 
@@ -270,7 +273,8 @@ class FenchelNetwork:
         W = self.W if W is None else W
         return float(sum(0.5 * r * float(namespace(w).sum(w * w)) for r, w in zip(self.rho, W)))
 
-    def objective(self, X0: ArrayLike, y: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> float:
+    def objective(self, X0: ArrayLike, y: ArrayLike, W: Sequence[ArrayLike] | None = None,
+                  b: Sequence[ArrayLike] | None = None) -> float:
         """Standard objective J(W) = ℓ(Y, Z)/m + Σ ρ_l/2 ‖W_l‖²."""
         X0 = self.check_input(X0, min_samples=1)
         m = X0.shape[1]
@@ -279,7 +283,8 @@ class FenchelNetwork:
         Y = namespace(Z).asarray(Y, like=Z)
         return float(self.loss.value(Y, Z)) / m + self.regulariser(W)
 
-    def lifted_terms(self, X0: ArrayLike, y: ArrayLike, Xs: Sequence[ArrayLike], W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None,
+    def lifted_terms(self, X0: ArrayLike, y: ArrayLike, Xs: Sequence[ArrayLike], W: Sequence[ArrayLike] | None = None,
+                     b: Sequence[ArrayLike] | None = None,
                      lam: float | Sequence[float] | None = None) -> LiftedTerms:
         """The terms of F_λ(W, X) (see :class:`LiftedTerms`); ``lam`` overrides the network's λ."""
         X0 = self.check_input(X0, min_samples=1)
@@ -295,12 +300,14 @@ class FenchelNetwork:
         divs = [lam[l] * div_sums[l] / m for l in range(self.L)]
         return LiftedTerms(loss=loss_sum / m, divergences=divs, reg=self.regulariser(W))
 
-    def lifted_objective(self, X0: ArrayLike, y: ArrayLike, Xs: Sequence[ArrayLike], W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None,
+    def lifted_objective(self, X0: ArrayLike, y: ArrayLike, Xs: Sequence[ArrayLike],
+                         W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None,
                          lam: float | Sequence[float] | None = None) -> float:
         """F_λ(W, X) with X = [X_1..X_L] (data terms carry 1/m)."""
         return self.lifted_terms(X0, y, Xs, W, b, lam).total
 
-    def accuracy(self, X0: ArrayLike, y: ArrayLike, W: Sequence[ArrayLike] | None = None, b: Sequence[ArrayLike] | None = None) -> float:
+    def accuracy(self, X0: ArrayLike, y: ArrayLike, W: Sequence[ArrayLike] | None = None,
+                 b: Sequence[ArrayLike] | None = None) -> float:
         """Fraction of correctly classified samples (classification losses only)."""
         if not self.loss.classification:
             raise ValueError("accuracy: defined for classification losses only")

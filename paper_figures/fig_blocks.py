@@ -27,7 +27,8 @@ NAME = "blocks"
 TITLE = "Fast block solvers vs their CVXPY references"
 VERSION = 1
 #: library modules whose source is part of every run's cache key
-CODE = ("fenchel_cvx.blocks", "fenchel_cvx.activations", "fenchel_cvx.losses", "fenchel_cvx.network", "fenchel_cvx.backend")
+CODE = ("fenchel_cvx.blocks", "fenchel_cvx.activations", "fenchel_cvx.losses", "fenchel_cvx.network",
+        "fenchel_cvx.backend")
 
 #: ``ms`` maps each activation to its sample sizes. FULL is sized so that every CVXPY reference takes
 #: seconds (network 64-30-30-10; ~2-4 s per reference at m = 300 on one core): with 100 hidden units

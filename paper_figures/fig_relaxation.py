@@ -59,7 +59,8 @@ def certify_run(inst: dict, p: dict) -> dict:
     return {"J_hi": rep.best_upper.value, "J_hi_from": rep.best_upper.provenance,
             "J_lo": rep.best_lower.value if rep.lower else float("-inf"), "J_lo_from": rep.best_lower.provenance,
             "scip_J": {"dual": std.dual, "status": std.status, "time": std.time} if std is not None else None,
-            "convex": ({"value": rep.convex.value, "exact": bool(rep.convex.exact)} if rep.convex is not None else None),
+            "convex": ({"value": rep.convex.value,
+                        "exact": bool(rep.convex.exact)} if rep.convex is not None else None),
             "sweep": [{"lam": sp.lam, "F_lo": sp.lower, "F_hi": sp.upper, "status": sp.status, "time": sp.time}
                       for sp in rep.sweep],
             "consistent": bool(rep.consistent(1e-6)), "bracket": rep.bracket()}

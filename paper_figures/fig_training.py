@@ -82,7 +82,8 @@ def run_quick(cache, p: dict, section: str):
         net0 = make_net(0)
         conv = getattr(net0, "maps", None) is not None
         cmp = compare(smoke_specs(net0.L, p["methods"], conv=conv), make_net, ds, epochs=p["epochs"],
-                      batch_size=p["batch_size"], tuning_seeds=p["tuning_seeds"], final_seeds=p["final_seeds"], threads=1,
+                      batch_size=p["batch_size"], tuning_seeds=p["tuning_seeds"], final_seeds=p["final_seeds"],
+                      threads=1,
                       untuned=shipped_specs(net0.L, conv=conv), dataset=p["dataset"], arch=p["arch"],
                       reference="adam" if "adam" in p["methods"] else p["methods"][0])
         return cmp.to_dict()

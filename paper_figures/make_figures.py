@@ -156,7 +156,8 @@ def main(argv=None) -> int:
     write_results(os.path.join(args.out, "results.md"), results, args.quick, args.out, args.cache)
     missing = [n for n, r in results.items() if isinstance(r, Missing)]
     failed = [n for n, r in results.items() if isinstance(r, str)]
-    print(f"\n{len(results) - len(missing) - len(failed)} section(s) done, {len(missing)} missing, {len(failed)} failed "
+    print(f"\n{len(results) - len(missing) - len(failed)} section(s) done, {len(missing)} missing, {len(failed)} "
+          "failed "
           f"in {time.perf_counter() - t_all:.1f} s (cache: {cache.hits} hits, {cache.misses} runs)")
     for n in missing:
         print(f"  MISSING {n}: {results[n]}")

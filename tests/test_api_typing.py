@@ -13,13 +13,16 @@ import pytest
 import fenchel_cvx
 
 TYPED = ["fenchel_cvx.activations", "fenchel_cvx.network", "fenchel_cvx.conv", "fenchel_cvx.layers",
-         "fenchel_cvx.model_io", "fenchel_cvx.model_format", "fenchel_cvx.interop", "fenchel_cvx.torch_export", "fenchel_cvx.data", "fenchel_cvx.validation",
+         "fenchel_cvx.model_io", "fenchel_cvx.model_format", "fenchel_cvx.interop", "fenchel_cvx.torch_export",
+         "fenchel_cvx.data", "fenchel_cvx.validation",
          "fenchel_cvx.errors", "fenchel_cvx.log", "fenchel_cvx.plotting", "fenchel_cvx.estimators", "fenchel_cvx.cli",
          "fenchel_cvx.baselines", "fenchel_cvx.commands.train", "fenchel_cvx.commands.check_blocks",
          "fenchel_cvx.commands.certify", "fenchel_cvx.training.loop", "fenchel_cvx.training.config",
          "fenchel_cvx.training.history", "fenchel_cvx.training.checkpoint", "fenchel_cvx.training.batches",
-         "fenchel_cvx.training.backprop", "fenchel_cvx.training.presets", "fenchel_cvx.training.executor", "fenchel_cvx.training.cluster",
-         "fenchel_cvx.training.dask", "fenchel_cvx.blocks.check_external", "fenchel_cvx.blocks.instances", "fenchel_cvx.blocks.out_maps",
+         "fenchel_cvx.training.backprop", "fenchel_cvx.training.presets", "fenchel_cvx.training.executor",
+         "fenchel_cvx.training.cluster",
+         "fenchel_cvx.training.dask", "fenchel_cvx.blocks.check_external", "fenchel_cvx.blocks.instances",
+         "fenchel_cvx.blocks.out_maps",
          "fenchel_cvx.torch_modules"]
 OPTIONAL = {"fenchel_cvx.estimators": "sklearn", "fenchel_cvx.training.dask": "distributed",
             "fenchel_cvx.training.cluster": "distributed", "fenchel_cvx.torch_modules": "torch",

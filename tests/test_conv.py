@@ -328,7 +328,8 @@ def test_numpy_and_torch_blocks_agree(kind):
         np.testing.assert_allclose(res.objective, ref.objective, rtol=0, atol=rel * (1 + abs(ref.objective)))
         assert res.status == "optimal"
         # the same judge on numpy and torch at the same point
-        np_sol = np.asarray(sol.double()) if kind.endswith("_x") else tuple(np.asarray(a.double()) for a in res.solution)
+        np_sol = (np.asarray(sol.double()) if kind.endswith("_x")
+                  else tuple(np.asarray(a.double()) for a in res.solution))
         np_block = cls.from_network(net, X0, y, Xs, layer)
         np.testing.assert_allclose(np_block.objective(np_sol), res.objective, rtol=TOL["backend"][dtype]["rtol"] * 10,
                                    atol=TOL["backend"][dtype]["atol"] * 10 * (1 + abs(res.objective)))

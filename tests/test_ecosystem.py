@@ -59,7 +59,8 @@ def test_no_print_in_the_library_outside_the_commands():
             if not f.endswith(".py") or f == "cli.py" or path.endswith(os.path.join("fenchel_cvx", "log.py")):
                 continue  # log.py: the stderr handler's fallback when tqdm is missing
             tree = ast.parse(open(path, encoding="utf-8").read())
-            calls = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "print"]
+            calls = [n.lineno for n in ast.walk(tree)
+                     if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "print"]
             bad += [f"{os.path.relpath(path, ROOT)}:{line}" for line in calls]
     assert not bad, bad
 

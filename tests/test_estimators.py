@@ -139,7 +139,8 @@ def test_binary_classification_as_scikit_learn_does_it(digits_rows):
     assert d.shape == (keep_t.sum(),)
     assert_array_equal(clf.predict(Xt[keep_t]), clf.classes_[(d > 0).astype(int)])  # classes_ = ["one", "zero"]
     P = clf.predict_proba(Xt[keep_t])
-    assert_allclose(P[:, 1], 1.0 / (1.0 + np.exp(-d)), rtol=RATIO["rounding"])  # softmax of two logits = sigmoid of their difference
+    # softmax of two logits = sigmoid of their difference
+    assert_allclose(P[:, 1], 1.0 / (1.0 + np.exp(-d)), rtol=RATIO["rounding"])
     auc = cross_val_score(FenchelLiftedClassifier(**FAST), X[keep], y[keep], cv=2, scoring="roc_auc")
     assert auc.shape == (2,) and np.all(np.isfinite(auc)) and np.all(auc > 0.9)
 

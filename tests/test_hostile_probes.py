@@ -246,7 +246,8 @@ def _train_probes():
         ("resume-config", lambda c: T(c, resume=c["ckpt"], epochs=2, lam_growth=2.0), ResumeMismatch, "lam_growth"),
         ("resume-fewer-epochs", lambda c: T(c, resume=c["ckpt"], epochs=0), ResumeMismatch, "epochs"),
         ("resume-other-data", lambda c: fc.train(net16(), c["d"].X_train[:, :150], c["d"].y_train[:150],
-                                                 c["d"].X_test, c["d"].y_test, resume=c["ckpt"], **{**FAST, "epochs": 2}),
+                                                 c["d"].X_test, c["d"].y_test, resume=c["ckpt"],
+                                                 **{**FAST, "epochs": 2}),
          ResumeMismatch, "train data"),
         ("resume-architecture", lambda c: T(c, net=fc.FenchelNetwork([64, 8, 10]), resume=c["ckpt"], epochs=2),
          ResumeMismatch, "sizes"),
@@ -333,7 +334,8 @@ def test_mixed_backends_give_the_numpy_value():
     torch = pytest.importorskip("torch")
     net, X0, y, Xs = random_state("tanh", "cross_entropy", sizes=(6, 5, 4, 3), m=8, seed=1)
     ref = net.lifted_objective(X0, y, Xs)
-    assert net.lifted_objective(X0, y, [torch.as_tensor(X) for X in Xs]) == pytest.approx(ref, rel=TOL["backend"]["float64"]["rtol"])
+    assert net.lifted_objective(X0, y, [torch.as_tensor(X) for X in Xs]) == pytest.approx(
+        ref, rel=TOL["backend"]["float64"]["rtol"])
 
 
 def test_numerics_at_large_pre_activations():
@@ -345,7 +347,8 @@ def test_numerics_at_large_pre_activations():
             v = act.phi(uu)
             assert np.all(np.isfinite(v)), name
             div = act.divergence(uu, v)
-            assert np.all(np.isfinite(div)) and np.all(div >= -RATIO["float32_divergence"] * (1 + np.abs(uu))), (name, dt, div)
+            assert np.all(np.isfinite(div)) and np.all(div >= -RATIO["float32_divergence"] * (1 + np.abs(uu))), \
+                (name, dt, div)
 
 
 def test_a_forced_resume_uses_and_reports_the_new_schedule(d, ckpt):

@@ -291,7 +291,8 @@ def test_the_cycle_finder_finds_cycles(tmp_path):
     assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
 
 
-@pytest.mark.parametrize("doc, heading", [("README.md", "## Layout"), (os.path.join("docs", "design.md"), "## §8 Layout")])
+@pytest.mark.parametrize("doc, heading",
+                         [("README.md", "## Layout"), (os.path.join("docs", "design.md"), "## §8 Layout")])
 def test_layout_sections_name_every_module(doc, heading):
     """The README's Layout section and docs/design.md §8 match the tree: every module and sub-package of the
     library (certify/'s inside aside: its own section) is named, and every ``.py`` name they give exists."""

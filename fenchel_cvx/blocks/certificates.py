@@ -265,7 +265,8 @@ def _repaired(X, Y, loss, w, rho, DA, S2, rep, V, r_bound, info):
         reasons.append("the anchor mass/Σσ has no room in the dual domain")
     if best is None or not math.isfinite(best):
         rows = np.flatnonzero(need).tolist()
-        info["lower_bound_reason"] = (f"A1 = 0 (gamma = 0 with a bias) holds only up to rounding in rows {rows[:10]} and "
+        info["lower_bound_reason"] = (f"A1 = 0 (gamma = 0 with a bias) holds only up to rounding in rows {rows[:10]} "
+                                      "and "
                                       f"no feasible dual point nearby is known ({'; '.join(reasons)}); use gamma > 0")
         return None, info
     return best, info

@@ -121,7 +121,8 @@ def as_block_result(block: Block, out: Any, elapsed: float = 0.0, method: str = 
 
 
 def external_solver(fn: Callable, kind: str) -> Callable:
-    """``fn`` (block -> solution, module docstring) as a fast-path replacement returning a judged :class:`BlockResult`."""
+    """``fn`` (block -> solution, module docstring) as a fast-path replacement returning a judged
+    :class:`BlockResult`."""
     def solve(block):
         t0 = time.perf_counter()
         out = fn(block)

@@ -267,7 +267,8 @@ class _ConvWBlock(Block):
         return self.inner.objective(self._to_inner(sol))
 
     def problem(self, dpp: bool | None = None):
-        """The dense W-block's ``cvxpy.Problem`` on the design matrix D (variables W_mat, b); see HiddenWBlock.problem."""
+        """The dense W-block's ``cvxpy.Problem`` on the design matrix D (variables W_mat, b); see
+        HiddenWBlock.problem."""
         return self.inner.problem(dpp)
 
     def reference_solution(self):
@@ -291,7 +292,8 @@ class _ConvWBlock(Block):
         """Fenchel dual value D(A) at a dual point A (C_out x P·m, the design layout); see HiddenWBlock."""
         return self.inner.dual_objective(A, a1_tol)
 
-    def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 200, max_cg: int | None = None) -> BlockResult:
+    def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 200,
+                   max_cg: int | None = None) -> BlockResult:
         """Batched Newton-CG of the dense W-block on (D, Y_d); the certified bound is its Fenchel dual value."""
         res = self.inner.solve_fast(init=None if init is None else self._to_inner(init, "init"), tol=tol,
                                     max_iter=max_iter, max_cg=max_cg)
@@ -491,7 +493,8 @@ CONV_BLOCKS = {
 def random_conv_state(activation="relu", loss="cross_entropy", arch: str = TINY_ARCH, m: int = 4, seed: int = 0,
                       lam=None, rho=None, edge_fraction: float = 0.25, backend: str = "numpy", dtype: str = "float64",
                       device: str = "cpu", weight_scale: float = 2.0, noise: float = 0.3):
-    """``(net, X0, y, Xs)``: a random conv instance that reaches kinks and domain edges (cf. ``instances.random_state``).
+    """``(net, X0, y, Xs)``: a random conv instance that reaches kinks and domain edges (cf.
+    ``instances.random_state``).
 
     ``arch``: a layer string or preset (default :data:`TINY_ARCH`: 1x8x8 input, a stride-2 padded conv,
     pooling into a conv and into a dense map). λ, ρ default to random values in [0.5, 2] and [1e-3, 1e-1];

@@ -279,7 +279,8 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
         # x is the last iterate; its value/bound are those of the last check (k == max_iter is a check)
         x = x_new
     returned = "last"
-    if best[2] == "start" and value > best[0] or best[2] == "checked" and value > best[0] + 1e3 * eps * (1 + abs(value)):
+    if (best[2] == "start" and value > best[0]
+            or best[2] == "checked" and value > best[0] + 1e3 * eps * (1 + abs(value))):
         x, value, returned = best[1], best[0], best[2]
     return ProxGradResult(x=x, value=value, lower_bound=best_lb, iterations=k, status=status,
                           time=time.perf_counter() - t_start, x_lb=x_lb,

@@ -295,7 +295,8 @@ class _XBlock(Block):
             return math.inf, math.inf
         return self.certified_bound(V)[1]["objective_interval"]
 
-    def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 5000, check_every: int = 5) -> BlockResult:
+    def solve_fast(self, init=None, tol: float | None = None, max_iter: int = 5000,
+                   check_every: int = 5) -> BlockResult:
         """FISTA on F = s(W V) + h(V) (see the module docstring), vectorised over all samples.
 
         ``init``: None (``self.current``), ``"forward"`` (:attr:`forward_value`) or an n x m array
@@ -352,7 +353,8 @@ class _XBlock(Block):
                 if best is not None and top - best <= tol * (1.0 + abs(obj)):
                     state["status"] = "optimal"
                 else:
-                    result.info["reason"] = "FISTA's gap met tol but the float64 certificate (rounding allowance) did not"
+                    result.info["reason"] = ("FISTA's gap met tol but the float64 certificate (rounding allowance) did "
+                                             "not")
             return state["lb"]
 
         def status():

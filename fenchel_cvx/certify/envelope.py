@@ -28,7 +28,8 @@ class SweepEnvelope:
         upper[i] = min(min_{k ≥ i} sweep upper_k, J_upper)
 
     ``raw_lower``/``raw_upper`` are the bounds of each solve alone. ``lower[i] ≤ upper[i]`` up to the
-    tolerance the SCIP bounds rest on (a bracket that inverts is reported by :meth:`~fenchel_cvx.certify.report.CertifyReport.consistent`).
+    tolerance the SCIP bounds rest on (a bracket that inverts is reported by
+    :meth:`~fenchel_cvx.certify.report.CertifyReport.consistent`).
     """
 
     lam: np.ndarray
@@ -41,7 +42,8 @@ class SweepEnvelope:
 
 def sweep_envelope(sweep, J_upper: float = math.inf) -> SweepEnvelope:
     """The monotone envelope of a λ sweep (:class:`SweepEnvelope`; formula there). ``sweep``: a list of
-    :class:`~fenchel_cvx.certify.report.SweepPoint` (any order, λ > 0); ``J_upper``: an upper bound on min J (default: none)."""
+    :class:`~fenchel_cvx.certify.report.SweepPoint` (any order, λ > 0); ``J_upper``: an upper bound on min J
+    (default: none)."""
     pts = sorted(sweep, key=lambda s: s.lam)
     if any(not (math.isfinite(s.lam) and s.lam > 0) for s in pts):
         raise ValueError(f"sweep: expected multipliers λ > 0, got {[s.lam for s in pts]}")

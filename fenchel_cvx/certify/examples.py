@@ -78,7 +78,8 @@ def parse_arch(text: str) -> list:
         sizes = [int(p) for p in parts]
     except ValueError:
         raise ValueError(f"--arch: expected dense layer sizes such as 2-3-3-1, got {text!r}; convolutional "
-                         "architectures have no global model (only dense networks [d, n1, (n2,) k] are certified)") from None
+                         "architectures have no global model (only dense networks [d, n1, (n2,) k] are "
+                         "certified)") from None
     if len(sizes) < 3 or any(s < 1 for s in sizes):
         raise ValueError(f"--arch: expected at least three positive sizes [d, n1, ..., k], got {text!r}")
     return sizes

@@ -33,7 +33,8 @@ from ..backend import is_torch, to_numpy64
 from ..errors import FenchelError
 from ..network import FenchelNetwork
 
-__all__ = ["ScopeError", "NoLowerBoundError", "SUPPORTED", "SUPPORTED_ACTIVATIONS", "SUPPORTED_LOSSES", "NOT_MODELLED", "GLOBAL_LIMITS", "TinyProblem",
+__all__ = ["ScopeError", "NoLowerBoundError", "SUPPORTED", "SUPPORTED_ACTIVATIONS", "SUPPORTED_LOSSES", "NOT_MODELLED",
+           "GLOBAL_LIMITS", "TinyProblem",
            "check_problem", "check_dense", "check_network", "copy_network", "require_scip", "expand_multipliers",
            "multipliers_kind", "relative_gap"]
 

@@ -243,7 +243,8 @@ class CertifyReport:
             out += ["", f"two-layer convex certificate: lower bound {c.lower:.10g} on min J for every width "
                         f"({c.lower_provenance}); oracle: {c.oracle}; {c.n_patterns} patterns, {c.rounds} rounds, "
                         f"status {c.status}; "
-                        f"the recovered network needs r = {c.n_active} unit{'s' * (c.n_active != 1)} (width n = {c.width}): "
+                        f"the recovered network needs r = {c.n_active} unit{'s' * (c.n_active != 1)} (width n = "
+                        f"{c.width}): "
                         + (f"J({_convex_upper_label(c)}) = {c.upper:.10g}, an upper bound on min J"
                            if c.n_active <= c.width else
                            f"J(recovered, width {c.n_active}) = {c.upper:.10g} is NOT an upper bound for width "
@@ -280,7 +281,8 @@ class CertifyReport:
                     label="min F_λ ≥ (running max over λ' ≤ λ: min F_λ never decreases)")
             ax.plot(env.lam, env.upper, "x--", color="tab:green", label="min F_λ ≤ (best point at λ' ≥ λ, judged)")
         br = self.bracket_
-        ax.axhline(br.upper.value, color="k", lw=1.2, label=f"min J ≤ {br.upper.value:.5g} ({br.upper.provenance[:28]})")
+        ax.axhline(br.upper.value, color="k", lw=1.2,
+                   label=f"min J ≤ {br.upper.value:.5g} ({br.upper.provenance[:28]})")
         if self.certified_lower:
             ax.axhline(br.lower.value, color="tab:red", ls=":", lw=1.5,
                        label=f"min J ≥ {br.lower.value:.5g} ({br.lower.provenance[:28]})")

@@ -22,7 +22,8 @@ from scipy.optimize import minimize
 from ..validation import check_int
 from .problem import copy_network, expand_multipliers, multipliers_kind
 
-__all__ = ["UpperBound", "single_thread", "single_threaded", "objective_and_grad", "lbfgs_train", "lbfgs_polish", "lbfgs_provider",
+__all__ = ["UpperBound", "single_thread", "single_threaded", "objective_and_grad", "lbfgs_train", "lbfgs_polish",
+           "lbfgs_provider",
            "lifted_objective_and_grad", "lifted_lbfgs", "relaxation_value", "divergences", "bcd_provider"]
 
 
@@ -128,7 +129,8 @@ def lbfgs_polish(net, X0, y, W, b, maxiter: int = 20000):
         return J, pack_params(gW, gb, bias)
 
     with single_thread():
-        res = minimize(fun, pack_params([np.asarray(w, dtype=float) for w in W], [np.asarray(v, dtype=float) for v in b],
+        res = minimize(fun,
+                       pack_params([np.asarray(w, dtype=float) for w in W], [np.asarray(v, dtype=float) for v in b],
                                   bias), jac=True, method="L-BFGS-B",
                        options={"maxiter": maxiter, "maxfun": 2 * maxiter, "ftol": 1e-15, "gtol": 1e-10})
     Wt, bt = unpack_params(res.x, sizes, bias)

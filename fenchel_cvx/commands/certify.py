@@ -55,7 +55,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", "-d", type=int, help="input features d, instead of --arch (default: 1)")
     p.add_argument("--hidden", type=int, help="hidden units n, instead of --arch (default: 2)")
     p.add_argument("--activation", default="relu",
-                   help="hidden activation(s): relu, leaky_relu, hardtanh; comma list for one per layer (default: %(default)s)")
+                   help="hidden activation(s): relu, leaky_relu, hardtanh; comma list for one per layer (default: "
+                        "%(default)s)")
     p.add_argument("--slope", type=float, default=0.1, help="leaky_relu slope a in (0, 1) (default: %(default)s)")
     p.add_argument("--loss", default="squared", help="squared, cross_entropy, or logistic (= cross-entropy, 2 outputs) "
                                                      "(default: %(default)s)")
@@ -74,14 +75,17 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dual", type=float, metavar="LAM",
                    help="also maximise the Lagrangian dual with one multiplier per sample, at the budget of this λ "
                         "(default: none, no dual)")
-    p.add_argument("--dual-iters", type=int, default=4, help="SCIP solves of the dual ascent after μ ≡ λ (default: %(default)s)")
+    p.add_argument("--dual-iters", type=int, default=4,
+                   help="SCIP solves of the dual ascent after μ ≡ λ (default: %(default)s)")
     p.add_argument("--noise", type=float, default=0.1, help="noise of the generated data (default: %(default)s)")
     p.add_argument("--starts", type=int, default=5, help="random starts of backprop L-BFGS (default: %(default)s)")
-    p.add_argument("--bcd-starts", type=int, default=2, help="random starts of lifted BCD (0: none) (default: %(default)s)")
+    p.add_argument("--bcd-starts", type=int, default=2,
+                   help="random starts of lifted BCD (0: none) (default: %(default)s)")
     p.add_argument("--time-limit", type=float, default=60.0,
                    help="CPU seconds per SCIP solve (min J, each λ, each dual iterate) (default: %(default)s)")
     p.add_argument("--gap", type=float, default=1e-3, help="SCIP's relative gap limit (default: %(default)s)")
-    p.add_argument("--model", default="auto", choices=("auto", "unit", "direct"), help="SCIP model (default: %(default)s)")
+    p.add_argument("--model", default="auto", choices=("auto", "unit", "direct"),
+                   help="SCIP model (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="data, starts and solver seeds (default: %(default)s)")
     p.add_argument("--no-convex", action="store_true",
                    help="skip the two-layer convex certificate (run by default where it applies: relu [d, n, 1] "
@@ -146,7 +150,8 @@ def _load(args):
     rho = args.rho[0] if len(args.rho) == 1 else args.rho
     acts = [a.strip() for a in args.activation.split(",")]
     if len(acts) not in (1, L):
-        raise ValueError(f"--activation: expected one activation or {L} (one per hidden layer), got {args.activation!r}")
+        raise ValueError(f"--activation: expected one activation or {L} (one per hidden layer), got "
+                         f"{args.activation!r}")
     acts = acts * L if len(acts) == 1 else acts
     loss = args.loss.replace("-", "_")
     if loss not in ("squared", "cross_entropy", "logistic"):

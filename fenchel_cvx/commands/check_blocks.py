@@ -39,7 +39,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "for hidden_x) (default: %(default)s)")
     p.add_argument("--samples", "-m", type=int, default=12, help="samples m (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random instances (default: %(default)s)")
-    p.add_argument("--solver", default="CLARABEL", help="CVXPY solver of the reference: CLARABEL, SCS, OSQP (default: %(default)s)")
+    p.add_argument("--solver", default="CLARABEL",
+                   help="CVXPY solver of the reference: CLARABEL, SCS, OSQP (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: %(default)s)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE (default: none)")
     p.add_argument("--conv", action="store_true", help="check the convolutional blocks (CONV_BLOCKS) on small "
@@ -63,10 +64,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--samples: expected at least 2, got {args.samples}")
     backends = _csv(args.backends) or []
     if not backends:
-        raise ValueError("--backends: expected at least one of numpy-float64, numpy-float32, torch-float64, torch-float32")
+        raise ValueError("--backends: expected at least one of numpy-float64, numpy-float32, torch-float64, "
+                         "torch-float32")
     for b in backends:
         if b not in ("numpy-float64", "numpy-float32", "torch-float64", "torch-float32"):
-            raise ValueError(f"--backends: unknown entry {b!r}; use numpy-float64, numpy-float32, torch-float64, torch-float32")
+            raise ValueError(f"--backends: unknown entry {b!r}; use numpy-float64, numpy-float32, torch-float64, "
+                             "torch-float32")
     from ..backend import check_backend, have_torch
 
     if any(b.startswith("torch") for b in backends) and have_torch():  # without torch its rows are skipped

@@ -142,25 +142,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "a separate method); plain: BCDConfig's defaults")
     g.add_argument("--schedule", default=None, choices=("minibatch", "fullbatch"),
                    help="mini-batch or full-batch lifted BCD (default: from --preset)")
-    g.add_argument("--lam", type=_floats, default=None, help="λ per hidden layer (scalar or comma list) (default: from --preset)")
+    g.add_argument("--lam", type=_floats, default=None,
+                   help="λ per hidden layer (scalar or comma list) (default: from --preset)")
     g.add_argument("--rho", type=_floats, default=None, help="weight decay ρ per layer (default: 0)")
     g.add_argument("--gamma", type=_floats, default=None, help="proximal weight γ per layer (default: from --preset)")
-    g.add_argument("--x-weight", type=float, default=None, help="next-layer weight in the X-steps (≥ 1) (default: from --preset)")
-    g.add_argument("--lam-growth", type=float, default=None, help="λ ← λ·growth after each epoch (default: from --preset)")
+    g.add_argument("--x-weight", type=float, default=None,
+                   help="next-layer weight in the X-steps (≥ 1) (default: from --preset)")
+    g.add_argument("--lam-growth", type=float, default=None,
+                   help="λ ← λ·growth after each epoch (default: from --preset)")
     g.add_argument("--lam-max", type=float, default=None, help="cap of λ under continuation (default: from --preset)")
-    g.add_argument("--gamma-growth", type=float, default=None, help="γ ← γ·growth after each epoch (default: from --preset)")
+    g.add_argument("--gamma-growth", type=float, default=None,
+                   help="γ ← γ·growth after each epoch (default: from --preset)")
     g.add_argument("--momentum", type=float, default=None,
                    help="inertia of the W's across batches (fenchel) or SGD momentum (default: from --preset; "
                         "SGD: 0)")
     g.add_argument("--no-refresh", action="store_true", help="do not re-forward X after each W-step")
     g.add_argument("--x-iters", type=int, default=None, help="iterations per X-block (default: from --preset)")
-    g.add_argument("--x-solver", default=None, choices=("apg", "block"), help="how X-blocks are solved (default: from --preset)")
-    g.add_argument("--w-solver", default=None, choices=("mm", "block", "adaptive"), help="how W-blocks are solved (default: from --preset)")
-    g.add_argument("--w-lr", type=_floats, default=None, help="step of the adaptive W-steps (scalar or per layer) (default: from --preset)")
+    g.add_argument("--x-solver", default=None, choices=("apg", "block"),
+                   help="how X-blocks are solved (default: from --preset)")
+    g.add_argument("--w-solver", default=None, choices=("mm", "block", "adaptive"),
+                   help="how W-blocks are solved (default: from --preset)")
+    g.add_argument("--w-lr", type=_floats, default=None,
+                   help="step of the adaptive W-steps (scalar or per layer) (default: from --preset)")
     g.add_argument("--w-curvature", type=_floats, default=None,
-                   help="scale η of the MM W-step's curvature (1 = MM, 0 = linearised step; scalar or per layer) (default: from --preset)")
-    g.add_argument("--w-iters", type=int, default=None, help="inner iterations per hidden W-block (default: from --preset)")
-    g.add_argument("--last-w-iters", type=int, default=None, help="inner iterations of the output W-block (default: from --preset)")
+                   help="scale η of the MM W-step's curvature (1 = MM, 0 = linearised step; scalar or per layer) "
+                        "(default: from --preset)")
+    g.add_argument("--w-iters", type=int, default=None,
+                   help="inner iterations per hidden W-block (default: from --preset)")
+    g.add_argument("--last-w-iters", type=int, default=None,
+                   help="inner iterations of the output W-block (default: from --preset)")
     g = parser.add_argument_group("backprop baselines (method adam/sgd)")
     g.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     g = parser.add_argument_group("run")
@@ -168,7 +178,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=500, help="samples per mini-batch (default: %(default)s)")
     g.add_argument("--val-fraction", type=float, default=0.0, help="validation split of the training set")
     g.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
-    g.add_argument("--backend", default="numpy", choices=("numpy", "torch"), help="lifted BCD arrays (baselines: torch)")
+    g.add_argument("--backend", default="numpy", choices=("numpy", "torch"),
+                   help="lifted BCD arrays (baselines: torch)")
     g.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     g.add_argument("--dtype", default="float64", choices=("float32", "float64"),
                    help="working float type (default: %(default)s)")

@@ -51,7 +51,8 @@ History: one record per epoch (epoch 0 = before training) with ``F`` (the lifted
 X-steps from the forward pass), ``J`` (standard objective), ``train_acc``, ``test_acc``, ``val_acc``
 (classification) or ``train_mse``..., ``time`` (cumulative training seconds, evaluation excluded),
 ``epoch_time``, ``eval_time``, ``lam`` and ``gamma`` (and ``phase`` with phases). F is evaluated on
-``eval_f_samples`` of the evaluation samples (a seeded subset; the X-steps make it the costly part). Checkpoints (``checkpoint=path``): weights, optimiser
+``eval_f_samples`` of the evaluation samples (a seeded subset; the X-steps make it the costly part). Checkpoints
+(``checkpoint=path``): weights, optimiser
 state, history and config in one ``.npz``; ``resume=path`` continues the run exactly where it stopped.
 
 Layout of the package: :mod:`.config` (BCDConfig, the λ/γ schedule), :mod:`.presets` (named schedules),
@@ -81,7 +82,8 @@ from .loop import Trainer, evaluate, train
 from .presets import PRESETS, TUNED, mm_then_adaptive, preset, tuned, tuned_conv, tuned_lenet5
 
 __all__ = ["BCDConfig", "TrainResult", "Trainer", "train", "evaluate", "tuned", "TUNED", "tuned_conv",
-           "tuned_lenet5", "mm_then_adaptive", "preset", "PRESETS", "load_checkpoint", "save_checkpoint", "prepare_data", "batch_order", "eval_subset",
+           "tuned_lenet5", "mm_then_adaptive", "preset", "PRESETS", "load_checkpoint", "save_checkpoint",
+           "prepare_data", "batch_order", "eval_subset",
            "resolve_config", "lifted_schedule", "StepExecutor", "LiftedExecutor", "LocalExecutor", "Schedule",
            "ExecutorState", "LiftedBCDState", "BACKENDS", "DTYPES", "SCHEDULES",
            "W_SOLVERS", "X_SOLVERS"]

@@ -19,8 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 __all__ = ["prepare_data", "batch_order", "eval_subset"]
 
 
-def prepare_data(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,
-                 X_val: ArrayLike | None = None, y_val: ArrayLike | None = None, val_fraction: float = 0.0, seed: int = 0) -> dict:
+def prepare_data(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None,
+                 y_test: ArrayLike | None = None,
+                 X_val: ArrayLike | None = None, y_val: ArrayLike | None = None, val_fraction: float = 0.0,
+                 seed: int = 0) -> dict:
     """Validate the data against the network *before any work* and split off a validation set.
 
     Returns a dict of numpy arrays: X (d x m), Y (k x m targets), y (labels or targets as given),

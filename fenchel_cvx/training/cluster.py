@@ -31,7 +31,8 @@ def need_dask() -> None:
     try:
         import distributed  # noqa: F401
     except ImportError as e:  # pragma: no cover - exercised only without dask
-        raise ImportError("the distributed runner needs dask.distributed: pip install 'fenchel-cvx[distributed]'") from e
+        raise ImportError("the distributed runner needs dask.distributed: "
+                          "pip install 'fenchel-cvx[distributed]'") from e
 
 
 def connect(scheduler: str | Client | None = None, n_workers: int = 2, threads_per_worker: int = 1,
@@ -43,7 +44,8 @@ def connect(scheduler: str | Client | None = None, n_workers: int = 2, threads_p
     or an existing ``Client`` (returned as is). An address that cannot be reached raises
     ``ConnectionError`` naming it within about ``timeout`` seconds -- also when something accepts the connection
     but never answers the Dask handshake (a bounded probe runs before the ``Client`` is made). The LocalCluster
-    runs without work stealing (so a shard's tasks stay where the shard is); on a cluster of your own, start the scheduler
+    runs without work stealing (so a shard's tasks stay where the shard is); on a cluster of your own, start the
+    scheduler
     with ``DASK_DISTRIBUTED__SCHEDULER__WORK_STEALING=False`` for the same locality. The returned client of a
     LocalCluster owns it: ``client.close()`` is followed by ``client.cluster.close()``
     (:func:`train_distributed` closes what it opened).
@@ -93,7 +95,8 @@ def _probe(address: str, given: str, timeout: float):
             return  # other transports (inproc, ucx, ws): let the Client try
         host, port = parse_host_port(loc)
     except Exception as e:  # noqa: BLE001
-        raise ValueError(f"scheduler: {given!r} is not a scheduler address (expected e.g. 'tcp://host:8786'): {e}") from e
+        raise ValueError(f"scheduler: {given!r} is not a scheduler address (expected e.g. 'tcp://host:8786'): "
+                         f"{e}") from e
     try:
         with socket.create_connection((host, int(port)), timeout=timeout):
             pass
@@ -128,7 +131,8 @@ def _handshake(address: str, given: str, timeout: float):
     thread.join(timeout + 2.0)
     if not outcome.get("ok"):
         err = outcome.get("error")
-        why = "no answer to the Dask handshake" if err is None or isinstance(err, (asyncio.TimeoutError, TimeoutError)) \
+        why = "no answer to the Dask handshake" \
+            if err is None or isinstance(err, (asyncio.TimeoutError, TimeoutError)) \
             else f"{type(err).__name__}: {err}"
         raise SchedulerUnreachable(f"scheduler: cannot connect to the Dask scheduler at {given!r} ({why} within "
                                    f"{timeout:g} s; is a Dask scheduler listening there?)")

@@ -27,7 +27,8 @@ from ..validation import check_choice, check_int, check_number, per_layer
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..network import FenchelNetwork
 
-__all__ = ["BCDConfig", "resolve_config", "lifted_schedule", "BACKENDS", "DTYPES", "SCHEDULES", "W_SOLVERS", "X_SOLVERS", "PHASE_FIXED"]
+__all__ = ["BCDConfig", "resolve_config", "lifted_schedule", "BACKENDS", "DTYPES", "SCHEDULES", "W_SOLVERS",
+           "X_SOLVERS", "PHASE_FIXED"]
 
 SCHEDULES = ("minibatch", "fullbatch")
 W_SOLVERS = ("mm", "block", "adaptive")

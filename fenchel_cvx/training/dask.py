@@ -207,7 +207,8 @@ class DaskExecutor(LiftedExecutor):
             raise ValueError("scheduler: the Dask cluster has no workers")
         P = len(workers) if self.n_shards is None else int(self.n_shards)
         if P < 1 or P > self.m:
-            raise ValueError(f"n_shards: expected an integer in [1, {self.m}] (the number of training samples), got {P}")
+            raise ValueError(f"n_shards: expected an integer in [1, {self.m}] (the number of training samples), got "
+                             f"{P}")
         self.P = P
         client.run(S.warm_up)  # imports on every worker now, not inside the first timed batch
         self.spec = net.skeleton()
@@ -456,7 +457,8 @@ def check_scope(net: FenchelNetwork, cfg: BCDConfig) -> None:
                 raise ValueError(f"phases[{i}]: {k!r} is not supported by the distributed runner")
 
 
-def train_distributed(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,
+def train_distributed(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None,
+                      y_test: ArrayLike | None = None,
                       config: BCDConfig | dict | None = None, *, scheduler: Any = None, n_workers: int = 2,
                       n_shards: int | None = None, X_val: ArrayLike | None = None, y_val: ArrayLike | None = None,
                       callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
@@ -485,7 +487,8 @@ def train_distributed(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: A
     check_int(checkpoint_every, "checkpoint_every", 1)
     if checkpoint is not None:
         check_output_file(checkpoint, "checkpoint")
-    if n_shards is not None and (isinstance(n_shards, bool) or not isinstance(n_shards, (int, np.integer)) or n_shards < 1):
+    if n_shards is not None and (isinstance(n_shards, bool) or not isinstance(n_shards, (int, np.integer))
+                                 or n_shards < 1):
         raise ValueError(f"n_shards: expected a positive integer or None, got {n_shards!r}")
     data = prepare_data(net, X, y, X_test, y_test, X_val, y_val, cfg.val_fraction, cfg.seed)
     need_dask()

@@ -283,7 +283,8 @@ def _warn_negative_objective(rec: dict, epoch: int, scale: float, dtype: str) ->
                 "unit variance per feature) and train again", rec["F"], epoch, dtype, scale)
 
 
-def train(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None, y_test: ArrayLike | None = None,
+def train(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None,
+          y_test: ArrayLike | None = None,
           config: BCDConfig | dict | None = None, *, X_val: ArrayLike | None = None, y_val: ArrayLike | None = None,
           callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
           checkpoint: str | None = None, checkpoint_every: int = 1, resume: str | None = None,

@@ -76,7 +76,8 @@ def mm_then_adaptive(n_hidden: int = 1, w_lr: float = 1e-2, switch_epoch: int = 
                 momentum=0.0, refresh=False)
     if conv:
         late.update(x_iters=2, x_solver="apg", refresh_inertia=False)
-    return dict(base, w_lr=float(w_lr), phases=[late])  # w_lr at the top: the MM phase ignores it, the late one inherits it
+    # w_lr at the top: the MM phase ignores it, the late one inherits it
+    return dict(base, w_lr=float(w_lr), phases=[late])
 
 
 def preset(name: str, n_hidden: int, conv: bool = False) -> dict:

@@ -199,7 +199,8 @@ def test_exact_block_solve_never_raises_F(act, loss):
 # ---------------------------------------------------------------------------------------------
 # backends and dtypes
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("backend,dtype", [("numpy", "float32"), pytest.param("torch", "float64", marks=pytest.mark.torch),
+@pytest.mark.parametrize("backend,dtype",
+                         [("numpy", "float32"), pytest.param("torch", "float64", marks=pytest.mark.torch),
                                            pytest.param("torch", "float32", marks=pytest.mark.torch)])
 @pytest.mark.parametrize("gamma", GAMMAS)
 @pytest.mark.parametrize("loss", LOSSES)
@@ -229,7 +230,8 @@ def test_backends_and_dtypes_agree(act, loss, gamma, backend, dtype):
             assert_allclose(sol[0], ref.solution[0], **TOL["block_solution"][dtype], err_msg=what)
         if dtype == "float64":  # the same optimum as numpy float64, up to the two certified gaps
             r64 = _fast64(act, loss, kind, layer, gamma)
-            assert abs(res.objective - r64.objective) <= res.gap + r64.gap + RATIO["rounding"] * (1 + abs(res.objective)), what
+            assert abs(res.objective - r64.objective) \
+                <= res.gap + r64.gap + RATIO["rounding"] * (1 + abs(res.objective)), what
 
 
 # ---------------------------------------------------------------------------------------------

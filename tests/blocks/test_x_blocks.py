@@ -134,7 +134,8 @@ def test_warm_starts(kind, act, loss):
     res = block.solve_fast()
     # the forward values φ(U) are an alternative start; same optimum
     fwd = block.solve_fast(init="forward")
-    np.testing.assert_allclose(fwd.objective, res.objective, rtol=0, atol=4 * default_tol(X0) * (1 + abs(res.objective)))
+    np.testing.assert_allclose(fwd.objective, res.objective, rtol=0,
+                               atol=4 * default_tol(X0) * (1 + abs(res.objective)))
     np.testing.assert_allclose(to_numpy(block.forward_value), block.act.phi(to_numpy(block.U)))
     # started at the optimum, the certificate stops it at the first check
     again = block.solve_fast(init=res.solution)
@@ -207,7 +208,8 @@ def test_torch_update_and_mixed_inputs():
     Xs1 = block.update(net, Xs, res.solution)
     assert isinstance(Xs1[-1], torch.Tensor) and Xs1[-1].dtype == torch.float64
     # a numpy candidate is judged on the block's backend
-    assert block.objective(res.solution.numpy()) == pytest.approx(res.objective, rel=TOL["backend"]["float64"]["rtol"], abs=TOL["backend"]["float64"]["atol"])
+    assert block.objective(res.solution.numpy()) == pytest.approx(res.objective, rel=TOL["backend"]["float64"]["rtol"],
+                                                                  abs=TOL["backend"]["float64"]["atol"])
 
 
 # ---- bad input ----------------------------------------------------------------------------------

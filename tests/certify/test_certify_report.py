@@ -87,7 +87,8 @@ def test_overshooting_lower_bound_is_shown_not_hidden():
     net, X0, y = tiny_regression(d=1, hidden=1, m=4, seed=0)
     ups = [lbfgs_provider(1)]
     for factor, ok in ((1 + 0.1 * OVERLAP_RTOL, True), (1 + 100 * OVERLAP_RTOL, False)):
-        rep = certify(net, X0, y, lams=(), upper_providers=ups, lower_providers=[_fake_provider(lambda u, f=factor: f * u)])
+        rep = certify(net, X0, y, lams=(), upper_providers=ups,
+                      lower_providers=[_fake_provider(lambda u, f=factor: f * u)])
         br = rep.bracket_
         assert br.gap == 0.0 and rep.rel_gap == 0.0
         assert br.overlap == pytest.approx((factor - 1) * br.upper.value, rel=RATIO["overshoot_cancellation"])

@@ -135,7 +135,8 @@ def test_certified_lower_bound_is_below_every_network_and_the_full_program(case,
     lo = res.lower
     assert lo <= res.upper  # the bracket never inverts
     assert res.gap >= 0
-    assert math.isclose(net.objective(X0, y, res.W, res.b) if res.exact else res.upper, res.upper, rel_tol=RATIO["rounding"]) \
+    assert math.isclose(net.objective(X0, y, res.W, res.b) if res.exact else res.upper, res.upper,
+                        rel_tol=RATIO["rounding"]) \
         or not res.exact
     # L-BFGS networks of the problem's width from several starts
     Js = [lbfgs_train(net, X0, y, seed=s)[2] for s in range(3)]

@@ -46,7 +46,8 @@ def test_vector_dual_bound_is_tight_at_a_near_optimal_network():
 def test_vector_dual_scope_and_arguments():
     net, X0, y = tiny_problem("2-3-2", activation="relu", loss="squared", m=5, rho=0.1, seed=0, data="teacher")
     assert vector_dual_applies(net) == ""
-    for other in (FenchelNetwork([2, 3, 1], "relu", "squared", rho=0.1), FenchelNetwork([2, 3, 3], "relu", "squared", rho=0.1),
+    for other in (FenchelNetwork([2, 3, 1], "relu", "squared", rho=0.1),
+                  FenchelNetwork([2, 3, 3], "relu", "squared", rho=0.1),
                   FenchelNetwork([2, 3, 2], "relu", "cross_entropy", rho=0.1),
                   FenchelNetwork([2, 3, 3, 2], "relu", "squared", rho=0.1)):
         assert "vector dual" in vector_dual_applies(other)

@@ -67,7 +67,8 @@ def test_w_block_gradient_matches_finite_differences(digits_small, layer):
     X0 = digits_small.X_train[:, :40]
     Us, Xs, _ = net.forward_pass(net.W, net.b, X0)
     Xs = [X + 0.05 for X in Xs]  # off the forward pass: the Fenchel–Young term has a nonzero gradient
-    state = LiftedState(net, net.W, net.b, np.array([0.7]), X0, net.check_targets(digits_small.y_train[:40], 40), Xs, None)
+    state = LiftedState(net, net.W, net.b, np.array([0.7]), X0, net.check_targets(digits_small.y_train[:40], 40), Xs,
+                        None)
     blk = w_block(state, layer, gamma=0.0)
     gW, gb = blk.gradient()
     W, b = net.W[layer], net.b[layer]

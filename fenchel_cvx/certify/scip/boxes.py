@@ -108,7 +108,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["OutputHead", "output_head", "UnitBounds", "unit_bounds", "LayerBox", "NetworkBoxes", "network_boxes", "input_geometry"]
+__all__ = ["OutputHead", "output_head", "UnitBounds", "unit_bounds", "LayerBox", "NetworkBoxes", "network_boxes",
+           "input_geometry"]
 
 
 @dataclass

@@ -361,7 +361,8 @@ class DirectModel:
         return t
 
     def _stationarity(self, l, prev, Phi, Xn):
-        """F is C¹ in (W_l, b_l): Σ_j μ_ij(φ_ij − v_ij) = 0 (bias); for l = 0 also ρ_0W_0[i] + (1/m)Σ_j μ_ij(φ_ij − v_ij)x_j = 0."""
+        """F is C¹ in (W_l, b_l): Σ_j μ_ij(φ_ij − v_ij) = 0 (bias); for l = 0 also
+        ρ_0W_0[i] + (1/m)Σ_j μ_ij(φ_ij − v_ij)x_j = 0."""
         M, qs, net, m = self.M, self.qs, self.problem.net, self.problem.m
         mu = self.mu[l]
         for i in range(len(Phi)):
@@ -370,7 +371,8 @@ class DirectModel:
                 M.addCons(qs(r) == 0.0)
             if l == 0:
                 for k in range(len(prev)):
-                    M.addCons(float(net.rho[0]) * self.W[0][i][k] + (1.0 / m) * qs(prev[k][j] * r[j] for j in range(m)) == 0.0)
+                    M.addCons(float(net.rho[0]) * self.W[0][i][k]
+                              + (1.0 / m) * qs(prev[k][j] * r[j] for j in range(m)) == 0.0)
 
     def _symmetry(self, l, act):
         """Units with equal multiplier rows are interchangeable: W_l[i, 0] ≥ W_l[i+1, 0]; hardtanh is odd: ≥ 0."""

@@ -90,13 +90,15 @@ class DualResult:
 
     @property
     def rests_on(self) -> str:
-        return f"SCIP dual bound of min F_μ at the best iterate, valid up to SCIP's feasibility tolerance feastol={self.feastol:g}"
+        return (f"SCIP dual bound of min F_μ at the best iterate, valid up to SCIP's feasibility tolerance "
+                f"feastol={self.feastol:g}")
 
     def summary(self) -> str:
         lines = [f"Lagrangian dual, one multiplier per {self.kind} (mean λ = {self.lam:g} per layer): "
                  f"certified min F_μ ≥ {self.best_lower:.6g} (scalar λ: {self.scalar_lower:.6g}, "
                  f"{'+' if self.best_lower >= self.scalar_lower else ''}{self.best_lower - self.scalar_lower:.3g})",
-                 f"{'iter':>4} {'min F_μ ≥':>12} {'min F_μ ≤':>12} {'model':>10} {'status':<11} {'step':<7} {'time':>7}"]
+                 f"{'iter':>4} {'min F_μ ≥':>12} {'min F_μ ≤':>12} {'model':>10} {'status':<11} {'step':<7} "
+                 f"{'time':>7}"]
         for k, it in enumerate(self.iterates):
             model = "" if it["model"] is None else f"{it['model']:.6g}"
             lines.append(f"{k:>4} {it['lower']:>12.6g} {it['upper']:>12.6g} {model:>10} {it['status']:<11} "

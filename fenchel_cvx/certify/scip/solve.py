@@ -25,7 +25,8 @@ the order of its tolerances. So every SCIP bound is reported as "valid up to SCI
 tolerance feastol" (:attr:`GlobalResult.rests_on`), never as exact, and the brackets of
 :mod:`fenchel_cvx.certify.report` show it when such a bound meets an upper bound.
 
-**The unit-scaled model** (network ``[d, n, 1]``, ReLU, squared loss; data X0 is d x m). Scaling unit i's incoming weights, bias and activations by α > 0 and its
+**The unit-scaled model** (network ``[d, n, 1]``, ReLU, squared loss; data X0 is d x m). Scaling unit i's incoming
+weights, bias and activations by α > 0 and its
 output weight a_i by 1/α leaves the network output unchanged. Write ṽ_i = |a_i| x_i (the
 unit's contribution to the output is s_i ṽ_i, s_i = sign a_i), w̃_i = |a_i| w_i, b̃_i = |a_i| b_i,
 ũ_i = w̃_i·X0 + b̃_i. Minimising the unit's cost over α gives

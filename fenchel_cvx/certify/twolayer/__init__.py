@@ -88,6 +88,7 @@ __all__ = [
     "SUPPORTED_CONVEX_FAST", "ConvexScopeError", "ProgramLoss", "SquaredTerms", "LogisticTerms",
     "TwoLayerProblem", "out_of_scope", "exact_zero_sum", "dual_value", "DualCertificate", "certified_dual_bound",
     "PatternSet", "RestrictedSolution", "solve_restricted_fast", "solve_restricted_cvxpy",
-    "recover_network", "recovery_candidates", "sparsify_units", "units_to_weights", "ConvexCertificate", "convex_certificate",
+    "recover_network", "recovery_candidates", "sparsify_units", "units_to_weights", "ConvexCertificate",
+    "convex_certificate",
     "NetworkGap", "certify_network", "network_from_scnn",
 ]

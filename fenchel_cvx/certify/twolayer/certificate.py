@@ -122,7 +122,8 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     ρ_0, ρ_1 > 0), ``X0`` (d x m) and ``y``; or a ready ``problem`` (:meth:`TwoLayerProblem.from_arrays`
     for the logistic ``[d, n, 1]`` form). ``solver`` "fast" (:func:`solve_restricted_fast`),
     "cvxpy" (:func:`solve_restricted_cvxpy`, CLARABEL) or "auto" (fast for d + 1 ≤ MAX_HULL_P, where the
-    cones' facets are computed; CLARABEL beyond, where every cone keeps all m rows). Stops when (upper − lower)/|upper| ≤ ``tol``,
+    cones' facets are computed; CLARABEL beyond, where every cone keeps all m rows). Stops when
+    (upper − lower)/|upper| ≤ ``tol``,
     after ``max_rounds`` rounds or ``time_limit`` CPU seconds of this process (``time.process_time``, as SCIP's
     limits; on a loaded machine wall time runs longer; ``converged`` says which). ``oracle``: "exact"
     (d ≤ 3: every round's dual point is certified by the exact oracle), "scip" (any d: rounds use the
@@ -282,7 +283,8 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
             if not sol.status.startswith("optimal") or sol.status.endswith("(precision limit)") \
                     or barrier_tol <= 1e-14 or solver == "cvxpy":
                 status = "stalled"
-                wider = _needs_wider(problem, best_any[7], max(tol, 1e-9), seed) if best_any[5] > problem.width else None
+                wider = (_needs_wider(problem, best_any[7], max(tol, 1e-9), seed)
+                         if best_any[5] > problem.width else None)
                 notes.append(_stall_note(problem, sol, wider))
                 break
             barrier_tol *= 1e-2
@@ -308,7 +310,8 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         width_up = search_width_n(problem, wa[0], wa[1], wa[2], wa[3], seed=seed, deadline=c_all + time_limit)
         timings["width_search"] = time.perf_counter() - tw
         r_any = wa[5]
-        notes.append(f"the convex optimum needs r = {r_any} > n = {problem.width} units: its network (J = {wa[4]:.10g}) "
+        notes.append(f"the convex optimum needs r = {r_any} > n = {problem.width} units: its network (J = "
+                     f"{wa[4]:.10g}) "
                      f"bounds min J only for widths >= {r_any}; at width n the certified lower bound still holds and "
                      "min J may lie above it (an open gap here is the cost of the width, not of the solver); the best "
                      f"width-n network found has J = {width_up[0]:.10g} ({width_up[3]})")

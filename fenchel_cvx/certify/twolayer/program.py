@@ -326,7 +326,8 @@ class TwoLayerProblem:
                 raise ConvexScopeError(f"X0: d = {d} features needs the SCIP-bounded dual oracle: {e}") from e
         if oracle == "exact" and m > limit and not allow_large:
             raise ConvexScopeError(f"X0: m = {m} samples > {limit} for d = {d} (the exact oracle costs "
-                                   f"{'O(m^2 log m)' if d <= 2 else 'O(m^4)'} per call); pass allow_large=True to run anyway")
+                                   f"{'O(m^2 log m)' if d <= 2 else 'O(m^4)'} per call); pass allow_large=True to run "
+                                   "anyway")
         if isinstance(terms, LogisticTerms):
             q = terms.q
             if np.any(q < 0) or np.any(q > 1):

@@ -183,9 +183,11 @@ def convex_reference(net, X0, y, solver: str = "CLARABEL", max_patterns: int = 5
     """Solve the convex program of the module docstring in CVXPY and recover a ReLU network from it.
 
     Blocks whose weight part has norm ≤ ``zero_tol``·max(1, largest block norm) count as zero (their
-    constant output goes into c); the rest is made sparse by :func:`~fenchel_cvx.certify.twolayer.sparsify_units` (same objective). If that
+    constant output goes into c); the rest is made sparse by :func:`~fenchel_cvx.certify.twolayer.sparsify_units` (same
+    objective). If that
     still needs more units than the network's width n, the program is re-solved on subsets of n of the
-    active blocks (the first ``max_subsets`` of them, largest blocks first) and a subset that attains the optimum (to 1e-7
+    active blocks (the first ``max_subsets`` of them, largest blocks first) and a subset that attains the optimum (to
+    1e-7
     relative) gives a width-n network. ``n_active`` is the width of the sparsest solution found (an upper
     bound on the least width); ``value`` is the full program's optimum as the solver reports it (not a
     bound), ``lower`` the certified dual bound (d ≤ 3). Raises ValueError outside

@@ -235,7 +235,8 @@ class _Barrier:
 
     def objective(self, U, T, f):
         y = self.yhat(U, f)
-        obj = float(np.sum(self.pb.loss.value(y))) / self.m + self.pb.beta * (float(np.sum(T)) + (f[self.d] if self.free else 0.0))
+        obj = (float(np.sum(self.pb.loss.value(y))) / self.m
+               + self.pb.beta * (float(np.sum(T)) + (f[self.d] if self.free else 0.0)))
         return obj, y
 
     def phi(self, t, U, T, f):
@@ -387,7 +388,8 @@ LOW_RANK_MIN_M = 500
 
 
 def _ones_plus_low_rank(V: np.ndarray):
-    r"""x ↦ C⁻¹x for C = I + VVᵀ (V: m x K): Cholesky of C (m x m) when K ≥ m/2 or m < LOW_RANK_MIN_M, else through the thin QR
+    r"""x ↦ C⁻¹x for C = I + VVᵀ (V: m x K): Cholesky of C (m x m) when K ≥ m/2 or m < LOW_RANK_MIN_M, else through the
+    thin QR
     V = QR: C = (I − QQᵀ) + Q(I + RRᵀ)Qᵀ, so C⁻¹x = (x − QQᵀx) + Q(I + RRᵀ)⁻¹Qᵀx with a K x K Cholesky
     (cost mK² instead of m³/3: many samples, few blocks). No cancellation between large terms (the plain
     Woodbury form x − V(I + VᵀV)⁻¹Vᵀx loses all digits when ‖V‖ is large, i.e. late on the barrier path)."""
@@ -417,7 +419,8 @@ def solve_restricted_fast(problem: TwoLayerProblem, patterns: PatternSet, tol: f
 
     Path following: t ← μt after each centring (damped Newton with backtracking, feasibility kept)
     until ν/t ≤ ``tol``·max(1e-12, objective), or until t·objective would exceed :data:`T_OBJ_MAX`
-    (status "optimal (precision limit)"; ``gap`` = ν/t says what was reached). Each block's cone is given by its facet rows only
+    (status "optimal (precision limit)"; ``gap`` = ν/t says what was reached). Each block's cone is given by its facet
+    rows only
     (:func:`~fenchel_cvx.certify.twolayer.arrangement.cone_facets`; the same cone). ``warm`` (a previous
     solution) with ``warm_map`` (old pattern index for each current pattern, −1 for new) starts from
     the previous blocks, nudged into the interior. Damped Newton (Armijo) outside the quadratic
