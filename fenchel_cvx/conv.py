@@ -65,8 +65,8 @@ from .validation import check_array
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     import torch
 
-__all__ = ["ConvFenchelNetwork", "PRESETS", "parse_layers", "parameter_shapes", "Conv2d", "Dense", "AvgPool2d", "MaxPool2d", "Flatten",
-           "LiftedModeError"]
+__all__ = ["ConvFenchelNetwork", "PRESETS", "parse_layers", "parameter_shapes", "Conv2d", "Dense", "AvgPool2d",
+           "MaxPool2d", "Flatten", "LiftedModeError"]
 
 #: named architectures: (layer string, input shape)
 PRESETS = {
