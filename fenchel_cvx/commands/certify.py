@@ -89,7 +89,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="data, starts and solver seeds (default: %(default)s)")
     p.add_argument("--no-convex", action="store_true",
                    help="skip the two-layer convex certificate (run by default where it applies: relu [d, n, 1] "
-                        "squared or [d, n, 2] cross-entropy, d <= 3)")
+                        "squared or [d, n, 2] cross-entropy, any d; and the vector dual bound of relu [d, n, 2] "
+                        "squared, d <= 3)")
     p.add_argument("--no-standard", action="store_true", help="skip SCIP's global solve of min J")
     p.add_argument("--plot", metavar="FILE", default=None,
                    help="save a plot of the bounds against λ to FILE (default: no plot)")
