@@ -227,6 +227,11 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
             best_up = (J, W0, b0, a, c, r, sol.value, sol)  # networks of width ≤ n first, then least J
         if best_any is None or J < best_any[0]:
             best_any = (J, W0, b0, a, c, r, sol.value, sol)
+        if exact and best_cert is not None and left() < exact_cost[0]:  # no time to certify this point
+            status = "time_limit"
+            notes.append(f"round {rounds}: the time limit left no room to certify its dual point (the exact "
+                         f"oracle took {exact_cost[0]:.1f} CPU-s last); the lower bound is the previous round's")
+            break
         cert = oracle_step(sol.yhat, max(add_per_round, 8), False)
         if search_rounds:  # the search's estimate: certify when it closes, finds nothing, or time runs out
             est_gap = relative_gap(cert.lower, best_up[0])
