@@ -67,7 +67,7 @@ def test_big_m_covers_every_breakpoint_unit_and_is_tighter():
 
     rng = np.random.default_rng(5)
     X0 = rng.normal(size=(3, 30))
-    X0[:, 0] *= 8.0  # an outlier: there max_k ||x_j - x_k|| is far below ||x_j|| + max_k ||x_k||
+    X0[:, 0] *= 8.0  # an outlier: max_k ||x_j - x_k|| is far below ||x_j|| + max_k ||x_k||
     norms = np.linalg.norm(X0, axis=0)
     for bias in (True, False):
         M = big_m(X0, bias)
@@ -77,7 +77,7 @@ def test_big_m_covers_every_breakpoint_unit_and_is_tighter():
         if bias:  # every breakpoint b = -x_k^T w: |x_j^T w + b| = |P_j - P_k|
             A = np.abs(P[:, :, None] - P[:, None, :]).max(axis=(0, 2))
             assert np.all(M <= (norms + norms.max()) * (1 + 1e-12) + 1e-300)
-            assert np.sum(M < 0.9 * (norms + norms.max())) >= 10  # strictly tighter for most samples
+            assert np.sum(M < 0.9 * (norms + norms.max())) >= 10  # tighter for most samples
         else:
             A = np.abs(P).max(axis=0)
         assert np.all(A <= M)
@@ -86,8 +86,8 @@ def test_big_m_covers_every_breakpoint_unit_and_is_tighter():
 @pytest.mark.scip
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_scip_oracle_bound_with_tight_big_m_is_above_the_exact_supremum_outliers(seed):
-    """The tighter big-M (max_k ||x_j - x_k||) keeps SCIP's bound >= the exact S(lambda), also on data with
-    far outliers (where it is tightest)."""
+    """The tighter big-M (max_k ||x_j - x_k||) keeps SCIP's bound >= the exact S(lambda), also on
+    data with far outliers (where it is tightest)."""
     from fenchel_cvx.certify.twolayer.mipbound import scip_oracle_bound
 
     rng = np.random.default_rng(100 + seed)

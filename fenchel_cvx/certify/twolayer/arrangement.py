@@ -221,8 +221,8 @@ class OracleResult:
     kind: str = "exact"
 
 
-#: events per chunk of the d ≤ 2 sweep (K breakpoints x 2m events): measured 2.2–2.5 CPU-s instead of
-#: 5.0–5.3 per call at m = 2,000 (two moons) with 6e4 instead of 2e6
+#: events per chunk of the d ≤ 2 sweep (K breakpoints x 2m events): measured 2.2–2.5 CPU-s
+#: instead of 5.0–5.3 per call at m = 2,000 (two moons) with 6e4 instead of 2e6
 CHUNK_2D = 6e4
 
 
@@ -267,7 +267,7 @@ def dual_oracle(X0, lam, bias: bool = True, top: int = 64, chunk: int | None = N
         raise ValueError("lam: with a bias the oracle needs 1ᵀλ = 0 exactly (use exact_zero_sum)")
     Xt = X0.T
     ks = np.arange(m) if bias else np.array([-1])
-    if chunk is None:  # d ≤ 2: chunks of ~CHUNK_2D events stay in cache (2x faster at m = 2,000 than 2e6)
+    if chunk is None:  # d ≤ 2: chunks of ~CHUNK_2D events stay in cache (2x faster at m = 2,000)
         chunk = max(1, int((CHUNK_2D if d <= 2 else 2e6) // (2 * m + 1)))
     Fs, Ws, bs, L, n_evals, extra3 = [], [], [], 0.0, 0, 0.0
     for s in range(0, len(ks), chunk):

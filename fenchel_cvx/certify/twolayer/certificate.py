@@ -153,10 +153,10 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         raise ValueError(f"time_limit: expected a positive number of seconds, got {time_limit!r}")
     m, loss = problem.m, problem.loss
     exact = problem.oracle == "exact"
-    # the search drives the rounds only without an exact oracle: at d = 2, m = 2,000 one search call cost
-    # 6.5 CPU-s against 2.8 for the exact sweep (measured), so there every round is certified
+    # the search drives the rounds only without an exact oracle: at d = 2, m = 2,000 one search
+    # call cost 6.5 CPU-s against 2.8 for the exact sweep (measured); there every round is certified
     search_rounds = not exact
-    exact_cost = [0.0]  # CPU seconds of the last exact oracle call (the restricted solve leaves twice that)
+    exact_cost = [0.0]  # CPU-s of the last exact oracle call (the restricted solve leaves 2x that)
     patterns = PatternSet(problem.A, problem.bias)
     timings = {"restricted": 0.0, "certificate": 0.0, "recovery": 0.0}
     pool = _StartPool(problem.d)
@@ -227,13 +227,14 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
             best_up = (J, W0, b0, a, c, r, sol.value, sol)  # networks of width ≤ n first, then least J
         if best_any is None or J < best_any[0]:
             best_any = (J, W0, b0, a, c, r, sol.value, sol)
-        if exact and best_cert is not None and left() < exact_cost[0]:  # no time to certify this point
+        if exact and best_cert is not None and left() < exact_cost[0]:  # no time to certify it
             status = "time_limit"
-            notes.append(f"round {rounds}: the time limit left no room to certify its dual point (the exact "
-                         f"oracle took {exact_cost[0]:.1f} CPU-s last); the lower bound is the previous round's")
+            notes.append(f"round {rounds}: the time limit left no room to certify its dual point "
+                         f"(the exact oracle took {exact_cost[0]:.1f} CPU-s last); the lower bound "
+                         "is the previous round's")
             break
         cert = oracle_step(sol.yhat, max(add_per_round, 8), False)
-        if search_rounds:  # the search's estimate: certify when it closes, finds nothing, or time runs out
+        if search_rounds:  # an estimate: certify when it closes, finds nothing, or time runs out
             est_gap = relative_gap(cert.lower, best_up[0])
             last = rounds == max_rounds or left() <= SCIP_SHARE * time_limit
             if est_gap <= tol or last or not np.any(np.abs(cert.oracle.F) > cert.level):

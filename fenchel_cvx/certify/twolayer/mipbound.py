@@ -17,11 +17,11 @@ nothing: with 1ᵀλ = 0 (bias) the supremum over b sits at a breakpoint b = −
 
 **Why the model's optimum is S exactly.** Every feasible point has z_j ≤ (x_jᵀw + b)₊ for c_j > 0
 (δ_j = 0 forces z_j ≤ 0; δ_j = 1 forces z_j ≤ x_jᵀw + b) and z_j ≥ (x_jᵀw + b)₊ for c_j < 0, so its
-objective is ≤ F(w, b) ≤ S — whatever the M_j. And a maximiser (w*, b*) with z_j = (x_jᵀw* + b*)₊ is
-feasible as soon as M_j ≥ |x_jᵀw* + b*| for *that* maximiser. Since one maximiser sits at a breakpoint
-b* = −x_kᵀw* (bias; b* = 0 without), M_j = max_k ‖x_j − x_k‖ ≥ |(x_j − x_k)ᵀw*| suffices (bias; ‖x_j‖
-without) — at most the previous ‖x_j‖ + B, and a tighter LP relaxation (the δ_j relax to
-[0, 1] with z_j ≤ M_jδ_j).
+objective is ≤ F(w, b) ≤ S — whatever the M_j. And a maximiser (w*, b*) with
+z_j = (x_jᵀw* + b*)₊ is feasible as soon as M_j ≥ |x_jᵀw* + b*| for *that* maximiser. Since one
+maximiser sits at a breakpoint b* = −x_kᵀw* (bias; b* = 0 without), M_j = max_k ‖x_j − x_k‖ ≥
+|(x_j − x_k)ᵀw*| suffices (bias; ‖x_j‖ without) — at most the previous ‖x_j‖ + B, and a tighter
+LP relaxation (the δ_j relax to [0, 1] with z_j ≤ M_jδ_j).
 
 **What the bound rests on.** SCIP's *dual bound* at any stopping point (optimality, time limit) is
 an
@@ -78,9 +78,10 @@ class MipBoundResult:
 
 
 def big_m(X0, bias: bool = True) -> np.ndarray:
-    r"""The big-M constants of the model (module docstring), (m,): M_j = max_k ‖x_j − x_k‖ with a bias,
-    ‖x_j‖ without (X0 d x m). Each ≥ |x_jᵀw + b| at every ‖w‖ ≤ 1 and breakpoint b = −x_kᵀw (resp. b = 0);
-    computed with an upward allowance of 1e-12 relative + 1e-300 for the rounding of the norms."""
+    r"""The big-M constants of the model (module docstring), (m,): M_j = max_k ‖x_j − x_k‖ with
+    a bias, ‖x_j‖ without (X0 d x m). Each ≥ |x_jᵀw + b| at every ‖w‖ ≤ 1 and breakpoint
+    b = −x_kᵀw (resp. b = 0); computed with an upward allowance of 1e-12 relative + 1e-300 for the
+    rounding of the norms."""
     X0 = np.asarray(X0, dtype=np.float64)
     if not bias:
         M = np.linalg.norm(X0, axis=0)
