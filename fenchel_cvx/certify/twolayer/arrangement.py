@@ -221,6 +221,11 @@ class OracleResult:
     kind: str = "exact"
 
 
+#: events per chunk of the d ≤ 2 sweep (K breakpoints x 2m events): measured 2.2–2.5 CPU-s
+#: instead of 5.0–5.3 per call at m = 2,000 (two moons) with 6e4 instead of 2e6
+CHUNK_2D = 6e4
+
+
 def oracle_allowance(m: int, L: float, d: int = 2) -> float:
     """The rounding allowance of the oracle: 32(m+4)·u·L for d ≤ 2, 64(m+4)·u·L for d = 3 (the circle
     bases and projections add a few u·L), with L = max_k Σ_j |λ_j|‖x_j − x_k‖ (bias) or Σ_j |λ_j|‖x_j‖
@@ -262,8 +267,8 @@ def dual_oracle(X0, lam, bias: bool = True, top: int = 64, chunk: int | None = N
         raise ValueError("lam: with a bias the oracle needs 1ᵀλ = 0 exactly (use exact_zero_sum)")
     Xt = X0.T
     ks = np.arange(m) if bias else np.array([-1])
-    if chunk is None:
-        chunk = max(1, int(2e6 // (2 * m + 1)))
+    if chunk is None:  # d ≤ 2: chunks of ~CHUNK_2D events stay in cache (2x faster at m = 2,000)
+        chunk = max(1, int((CHUNK_2D if d <= 2 else 2e6) // (2 * m + 1)))
     Fs, Ws, bs, L, n_evals, extra3 = [], [], [], 0.0, 0, 0.0
     for s in range(0, len(ks), chunk):
         kk = ks[s:s + chunk]

@@ -11,9 +11,17 @@ Shapes: X0 is d x m (features x samples); λ has m entries; a unit is u = (w, b)
         c_j > 0:  z_j ≤ x_jᵀw + b + M_j(1 − δ_j),  z_j ≤ M_j δ_j,  δ_j ∈ {0, 1}
                                                           (z_j ≤ (x_jᵀw + b)₊ for the right δ_j),
 
-with B = max_k ‖x_k‖ and M_j = ‖x_j‖ + B ≥ |x_jᵀw + b| on the domain. Restricting b to |b| ≤ B loses
+with B = max_k ‖x_k‖ and the big-M constants M_j of :func:`big_m`. Restricting b to |b| ≤ B loses
 nothing: with 1ᵀλ = 0 (bias) the supremum over b sits at a breakpoint b = −x_kᵀw, and |x_kᵀw| ≤ B
 (without a bias b = 0). S(λ) is the larger of the two signs' optima.
+
+**Why the model's optimum is S exactly.** Every feasible point has z_j ≤ (x_jᵀw + b)₊ for c_j > 0
+(δ_j = 0 forces z_j ≤ 0; δ_j = 1 forces z_j ≤ x_jᵀw + b) and z_j ≥ (x_jᵀw + b)₊ for c_j < 0, so its
+objective is ≤ F(w, b) ≤ S — whatever the M_j. And a maximiser (w*, b*) with
+z_j = (x_jᵀw* + b*)₊ is feasible as soon as M_j ≥ |x_jᵀw* + b*| for *that* maximiser. Since one
+maximiser sits at a breakpoint b* = −x_kᵀw* (bias; b* = 0 without), M_j = max_k ‖x_j − x_k‖ ≥
+|(x_j − x_k)ᵀw*| suffices (bias; ‖x_j‖ without) — at most the previous ‖x_j‖ + B, and a tighter
+LP relaxation (the δ_j relax to [0, 1] with z_j ≤ M_jδ_j).
 
 **What the bound rests on.** SCIP's *dual bound* at any stopping point (optimality, time limit) is
 an
@@ -39,7 +47,7 @@ import numpy as np
 from ..problem import require_scip
 from .arrangement import OracleResult
 
-__all__ = ["scip_oracle_bound", "MipBoundResult", "SCIP_ORACLE_FEASTOL"]
+__all__ = ["scip_oracle_bound", "MipBoundResult", "SCIP_ORACLE_FEASTOL", "big_m"]
 
 #: SCIP's feasibility tolerance in the oracle model (its effect is added to the bound)
 SCIP_ORACLE_FEASTOL = 1e-9
@@ -69,6 +77,23 @@ class MipBoundResult:
     nodes: int
 
 
+def big_m(X0, bias: bool = True) -> np.ndarray:
+    r"""The big-M constants of the model (module docstring), (m,): M_j = max_k ‖x_j − x_k‖ with
+    a bias, ‖x_j‖ without (X0 d x m). Each ≥ |x_jᵀw + b| at every ‖w‖ ≤ 1 and breakpoint
+    b = −x_kᵀw (resp. b = 0); computed with an upward allowance of 1e-12 relative + 1e-300 for the
+    rounding of the norms."""
+    X0 = np.asarray(X0, dtype=np.float64)
+    if not bias:
+        M = np.linalg.norm(X0, axis=0)
+    else:
+        Xt = X0.T
+        M = np.zeros(Xt.shape[0])
+        for s in range(0, Xt.shape[0], 256):  # blocks of rows: memory 256 x m x d
+            D = Xt[s:s + 256, None, :] - Xt[None, :, :]
+            M[s:s + 256] = np.sqrt(np.max(np.einsum("kjd,kjd->kj", D, D), axis=1))
+    return M * (1.0 + 1e-12) + 1e-300
+
+
 def _one_sign(
     scip,
     X0: np.ndarray,
@@ -83,7 +108,7 @@ def _one_sign(
     d, m = X0.shape
     norms = np.linalg.norm(X0, axis=0)
     B = float(norms.max(initial=0.0)) if bias else 0.0
-    M = norms + B
+    M = big_m(X0, bias)
     mdl = scip.Model("dual_oracle")
     mdl.hideOutput()
     mdl.setParam("timing/clocktype", 1)  # CPU seconds, as the callers' limits
