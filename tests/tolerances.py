@@ -121,6 +121,11 @@ RATIO = {
     "search_vs_exact": 5e-2,
     # SCIP's bound on S(λ) vs the exact oracle's when SCIP proves optimality (feastol 1e-9 and its allowance)
     "scip_oracle_bound": 1e-6,
+    # the same comparison's absolute part: SCIP's feasibility tolerance (1e-9), which mipbound adds to its bound
+    "scip_oracle_abs": 1e-9,
+    # the triangle inequality ‖x_j − x_k‖ ≤ ‖x_j‖ + ‖x_k‖ between float64 norms of short vectors (each norm a few
+    # roundings): big_m's constants against the older ones
+    "triangle_rounding": 1e-12,
     # exact-by-construction identities that involve one division (κ = λ Lip(φ)/m written two ways)
     "one_rounding": 4 * EPS64,
     # the vector dual bound of [2, 3, 2] squared (m = 8) at the residual of the best of 300 L-BFGS starts vs that
