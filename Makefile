@@ -1,7 +1,7 @@
 # Two commands set up everything on a fresh machine:
 #   make demo   -- create .venv, install, run the main demo on the embedded digits data
-#   make test   -- create .venv, install, run the default test suite (about 200 CPU-seconds: 5.5 minutes
-#                  measured on a 2-core machine; `make test-all` adds the slow tests)
+#   make test   -- create .venv, install, run the default test suite (3.5 minutes measured on a 2-core
+#                  machine; `make test-all` adds the slow tests)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
