@@ -29,9 +29,10 @@ import itertools
 
 import numpy as np
 import scipy.linalg
+from first_layer_runs import mean_validation_curve, report
 
-from fenchel_cvx import FenchelNetwork, data
-from fenchel_cvx.training import BCDConfig, LocalExecutor, Trainer, prepare_data, preset
+from fenchel_cvx import data
+from fenchel_cvx.training import LocalExecutor
 
 
 class Miso(LocalExecutor):
@@ -43,9 +44,9 @@ class Miso(LocalExecutor):
         self.P = self.G = None
         self.seen = 0
 
-    def w_step(self, state, l, sch, n_iters, U=None, monotone=False, cache=None):
+    def w_step(self, state, l, sch, n_iters, adaptive, U=None, monotone=False, cache=None):
         if l != 0 or cache is None:
-            return super().w_step(state, l, sch, n_iters, U=U, monotone=monotone, cache=cache)
+            return super().w_step(state, l, sch, n_iters, adaptive, U=U, monotone=monotone, cache=cache)
         X, X1 = state.inputs(0), state.Xs[0]
         m = X.shape[1]
         Xa = np.vstack([X, np.ones((1, m), dtype=X.dtype)])
@@ -64,7 +65,7 @@ class Miso(LocalExecutor):
         self.P += Pb
         lam, gamma = float(sch.lam[0]), float(sch.gamma[0])
         c = lam / self.seen
-        Theta_pre = np.hstack([self.W[0], self.b[0][:, None]]).astype(np.float64)
+        Theta_pre = np.hstack([state.W[0], state.b[0][:, None]]).astype(np.float64)
         M = c * self.G
         M.flat[:: M.shape[0] + 1] += gamma
         Theta = scipy.linalg.cho_solve(
@@ -85,40 +86,11 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[100, 101])
     args = p.parse_args(argv)
     ds = data.load(args.dataset, dtype=np.float32)
-    Xtr, ytr, Xva, yva = ds.split_validation(0.1, seed=0)
+    split = ds.split_validation(0.1, seed=0)
     for lam, gamma, mom in itertools.product(args.lam, args.gamma, args.momentum):
-        accs = []
-        for s in args.seeds:
-            net = FenchelNetwork([ds.n_features, 300, ds.n_classes], seed=s, dtype="float32")
-            fields = dict(
-                preset("tuned", 1),
-                lam=lam,
-                gamma=[gamma, 1.0],
-                lam_growth=1.0,
-                gamma_growth=1.0,
-                momentum=mom,
-                shuffle="batches",
-                epochs=args.epochs,
-                batch_size=500,
-                seed=s,
-                dtype="float32",
-                restore_best=False,
-            )
-            tr = Trainer(
-                net,
-                prepare_data(net, Xtr, ytr, X_val=Xva, y_val=yva),
-                BCDConfig(**fields),
-                executor=Miso(),
-                verbose=0,
-            )
-            accs.append([100 * r["val_acc"] for r in list(tr.iterate())[1:]])
-        a = np.mean(accs, axis=0)
-        print(
-            f"lam={lam} gamma={gamma} momentum={mom}: "
-            + "  ".join(f"ep{e}={a[e - 1]:.2f}" for e in (5, 10, 20) if e <= len(a))
-            + f"  best={a.max():.2f}@{a.argmax() + 1}",
-            flush=True,
-        )
+        a = mean_validation_curve(ds, split, args.seeds, args.epochs, Miso, lam=lam,
+                                  gamma=[gamma, 1.0], lam_growth=1.0, gamma_growth=1.0, momentum=mom)
+        report(f"lam={lam} gamma={gamma} momentum={mom}", a)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
+from functools import partial
 
 import numpy as np
+from first_layer_runs import mean_validation_curve, report
 
-from fenchel_cvx import FenchelNetwork, data
-from fenchel_cvx.training import BCDConfig, LocalExecutor, Trainer, prepare_data, preset
+from fenchel_cvx import data
+from fenchel_cvx.training import LocalExecutor
 
 
 class PartialWhitening(LocalExecutor):
@@ -34,9 +36,9 @@ class PartialWhitening(LocalExecutor):
         super().__init__()
         self.alpha = float(alpha)
 
-    def w_step(self, state, l, sch, n_iters, U=None, monotone=False, cache=None):
+    def w_step(self, state, l, sch, n_iters, adaptive, U=None, monotone=False, cache=None):
         if l != 0 or cache is None:
-            return super().w_step(state, l, sch, n_iters, U=U, monotone=monotone, cache=cache)
+            return super().w_step(state, l, sch, n_iters, adaptive, U=U, monotone=monotone, cache=cache)
         X, X1 = state.inputs(0), state.Xs[0]
         m = X.shape[1]
         lam, gamma = float(sch.lam[0]), float(sch.gamma[0])
@@ -51,8 +53,8 @@ class PartialWhitening(LocalExecutor):
         G = (lam / m) * (np.maximum(U, 0) - X1)  # ∇H(U) = (λ/m)(φ(U) − X_1)
         GQ = G @ Q
         A = (GQ * d) @ Q.T
-        W = self.W[0] - A @ X.T
-        b = self.b[0] - A.sum(axis=1)
+        W = state.W[0] - A @ X.T
+        b = state.b[0] - A.sum(axis=1)
         Unew = U - (GQ * (d * sig.astype(X.dtype))) @ Q.T
         return W, b, Unew
 
@@ -71,42 +73,13 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[100, 101])
     args = p.parse_args(argv)
     ds = data.load(args.dataset, dtype=np.float32)
-    Xtr, ytr, Xva, yva = ds.split_validation(0.1, seed=0)
+    split = ds.split_validation(0.1, seed=0)
     for alpha, lam, gamma, mom, gr in itertools.product(
         args.alpha, args.lam, args.gamma, args.momentum, args.growth
     ):
-        accs = []
-        for s in args.seeds:
-            net = FenchelNetwork([ds.n_features, 300, ds.n_classes], seed=s, dtype="float32")
-            fields = dict(
-                preset("tuned", 1),
-                lam=lam,
-                gamma=[gamma, 1.0],
-                lam_growth=gr,
-                gamma_growth=gr,
-                momentum=mom,
-                shuffle="batches",
-                epochs=args.epochs,
-                batch_size=500,
-                seed=s,
-                dtype="float32",
-                restore_best=False,
-            )
-            tr = Trainer(
-                net,
-                prepare_data(net, Xtr, ytr, X_val=Xva, y_val=yva),
-                BCDConfig(**fields),
-                executor=PartialWhitening(alpha),
-                verbose=0,
-            )
-            accs.append([100 * r["val_acc"] for r in list(tr.iterate())[1:]])
-        a = np.mean(accs, axis=0)
-        print(
-            f"alpha={alpha} lam={lam} gamma={gamma} momentum={mom} growth={gr}: "
-            + "  ".join(f"ep{e}={a[e - 1]:.2f}" for e in (5, 10, 20) if e <= len(a))
-            + f"  best={a.max():.2f}@{a.argmax() + 1}",
-            flush=True,
-        )
+        a = mean_validation_curve(ds, split, args.seeds, args.epochs, partial(PartialWhitening, alpha), lam=lam,
+                                  gamma=[gamma, 1.0], lam_growth=gr, gamma_growth=gr, momentum=mom)
+        report(f"alpha={alpha} lam={lam} gamma={gamma} momentum={mom} growth={gr}", a)
 
 
 if __name__ == "__main__":
