@@ -46,12 +46,12 @@ def cos(a, c):
     return float(a @ c / (np.linalg.norm(a) * np.linalg.norm(c)))
 
 
-def measure(ex, net, cfg, lam, batches):
-    """Mean cosines over ``batches`` for each layer: (block gradient vs backprop, Adam step
-    from each)."""
+def measure(bcd, net, cfg, lam, batches):
+    """Mean cosines over ``batches`` for each layer at the trainer's state value ``bcd`` (weights and
+    the adaptive W-steps' moments): (block gradient vs backprop, Adam step from each)."""
     out = {0: [], 1: []}
     for X0, Y in batches:
-        W, b = [w.copy() for w in ex.W], [v.copy() for v in ex.b]
+        W, b = [w.copy() for w in bcd.W], [v.copy() for v in bcd.b]
         Us, Xs, _ = net.forward_pass(W, b, X0)
         state = LiftedState(net, W, b, lam, X0, Y, list(Xs), Us)
         for l in range(net.L, 0, -1):
@@ -61,8 +61,8 @@ def measure(ex, net, cfg, lam, batches):
         gb = backprop_grads(W, b, X0, Y)
         for l in (0, 1):
             gl = w_block(state, l).gradient()
-            st = copy.deepcopy(ex.adaptive[l])
-            st2 = copy.deepcopy(ex.adaptive[l])
+            st = copy.deepcopy(bcd.adaptive[l])
+            st2 = copy.deepcopy(bcd.adaptive[l])
             lifted_step = [
                 n - o for n, o in zip(adaptive_update(W[l], b[l], *gl, st, 1.0), (W[l], b[l]))
             ]
@@ -98,7 +98,7 @@ def main():
     for rec in tr.iterate():
         e = rec["epoch"]
         if e in (0, 1, 2, 5, 10):
-            res = measure(tr.executor, net, late, np.full(net.L, float(late.lam)), batches)
+            res = measure(tr.state, net, late, np.full(net.L, float(late.lam)), batches)
             for l, (c1, c2) in res.items():
                 print(f"{e:5d} | {l:5d} | {c1:.4f} | {c2:.4f}", flush=True)
 
