@@ -2,8 +2,7 @@ r"""Linear maps of the lifted model: dense, 2-D convolution, average pooling, fl
 
 Shapes follow the project convention, **features x samples**: a batch of m feature maps of
 shape C x H x W is stored as a (C·H·W) x m array, one column per sample, each column the
-C-order flattening of the sample's map (index c·H·W + h·W + w). Vectors are the special case
-of shape (n,).
+C-order flattening of the sample's map (index c·H·W + h·W + w). Vectors are the special case of shape (n,).
 
 In the lifted model (docs/design.md §1) every layer l is an affine map of the lifted variable,
 

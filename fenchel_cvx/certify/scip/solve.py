@@ -9,8 +9,7 @@ Two models, chosen automatically (``model="auto"``):
   with ``model="unit"``; the direct model's Lipschitz cuts make that one the default there);
 * the **direct model** (:mod:`fenchel_cvx.certify.scip.direct`) for everything else
   :func:`~fenchel_cvx.certify.check_problem` accepts: one or two hidden layers, relu / leaky_relu /
-  hardtanh, squared loss or cross-entropy, k outputs (boxes from
-  :func:`~fenchel_cvx.certify.scip.boxes.network_boxes`).
+  hardtanh, squared loss or cross-entropy, k outputs (boxes from :func:`~fenchel_cvx.certify.scip.boxes.network_boxes`).
 
 Both solve min J, and min F_μ with multipliers μ_l[i, j] > 0 (one per neuron and sample; a scalar λ is
 the special case μ ≡ λ; the unit-scaled model takes multipliers shared by the units of the layer,
