@@ -40,10 +40,9 @@ numpy and torch alike (features x samples, any float dtype, any device):
 
 Backends: the numpy path computes convolutions through an im2col formulation (the design
 matrix D from ``sliding_window_view``; conv = W_mat D, weight gradient = R_d Dᵀ, adjoint = a
-scatter-add of W_matᵀ R_d over the k_h·k_w kernel offsets); the torch path calls ``torch.nn.functional.conv2d`` /
-``conv_transpose2d`` /
-``unfold`` and ``torch.nn.grad.conv2d_weight`` (the same code on CPU and CUDA). Pooling, dense
-maps, biases and reshapes are written once against :func:`fenchel_cvx.backend.namespace`.
+scatter-add of W_matᵀ R_d over the k_h·k_w kernel offsets); the torch path calls
+``torch.nn.functional.conv2d`` / ``conv_transpose2d`` / ``unfold`` and ``torch.nn.grad.conv2d_weight`` (the same code on
+CPU and CUDA). Pooling, dense maps, biases and reshapes are written once against :func:`fenchel_cvx.backend.namespace`.
 """
 
 from __future__ import annotations

@@ -32,10 +32,9 @@ transposed convolutions (torch) or im2col products (numpy), never dense matrices
 c·‖A‖²/m with the certified FFT bound ``LinearMap.norm_bound``; certified lower bound: the dense X-blocks'
 Fenchel dual bound F(V) − c Σ B_φ(U − ∇g(V)/c, V), c = λ_{l−1}/m, evaluated in float64 with A, Aᵀ the numpy
 im2col maps (:meth:`HiddenXBlock.certified_bound`; FISTA's strong-convexity bound only drives its stopping
-rule). Reference: a CVXPY problem over V (n x m) with A as an
-explicit scipy sparse matrix; the data products are precomputed in numpy, C = λU + λ_next Aᵀ X_next
-(hidden) or λU + Aᵀ Y (last), B and c0 = ⟨B, X_next⟩ (resp. ⟨Y, B⟩) -- Parameters (DPP) up to
-:data:`fenchel_cvx.blocks.x_blocks.DPP_MAX_PARAMS` entries, constants above; A stays a constant.
+rule). Reference: a CVXPY problem over V (n x m) with A as an explicit scipy sparse matrix; the data products are
+precomputed in numpy, C = λU + λ_next Aᵀ X_next (hidden) or λU + Aᵀ Y (last), B and c0 = ⟨B, X_next⟩ (resp. ⟨Y, B⟩) --
+Parameters (DPP) up to :data:`fenchel_cvx.blocks.x_blocks.DPP_MAX_PARAMS` entries, constants above; A stays a constant.
 
 **W-blocks** (reuse of the dense W-blocks): the map is linear in the weights through the im2col
 *design matrix* D = ``LinearMap.design(X)`` (fan_in x P·m, fan_in = C_in·k_h·k_w; dense layers:
