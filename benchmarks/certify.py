@@ -1,16 +1,14 @@
 """Benchmark: certified brackets on min J for tiny networks of every supported kind.
 
-For each instance (``fenchel_cvx.certify.tiny_problem``: architecture, hidden activation, loss, m
-samples of a random ReLU teacher (regression) or of two moons / blobs (classification), weight decay
-ρ = 0.1 on every layer) runs ``fenchel_cvx.certify.certify``: backprop L-BFGS from 5 starts and lifted
-BCD from 2 starts (upper bounds), SCIP on min J and on min F_λ for the λ of the config (lower bounds:
-SCIP's dual bounds, valid up to its feasibility tolerance 1e-8), the two-layer convex certificate where it
-applies (``certify``'s default since the stored results were measured; its bound rests on no solver
-tolerance), and for the instances marked ``dual``
-the Lagrangian dual with one multiplier per sample at the budget λ = 1. Prints a markdown table:
-instance → best certified lower bound and where it came from, best upper bound and where it came
-from, the relative gap, SCIP's status on min J, and the wall-clock time of the whole certificate
-(training included) in CPU seconds of the process (the machine may be shared) and in wall-clock seconds.
+For each instance (``fenchel_cvx.certify.tiny_problem``: architecture, hidden activation, loss, m samples of a random
+ReLU teacher (regression) or of two moons / blobs (classification), weight decay ρ = 0.1 on every layer) runs
+``fenchel_cvx.certify.certify``: backprop L-BFGS from 5 starts and lifted BCD from 2 starts (upper bounds), SCIP on
+min J and on min F_λ for the λ of the config (lower bounds: SCIP's dual bounds, valid up to its feasibility tolerance
+1e-8), the two-layer convex certificate where it applies (``certify``'s default since the stored results were measured;
+its bound rests on no solver tolerance), and for the instances marked ``dual`` the Lagrangian dual with one multiplier
+per sample at the budget λ = 1. Prints a markdown table: instance → best certified lower bound and where it came from,
+best upper bound and where it came from, the relative gap, SCIP's status on min J, and the wall-clock time of the whole
+certificate (training included) in CPU seconds of the process (the machine may be shared) and in wall-clock seconds.
 SCIP runs single-threaded with CPU-time limits; BLAS is limited to one thread.
 
     python benchmarks/certify.py                 # writes benchmarks/results/certify.{md,json}

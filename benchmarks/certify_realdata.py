@@ -1,24 +1,18 @@
-"""Benchmark: certified brackets on min J for two-layer ReLU networks on small real data sets
-(issue 21, item 2).
+"""Benchmark: certified brackets on min J for two-layer ReLU networks on small real data sets (issue 21, item 2).
 
 Data sets (scikit-learn's bundled copies; features standardised to mean 0, standard deviation 1):
 
-* iris versicolor vs virginica: d = 4, m = 100, logistic loss (two-class cross-entropy ``[4, n,
-2]``);
-* diabetes: d = 10, m = 442, squared loss (targets standardised too: the raw targets are in the
-hundreds);
+* iris versicolor vs virginica: d = 4, m = 100, logistic loss (two-class cross-entropy ``[4, n, 2]``);
+* diabetes: d = 10, m = 442, squared loss (targets standardised too: the raw targets are in the hundreds);
 * breast cancer: d = 30, m = 569, logistic loss;
 * two moons (``make_moons``, noise 0.2, seed 0): d = 2, m = 2,000, logistic loss;
 
-ρ = 0.01 on both layers, width n = 100 (wide enough that the recovered networks fit: the table says
-how
-many units r they need). For each: ``convex_certificate`` with the issue's time limit; the lower
-bound is
-the certified dual bound (exact oracle for d = 2; for d ≥ 4 SCIP's bound on the oracle, valid up to
-SCIP's tolerances), the upper bound J of the recovered network. The oracle used is in every row.
+ρ = 0.01 on both layers, width n = 100 (wide enough that the recovered networks fit: the table says how many units r
+they need). For each: ``convex_certificate`` with the issue's time limit; the lower bound is the certified dual bound
+(exact oracle for d = 2; for d ≥ 4 SCIP's bound on the oracle, valid up to SCIP's tolerances), the upper bound J of the
+recovered network. The oracle used is in every row.
 
-    python benchmarks/certify_realdata.py                 # writes
-    benchmarks/results/certify_realdata.{md,json}
+    python benchmarks/certify_realdata.py                 # writes benchmarks/results/certify_realdata.{md,json}
     python benchmarks/certify_realdata.py --only iris     # one data set
     python benchmarks/certify_realdata.py --quick         # subsets, seconds (smoke test)
 """
@@ -52,16 +46,14 @@ DATASETS = {
 
 
 def standardise(X: np.ndarray) -> np.ndarray:
-    """Columns of X (samples x features) to mean 0 and standard deviation 1 (constant columns kept
-    at 0)."""
+    """Columns of X (samples x features) to mean 0 and standard deviation 1 (constant columns kept at 0)."""
     sd = X.std(axis=0)
     return (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
 
 
 def load(name: str, m: int | None = None):
-    """(X0 (d x m), y (m,)) of a data set, features standardised; ``m`` keeps the first m samples
-    of a
-    seeded permutation (quick mode)."""
+    """(X0 (d x m), y (m,)) of a data set, features standardised; ``m`` keeps the first m samples of a seeded
+    permutation (quick mode)."""
     from sklearn import datasets
 
     if name == "iris":

@@ -1,18 +1,13 @@
-"""Benchmark: scnn (pyscnn, Mishkin et al.) beside the certificate — scnn's objective, its time,
-and the certified
+"""Benchmark: scnn (pyscnn, Mishkin et al.) beside the certificate — scnn's objective, its time, and the certified
 optimality gap of scnn's network (issue 21, item 3). Skipped when scnn is not installed.
 
-scnn solves the same convex program with *sampled* activation patterns and returns a network
-without any
-bound. Mapping (checked independently): no biases (``bias=False``), scnn's group-lasso weight
-(``NeuronGL1``) = √(ρ_0ρ_1), ``unitize_data=False`` (its default rescales the data and changes the
-problem);
-its squared loss is ½‖ŷ − y‖²/m, our J's (1/m)Σ½(ŷ_j − y_j)². Each row: scnn's reported objective
-and
-wall time; J of scnn's network judged by ``FenchelNetwork.objective`` (an upper bound labelled as
-scnn's
-network); the certified lower bound of :func:`fenchel_cvx.certify.certify_network` (same problem, no
-biases) and scnn's certified gap; the certificate's own time.
+scnn solves the same convex program with *sampled* activation patterns and returns a network without any bound. Mapping
+(checked independently): no biases (``bias=False``), scnn's group-lasso weight (``NeuronGL1``) = √(ρ_0ρ_1),
+``unitize_data=False`` (its default rescales the data and changes the problem); its squared loss is ½‖ŷ − y‖²/m, our J's
+(1/m)Σ½(ŷ_j − y_j)². Each row: scnn's reported objective and wall time; J of scnn's network judged by
+``FenchelNetwork.objective`` (an upper bound labelled as scnn's network); the certified lower bound of
+:func:`fenchel_cvx.certify.certify_network` (same problem, no biases) and scnn's certified gap; the certificate's
+own time.
 
     python benchmarks/certify_scnn.py            # writes benchmarks/results/certify_scnn.{md,json}
     python benchmarks/certify_scnn.py --quick    # one small instance (smoke test)
@@ -42,8 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def have_scnn() -> bool:
-    """True when scnn (PyPI ``pyscnn``) and its backend ``lab`` (PyPI ``linalg-backends``)
-    import."""
+    """True when scnn (PyPI ``pyscnn``) and its backend ``lab`` (PyPI ``linalg-backends``) import."""
     return (
         importlib.util.find_spec("scnn") is not None and importlib.util.find_spec("lab") is not None
     )

@@ -5,13 +5,11 @@ Network 2-H-2 (ReLU, cross-entropy, weight decay ρ), data: two interleaved half
 
     F_λ(W, X) = (1/m)[ℓ(Y, W_1 X_1 + b_1 1ᵀ) + λ Σ B_relu(W_0 X_0 + b_0 1ᵀ, X_1)] + Σ_l (ρ_l/2)‖W_l‖²
 
-is minimised by block-coordinate descent, ``fenchel_cvx.train`` with ``schedule="fullbatch"``:
-each sweep solves the X-block(s) (last to first) and then the W-blocks (first to last) with
-the fast block solvers of ``fenchel_cvx.blocks`` to their certified tolerance -- every block
-is convex, so F_λ never rises. The hidden activations
-X_1 start far from the network (random, ``--init random``) and are pulled towards the
-feed-forward activations φ(W_0 X_0 + b_0 1ᵀ) as the divergence term is driven down.
-Inference is the ordinary feed-forward network with the trained weights, whose standard
+is minimised by block-coordinate descent, ``fenchel_cvx.train`` with ``schedule="fullbatch"``: each sweep solves the
+X-block(s) (last to first) and then the W-blocks (first to last) with the fast block solvers of ``fenchel_cvx.blocks``
+to their certified tolerance -- every block is convex, so F_λ never rises. The hidden activations X_1 start far from the
+network (random, ``--init random``) and are pulled towards the feed-forward activations φ(W_0 X_0 + b_0 1ᵀ) as the
+divergence term is driven down. Inference is the ordinary feed-forward network with the trained weights, whose standard
 objective J(W) = ℓ(Y, Z)/m + Σ (ρ_l/2)‖W_l‖² is tracked too (F_λ(W, forward(W)) = J(W)).
 
 Figure ``03_toy_bcd.png``: F_λ and J per sweep; train accuracy; the relative distance
@@ -102,12 +100,11 @@ def feedforward_distance(net, X0, Xs):
 def train(cfg: Config, X0, y):
     """Full-batch lifted BCD by ``fenchel_cvx.training.Trainer`` with exact block solves.
 
-    The schedule is the library's ``schedule="fullbatch"`` (X-blocks last to first, then W-blocks
-    first to last, a block's new value accepted only if it does not raise its objective) with
-    ``w_solver="block"`` (every W-block by its own Newton-CG solver), no proximal term (γ = 0)
-    and generous inner iteration limits, so that each block is solved to its certified tolerance.
-    The trainer's hidden state starts from ``initial_hidden`` (``init_hidden``) and is read after every sweep
-    (``Trainer.hidden()``).
+    The schedule is the library's ``schedule="fullbatch"`` (X-blocks last to first, then W-blocks first to last, a
+    block's new value accepted only if it does not raise its objective) with ``w_solver="block"`` (every W-block by its
+    own Newton-CG solver), no proximal term (γ = 0) and generous inner iteration limits, so that each block is solved to
+    its certified tolerance. The trainer's hidden state starts from ``initial_hidden`` (``init_hidden``) and is read
+    after every sweep (``Trainer.hidden()``).
     Returns (net, history dict, X_1 snapshots [(sweep, X_1, φ(W_0X_0 + b_0))], method string).
     """
     from fenchel_cvx.training import BCDConfig, LocalExecutor, Trainer, prepare_data

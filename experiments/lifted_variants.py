@@ -26,8 +26,7 @@ from fenchel_cvx.training import preset
 
 
 def run(spec, params, ds, Xtr, ytr, Xva, yva, epochs, seeds, batch_size, arch):
-    """Validation accuracy [%] per epoch (mean over ``seeds``) and seconds per epoch of one
-    method."""
+    """Validation accuracy [%] per epoch (mean over ``seeds``) and seconds per epoch of one method."""
     mk = network_factory(arch, ds.n_features, ds.n_classes)
     accs, secs = [], []
     for s in seeds:

@@ -4,15 +4,13 @@ MISO (Mairal), pure lifted.
 
 The W-block of the first layer on the whole training set is H(Θ) = Σ_b H_b(Θ X̃_b) (λ/m) Σ[f(U) −
 U∘X_1] summed over the batches b of a fixed partition, with each batch's X_1 at its last X-step
-value (the lifted variables of the batches not in hand do not move). When batch b is visited at Θ_b,
-its MM surrogate
+value (the lifted variables of the batches not in hand do not move). When batch b is visited at Θ_b, its MM surrogate
 
     H_b(Θ) ≤ H_b(Θ_b X̃_b) + ⟨∇H_b, (Θ − Θ_b) X̃_b⟩ + (κ/2)‖(Θ − Θ_b) X̃_b‖² = const + (κ/2)‖Θ X̃_b
     − T_b‖², T_b = U_b − ∇H_b(U_b)/κ = U_b − (φ(U_b) − X_1,b)    (ReLU: κ = λ/m),
 
 is stored as P_b = T_b X̃_bᵀ (its Gram G_b = X̃_b X̃_bᵀ does not change: the inputs are the data).
-The step minimises the sum of the stored surrogates of the batches visited so far plus the proximal
-term:
+The step minimises the sum of the stored surrogates of the batches visited so far plus the proximal term:
 
     Θ = (c Σ_b P_b + γ Θ_pre)(c Σ_b G_b + γ I)⁻¹,     c = λ / (samples visited so far),   ρ = 0,
 
@@ -36,8 +34,7 @@ from fenchel_cvx.training import LocalExecutor
 
 
 class Miso(LocalExecutor):
-    """The local executor with the first layer's W-step of the module docstring (numpy, ReLU,
-    ρ = 0)."""
+    """The local executor with the first layer's W-step of the module docstring (numpy, ReLU, ρ = 0)."""
 
     def __init__(self):
         super().__init__()

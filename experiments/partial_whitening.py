@@ -29,8 +29,7 @@ from fenchel_cvx.training import LocalExecutor
 
 
 class PartialWhitening(LocalExecutor):
-    """The local executor with the first layer's MM step on the metric κ f(X̃X̃ᵀ) + γ I (module
-    docstring)."""
+    """The local executor with the first layer's MM step on the metric κ f(X̃X̃ᵀ) + γ I (module docstring)."""
 
     def __init__(self, alpha: float):
         super().__init__()

@@ -20,8 +20,7 @@ What a user needs, from one place (shapes are features x samples everywhere)::
 The mathematics, the block contract and the layout are described in ``docs/design.md``.
 
 Importing the package loads neither torch nor CVXPY: the submodules and names below are imported on
-first use (``fc.blocks``, ``fc.train``...), and torch/CVXPY only when a torch array or a reference
-problem appears.
+first use (``fc.blocks``, ``fc.train``...), and torch/CVXPY only when a torch array or a reference problem appears.
 """
 
 import importlib as _importlib

@@ -1,8 +1,7 @@
 r"""Activations as Fenchel conjugate pairs, and the Fenchel divergence built from them.
 
 Every monotone activation is the derivative of a convex potential, :math:`\phi = f'`.
-With the Fenchel conjugate :math:`f^*` the Fenchel--Young inequality gives the
-**Fenchel divergence**
+With the Fenchel conjugate :math:`f^*` the Fenchel--Young inequality gives the **Fenchel divergence**
 
 .. math::  B_\phi(u, v) = f(u) + f^*(v) - u v \;\ge 0, \qquad B_\phi(u, v) = 0 \iff v = \phi(u).
 

@@ -11,8 +11,7 @@ checkpoints), so that all of them refuse the same things the same way:
 
 Errors name the argument and the file: ``FileNotFoundError`` (missing), ``IsADirectoryError``,
 ``ValueError`` (not a regular file) and :class:`~fenchel_cvx.errors.FileFormatError`
-("corrupt <what> <path>: <reason>") for an empty file and anything unreadable; numpy's own messages are
-not passed on.
+("corrupt <what> <path>: <reason>") for an empty file and anything unreadable; numpy's own messages are not passed on.
 """
 
 from __future__ import annotations

@@ -17,8 +17,7 @@ Solves and inverses come back in the dtype of their inputs.
 Shapes follow the project convention: features x samples.
 
 torch is optional (the ``torch`` extra) and imported lazily: a tensor can only exist once torch
-has been imported, so :func:`is_torch` looks it up in ``sys.modules`` and ``import fenchel_cvx``
-never imports it.
+has been imported, so :func:`is_torch` looks it up in ``sys.modules`` and ``import fenchel_cvx`` never imports it.
 """
 
 from __future__ import annotations

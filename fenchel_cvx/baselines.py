@@ -103,15 +103,13 @@ def select_learning_rate(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, lrs: S
                          **kwargs: Any) -> tuple[float, dict]:
     """Pick the learning rate with the best final validation score (accuracy, or −MSE).
 
-    Each candidate trains a copy of ``net`` (same initialisation) on the training part of a
-    seeded stratified split (``val_fraction``) or on all of X with (X_val, y_val) given. A grid of
-    two or more rates whose best rate is its largest (smallest) is extended by one step of the
-    grid's ratio ``lrs[-1] / lrs[-2]`` (``lrs[1] / lrs[0]``) beyond that edge, and the new rate is
-    trained too (when it wins alone, not on a tie), at most ``max_extend`` times: a choice on the edge of the grid means
-    the grid was
-    too small (the fair comparison of :mod:`fenchel_cvx.comparison` does the same for every method).
-    A rate whose training diverges scores worst (it is left out of the results) and stops the
-    extension on its side. Returns ``(best_lr, {lr: TrainResult})`` over every rate that finished.
+    Each candidate trains a copy of ``net`` (same initialisation) on the training part of a seeded stratified split
+    (``val_fraction``) or on all of X with (X_val, y_val) given. A grid of two or more rates whose best rate is its
+    largest (smallest) is extended by one step of the grid's ratio ``lrs[-1] / lrs[-2]`` (``lrs[1] / lrs[0]``) beyond
+    that edge, and the new rate is trained too (when it wins alone, not on a tie), at most ``max_extend`` times: a
+    choice on the edge of the grid means the grid was too small (the fair comparison of :mod:`fenchel_cvx.comparison`
+    does the same for every method). A rate whose training diverges scores worst (it is left out of the results) and
+    stops the extension on its side. Returns ``(best_lr, {lr: TrainResult})`` over every rate that finished.
     """
     lrs = sorted(float(v) for v in lrs)
     if not lrs:

@@ -9,9 +9,9 @@ Subcommands (each implemented in ``fenchel_cvx.commands.<name>`` with
     fenchel-cvx predict        a saved model + a data file -> predictions, accuracy and loss
 
 ``fenchel-cvx SUBCOMMAND --help`` documents the options, each with its default (flags are off by default). A bad option,
-a missing or unwritable file, an
-unreachable scheduler or any other error of the package ends the command with a one-line message on stderr
-(``fenchel-cvx <command>: error: ...``) and exit status 2; a failed check ends it with status 1.
+a missing or unwritable file, an unreachable scheduler or any other error of the package ends the command with a
+one-line message on stderr (``fenchel-cvx <command>: error: ...``) and exit status 2; a failed check ends it with
+status 1.
 """
 
 from __future__ import annotations

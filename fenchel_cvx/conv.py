@@ -81,8 +81,7 @@ _TOKEN_HELP = ("tokens: inputCxHxW, conv<C>k<k>[x<kw>][s<s>[x<sw>]][p<p>[x<pw>]]
 def parse_layers(text: str) -> tuple[list, tuple | None]:
     """Parse a CLI architecture string (module docstring) into ``(specs, input_shape or None)``.
 
-    A preset name returns the preset's specs and input shape. Raises ``ValueError`` naming the
-    offending token.
+    A preset name returns the preset's specs and input shape. Raises ``ValueError`` naming the offending token.
     """
     if not isinstance(text, str):
         raise TypeError(f"layers: expected a string, got {type(text).__name__}")

@@ -15,8 +15,7 @@ Each specific error also derives from the builtin exception a caller would expec
 * :class:`ResumeMismatch` (ValueError) -- a checkpoint written for another configuration, architecture or
   data set than the run that tries to resume from it (the message names the fields).
 
-Bad arguments raise plain ``ValueError``/``TypeError`` naming the argument (see
-:mod:`fenchel_cvx.validation`).
+Bad arguments raise plain ``ValueError``/``TypeError`` naming the argument (see :mod:`fenchel_cvx.validation`).
 """
 
 from __future__ import annotations

@@ -159,8 +159,7 @@ class FenchelLiftedClassifier(ClassifierMixin, _FenchelLiftedBase):
     method : "fenchel" (lifted BCD), "adam" or "sgd" (backprop baselines, learning rate ``lr``)
     epochs, batch_size, lam, rho, gamma, x_weight, lam_growth, lam_max, gamma_growth, momentum,
     refresh, x_iters, w_iters, last_w_iters, schedule, val_fraction, patience : training options
-    backend ("numpy"/"torch"), device, dtype ("float64"/"float32"), random_state (module docstring),
-    verbose (0 = quiet)
+    backend ("numpy"/"torch"), device, dtype ("float64"/"float32"), random_state (module docstring), verbose (0 = quiet)
     scheduler : None (one process), ``"local"`` (a 2-worker Dask LocalCluster) or a Dask scheduler
         address ``"tcp://host:8786"``: lifted BCD runs sample-parallel on Dask
         (:func:`fenchel_cvx.training.dask.train_distributed`; method "fenchel", numpy backend)

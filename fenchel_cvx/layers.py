@@ -2,8 +2,7 @@ r"""Linear maps of the lifted model: dense, 2-D convolution, average pooling, fl
 
 Shapes follow the project convention, **features x samples**: a batch of m feature maps of
 shape C x H x W is stored as a (C·H·W) x m array, one column per sample, each column the
-C-order flattening of the sample's map (index c·H·W + h·W + w). Vectors are the special case
-of shape (n,).
+C-order flattening of the sample's map (index c·H·W + h·W + w). Vectors are the special case of shape (n,).
 
 In the lifted model (docs/design.md §1) every layer l is an affine map of the lifted variable,
 
@@ -41,10 +40,9 @@ numpy and torch alike (features x samples, any float dtype, any device):
 
 Backends: the numpy path computes convolutions through an im2col formulation (the design
 matrix D from ``sliding_window_view``; conv = W_mat D, weight gradient = R_d Dᵀ, adjoint = a
-scatter-add of W_matᵀ R_d over the k_h·k_w kernel offsets); the torch path calls ``torch.nn.functional.conv2d`` /
-``conv_transpose2d`` /
-``unfold`` and ``torch.nn.grad.conv2d_weight`` (the same code on CPU and CUDA). Pooling, dense
-maps, biases and reshapes are written once against :func:`fenchel_cvx.backend.namespace`.
+scatter-add of W_matᵀ R_d over the k_h·k_w kernel offsets); the torch path calls
+``torch.nn.functional.conv2d`` / ``conv_transpose2d`` / ``unfold`` and ``torch.nn.grad.conv2d_weight`` (the same code on
+CPU and CUDA). Pooling, dense maps, biases and reshapes are written once against :func:`fenchel_cvx.backend.namespace`.
 """
 
 from __future__ import annotations

@@ -7,8 +7,7 @@ architecture, activations (with their parameters), loss, λ, ρ, bias flag, dtyp
 
 The format (``format_version`` 1)
 ---------------------------------
-An uncompressed NumPy ``.npz`` archive (a zip file; read with ``allow_pickle=False``: no pickled objects)
-holding
+An uncompressed NumPy ``.npz`` archive (a zip file; read with ``allow_pickle=False``: no pickled objects) holding
 
 * ``W0`` .. ``WL``: the weights of layers 0..L in the network's dtype: n_{l+1} x n_l (dense) or
   C_out x C_in x k_h x k_w (conv);

@@ -27,8 +27,7 @@ def check_array(x: ArrayLike, name: str, shape: tuple | None = None, finite: boo
     """Validate an array argument: numpy/torch, numeric, given shape (None entries = any), finite.
 
     Returns numpy input as a float array (integer and boolean input is converted to float64; a
-    torch integer tensor to torch's default float dtype). Raises ``TypeError``/``ValueError``
-    naming ``name``.
+    torch integer tensor to torch's default float dtype). Raises ``TypeError``/``ValueError`` naming ``name``.
     """
     if is_torch(x):
         import torch

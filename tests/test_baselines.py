@@ -74,8 +74,7 @@ def test_select_learning_rate_picks_the_best_validation_score(digits_small):
 
 def test_select_learning_rate_extends_a_grid_whose_edge_wins(digits_small):
     """Rates too small for 3 epochs: the largest wins, so the grid grows past it (by its ratio) until an interior rate
-    wins
-    or the extensions run out; the returned rate is the best of every rate tried."""
+    wins or the extensions run out; the returned rate is the best of every rate tried."""
     d = digits_small
     best, runs = select_learning_rate(FenchelNetwork([64, 16, 10], seed=0), d.X_train, d.y_train,
                                       lrs=(1e-4, 1e-3), val_fraction=0.2, restore_best=False, max_extend=2, **KW)

@@ -2,8 +2,7 @@
 
 Each ```python block of README.md is saved as a script and run in a fresh interpreter (so a snippet that needs
 ``if __name__ == "__main__":`` is tested with it). Leading comment lines mark what a snippet needs:
-``# requires: torch, data`` (extras: skipped when their package is missing) and ``# slow`` (run only with
-``-m slow``).
+``# requires: torch, data`` (extras: skipped when their package is missing) and ``# slow`` (run only with ``-m slow``).
 """
 
 from __future__ import annotations

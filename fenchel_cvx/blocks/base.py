@@ -12,8 +12,7 @@ variable fixed (docs/design.md §2; the contract: §3). Each block class
   :class:`BlockResult` whose ``lower_bound`` is **certified** from the minimiser read back
   (``certified_bound``), independent of the solver's tolerances; the solver's own primal and
   dual objectives are kept in ``info`` as diagnostics (``solver_primal``, ``solver_dual``), never
-  used as a bound. A status other than optimal raises :class:`SolverError` naming block, solver
-  and status;
+  used as a bound. A status other than optimal raises :class:`SolverError` naming block, solver and status;
 * ``solve_fast(init=None, tol=None, max_iter=...)`` -- the vectorised solver on numpy
   or torch; returns a :class:`BlockResult` with a **certified** lower bound on the block
   optimum, never an objective above the warm start's;
@@ -33,8 +32,7 @@ variable fixed (docs/design.md §2; the contract: §3). Each block class
   kinds are checked, with :func:`expect`); ``from_state(state, layer, ...)`` (classmethod) builds it
   from a training state (:class:`fenchel_cvx.blocks.state.LiftedState`) without validation or
   copies: the trainers' path. The validating constructors, for users: ``from_arrays(...)`` (arrays,
-  names and numbers; every argument checked, the rejected one named) and ``from_network(net, X0, y,
-  Xs, layer)``.
+  names and numbers; every argument checked, the rejected one named) and ``from_network(net, X0, y, Xs, layer)``.
 
 The solution ``sol`` is an array V (X-blocks) or a pair ``(W, b)`` (W-blocks). CVXPY is imported
 only when a reference problem is built.

@@ -129,8 +129,7 @@ def w_dual_bound(X, Y, loss, w: float, prox: Proximal, W, b):
     b_prev (k,) in float64, the bias flag) and the point (W (k x n_in), b (k,)). For γ = 0 with a
     bias, b should be the exact bias minimiser for W (then A1 is at rounding level and the repair
     costs ~nothing). Returns ``(bound or None, info)``; ``info`` holds ``a1_residual`` (the bound
-    on max|A1|), ``theta`` (the repair weight) and, when the bound is None,
-    ``lower_bound_reason``.
+    on max|A1|), ``theta`` (the repair weight) and, when the bound is None, ``lower_bound_reason``.
     """
     rho, gamma, W_prev, b_prev, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     k, m = Y.shape
@@ -274,8 +273,7 @@ def _repaired(X, Y, loss, w, rho, DA, S2, rep, V, r_bound, info):
 
 def w_objective_interval(X, Y, loss, w: float, prox: Proximal, W, b):
     """(lower, upper): a bracket of the exact P(W, b) = w·ℓ(Y, W X + b 1ᵀ) + R(W, b) of a W-block
-    from a float64 evaluation (numpy; X n_in x m, Y k x m, R the regularisation of ``prox``, its
-    centre in float64)."""
+    from a float64 evaluation (numpy; X n_in x m, Y k x m, R the regularisation of ``prox``, its centre in float64)."""
     rho, gamma, W_prev, b_prev, bias = prox.rho, prox.gamma, prox.W_prev, prox.b_prev, prox.bias
     n_in = X.shape[0]
     U = W @ X + b[:, None]

@@ -1,11 +1,11 @@
 r"""Cross-check someone else's block solver: the ``check-blocks`` table for a function you pass.
 
-A BCD block is a small convex problem (:mod:`fenchel_cvx.blocks`), so a solver for it -- yours, a colleague's,
-a GPU kernel, a library's -- can be judged exactly: on random instances that reach the kinks of φ and the
-edges of dom f* (:func:`fenchel_cvx.blocks.instances.random_state`), its solution is evaluated by the block's
-own objective (the single judge, :meth:`Block.objective`) and compared with the optimum of the block's CVXPY
-twin (:meth:`Block.solve_reference`). :func:`cross_check` runs the same checks as
-``fenchel-cvx check-blocks``, with your function in place of the library's fast path, and returns the same rows.
+A BCD block is a small convex problem (:mod:`fenchel_cvx.blocks`), so a solver for it -- yours, a colleague's, a GPU
+kernel, a library's -- can be judged exactly: on random instances that reach the kinks of φ and the edges of dom f*
+(:func:`fenchel_cvx.blocks.instances.random_state`), its solution is evaluated by the block's own objective (the single
+judge, :meth:`Block.objective`) and compared with the optimum of the block's CVXPY twin (:meth:`Block.solve_reference`).
+:func:`cross_check` runs the same checks as ``fenchel-cvx check-blocks``, with your function in place of the library's
+fast path, and returns the same rows.
 
 What you pass: ``{kind: solve}`` with ``kind`` a key of :data:`~fenchel_cvx.blocks.BLOCKS` (``hidden_x``,
 ``last_x``, ``hidden_w``, ``last_w``; with ``conv=True`` of ``CONV_BLOCKS``) and ``solve(block)`` returning

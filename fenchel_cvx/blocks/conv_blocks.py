@@ -4,8 +4,7 @@ Shapes: features x samples. A lifted variable X_l is n_l x m (the flattened **pr
 activation maps); layer l's linear map A_l = op_l ∘ pool_l (:class:`~fenchel_cvx.layers.LinearMap`:
 average poolings folded in, then a convolution or a dense map) sends it to U_l = A_l(W_l, X_l) +
 (b_l ⊗ 1_P) 1ᵀ. With A = A_l (the map *out of* the block's variable for X-blocks), ``B`` = (b_l ⊗ 1_P) 1ᵀ
-and "all data terms carry 1/m", the four blocks are those of docs/design.md §2 with W V replaced by
-A(W, V):
+and "all data terms carry 1/m", the four blocks are those of docs/design.md §2 with W V replaced by A(W, V):
 
 * ``hidden_x`` (:class:`ConvHiddenXBlock`, X_l, 1 ≤ l < L), over V ∈ dom f*_{l−1}::
 
@@ -33,10 +32,9 @@ transposed convolutions (torch) or im2col products (numpy), never dense matrices
 c·‖A‖²/m with the certified FFT bound ``LinearMap.norm_bound``; certified lower bound: the dense X-blocks'
 Fenchel dual bound F(V) − c Σ B_φ(U − ∇g(V)/c, V), c = λ_{l−1}/m, evaluated in float64 with A, Aᵀ the numpy
 im2col maps (:meth:`HiddenXBlock.certified_bound`; FISTA's strong-convexity bound only drives its stopping
-rule). Reference: a CVXPY problem over V (n x m) with A as an
-explicit scipy sparse matrix; the data products are precomputed in numpy, C = λU + λ_next Aᵀ X_next
-(hidden) or λU + Aᵀ Y (last), B and c0 = ⟨B, X_next⟩ (resp. ⟨Y, B⟩) -- Parameters (DPP) up to
-:data:`fenchel_cvx.blocks.x_blocks.DPP_MAX_PARAMS` entries, constants above; A stays a constant.
+rule). Reference: a CVXPY problem over V (n x m) with A as an explicit scipy sparse matrix; the data products are
+precomputed in numpy, C = λU + λ_next Aᵀ X_next (hidden) or λU + Aᵀ Y (last), B and c0 = ⟨B, X_next⟩ (resp. ⟨Y, B⟩) --
+Parameters (DPP) up to :data:`fenchel_cvx.blocks.x_blocks.DPP_MAX_PARAMS` entries, constants above; A stays a constant.
 
 **W-blocks** (reuse of the dense W-blocks): the map is linear in the weights through the im2col
 *design matrix* D = ``LinearMap.design(X)`` (fan_in x P·m, fan_in = C_in·k_h·k_w; dense layers:
@@ -116,8 +114,7 @@ class ConvHiddenXBlock(HiddenXBlock):
     @classmethod
     def from_arrays(cls, U, lmap, W, b, X_next, lam, lam_next, act="relu", act_next="relu",
                     current=None, layer=None) -> ConvHiddenXBlock:
-        """The block from arrays, names and numbers, validated (:meth:`HiddenXBlock.from_arrays`
-        with ``lmap``)."""
+        """The block from arrays, names and numbers, validated (:meth:`HiddenXBlock.from_arrays` with ``lmap``)."""
         return super().from_arrays(U, W, b, X_next, lam, lam_next, act, act_next, current, layer,
                                    lmap=_check_map(lmap))
 
@@ -144,8 +141,7 @@ class ConvLastXBlock(LastXBlock):
     @classmethod
     def from_arrays(cls, U, lmap, W, b, Y, lam, act="relu", loss="cross_entropy", current=None,
                     layer=None) -> ConvLastXBlock:
-        """The block from arrays, names and numbers, validated (:meth:`LastXBlock.from_arrays` with
-        ``lmap``)."""
+        """The block from arrays, names and numbers, validated (:meth:`LastXBlock.from_arrays` with ``lmap``)."""
         return super().from_arrays(U, W, b, Y, lam, act, loss, current, layer,
                                    lmap=_check_map(lmap))
 
@@ -197,8 +193,7 @@ class _ConvWBlock(Block):
         ``INNER(D, Y_d, *head, prox with W_mat centre, W_mat, b, layer)`` (the design matrix is
         formed only when a solver needs it). ``U`` (n_out x m, A(W, X) + B at the present weights,
         or None) is handed to it as cols(U), so that the MM step does not form W_mat D again; a
-        centre that is the present value stays the same array (the MM step then knows its start is
-        the centre)."""
+        centre that is the present value stays the same array (the MM step then knows its start is the centre)."""
         expect(lmap, LinearMap, "lmap", type(self))
         expect(prox, Proximal, "prox", type(self))
         self.map, self.layer = lmap, layer
@@ -330,11 +325,9 @@ class ConvHiddenWBlock(_ConvWBlock):
     X : n_in x m       input activations X_l (pre-pooling map; X_0 = data), n_in = ``lmap.n_in``
     Y : n_out x m      next activations X_{l+1} (in dom f*_l), n_out = ``lmap.n_out``
     lmap : LinearMap   A_l;  act: the Activation φ_l;  lam: λ_l ≥ 0
-    prox : Proximal    ρ_l, γ (ρ + γ > 0), the centre (W_prev, b_prev) in the layer's shapes, the
-                       bias flag
+    prox : Proximal    ρ_l, γ (ρ + γ > 0), the centre (W_prev, b_prev) in the layer's shapes, the bias flag
     W, b               present value in the layer's shapes (default warm start);  layer: l
-    inner              the dense block on the design matrix when already built (else built on
-                       first use)
+    inner              the dense block on the design matrix when already built (else built on first use)
     """
 
     kind = "hidden_w"
@@ -374,8 +367,7 @@ class ConvHiddenWBlock(_ConvWBlock):
     @classmethod
     def from_state(cls, state, layer: int, gamma: float = 0.0, W_prev=None, b_prev=None, U=None) -> ConvHiddenWBlock:
         """W-block of weight layer ``layer`` (< L) at a LiftedState (trusted); H = (λ_l/m)·FY(φ_l) on the design
-        layout (the same sum as on the natural layout). ``U``: A(W_l, X_l) + B at the state's
-        weights, when known."""
+        layout (the same sum as on the natural layout). ``U``: A(W_l, X_l) + B at the state's weights, when known."""
         l = int(layer)
         net = state.net
         W, b = state.W[l], state.b[l]

@@ -44,8 +44,7 @@ R(W) = ρ/2‖W‖² + γ/2‖W − W_prev‖², Q(b) = γ/2‖b − b_prev‖²
 Q = ι{b = 0} (no bias). The dual is D(A) = −H*(A) − R*(−AXᵀ) − Q*(−A1) with
 R*(S) = ‖S + γW_prev‖²/(2(ρ+γ)) − γ/2‖W_prev‖²,  Q*(s) = ⟨s, b_prev⟩ + ‖s‖²/(2γ) (γ > 0),
 Q* = ι{s = 0} (γ = 0, i.e. the constraint A1 = 0), Q* ≡ 0 (no bias). At the dual point
-A = ∇H(U) the Fenchel–Young equality H(U) + H*(A) = ⟨A, U⟩ holds and the duality gap is
-exactly
+A = ∇H(U) the Fenchel–Young equality H(U) + H*(A) = ⟨A, U⟩ holds and the duality gap is exactly
 
     P − D(A) = ‖G_W‖²/(2(ρ+γ)) + ‖G_b‖²/(2γ)   (γ > 0),
 

@@ -291,8 +291,8 @@ def _linearised_steps(term, X, U, prox: Proximal, n_steps):
 
 def proximal_mm_steps(term, X, U, W, b, prox: Proximal, iters: int, name: str = "w_block"):
     r"""MM steps (:func:`mm_steps`) from (W, b) (pre-activation ``U``) with the extra proximal term δ/2‖Θ − Θ_k‖²: the
-    fallback
-    of the W-blocks' ``solve_fixed`` when the ridge system has no Cholesky factor (ρ + γ ≈ 0, collinear inputs).
+    fallback of the W-blocks' ``solve_fixed`` when the ridge system has no Cholesky factor (ρ + γ ≈ 0,
+    collinear inputs).
 
     Each step minimises the majoriser plus δ/2‖Θ − Θ_k‖², i.e. the MM step of the block with proximal weight
     γ + δ towards ((γ W_prev + δ W_k)/(γ + δ), (γ b_prev + δ b_k)/(γ + δ)): still monotone in P. δ starts at

@@ -44,8 +44,7 @@ dtype: the blocks report a float64 certificate of the returned point instead
 attained, as a second candidate dual point.
 
 **Safeguard**: FISTA is not monotone. F(x0) is evaluated at the start; the returned iterate is the last
-one unless the start, or an earlier checked iterate (by more than rounding), has a lower F: never worse
-than the start.
+one unless the start, or an earlier checked iterate (by more than rounding), has a lower F: never worse than the start.
 """
 
 from __future__ import annotations

@@ -8,8 +8,7 @@ U_l = A_l(W_l, X_l) + b_l 1ᵀ of the current weights (a cache; computed when ab
 
 :func:`x_block` and :func:`w_block` return the block of a layer at a state -- the dense blocks
 (:mod:`.x_blocks`, :mod:`.w_blocks`) or, for a conv network, the conv blocks (:mod:`.conv_blocks`) --
-built by their ``from_state`` constructors, which trust the state (no validation, no copies: the
-trainers' hot path).
+built by their ``from_state`` constructors, which trust the state (no validation, no copies: the trainers' hot path).
 """
 
 from __future__ import annotations

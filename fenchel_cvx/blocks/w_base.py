@@ -30,9 +30,8 @@ class WBlockBase(Block):
     # ---- construction ---------------------------------------------------------------
     @classmethod
     def _checked_args(cls, X, n_out, rho, gamma, W, b, W_prev, b_prev, bias):
-        """Check the common arguments of ``from_arrays``; returns ``(X, W, b, prox)`` on X's
-        backend (X validated first), the regularisation bundled as a
-        :class:`~fenchel_cvx.blocks.mm.Proximal`."""
+        """Check the common arguments of ``from_arrays``; returns ``(X, W, b, prox)`` on X's backend (X validated
+        first), the regularisation bundled as a :class:`~fenchel_cvx.blocks.mm.Proximal`."""
         X = check_array(X, "X", (None, None))
         xp = namespace(X)
         n_in, m = X.shape

@@ -120,8 +120,7 @@ class _XBlock(Block):
         return U, out, act, lam, current
 
     def _store(self, U, out, act, lam, current, layer):
-        """The trusted constructors' common part: check the parts' kinds, store, warm start φ(U)
-        by default."""
+        """The trusted constructors' common part: check the parts' kinds, store, warm start φ(U) by default."""
         expect(out, (DenseOut, LayerOut), "out", type(self))
         expect(act, _act.Activation, "act", type(self))
         self._setup(U, act, lam, layer, out)
@@ -409,8 +408,7 @@ class HiddenXBlock(_XBlock):
     ----------
     U : n x m        U_{l−1} = W_{l−1} X_{l−1} + b_{l−1} 1ᵀ (fixes backend, dtype and device)
     out              the map V ↦ A(V) + B out of X_l (:mod:`fenchel_cvx.blocks.out_maps`:
-                     ``DenseOut(W_l, b_l)``, or ``LayerOut(lmap, W_l, b_l)`` for a layer of a conv
-                     network), k rows
+                     ``DenseOut(W_l, b_l)``, or ``LayerOut(lmap, W_l, b_l)`` for a layer of a conv network), k rows
     X_next : k x m   X_{l+1} (in dom f*_next)
     lam : float > 0  λ_{l−1};   lam_next : float ≥ 0  λ_l
     act, act_next    the :class:`~fenchel_cvx.activations.Activation` φ_{l−1} (domain of V) and φ_l

@@ -4,8 +4,7 @@ A problem is a :class:`~fenchel_cvx.FenchelNetwork` (its architecture, activatio
 its current weights are ignored) together with data ``X0`` (d x m, one column per sample) and
 targets ``y`` (k x m, or m integer labels for the cross-entropy). :func:`check_problem` accepts
 exactly what the global models of :mod:`fenchel_cvx.certify.scip.solve` represent and rejects anything
-else with a :class:`~fenchel_cvx.certify.problem.ScopeError` that names the argument and lists
-what is supported:
+else with a :class:`~fenchel_cvx.certify.problem.ScopeError` that names the argument and lists what is supported:
 
 * dense networks ``[d, n_1, k]`` or ``[d, n_1, n_2, k]`` (one or two hidden layers);
 * hidden activations ``relu``, ``leaky_relu`` (any slope 0 < a < 1) and ``hardtanh``, one per

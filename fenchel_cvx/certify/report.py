@@ -470,8 +470,7 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
     progress : show a tqdm progress bar on stderr; ``model`` : SCIP model ("auto", "unit", "direct").
     allow_large : lift the size limits :data:`~fenchel_cvx.certify.GLOBAL_LIMITS` of the SCIP solves and those of
         the convex certificate. Without SCIP in the run (``standard=False``, no ``lams``, no ``dual``: e.g. the
-        convex certificate alone at hundreds of samples) the global limits do not apply and SCIP need not be
-        installed.
+        convex certificate alone at hundreds of samples) the global limits do not apply and SCIP need not be installed.
     """
     cpu0 = time.process_time()
     lams = [float(v) for v in np.atleast_1d(np.asarray(lams, dtype=float))] if len(lams) else []

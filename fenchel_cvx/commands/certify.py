@@ -13,11 +13,10 @@ lifted BCD), then certifies lower bounds:
   oracle is exact for d ≤ 3 (no solver tolerance) and bounded by SCIP beyond (valid up to SCIP's tolerances);
 * optionally the Lagrangian dual with one multiplier per sample (SCIP).
 
-Prints every bound with its provenance and a key to what it rests on, the bracket
-lower ≤ min F_λ ≤ min J ≤ upper (gap never negative; an overshoot within tolerance is shown with both
-numbers), the notes of the convex certificate, and, with ``--plot FILE``, a plot of the bounds against λ
-(none by default). Exit status 1 when a lower bound exceeds
-an upper bound by more than its tolerance explains. Examples::
+Prints every bound with its provenance and a key to what it rests on, the bracket lower ≤ min F_λ ≤ min J ≤ upper (gap
+never negative; an overshoot within tolerance is shown with both numbers), the notes of the convex certificate, and,
+with ``--plot FILE``, a plot of the bounds against λ (none by default). Exit status 1 when a lower bound exceeds an
+upper bound by more than its tolerance explains. Examples::
 
     fenchel-cvx certify --arch 1-2-1 --samples 6 --lams 0.1 1 10 100 --plot certify.png
     fenchel-cvx certify --arch 2-3-2 --loss logistic --dataset moons --samples 8 --dual 1

@@ -7,8 +7,7 @@ number of features and its last width the number of classes), trains it with
 :func:`fenchel_cvx.baselines.train_backprop` (``--method adam|sgd``), and writes to
 ``--output`` (default ``runs/<dataset>-<method>-seed<seed>``):
 
-* ``model.npz``: the trained network (:func:`fenchel_cvx.load` reads it; ``--model`` elsewhere,
-  ``--no-model`` to skip);
+* ``model.npz``: the trained network (:func:`fenchel_cvx.load` reads it; ``--model`` elsewhere, ``--no-model`` to skip);
 * ``metrics.json``: ``{"method", "dataset", "config", "history", "final", "times", ...}``
   (history: one record per epoch with F, J, train/val/test accuracy, time);
 * ``training_curve.png``: accuracy and objectives per epoch (``--no-plot`` to skip).

@@ -15,11 +15,10 @@ Schedules
 ``schedule="minibatch"`` (the default): per batch B (m_B samples),
 
 1. forward initialisation: U_l = W_l X_l + b_l 1ᵀ, X_{l+1} = φ_l(U_l) on the batch;
-2. X-steps from X_L down to X_1, each warm-started at its forward value and solved inexactly with
-   ``x_iters`` iterations: the block's fixed-budget APG (``x_solver="apg"``, no certificate: the cheap
-   mode) or its certified FISTA (``x_solver="block"``). The next-layer term is weighted by
-   ``x_weight`` ≥ 1 (equivalently λ_{l−1} is divided by it in the X-step only) -- ``x_weight = 1`` is the
-   plain lifted block;
+2. X-steps from X_L down to X_1, each warm-started at its forward value and solved inexactly with ``x_iters``
+   iterations: the block's fixed-budget APG (``x_solver="apg"``, no certificate: the cheap mode) or its certified FISTA
+   (``x_solver="block"``). The next-layer term is weighted by ``x_weight`` ≥ 1 (equivalently λ_{l−1} is divided by it in
+   the X-step only) -- ``x_weight = 1`` is the plain lifted block;
 3. W-steps from W_0 up to W_L with the proximal term γ_l/2 (‖W − W_l^pre‖² + ‖b − b_l^pre‖²) towards the
    weights before the batch: the block's majorise–minimise ridge steps (``w_solver="mm"``, default;
    :mod:`fenchel_cvx.blocks.mm`: monotone, one Cholesky factor per block) or its Newton-CG
@@ -46,14 +45,13 @@ epoch on (e.g. :func:`mm_then_adaptive`). The network holds the model (weights, 
 the schedule (:mod:`.config`). ``train(net, X, y)`` without a config uses :func:`tuned` (:func:`tuned_conv` for
 conv nets), as the CLI does; ``config=BCDConfig()`` gives the bare defaults (``--preset plain``).
 
-History: one record per epoch (epoch 0 = before training) with ``F`` (the lifted objective at the current
-λ: for full batch the state's F_λ; for mini-batches F_λ(W, X̂) on the evaluation set, X̂ = one pass of
-X-steps from the forward pass), ``J`` (standard objective), ``train_acc``, ``test_acc``, ``val_acc``
-(classification) or ``train_mse``..., ``time`` (cumulative training seconds, evaluation excluded),
-``epoch_time``, ``eval_time``, ``lam`` and ``gamma`` (and ``phase`` with phases). F is evaluated on
-``eval_f_samples`` of the evaluation samples (a seeded subset; the X-steps make it the costly part). Checkpoints
-(``checkpoint=path``): weights, optimiser
-state, history and config in one ``.npz``; ``resume=path`` continues the run exactly where it stopped.
+History: one record per epoch (epoch 0 = before training) with ``F`` (the lifted objective at the current λ: for full
+batch the state's F_λ; for mini-batches F_λ(W, X̂) on the evaluation set, X̂ = one pass of X-steps from the forward
+pass), ``J`` (standard objective), ``train_acc``, ``test_acc``, ``val_acc`` (classification) or ``train_mse``...,
+``time`` (cumulative training seconds, evaluation excluded), ``epoch_time``, ``eval_time``, ``lam`` and ``gamma`` (and
+``phase`` with phases). F is evaluated on ``eval_f_samples`` of the evaluation samples (a seeded subset; the X-steps
+make it the costly part). Checkpoints (``checkpoint=path``): weights, optimiser state, history and config in one
+``.npz``; ``resume=path`` continues the run exactly where it stopped.
 
 Layout of the package: :mod:`.config` (BCDConfig, the λ/γ schedule), :mod:`.presets` (named schedules),
 :mod:`.batches` (data validation, splits, batch order), :mod:`.checkpoint`, :mod:`.history` (results, early

@@ -24,8 +24,7 @@ when the checkpoint belongs to another run:
 
 An unreadable file raises :class:`~fenchel_cvx.errors.FileFormatError` ("corrupt checkpoint <path>:
 ..."); a checkpoint of the earlier format (written before the one training loop: no ``state`` in its
-metadata) is refused on resume with "old checkpoint <path>: ..." (``fenchel_cvx.load`` still reads
-its network).
+metadata) is refused on resume with "old checkpoint <path>: ..." (``fenchel_cvx.load`` still reads its network).
 """
 
 from __future__ import annotations

@@ -39,16 +39,15 @@ def connect(scheduler: str | Client | None = None, n_workers: int = 2, threads_p
             processes: bool = True, timeout: float = 5.0) -> Client:
     """A ``distributed.Client``: a new LocalCluster (``scheduler`` None or ``"local"``) or a running scheduler.
 
-    ``scheduler``: None/``"local"`` (start ``n_workers`` local worker processes, ``threads_per_worker``
-    threads each, HTTP endpoints on a free port), an address such as ``"tcp://10.0.0.5:8786"`` or ``"10.0.0.5:8786"``,
-    or an existing ``Client`` (returned as is). An address that cannot be reached raises
-    ``ConnectionError`` naming it within about ``timeout`` seconds -- also when something accepts the connection
-    but never answers the Dask handshake (a bounded probe runs before the ``Client`` is made). The LocalCluster
-    runs without work stealing (so a shard's tasks stay where the shard is); on a cluster of your own, start the
-    scheduler
-    with ``DASK_DISTRIBUTED__SCHEDULER__WORK_STEALING=False`` for the same locality. The returned client of a
-    LocalCluster owns it: ``client.close()`` is followed by ``client.cluster.close()``
-    (:func:`train_distributed` closes what it opened).
+    ``scheduler``: None/``"local"`` (start ``n_workers`` local worker processes, ``threads_per_worker`` threads each,
+    HTTP endpoints on a free port), an address such as ``"tcp://10.0.0.5:8786"`` or ``"10.0.0.5:8786"``, or an existing
+    ``Client`` (returned as is). An address that cannot be reached raises ``ConnectionError`` naming it within about
+    ``timeout`` seconds -- also when something accepts the connection but never answers the Dask handshake (a bounded
+    probe runs before the ``Client`` is made). The LocalCluster runs without work stealing (so a shard's tasks stay
+    where the shard is); on a cluster of your own, start the scheduler with
+    ``DASK_DISTRIBUTED__SCHEDULER__WORK_STEALING=False`` for the same locality. The returned client of a LocalCluster
+    owns it: ``client.close()`` is followed by ``client.cluster.close()`` (:func:`train_distributed` closes what
+    it opened).
     """
     need_dask()
     from distributed import Client, LocalCluster

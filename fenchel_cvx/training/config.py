@@ -46,8 +46,7 @@ class BCDConfig:
                     hidden layer (L values)
     gamma         : proximal weights γ_l ≥ 0 of the W-steps, a scalar or L+1 values
     x_weight      : weight ≥ 1 of the next-layer term in the mini-batch X-steps (1 = plain block)
-    lam_growth, lam_max, gamma_growth : per-epoch continuation factors of λ (capped) and γ
-                    (:func:`lifted_schedule`)
+    lam_growth, lam_max, gamma_growth : per-epoch continuation factors of λ (capped) and γ (:func:`lifted_schedule`)
     momentum      : inertia β ∈ [0, 1) of the W's across batches (mini-batch)
     refresh       : re-forward X_{l+1} after the W_l step (mini-batch)
     refresh_inertia : re-forward with the weights after the inertia step (True) or with the W-step's

@@ -185,9 +185,9 @@ def _uid() -> str:
 
 
 class DaskExecutor(LiftedExecutor):
-    """The step executor of the Dask runner (module docstring): the samples live in shards on the workers,
-    the driver holds the state (W, b, the inertia buffers; :class:`~fenchel_cvx.training.executor.LiftedBCDState`)
-    and the reduced matrices.
+    """The step executor of the Dask runner (module docstring): the samples live in shards on the workers, the driver
+    holds the state (W, b, the inertia buffers; :class:`~fenchel_cvx.training.executor.LiftedBCDState`) and the
+    reduced matrices.
 
     ``comm`` counts, per epoch, the payload bytes sent to and received from the workers (array ``nbytes`` of
     task arguments and gathered results), the round trips and the tasks; ``comm_history`` keeps one entry

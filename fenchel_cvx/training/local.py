@@ -9,11 +9,10 @@ One mini-batch B (:meth:`LocalExecutor.update`; the schedule of :mod:`fenchel_cv
 2. X-steps from X_L down to X_1: the block of each layer (:func:`fenchel_cvx.blocks.x_block`) with
    λ_{l−1} divided by ``x_weight``, solved by its fixed-budget APG (``x_solver="apg"``) or its certified
    FISTA (``"block"``), ``x_iters`` iterations, warm-started at the forward value;
-3. W-steps from W_0 up to W_L: the block of each layer (:func:`fenchel_cvx.blocks.w_block`) with the
-   proximal term γ_l towards the weights before the step, solved by its MM ridge steps (``w_solver="mm"``,
-   curvature scale ``w_curvature``), Newton-CG (``"block"``) or one Adam-metric step on the block gradient
-   (``"adaptive"``, step ``w_lr``; the layer's moments persist across batches); with ``refresh`` the next
-   W-step's input is re-forwarded,
+3. W-steps from W_0 up to W_L: the block of each layer (:func:`fenchel_cvx.blocks.w_block`) with the proximal term γ_l
+   towards the weights before the step, solved by its MM ridge steps (``w_solver="mm"``, curvature scale
+   ``w_curvature``), Newton-CG (``"block"``) or one Adam-metric step on the block gradient (``"adaptive"``, step
+   ``w_lr``; the layer's moments persist across batches); with ``refresh`` the next W-step's input is re-forwarded,
    X_{l+1} ← φ_l(U_l^new) (with ``refresh_inertia`` after the inertia below);
 4. inertia β: W ← W^new + β (W^pre − W^prev-batch).
 

@@ -1,10 +1,11 @@
 r"""The training loop: it only schedules (epochs, batches, records, checkpoints, callbacks), for every method.
 
-:class:`Trainer` drives a :class:`~fenchel_cvx.training.executor.StepExecutor` through the epochs: lifted BCD
-in one process (:class:`~fenchel_cvx.training.local.LocalExecutor`, the default) or on a Dask cluster
-(:class:`~fenchel_cvx.training.dask.DaskExecutor`), and backprop (:class:`~fenchel_cvx.training.backprop.
-BackpropExecutor`, :func:`fenchel_cvx.baselines.train_backprop`). The executor's state is a value
-(``state = executor.update(state, idx, schedule)``); the trainer keeps it, checkpoints it and restores it.
+:class:`Trainer` drives a :class:`~fenchel_cvx.training.executor.StepExecutor` through the epochs: lifted BCD in one
+process (:class:`~fenchel_cvx.training.local.LocalExecutor`, the default) or on a Dask cluster
+(:class:`~fenchel_cvx.training.dask.DaskExecutor`), and backprop
+(:class:`~fenchel_cvx.training.backprop.BackpropExecutor`, :func:`fenchel_cvx.baselines.train_backprop`). The executor's
+state is a value (``state = executor.update(state, idx, schedule)``); the trainer keeps it, checkpoints it and
+restores it.
 
 * epoch e (0-based) runs with the executor's :meth:`~fenchel_cvx.training.executor.StepExecutor.schedule`
   (lifted BCD: the λ/γ schedule of :func:`fenchel_cvx.training.config.lifted_schedule`);
@@ -16,8 +17,7 @@ BackpropExecutor`, :func:`fenchel_cvx.baselines.train_backprop`). The executor's
   ``cb(epoch, record, net)`` (True stops).
 
 :func:`train` is the entry point of lifted BCD. The network's weights are the initialisation and receive the
-result; lifted BCD sets its λ to the λ of the last epoch run (:mod:`fenchel_cvx.training.config` says who
-holds what).
+result; lifted BCD sets its λ to the λ of the last epoch run (:mod:`fenchel_cvx.training.config` says who holds what).
 """
 
 from __future__ import annotations

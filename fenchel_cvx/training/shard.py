@@ -53,8 +53,8 @@ def x_steps(net, W, b, lam, X0, Y, Us, Xs, iters: int, lam_scale: float):
 
 def target_shift(net, l: int, lam, m_batch: int, U, target):
     """T = U − ∇H(U)/κ of W-block l (the MM step's target; H = w·ℓ from
-    :func:`~fenchel_cvx.blocks.w_blocks.data_term_of`
-    with the batch's m, so that the shard's columns of T are the batch's)."""
+    :func:`~fenchel_cvx.blocks.w_blocks.data_term_of` with the batch's m, so that the shard's columns of T are
+    the batch's)."""
     loss, weight = data_term_of(net, l, lam, m_batch)
     term = DataTerm(loss, target, weight)
     return U - term.grad(U) / term.kappa

@@ -1,14 +1,10 @@
-"""The two-layer convex certificate for any input dimension d (issue 21 item 1) and inputs without
-any
-activation pattern (issue 22 item 1).
+"""The two-layer convex certificate for any input dimension d (issue 21 item 1) and inputs without any activation
+pattern (issue 22 item 1).
 
-* the heuristic search never reports more than the exact supremum S(λ) (d = 2, 3) and SCIP's bound
-is
-  never below it;
-* property: on random instances of d = 4, 5 (squared and logistic, with and without biases) the
-certified
-  lower bound is ≤ J of networks trained by L-BFGS from many starts at widths n and 10n, and ≤ the
-  certificate's own upper bound — with NO tolerance; the provenance is printed;
+* the heuristic search never reports more than the exact supremum S(λ) (d = 2, 3) and SCIP's bound is never below it;
+* property: on random instances of d = 4, 5 (squared and logistic, with and without biases) the certified lower bound
+  is ≤ J of networks trained by L-BFGS from many starts at widths n and 10n, and ≤ the certificate's own upper bound —
+  with NO tolerance; the provenance is printed;
 * one sample, identical samples, X0 = 0: a clear answer in seconds, within the time limit.
 """
 
@@ -136,9 +132,8 @@ def _instance(d, m, seed, loss, bias):
     ],
 )
 def test_any_d_lower_bound_below_every_trained_network(d, loss, bias):
-    """Every lower bound ≤ every upper bound: networks of width n = 2 and 10n = 20 trained by
-    L-BFGS from
-    several starts never go below the certified bound (no tolerance)."""
+    """Every lower bound ≤ every upper bound: networks of width n = 2 and 10n = 20 trained by L-BFGS from several starts
+    never go below the certified bound (no tolerance)."""
     for seed in range(2):
         net, X0, y = _instance(d, 14, seed, loss, bias)
         res = convex_certificate(net, X0, y, tol=1e-7, time_limit=60)
@@ -220,11 +215,9 @@ def test_certify_cli_with_one_sample_answers(tmp_path):
 
 @pytest.mark.slow
 def test_width_n_upper_bound_when_the_convex_optimum_needs_more_units():
-    """Issue 21 item 4: d = 1, m = 120, n = 5 — the convex optimum needs r > 5 units. The
-    certificate's upper
-    bound is a width-5 network (pruned convex solution polished by L-BFGS), at least as good as
-    plain L-BFGS
-    at width 5 from several starts, and the note names the width, not the solver."""
+    """Issue 21 item 4: d = 1, m = 120, n = 5 — the convex optimum needs r > 5 units. The certificate's upper bound is a
+    width-5 network (pruned convex solution polished by L-BFGS), at least as good as plain L-BFGS at width 5 from
+    several starts, and the note names the width, not the solver."""
     from fenchel_cvx.certify import tiny_regression
 
     net, X0, y = tiny_regression(d=1, hidden=5, m=120, rho=0.01, seed=0)

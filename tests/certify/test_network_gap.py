@@ -1,5 +1,4 @@
-"""The certified optimality gap of a given network (issue 21 item 3): certify_network, scnn's
-weights,
+"""The certified optimality gap of a given network (issue 21 item 3): certify_network, scnn's weights,
 ``fenchel-cvx certify --network``."""
 
 import json
@@ -35,8 +34,7 @@ def test_certify_network_reports_the_gap_of_that_network(loss):
     assert res.lower <= res.J and res.gap >= 0 and res.abs_gap == res.J - res.lower
     assert res.lower <= res.recovered
     assert "given network" in res.upper_provenance and "dual" in res.lower_provenance and res.oracle
-    # a worse network of the same architecture has a larger certified gap, against the same lower
-    # bound
+    # a worse network of the same architecture has a larger certified gap, against the same lower bound
     worse = FenchelNetwork(list(net.sizes), "relu", net.loss.name, rho=list(net.rho), seed=5)
     res2 = certify_network(worse, X0, y, time_limit=60)
     assert res2.J > res.J and res2.gap > res.gap
@@ -54,8 +52,7 @@ def test_certify_network_reports_the_gap_of_that_network(loss):
 
 
 def test_network_from_scnn_weights_map_to_the_same_predictions():
-    """scnn's NonConvexReLU stores parameters [W1 (p x d), W2 (c x p)], prediction Σ_i (X W1_iᵀ)₊
-    W2_iᵀ."""
+    """scnn's NonConvexReLU stores parameters [W1 (p x d), W2 (c x p)], prediction Σ_i (X W1_iᵀ)₊ W2_iᵀ."""
 
     class FakeNonConvexReLU:  # the attribute scnn's model has; scnn itself is not a test dependency
         def __init__(self, W1, W2):

@@ -1,5 +1,4 @@
-"""Smoke test of benchmarks/certify_realdata.py (issue 21 item 2: real data sets) in quick mode,
-and of
+"""Smoke test of benchmarks/certify_realdata.py (issue 21 item 2: real data sets) in quick mode, and of
 benchmarks/certify_scnn.py (scnn beside the certificate; it skips itself without scnn)."""
 
 import json

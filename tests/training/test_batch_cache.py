@@ -21,8 +21,7 @@ from fenchel_cvx.training import BCDConfig, Trainer, batch_order, prepare_data
 @pytest.mark.parametrize("rho", [0.0, 0.05])
 def test_cached_mm_steps_equal_uncached(m, rho):
     """mm_steps with a cache kept across calls (as for a batch that recurs every epoch) gives the
-    uncached steps for changing κ and γ (λ and γ continuations), with and without the bias's
-    rank-one term."""
+    uncached steps for changing κ and γ (λ and γ continuations), with and without the bias's rank-one term."""
     from fenchel_cvx.blocks import HiddenWBlock
 
     rng = np.random.default_rng(m)
@@ -42,8 +41,7 @@ def test_cached_mm_steps_equal_uncached(m, rho):
 
 
 def test_mm_steps_cache_without_bias():
-    """The sample-space solve without a bias column (no rank-one term) from the cached
-    eigendecomposition."""
+    """The sample-space solve without a bias column (no rank-one term) from the cached eigendecomposition."""
     rng = np.random.default_rng(3)
     X = rng.normal(size=(9, 6))
     U = rng.normal(size=(4, 6))
@@ -107,8 +105,7 @@ def test_batch_order_fixed_partition(m, bs):
 
 
 def test_trainer_with_fixed_batches_descends_and_validates():
-    """A run with shuffle="batches" (cached batches) lowers J like the shuffled one; a bad value
-    is refused."""
+    """A run with shuffle="batches" (cached batches) lowers J like the shuffled one; a bad value is refused."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(8, 60))
     y = (X[0] + X[1] > 0).astype(int)
@@ -132,8 +129,7 @@ def test_trainer_with_fixed_batches_descends_and_validates():
 
 
 def test_epoch_cost_benchmark_quick(tmp_path, load_script):
-    """benchmarks/epoch_cost.py --quick: every method is timed on every epoch and the table has a
-    row per method."""
+    """benchmarks/epoch_cost.py --quick: every method is timed on every epoch and the table has a row per method."""
     mod = load_script("benchmarks/epoch_cost.py")
     res = mod.main(["--quick", "--out", str(tmp_path / "cost")])
     secs = res["dense-digits"]["seconds"]

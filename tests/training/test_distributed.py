@@ -2,8 +2,7 @@
 fails fast on a bad scheduler, resumes checkpoints; the CLI and estimator hooks.
 
 Most tests share one in-process LocalCluster (2 workers, 1 thread each: starting worker processes
-takes seconds); the CLI test starts a real 2-process LocalCluster, the slow test kills a real
-worker process.
+takes seconds); the CLI test starts a real 2-process LocalCluster, the slow test kills a real worker process.
 """
 
 from __future__ import annotations

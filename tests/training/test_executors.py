@@ -114,8 +114,7 @@ def test_one_checkpoint_policy_for_every_method(digits_small, tmp_path, method):
 
 def test_an_old_format_checkpoint_is_named_and_its_network_still_loads(digits_small, tmp_path):
     """A checkpoint written before the one training loop (no ``state`` metadata, loose arrays) is
-    refused on resume with a message that says what it is; ``fenchel_cvx.load`` still reads its
-    network."""
+    refused on resume with a message that says what it is; ``fenchel_cvx.load`` still reads its network."""
     import fenchel_cvx as fc
     from fenchel_cvx.errors import FileFormatError
 

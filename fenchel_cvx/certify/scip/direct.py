@@ -9,8 +9,7 @@ Variables: W_l, b_l, U_l (pre-activations), X_{l+1} (activations), Z (logits), E
 A_l ≥ ρ_l/2‖W_l‖² (a convex quadratic), and per hidden entry the pieces below. Every variable lies in
 the box of :func:`~fenchel_cvx.certify.scip.boxes.network_boxes`, which contains a global minimiser (the
 derivation is in that module). U_0 = W_0X0 + b_0 is linear; U_l = W_lX_l + b_l (l ≥ 1) and
-Z = W_LX_L + b_L are bilinear equalities, which SCIP relaxes by McCormick envelopes on the boxes and
-branches on.
+Z = W_LX_L + b_L are bilinear equalities, which SCIP relaxes by McCormick envelopes on the boxes and branches on.
 
 **Activation pieces** (u an entry of U_l, x / v the matching entry of X_{l+1}). Each piecewise linear
 activation is written as a split of u into parts that are zero or not on each linear piece; the

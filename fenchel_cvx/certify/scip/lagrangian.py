@@ -139,8 +139,8 @@ def _expand(kind, theta, shapes):
 def dual_ascent(net, X0, y, lam: float = 1.0, kind: str = "sample", iters: int = 5, time_limit: float = 30.0,
                 gap: float = 1e-3, seed: int = 0, incumbent=None, start=None, mu_min: float = 0.05,
                 allow_large: bool = False, model: str = "auto", feastol: float = 1e-8) -> DualResult:
-    """Maximise q(μ) = min F_μ over multipliers of ``kind`` with each layer's mean fixed to ``lam`` (module
-    docstring), from μ ≡ λ, with ``iters`` further SCIP solves of ``time_limit`` seconds each.
+    """Maximise q(μ) = min F_μ over multipliers of ``kind`` with each layer's mean fixed to ``lam`` (module docstring),
+    from μ ≡ λ, with ``iters`` further SCIP solves of ``time_limit`` seconds each.
 
     ``incumbent``: (W, b) of a trained network (default: one L-BFGS run); ``start``: an existing
     :class:`~fenchel_cvx.certify.GlobalResult` at μ ≡ λ (skips the first solve); ``mu_min``: lower bound of

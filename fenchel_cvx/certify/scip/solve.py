@@ -9,8 +9,7 @@ Two models, chosen automatically (``model="auto"``):
   with ``model="unit"``; the direct model's Lipschitz cuts make that one the default there);
 * the **direct model** (:mod:`fenchel_cvx.certify.scip.direct`) for everything else
   :func:`~fenchel_cvx.certify.check_problem` accepts: one or two hidden layers, relu / leaky_relu /
-  hardtanh, squared loss or cross-entropy, k outputs (boxes from
-  :func:`~fenchel_cvx.certify.scip.boxes.network_boxes`).
+  hardtanh, squared loss or cross-entropy, k outputs (boxes from :func:`~fenchel_cvx.certify.scip.boxes.network_boxes`).
 
 Both solve min J, and min F_μ with multipliers μ_l[i, j] > 0 (one per neuron and sample; a scalar λ is
 the special case μ ≡ λ; the unit-scaled model takes multipliers shared by the units of the layer,
@@ -26,9 +25,8 @@ tolerance feastol" (:attr:`GlobalResult.rests_on`), never as exact, and the brac
 :mod:`fenchel_cvx.certify.report` show it when such a bound meets an upper bound.
 
 **The unit-scaled model** (network ``[d, n, 1]``, ReLU, squared loss; data X0 is d x m). Scaling unit i's incoming
-weights, bias and activations by α > 0 and its
-output weight a_i by 1/α leaves the network output unchanged. Write ṽ_i = |a_i| x_i (the
-unit's contribution to the output is s_i ṽ_i, s_i = sign a_i), w̃_i = |a_i| w_i, b̃_i = |a_i| b_i,
+weights, bias and activations by α > 0 and its output weight a_i by 1/α leaves the network output unchanged. Write
+ṽ_i = |a_i| x_i (the unit's contribution to the output is s_i ṽ_i, s_i = sign a_i), w̃_i = |a_i| w_i, b̃_i = |a_i| b_i,
 ũ_i = w̃_i·X0 + b̃_i. Minimising the unit's cost over α gives
 
 * J:   ρ_0/2‖w_i‖² + ρ_1/2 a_i²  →  β‖w̃_i‖ with β = √(ρ_0ρ_1) (AM–GM), and

@@ -53,8 +53,7 @@ two faces along each arc. O(m²) candidates per k, evaluated directly: O(m⁴) t
 for m up to ~100. The allowance doubles (64(m+4)·u·L) for the projections onto the circles, plus
 2·δ·L_k where δ ≤ 1e-9 is the largest angle between two differences d_i, d_j that are taken as
 parallel (0 for exactly collinear samples up to rounding).
-d ≥ 4: the exact supremum is a maximum over O(m^{d−1}) candidates per k; not implemented — the oracle
-raises.
+d ≥ 4: the exact supremum is a maximum over O(m^{d−1}) candidates per k; not implemented — the oracle raises.
 """
 
 from __future__ import annotations
@@ -198,13 +197,12 @@ def enumerate_patterns_sweep(X0, bias: bool = True, max_patterns: int | None = N
 class OracleResult:
     """What :func:`dual_oracle` returns.
 
-    value     : max(0, best candidate |F_λ|), the supremum S(λ) up to rounding (attained, up to
-                rounding, at the first candidate)
+    value     : max(0, best candidate |F_λ|), the supremum S(λ) up to rounding (attained, up to rounding, at the
+                first candidate)
     allowance : :func:`oracle_allowance`, the most by which S(λ) can exceed ``value``
     bound     : value + allowance, a rigorous upper bound on S(λ)
-    F, W, b   : the ``top`` candidates with the largest |F_λ(w, b)| among the best of each sign per k,
-                best first: values (N,), unit directions w (N x d) and biases b (N,) (b = −x_kᵀw; 0
-                without a bias)
+    F, W, b   : the ``top`` candidates with the largest |F_λ(w, b)| among the best of each sign per k, best first:
+                values (N,), unit directions w (N x d) and biases b (N,) (b = −x_kᵀw; 0 without a bias)
     n_evals   : number of candidate points evaluated
     kind      : "exact" (this module: ``bound`` is a rigorous upper bound on S(λ)), "search" (heuristic
                 maximisers of :mod:`~fenchel_cvx.certify.twolayer.search`: ``bound`` = inf) or "scip"
@@ -227,10 +225,9 @@ CHUNK_2D = 6e4
 
 
 def oracle_allowance(m: int, L: float, d: int = 2) -> float:
-    """The rounding allowance of the oracle: 32(m+4)·u·L for d ≤ 2, 64(m+4)·u·L for d = 3 (the circle
-    bases and projections add a few u·L), with L = max_k Σ_j |λ_j|‖x_j − x_k‖ (bias) or Σ_j |λ_j|‖x_j‖
-    (no bias) and u = 2⁻⁵³ (derivation in the module docstring); inflated by 1e-12 relative for the
-    rounding of L itself."""
+    """The rounding allowance of the oracle: 32(m+4)·u·L for d ≤ 2, 64(m+4)·u·L for d = 3 (the circle bases and
+    projections add a few u·L), with L = max_k Σ_j |λ_j|‖x_j − x_k‖ (bias) or Σ_j |λ_j|‖x_j‖ (no bias) and u = 2⁻⁵³
+    (derivation in the module docstring); inflated by 1e-12 relative for the rounding of L itself."""
     return (32.0 if d <= 2 else 64.0) * (m + 4) * U_ROUND * L * (1.0 + 1e-12)
 
 
@@ -510,8 +507,7 @@ def cone_facets(G: np.ndarray, e: np.ndarray) -> np.ndarray:
     the dual cone cone{g_j}; on the section {r : rᵀe = 1} they are the vertices of the convex hull of
     the points g_j/(g_jᵀe). Zero rows (trivial constraints) are dropped. Hull in p−1 = 1 dimension:
     the two extremes; in 2: monotone chain keeping near-collinear points; in ≥ 3: qhull, falling back
-    to all rows if it fails; for p > :data:`MAX_HULL_P` all nonzero rows. Removing redundant rows does not
-    change K.
+    to all rows if it fails; for p > :data:`MAX_HULL_P` all nonzero rows. Removing redundant rows does not change K.
     """
     G = np.asarray(G, dtype=np.float64)
     nz = np.flatnonzero(np.any(G != 0, axis=1))

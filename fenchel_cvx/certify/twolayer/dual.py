@@ -175,11 +175,10 @@ def certified_dual_bound(problem: TwoLayerProblem, lam0, top: int = 64, time_lim
                          starts=None) -> DualCertificate:
     r"""A certified lower bound on P* (and min J for every width) from any candidate λ (module docstring).
 
-    ``lam0`` (m,) e.g. ℓ'(ŷ) at a primal point. Steps: clip to dom ℓ*; (bias) :func:`exact_zero_sum`;
-    oracle → S̄ (rigorous bound on S); t* = argmax_{t ≤ min(1, level/S̄)} D(tλ); λ* = t*·λ, re-made
-    exactly zero-sum, re-checked (S̄(λ*) ≤ t*·S̄(λ) + :func:`_perturbation`, or by a second oracle call
-    when that is not below the level; else t* shrinks and again); value
-    D(λ*) − rounding allowance. The constraint level is a float ≤ mβ.
+    ``lam0`` (m,) e.g. ℓ'(ŷ) at a primal point. Steps: clip to dom ℓ*; (bias) :func:`exact_zero_sum`; oracle → S̄
+    (rigorous bound on S); t* = argmax_{t ≤ min(1, level/S̄)} D(tλ); λ* = t*·λ, re-made exactly zero-sum, re-checked
+    (S̄(λ*) ≤ t*·S̄(λ) + :func:`_perturbation`, or by a second oracle call when that is not below the level; else t*
+    shrinks and again); value D(λ*) − rounding allowance. The constraint level is a float ≤ mβ.
 
     With ``problem.oracle == "scip"`` (any d) the exact oracle is replaced by :func:`_scip_certificate`:
     the heuristic search (``starts``: extra start directions) scales λ so that no unit it finds exceeds

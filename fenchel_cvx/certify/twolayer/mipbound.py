@@ -1,13 +1,11 @@
-r"""A global upper bound on the dual oracle S(λ) for any input dimension d, by SCIP (mixed-integer
-SOCP).
+r"""A global upper bound on the dual oracle S(λ) for any input dimension d, by SCIP (mixed-integer SOCP).
 
 Shapes: X0 is d x m (features x samples); λ has m entries; a unit is u = (w, b), a_jᵀu = x_jᵀw + b.
 
 **The model.** For one sign s = ±1 and c = sλ, sup_{‖w‖≤1, b} Σ_j c_j (x_jᵀw + b)₊ is the optimum of
 
     max Σ_j c_j z_j   over ‖w‖² ≤ 1, |b| ≤ B, z ≥ 0,
-        c_j < 0:  z_j ≥ x_jᵀw + b                         (exact: the maximum pushes z_j down to
-        (·)₊)
+        c_j < 0:  z_j ≥ x_jᵀw + b                         (exact: the maximum pushes z_j down to (·)₊)
         c_j > 0:  z_j ≤ x_jᵀw + b + M_j(1 − δ_j),  z_j ≤ M_j δ_j,  δ_j ∈ {0, 1}
                                                           (z_j ≤ (x_jᵀw + b)₊ for the right δ_j),
 
@@ -23,14 +21,12 @@ maximiser sits at a breakpoint b* = −x_kᵀw* (bias; b* = 0 without), M_j = ma
 |(x_j − x_k)ᵀw*| suffices (bias; ‖x_j‖ without) — at most the previous ‖x_j‖ + B, and a tighter
 LP relaxation (the δ_j relax to [0, 1] with z_j ≤ M_jδ_j).
 
-**What the bound rests on.** SCIP's *dual bound* at any stopping point (optimality, time limit) is
-an
-upper bound on the maximum, valid up to SCIP's LP and feasibility tolerances (its LPs are solved in
-floating point and not verified in exact arithmetic). To cover the feasibility tolerance ε of the
-constraints, the bound returned adds ε·Σ_j|λ_j|·(1 + M_j) and the relative ε of the ball constraint.
-With ``level`` given, SCIP is told that only values ≥ ``level`` matter (its objective limit): a
-search that proves "no unit reaches level" is then much shorter, and the bound is max(level, dual
-bound).
+**What the bound rests on.** SCIP's *dual bound* at any stopping point (optimality, time limit) is an upper bound on the
+maximum, valid up to SCIP's LP and feasibility tolerances (its LPs are solved in floating point and not verified in
+exact arithmetic). To cover the feasibility tolerance ε of the constraints, the bound returned adds ε·Σ_j|λ_j|·(1 + M_j)
+and the relative ε of the ball constraint. With ``level`` given, SCIP is told that only values ≥ ``level`` matter (its
+objective limit): a search that proves "no unit reaches level" is then much shorter, and the bound is max(level,
+dual bound).
 
 A unit SCIP finds with |F_λ| above ``level`` is returned (its F is re-evaluated directly): it is a
 violated pattern for column generation.
@@ -57,12 +53,9 @@ SCIP_ORACLE_FEASTOL = 1e-9
 class MipBoundResult:
     """What :func:`scip_oracle_bound` returns.
 
-    bound    : an upper bound on S(λ) (SCIP's dual bound of both signs, plus the tolerance
-    allowance)
-    value    : the largest |F_λ| among the units SCIP found (re-evaluated directly; a lower
-    estimate)
-    status   : SCIP's status per sign ("optimal", "infeasible" = nothing reaches ``level``,
-    "timelimit")
+    bound    : an upper bound on S(λ) (SCIP's dual bound of both signs, plus the tolerance allowance)
+    value    : the largest |F_λ| among the units SCIP found (re-evaluated directly; a lower estimate)
+    status   : SCIP's status per sign ("optimal", "infeasible" = nothing reaches ``level``, "timelimit")
     proven   : True when SCIP closed both searches (bound = its optimum or ``level``)
     oracle   : the units found, as an :class:`OracleResult` of kind "scip"
     time     : seconds;  nodes : branch-and-bound nodes of both signs
@@ -165,17 +158,12 @@ def scip_oracle_bound(
     time_limit: float = 60.0,
     feastol: float = SCIP_ORACLE_FEASTOL,
 ) -> MipBoundResult:
-    r"""An upper bound on S(λ) = sup_{‖w‖≤1, b} |Σ_j λ_j (x_jᵀw + b)₊| by SCIP (module docstring),
-    any d.
+    r"""An upper bound on S(λ) = sup_{‖w‖≤1, b} |Σ_j λ_j (x_jᵀw + b)₊| by SCIP (module docstring), any d.
 
-    ``X0`` d x m, ``lam`` (m,) (with ``bias``: 1ᵀλ = 0, which makes the sup over b a breakpoint;
-    checked
-    to rounding — the caller makes it exact); ``level``: values below it need not be resolved (the
-    bound
-    is then max(level, SCIP's dual bound)); ``time_limit`` CPU seconds for both signs together
-    (SCIP's dual
-    bound at the limit is still an upper bound); ``feastol`` SCIP's feasibility tolerance. Needs
-    PySCIPOpt (ImportError naming the extra otherwise).
+    ``X0`` d x m, ``lam`` (m,) (with ``bias``: 1ᵀλ = 0, which makes the sup over b a breakpoint; checked to rounding —
+    the caller makes it exact); ``level``: values below it need not be resolved (the bound is then max(level, SCIP's
+    dual bound)); ``time_limit`` CPU seconds for both signs together (SCIP's dual bound at the limit is still an upper
+    bound); ``feastol`` SCIP's feasibility tolerance. Needs PySCIPOpt (ImportError naming the extra otherwise).
     """
     scip = require_scip()
     t0, c0 = time.perf_counter(), time.process_time()

@@ -1,9 +1,7 @@
 r"""The certified optimality gap of a given two-layer ReLU network (issue 21 item 3).
 
-Shapes: X0 is d x m (features x samples); the network is ``[d, n, 1]`` (squared loss) or ``[d, n,
-2]``
-(two-class cross-entropy), ReLU, weight decay ρ_0, ρ_1 > 0 (biases unpenalised), as in
-:mod:`fenchel_cvx.certify.twolayer`.
+Shapes: X0 is d x m (features x samples); the network is ``[d, n, 1]`` (squared loss) or ``[d, n, 2]`` (two-class
+cross-entropy), ReLU, weight decay ρ_0, ρ_1 > 0 (biases unpenalised), as in :mod:`fenchel_cvx.certify.twolayer`.
 
 For a trained network with parameters θ (from ``fenchel-cvx train``, ``fc.from_torch``, scnn through
 :func:`network_from_scnn`, or any other source) and the certified lower bound L ≤ min J of
@@ -11,10 +9,9 @@ For a trained network with parameters θ (from ``fenchel-cvx train``, ``fc.from_
 
     J(θ) − min J ≤ J(θ) − L,     certified relative gap = (J(θ) − L)/|J(θ)|,
 
-where J(θ) is evaluated by ``FenchelNetwork.objective`` in float64 (an upper bound on min J at the
-network's width, labelled as that network). The certificate's own recovered network is reported
-beside
-it (a second upper bound, at its own width r).
+where J(θ) is evaluated by ``FenchelNetwork.objective`` in float64 (an upper bound on min J at the network's width,
+labelled as that network). The certificate's own recovered network is reported beside it (a second upper bound, at its
+own width r).
 """
 
 from __future__ import annotations
@@ -36,16 +33,12 @@ __all__ = ["NetworkGap", "certify_network", "network_from_scnn"]
 class NetworkGap:
     """What :func:`certify_network` returns.
 
-    J          : the given network's objective (``FenchelNetwork.objective``, float64): an upper
-    bound on
-                 min J at its width n, labelled ``upper_provenance``
-    lower      : the certified lower bound on min J (every width), ``lower_provenance`` says what
-    it rests on
-    gap        : (J − lower)/|J|, the network's certified relative optimality gap (≥ 0 unless
-    rounding)
+    J          : the given network's objective (``FenchelNetwork.objective``, float64): an upper bound on min J at its
+                 width n, labelled ``upper_provenance``
+    lower      : the certified lower bound on min J (every width), ``lower_provenance`` says what it rests on
+    gap        : (J − lower)/|J|, the network's certified relative optimality gap (≥ 0 unless rounding)
     abs_gap    : J − lower
-    recovered  : J of the certificate's recovered network (r units; an upper bound on min J at
-    widths ≥ r)
+    recovered  : J of the certificate's recovered network (r units; an upper bound on min J at widths ≥ r)
     oracle     : the dual oracle used (exact sweep, or SCIP's bound) and what it rests on
     certificate: the full :class:`ConvexCertificate`
     """
@@ -71,8 +64,7 @@ class NetworkGap:
         return self.J - self.lower
 
     def summary(self) -> str:
-        """A few lines for a terminal: the network's J, the certified lower bound, the gap,
-        provenance."""
+        """A few lines for a terminal: the network's J, the certified lower bound, the gap, provenance."""
         return "\n".join(
             [
                 f"J(network) = {self.J:.12g}   ({self.upper_provenance})",
@@ -117,16 +109,11 @@ def certify_network(
 ) -> NetworkGap:
     r"""The certified optimality gap J(θ) − L of the trained network ``net`` (module docstring).
 
-    ``net``: a ``FenchelNetwork`` ``[d, n, 1]`` squared loss or ``[d, n, 2]`` cross-entropy, ReLU,
-    ρ_0, ρ_1 > 0,
-    with its trained weights; ``X0`` d x m; ``y`` its targets. ``tol``, ``time_limit``,
-    ``allow_large``,
-    ``oracle`` and ``seed`` are passed to :func:`~fenchel_cvx.certify.twolayer.convex_certificate`
-    (the lower
-    bound); J(θ) is ``net.objective(X0, y)``. Raises ConvexScopeError (a ValueError) outside the
-    scope and
-    TypeError when ``net`` is not a ``FenchelNetwork`` (use :func:`network_from_scnn` for scnn
-    models).
+    ``net``: a ``FenchelNetwork`` ``[d, n, 1]`` squared loss or ``[d, n, 2]`` cross-entropy, ReLU, ρ_0, ρ_1 > 0, with
+    its trained weights; ``X0`` d x m; ``y`` its targets. ``tol``, ``time_limit``, ``allow_large``, ``oracle`` and
+    ``seed`` are passed to :func:`~fenchel_cvx.certify.twolayer.convex_certificate` (the lower bound); J(θ) is
+    ``net.objective(X0, y)``. Raises ConvexScopeError (a ValueError) outside the scope and TypeError when ``net`` is not
+    a ``FenchelNetwork`` (use :func:`network_from_scnn` for scnn models).
     """
     if not isinstance(net, FenchelNetwork):
         raise TypeError(
@@ -155,19 +142,14 @@ def certify_network(
 
 
 def network_from_scnn(model, rho, loss: str = "squared") -> FenchelNetwork:
-    r"""A ``FenchelNetwork`` with the weights of an scnn ``NonConvexReLU`` model (``pyscnn``,
-    trained without
-    biases: ``optimize(..., bias=False, unitize_data=False)``).
+    r"""A ``FenchelNetwork`` with the weights of an scnn ``NonConvexReLU`` model (``pyscnn``, trained without biases:
+    ``optimize(..., bias=False, unitize_data=False)``).
 
-    scnn's prediction is h(X) = Σ_i (X W1_iᵀ)₊ W2_iᵀ with ``model.parameters = [W1 (p x d), W2 (c x
-    p)]``; the
-    returned network is ``[d, p, 1]`` (squared, c = 1) or ``[d, p, 2]`` cross-entropy (``loss``
-    "logistic":
-    scnn's one logit z becomes the two outputs (z/2, −z/2), the same loss and the same weight decay
-    with
-    ρ_1 doubled, see :mod:`fenchel_cvx.certify.twolayer`), biases 0 and ``bias=False``; ``rho`` is
-    ρ or
-    (ρ_0, ρ_1) of the one-output problem. scnn's group-lasso weight for this problem is √(ρ_0ρ_1).
+    scnn's prediction is h(X) = Σ_i (X W1_iᵀ)₊ W2_iᵀ with ``model.parameters = [W1 (p x d), W2 (c x p)]``; the returned
+    network is ``[d, p, 1]`` (squared, c = 1) or ``[d, p, 2]`` cross-entropy (``loss`` "logistic": scnn's one logit z
+    becomes the two outputs (z/2, −z/2), the same loss and the same weight decay with ρ_1 doubled, see
+    :mod:`fenchel_cvx.certify.twolayer`), biases 0 and ``bias=False``; ``rho`` is ρ or (ρ_0, ρ_1) of the one-output
+    problem. scnn's group-lasso weight for this problem is √(ρ_0ρ_1).
     """
     params = getattr(model, "parameters", None)
     if not isinstance(params, (list, tuple)) or len(params) != 2:

@@ -270,8 +270,7 @@ class TwoLayerProblem:
         """From arrays: X0 (d x m), y (m,) or (1 x m), rho = ρ (both layers) or (ρ_0, ρ_1) of the
         ``[d, width, 1]`` network, ``loss`` "squared" or "logistic" (y ∈ {0,1}, {−1,+1} or q ∈ [0,1]).
         ``oracle``: "exact" (d ≤ 3; sample limits unless ``allow_large``), "scip" (any d; needs PySCIPOpt)
-        or "auto" (exact where it is within its limits: d ≤ 2, or d = 3 with m ≤ 60 or ``allow_large``;
-        else scip)."""
+        or "auto" (exact where it is within its limits: d ≤ 2, or d = 3 with m ≤ 60 or ``allow_large``; else scip)."""
         X0 = np.asarray(to_numpy(X0), dtype=np.float64)
         if X0.ndim != 2:
             raise ValueError(f"X0: expected a d x m array, got shape {X0.shape}")

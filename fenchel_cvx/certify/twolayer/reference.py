@@ -182,16 +182,14 @@ def convex_reference(net, X0, y, solver: str = "CLARABEL", max_patterns: int = 5
                      seed: int = 0, max_subsets: int = 60, allow_large: bool = False) -> ConvexResult:
     """Solve the convex program of the module docstring in CVXPY and recover a ReLU network from it.
 
-    Blocks whose weight part has norm ≤ ``zero_tol``·max(1, largest block norm) count as zero (their
-    constant output goes into c); the rest is made sparse by :func:`~fenchel_cvx.certify.twolayer.sparsify_units` (same
-    objective). If that
-    still needs more units than the network's width n, the program is re-solved on subsets of n of the
-    active blocks (the first ``max_subsets`` of them, largest blocks first) and a subset that attains the optimum (to
-    1e-7
-    relative) gives a width-n network. ``n_active`` is the width of the sparsest solution found (an upper
-    bound on the least width); ``value`` is the full program's optimum as the solver reports it (not a
-    bound), ``lower`` the certified dual bound (d ≤ 3). Raises ValueError outside
-    :data:`SUPPORTED_CONVEX` and when the solver does not reach optimality.
+    Blocks whose weight part has norm ≤ ``zero_tol``·max(1, largest block norm) count as zero (their constant output
+    goes into c); the rest is made sparse by :func:`~fenchel_cvx.certify.twolayer.sparsify_units` (same objective). If
+    that still needs more units than the network's width n, the program is re-solved on subsets of n of the active
+    blocks (the first ``max_subsets`` of them, largest blocks first) and a subset that attains the optimum (to 1e-7
+    relative) gives a width-n network. ``n_active`` is the width of the sparsest solution found (an upper bound on the
+    least width); ``value`` is the full program's optimum as the solver reports it (not a bound), ``lower`` the
+    certified dual bound (d ≤ 3). Raises ValueError outside :data:`SUPPORTED_CONVEX` and when the solver does not
+    reach optimality.
     """
     problem = check_problem(net, X0, y, need_lam=False, allow_large=allow_large)
     _check_scope(problem)

@@ -28,10 +28,9 @@ from .program import (
 # pattern sets and restricted programs
 # ---------------------------------------------------------------------------------------------
 class PatternSet:
-    """Patterns of a restricted program: D (P x m bool), interior directions E (P x p, unit), the facet
-    rows of each chamber's cone (indices into the samples). The all-zero pattern is refused (its
-    blocks output nothing), and with a bias (``bias=True``) the all-one pattern too (the linear block
-    stands for it)."""
+    """Patterns of a restricted program: D (P x m bool), interior directions E (P x p, unit), the facet rows of each
+    chamber's cone (indices into the samples). The all-zero pattern is refused (its blocks output nothing), and with a
+    bias (``bias=True``) the all-one pattern too (the linear block stands for it)."""
 
     def __init__(self, A: np.ndarray, bias: bool = True):
         self.A = np.asarray(A, dtype=np.float64)
@@ -391,9 +390,8 @@ LOW_RANK_MIN_M = 500
 
 def _ones_plus_low_rank(V: np.ndarray):
     r"""x ↦ C⁻¹x for C = I + VVᵀ (V: m x K): Cholesky of C (m x m) when K ≥ m/2 or m < LOW_RANK_MIN_M, else through the
-    thin QR
-    V = QR: C = (I − QQᵀ) + Q(I + RRᵀ)Qᵀ, so C⁻¹x = (x − QQᵀx) + Q(I + RRᵀ)⁻¹Qᵀx with a K x K Cholesky
-    (cost mK² instead of m³/3: many samples, few blocks). No cancellation between large terms (the plain
+    thin QR V = QR: C = (I − QQᵀ) + Q(I + RRᵀ)Qᵀ, so C⁻¹x = (x − QQᵀx) + Q(I + RRᵀ)⁻¹Qᵀx with a K x K Cholesky (cost mK²
+    instead of m³/3: many samples, few blocks). No cancellation between large terms (the plain
     Woodbury form x − V(I + VᵀV)⁻¹Vᵀx loses all digits when ‖V‖ is large, i.e. late on the barrier path).
     Q is kept as Householder reflectors (LAPACK geqrf, applied by ormqr), never formed: with the full
     orthogonal H = [Q, Q⊥], C⁻¹x = H·[(I + RRᵀ)⁻¹(Hᵀx)[:K]; (Hᵀx)[K:]] (half the cost of forming Q:
@@ -428,16 +426,13 @@ def solve_restricted_fast(problem: TwoLayerProblem, patterns: PatternSet, tol: f
     Path following: t ← μt after each centring (damped Newton with backtracking, feasibility kept)
     until ν/t ≤ ``tol``·max(1e-12, objective), or until t·objective would exceed :data:`T_OBJ_MAX`
     (status "optimal (precision limit)"; ``gap`` = ν/t says what was reached). Each block's cone is given by its facet
-    rows only
-    (:func:`~fenchel_cvx.certify.twolayer.arrangement.cone_facets`; the same cone). ``warm`` (a previous
-    solution) with ``warm_map`` (old pattern index for each current pattern, −1 for new) starts from
-    the previous blocks, nudged into the interior. Damped Newton (Armijo) outside the quadratic
-    region, pure Newton steps inside it (decrement² < 1/16), where the Armijo test would only see
-    the rounding of Φ_t. Status "optimal" when the gap target was met after a converged centring,
-    "optimal (precision limit)", "not centred at t = … " (the point is returned; the dual
-    certificate built from it is still valid, only weaker), "max_newton", or "time limit" when
-    ``deadline`` (a ``time.process_time()`` value: CPU seconds) passes (checked at every Newton step; the point reached
-    is returned).
+    rows only (:func:`~fenchel_cvx.certify.twolayer.arrangement.cone_facets`; the same cone). ``warm`` (a previous
+    solution) with ``warm_map`` (old pattern index for each current pattern, −1 for new) starts from the previous
+    blocks, nudged into the interior. Damped Newton (Armijo) outside the quadratic region, pure Newton steps inside it
+    (decrement² < 1/16), where the Armijo test would only see the rounding of Φ_t. Status "optimal" when the gap target
+    was met after a converged centring, "optimal (precision limit)", "not centred at t = … " (the point is returned; the
+    dual certificate built from it is still valid, only weaker), "max_newton", or "time limit" when ``deadline`` (a
+    ``time.process_time()`` value: CPU seconds) passes (checked at every Newton step; the point reached is returned).
     """
     t_start = time.perf_counter()
     bar = _Barrier(problem, patterns)

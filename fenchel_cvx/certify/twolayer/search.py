@@ -1,26 +1,20 @@
-r"""Heuristic maximisers of the dual oracle F_λ for any input dimension d (they find units; they
-bound nothing).
+r"""Heuristic maximisers of the dual oracle F_λ for any input dimension d (they find units; they bound nothing).
 
 Shapes: X0 is d x m (features x samples); λ has m entries; a unit is (w, b) with ‖w‖ = 1.
 
-For λ ∈ ℝ^m the dual oracle is S(λ) = sup_{‖w‖≤1, b} |F_λ(w, b)| with F_λ(w, b) = Σ_j λ_j (x_jᵀw +
-b)₊
-(:mod:`fenchel_cvx.certify.twolayer.arrangement`). Column generation needs units of large |F_λ|,
-not the
-supremum itself; :func:`search_oracle` finds them by *alternating ascent* from many starting
-directions:
+For λ ∈ ℝ^m the dual oracle is S(λ) = sup_{‖w‖≤1, b} |F_λ(w, b)| with F_λ(w, b) = Σ_j λ_j (x_jᵀw + b)₊
+(:mod:`fenchel_cvx.certify.twolayer.arrangement`). Column generation needs units of large |F_λ|, not the supremum
+itself; :func:`search_oracle` finds them by *alternating ascent* from many starting directions:
 
-1. **best bias** for the current w: with a bias, b ↦ F_λ(w, b) is piecewise linear with breakpoints
-   b = −x_kᵀw (and 1ᵀλ = 0), so its maximum over b is the best breakpoint. With the projections
-   sorted
-   decreasingly, p_(1) ≥ … ≥ p_(m), the value at b = −p_(k) is
+1. **best bias** for the current w: with a bias, b ↦ F_λ(w, b) is piecewise linear with breakpoints b = −x_kᵀw (and
+   1ᵀλ = 0), so its maximum over b is the best breakpoint. With the projections sorted decreasingly, p_(1) ≥ … ≥ p_(m),
+   the value at b = −p_(k) is
    F_k = Σ_{i<k} λ_(i) p_(i) − p_(k) Σ_{i<k} λ_(i) (prefix sums, O(m log m) per start);
 2. **best direction** for the active set D = {i < k*} of that breakpoint: the linear function
    gᵀw with g = Σ_{j∈D} λ_j (x_j − x_k*) is maximised over the unit ball by w = g/‖g‖;
 
-repeated until the value stops improving (or ``iters`` steps). The same search runs on −λ for the
-minimum of F_λ. Without a bias there is no breakpoint to choose: D = {j : x_jᵀw > 0}, g = Σ_{j∈D}
-λ_j x_j.
+repeated until the value stops improving (or ``iters`` steps). The same search runs on −λ for the minimum of F_λ.
+Without a bias there is no breakpoint to choose: D = {j : x_jᵀw > 0}, g = Σ_{j∈D} λ_j x_j.
 Starts: the caller's units (the current network's hidden units, previous maximisers), sample
 directions x_j, differences x_i − x_j of random pairs and random Gaussian directions.
 
@@ -40,9 +34,8 @@ __all__ = ["search_oracle", "unit_values"]
 
 
 def unit_values(X0, lam, W, b) -> np.ndarray:
-    r"""F_λ(w_i, b_i) = Σ_j λ_j (x_jᵀw_i + b_i)₊ for the units (rows of W (N x d), b (N,)); X0 is d
-    x m,
-    ``lam`` (m,). Returns (N,)."""
+    r"""F_λ(w_i, b_i) = Σ_j λ_j (x_jᵀw_i + b_i)₊ for the units (rows of W (N x d), b (N,)); X0 is d x m, ``lam`` (m,).
+    Returns (N,)."""
     X0 = np.asarray(X0, dtype=np.float64)
     return np.maximum(np.asarray(W) @ X0 + np.asarray(b)[:, None], 0.0) @ np.asarray(
         lam, dtype=np.float64
@@ -52,8 +45,7 @@ def unit_values(X0, lam, W, b) -> np.ndarray:
 def _best_breakpoint(P: np.ndarray, lam: np.ndarray):
     """For projections P (S x m) and weights λ: the breakpoint k* per row maximising
     F_k = Σ_{i<k} λ_(i) p_(i) − p_(k) Σ_{i<k} λ_(i) over the decreasing order, its value and the
-    active mask {j : p_j > p_(k*)} (S x m); returns (values (S,), the sample index of k* (S,),
-    mask)."""
+    active mask {j : p_j > p_(k*)} (S x m); returns (values (S,), the sample index of k* (S,), mask)."""
     order = np.argsort(-P, axis=1, kind="stable")
     Ps = np.take_along_axis(P, order, axis=1)
     Ls = lam[order]
@@ -68,9 +60,8 @@ def _best_breakpoint(P: np.ndarray, lam: np.ndarray):
 
 
 def _ascent(X0: np.ndarray, lam: np.ndarray, W: np.ndarray, bias: bool, iters: int):
-    """Alternating ascent of F_λ from the start directions W (S x d, nonzero); returns the best
-    value,
-    direction and bias reached per start (S,), (S x d), (S,)."""
+    """Alternating ascent of F_λ from the start directions W (S x d, nonzero); returns the best value, direction and
+    bias reached per start (S,), (S x d), (S,)."""
     Xt = X0.T
     W = W / np.linalg.norm(W, axis=1, keepdims=True)
     best_v = np.full(W.shape[0], -np.inf)
@@ -93,8 +84,7 @@ def _ascent(X0: np.ndarray, lam: np.ndarray, W: np.ndarray, bias: bool, iters: i
         upd = idx[better]
         best_v[upd], best_w[upd], best_b[upd] = v[better], Wi[better], b[better]
         alive[idx[~better]] = False
-        # best direction for the active set D at the breakpoint sample k*: F = Σ_{j∈D} λ_j (x_j −
-        # x_k*)ᵀw
+        # best direction for the active set D at the breakpoint sample k*: F = Σ_{j∈D} λ_j (x_j − x_k*)ᵀw
         G = (act * lam[None, :]) @ Xt
         if bias:
             G = G - np.sum(act * lam[None, :], axis=1)[:, None] * Xt[kk]
@@ -119,16 +109,12 @@ def search_oracle(
 ) -> OracleResult:
     r"""Units of large |F_λ(w, b)| by alternating ascent (module docstring); any d.
 
-    ``X0`` d x m, ``lam`` (m,) (with ``bias`` 1ᵀλ = 0 is assumed: then the sup over b sits at a
-    breakpoint); ``starts`` (N x d) extra start directions (e.g. the current hidden units);
-    ``n_random``
-    Gaussian directions and ``n_pairs`` differences of random sample pairs are added, and every
-    sample
-    direction x_j (centred when there is a bias). Returns an :class:`OracleResult` with ``kind``
-    "search": ``value`` = the largest |F_λ| found (a *lower* estimate of S(λ)), ``allowance`` = inf
-    and
-    ``bound`` = inf (no upper bound), and the ``top`` distinct units of largest |F_λ| (both signs).
-    ``time_limit`` (seconds) caps the searches (checked between the two signs).
+    ``X0`` d x m, ``lam`` (m,) (with ``bias`` 1ᵀλ = 0 is assumed: then the sup over b sits at a breakpoint); ``starts``
+    (N x d) extra start directions (e.g. the current hidden units); ``n_random`` Gaussian directions and ``n_pairs``
+    differences of random sample pairs are added, and every sample direction x_j (centred when there is a bias). Returns
+    an :class:`OracleResult` with ``kind`` "search": ``value`` = the largest |F_λ| found (a *lower* estimate of S(λ)),
+    ``allowance`` = inf and ``bound`` = inf (no upper bound), and the ``top`` distinct units of largest |F_λ| (both
+    signs). ``time_limit`` (seconds) caps the searches (checked between the two signs).
     """
     t0 = time.perf_counter()
     X0 = np.asarray(X0, dtype=np.float64)
