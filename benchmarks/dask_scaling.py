@@ -338,7 +338,7 @@ def report(r) -> str:
     for run in r["runs"]:
         lines += [f"## Batch {run['batch_size']}: shard-size measurements and cost model", "",
                   "| P | columns per shard | shard tasks of a batch (s) | of which forward + X-steps + G_0 | "
-                  "one shard receives / sends per batch |", "|---|---|---|---|---|"]
+                  "the driver receives from / sends to one shard per batch |", "|---|---|---|---|---|"]
         for x in run["kernels"]:
             lines.append(f"| {x['P']} | {x['m_shard']} | {x['t_shard_batch']:.4f} | {x['t_start']:.4f} | "
                          f"{_mb(x['bytes_received_per_shard'])} / {_mb(x['bytes_sent_per_shard'])} |")
