@@ -162,6 +162,24 @@ def test_training_with_w0_subspace_learns_and_keeps_w0_in_the_span(digits_small,
     assert res.config["w0_subspace"] == 10
 
 
+def test_fullbatch_bcd_with_w0_subspace_never_raises_F(digits_small):
+    """Full-batch BCD at fixed λ with the restricted first-layer step (an MM step: the block objective never
+    rises) keeps F_λ non-increasing; a network without hidden layers restricts its only (output) W-step."""
+    d = digits_small
+    res = train(small_net(), d.X_train, d.y_train, schedule="fullbatch", epochs=6, lam=1.0, gamma=[0.03, 0.3],
+                w0_subspace=10, verbose=0)
+    F = np.array([r["F"] for r in res.history])
+    assert np.all(np.diff(F) <= RATIO["bcd_descent"] * (1 + np.abs(F[:-1]))), F
+    assert F[-1] < F[0]
+    net = FenchelNetwork([64, 10], seed=0)
+    W_init = net.W[0].copy()
+    res = train(net, d.X_train, d.y_train, d.X_test, d.y_test, **dict(FAST, gamma=0.3, w0_subspace=10))
+    assert res.final["test_acc"] > 0.5
+    E = principal_directions(np.asarray(d.X_train, dtype=np.float64), 10)
+    D = res.net.W[0] - W_init
+    assert_allclose(D - (D @ E) @ E.T, 0.0, **TOL["same_math"]["float64"])
+
+
 def test_training_with_k_equal_d_is_usual_training(digits_small):
     d = digits_small
     kw = dict(FAST, epochs=2, momentum=0.5, shuffle="batches")
