@@ -78,6 +78,10 @@ def test_w0_subspace_refused_for_conv_nets_and_the_dask_runner():
         preset("subspace", 4, conv=True)
     with pytest.raises(ValueError, match="w0_subspace: not supported by the distributed runner"):
         check_scope(small_net(), BCDConfig(w0_subspace=4).validate(small_net()))
+    from fenchel_cvx.training.dask import DaskExecutor
+
+    with pytest.raises(ValueError, match="w0_subspace: not supported by the distributed runner"):
+        DaskExecutor(client=None).init_state(small_net(), {}, BCDConfig(w0_subspace=4))
 
 
 def test_principal_directions_are_the_covariance_eigenvectors(digits_small):
