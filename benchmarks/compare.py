@@ -18,6 +18,7 @@ batch 500, float32, one CPU thread):
     python benchmarks/compare.py                          # writes benchmarks/results/compare.{json,md,png}
     python benchmarks/compare.py --datasets mnist5k --archs lenet5
     python benchmarks/compare.py --quick                  # a tiny smoke run (digits)
+    python benchmarks/compare.py --datasets mnist5k --methods lifted-subspace adam   # w0_subspace (not a default)
     python benchmarks/compare.py --replot --out benchmarks/results/compare_mnist5k   # redraw .md/.png from .json
 """
 
@@ -57,7 +58,8 @@ def main(argv=None) -> dict:
     p.add_argument("--datasets", nargs="+", default=["mnist5k", "fashion-mnist"])
     p.add_argument("--archs", nargs="+", default=["784-300-10"])
     p.add_argument("--methods", nargs="+", default=["lifted", "mm-then-adaptive", "adam", "sgd"],
-                   choices=["lifted", "mm-then-adaptive", "adam", "sgd"])
+                   choices=["lifted", "mm-then-adaptive", "adam", "sgd", "lifted-subspace"],
+                   help="the methods tuned and compared (default: %(default)s; lifted-subspace: dense networks only)")
     p.add_argument("--no-defaults", action="store_true",
                    help="do not run the shipped defaults (presets as they come, the CLI's Adam) beside the tuned "
                         "methods")
@@ -99,6 +101,8 @@ def main(argv=None) -> dict:
                 p.error(f"--archs: {e}")
             net0 = make_net(0)
             conv = getattr(net0, "maps", None) is not None
+            if conv and "lifted-subspace" in args.methods:
+                p.error(f"--methods: lifted-subspace (w0_subspace) is for dense networks, not --archs {arch}")
             specs = smoke_specs(net0.L, args.methods, conv=conv) if args.quick else default_specs(net0.L, conv=conv)
             specs = {m: specs[m] for m in args.methods}
             untuned = {} if args.no_defaults else shipped_specs(net0.L, conv=conv)

@@ -126,15 +126,20 @@ def default_specs(n_hidden: int = 1, lifted_axes=None, conv: bool = False) -> di
       tuned_conv`): λ_0 ∈ {0.1, 0.3, 1} × γ of the hidden W-steps ∈ {0.01, 0.03, 0.1} × ρ ∈ {0, 1e-4}
       (``lifted_axes`` replaces this grid);
     * ``mm-then-adaptive`` (the separately named method :func:`fenchel_cvx.training.mm_then_adaptive`): the step of
-      its adaptive W-steps over 3e-4 … 1e-1 (log, 6 values) × ρ ∈ {0, 1e-4, 1e-3}.
+      its adaptive W-steps over 3e-4 … 1e-1 (log, 6 values) × ρ ∈ {0, 1e-4, 1e-3};
+    * ``lifted-subspace`` (dense only, not a default of benchmarks/compare.py; :func:`fenchel_cvx.training.
+      first_layer_subspace`): ``w0_subspace`` ∈ {15, 25, 40} × λ_0 ∈ {0.1, 0.3, 1} × hidden γ ∈ {0.01, 0.1}.
     """
-    from .training import mm_then_adaptive, tuned, tuned_conv
+    from .training import first_layer_subspace, mm_then_adaptive, tuned, tuned_conv
 
     wd = [0.0, 1e-4, 1e-3]
     lifted_axes = lifted_axes if lifted_axes is not None else [
         Axis("lam", [0.1, 0.3, 1.0], log=True), Axis("gamma_hidden", [0.01, 0.03, 0.1], log=True),
         Axis("rho", [0.0, 1e-4], log=True)]
     base = tuned_conv(n_hidden) if conv else tuned(n_hidden)
+    sub = {} if conv else {"lifted-subspace": MethodSpec("lifted-subspace", LIFTED, [
+        Axis("w0_subspace", [15, 25, 40]), Axis("lam", [0.1, 0.3, 1.0], log=True),
+        Axis("gamma_hidden", [0.01, 0.1], log=True)], fixed=first_layer_subspace(n_hidden))}
     return {
         "lifted": MethodSpec("lifted", LIFTED, lifted_axes, fixed=dict(base)),
         "mm-then-adaptive": MethodSpec("mm-then-adaptive", LIFTED,
@@ -145,6 +150,7 @@ def default_specs(n_hidden: int = 1, lifted_axes=None, conv: bool = False) -> di
                                             Axis("rho", wd, log=True)]),
         "sgd": MethodSpec("sgd", "sgd", [Axis("lr", [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], log=True),
                                          Axis("rho", wd, log=True)], fixed={"momentum": 0.9}),
+        **sub,
     }
 
 
@@ -155,10 +161,11 @@ def smoke_specs(n_hidden: int = 1, methods: Sequence[str] = ("lifted", "mm-then-
     quick mode), not for numbers."""
     specs = default_specs(n_hidden, conv=conv)
     axes = {"lifted": Axis("lam", [0.3, 1.0], log=True), "mm-then-adaptive": Axis("w_lr", [3e-3, 1e-2], log=True),
-            "adam": Axis("lr", [1e-3, 1e-2], log=True), "sgd": Axis("lr", [3e-2, 1e-1], log=True)}
-    unknown = sorted(set(methods) - set(axes))
+            "adam": Axis("lr", [1e-3, 1e-2], log=True), "sgd": Axis("lr", [3e-2, 1e-1], log=True),
+            "lifted-subspace": Axis("lam", [0.3, 1.0], log=True)}
+    unknown = sorted(set(methods) - set(specs))
     if unknown:
-        raise ValueError(f"methods: unknown {unknown}; known: {sorted(axes)}")
+        raise ValueError(f"methods: unknown {unknown}; known: {sorted(specs)}")
     return {m: MethodSpec(m, specs[m].kind, [axes[m]], fixed=specs[m].fixed) for m in methods}
 
 

@@ -136,6 +136,26 @@ def test_benchmark_script_quick(tmp_path, load_script):
     assert (tmp_path / "c.md").read_text() == md and (tmp_path / "c.png").is_file()
 
 
+def test_lifted_subspace_method_has_the_equal_budget_and_is_opt_in(tmp_path, load_script, capsys):
+    """"lifted-subspace" (BCDConfig.w0_subspace): 18 grid points like the others, dense only, not a default of
+    benchmarks/compare.py; its --quick run tunes and trains it."""
+    from fenchel_cvx.comparison import default_specs
+
+    specs = default_specs(1)
+    assert specs["lifted-subspace"].budget == specs["lifted"].budget == 18
+    assert specs["lifted-subspace"].fixed["w0_subspace"] == 25 and "lifted-subspace" not in default_specs(4, conv=True)
+    mod = load_script("benchmarks/compare.py")
+    out = mod.main(["--quick", "--methods", "lifted-subspace", "--no-defaults", "--out", str(tmp_path / "s")])
+    res = out["results"][0]
+    assert set(res["tuning"]) == {"lifted-subspace"} and res["tuning"]["lifted-subspace"]["budget"] == 2
+    assert res["histories"]["lifted-subspace"][0][-1]["test_acc"] > 0.5
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        mod.main(["--methods", "lifted-subspace", "--archs", "lenet5", "--datasets", "digits", "--out",
+                  str(tmp_path / "x")])
+    assert "--methods: lifted-subspace (w0_subspace) is for dense networks" in capsys.readouterr().err
+
+
 def test_network_factory_and_smoke_specs():
     from fenchel_cvx.comparison import network_factory, smoke_specs
 

@@ -15,7 +15,9 @@ number of features and its last width the number of classes), trains it with
 The lifted options start from ``--preset tuned`` (:func:`fenchel_cvx.training.tuned`, the pure lifted
 schedule, also the default of :func:`fenchel_cvx.train`), ``--preset mm-then-adaptive``
 (:func:`fenchel_cvx.training.mm_then_adaptive`, a separately named method: one lifted MM epoch, then
-Adam-metric steps on the lifted W-blocks) or ``--preset plain`` (:class:`fenchel_cvx.training.BCDConfig`'s
+Adam-metric steps on the lifted W-blocks), ``--preset subspace``
+(:func:`fenchel_cvx.training.first_layer_subspace`: the first layer's W-steps in the top-25 principal directions of
+the training inputs, ``--w0-subspace``) or ``--preset plain`` (:class:`fenchel_cvx.training.BCDConfig`'s
 defaults); every option given on the command line overrides the preset. The README's comparison table
 (``benchmarks/compare.py``) reports both presets as they come, next to their tuned versions.
 
@@ -56,7 +58,8 @@ _OPTION_NAMES = {"name": "--dataset", "npz": "--dataset", "path": "--data-path",
                  "lam_growth": "--lam-growth", "lam_max": "--lam-max", "gamma_growth": "--gamma-growth",
                  "x_iters": "--x-iters", "w_iters": "--w-iters", "last_w_iters": "--last-w-iters",
                  "w_lr": "--w-lr", "w_curvature": "--w-curvature", "val_fraction": "--val-fraction",
-                 "patience": "--patience", "batch_size": "--batch-size", "epochs": "--epochs"}
+                 "patience": "--patience", "batch_size": "--batch-size", "epochs": "--epochs",
+                 "w0_subspace": "--w0-subspace"}
 
 
 def _floats(text: str):
@@ -135,10 +138,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--method", default="fenchel", choices=("fenchel", "adam", "sgd"),
                    help="lifted BCD (fenchel) or a backprop baseline (default fenchel)")
     g = parser.add_argument_group("lifted BCD (method fenchel); unset options come from --preset")
-    g.add_argument("--preset", default="tuned", choices=("tuned", "mm-then-adaptive", "plain"),
+    g.add_argument("--preset", default="tuned", choices=("tuned", "mm-then-adaptive", "subspace", "plain"),
                    help="tuned: fenchel_cvx.training.tuned() (pure lifted BCD; the default); mm-then-adaptive: "
                         "fenchel_cvx.training.mm_then_adaptive() (one MM epoch, then Adam-metric lifted W-steps; "
-                        "a separate method); plain: BCDConfig's defaults")
+                        "a separate method); subspace: fenchel_cvx.training.first_layer_subspace() (first-layer "
+                        "W-steps in the inputs' top-25 principal directions); plain: BCDConfig's defaults")
     g.add_argument("--schedule", default=None, choices=("minibatch", "fullbatch"),
                    help="mini-batch or full-batch lifted BCD (default: from --preset)")
     g.add_argument("--lam", type=_floats, default=None,
@@ -166,6 +170,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--w-curvature", type=_floats, default=None,
                    help="scale η of the MM W-step's curvature (1 = MM, 0 = linearised step; scalar or per layer) "
                         "(default: from --preset)")
+    g.add_argument("--w0-subspace", type=int, default=None, metavar="K",
+                   help="restrict the first layer's MM W-step to the top-K principal directions of the training "
+                        "inputs (0 = off) (default: from --preset: 0, 25 for subspace)")
     g.add_argument("--w-iters", type=int, default=None,
                    help="inner iterations per hidden W-block (default: from --preset)")
     g.add_argument("--last-w-iters", type=int, default=None,
@@ -216,7 +223,8 @@ def lifted_config(args: argparse.Namespace, n_hidden: int, conv: bool = False) -
             "gamma_growth": args.gamma_growth, "momentum": args.momentum, "x_iters": args.x_iters,
             "x_solver": args.x_solver, "w_solver": args.w_solver, "w_iters": args.w_iters,
             "last_w_iters": args.last_w_iters, "w_lr": getattr(args, "w_lr", None),
-            "w_curvature": getattr(args, "w_curvature", None)}
+            "w_curvature": getattr(args, "w_curvature", None),
+            "w0_subspace": getattr(args, "w0_subspace", None)}
     fields_ = dict(base)
     fields_.update({k: v for k, v in opts.items() if v is not None})
     if args.no_refresh:
@@ -255,6 +263,8 @@ def build(args: argparse.Namespace) -> tuple:
     if args.epochs < 0 or args.batch_size < 1:
         raise ValueError(f"--epochs >= 0 and --batch-size >= 1 expected, got {args.epochs} and {args.batch_size}")
     cfg = None
+    if args.method != "fenchel" and getattr(args, "w0_subspace", None):
+        raise ValueError(f"--w0-subspace: a lifted BCD option (--method fenchel), not for --method {args.method}")
     if args.method == "fenchel":
         cfg = lifted_config(args, net.L, conv=conv).validate(net)
     y_tr, y_te = ds.y_train, ds.y_test

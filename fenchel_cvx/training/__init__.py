@@ -57,8 +57,9 @@ Layout of the package: :mod:`.config` (BCDConfig, the λ/γ schedule), :mod:`.pr
 :mod:`.batches` (data validation, splits, batch order), :mod:`.checkpoint`, :mod:`.history` (results, early
 stopping, progress), :mod:`.loop` (the one :class:`Trainer` that only schedules, :func:`train`),
 :mod:`.executor` (the step-executor base classes and their state values), :mod:`.local` (lifted BCD in one
-process, numpy/torch), :mod:`.backprop` (SGD/Adam in torch), :mod:`.dask` and :mod:`.shard` (the Dask runner
-and its worker kernels; needs the ``distributed`` extra), :mod:`.cluster` (connecting to Dask).
+process, numpy/torch), :mod:`.subspace` (its first-layer W-step in the inputs' principal directions),
+:mod:`.backprop` (SGD/Adam in torch), :mod:`.dask` and :mod:`.shard` (the Dask runner and its worker kernels; needs
+the ``distributed`` extra), :mod:`.cluster` (connecting to Dask).
 """
 
 from .batches import batch_order, eval_subset, prepare_data
@@ -77,10 +78,11 @@ from .executor import ExecutorState, LiftedBCDState, LiftedExecutor, Schedule, S
 from .history import TrainResult
 from .local import LocalExecutor
 from .loop import Trainer, evaluate, train
-from .presets import PRESETS, TUNED, mm_then_adaptive, preset, tuned, tuned_conv, tuned_lenet5
+from .presets import PRESETS, TUNED, first_layer_subspace, mm_then_adaptive, preset, tuned, tuned_conv, tuned_lenet5
 
 __all__ = ["BCDConfig", "TrainResult", "Trainer", "train", "evaluate", "tuned", "TUNED", "tuned_conv",
-           "tuned_lenet5", "mm_then_adaptive", "preset", "PRESETS", "load_checkpoint", "save_checkpoint",
+           "tuned_lenet5", "mm_then_adaptive", "first_layer_subspace", "preset", "PRESETS", "load_checkpoint",
+           "save_checkpoint",
            "prepare_data", "batch_order", "eval_subset",
            "resolve_config", "lifted_schedule", "StepExecutor", "LiftedExecutor", "LocalExecutor", "Schedule",
            "ExecutorState", "LiftedBCDState", "BACKENDS", "DTYPES", "SCHEDULES",

@@ -34,7 +34,8 @@ SCHEDULES = ("minibatch", "fullbatch")
 W_SOLVERS = ("mm", "block", "adaptive")
 #: fields a phase may not change (they define the run, its data split, its records or its placement)
 PHASE_FIXED = ("schedule", "epochs", "batch_size", "backend", "device", "dtype", "seed", "shuffle", "val_fraction",
-               "patience", "restore_best", "eval_samples", "eval_f_samples", "phases")
+               "patience", "restore_best", "eval_samples", "eval_f_samples", "phases",
+               "w0_subspace")
 X_SOLVERS = ("apg", "block")
 
 
@@ -62,6 +63,10 @@ class BCDConfig:
     w_lr          : step size η of the adaptive W-steps (scalar or L+1 values)
     w_lr_warmup   : epochs of linear step-size warm-up of the adaptive W-steps (0 = none)
     w_iters, last_w_iters : inner iterations of hidden / output W-steps
+    w0_subspace   : k ≥ 0; k ≥ 1 restricts the first layer's change in every W-step to the top-k principal
+                    directions of the training inputs (and the bias): the exact MM step on Θ_k + Δ P̃ᵀ,
+                    P̃ = blockdiag(E_k, 1) (:mod:`fenchel_cvx.training.subspace`); 0 = off (w_solver "mm", dense
+                    networks, local executor)
     tol           : relative tolerance of block solves (None: the blocks' default)
     shuffle       : True (a fresh sample permutation every epoch), False (the data order) or
                     "batches" (a fixed partition into batches whose order is permuted every
@@ -115,6 +120,7 @@ class BCDConfig:
     eval_samples: int | None = 10000
     eval_f_samples: int | None = 1000
     phases: list | None = None
+    w0_subspace: int = 0
 
     def validate(self, net: FenchelNetwork | None = None) -> BCDConfig:
         """Check every field (raises ValueError/TypeError naming it); returns self."""
@@ -155,6 +161,7 @@ class BCDConfig:
         if self.w_solver == "adaptive" and self.schedule != "minibatch":
             raise ValueError("w_solver: 'adaptive' steps need the mini-batch schedule (schedule='minibatch')")
         check_int(self.seed, "seed", 0)
+        self._check_subspace(net)
         self._check_phases(net)
         if net is not None:
             L = net.L
@@ -170,6 +177,17 @@ class BCDConfig:
                 raise ValueError(f"gamma, rho: the W-blocks need rho_l + gamma_l > 0 on every layer, got "
                                  f"rho={np.asarray(net.rho).tolist()} (the network's), gamma={self.gamma}")
         return self
+
+    def _check_subspace(self, net) -> None:
+        k = check_int(self.w0_subspace, "w0_subspace", 0)
+        if k and self.w_solver != "mm":
+            raise ValueError(f"w0_subspace: the restricted first-layer step is an MM step (w_solver='mm'), "
+                             f"got w_solver={self.w_solver!r}")
+        if k and net is not None:
+            if getattr(net, "maps", None) is not None:
+                raise ValueError("w0_subspace: not supported for convolutional networks (dense networks only)")
+            if k > net.sizes[0]:
+                raise ValueError(f"w0_subspace: expected at most d = {net.sizes[0]} (the input dimension), got {k}")
 
     def _check_phases(self, net) -> None:
         if self.phases is None:

@@ -199,6 +199,9 @@ class DaskExecutor(LiftedExecutor):
         self.n_shards = n_shards
 
     def init_state(self, net: FenchelNetwork, data: dict, cfg: BCDConfig) -> LiftedBCDState:
+        if cfg.w0_subspace:  # a Trainer given this executor directly (train_distributed checks the whole scope)
+            raise ValueError(f"w0_subspace: not supported by the distributed runner (keep its default 0, got "
+                             f"{cfg.w0_subspace})")
         client = self.client
         self.net, self.config, self.L = net, cfg, net.L
         self.m = int(np.asarray(data["X"]).shape[1])

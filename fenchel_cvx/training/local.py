@@ -12,7 +12,9 @@ One mini-batch B (:meth:`LocalExecutor.update`; the schedule of :mod:`fenchel_cv
 3. W-steps from W_0 up to W_L: the block of each layer (:func:`fenchel_cvx.blocks.w_block`) with the proximal term γ_l
    towards the weights before the step, solved by its MM ridge steps (``w_solver="mm"``, curvature scale
    ``w_curvature``), Newton-CG (``"block"``) or one Adam-metric step on the block gradient (``"adaptive"``, step
-   ``w_lr``; the layer's moments persist across batches); with ``refresh`` the next W-step's input is re-forwarded,
+   ``w_lr``; the layer's moments persist across batches); with ``w0_subspace`` = k the first layer's MM step is
+   restricted to the training inputs' top-k principal directions (:mod:`.subspace`); with ``refresh`` the next
+   W-step's input is re-forwarded,
    X_{l+1} ← φ_l(U_l^new) (with ``refresh_inertia`` after the inertia below);
 4. inertia β: W ← W^new + β (W^pre − W^prev-batch).
 
@@ -38,6 +40,7 @@ from ..backend import is_torch, namespace, synchronize, to_backend, to_numpy
 from ..blocks import LiftedState, w_block, x_block
 from .batches import eval_subset
 from .executor import LiftedBCDState, LiftedExecutor, Schedule
+from .subspace import principal_directions, subspace_mm_steps
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..network import FenchelNetwork
@@ -70,6 +73,10 @@ class LocalExecutor(LiftedExecutor):
         hidden = None                      # the full-batch lifted state
         # shuffle="batches": per batch (X0, Y, the first W-block's MM cache); derived data, not state
         self.batch_cache = {}
+        # w0_subspace: E_k of the training inputs (derived from the data, recomputed on resume; subspace.py)
+        self.subspace = None
+        if cfg.w0_subspace:
+            self.subspace = self.to_working(principal_directions(self.X, cfg.w0_subspace))
         if cfg.schedule == "fullbatch" and self.L:
             if self.init_hidden is not None:
                 Xs = net.check_hidden([np.asarray(to_numpy(X)) for X in self.init_hidden], self.m)
@@ -128,6 +135,9 @@ class LocalExecutor(LiftedExecutor):
         (:func:`fenchel_cvx.blocks.mm.mm_steps`)."""
         cfg = sch.cfg
         blk = w_block(state, l, gamma=float(sch.gamma[l]), U=U)
+        if l == 0 and self.subspace is not None:
+            W, b, Unew = subspace_mm_steps(blk, self.subspace, n_iters, float(sch.w_curvature[0]), U=U, cache=cache)
+            return W, b, (Unew if self.L else None)
         if cfg.w_solver == "mm":
             res = blk.solve_fixed(iters=n_iters, curvature=float(sch.w_curvature[l]), cache=cache)
             W, b = res.solution

@@ -6,7 +6,8 @@ holds only schedule fields (weight decay is the network's ρ).
 
 from __future__ import annotations
 
-__all__ = ["tuned", "TUNED", "tuned_conv", "tuned_lenet5", "mm_then_adaptive", "preset", "PRESETS"]
+__all__ = ["tuned", "TUNED", "tuned_conv", "tuned_lenet5", "mm_then_adaptive", "first_layer_subspace", "preset",
+           "PRESETS"]
 
 
 def tuned(n_hidden: int = 1) -> dict:
@@ -80,18 +81,35 @@ def mm_then_adaptive(n_hidden: int = 1, w_lr: float = 1e-2, switch_epoch: int = 
     return dict(base, w_lr=float(w_lr), phases=[late])
 
 
+def first_layer_subspace(n_hidden: int = 1, k: int = 25) -> dict:
+    """Pure lifted BCD with the first layer's W-steps in the top-``k`` principal directions of the training inputs
+    (``w0_subspace``, :mod:`fenchel_cvx.training.subspace`): the settings of the research run of
+    experiments/pca_metric.py (variant (a), experiments/FINDINGS.md §3d, mnist5k 784-300-10): :func:`tuned` with
+    k = 25, λ = 0.3 and γ = 0.01 on the hidden W-steps (γ = 1 on the output, as :func:`tuned`), both without
+    continuation (growth 1), inertia 0.7, a fixed batch partition (``shuffle="batches"``). Dense networks with
+    at least ``k`` input features; not validated beyond mnist5k.
+    """
+    return dict(tuned(n_hidden), lam=0.3, gamma=[0.01] * n_hidden + [1.0], lam_growth=1.0, gamma_growth=1.0,
+                momentum=0.7, shuffle="batches", w0_subspace=int(k))
+
+
 def preset(name: str, n_hidden: int, conv: bool = False) -> dict:
     """The named schedule ``name`` for a network with ``n_hidden`` hidden layers (``conv``: a convolutional one):
     ``"tuned"`` (:func:`tuned` / :func:`tuned_conv`; the default of :func:`fenchel_cvx.train` and of the CLI),
-    ``"mm-then-adaptive"`` (:func:`mm_then_adaptive`), ``"plain"`` (the :class:`BCDConfig` defaults: ``{}``)."""
+    ``"mm-then-adaptive"`` (:func:`mm_then_adaptive`), ``"subspace"`` (:func:`first_layer_subspace`; dense
+    networks only), ``"plain"`` (the :class:`BCDConfig` defaults: ``{}``)."""
     if name == "tuned":
         return tuned_conv(n_hidden) if conv else tuned(n_hidden)
     if name == "mm-then-adaptive":
         return mm_then_adaptive(n_hidden, conv=conv)
+    if name == "subspace":
+        if conv:
+            raise ValueError("preset: 'subspace' (w0_subspace) is for dense networks, not convolutional ones")
+        return first_layer_subspace(n_hidden)
     if name == "plain":
         return {}
     raise ValueError(f"preset: expected one of {list(PRESETS)}, got {name!r}")
 
 
 #: the names :func:`preset` knows (the CLI's ``--preset``)
-PRESETS = ("tuned", "mm-then-adaptive", "plain")
+PRESETS = ("tuned", "mm-then-adaptive", "subspace", "plain")
