@@ -236,6 +236,7 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     best_any = None  # the same, least J of any width (the convex optimum's network may need r > n units)
     zero_rounds = np.zeros(len(patterns), dtype=int)
     status, converged, rounds, n_global = "max_rounds", False, 0, 0
+    was_warm, cold_next = False, False
     for rounds in range(1, max_rounds + 1):
         ts = time.perf_counter()
         if solver == "fast":
@@ -244,8 +245,10 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
             # measured at moons m = 2,000: one solve at 1e-11 closed the gap to 3.7e-7)
             tol_r = (max(barrier_tol, min(1e-4, 1e-2 * min(gap, est_gap))) if rounds > 1
                      else barrier_tol if trained is not None else 1e-4)
-            sol = solve_restricted_fast(problem, patterns, tol=tol_r, warm=sol, warm_map=warm_map,
+            was_warm, warm_from = not cold_next and sol is not None, None if cold_next else sol
+            sol = solve_restricted_fast(problem, patterns, tol=tol_r, warm=warm_from, warm_map=warm_map,
                                         deadline=c_all + time_limit - 2.0 * exact_cost[0])
+            cold_next = False
         else:
             try:
                 sol = solve_restricted_cvxpy(problem, patterns)
@@ -330,6 +333,11 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
                 notes.append("SCIP did not finish bounding the dual oracle within the time limit: the lower bound "
                              "rests on its dual bound at the limit (valid, weaker)")
                 break
+        if added == 0 and trained is not None and was_warm and not sol.status.startswith("optimal"):
+            # after the warm start's tight first round a warm-started solve begins at a large t and may not centre
+            # (measured: d = 3, m = 12); the same patterns again from a cold start
+            cold_next = True
+            continue
         if added == 0:
             if not sol.status.startswith("optimal") or sol.status.endswith("(precision limit)") \
                     or barrier_tol <= 1e-14 or solver == "cvxpy":
