@@ -144,11 +144,11 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     Inputs without any activation pattern (one sample, identical samples) return at once (status "no
     activation pattern"). ``warm_starts``: the number of L-BFGS-trained width-n networks (seeds ``seed``,
     ``seed`` + 1, …; none begins, and L-BFGS stops, past :data:`WARM_SHARE` of ``time_limit``) whose alive
-    units' chambers seed the first pattern set beside the oracle's units at the best constant model
-    (:mod:`~fenchel_cvx.certify.twolayer.warmstart`); each trained network's J is an upper-bound candidate
-    (a width-n network), and the dual point ℓ'(ŷ) of the best one a lower-bound candidate (certified with the
-    exact oracle; with SCIP an estimate whose violated units join the patterns); the first restricted solve
-    then runs at ``barrier_tol``. 0: the constant-model start alone (the behaviour before warm starts). Raises
+    units' chambers (at most 2·``n_init`` per network, largest units first) seed the first pattern set beside
+    the oracle's units at the best constant model (:mod:`~fenchel_cvx.certify.twolayer.warmstart`); each
+    trained network's J is an upper-bound candidate (a width-n network), and with the exact oracle the dual
+    point ℓ'(ŷ) of the best one a certified lower-bound candidate; the first restricted solve then runs at
+    ``barrier_tol``. 0: the constant-model start alone (the behaviour before warm starts). Raises
     ConvexScopeError (a ValueError) outside :data:`SUPPORTED_CONVEX_FAST`. Runs with BLAS limited to one thread
     (:func:`~fenchel_cvx.certify.upper.single_thread`): its dense solves are small, and a multi-threaded BLAS on a
     loaded machine made them up to 20 times slower (measured: 185 s instead of 9 s on 2 shared cores).
@@ -216,7 +216,7 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     if warm_starts:
         tw, cw = time.perf_counter(), time.process_time()
         trained, cert_w = _warm_start(problem, patterns, warm_starts, seed, c_all + WARM_SHARE * time_limit,
-                                      oracle_step, notes)
+                                      oracle_step, 2 * n_init, notes)
         if trained is not None:
             if cert_w is not None and (best_cert is None or cert_w.lower > best_cert.lower):
                 best_cert = cert_w  # the exact oracle: certified
@@ -412,21 +412,22 @@ SCIP_SHARE = 0.25
 
 
 def _warm_start(problem: TwoLayerProblem, patterns: PatternSet, starts: int, seed: int, stop: float, oracle_step,
-                notes: list) -> tuple:
+                limit: int, notes: list) -> tuple:
     r"""Train up to ``starts`` width-n networks by L-BFGS (seeds ``seed`` + s; none begins and L-BFGS stops past
-    ``stop``, a ``time.process_time()`` value) and add their alive units' chambers to ``patterns``
-    (:mod:`~fenchel_cvx.certify.twolayer.warmstart`); with the exact oracle, certify the best one's dual point
-    λ = ℓ'(ŷ) (``oracle_step``; its violated units are not added: the first round's oracle finds those still
-    violated, and at moons m = 2,000 they made the first restricted solve 60 % slower). With SCIP's oracle the
-    dual point is not asked (an estimate bounds nothing; the rounds' certification covers the rest). Returns
-    (best WarmStart or None, its DualCertificate or None); says what it did in ``notes``."""
+    ``stop``, a ``time.process_time()`` value) and add their alive units' chambers to ``patterns``, at most
+    ``limit`` new ones per network, largest units first (:mod:`~fenchel_cvx.certify.twolayer.warmstart`); with
+    the exact oracle, certify the best one's dual point λ = ℓ'(ŷ) (``oracle_step``; its violated units are not
+    added: the first round's oracle finds those still violated, and at moons m = 2,000 the first restricted
+    solve ran into the time limit with them, 93 patterns instead of 62). With SCIP's oracle the dual point is
+    not asked (an estimate bounds nothing; the rounds' certification covers the rest). Returns (best
+    WarmStart or None, its DualCertificate or None); says what it did in ``notes``."""
     best, done = None, []
     for s in range(starts):
         if time.process_time() > stop:
             break
         ws = train_width_n(problem, s, seed + s, deadline=stop)
-        done.append(f"start {s}: J = {ws.J:.10g}, r = {ws.r}, {seed_patterns(problem, patterns, ws)} new patterns, "
-                    f"{ws.seconds:.1f} CPU-s")
+        new = seed_patterns(problem, patterns, ws, limit)
+        done.append(f"start {s}: J = {ws.J:.10g}, r = {ws.r}, {new} new patterns, {ws.seconds:.1f} CPU-s")
         if best is None or ws.J < best.J:
             best = ws
     if best is None:

@@ -116,15 +116,19 @@ def train_width_n(problem: TwoLayerProblem, start: int, seed: int, deadline: flo
                      seconds=time.process_time() - c0, info=info)
 
 
-def seed_patterns(problem: TwoLayerProblem, patterns: PatternSet, ws: WarmStart) -> int:
+def seed_patterns(problem: TwoLayerProblem, patterns: PatternSet, ws: WarmStart, limit: int | None = None) -> int:
     r"""Add to ``patterns`` the chambers whose closure contains an alive unit u_i = (w_i, b_i) of ``ws`` (w_i
     without a bias): D = 1[A v > 0] for v next to u_i (:func:`~fenchel_cvx.certify.twolayer.arrangement.chambers_at`
-    with ``rel_tol`` = CHAMBER_TOL). Returns how many patterns were new."""
+    with ``rel_tol`` = CHAMBER_TOL), units in decreasing order of |a_i|·‖w_i‖, stopping once ``limit`` new
+    patterns were added (None: all; every pattern is a restricted-program block, and ties multiply them:
+    the diabetes data's width-100 network gave 282). Returns how many patterns were new."""
     path = np.abs(ws.a) * np.linalg.norm(ws.W0, axis=1)
     alive = np.flatnonzero(path > ALIVE_TOL * max(float(path.max(initial=0.0)), 1e-300))
     added = 0
-    for i in alive:
+    for i in alive[np.argsort(-path[alive], kind="stable")]:
         u = np.append(ws.W0[i], ws.b0[i]) if problem.bias else ws.W0[i]
         for D, e in chambers_at(problem.A, u, rel_tol=CHAMBER_TOL):
             added += patterns.add(D, e)
+        if limit is not None and added >= limit:
+            break
     return added
