@@ -362,6 +362,8 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     up_prov = "J of the network recovered from the convex program (FenchelNetwork.objective, float64)"
     width_up = None
     wider = _needs_wider(problem, best_any[7], max(tol, 1e-9), seed) if best_any[5] > problem.width else None
+    if wider is not None and trained is not None and wider[4] >= trained.J:
+        wider = None  # a wider network no better than a trained width-n one shows no need for more units
     if wider is not None and (r > problem.width or wider[4] < J):
         # the least-J solution needs more than n units: search width-n networks from it (pruned + L-BFGS, restarts)
         tw = time.perf_counter()
