@@ -53,7 +53,8 @@ class ConvexCertificate:
     W, b        : the recovered network's parameters ([W0, W1], [b0, b1]) in the judged shape, r units
                   (:meth:`params_at_width` pads them to the problem's width n)
     network     : the recovered ``FenchelNetwork``
-    history     : per round (patterns, primal, lower, upper, seconds)
+    history     : per round (patterns, primal, lower, upper, seconds); round 0: the warm start (primal None,
+                  upper the trained network's J, lower its dual point's certified bound or −inf)
     timings     : seconds spent in the restricted solver, the oracle/certificate, recovery, total; "warm_start":
                   the warm start (L-BFGS, seeding, its dual point's certificate, also counted in "certificate")
     oracle      : which dual oracle certified ``lower`` and what it rests on (exact sweep, or SCIP's bound)
@@ -91,8 +92,7 @@ class ConvexCertificate:
         """True when the convex optimum's network fits the width (r ≤ n): then P* = min J at width n and
         [lower, upper] brackets it from both sides (also when ``upper`` is the warm start's trained width-n network
         and the convex optimum's network fits: it is one of the width-n networks). False when ``upper`` comes from
-        the width-n search (a
-        width-n network, an upper bound on min J at width n, but min J may exceed P*)."""
+        the width-n search (a width-n network, an upper bound on min J at width n, but min J may exceed P*)."""
         return self.n_active <= self.width and not self.from_width_search
 
     @property
