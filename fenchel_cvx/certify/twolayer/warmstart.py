@@ -18,8 +18,10 @@ ties within ``CHAMBER_TOL`` relative tried both ways). Two by-products:
 
 Measured (two moons m = 2,000, d = 2, logistic, ρ = 0.01, width 100; one core): L-BFGS reaches J = 0.2914611
 in 6.5 CPU-s; its 32 seeded patterns and one restricted solve at barrier tolerance 1e-11 gave the bracket
-[0.29146005, 0.29146016] (gap 3.7e-7) in 16.8 CPU-s, where the constant-model start ended at gap 0.156
-after 60 CPU-s.
+[0.29146005, 0.29146016] (gap 3.7e-7) in 16.8 CPU-s (a prototype, without the constant-model units); in
+:func:`~fenchel_cvx.certify.twolayer.convex_certificate` the same route gave gap 3.6e-7 in 37–48 CPU-s on a
+shared machine (``benchmarks/certify_realdata.py --only moons``), where the constant-model start alone ended at
+gap 0.156 after 60 CPU-s.
 """
 
 from __future__ import annotations
