@@ -445,11 +445,10 @@ def _warm_start(problem: TwoLayerProblem, patterns: PatternSet, starts: int, see
 
 
 def _upper_now(problem: TwoLayerProblem, best_up, trained: WarmStart | None) -> float:
-    """The upper bound the rounds' gap uses: the least J among networks of width ≤ n (``best_up`` when its r ≤ n,
-    the warm start's ``trained`` network), else ``best_up``'s J (a bound on P* only)."""
-    if trained is not None and (best_up[5] > problem.width or trained.J < best_up[0]):
-        return trained.J
-    return best_up[0]
+    """The upper value the rounds' gap uses: ``best_up``'s J (as without a warm start: when its network needs
+    r > n units, the final sparsified recovery or width-n search decides the bound at width n, and the status says
+    so) or the warm start's ``trained`` width-n network's J, whichever is less."""
+    return best_up[0] if trained is None else min(best_up[0], trained.J)
 
 
 class _StartPool:
