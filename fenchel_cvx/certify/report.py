@@ -329,6 +329,8 @@ def _envelope_rows(env: SweepEnvelope) -> list:
 def _convex_upper_label(c) -> str:
     """How the convex certificate's upper bound was found: the recovered network, or (the convex optimum needs
     more than n units) the width-n search from the pruned solution."""
+    if getattr(c, "from_warm_start", False):
+        return "L-BFGS-trained width-n network of the convex certificate's warm start"
     if c.width_upper is not None and c.upper == c.width_upper:
         return "width-n network from the pruned convex solution (L-BFGS)"
     return "network recovered from the convex reformulation"

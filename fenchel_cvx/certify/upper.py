@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -106,20 +107,23 @@ def objective_and_grad(net, X0, Y, W, b):
     return J, gW, gb
 
 
-def lbfgs_train(net, X0, y, seed: int = 0, maxiter: int = 20000, init_scale: float = 1.0):
+def lbfgs_train(net, X0, y, seed: int = 0, maxiter: int = 20000, init_scale: float = 1.0,
+                deadline: float | None = None):
     """Minimise J from the initialisation ``seed`` (``FenchelNetwork.init_params``, times ``init_scale``)
     by scipy's L-BFGS-B with exact backprop gradients. Returns ``(W, b, J, info)`` with J judged by
-    ``net.objective``."""
+    ``net.objective``; ``deadline`` as in :func:`lbfgs_polish` (``info["message"]`` then says it stopped)."""
     work = copy_network(net)
     work.init_params(seed)
     W0 = [init_scale * w for w in work.W]
-    W, b, J, res = lbfgs_polish(work, X0, y, W0, work.b, maxiter=maxiter)
+    W, b, J, res = lbfgs_polish(work, X0, y, W0, work.b, maxiter=maxiter, deadline=deadline)
     return W, b, J, {"iterations": int(res.nit), "message": str(res.message), "seed": seed}
 
 
-def lbfgs_polish(net, X0, y, W, b, maxiter: int = 20000):
+def lbfgs_polish(net, X0, y, W, b, maxiter: int = 20000, deadline: float | None = None):
     """Minimise J by L-BFGS-B (exact backprop gradients) from the point (W, b). Returns ``(W, b, J, res)``
-    with J judged by ``net.objective`` and ``res`` scipy's result. A local method: J is an upper bound."""
+    with J judged by ``net.objective`` and ``res`` scipy's result. A local method: J is an upper bound.
+    ``deadline``: a ``time.process_time()`` value (CPU seconds); past it the iterations stop (scipy's callback
+    raises StopIteration; the last iterate is returned). ``None`` (default): no callback, scipy's run unchanged."""
     Y = np.asarray(net.check_targets(y, X0.shape[1]), dtype=np.float64)
     sizes, bias = net.sizes, net.bias
 
@@ -128,10 +132,14 @@ def lbfgs_polish(net, X0, y, W, b, maxiter: int = 20000):
         J, gW, gb = objective_and_grad(net, X0, Y, Wt, bt)
         return J, pack_params(gW, gb, bias)
 
+    def stop(intermediate_result):  # scipy >= 1.11: StopIteration ends the run with the current iterate
+        if time.process_time() > deadline:
+            raise StopIteration
+
     with single_thread():
         res = minimize(fun,
                        pack_params([np.asarray(w, dtype=float) for w in W], [np.asarray(v, dtype=float) for v in b],
-                                  bias), jac=True, method="L-BFGS-B",
+                                  bias), jac=True, method="L-BFGS-B", callback=None if deadline is None else stop,
                        options={"maxiter": maxiter, "maxfun": 2 * maxiter, "ftol": 1e-15, "gtol": 1e-10})
     Wt, bt = unpack_params(res.x, sizes, bias)
     return Wt, bt, net.objective(X0, y, Wt, bt), res

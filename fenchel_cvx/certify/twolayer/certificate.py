@@ -12,6 +12,7 @@ import numpy as np
 
 from ...log import emit, get_logger, verbose_level
 from ...network import FenchelNetwork
+from ...validation import check_int
 from ..problem import relative_gap
 from ..upper import single_threaded
 from .arrangement import MAX_HULL_P
@@ -25,6 +26,7 @@ from .restricted import (
     solve_restricted_cvxpy,
     solve_restricted_fast,
 )
+from .warmstart import WARM_PROVENANCE, WARM_SHARE, WarmStart, seed_patterns, train_width_n
 from .widthsearch import search_width_n
 
 _LOG = get_logger("certify")
@@ -41,7 +43,8 @@ class ConvexCertificate:
                   float64 with rounding allowance);  ``lower_provenance`` says how
     upper       : J of the network recovered from the best restricted solution (judged by
                   ``FenchelNetwork.objective``) — an upper bound on P* always, and on min J of
-                  width n when ``exact`` (n_active ≤ width);  ``upper_provenance``
+                  width n when ``exact`` (n_active ≤ width);  or J of the warm start's L-BFGS-trained width-n
+                  network when that is less (``from_warm_start``);  ``upper_provenance``
     gap         : (upper − lower)/|upper| (never negative; see ``notes`` if rounding made it so)
     n_active    : r, the units of the network of ``upper``;  width : n;  exact : the convex optimum fits (r ≤ n)
     n_patterns  : patterns in the final restricted set;  rounds : column-generation rounds
@@ -50,8 +53,10 @@ class ConvexCertificate:
     W, b        : the recovered network's parameters ([W0, W1], [b0, b1]) in the judged shape, r units
                   (:meth:`params_at_width` pads them to the problem's width n)
     network     : the recovered ``FenchelNetwork``
-    history     : per round (patterns, primal, lower, upper, seconds)
-    timings     : seconds spent in the restricted solver, the oracle/certificate, recovery, total
+    history     : per round (patterns, primal, lower, upper, seconds); round 0: the warm start (primal None,
+                  upper the trained network's J, lower its dual point's certified bound or −inf)
+    timings     : seconds spent in the restricted solver, the oracle/certificate, recovery, total; "warm_start":
+                  the warm start (L-BFGS, seeding, its dual point's certificate, also counted in "certificate")
     oracle      : which dual oracle certified ``lower`` and what it rests on (exact sweep, or SCIP's bound)
     width_upper : when r > n: J of the best width-n network found (pruned solution + L-BFGS, restarts;
                   :func:`~fenchel_cvx.certify.twolayer.widthsearch.search_width_n`), an upper bound on min J
@@ -85,9 +90,16 @@ class ConvexCertificate:
     @property
     def exact(self) -> bool:
         """True when the convex optimum's network fits the width (r ≤ n): then P* = min J at width n and
-        [lower, upper] brackets it from both sides. False when ``upper`` comes from the width-n search (a
-        width-n network, an upper bound on min J at width n, but min J may exceed P*)."""
+        [lower, upper] brackets it from both sides (also when ``upper`` is the warm start's trained width-n network
+        and the convex optimum's network fits: it is one of the width-n networks). False when ``upper`` comes from
+        the width-n search (a width-n network, an upper bound on min J at width n, but min J may exceed P*)."""
         return self.n_active <= self.width and not self.from_width_search
+
+    @property
+    def from_warm_start(self) -> bool:
+        """True when ``upper`` is J of an L-BFGS-trained width-n network of the warm start (a width-n network:
+        an upper bound on min J at width n, hence on P*)."""
+        return self.upper_provenance.startswith(WARM_PROVENANCE)
 
     @property
     def from_width_search(self) -> bool:
@@ -115,7 +127,7 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
                        solver: str = "auto", max_rounds: int = 60, time_limit: float = 300.0,
                        n_init: int = 30, add_per_round: int = 30, barrier_tol: float = 1e-11,
                        allow_large: bool = False, seed: int = 0, verbose: bool = False,
-                       oracle: str = "auto") -> ConvexCertificate:
+                       oracle: str = "auto", warm_starts: int = 1) -> ConvexCertificate:
     r"""Certified bracket lower ≤ P* ≤ upper for a two-layer ReLU network by column generation (module docstring).
 
     Give ``net`` (a ``FenchelNetwork`` ``[d, n, 1]`` squared loss or ``[d, n, 2]`` cross-entropy, ReLU,
@@ -131,7 +143,13 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     when the estimated gap closes, when the search finds no violated unit, and at the end, within the time
     left; :data:`SCIP_SHARE` of ``time_limit`` is kept for that) or "auto" (:meth:`TwoLayerProblem.from_arrays`).
     Inputs without any activation pattern (one sample, identical samples) return at once (status "no
-    activation pattern"). Raises
+    activation pattern"). ``warm_starts``: the number of L-BFGS-trained width-n networks (seeds ``seed``,
+    ``seed`` + 1, …; none begins, and L-BFGS stops, past :data:`WARM_SHARE` of ``time_limit``) whose alive
+    units' chambers (at most 2·``n_init`` per network, largest units first) seed the first pattern set beside
+    the oracle's units at the best constant model (:mod:`~fenchel_cvx.certify.twolayer.warmstart`); each
+    trained network's J is an upper-bound candidate (a width-n network), and with the exact oracle the dual
+    point ℓ'(ŷ) of the best one a certified lower-bound candidate; the first restricted solve then runs at
+    ``barrier_tol``. 0: the constant-model start alone (the behaviour before warm starts). Raises
     ConvexScopeError (a ValueError) outside :data:`SUPPORTED_CONVEX_FAST`. Runs with BLAS limited to one thread
     (:func:`~fenchel_cvx.certify.upper.single_thread`): its dense solves are small, and a multi-threaded BLAS on a
     loaded machine made them up to 20 times slower (measured: 185 s instead of 9 s on 2 shared cores).
@@ -152,6 +170,7 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         raise ValueError(f"tol: expected a value >= 0, got {tol!r}")
     if not (time_limit > 0):
         raise ValueError(f"time_limit: expected a positive number of seconds, got {time_limit!r}")
+    warm_starts = check_int(warm_starts, "warm_starts", lo=0)
     m, loss = problem.m, problem.loss
     exact = problem.oracle == "exact"
     # the search drives the rounds only without an exact oracle: at d = 2, m = 2,000 one search
@@ -182,10 +201,19 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         timings["certificate"] += time.perf_counter() - tc
         return c
 
+    sol, history, notes, warm_map, gap, est_gap = None, [], [], None, 1.0, 1.0
+    trained, cert_w = None, None  # the best L-BFGS-trained width-n network (WarmStart) and its dual point
+    if warm_starts:  # first, so that L-BFGS gets its whole share of the time limit
+        tw, cw = time.perf_counter(), time.process_time()
+        trained, cert_w = _warm_start(problem, patterns, warm_starts, seed, c_all + WARM_SHARE * time_limit,
+                                      oracle_step, 2 * n_init, notes)
+        timings["warm_start"] = time.perf_counter() - tw
     # initial patterns: the most violated units at the best constant model
     y0 = np.full(m, loss.best_constant())
     cert0 = oracle_step(y0, n_init, False)
     best_cert = cert0 if cert0.certified else None
+    if cert_w is not None and (best_cert is None or cert_w.lower > best_cert.lower):
+        best_cert = cert_w  # the exact oracle: certified
     for w, b in zip(cert0.oracle.W, cert0.oracle.b, strict=True):
         patterns.add_unit(np.append(w, b) if problem.bias else w)
     rng = np.random.default_rng(seed)
@@ -193,20 +221,36 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         if len(patterns) or left() <= 0:
             break
         patterns.add_unit(rng.normal(size=problem.A.shape[1]))
+    if trained is not None:
+        lower_w = cert_w.lower if cert_w is not None else -np.inf
+        history.append(dict(round=0, patterns=len(patterns), primal=None, lower=lower_w, upper=trained.J,
+                            gap=relative_gap(best_cert.lower, trained.J) if best_cert is not None else 1.0,
+                            sup_ratio=None if cert_w is None else cert_w.oracle.value / cert_w.level,
+                            solver_status="warm start: patterns seeded from L-BFGS-trained width-n networks",
+                            certified=cert_w is not None, seconds=time.perf_counter() - t_all))
+        emit(_LOG, verbose_level(1 if verbose else 0),
+             f"warm start: {len(patterns)} patterns (with the constant model's) after seeding from L-BFGS-trained "
+             f"width-{problem.width} networks, J {trained.J:.12g}, lower {lower_w:.12g}, "
+             f"{time.process_time() - cw:.1f} CPU-s")
     if len(patterns) == 0:
         return _constant_certificate(problem, t_all, oracle_step)
     best_up = None  # (J, W0, b0, a, c, r, primal, sol): networks of width ≤ n first, then least J
     best_any = None  # the same, least J of any width (the convex optimum's network may need r > n units)
-    sol, history, notes, warm_map, gap, est_gap = None, [], [], None, 1.0, 1.0
     zero_rounds = np.zeros(len(patterns), dtype=int)
     status, converged, rounds, n_global = "max_rounds", False, 0, 0
+    was_warm, cold_next = False, False
     for rounds in range(1, max_rounds + 1):
         ts = time.perf_counter()
         if solver == "fast":
             # early rounds need no tight solve: the gap is dominated by missing patterns
-            tol_r = max(barrier_tol, min(1e-4, 1e-2 * min(gap, est_gap))) if history else 1e-4
-            sol = solve_restricted_fast(problem, patterns, tol=tol_r, warm=sol, warm_map=warm_map,
+            # (seeded from trained networks, the first set usually holds the optimum's patterns: solve it tightly;
+            # measured at moons m = 2,000: one solve at 1e-11 closed the gap to 3.7e-7)
+            tol_r = (max(barrier_tol, min(1e-4, 1e-2 * min(gap, est_gap))) if rounds > 1
+                     else barrier_tol if trained is not None else 1e-4)
+            was_warm, warm_from = not cold_next and sol is not None, None if cold_next else sol
+            sol = solve_restricted_fast(problem, patterns, tol=tol_r, warm=warm_from, warm_map=warm_map,
                                         deadline=c_all + time_limit - 2.0 * exact_cost[0])
+            cold_next = False
         else:
             try:
                 sol = solve_restricted_cvxpy(problem, patterns)
@@ -236,7 +280,7 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
             break
         cert = oracle_step(sol.yhat, max(add_per_round, 8), False)
         if search_rounds:  # an estimate: certify when it closes, finds nothing, or time runs out
-            est_gap = relative_gap(cert.lower, best_up[0])
+            est_gap = relative_gap(cert.lower, _upper_now(problem, best_up, trained))
             last = rounds == max_rounds or left() <= SCIP_SHARE * time_limit
             if est_gap <= tol or last or not np.any(np.abs(cert.oracle.F) > cert.level):
                 cert = oracle_step(sol.yhat, max(add_per_round, 8), True)
@@ -244,7 +288,8 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
         if cert.certified and (best_cert is None or cert.lower > best_cert.lower):
             best_cert = cert
         lower_now = best_cert.lower if best_cert is not None else -np.inf
-        gap = (best_up[0] - lower_now) / max(abs(best_up[0]), 1e-300)
+        up_now = _upper_now(problem, best_up, trained)
+        gap = (up_now - lower_now) / max(abs(up_now), 1e-300)
         history.append(dict(round=rounds, patterns=len(patterns), primal=sol.value, lower=cert.lower, upper=J,
                             gap=gap, sup_ratio=cert.oracle.value / cert.level, solver_status=sol.status,
                             certified=cert.certified, seconds=time.perf_counter() - t_all))
@@ -282,7 +327,7 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
             n_global += 1
             if cert.lower > best_cert.lower:
                 best_cert = cert
-            if (best_up[0] - best_cert.lower) <= tol * abs(best_up[0]):
+            if relative_gap(best_cert.lower, _upper_now(problem, best_up, trained)) <= tol:
                 status, converged = "converged", True
                 break
             if not cert.proven:
@@ -290,6 +335,11 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
                 notes.append("SCIP did not finish bounding the dual oracle within the time limit: the lower bound "
                              "rests on its dual bound at the limit (valid, weaker)")
                 break
+        if added == 0 and trained is not None and was_warm and not sol.status.startswith("optimal"):
+            # after the warm start's tight first round a warm-started solve begins at a large t and may not centre
+            # (measured: d = 3, m = 12); the same patterns again from a cold start
+            cold_next = True
+            continue
         if added == 0:
             if not sol.status.startswith("optimal") or sol.status.endswith("(precision limit)") \
                     or barrier_tol <= 1e-14 or solver == "cvxpy":
@@ -314,11 +364,16 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
     up_prov = "J of the network recovered from the convex program (FenchelNetwork.objective, float64)"
     width_up = None
     wider = _needs_wider(problem, best_any[7], max(tol, 1e-9), seed) if best_any[5] > problem.width else None
+    if wider is not None and trained is not None and wider[4] >= trained.J:
+        wider = None  # a wider network no better than a trained width-n one shows no need for more units
     if wider is not None and (r > problem.width or wider[4] < J):
         # the least-J solution needs more than n units: search width-n networks from it (pruned + L-BFGS, restarts)
         tw = time.perf_counter()
         wa = wider
         width_up = search_width_n(problem, wa[0], wa[1], wa[2], wa[3], seed=seed, deadline=c_all + time_limit)
+        if trained is not None and trained.J < width_up[0]:  # the warm start's trained network is a width-n one too
+            tnet = problem.network(trained.W0, trained.b0, trained.a, trained.c)
+            width_up = (trained.J, tnet.W, tnet.b, trained.provenance)
         timings["width_search"] = time.perf_counter() - tw
         r_any = wa[5]
         notes.append(f"the convex optimum needs r = {r_any} > n = {problem.width} units: its network (J = "
@@ -327,9 +382,14 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
                      "min J may lie above it (an open gap here is the cost of the width, not of the solver); the best "
                      f"width-n network found has J = {width_up[0]:.10g} ({width_up[3]})")
         if r > problem.width or width_up[0] < J:  # the width-n search gives the upper bound at width n
-            J, r, up_prov = width_up[0], problem.width, width_up[3]
+            J, r, up_prov = width_up[0], width_up[1][0].shape[0], width_up[3]
             net_rec = problem.network(np.zeros((r, problem.d)), np.zeros(r), np.zeros(r), 0.0)
             net_rec.set_params(width_up[1], width_up[2])
+    elif trained is not None and (r > problem.width or trained.J < J):  # a trained network beats the recovered one
+        J, r, up_prov = trained.J, trained.r, trained.provenance
+        net_rec = problem.network(trained.W0, trained.b0, trained.a, trained.c)
+        notes.append(f"the upper bound is the L-BFGS-trained width-{problem.width} network of warm start "
+                     f"{trained.start} (r = {r} alive units): below every network recovered from the convex program")
     gap = (J - best_cert.lower) / max(abs(J), 1e-300)
     if converged and gap > tol:
         converged, status = False, "converged only with a network wider than n"
@@ -353,6 +413,42 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
 
 #: share of time_limit kept for the SCIP certification of the final dual point (oracle "scip")
 SCIP_SHARE = 0.25
+
+
+def _warm_start(problem: TwoLayerProblem, patterns: PatternSet, starts: int, seed: int, stop: float, oracle_step,
+                limit: int, notes: list) -> tuple:
+    r"""Train up to ``starts`` width-n networks by L-BFGS (seeds ``seed`` + s; none begins and L-BFGS stops past
+    ``stop``, a ``time.process_time()`` value) and add their alive units' chambers to ``patterns``, at most
+    ``limit`` new ones per network, largest units first (:mod:`~fenchel_cvx.certify.twolayer.warmstart`); with
+    the exact oracle, certify the best one's dual point λ = ℓ'(ŷ) (``oracle_step``; its violated units are not
+    added: the first round's oracle finds those still violated, and at moons m = 2,000 the first restricted
+    solve ran into the time limit with them, 93 patterns instead of 62). With SCIP's oracle the dual point is
+    not asked (an estimate bounds nothing; the rounds' certification covers the rest). Returns (best
+    WarmStart or None, its DualCertificate or None); says what it did in ``notes``."""
+    best, done = None, []
+    for s in range(starts):
+        if time.process_time() > stop:
+            break
+        ws = train_width_n(problem, s, seed + s, deadline=stop)
+        new = seed_patterns(problem, patterns, ws, limit)
+        done.append(f"start {s}: J = {ws.J:.10g}, r = {ws.r}, {new} new patterns, {ws.seconds:.1f} CPU-s")
+        if best is None or ws.J < best.J:
+            best = ws
+    if best is None:
+        notes.append(f"warm start: no L-BFGS run began within {WARM_SHARE:.0%} of the time limit")
+        return None, None
+    cert = oracle_step(best.yhat, 8, False) if problem.oracle == "exact" else None
+    notes.append(f"warm start: the first patterns were seeded from {len(done)} L-BFGS-trained width-{problem.width} "
+                 f"network(s) ({'; '.join(done)}); the best one's J is an upper-bound candidate"
+                 + ("" if cert is None else f", its dual point certified lower {cert.lower:.10g}"))
+    return best, cert
+
+
+def _upper_now(problem: TwoLayerProblem, best_up, trained: WarmStart | None) -> float:
+    """The upper value the rounds' gap uses: ``best_up``'s J (as without a warm start: when its network needs
+    r > n units, the final sparsified recovery or width-n search decides the bound at width n, and the status says
+    so) or the warm start's ``trained`` width-n network's J, whichever is less."""
+    return best_up[0] if trained is None else min(best_up[0], trained.J)
 
 
 class _StartPool:
