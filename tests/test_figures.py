@@ -126,3 +126,21 @@ def test_lenet_section_quick_runs(tmp_path):
     assert "FAILED" not in text and "MISSING" not in text
     assert (out / "lenet_accuracy.png").is_file()
     assert "| lifted |" in text and "| adam |" in text and "| mm-then-adaptive (default) |" in text
+
+
+def test_only_keeps_the_other_sections_of_an_existing_results_md(tmp_path):
+    """Without a cache (a fresh checkout), ``--only SECTION`` rewrites that section of results.md and keeps
+    the others as they were: they are recognised by their ``--only NAME`` regenerate command."""
+    mf = _load_make_figures()
+    out = tmp_path / "figs"
+    out.mkdir()
+    kept = ("## Some other section\n\nRegenerate: `python paper_figures/make_figures.py --only relaxation` "
+            "(drawn earlier)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    (out / "results.md").write_text("# Results\n\n" + kept)
+    missing = mf.Missing("fenchel_cvx.nothing", "a test")
+    mf.write_results(str(out / "results.md"), {"blocks": missing}, False, str(out), cache_dir=None)
+    text = (out / "results.md").read_text()
+    assert "## blocks: MISSING" in text
+    assert kept.strip() in text
+    # a section that was never written stays absent, and the kept one appears once
+    assert text.count("--only relaxation") == 1 and "--only lenet" not in text
