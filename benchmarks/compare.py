@@ -11,7 +11,7 @@ batch 500, float32, one CPU thread):
 2. the chosen settings are trained on the whole training set with the final seeds (disjoint from the
    tuning seeds), the methods' epochs interleaved in one process, test accuracy after every epoch; the
    defaults a user gets (``fenchel_cvx.comparison.shipped_specs``: the presets and the CLI's Adam) run untuned
-   beside them;
+   beside them (with ``--methods lifted-subspace``, also the ``subspace`` preset untuned: "lifted-subspace (preset)");
 3. the table: test accuracy at equal epochs (mean ± std), seconds per epoch and the ratio to Adam,
    accuracy at equal training time, time to reach given accuracies; and the accuracy-vs-time figure.
 
@@ -41,13 +41,16 @@ import numpy as np  # noqa: E402
 
 from fenchel_cvx import data  # noqa: E402
 from fenchel_cvx.comparison import (  # noqa: E402
+    LIFTED,
     Comparison,
+    MethodSpec,
     compare,
     default_specs,
     network_factory,
     shipped_specs,
     smoke_specs,
 )
+from fenchel_cvx.training import preset  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 THRESHOLDS = {"mnist5k": (0.85, 0.88, 0.90), "fashion-mnist": (0.80, 0.85, 0.88), "digits": (0.8, 0.9)}
@@ -106,6 +109,10 @@ def main(argv=None) -> dict:
             specs = smoke_specs(net0.L, args.methods, conv=conv) if args.quick else default_specs(net0.L, conv=conv)
             specs = {m: specs[m] for m in args.methods}
             untuned = {} if args.no_defaults else shipped_specs(net0.L, conv=conv)
+            if "lifted-subspace" in args.methods and not args.no_defaults:
+                # the shipped `subspace` preset untuned beside its tuned grid (not a default: --preset subspace)
+                untuned["lifted-subspace (preset)"] = MethodSpec("lifted-subspace (preset)", LIFTED, [],
+                                                                 fixed=preset("subspace", net0.L))
             log(f"{name} {arch}: {ds.X_train.shape[1]} training / {ds.X_test.shape[1]} test samples; budgets "
                 + ", ".join(f"{m} {s.budget}" for m, s in specs.items()))
             cmp = compare(specs, make_net, ds, epochs=args.epochs, tuning_epochs=args.tuning_epochs,

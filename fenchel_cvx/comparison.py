@@ -537,7 +537,7 @@ class Comparison:
         for m in self.histories:
             S, T = self.scores(m), self.times(m)
             scale = 100.0 if self.metric == "acc" else 1.0
-            name = m.removesuffix(" (default)")
+            name = m.removesuffix(" (default)").removesuffix(" (preset)")
             colour = base.setdefault(name, f"C{len(base)}")
             ax.plot(T.mean(axis=0), scale * S.mean(axis=0), "--" if m != name else "-", marker="o", ms=3,
                     color=colour, label=m)
