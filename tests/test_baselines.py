@@ -167,7 +167,7 @@ def test_plain_backprop_has_no_subspace_state(digits_small):
     d = digits_small
     tr = make_backprop_trainer(FenchelNetwork([64, 16, 10], seed=0), d.X_train, d.y_train, **dict(SUB, epochs=1))
     res = tr.run()
-    assert tr.state.sub is None and "w0_subspace" not in res.config
+    assert tr.state.sub is None and res.config["w0_subspace"] is None
 
 
 def test_w0_subspace_interrupted_and_resumed_equals_uninterrupted(digits_small, tmp_path):
@@ -202,6 +202,32 @@ def test_plain_checkpoint_continued_with_w0_subspace_restarts_the_first_layer(di
     assert_allclose(D - (D @ E) @ E.T, 0.0, **TOL["same_math"]["float64"])
 
 
+def test_w0_subspace_change_needs_force_and_old_checkpoints_are_refused(digits_small, tmp_path):
+    """A plain checkpoint continued with w0_subspace is a changed setting (refused without force); a checkpoint
+    whose config predates the option (no "w0_subspace" key) is refused with a clear error, even with force."""
+    import json
+
+    from fenchel_cvx.errors import ResumeMismatch
+
+    d = digits_small
+    ck = str(tmp_path / "plain.npz")
+    train_backprop(FenchelNetwork([64, 16, 10], seed=0), d.X_train, d.y_train, checkpoint=ck, lr=1e-2,
+                   **dict(SUB, epochs=1))
+    with pytest.raises(ResumeMismatch, match="w0_subspace: checkpoint None, now 4"):
+        train_backprop(FenchelNetwork([64, 16, 10], seed=0), d.X_train, d.y_train, resume=ck, lr=1e-2,
+                       w0_subspace=4, **SUB)
+    with np.load(ck) as z:  # the same checkpoint as an earlier version wrote it: no w0_subspace in its config
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+    meta["config"].pop("w0_subspace")
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    old = str(tmp_path / "old.npz")
+    np.savez(old, **arrays)
+    with pytest.raises(ResumeMismatch, match="w0_subspace: the checkpoint was written without it"):
+        train_backprop(FenchelNetwork([64, 16, 10], seed=0), d.X_train, d.y_train, resume=old, lr=1e-2,
+                       w0_subspace=4, force_resume=True, **SUB)
+
+
 @pytest.mark.parametrize("k,err,match", [
     (0, ValueError, "w0_subspace"), (65, ValueError, r"w0_subspace: expected 1 <= k <= d = 64"),
     (2.5, TypeError, "w0_subspace"), (True, TypeError, "w0_subspace"),
@@ -232,7 +258,7 @@ def test_cli_adam_with_w0_subspace(tmp_path, capsys):
     cfg = json.loads((tmp_path / "a" / "metrics.json").read_text())["config"]
     assert cfg["method"] == "adam" and cfg["w0_subspace"] == 5
     assert main([*common, "--method", "sgd", "--w0-subspace", "0", "--output", str(tmp_path / "b")]) == 0
-    assert "w0_subspace" not in json.loads((tmp_path / "b" / "metrics.json").read_text())["config"]  # 0 = off
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["config"]["w0_subspace"] is None  # 0 = off
     capsys.readouterr()
     assert main([*common, "--method", "sgd", "--w0-subspace", "65", "--output", str(tmp_path / "c")]) == 2
     assert "--w0-subspace: expected 1 <= k <= d = 64" in capsys.readouterr().err

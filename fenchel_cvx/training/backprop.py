@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from ..errors import ResumeMismatch
 from ..log import get_logger
 from ..validation import check_choice, check_int, check_number, check_seed, per_layer
 from .executor import ExecutorState, Schedule, StepExecutor
@@ -111,15 +112,13 @@ class BackpropConfig:
         return self
 
     def to_dict(self) -> dict:
-        """The run's settings (``TrainResult.config``; compared on resume); ``w0_subspace`` only when set (the
-        checkpoints of plain runs, written before it existed, still resume)."""
-        d = {"method": self.method, "lr": float(self.lr), "epochs": int(self.epochs),
-             "batch_size": int(self.batch_size), "momentum": float(self.momentum),
-             "rho": [float(r) for r in self.rho], "seed": int(self.seed), "device": str(self.device),
-             "dtype": self.dtype, "threads": self.threads}
-        if self.w0_subspace is not None:
-            d["w0_subspace"] = int(self.w0_subspace)
-        return d
+        """The run's settings (``TrainResult.config``; compared on resume: a changed ``w0_subspace`` needs a forced
+        resume)."""
+        return {"method": self.method, "lr": float(self.lr), "epochs": int(self.epochs),
+                "batch_size": int(self.batch_size), "momentum": float(self.momentum),
+                "rho": [float(r) for r in self.rho], "seed": int(self.seed), "device": str(self.device),
+                "dtype": self.dtype, "threads": self.threads,
+                "w0_subspace": None if self.w0_subspace is None else int(self.w0_subspace)}
 
 
 @dataclass
@@ -218,12 +217,15 @@ class BackpropExecutor(StepExecutor):
         return sub["W0_base"] + sub["D"] @ self.E.T
 
     def resume_state(self, saved: BackpropState, fresh: BackpropState, changed: dict) -> BackpropState:
-        """The checkpoint's state. With a ``w0_subspace`` other than the checkpoint's (a forced resume, or a
-        plain run's checkpoint continued with one) or a basis that no longer gives the saved W_0 (other training
-        inputs), the first layer starts afresh from the saved W_0: W0_base = W_0, D = 0 (or plain W_0), and its
-        optimiser state empty (a warning says so)."""
+        """The checkpoint's state. With a ``w0_subspace`` other than the checkpoint's (a forced resume) or a basis
+        that no longer gives the saved W_0 (other training inputs), the first layer starts afresh from the saved
+        W_0: W0_base = W_0, D = 0 (or plain W_0), and its optimiser state empty (a warning says so). Raises
+        ResumeMismatch for a checkpoint written before the option existed continued with one."""
         k = self.config.w0_subspace
         k_saved = None if saved.sub is None else int(saved.sub["D"].shape[1])
+        if k != k_saved and "w0_subspace" not in changed:  # a checkpoint written before the option existed
+            raise ResumeMismatch(f"w0_subspace: the checkpoint was written without it (an earlier version), now "
+                                 f"{k}; start a new run from its network (fenchel_cvx.load)")
         if k == k_saved:
             if k is None:
                 return saved
