@@ -12,6 +12,8 @@ batch 500, float32, one CPU thread):
    tuning seeds), the methods' epochs interleaved in one process, test accuracy after every epoch; the
    defaults a user gets (``fenchel_cvx.comparison.shipped_specs``: the presets and the CLI's Adam) run untuned
    beside them (with ``--methods lifted-subspace``, also the ``subspace`` preset untuned: "lifted-subspace (preset)");
+   ``--methods adam-subspace`` adds the control of lifted-subspace: Adam with the same first-layer restriction
+   (``w0_subspace``, tuned on its own 18-point grid; dense networks only, not a default);
 3. the table: test accuracy at equal epochs (mean ± std), seconds per epoch and the ratio to Adam,
    accuracy at equal training time, time to reach given accuracies; and the accuracy-vs-time figure.
 
@@ -19,6 +21,7 @@ batch 500, float32, one CPU thread):
     python benchmarks/compare.py --datasets mnist5k --archs lenet5
     python benchmarks/compare.py --quick                  # a tiny smoke run (digits)
     python benchmarks/compare.py --datasets mnist5k --methods lifted-subspace adam   # w0_subspace (not a default)
+    python benchmarks/compare.py --datasets mnist5k --epochs 10 --methods lifted lifted-subspace adam adam-subspace
     python benchmarks/compare.py --replot --out benchmarks/results/compare_mnist5k   # redraw .md/.png from .json
 """
 
@@ -61,8 +64,9 @@ def main(argv=None) -> dict:
     p.add_argument("--datasets", nargs="+", default=["mnist5k", "fashion-mnist"])
     p.add_argument("--archs", nargs="+", default=["784-300-10"])
     p.add_argument("--methods", nargs="+", default=["lifted", "mm-then-adaptive", "adam", "sgd"],
-                   choices=["lifted", "mm-then-adaptive", "adam", "sgd", "lifted-subspace"],
-                   help="the methods tuned and compared (default: %(default)s; lifted-subspace: dense networks only)")
+                   choices=["lifted", "mm-then-adaptive", "adam", "sgd", "lifted-subspace", "adam-subspace"],
+                   help="the methods tuned and compared (default: %(default)s; lifted-subspace and its Adam "
+                        "control adam-subspace: dense networks only)")
     p.add_argument("--no-defaults", action="store_true",
                    help="do not run the shipped defaults (presets as they come, the CLI's Adam) beside the tuned "
                         "methods")
@@ -104,8 +108,9 @@ def main(argv=None) -> dict:
                 p.error(f"--archs: {e}")
             net0 = make_net(0)
             conv = getattr(net0, "maps", None) is not None
-            if conv and "lifted-subspace" in args.methods:
-                p.error(f"--methods: lifted-subspace (w0_subspace) is for dense networks, not --archs {arch}")
+            for m in ("lifted-subspace", "adam-subspace"):
+                if conv and m in args.methods:
+                    p.error(f"--methods: {m} (w0_subspace) is for dense networks, not --archs {arch}")
             specs = smoke_specs(net0.L, args.methods, conv=conv) if args.quick else default_specs(net0.L, conv=conv)
             specs = {m: specs[m] for m in args.methods}
             untuned = {} if args.no_defaults else shipped_specs(net0.L, conv=conv)

@@ -43,7 +43,7 @@ def train_backprop(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: Arra
                    restore_best: bool = True, eval_samples: int | None = 10000,
                    callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
                    checkpoint: str | None = None, checkpoint_every: int = 1, resume: str | None = None,
-                   force_resume: bool = False) -> TrainResult:
+                   force_resume: bool = False, w0_subspace: int | None = None) -> TrainResult:
     """Train ``net`` (its current weights are the initialisation) by SGD or Adam; same history as :func:`train`.
 
     ``X`` is d x m, ``y`` labels (m,) or targets k x m; ``threads`` sets torch's intra-op threads
@@ -52,14 +52,18 @@ def train_backprop(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: Arra
     the weight decay is the network's ρ (J includes Σ ρ_l/2 ‖W_l‖²). Returns a :class:`TrainResult`
     (method "adam"/"sgd"). ``checkpoint``/``checkpoint_every``/``resume``/``force_resume`` as for
     :func:`fenchel_cvx.train` (a resume must match the run's settings other than ``epochs`` and its data).
-    Inputs are validated before any work starts.
+    ``w0_subspace`` = k (dense networks, 1 ≤ k ≤ d): the first layer is W₀ = W₀_init + D E_kᵀ with D trained and
+    E_k the training inputs' top-k principal directions (the backprop control of the lifted
+    ``BCDConfig(w0_subspace=k)``; :mod:`fenchel_cvx.training.backprop`). Inputs are validated before any work
+    starts.
     """
     return make_backprop_trainer(net, X, y, X_test, y_test, method=method, lr=lr, epochs=epochs,
                                  batch_size=batch_size, momentum=momentum, seed=seed, device=device, dtype=dtype,
                                  threads=threads, X_val=X_val, y_val=y_val, val_fraction=val_fraction,
                                  patience=patience, restore_best=restore_best, eval_samples=eval_samples,
                                  callbacks=callbacks, verbose=verbose, progress=progress, checkpoint=checkpoint,
-                                 checkpoint_every=checkpoint_every, resume=resume, force_resume=force_resume).run()
+                                 checkpoint_every=checkpoint_every, resume=resume, force_resume=force_resume,
+                                 w0_subspace=w0_subspace).run()
 
 
 def make_backprop_trainer(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_test: ArrayLike | None = None,
@@ -70,7 +74,7 @@ def make_backprop_trainer(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_tes
                           patience: int | None = None, restore_best: bool = True, eval_samples: int | None = 10000,
                           callbacks: Sequence[Callable] = (), verbose: int = 1, progress: bool | None = None,
                           checkpoint: str | None = None, checkpoint_every: int = 1, resume: str | None = None,
-                          force_resume: bool = False) -> Trainer:
+                          force_resume: bool = False, w0_subspace: int | None = None) -> Trainer:
     """The validated :class:`~fenchel_cvx.training.loop.Trainer` of :func:`train_backprop` (same arguments),
     driving a :class:`~fenchel_cvx.training.backprop.BackpropExecutor`, not yet run: call ``run()``, or go
     epoch by epoch with ``iterate()`` + ``result()`` (interleaved comparisons)."""
@@ -78,7 +82,8 @@ def make_backprop_trainer(net: FenchelNetwork, X: ArrayLike, y: ArrayLike, X_tes
         raise TypeError(f"net: expected a FenchelNetwork, got {type(net).__name__}")
     cfg = BackpropConfig(method=method, lr=lr, epochs=epochs, batch_size=batch_size, momentum=momentum, seed=seed,
                          device=device, dtype=dtype, threads=threads, eval_samples=eval_samples, patience=patience,
-                         restore_best=restore_best, rho=[float(r) for r in net.rho]).validate(net)
+                         restore_best=restore_best, rho=[float(r) for r in net.rho],
+                         w0_subspace=w0_subspace).validate(net)
     check_number(val_fraction, "val_fraction", lo=0.0)
     if val_fraction >= 1:
         raise ValueError(f"val_fraction: expected a number in [0, 1), got {val_fraction!r}")

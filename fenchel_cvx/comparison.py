@@ -128,7 +128,10 @@ def default_specs(n_hidden: int = 1, lifted_axes=None, conv: bool = False) -> di
     * ``mm-then-adaptive`` (the separately named method :func:`fenchel_cvx.training.mm_then_adaptive`): the step of
       its adaptive W-steps over 3e-4 … 1e-1 (log, 6 values) × ρ ∈ {0, 1e-4, 1e-3};
     * ``lifted-subspace`` (dense only, not a default of benchmarks/compare.py; :func:`fenchel_cvx.training.
-      first_layer_subspace`): ``w0_subspace`` ∈ {15, 25, 40} × λ_0 ∈ {0.1, 0.3, 1} × hidden γ ∈ {0.01, 0.1}.
+      first_layer_subspace`): ``w0_subspace`` ∈ {15, 25, 40} × λ_0 ∈ {0.1, 0.3, 1} × hidden γ ∈ {0.01, 0.1};
+    * ``adam-subspace`` (dense only, not a default of benchmarks/compare.py): its control, Adam with the same
+      first-layer restriction (W₀ = W₀_init + D E_kᵀ, :mod:`fenchel_cvx.training.backprop`): ``w0_subspace`` ∈
+      {15, 25, 40} × lr ∈ {1e-3, 3e-3, 1e-2} (log) × ρ ∈ {0, 1e-3} (25 fixed, as the lifted preset, when not tuned).
     """
     from .training import first_layer_subspace, mm_then_adaptive, tuned, tuned_conv
 
@@ -139,7 +142,9 @@ def default_specs(n_hidden: int = 1, lifted_axes=None, conv: bool = False) -> di
     base = tuned_conv(n_hidden) if conv else tuned(n_hidden)
     sub = {} if conv else {"lifted-subspace": MethodSpec("lifted-subspace", LIFTED, [
         Axis("w0_subspace", [15, 25, 40]), Axis("lam", [0.1, 0.3, 1.0], log=True),
-        Axis("gamma_hidden", [0.01, 0.1], log=True)], fixed=first_layer_subspace(n_hidden))}
+        Axis("gamma_hidden", [0.01, 0.1], log=True)], fixed=first_layer_subspace(n_hidden)),
+        "adam-subspace": MethodSpec("adam-subspace", "adam", [Axis("w0_subspace", [15, 25, 40]), Axis(
+            "lr", [1e-3, 3e-3, 1e-2], log=True), Axis("rho", [0.0, 1e-3], log=True)], fixed={"w0_subspace": 25})}
     return {
         "lifted": MethodSpec("lifted", LIFTED, lifted_axes, fixed=dict(base)),
         "mm-then-adaptive": MethodSpec("mm-then-adaptive", LIFTED,
@@ -162,9 +167,8 @@ def smoke_specs(n_hidden: int = 1, methods: Sequence[str] = ("lifted", "mm-then-
     specs = default_specs(n_hidden, conv=conv)
     axes = {"lifted": Axis("lam", [0.3, 1.0], log=True), "mm-then-adaptive": Axis("w_lr", [3e-3, 1e-2], log=True),
             "adam": Axis("lr", [1e-3, 1e-2], log=True), "sgd": Axis("lr", [3e-2, 1e-1], log=True),
-            "lifted-subspace": Axis("lam", [0.3, 1.0], log=True)}
-    unknown = sorted(set(methods) - set(specs))
-    if unknown:
+            "lifted-subspace": Axis("lam", [0.3, 1.0], log=True), "adam-subspace": Axis("lr", [3e-3, 1e-2], log=True)}
+    if unknown := sorted(set(methods) - set(specs)):
         raise ValueError(f"methods: unknown {unknown}; known: {sorted(specs)}")
     return {m: MethodSpec(m, specs[m].kind, [axes[m]], fixed=specs[m].fixed) for m in methods}
 
@@ -512,9 +516,8 @@ class Comparison:
     @classmethod
     def from_dict(cls, d: dict) -> Comparison:
         """The inverse of :meth:`to_dict`: the tuning results and histories (the views are recomputed)."""
-        missing = [k for k in ("dataset", "arch", "epochs", "tuning", "histories", "final_seeds", "tuning_seeds")
-                   if k not in d]
-        if missing:
+        if missing := [k for k in ("dataset", "arch", "epochs", "tuning", "histories", "final_seeds", "tuning_seeds")
+                       if k not in d]:
             raise ValueError(f"d: not a Comparison.to_dict() result, missing {missing}")
         hist = d["histories"]
         metric = "acc" if all("test_acc" in r for h in hist.values() for run in h for r in run) else "mse"
@@ -566,16 +569,14 @@ def compare(specs: dict, make_net: Callable, data, *, epochs: int = 10, batch_si
     same budget, then the interleaved final runs on ``final_seeds``; the methods of ``untuned`` ({name: MethodSpec},
     e.g. :func:`shipped_specs`) join the final runs with their fixed options, not tuned. Raises ``ValueError`` when
     the tuning and final seeds overlap or (``equal_budget``) the methods' base grids differ in size."""
-    overlap = set(tuning_seeds) & set(final_seeds)
-    if overlap:
+    if overlap := set(tuning_seeds) & set(final_seeds):
         raise ValueError(f"final_seeds: must differ from the tuning seeds, both contain {sorted(overlap)}")
     if len(final_seeds) < 1:
         raise ValueError("final_seeds: expected at least one seed")
     untuned = dict(untuned or {})
     if reference not in specs and reference not in untuned:
         raise ValueError(f"reference: {reference!r} is not one of the methods {sorted(specs) + sorted(untuned)}")
-    clash = set(specs) & set(untuned)
-    if clash:
+    if clash := set(specs) & set(untuned):
         raise ValueError(f"untuned: method names also in specs: {sorted(clash)}")
     budgets = {n: s.budget for n, s in specs.items()}
     if equal_budget and len(set(budgets.values())) > 1:

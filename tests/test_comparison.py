@@ -167,3 +167,28 @@ def test_network_factory_and_smoke_specs():
     assert list(specs) == ["adam", "lifted"] and all(s.budget == 2 for s in specs.values())
     with pytest.raises(ValueError, match="methods: unknown"):
         smoke_specs(1, ["rmsprop"])
+
+
+def test_adam_subspace_is_the_control_of_lifted_subspace(tmp_path, load_script, capsys, digits):
+    """"adam-subspace": Adam with the lifted-subspace restriction (BackpropConfig.w0_subspace), 18 grid points,
+    dense only, not a default; make_runner hands w0_subspace to the backprop trainer; its --quick run works."""
+    from fenchel_cvx.comparison import default_specs, make_runner
+
+    spec = default_specs(1)["adam-subspace"]
+    assert spec.kind == "adam" and spec.budget == default_specs(1)["lifted-subspace"].budget == 18
+    assert {a.name: a.values for a in spec.axes} == {"w0_subspace": [15, 25, 40], "lr": [1e-3, 3e-3, 1e-2],
+                                                      "rho": [0.0, 1e-3]}
+    assert "adam-subspace" not in default_specs(4, conv=True)
+    runner = make_runner(spec, {"w0_subspace": 15, "lr": 3e-3, "rho": 1e-3}, make_net(0), digits.X_train,
+                         digits.y_train, epochs=1, batch_size=100, seed=0)
+    assert runner.cfg.w0_subspace == 15 and tuple(runner.state.sub["D"].shape) == (16, 15)
+    mod = load_script("benchmarks/compare.py")
+    out = mod.main(["--quick", "--methods", "adam-subspace", "--no-defaults", "--out", str(tmp_path / "s")])
+    res = out["results"][0]
+    assert set(res["tuning"]) == {"adam-subspace"} and res["tuning"]["adam-subspace"]["budget"] == 2
+    assert res["histories"]["adam-subspace"][0][-1]["test_acc"] > 0.5
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        mod.main(["--methods", "adam-subspace", "--archs", "lenet5", "--datasets", "digits", "--out",
+                  str(tmp_path / "x")])
+    assert "--methods: adam-subspace (w0_subspace) is for dense networks" in capsys.readouterr().err

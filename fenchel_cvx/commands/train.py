@@ -20,6 +20,8 @@ Adam-metric steps on the lifted W-blocks), ``--preset subspace``
 the training inputs, ``--w0-subspace``) or ``--preset plain`` (:class:`fenchel_cvx.training.BCDConfig`'s
 defaults); every option given on the command line overrides the preset. The README's comparison table
 (``benchmarks/compare.py``) reports both presets as they come, next to their tuned versions.
+``--w0-subspace K`` also applies to ``--method adam|sgd`` (dense networks): the first layer trained as
+W₀ = W₀_init + D E_Kᵀ, the backprop control of the lifted option (:mod:`fenchel_cvx.training.backprop`).
 
 With ``--scheduler local`` (a LocalCluster of ``--workers`` processes) or ``--scheduler
 tcp://host:8786`` lifted BCD runs sample-parallel on Dask
@@ -171,8 +173,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="scale η of the MM W-step's curvature (1 = MM, 0 = linearised step; scalar or per layer) "
                         "(default: from --preset)")
     g.add_argument("--w0-subspace", type=int, default=None, metavar="K",
-                   help="restrict the first layer's MM W-step to the top-K principal directions of the training "
-                        "inputs (0 = off) (default: from --preset: 0, 25 for subspace)")
+                   help="restrict the first layer's change to the top-K principal directions of the training "
+                        "inputs (dense networks; 0 = off): fenchel: its MM W-step (default: from --preset: 0, 25 "
+                        "for subspace); adam/sgd: W0 = W0_init + D E_K^T with D trained (default: off)")
     g.add_argument("--w-iters", type=int, default=None,
                    help="inner iterations per hidden W-block (default: from --preset)")
     g.add_argument("--last-w-iters", type=int, default=None,
@@ -263,16 +266,25 @@ def build(args: argparse.Namespace) -> tuple:
     if args.epochs < 0 or args.batch_size < 1:
         raise ValueError(f"--epochs >= 0 and --batch-size >= 1 expected, got {args.epochs} and {args.batch_size}")
     cfg = None
-    if args.method != "fenchel" and getattr(args, "w0_subspace", None):
-        raise ValueError(f"--w0-subspace: a lifted BCD option (--method fenchel), not for --method {args.method}")
     if args.method == "fenchel":
         cfg = lifted_config(args, net.L, conv=conv).validate(net)
+    elif backprop_subspace(args) is not None:  # checked now (dense network, 1 <= K <= d), before any training
+        from ..training.backprop import BackpropConfig
+
+        if args.w0_subspace < 0:
+            raise ValueError(f"w0_subspace: expected K >= 0 (0 = off), got {args.w0_subspace}")
+        BackpropConfig(method=args.method, w0_subspace=backprop_subspace(args)).validate(net)
     y_tr, y_te = ds.y_train, ds.y_test
     if not net.loss.classification:  # regression on labels: one-hot targets
         eye = np.eye(sizes[-1])
         y_tr = eye[:, ds.y_train] if sizes[-1] > 1 else ds.y_train[None, :].astype(float)
         y_te = eye[:, ds.y_test] if sizes[-1] > 1 else ds.y_test[None, :].astype(float)
     return ds, net, cfg, y_tr, y_te
+
+
+def backprop_subspace(args: argparse.Namespace) -> int | None:
+    """``--w0-subspace`` of a backprop run (``--method adam|sgd``): K, or None when unset or 0 (off)."""
+    return getattr(args, "w0_subspace", None) or None
 
 
 def check_scheduler(args: argparse.Namespace, net: FenchelNetwork, cfg: BCDConfig | None) -> None:
@@ -339,7 +351,8 @@ def run(args: argparse.Namespace) -> int:
                              epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                              val_fraction=args.val_fraction, patience=args.patience,
                              momentum=0.0 if args.momentum is None else args.momentum, device=args.device,
-                             dtype=args.dtype, threads=args.threads, **common)
+                             dtype=args.dtype, threads=args.threads, w0_subspace=backprop_subspace(args),
+                             **common)
     os.makedirs(paths["output"], exist_ok=True)
     if paths["model"] is not None:  # the trained network first: the most valuable output
         res.net.save(paths["model"])

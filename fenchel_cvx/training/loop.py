@@ -33,7 +33,7 @@ import numpy as np
 
 from ..arrays import ArrayLike
 from ..backend import check_backend, to_numpy
-from ..errors import FileFormatError, TrainingDiverged, diverged_message
+from ..errors import FileFormatError, ResumeMismatch, TrainingDiverged, diverged_message
 from ..log import get_logger, verbose_level
 from ..model_format import network_spec
 from ..network import FenchelNetwork
@@ -190,6 +190,8 @@ class Trainer:
             if "bestW0" in arrays:
                 self.best["W"] = [ex.to_working(arrays[f"bestW{l}"], "W") for l in range(len(W))]
                 self.best["b"] = [ex.to_working(arrays[f"bestb{l}"], "b") for l in range(len(b))]
+        except ResumeMismatch:  # an executor refusing the resume (resume_state), not a corrupt file
+            raise
         except (KeyError, TypeError, ValueError) as e:
             raise FileFormatError(f"corrupt checkpoint {path!r}: {type(e).__name__}: {e}") from None
         self.schedule = dataclasses.replace(ex.schedule(self.state, max(self.epoch - 1, 0)), epoch=self.epoch)
