@@ -111,7 +111,8 @@ def main(argv=None) -> dict:
             for m in ("lifted-subspace", "adam-subspace"):
                 if conv and m in args.methods:
                     p.error(f"--methods: {m} (w0_subspace) is for dense networks, not --archs {arch}")
-            specs = smoke_specs(net0.L, args.methods, conv=conv) if args.quick else default_specs(net0.L, conv=conv)
+            specs = (smoke_specs(net0.L, args.methods, conv=conv) if args.quick
+                     else default_specs(net0.L, conv=conv, n_features=ds.n_features))
             specs = {m: specs[m] for m in args.methods}
             untuned = {} if args.no_defaults else shipped_specs(net0.L, conv=conv)
             if "lifted-subspace" in args.methods and not args.no_defaults:

@@ -34,6 +34,24 @@ def test_axis_edges_and_extension():
         Axis("lr", [1e-2, 1e-3], log=True)
 
 
+def test_integer_axis_extends_by_whole_units_within_its_bounds():
+    """w0_subspace-like axes: an extension is an integer at least one unit past the edge, never below 1, never
+    above ``upper`` (an edge at ``upper`` or at 1 is the domain's boundary)."""
+    k = Axis("k", [15, 25, 40], log=True, integer=True, upper=64)
+    assert k.edge(40) == "high" and k.extend("high") == 64 and k.edge(64) is None  # 40 * 1.6 = 64 = upper
+    assert k.edge(15) == "low" and k.extend("low") == 9 and isinstance(k.values[0], int)  # 15 / (25/15) = 9
+    k2 = Axis("k", [2, 3], log=True, integer=True)
+    assert k2.extend("low") == 1 and k2.edge(1) is None
+    assert k2.extend("high") == 4  # 3 * 1.5 = 4.5 rounds to 4 (banker's rounding), one unit past 3 at least
+    assert Axis("k", [1, 2], log=True, integer=True).extend("high") == 4
+    with pytest.raises(ValueError, match="values above upper"):
+        Axis("k", [15, 25, 40], log=True, integer=True, upper=30)
+    from fenchel_cvx.comparison import default_specs
+
+    sub = {a.name: a for a in default_specs(1, n_features=20)["lifted-subspace"].axes}["w0_subspace"]
+    assert sub.values == [15] and sub.upper == 20 and sub.integer and sub.log
+
+
 def test_tune_extends_a_grid_whose_best_value_is_on_an_edge(digits):
     spec = MethodSpec("adam", "adam", [Axis("lr", [1e-3, 3e-3], log=True)])
     res = tune(spec, make_net, digits, epochs=3, batch_size=50, seeds=(100,), max_extend=3)
