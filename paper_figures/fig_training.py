@@ -45,7 +45,8 @@ QUICK = {"dataset": "digits", "arch": "64-32-10", "n_train": 400, "n_test": 200,
          "tuning_seeds": [100], "final_seeds": [0], "methods": ["lifted", "mm-then-adaptive", "adam", "sgd"]}
 #: the order and colours of the methods in the figures (a method not listed is drawn in grey)
 COLOURS = {"lifted": "C0", "mm-then-adaptive": "C2", "adam": "C1", "sgd": "C3", "lifted (default)": "C0",
-           "mm-then-adaptive (default)": "C2", "adam (default)": "C1"}
+           "mm-then-adaptive (default)": "C2", "adam (default)": "C1", "lifted-subspace": "C4",
+           "lifted-subspace (preset)": "C4", "adam-subspace": "C5"}
 THRESHOLDS = {"mnist5k": (0.85, 0.88, 0.90), "fashion-mnist": (0.80, 0.85, 0.88), "digits": (0.8, 0.9)}
 
 
@@ -101,7 +102,7 @@ def draw(comparisons: list, out_dir: str, title: str, figure: str):
         for m in cmp.histories:
             S, T = 100 * cmp.scores(m), cmp.times(m)
             colour = COLOURS.get(m, "0.5")
-            style = "--" if m.endswith("(default)") else "-"
+            style = "--" if m.endswith(("(default)", "(preset)")) else "-"
             ep = np.arange(S.shape[1])
             axes[0, j].plot(ep, S.mean(0), style, color=colour, marker="o", ms=3, label=m)
             axes[0, j].fill_between(ep, S.min(0), S.max(0), color=colour, alpha=0.12)
@@ -133,7 +134,9 @@ def section(comparisons: list, out_dir: str, title: str, figure: str, sources: l
     res.notes.append("methods: `lifted` = pure lifted BCD (`fenchel_cvx.train`), `mm-then-adaptive` = the separately "
                      "named lifted schedule `fenchel_cvx.training.mm_then_adaptive` (one epoch of exact MM W-steps, "
                      "then Adam-type W-steps on F_λ at fixed λ), `adam`/`sgd` = backprop "
-                     "(`fenchel_cvx.baselines`); rows ending in (default) are the shipped defaults, not tuned")
+                     "(`fenchel_cvx.baselines`), `lifted-subspace`/`adam-subspace` = the same with the first layer "
+                     "in the inputs' top-k principal directions (`w0_subspace`); rows ending in (default) are the "
+                     "shipped defaults and (preset) the `subspace` preset, not tuned")
     return res
 
 
