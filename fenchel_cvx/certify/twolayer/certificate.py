@@ -412,8 +412,8 @@ def convex_certificate(net=None, X0=None, y=None, *, problem: TwoLayerProblem | 
 
 
 #: share of time_limit kept for the certification of the final dual point (oracle "scip": the SDP bound, then SCIP).
-#: 0.25 before the SDP bound; its SCS solve needs the time (diabetes, m = 442: 110 s per sign gave a bound 7.9x the
-#: level, 370 s per sign 5.4x; the restricted rounds' estimate had closed to 5 % with less)
+#: 0.25 before the SDP bound; its SCS solve needs the time (diabetes, m = 442: SCS stopped at 110 s per sign gave a
+#: rigorous bound 7.9x the level, run to eps 1e-4 (370 s per sign) a solver value 5.4x; experiments/FINDINGS.md §6)
 SCIP_SHARE = 0.5
 
 
