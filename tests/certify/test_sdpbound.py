@@ -70,6 +70,7 @@ def test_indefinite_slack_uses_the_correction_and_stays_valid():
         bad = SdpMultipliers(**{**mult.__dict__, "y0": mult.y0 - shift})
         r = sdp_sign_bound(Ahat, M, c, bad, T, True)
         assert r["lam_min"] < 0 and r["correction"] > 0
+        assert r["correction"] == min(r["correction_trace"], r["correction_box"])
         assert r["dual_objective"] < good["dual_objective"]
         assert r["bound"] >= ex.value, (shift, r)
     # multipliers of the wrong sign are clipped, and random ones still give a valid (poor) bound

@@ -49,6 +49,13 @@ d = 6, m = 40 instances the relaxation without it was 1.7–3.7x above the searc
 pairs with λ_iλ_j < 0 alone gave 1.00–1.05x, z_i z_j ≥ 0 alone 1.8–3.7x (``experiments/sdp_oracle_bound.py``
 and experiments/FINDINGS.md §6).
 
+**Box correction** (used when smaller). With the computed eigendecomposition Ŝ ≈ Q̂Λ̂Q̂ᵀ,
+vᵀSv = Σ_k λ̂_k (q̂_kᵀv)² + vᵀ(S − Q̂Λ̂Q̂ᵀ)v ≥ −Σ_{λ̂_k<0} |λ̂_k| h_k² − T·‖S − Q̂Λ̂Q̂ᵀ‖₂, where h_k ≥ max |q̂_kᵀv| over the
+box v₀ = 1, ‖w‖ ≤ 1, |b̂| ≤ 1, ẑ ∈ [0, 1]^m: h_k = max(|q₀ + ‖q_w‖ + |q_b̂| + Σ(q_ẑ)₊|, |q₀ − ‖q_w‖ − |q_b̂| − Σ(q_ẑ)₋|).
+Because ẑ ≥ 0, an eigenvector with mixed signs pays about (½‖q_ẑ‖₁)² ≈ m/(2π) instead of T = m + 3; the residual
+‖S − Q̂Λ̂Q̂ᵀ‖₂ ≤ (forming error) + ‖fl(Ŝ − Q̂Λ̂Q̂ᵀ)‖_F + (n + 4)u(‖Ŝ‖_F + ‖|Q̂||Λ̂|‖_F‖Q̂‖_F) needs no assumption on the
+eigensolver. The smaller of the two corrections is used.
+
 **Rounding.** (i) Forming S: every entry is a sum of at most m + 4 products of floats, so |S − Ŝ| ≤ (m + 8)·u·|S|_abs
 entrywise, |S|_abs the same formulas on absolute values, and ‖S − Ŝ‖₂ ≤ ‖·‖_F of that (Weyl). (ii) The eigenvalue:
 LAPACK's symmetric eigensolver is backward stable — the computed eigenvalues are exact for Ŝ + E with
@@ -165,25 +172,50 @@ def _slack(Ahat, M, c, mult: SdpMultipliers, bias: bool, absolute: bool = False)
     return S
 
 
+def _box_correction(S: np.ndarray, e_form: float, T: float, p: int, d: int, bias: bool) -> float:
+    r"""A bound C ≥ −vᵀS_exact v for every v = (1, w, b̂, ẑ) with ‖w‖ ≤ 1, |b̂| ≤ 1, ẑ ∈ [0, 1]^m (module
+    docstring, "box correction"), from the computed eigendecomposition Ŝ ≈ Q̂Λ̂Q̂ᵀ of the float64 slack ``S``:
+    C = Σ_{λ̂_k<0} |λ̂_k| h_k² + T·(e_form + ‖Ŝ − Q̂Λ̂Q̂ᵀ‖), h_k ≥ max_v |q̂_kᵀv| over that box."""
+    n = S.shape[0]
+    lam, Q = np.linalg.eigh(S)
+    QL = Q * lam
+    R = S - QL @ Q.T
+    e_res = float(np.linalg.norm(R)) + (n + 4) * U_ROUND * (float(np.linalg.norm(S)) + float(
+        np.linalg.norm(np.abs(Q) * np.abs(lam)) * np.linalg.norm(Q)))
+    neg = lam < 0
+    Qn, ln = Q[:, neg], -lam[neg]
+    qw = np.linalg.norm(Qn[1:1 + d], axis=0)
+    qb = np.abs(Qn[p]) if bias else 0.0
+    qz = Qn[1 + p:]
+    top = Qn[0] + qw + qb + np.maximum(qz, 0.0).sum(axis=0)
+    bot = Qn[0] - qw - qb - np.maximum(-qz, 0.0).sum(axis=0)
+    h = np.maximum(np.abs(top), np.abs(bot)) * (1.0 + (n + 4) * U_ROUND)
+    return (float(ln @ (h * h)) * (1.0 + (n + 4) * U_ROUND) + T * (e_form + e_res)) * 1.01
+
+
 def sdp_sign_bound(Ahat, M, c, mult: SdpMultipliers, T: float, bias: bool = True) -> dict:
-    r"""The rigorous bound y₀ + μ_w + μ_b + T·max(0, −λ_min(S)) on sup_R Σ_j c_j z_j (module docstring) for any
-    multipliers. ``Ahat`` m x p (scaled rows â_j), ``M`` (m,), ``c`` (m,), ``T`` ≥ ‖v‖² on R. Returns dict(bound,
-    dual_objective, lam_min (certified lower bound on λ_min(S)), lam_min_computed, correction)."""
+    r"""The rigorous bound y₀ + μ_w + μ_b + min(T·max(0, −λ_min(S)), box correction) on sup_R Σ_j c_j z_j (module
+    docstring) for any multipliers. ``Ahat`` m x p (scaled rows â_j), ``M`` (m,), ``c`` (m,), ``T`` ≥ ‖v‖² on R.
+    Returns dict(bound, dual_objective, lam_min (certified lower bound on λ_min(S)), lam_min_computed, correction,
+    correction_trace, correction_box)."""
     S = _slack(Ahat, M, c, mult, bias)
     Sabs = _slack(Ahat, M, c, mult, bias, absolute=True)
     if not (np.all(np.isfinite(S)) and np.all(np.isfinite(Sabs))):
         return dict(bound=math.inf, dual_objective=math.inf, lam_min=-math.inf, lam_min_computed=-math.inf,
-                    correction=math.inf)
-    n, m = S.shape[0], Ahat.shape[0]
+                    correction=math.inf, correction_trace=math.inf, correction_box=math.inf)
+    (n, m), p = (S.shape[0], Ahat.shape[0]), Ahat.shape[1]
     lam = float(np.linalg.eigvalsh(S)[0])
     e_form = (m + 8) * U_ROUND * float(np.linalg.norm(Sabs)) * 1.01
     e_eig = 4 * n * U_ROUND * float(np.linalg.norm(S)) * 1.01
     lam_lo = lam - e_form - e_eig
-    corr = T * max(0.0, -lam_lo)
+    corr_trace = T * max(0.0, -lam_lo)
+    corr_box = _box_correction(S, e_form, T, p, p - 1 if bias else p, bias) if lam_lo < 0 else math.inf
+    corr = min(corr_trace, corr_box)
     obj = float(mult.y0) + max(float(mult.mu_w), 0.0) + (max(float(mult.mu_b), 0.0) if bias else 0.0)
     total = obj + corr
     bound = total + 8 * U_ROUND * (abs(obj) + corr) + 1e-300
-    return dict(bound=bound, dual_objective=obj, lam_min=lam_lo, lam_min_computed=lam, correction=corr)
+    return dict(bound=bound, dual_objective=obj, lam_min=lam_lo, lam_min_computed=lam, correction=corr,
+                correction_trace=corr_trace, correction_box=corr_box)
 
 
 def _pair_mask(c: np.ndarray, pairs: str) -> np.ndarray | None:
