@@ -60,8 +60,9 @@ eigensolver. The smaller of the two corrections is used.
 entrywise, |S|_abs the same formulas on absolute values, and ‖S − Ŝ‖₂ ≤ ‖·‖_F of that (Weyl). (ii) The eigenvalue:
 LAPACK's symmetric eigensolver is backward stable — the computed eigenvalues are exact for Ŝ + E with
 ‖E‖₂ ≤ p(n)·u·‖Ŝ‖₂ and p(n) a modest function of n; the bound takes 4n·u·‖Ŝ‖_F (≥ 4n·u·‖Ŝ‖₂) for it — the one
-assumption the bound rests on besides IEEE arithmetic. (iii) The sum y₀ + μ_w + μ_b + T·(…) is rounded upward by a
-relative 8u. (iv) B and M_j are rounded upward (B ≥ max_k ‖x_k‖, M_j from :func:`big_m`), so R's bounds hold.
+assumption the trace correction rests on besides IEEE arithmetic (the box correction needs none). (iii) The sum
+y₀ + μ_w + μ_b + correction is rounded upward by a relative 8u. (iv) B and M_j are rounded upward
+(B ≥ max_k ‖x_k‖, M_j from :func:`big_m`), so R's bounds hold.
 Samples with c_j = 0 are left out (dropping constraints of a relaxation keeps it a relaxation).
 """
 
