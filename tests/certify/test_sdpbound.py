@@ -108,3 +108,22 @@ def test_argument_errors(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         sdp_oracle_bound(**args)
+
+
+@pytest.mark.scip
+def test_certificate_uses_the_smaller_bound_and_skips_large_sdps(monkeypatch):
+    """dual._scip_certificate: the SDP bound first, SCIP when it is above the level; the SDP is skipped beyond
+    SDP_MAX_ENTRIES (then SCIP alone, and the provenance says why)."""
+    import fenchel_cvx.certify.twolayer.dual as dual
+    from fenchel_cvx.certify.twolayer import TwoLayerProblem, certified_dual_bound
+
+    rng = np.random.default_rng(3)
+    X0, y = rng.normal(size=(4, 16)), rng.normal(size=16)
+    pb = TwoLayerProblem.from_arrays(X0, y, 0.01, oracle="scip")
+    lam0 = pb.loss.grad(np.full(16, 0.1))
+    c = certified_dual_bound(pb, lam0, time_limit=30)
+    assert c.certified and c.oracle_kind in ("sdp", "scip") and c.sup_bound <= c.level
+    assert "SDP (Shor + RLT) bound" in c.provenance
+    monkeypatch.setattr(dual, "SDP_MAX_ENTRIES", 0)
+    c2 = certified_dual_bound(pb, lam0, time_limit=30)
+    assert c2.oracle_kind == "scip" and "no SDP bound" in c2.provenance and c2.sup_bound <= c2.level

@@ -298,6 +298,10 @@ def scale_to_level(problem: TwoLayerProblem, lam_t, sbar: float, lo, hi) -> tupl
 #: the SDP bound (:mod:`~fenchel_cvx.certify.twolayer.sdpbound`) is tried up to this many samples (its dual has
 #: m² multipliers and an (m + d + 2)-square matrix: at m = 442 one sign took ~370 CPU-s and 1.4 GB with SCS)
 SDP_MAX_SAMPLES = 600
+#: ... and while its RLT rows hold at most this many nonzeros, m²(d + 2): CVXPY's compilation alone grows with them
+#: (breast cancer, m = 569, d = 30, 10.4e6: the two signs took 384 s against a 112 s budget, SCS barely started and
+#: the bound was useless, while SCIP was left 2.5 s; diabetes, 2.3e6: 216 s against 112 s)
+SDP_MAX_ENTRIES = 4_000_000
 #: share of the certification's time limit given to the SDP bound (SCIP gets the rest, and all of it when the SDP
 #: is skipped); SCS's tolerance there
 SDP_SHARE = 0.75
@@ -308,7 +312,8 @@ def _scip_certificate(problem: TwoLayerProblem, lam, lo, hi, top, time_limit, st
     r"""The certified dual bound with the SDP- and SCIP-bounded oracle (any d; :func:`certified_dual_bound`).
 
     λ_t from :func:`_search_scaled`; an upper bound on S(λ_t) from the semidefinite relaxation
-    (:func:`~fenchel_cvx.certify.twolayer.sdpbound.sdp_oracle_bound`, m ≤ :data:`SDP_MAX_SAMPLES`, within
+    (:func:`~fenchel_cvx.certify.twolayer.sdpbound.sdp_oracle_bound`, m ≤ :data:`SDP_MAX_SAMPLES` and
+    m²(d + 2) ≤ :data:`SDP_MAX_ENTRIES`, within
     :data:`SDP_SHARE` of ``time_limit``: rigorous — weak duality with the solver's multipliers, an eigenvalue
     correction and rounding allowances) and, unless that is already ≤ level, from :func:`scip_oracle_bound`
     (objective limit = level, the time left; valid up to SCIP's tolerances); S̄ = the smaller; then
@@ -318,7 +323,7 @@ def _scip_certificate(problem: TwoLayerProblem, lam, lo, hi, top, time_limit, st
     c0 = time.process_time()
     orc, t_h, lam_t = _search_scaled(problem, lam, lo, hi, top, starts)
     sdp = None
-    if problem.m <= SDP_MAX_SAMPLES:
+    if problem.m <= SDP_MAX_SAMPLES and problem.m ** 2 * (problem.d + 2) <= SDP_MAX_ENTRIES:
         sdp = sdp_oracle_bound(problem.X0, lam_t, problem.bias, time_limit=max(1.0, SDP_SHARE * time_limit),
                                eps=SDP_CERT_EPS)
     mip = None
@@ -344,7 +349,8 @@ def _scip_certificate(problem: TwoLayerProblem, lam, lo, hi, top, time_limit, st
         parts.append(f"SDP (Shor + RLT) bound {sdp.bound:.12g} in {sdp.time:.1f}s: rigorous (weak duality with the "
                      "solver's multipliers, eigenvalue correction, float64 rounding allowances)")
     else:
-        parts.append(f"no SDP bound (m = {problem.m} > {SDP_MAX_SAMPLES})")
+        parts.append(f"no SDP bound (m = {problem.m}, d = {problem.d}: beyond SDP_MAX_SAMPLES = {SDP_MAX_SAMPLES} "
+                     f"or m^2 (d + 2) > SDP_MAX_ENTRIES = {SDP_MAX_ENTRIES:.0e})")
     if mip is not None:
         st = ", ".join(f"{k}: {v}" for k, v in mip.status.items())
         parts.append(f"SCIP bound {mip.bound:.12g} ({st}, {mip.nodes} nodes, {mip.time:.1f}s; valid up to SCIP's LP "
