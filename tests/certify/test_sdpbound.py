@@ -112,8 +112,12 @@ def test_argument_errors(kwargs, match):
 
 @pytest.mark.scip
 def test_certificate_uses_the_smaller_bound_and_skips_large_sdps(monkeypatch):
-    """dual._scip_certificate: the SDP bound first, SCIP when it is above the level; the SDP is skipped beyond
-    SDP_MAX_ENTRIES (then SCIP alone, and the provenance says why)."""
+    """dual._scip_certificate: SCIP first; when it proves S ≤ level or closes its search, no SDP; otherwise the SDP
+    bound too, and S̄ = the smaller (here SCIP is made to stop with a loose bound: the SDP's is used, certified, and
+    the resulting λ is feasible for the exact oracle); the SDP is skipped beyond SDP_MAX_ENTRIES (then SCIP alone,
+    and the provenance says why)."""
+    import dataclasses
+
     import fenchel_cvx.certify.twolayer.dual as dual
     from fenchel_cvx.certify.twolayer import TwoLayerProblem, certified_dual_bound
 
@@ -122,8 +126,21 @@ def test_certificate_uses_the_smaller_bound_and_skips_large_sdps(monkeypatch):
     pb = TwoLayerProblem.from_arrays(X0, y, 0.01, oracle="scip")
     lam0 = pb.loss.grad(np.full(16, 0.1))
     c = certified_dual_bound(pb, lam0, time_limit=30)
-    assert c.certified and c.oracle_kind in ("sdp", "scip") and c.sup_bound <= c.level
-    assert "SDP (Shor + RLT) bound" in c.provenance
+    assert c.certified and c.oracle_kind == "scip" and c.sup_bound <= c.level
+    assert "SCIP bound" in c.provenance and "SDP not run (SCIP's search closed)" in c.provenance
+    real = dual.scip_oracle_bound
+
+    def loose(*args, **kwargs):  # SCIP at its time limit with a weak bound (as at d = 10)
+        r = real(*args, **kwargs)
+        return dataclasses.replace(r, bound=1e3 * pb.beta_m_safe, proven=False)
+
+    monkeypatch.setattr(dual, "scip_oracle_bound", loose)
+    c1 = certified_dual_bound(pb, lam0, time_limit=30)
+    assert c1.certified and c1.oracle_kind == "sdp" and c1.sup_bound <= c1.level
+    assert "SDP (Shor + RLT) bound" in c1.provenance and "the bound used: the SDP's" in c1.provenance
+    S = search_oracle(X0, c1.lam, True).value  # no unit the search finds violates the certified λ
+    assert S <= c1.level
+    monkeypatch.setattr(dual, "scip_oracle_bound", real)
     monkeypatch.setattr(dual, "SDP_MAX_ENTRIES", 0)
     c2 = certified_dual_bound(pb, lam0, time_limit=30)
     assert c2.oracle_kind == "scip" and "no SDP bound" in c2.provenance and c2.sup_bound <= c2.level
