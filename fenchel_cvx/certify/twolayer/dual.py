@@ -22,6 +22,7 @@ from .program import (
     SquaredTerms,
     TwoLayerProblem,
 )
+from .sdpbound import sdp_oracle_bound
 from .search import search_oracle
 
 
@@ -150,10 +151,10 @@ class DualCertificate:
     scale      : t, λ = t·(projected candidate) up to the exact zero-sum rounding
     oracle     : the oracle at the projected candidate before scaling (its violators drive column generation)
     provenance : text naming the construction
-    certified  : True when ``sup_bound`` is an upper bound on S(λ) (exact oracle, or SCIP's dual bound);
+    certified  : True when ``sup_bound`` is an upper bound on S(λ) (exact oracle, the SDP bound, or SCIP's dual bound);
                  False for an *estimate* from the heuristic search alone (:func:`estimated_dual_bound`)
-    oracle_kind: "exact", "scip" or "search" (what ``sup_bound`` rests on)
-    proven     : False when SCIP stopped at its time limit (its dual bound is still valid, only weaker)
+    oracle_kind: "exact", "sdp" (rigorous SDP bound), "scip" (SCIP's bound) or "search" (what ``sup_bound`` rests on)
+    proven     : False when the bound used stopped at a time limit (SCIP, or SCS short of its tolerance): valid, weaker
     """
 
     lower: float
@@ -182,8 +183,9 @@ def certified_dual_bound(problem: TwoLayerProblem, lam0, top: int = 64, time_lim
 
     With ``problem.oracle == "scip"`` (any d) the exact oracle is replaced by :func:`_scip_certificate`:
     the heuristic search (``starts``: extra start directions) scales λ so that no unit it finds exceeds
-    the level, then SCIP bounds S(λ) within ``time_limit`` seconds, and λ is scaled down by that bound
-    if it exceeds the level (the lower bound then rests on SCIP's tolerances; ``oracle_kind`` "scip").
+    the level, then the semidefinite relaxation (m ≤ :data:`SDP_MAX_SAMPLES`; rigorous) and SCIP bound S(λ)
+    within ``time_limit`` seconds, and λ is scaled down by the smaller bound if it exceeds the level
+    (``oracle_kind`` "sdp", or "scip" when SCIP's bound is used: the lower bound then rests on SCIP's tolerances).
     """
     t0 = time.perf_counter()
     X0, loss, bias = problem.X0, problem.loss, problem.bias
@@ -271,44 +273,101 @@ def _perturbation(problem: TwoLayerProblem, lam_a, lam_b) -> float:
     return float(dl @ M) * (1.0 + 1e-12) + 4 * U_ROUND * float((np.abs(lam_a) + np.abs(lam_b)) @ M)
 
 
-def _scip_certificate(problem: TwoLayerProblem, lam, lo, hi, top, time_limit, starts, t0) -> DualCertificate:
-    r"""The certified dual bound with the SCIP-bounded oracle (any d; :func:`certified_dual_bound`).
+def scale_to_level(problem: TwoLayerProblem, lam_t, sbar: float, lo, hi) -> tuple:
+    r"""λ* = c·λ_t re-made exactly zero-sum (bias) with S(λ*) ≤ level, given an upper bound ``sbar`` ≥ S(λ_t).
 
-    λ_t from :func:`_search_scaled`; S̄ ≥ S(λ_t) from :func:`scip_oracle_bound` (objective limit = level);
-    if S̄ ≤ level, λ* = λ_t; else c = argmax_{c' ≤ level'/S̄} D(c'λ_t) and λ* = c·λ_t re-made zero-sum, with
-    S(λ*) ≤ c·S̄ + :func:`_perturbation` (λ*, c·λ_t) ≤ level checked (c shrinks until it holds).
+    c = 1 when ``sbar`` ≤ level; else c = argmax_{c' ≤ level/S̄} D(c'λ_t) and S(λ*) ≤ c·S̄(1 + 4u) +
+    :func:`_perturbation` (λ*, c·λ_t) ≤ level is checked (c shrinks until it holds); S̄ = inf gives λ* = 0.
+    Returns (λ*, its bound on S(λ*), c)."""
+    level = problem.beta_m_safe
+    lam_t = np.asarray(lam_t, dtype=np.float64)
+    if not math.isfinite(sbar):
+        return np.zeros(problem.m), 0.0, 0.0
+    if sbar <= level:
+        return lam_t, sbar, 1.0
+    c = _best_scale(problem.loss, lam_t, level / sbar)
+    for _ in range(60):
+        lam_s = exact_zero_sum(c * lam_t, lo, hi) if problem.bias else np.clip(c * lam_t, lo, hi)
+        bound = c * sbar * (1.0 + 4 * U_ROUND) + _perturbation(problem, lam_s, c * lam_t)
+        if bound <= level:
+            return lam_s, bound, c
+        c *= (level / bound) * (1.0 - 1e-9)
+    return np.zeros(problem.m), 0.0, 0.0  # pragma: no cover - the perturbation is ~1e-16 relative
+
+
+#: the SDP bound (:mod:`~fenchel_cvx.certify.twolayer.sdpbound`) is tried up to this many samples (its dual has
+#: m² multipliers and an (m + d + 2)-square matrix: at m = 442 one sign took ~370 CPU-s and 1.4 GB with SCS)
+SDP_MAX_SAMPLES = 600
+#: ... and while its RLT rows hold at most this many nonzeros, m²(d + 2): CVXPY's compilation alone grows with them
+#: (breast cancer, m = 569, d = 30, 10.4e6: the two signs took 384 s against a 112 s budget, SCS barely started and
+#: the bound was useless, while SCIP was left 2.5 s; diabetes, 2.3e6: 216 s against 112 s)
+SDP_MAX_ENTRIES = 4_000_000
+#: SCIP runs first, for this share of the certification's time limit (at most SCIP_FIRST_MAX seconds) when the SDP
+#: may follow, and for all of it when the SDP is skipped: at small d it proves S ≤ level in about a second (iris,
+#: d = 4: 4.3 CPU-s for the whole certificate; with the SDP first 26.8 s for the same bracket)
+SCIP_FIRST = 0.15
+SCIP_FIRST_MAX = 15.0
+#: share of the time left after SCIP given to the SDP bound (CVXPY's set-up overruns SCS's limit); SCS's tolerance
+SDP_SHARE = 0.75
+SDP_CERT_EPS = 1e-4
+
+
+def _scip_certificate(problem: TwoLayerProblem, lam, lo, hi, top, time_limit, starts, t0) -> DualCertificate:
+    r"""The certified dual bound with the SDP- and SCIP-bounded oracle (any d; :func:`certified_dual_bound`).
+
+    λ_t from :func:`_search_scaled`; an upper bound on S(λ_t) from :func:`scip_oracle_bound` (objective limit =
+    level; valid up to SCIP's tolerances) within :data:`SCIP_FIRST` of ``time_limit`` (at most
+    :data:`SCIP_FIRST_MAX` s; all of it when the SDP does not fit) and, unless SCIP proved S ≤ level or closed its
+    search, from the semidefinite relaxation (:func:`~fenchel_cvx.certify.twolayer.sdpbound.sdp_oracle_bound`,
+    m ≤ :data:`SDP_MAX_SAMPLES` and m²(d + 2) ≤ :data:`SDP_MAX_ENTRIES`, within :data:`SDP_SHARE` of the time
+    left: rigorous — weak duality with the solver's multipliers, an eigenvalue correction and rounding
+    allowances); S̄ = the smaller; then :func:`scale_to_level`. ``oracle_kind`` is "sdp" when S̄ is the SDP's
+    bound, "scip" when SCIP's.
     """
     loss, level = problem.loss, problem.beta_m_safe
+    c0 = time.process_time()
     orc, t_h, lam_t = _search_scaled(problem, lam, lo, hi, top, starts)
-    mip = scip_oracle_bound(problem.X0, lam_t, problem.bias, level=level, time_limit=time_limit)
-    sbar, lam_s, c = mip.bound, lam_t, 1.0
-    if not math.isfinite(sbar):
-        lam_s, sbar, c = np.zeros(problem.m), 0.0, 0.0
-    elif sbar > level:
-        c = _best_scale(loss, lam_t, level / sbar)
-        for _ in range(60):
-            lam_s = exact_zero_sum(c * lam_t, lo, hi) if problem.bias else np.clip(c * lam_t, lo, hi)
-            bound = c * sbar * (1.0 + 4 * U_ROUND) + _perturbation(problem, lam_s, c * lam_t)
-            if bound <= level:
-                sbar = bound
-                break
-            c *= (level / bound) * (1.0 - 1e-9)
-        else:  # pragma: no cover - the perturbation is ~1e-16 relative: one shrink suffices
-            lam_s, sbar, c = np.zeros(problem.m), 0.0, 0.0
+    sdp_fits = problem.m <= SDP_MAX_SAMPLES and problem.m ** 2 * (problem.d + 2) <= SDP_MAX_ENTRIES
+    first = min(SCIP_FIRST_MAX, SCIP_FIRST * time_limit) if sdp_fits else time_limit
+    mip = scip_oracle_bound(problem.X0, lam_t, problem.bias, level=level, time_limit=max(1.0, first))
+    sdp = None
+    # SCIP proved S ≤ level, or closed its search (its bound is S up to its tolerances: the SDP's is ≥ S): no SDP
+    if sdp_fits and mip.bound > level and not mip.proven:
+        left = max(1.0, time_limit - (time.process_time() - c0))
+        sdp = sdp_oracle_bound(problem.X0, lam_t, problem.bias, time_limit=max(1.0, SDP_SHARE * left),
+                               eps=SDP_CERT_EPS)
+    use_sdp = sdp is not None and sdp.bound <= mip.bound
+    s_raw = sdp.bound if use_sdp else mip.bound
+    lam_s, sbar, c = scale_to_level(problem, lam_t, s_raw, lo, hi)
     # the units SCIP found first (violators of λ_t), then the search's (both evaluated at their own λ)
-    W = np.vstack([mip.oracle.W, orc.W]) if mip.oracle.W.size else orc.W
-    b = np.concatenate([mip.oracle.b, orc.b]) if mip.oracle.W.size else orc.b
-    F = np.concatenate([mip.oracle.F / max(t_h, 1e-300), orc.F]) if mip.oracle.W.size else orc.F
-    cand = OracleResult(value=max(orc.value, mip.value / max(t_h, 1e-300)), allowance=mip.bound - mip.value,
-                        bound=mip.bound / max(t_h, 1e-300), F=F, W=W, b=b, n_evals=orc.n_evals + mip.nodes,
-                        kind="scip")
+    if mip.oracle.W.size:
+        W, b = np.vstack([mip.oracle.W, orc.W]), np.concatenate([mip.oracle.b, orc.b])
+        F = np.concatenate([mip.oracle.F / max(t_h, 1e-300), orc.F])
+    else:
+        W, b, F = orc.W, orc.b, orc.F
+    found = max(orc.value, mip.value / max(t_h, 1e-300))
+    cand = OracleResult(value=found, allowance=s_raw / max(t_h, 1e-300) - found, bound=s_raw / max(t_h, 1e-300),
+                        F=F, W=W, b=b, n_evals=orc.n_evals + mip.nodes,
+                        kind="sdp" if use_sdp else "scip")
     value, allowance = dual_value(loss, lam_s)
+    parts = []
     st = ", ".join(f"{k}: {v}" for k, v in mip.status.items())
+    parts.append(f"SCIP bound {mip.bound:.12g} ({st}, {mip.nodes} nodes, {mip.time:.1f}s; valid up to SCIP's LP "
+                 "and feasibility tolerances)")
+    if sdp is not None:
+        parts.append(f"SDP (Shor + RLT) bound {sdp.bound:.12g} in {sdp.time:.1f}s: rigorous (weak duality with the "
+                     "solver's multipliers, eigenvalue correction, float64 rounding allowances)")
+    elif not sdp_fits:
+        parts.append(f"no SDP bound (m = {problem.m}, d = {problem.d}: beyond SDP_MAX_SAMPLES = {SDP_MAX_SAMPLES} "
+                     f"or m^2 (d + 2) > SDP_MAX_ENTRIES = {SDP_MAX_ENTRIES:.0e})")
+    else:
+        parts.append("SDP not run (SCIP's search closed)")
+    used = "the SDP's (rigorous)" if use_sdp else "SCIP's (valid up to SCIP's tolerances)"
     return DualCertificate(lower=value - allowance, value=value, allowance=allowance, lam=lam_s, sup_bound=sbar,
                            level=level, scale=t_h * c, oracle=cand, time=time.perf_counter() - t0,
-                           certified=True, oracle_kind="scip", proven=mip.proven,
+                           certified=True, oracle_kind="sdp" if use_sdp else "scip",
+                           proven=sdp.finished if use_sdp else mip.proven,
                            provenance=(f"dual of the convex program at a scaled residual (t = {t_h * c:.12g}), "
-                                       f"feasibility from SCIP's bound S <= {sbar:.12g} <= m*beta over all activation "
-                                       f"patterns (d = {problem.d}; SCIP {st}, {mip.nodes} nodes, {mip.time:.1f}s; "
-                                       "valid up to SCIP's LP and feasibility tolerances), evaluated in float64 "
-                                       f"minus a rounding allowance of {allowance:.1e}"))
+                                       f"feasibility from S <= {sbar:.12g} <= m*beta over all activation patterns "
+                                       f"(d = {problem.d}; the bound used: {used}; {'; '.join(parts)}), evaluated "
+                                       f"in float64 minus a rounding allowance of {allowance:.1e}"))

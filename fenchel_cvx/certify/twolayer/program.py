@@ -203,8 +203,10 @@ class TwoLayerProblem:
         if self.oracle == "exact":
             return (f"exact dual oracle over all activation patterns (d = {self.d} sweep) with a rigorous "
                     "float64 rounding allowance")
-        return (f"dual oracle bounded by SCIP (mixed-integer SOCP over the sign pattern and the unit ball, d = "
-                f"{self.d}): valid up to SCIP's LP and feasibility tolerances; heuristic search for column generation")
+        return (f"dual oracle bounded by the smaller of a semidefinite (Shor + RLT) relaxation's bound (rigorous: weak "
+                "duality with float64 allowances; m <= 600 and m^2 (d + 2) <= 4e6) and SCIP's (mixed-integer SOCP over "
+                f"the sign pattern and the unit ball, d = {self.d}; valid up to SCIP's LP and feasibility tolerances) "
+                "— the provenance says which; heuristic search for column generation")
 
     @property
     def d(self) -> int:
