@@ -52,17 +52,22 @@ THRESHOLDS = {"mnist5k": (0.85, 0.88, 0.90), "fashion-mnist": (0.80, 0.85, 0.88)
 
 # ---- the comparisons ------------------------------------------------------------------------------------------
 def stored(arch: str, results_dir: str | None = None) -> list:
-    """[(Comparison, command)] of every stored ``compare*.json`` result for ``arch``, one per data set (the newest
-    file wins when two hold the same data set)."""
+    """[(Comparison, command)] of every stored ``compare*.json`` result for ``arch``, one per data set: when two
+    files hold the same data set, the one with more epochs wins, then the later file name (deterministic: file
+    times are not, in a fresh checkout)."""
     from fenchel_cvx.comparison import Comparison
 
-    found = {}
-    for path in sorted(glob.glob(os.path.join(results_dir or RESULTS, "compare*.json")), key=os.path.getmtime):
+    found, rank = {}, {}
+    for path in sorted(glob.glob(os.path.join(results_dir or RESULTS, "compare*.json"))):
         with open(path) as fh:
             blob = json.load(fh)
         for r in blob.get("results", []):
             if r.get("arch") == arch:
-                found[r["dataset"]] = (Comparison.from_dict(r), blob.get("command", ""), os.path.relpath(path, ROOT))
+                cmp = Comparison.from_dict(r)
+                key = (int(cmp.epochs), os.path.basename(path))
+                if r["dataset"] not in rank or key > rank[r["dataset"]]:
+                    rank[r["dataset"]] = key
+                    found[r["dataset"]] = (cmp, blob.get("command", ""), os.path.relpath(path, ROOT))
     return [found[k] for k in sorted(found)]
 
 
