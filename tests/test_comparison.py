@@ -154,6 +154,19 @@ def test_benchmark_script_quick(tmp_path, load_script):
     assert (tmp_path / "c.md").read_text() == md and (tmp_path / "c.png").is_file()
 
 
+def _check_dense_only_method(method, mod, tmp_path, capsys):
+    """benchmarks/compare.py (``mod``) with ``--methods METHOD``: its --quick run tunes it on 2 points and trains it
+    past 50 % test accuracy; with a conv architecture it is refused naming the method."""
+    out = mod.main(["--quick", "--methods", method, "--no-defaults", "--out", str(tmp_path / "s")])
+    res = out["results"][0]
+    assert set(res["tuning"]) == {method} and res["tuning"][method]["budget"] == 2
+    assert res["histories"][method][0][-1]["test_acc"] > 0.5
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        mod.main(["--methods", method, "--archs", "lenet5", "--datasets", "digits", "--out", str(tmp_path / "x")])
+    assert f"--methods: {method} (w0_subspace) is for dense networks" in capsys.readouterr().err
+
+
 def test_lifted_subspace_method_has_the_equal_budget_and_is_opt_in(tmp_path, load_script, capsys):
     """"lifted-subspace" (BCDConfig.w0_subspace): 18 grid points like the others, dense only, not a default of
     benchmarks/compare.py; its --quick run tunes and trains it."""
@@ -162,16 +175,7 @@ def test_lifted_subspace_method_has_the_equal_budget_and_is_opt_in(tmp_path, loa
     specs = default_specs(1)
     assert specs["lifted-subspace"].budget == specs["lifted"].budget == 18
     assert specs["lifted-subspace"].fixed["w0_subspace"] == 25 and "lifted-subspace" not in default_specs(4, conv=True)
-    mod = load_script("benchmarks/compare.py")
-    out = mod.main(["--quick", "--methods", "lifted-subspace", "--no-defaults", "--out", str(tmp_path / "s")])
-    res = out["results"][0]
-    assert set(res["tuning"]) == {"lifted-subspace"} and res["tuning"]["lifted-subspace"]["budget"] == 2
-    assert res["histories"]["lifted-subspace"][0][-1]["test_acc"] > 0.5
-    capsys.readouterr()
-    with pytest.raises(SystemExit):
-        mod.main(["--methods", "lifted-subspace", "--archs", "lenet5", "--datasets", "digits", "--out",
-                  str(tmp_path / "x")])
-    assert "--methods: lifted-subspace (w0_subspace) is for dense networks" in capsys.readouterr().err
+    _check_dense_only_method("lifted-subspace", load_script("benchmarks/compare.py"), tmp_path, capsys)
 
 
 def test_network_factory_and_smoke_specs():
@@ -200,13 +204,4 @@ def test_adam_subspace_is_the_control_of_lifted_subspace(tmp_path, load_script, 
     runner = make_runner(spec, {"w0_subspace": 15, "lr": 3e-3, "rho": 1e-3}, make_net(0), digits.X_train,
                          digits.y_train, epochs=1, batch_size=100, seed=0)
     assert runner.cfg.w0_subspace == 15 and tuple(runner.state.sub["D"].shape) == (16, 15)
-    mod = load_script("benchmarks/compare.py")
-    out = mod.main(["--quick", "--methods", "adam-subspace", "--no-defaults", "--out", str(tmp_path / "s")])
-    res = out["results"][0]
-    assert set(res["tuning"]) == {"adam-subspace"} and res["tuning"]["adam-subspace"]["budget"] == 2
-    assert res["histories"]["adam-subspace"][0][-1]["test_acc"] > 0.5
-    capsys.readouterr()
-    with pytest.raises(SystemExit):
-        mod.main(["--methods", "adam-subspace", "--archs", "lenet5", "--datasets", "digits", "--out",
-                  str(tmp_path / "x")])
-    assert "--methods: adam-subspace (w0_subspace) is for dense networks" in capsys.readouterr().err
+    _check_dense_only_method("adam-subspace", load_script("benchmarks/compare.py"), tmp_path, capsys)
