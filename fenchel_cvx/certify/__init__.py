@@ -8,8 +8,9 @@ each number with its provenance and what it rests on. The package is laid out by
 
 * a shared core — :mod:`.problem` (what a certifiable problem is: :func:`check_problem`, its scope and
   errors), :mod:`.examples` (small instances for tests, demos and the CLI), :mod:`.upper` (upper bounds:
-  J of trained networks — backprop L-BFGS from several starts, lifted BCD — as *upper-bound providers*)
-  and :mod:`.report` (:func:`certify`, which runs the providers and returns a :class:`CertifyReport`);
+  J of trained networks — backprop L-BFGS from several starts, lifted BCD — as *upper-bound providers*),
+  :mod:`.lower` (the bound records and the built-in *lower-bound providers*) and :mod:`.report`
+  (:func:`certify`, which runs the providers and returns a :class:`CertifyReport`);
 * :mod:`.scip` — global bounds by spatial branch-and-bound in SCIP (needs the ``global`` extra:
   ``pip install 'fenchel-cvx[global]'``): the models of min J and of the relaxation min F_μ
   (:mod:`.scip.solve`, :mod:`.scip.unit_model`, :mod:`.scip.direct`), their search boxes
@@ -21,7 +22,7 @@ each number with its provenance and what it rests on. The package is laid out by
   restricted program, the certified dual point, recovery of a network and column generation
   (:func:`convex_certificate`), and the certified optimality gap of a given trained network
   (:func:`certify_network`). With the exact oracle (d ≤ 3) this bound rests on no solver tolerance; beyond,
-  the oracle is bounded by SCIP (valid up to SCIP's tolerances).
+  the oracle is bounded by the smaller of a rigorous SDP bound and SCIP's (valid up to SCIP's tolerances).
 
 Scope of the global models (:func:`check_problem`): dense networks ``[d, n1, (n2,) k]`` with relu /
 leaky_relu / hardtanh hidden layers, the squared loss or the cross-entropy, weight decay ρ_l > 0 on every

@@ -34,8 +34,8 @@ from ..network import FenchelNetwork
 
 __all__ = ["ScopeError", "NoLowerBoundError", "SUPPORTED", "SUPPORTED_ACTIVATIONS", "SUPPORTED_LOSSES", "NOT_MODELLED",
            "GLOBAL_LIMITS", "TinyProblem",
-           "check_problem", "check_dense", "check_network", "copy_network", "require_scip", "expand_multipliers",
-           "multipliers_kind", "relative_gap"]
+           "check_problem", "global_size_excess", "check_dense", "check_network", "copy_network", "require_scip",
+           "expand_multipliers", "multipliers_kind", "relative_gap"]
 
 
 class ScopeError(FenchelError, ValueError):
@@ -194,6 +194,19 @@ def check_network(net) -> None:
                                 "search box (hence no certified lower bound) exists")
 
 
+def global_size_excess(net: FenchelNetwork, X0) -> dict:
+    """The sizes of (``net``, ``X0``: d x m) beyond :data:`GLOBAL_LIMITS`, {name: value} ({} when the global models
+    take the problem at their default sizes); ``net`` is checked first (:func:`check_network`)."""
+    check_network(net)
+    m = np.shape(X0)[-1] if np.ndim(X0) == 2 else 0
+    hidden = net.sizes[1:-1]
+    got = {"features": net.sizes[0], "hidden units per layer": max(hidden), "hidden layers": net.L,
+           "samples": m, "outputs": net.sizes[-1]}
+    if not _unit_case(net):
+        got["lifted entries"] = sum(hidden) * m
+    return {key: v for key, v in got.items() if v > GLOBAL_LIMITS[key]}
+
+
 def check_problem(net, X0, y, *, need_lam: bool = True, allow_large: bool = False) -> TinyProblem:
     """Validate (net, X0, y) for the certificates (module docstring); raise ScopeError/TypeError/ValueError
     naming the argument and saying what is supported.
@@ -204,17 +217,9 @@ def check_problem(net, X0, y, *, need_lam: bool = True, allow_large: bool = Fals
     check_network(net)
     if need_lam and np.any(net.lam <= 0):
         raise ValueError(f"lam: the relaxation certificates need lam_l > 0, got {net.lam.tolist()}")
-    m = np.shape(X0)[-1] if np.ndim(X0) == 2 else 0
-    if not allow_large:
-        hidden = net.sizes[1:-1]
-        got = {"features": net.sizes[0], "hidden units per layer": max(hidden), "hidden layers": net.L,
-               "samples": m, "outputs": net.sizes[-1]}
-        if not _unit_case(net):
-            got["lifted entries"] = sum(hidden) * m
-        over = {key: v for key, v in got.items() if v > GLOBAL_LIMITS[key]}
-        if over:
-            raise ScopeError(f"problem too large for the global certificates: {over} exceeds the supported "
-                             f"sizes {GLOBAL_LIMITS} (pass allow_large=True, or --allow-large, to try anyway)")
+    if not allow_large and (over := global_size_excess(net, X0)):
+        raise ScopeError(f"problem too large for the global certificates: {over} exceeds the supported "
+                         f"sizes {GLOBAL_LIMITS} (pass allow_large=True, or --allow-large, to try anyway)")
     net = copy_network(net)
     X0 = net.check_input(to_numpy64(X0))
     Y = np.asarray(net.check_targets(to_numpy64(y) if is_torch(y) else y, X0.shape[1]), dtype=np.float64)

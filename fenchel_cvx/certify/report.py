@@ -8,10 +8,11 @@ data X0 d x m, targets y) :func:`certify` collects
   from SCIP's best points; every value is re-judged by ``FenchelNetwork.objective`` (the single judge);
 * **lower bounds** on min J from *lower-bound providers* — callables
   ``provider(net, X0, y, incumbent) -> list[LowerBound | UpperBound]`` (``incumbent``: the best
-  :class:`~fenchel_cvx.certify.UpperBound` so far). Built in: :func:`scip_standard_provider` (SCIP's
-  dual bound on min J, valid up to SCIP's feasibility tolerance), :func:`convex_dual_provider` (the
-  certified dual bound of the convex reformulation of two-layer ReLU networks, which rests on no solver
-  tolerance, plus the recovered network as an upper bound when it fits the width) and
+  :class:`~fenchel_cvx.certify.UpperBound` so far). Built in (:mod:`fenchel_cvx.certify.lower`):
+  :func:`scip_standard_provider` (SCIP's dual bound on min J, valid up to SCIP's feasibility tolerance),
+  :func:`convex_dual_provider` (the certified dual bound of the convex reformulation of two-layer ReLU networks,
+  which rests on the oracle that bounded S(λ) — exact, SDP or SCIP — plus the recovered network as an upper
+  bound when it fits the width) and
   :func:`convex_primal_provider` (the same reformulation solved by CLARABEL over all enumerated patterns:
   its *primal* value is listed for information, never used as a bound). Both SCIP and the convex dual
   provider are the default where they apply; any other bound plugs in as a provider returning
@@ -35,15 +36,26 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .envelope import SweepEnvelope, sweep_envelope
-from .problem import ScopeError, check_problem, relative_gap, require_scip
-from .scip.solve import GlobalResult, solve_relaxation, solve_standard
+from .lower import (
+    CONVEX_DUAL_RESTS_ON,
+    CONVEX_DUAL_SCIP_RESTS_ON,
+    CONVEX_DUAL_SDP_RESTS_ON,
+    Bound,
+    LowerBound,
+    convex_dual_provider,
+    convex_primal_provider,
+    convex_upper_label,
+    scip_standard_provider,
+    vector_dual_provider,
+)
+from .problem import ScopeError, check_problem, global_size_excess, relative_gap, require_scip
+from .scip.solve import GlobalResult, solve_relaxation
 from .upper import UpperBound, bcd_provider, lbfgs_provider
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -52,39 +64,14 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
 __all__ = ["Bound", "LowerBound", "SweepPoint", "SweepEnvelope", "sweep_envelope", "Bracket", "CertifyReport",
            "certify", "format_gap", "scip_standard_provider", "convex_primal_provider", "convex_dual_provider",
-           "vector_dual_provider", "CONVEX_DUAL_RESTS_ON", "CONVEX_DUAL_SCIP_RESTS_ON",
-           "OVERLAP_RTOL", "UPPER_RESTS_ON"]
+           "vector_dual_provider", "CONVEX_DUAL_RESTS_ON", "CONVEX_DUAL_SCIP_RESTS_ON", "CONVEX_DUAL_SDP_RESTS_ON",
+           "OVERLAP_RTOL", "UPPER_RESTS_ON", "DEFAULT_LAMS"]
 
 #: The largest relative overshoot of a lower bound over an upper bound that SCIP's tolerances
 #: (feasibility 1e-8 on the scaled constraints, LP dual feasibility 1e-7) are taken to explain; beyond it
 #: the report is flagged inconsistent.
 OVERLAP_RTOL = 1e-6
 UPPER_RESTS_ON = "J of a network, evaluated in float64 by FenchelNetwork.objective (any network bounds min J above)"
-
-
-@dataclass
-class Bound:
-    """One number of the bracket: ``side`` "lower" or "upper" bound on ``quantity`` ("min J" or
-    "min F_lambda"; a lower bound on min F_λ is also one on min J), with its ``provenance`` (who computed
-    it), ``rests_on`` (what its validity rests on) and ``certified`` (False: listed for information only,
-    never used as a bound)."""
-
-    side: str
-    value: float
-    quantity: str
-    provenance: str
-    lam: float | None = None
-    status: str = ""
-    time: float = 0.0
-    rests_on: str = ""
-    certified: bool = True
-
-
-def LowerBound(value: float, provenance: str, rests_on: str, quantity: str = "min J", certified: bool = True,
-               status: str = "", time: float = 0.0, lam: float | None = None) -> Bound:
-    """A lower bound as a lower-bound provider returns it (a :class:`Bound` with ``side="lower"``)."""
-    return Bound("lower", float(value), quantity, provenance, lam=lam, status=status, time=time, rests_on=rests_on,
-                 certified=certified)
 
 
 @dataclass
@@ -245,7 +232,7 @@ class CertifyReport:
                         f"status {c.status}; "
                         f"the recovered network needs r = {c.n_active} unit{'s' * (c.n_active != 1)} (width n = "
                         f"{c.width}): "
-                        + (f"J({_convex_upper_label(c)}) = {c.upper:.10g}, an upper bound on min J"
+                        + (f"J({convex_upper_label(c)}) = {c.upper:.10g}, an upper bound on min J"
                            if c.n_active <= c.width else
                            f"J(recovered, width {c.n_active}) = {c.upper:.10g} is NOT an upper bound for width "
                            f"{c.width} (not listed)")]
@@ -326,16 +313,6 @@ def _envelope_rows(env: SweepEnvelope) -> list:
              "upper": float(env.upper[i])} for i in range(len(env.lam))]
 
 
-def _convex_upper_label(c) -> str:
-    """How the convex certificate's upper bound was found: the recovered network, or (the convex optimum needs
-    more than n units) the width-n search from the pruned solution."""
-    if getattr(c, "from_warm_start", False):
-        return "L-BFGS-trained width-n network of the convex certificate's warm start"
-    if c.width_upper is not None and c.upper == c.width_upper:
-        return "width-n network from the pruned convex solution (L-BFGS)"
-    return "network recovered from the convex reformulation"
-
-
 def _convex_summary(c) -> dict | None:
     """The numbers of a two-layer convex certificate for :meth:`CertifyReport.to_dict`."""
     if c is None:
@@ -355,99 +332,12 @@ def _fmt_lam(lam) -> str:
     return f"{lam:g}"
 
 
-# ---- lower-bound providers ----------------------------------------------------------------------
-def scip_standard_provider(time_limit: float = 60.0, gap: float = 1e-3, seed: int = 0, feastol: float = 1e-8,
-                           allow_large: bool = False, model: str = "auto") -> Callable:
-    """A lower-bound provider: SCIP on min J (:func:`~fenchel_cvx.certify.solve_standard`) from the incumbent;
-    returns its dual bound (certified up to ``feastol``) and its best point (an upper bound)."""
-
-    def provide(net, X0, y, incumbent):
-        r = solve_standard(net, X0, y, incumbent=(incumbent.W, incumbent.b), time_limit=time_limit, gap=gap,
-                           seed=seed, feastol=feastol, allow_large=allow_large, model=model)
-        return [LowerBound(r.dual, f"SCIP dual bound on min J ({r.model} model)", r.rests_on, status=r.status,
-                           time=r.time),
-                UpperBound(r.judged, f"SCIP best point on min J ({r.model} model, polished)", r.W, r.b,
-                           {"status": r.status, "time": r.time}),
-                r]
-
-    provide.__name__ = "SCIP min J"
-    return provide
+#: the λ sweep of :func:`certify` when ``lams`` is None
+DEFAULT_LAMS = (0.1, 1.0, 10.0, 100.0)
 
 
-def convex_primal_provider(allow_large: bool = False) -> Callable:
-    """An information provider: the convex reformulation over activation patterns (two-layer ReLU, squared
-    loss; :func:`~fenchel_cvx.certify.convex_reference`). Its optimum is a solver's *primal* value, which
-    can sit above min J by the solver's tolerance, so it is returned with ``certified=False`` (listed, never
-    used as a bound); the recovered network, when it fits the width, is an upper bound. Until a dual
-    (certified) bound of the convex program exists, this is what the convex side contributes."""
-
-    def provide(net, X0, y, incumbent):
-        from .twolayer.reference import convex_reference
-
-        c = convex_reference(net, X0, y, allow_large=allow_large)
-        out = [LowerBound(c.value, "convex reformulation, primal value (CLARABEL)",
-                          "a primal value of an interior-point solve: NOT a certified bound", certified=False,
-                          status=c.status, time=c.time), c]
-        if c.exact:
-            out.append(UpperBound(c.J_recovered, "network recovered from the convex reformulation", c.W, c.b))
-        return out
-
-    provide.__name__ = "convex reformulation"
-    return provide
-
-
-#: what the two-layer convex dual bound rests on (docs/design.md, certificates)
-CONVEX_DUAL_RESTS_ON = ("a dual-feasible point of the convex reformulation: exact zero-sum rounding of λ, the exact "
-                        "dual oracle over all activation patterns (d ≤ 3) with its rounding allowance, and the "
-                        "allowance of the final float64 evaluation; no solver tolerance")
-#: the same with the SCIP-bounded dual oracle (d ≥ 4, or d = 3 beyond the exact oracle's sample limit)
-CONVEX_DUAL_SCIP_RESTS_ON = ("a dual-feasible point of the convex reformulation: exact zero-sum rounding of λ, SCIP's "
-                             "dual bound on the dual oracle over all activation patterns (a mixed-integer SOCP; valid "
-                             "up to SCIP's LP and feasibility tolerances, the latter added as an allowance), and the "
-                             "allowance of the final float64 evaluation")
-
-
-def convex_dual_provider(tol: float = 1e-7, time_limit: float = 300.0, allow_large: bool = False) -> Callable:
-    """A lower-bound provider: the certified dual bound of the convex reformulation of a two-layer ReLU network
-    ``[d, n, 1]`` (squared loss) or ``[d, n, 2]`` (two-class cross-entropy), any d
-    (:func:`~fenchel_cvx.certify.convex_certificate`: column generation with the exact dual oracle for d ≤ 3,
-    SCIP's bound on the oracle beyond; the bound's ``rests_on`` says which). Its lower
-    bound holds for every width; the recovered network is an upper bound when it fits the width (``exact``)."""
-
-    def provide(net, X0, y, incumbent):
-        from .twolayer import convex_certificate
-
-        c = convex_certificate(net, X0, y, tol=tol, time_limit=time_limit, allow_large=allow_large)
-        exact = c.dual is None or c.dual.oracle_kind == "exact"
-        out = [LowerBound(c.lower, "two-layer convex reformulation, dual bound" + ("" if exact else " (SCIP oracle)"),
-                          CONVEX_DUAL_RESTS_ON if exact else CONVEX_DUAL_SCIP_RESTS_ON,
-                          certified=True, status=c.status, time=c.time), c]
-        if c.n_active <= c.width and c.network is not None:  # padded with zero units to the network's width
-            out.append(UpperBound(c.upper, _convex_upper_label(c), *c.params_at_width()))
-        return out
-
-    provide.__name__ = "convex dual bound"
-    return provide
-
-
-def vector_dual_provider(directions: int = 64, allow_large: bool = False) -> Callable:
-    """A lower-bound provider: the certified vector dual bound of one-hidden-layer ReLU networks ``[d, n, 2]``
-    with the squared loss (:func:`~fenchel_cvx.certify.vector_dual.vector_dual_bound`), its multiplier taken
-    from the incumbent's residual. Valid for every width; it rests on no solver tolerance."""
-
-    def provide(net, X0, y, incumbent):
-        from .vector_dual import vector_dual_bound
-
-        r = vector_dual_bound(net, X0, y, incumbent.W, incumbent.b, directions=directions, allow_large=allow_large)
-        return [LowerBound(r.lower, f"vector dual bound at the residual of {incumbent.provenance}", r.rests_on,
-                           certified=True, status="certified", time=r.time), r]
-
-    provide.__name__ = "vector dual bound"
-    return provide
-
-
-def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lower_providers=None,
-            time_limit: float = 60.0, gap: float = 1e-3, standard: bool = True, convex: bool | None = None,
+def certify(net, X0, y, lams=None, upper_providers=None, lower_providers=None,
+            time_limit: float = 60.0, gap: float = 1e-3, standard: bool | None = None, convex: bool | None = None,
             dual: dict | None = None, progress: bool = False, seed: int = 0, allow_large: bool = False,
             model: str = "auto") -> CertifyReport:
     """Bracket min J of a tiny network (module docstring).
@@ -456,7 +346,7 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
     ----------
     net, X0, y : the problem (any architecture, activation and loss :func:`~fenchel_cvx.certify.check_problem`
         accepts; the network's λ is not used).
-    lams : multipliers of the λ sweep (each > 0, one per layer alike); may be empty.
+    lams : multipliers of the λ sweep (each > 0, one per layer alike); may be empty; None: :data:`DEFAULT_LAMS`.
     upper_providers : callables ``provider(net, X0, y) -> list[UpperBound]`` (default:
         ``[lbfgs_provider(starts=5), bcd_provider(starts=2)]``); every value is re-judged by ``net.objective``.
     lower_providers : callables ``provider(net, X0, y, incumbent) -> list`` of :func:`LowerBound` /
@@ -473,8 +363,17 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
     allow_large : lift the size limits :data:`~fenchel_cvx.certify.GLOBAL_LIMITS` of the SCIP solves and those of
         the convex certificate. Without SCIP in the run (``standard=False``, no ``lams``, no ``dual``: e.g. the
         convex certificate alone at hundreds of samples) the global limits do not apply and SCIP need not be installed.
+        ``standard`` and ``lams`` left at None (SCIP's solve of min J, the default sweep) on a problem beyond those
+        limits, with the convex certificate applicable and no ``dual``/``lower_providers``: SCIP is skipped (a note
+        says so) and the convex certificate answers; values given explicitly are refused there as too large.
     """
     cpu0 = time.process_time()
+    from .twolayer import out_of_scope
+
+    over = {} if allow_large else global_size_excess(net, X0)
+    skip_scip = (bool(over) and lams is None and standard is None and dual is None and lower_providers is None
+                 and convex is not False and not out_of_scope(net))
+    lams, standard = ((), False) if skip_scip else (DEFAULT_LAMS if lams is None else lams, standard is not False)
     lams = [float(v) for v in np.atleast_1d(np.asarray(lams, dtype=float))] if len(lams) else []
     if any(not (math.isfinite(v) and v > 0) for v in lams):
         raise ValueError(f"lams: expected multipliers > 0, got {lams}")
@@ -491,8 +390,6 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
         lower_providers = []
         if standard:
             lower_providers.append(scip_standard_provider(time_limit, gap, seed, allow_large=allow_large, model=model))
-        from .twolayer import out_of_scope
-
         if convex or (convex is None and not out_of_scope(problem.net)):
             lower_providers.append(convex_dual_provider(time_limit=time_limit, allow_large=allow_large))
         from .vector_dual import vector_dual_applies
@@ -501,6 +398,10 @@ def certify(net, X0, y, lams=(0.1, 1.0, 10.0, 100.0), upper_providers=None, lowe
             lower_providers.append(vector_dual_provider(allow_large=allow_large))
     net, X0, yv = problem.net, problem.X0, problem.y
     rep = CertifyReport(sizes=list(net.sizes), m=problem.m, rho=net.rho.tolist(), kind=problem.kind)
+    if skip_scip:
+        rep.notes.append(f"beyond the global models' sizes ({over} exceeds GLOBAL_LIMITS): SCIP's solve of min J and "
+                         "the λ sweep are skipped and the two-layer convex certificate answers (allow_large=True, "
+                         "--allow-large, runs them anyway)")
     from tqdm.auto import tqdm
 
     steps = len(providers) + len(lower_providers) + len(lams) + (dual is not None)

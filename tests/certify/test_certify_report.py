@@ -180,6 +180,35 @@ def test_the_convex_certificate_alone_needs_neither_scip_nor_the_global_size_lim
         certify(net, X0, y, lams=(1.0,), standard=False, upper_providers=[lbfgs_provider(1)])
 
 
+def test_beyond_the_global_sizes_the_defaults_skip_scip_and_say_so(monkeypatch, tmp_path, capsys):
+    """Issue 21's first scenario: ``certify`` at its defaults on data beyond GLOBAL_LIMITS (m = 60 > 30 samples)
+    skips SCIP's solve of min J and the λ sweep with a note, and the convex certificate brackets min J (SCIP need
+    not be installed); SCIP asked for explicitly is still refused as too large, and so is a network the convex
+    certificate does not cover. The CLI does the same with ``--data FILE.npz``."""
+    import sys
+
+    from fenchel_cvx import FenchelNetwork
+    from fenchel_cvx.certify import ScopeError
+
+    net, X0, y = tiny_regression(d=1, hidden=8, m=60, rho=0.05, seed=0)
+    monkeypatch.setitem(sys.modules, "pyscipopt", None)
+    rep = certify(net, X0, y, upper_providers=[lbfgs_provider(1)])
+    assert not rep.sweep and rep.standard is None and rep.convex_certificate is not None
+    assert any("SCIP's solve of min J and the λ sweep are skipped" in n and "'samples': 60" in n for n in rep.notes)
+    assert rep.best_lower.value <= rep.best_upper.value and rep.rel_gap <= rep.convex_certificate.gap
+    for explicit in ({"standard": True}, {"lams": (1.0,)}, {"dual": {"lam": 1.0}}):
+        with pytest.raises(ScopeError, match="too large.*allow_large"):
+            certify(net, X0, y, upper_providers=[lbfgs_provider(1)], **explicit)
+    deep = FenchelNetwork([1, 8, 8, 1], "relu", "squared", rho=0.05, seed=0)
+    with pytest.raises(ScopeError, match="too large.*allow_large"):
+        certify(deep, X0, y, upper_providers=[lbfgs_provider(1)])
+    path = tmp_path / "data.npz"
+    np.savez(path, X0=X0, y=y)
+    rc, out, _ = _cli(["certify", "--data", str(path), "--hidden", "8", "--rho", "0.05", "--starts", "1",
+                       "--bcd-starts", "0", "--quiet"], capsys)
+    assert rc == 0 and "λ sweep are skipped" in out and "two-layer convex certificate: lower bound" in out
+
+
 def test_certify_names_net_for_networks_it_does_not_model():
     """A convolutional network (even one made of dense layers) is refused by name, by certify and by every public
     entry point of the certificates, never with an error about W[0]'s shape from deep inside."""
