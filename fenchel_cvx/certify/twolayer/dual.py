@@ -298,9 +298,10 @@ def scale_to_level(problem: TwoLayerProblem, lam_t, sbar: float, lo, hi) -> tupl
 #: the SDP bound (:mod:`~fenchel_cvx.certify.twolayer.sdpbound`) is tried up to this many samples (its dual has
 #: m² multipliers and an (m + d + 2)-square matrix: at m = 442 one sign took ~370 CPU-s and 1.4 GB with SCS)
 SDP_MAX_SAMPLES = 600
-#: ... and while its RLT rows hold at most this many nonzeros, m²(d + 2): CVXPY's compilation alone grows with them
-#: (breast cancer, m = 569, d = 30, 10.4e6: the two signs took 384 s against a 112 s budget, SCS barely started and
-#: the bound was useless, while SCIP was left 2.5 s; diabetes, 2.3e6: 216 s against 112 s)
+#: ... and while its RLT rows hold at most this many nonzeros, m²(d + 2): SCS's set-up (outside its time limit) grows
+#: with them (breast cancer, m = 569, d = 30, 10.4e6: set-up 113 CPU-s per sign, 0.58 s per iteration, CVXPY 16 s —
+#: the two signs took 384 s against a 112 s budget and the bound was useless; diabetes, 2.3e6: set-up 7.5 s, 0.11 s
+#: per iteration; experiments/FINDINGS.md §6a)
 SDP_MAX_ENTRIES = 4_000_000
 #: SCIP runs first, for this share of the certification's time limit (at most SCIP_FIRST_MAX seconds) when the SDP
 #: may follow, and for all of it when the SDP is skipped: at small d it proves S ≤ level in about a second (iris,
