@@ -367,3 +367,22 @@ def test_readme_certify_table_is_built_from_the_stored_results(load_script):
         assert r["lower"] <= r["upper"] and r["rel_gap"] >= 0 and r["lower_from"] and r["upper_from"], r
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     assert mod.markdown(rows) in readme, "README table out of date: python benchmarks/certify_table.py"
+
+
+@pytest.mark.parametrize("kind,label,rests", [("exact", "dual bound", "no solver tolerance"),
+                                              ("sdp", "dual bound (SDP oracle bound)", "no solver tolerance"),
+                                              ("scip", "dual bound (SCIP oracle)", "SCIP's LP and feasibility")])
+def test_the_convex_dual_bound_says_which_oracle_bound_it_rests_on(monkeypatch, kind, label, rests):
+    """The provider labels the bound by the oracle bound the certificate used (``DualCertificate.oracle_kind``): the
+    SDP's is rigorous (no solver tolerance), SCIP's rests on SCIP's tolerances."""
+    from types import SimpleNamespace
+
+    import fenchel_cvx.certify.twolayer as tl
+    from fenchel_cvx.certify.lower import convex_dual_provider
+
+    cert = SimpleNamespace(lower=0.5, status="converged", time=1.0, dual=SimpleNamespace(oracle_kind=kind),
+                           n_active=3, width=2, network=None)
+    monkeypatch.setattr(tl, "convex_certificate", lambda *a, **k: cert)
+    low = convex_dual_provider()(None, None, None, None)[0]
+    assert low.provenance == "two-layer convex reformulation, " + label and rests in low.rests_on
+    assert ("SCIP" in low.rests_on) == (kind == "scip")
