@@ -273,9 +273,10 @@ class ReLU(Activation):
 
     def fconj_sum(self, v: Array) -> float:
         """Σ f*(v) = ½ Σ v² when v ≥ 0 everywhere, +inf otherwise (two passes instead of five
-        temporaries of the size of v)."""
+        temporaries of the size of v; the domain test is min(v) < 0, one reduction, not a boolean array:
+        the same verdict, NaN included)."""
         xp = namespace(v)
-        if xp.any(v < 0):
+        if min(v.shape, default=1) > 0 and float(xp.min(v)) < 0:
             return math.inf
         return 0.5 * float(xp.sum(v * v))
 

@@ -465,8 +465,13 @@ class LinearMap:
         return xp.sum(R.reshape(self.out_shape[0], self.positions * R.shape[1]), axis=1)
 
     def affine(self, W: Array, b: Array, X: Array) -> Array:
-        """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m)."""
-        return self.apply(W, X) + self.bias_full(b)[:, None]
+        """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m). A(W, X) is a fresh array: the bias is added in place when the
+        dtypes agree (the same sums, one array of U's size fewer)."""
+        U, bcol = self.apply(W, X), self.bias_full(b)[:, None]
+        if U.dtype != bcol.dtype:
+            return U + bcol
+        U += bcol
+        return U
 
     def weight_grad(self, R: Array, X: Array) -> tuple[Array, Array]:
         """(∂/∂W, ∂/∂b) of ⟨R, A(W, X) + (b ⊗ 1_P) 1ᵀ⟩: shapes ``weight_shape`` and ``bias_shape``."""

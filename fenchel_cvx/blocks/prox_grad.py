@@ -68,7 +68,8 @@ def _first(x):
 
 def _comb(a: float, x, b: float, y):
     """a x + b y as a fresh array, accumulated in place (one temporary of the iterate's size fewer;
-    the same floating-point operations: b y + x, resp. a x + b y)."""
+    the same floating-point operations: b y + x, resp. a x + b y; a factor 1 is not multiplied, as 1·y = y
+    exactly)."""
     if isinstance(x, tuple):
         return tuple(_comb(a, xi, b, yi) for xi, yi in zip(x, y, strict=True))
     if a == 1.0:
@@ -76,7 +77,10 @@ def _comb(a: float, x, b: float, y):
         out += x
         return out
     out = x * a
-    out += y * b
+    if b == 1.0:
+        out += y
+    else:
+        out += y * b
     return out
 
 
@@ -93,10 +97,28 @@ def _extrap(x_new, x_old, beta: float):
     return _comb(1.0 + beta, x_new, -beta, x_old)
 
 
-def _vdot(xp, x, y) -> float:
+def _vdot(xp, x, y, scratch: dict | None = None) -> float:
+    """⟨x, y⟩ = Σ x∘y. ``scratch``: a dict that keeps an array of the iterate's size and layout for the product
+    (written in place: the same values as x * y, without a fresh array per call)."""
     if isinstance(x, tuple):
         return sum(float(xp.sum(xi * yi)) for xi, yi in zip(x, y, strict=True))
-    return float(xp.sum(x * y))
+    if scratch is None:
+        return float(xp.sum(x * y))
+    buf = scratch.get("prod")
+    if buf is None or buf.shape != x.shape or buf.dtype != x.dtype:
+        buf = scratch["prod"] = x * y
+    else:
+        xp.multiply(x, y, out=buf)
+    return float(xp.sum(buf))
+
+
+def _scale_add_(x, a: float, y):
+    """x ← a x + y in place (tuple-aware): the same floating-point operations as :func:`_comb` (a, x, 1, y)."""
+    if isinstance(x, tuple):
+        return tuple(_scale_add_(xi, a, yi) for xi, yi in zip(x, y, strict=True))
+    x *= a
+    x += y
+    return x
 
 
 def _all_finite(xp, x) -> bool:
@@ -198,6 +220,8 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
     def grad(Az):
         return prob.At(prob.s_grad(Az))
 
+    scratch = {}  # the inner products' array (:func:`_vdot`)
+
     x = x0
     Ax = prob.A(x) if has_g else None
     s_known = (Ax, float(prob.s_value(Ax)) if has_g else 0.0)  # (A z, s(A z)) last evaluated
@@ -227,7 +251,7 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
             s_new = float(prob.s_value(Ax_new))
             s_known = (Ax_new, s_new)
             d = _sub(x_new, y)
-            excess = s_new - s_y - _vdot(xp, gy, d) - _vdot(xp, d, d) / (2.0 * t)
+            excess = s_new - s_y - _vdot(xp, gy, d, scratch) - _vdot(xp, d, d, scratch) / (2.0 * t)
             slack = 1e3 * eps * (1.0 + abs(s_y) + abs(s_new))
             if not (excess > slack) or n_back >= max_backtracks:
                 break
@@ -239,13 +263,13 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
             if has_g:
                 gx_new = grad(Ax_new)
                 # (y − x⁺)/t = (−1/t)(x⁺ − y) exactly (negation is exact): d of the descent test
-                G = _comb(-1.0 / t, d, 1.0, _sub(gx_new, gy))
+                G = _scale_add_(d, -1.0 / t, _sub(gx_new, gy))  # d (fresh) is not read again
                 value = s_new + float(prob.h_value(x_new))
             else:
                 gx_new = None
                 G = _comb(1.0 / t, y, -1.0 / t, x_new)
                 value = float(prob.h_value(x_new))
-            gn2 = _vdot(xp, G, G)
+            gn2 = _vdot(xp, G, G, scratch)
             if not (math.isfinite(value) and math.isfinite(gn2)):
                 if not _all_finite(xp, x_new):
                     raise SolverError(f"fista: non-finite iterate at iteration {k}")
@@ -261,7 +285,7 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
                 break
         # momentum: adaptive restart or capped Nesterov sequence
         d = _sub(x_new, x)
-        if restart and k > 1 and _vdot(xp, _sub(y, x_new), d) > 0:
+        if restart and k > 1 and _vdot(xp, _sub(y, x_new), d, scratch) > 0:
             theta, beta = 1.0, 0.0
             n_restart += 1
         else:
