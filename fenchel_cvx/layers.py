@@ -47,6 +47,7 @@ CPU and CUDA). Pooling, dense maps, biases and reshapes are written once against
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -250,12 +251,9 @@ def _conv_weight_grad(Xc, Rc, kshape, stride, padding):
 
 
 def _conv_unfold(Xc, kernel, stride, padding, workspace: dict | None = None):
-    """im2col: (C·k_h·k_w) x (P·m), rows ordered (c, i, j), columns (position p, sample j) → p·m + j.
-
-    ``workspace`` (torch): a dict owned by the caller; the matrix is written into the array it keeps under "D"
-    (allocated on first use), so that the next call overwrites the previous result. LeNet-5's first design
-    matrix is 39 MB, above glibc's mmap threshold: a fresh one is page-faulted in again every batch (filling 39 MB
-    fresh vs reused: 18 vs 6 ms, measured)."""
+    """im2col: (C·k_h·k_w) x (P·m), rows ordered (c, i, j), columns (position p, sample j) → p·m + j. ``workspace``
+    (torch): the caller's dict whose array "D" receives it (the next call overwrites it): LeNet-5's first is 39 MB,
+    above glibc's mmap threshold, and a fresh one is page-faulted in every batch (filling it: 18 vs 6 ms reused)."""
     if is_torch(Xc):
         # k_h·k_w strided slice copies of the samples-last map (each copies runs of m contiguous values), not
         # F.unfold on the permuted (m, C, H, W) view and a transposing copy: 3.5-12x less CPU time on LeNet-5's
@@ -267,8 +265,7 @@ def _conv_unfold(Xc, kernel, stride, padding, workspace: dict | None = None):
         C, H, W, m = Xc.shape
         Xp = F.pad(Xc, (0, 0, pw, pw, ph, ph)) if (ph or pw) else Xc
         Ho, Wo = _out_hw((H, W), kernel, stride, padding)
-        shape = (C, kh, kw, Ho, Wo, m)
-        D = None if workspace is None else workspace.get("D")
+        shape, D = (C, kh, kw, Ho, Wo, m), (workspace or {}).get("D")
         if D is None or tuple(D.shape) != shape or D.dtype != Xc.dtype or D.device != Xc.device:
             D = torch.empty(shape, dtype=Xc.dtype, device=Xc.device)
             if workspace is not None:
@@ -358,6 +355,7 @@ class LinearMap:
             self.bias_shape = (op.out_channels,)
             self.positions = Ho * Wo
             self.fan_in = C * kh * kw
+        self._pool_memo = None  # (weakref to X, its version, pools(X)): :meth:`_pool`
         self.n_in = int(np.prod(self.in_shape))
         self.n_mid = int(np.prod(self.mid_shape))
         self.n_out = int(np.prod(self.out_shape))
@@ -372,9 +370,28 @@ class LinearMap:
         """pools(X): n_in x m → n_mid x m (average over non-overlapping p x p windows).
 
         A sum of the p² strided window slices, not a reduction over axes (2, 4) of the 6-d view: torch's
-        reduction over two non-adjacent axes is ~20x slower on one CPU thread (106 vs 5.5 ms for 6x28x28x500)."""
+        reduction over two non-adjacent axes is ~20x slower on one CPU thread (106 vs 5.5 ms for 6x28x28x500).
+        torch: the map remembers its last result while that input lives unmodified (same object and version
+        counter): a mini-batch step pools each X_l up to 4 times. The result is shared: read-only."""
+        if not self.pools:
+            return X
+        if (memo := self._pool_memo) is not None and memo[0]() is X and memo[1] == getattr(X, "_version", None):
+            return memo[2]
+        Z = self._pool_compute(X)
+        if is_torch(X) and not X.is_inference():
+            self._pool_memo = (weakref.ref(X, self._forget_pool), X._version, Z)
+        return Z
+
+    def __getstate__(self):  # pickles (Dask workers, copies) leave the remembered pooling behind
+        return {**self.__dict__, "_pool_memo": None}
+
+    def _forget_pool(self, ref):  # weakref callback: the remembered input was freed
+        if self._pool_memo is not None and self._pool_memo[0] is ref:
+            self._pool_memo = None
+
+    def _pool_compute(self, X):
         m = X.shape[1]
-        C, H, W = self.in_shape if self.pools else (0, 0, 0)
+        C, H, W = self.in_shape
         for p in self.pools:
             X6 = X.reshape(C, H // p, p, W // p, p, m)
             out = X6[:, :, 0, :, 0, :] + X6[:, :, 0, :, 1, :] if p > 1 else X6[:, :, 0, :, 0, :] * 1.0
@@ -465,7 +482,7 @@ class LinearMap:
         return xp.sum(R.reshape(self.out_shape[0], self.positions * R.shape[1]), axis=1)
 
     def affine(self, W: Array, b: Array, X: Array) -> Array:
-        """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m). A(W, X) is a fresh array: the bias is added in place when the
+        """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m); the bias is added in place into the fresh A(W, X) when the
         dtypes agree (the same sums, one array of U's size fewer)."""
         U, bcol = self.apply(W, X), self.bias_full(b)[:, None]
         if U.dtype != bcol.dtype:
