@@ -88,6 +88,11 @@ class NumpyOps:
         return np.multiply(a, b, out=out)
 
     @staticmethod
+    def subtract(a, b, out):
+        """a − b written into ``out`` (an array of their shape)."""
+        return np.subtract(a, b, out=out)
+
+    @staticmethod
     def minimum(a, b):
         return np.minimum(a, b)
 
@@ -294,6 +299,11 @@ class TorchOps:
     def multiply(a, b, out):
         """a ∘ b written into ``out`` (a tensor of their shape)."""
         return torch.mul(a, b, out=out)
+
+    @staticmethod
+    def subtract(a, b, out):
+        """a − b written into ``out`` (a tensor of their shape)."""
+        return torch.sub(a, b, out=out)
 
     def maximum(self, a, b):
         if not isinstance(a, torch.Tensor):

@@ -112,6 +112,16 @@ def _vdot(xp, x, y, scratch: dict | None = None) -> float:
     return float(xp.sum(buf))
 
 
+def _vdot_diff(xp, a, b, c, scratch: dict) -> float:
+    """⟨a − b, c⟩ with a − b and the product written into the kept array of :func:`_vdot` (the same values)."""
+    buf = scratch.get("prod")
+    if isinstance(a, tuple) or buf is None or buf.shape != a.shape or buf.dtype != a.dtype:
+        return _vdot(xp, _sub(a, b), c, scratch)
+    xp.subtract(a, b, out=buf)
+    buf *= c
+    return float(xp.sum(buf))
+
+
 def _scale_add_(x, a: float, y):
     """x ← a x + y in place (tuple-aware): the same floating-point operations as :func:`_comb` (a, x, 1, y)."""
     if isinstance(x, tuple):
@@ -285,14 +295,14 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
                 break
         # momentum: adaptive restart or capped Nesterov sequence
         d = _sub(x_new, x)
-        if restart and k > 1 and _vdot(xp, _sub(y, x_new), d, scratch) > 0:
+        if restart and k > 1 and _vdot_diff(xp, y, x_new, d, scratch) > 0:
             theta, beta = 1.0, 0.0
             n_restart += 1
         else:
             theta_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * theta * theta))
             beta = min((theta - 1.0) / theta_new, beta_sc)
             theta = theta_new
-        y = _comb(1.0, x_new, beta, d) if beta != 0.0 else x_new
+        y = _scale_add_(d, beta, x_new) if beta != 0.0 else x_new  # d (fresh) is not read again
         if has_g:
             Ay = _comb(1.0 + beta, Ax_new, -beta, Ax) if beta != 0.0 else Ax_new
             # with β = 0 the gradient at y = x⁺ is already known at a check
