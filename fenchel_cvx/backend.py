@@ -93,6 +93,11 @@ class NumpyOps:
         return np.subtract(a, b, out=out)
 
     @staticmethod
+    def maximum_(a, b):
+        """maximum(a, b) written into a."""
+        return np.maximum(a, b, out=a)
+
+    @staticmethod
     def minimum(a, b):
         return np.minimum(a, b)
 
@@ -304,6 +309,10 @@ class TorchOps:
     def subtract(a, b, out):
         """a − b written into ``out`` (a tensor of their shape)."""
         return torch.sub(a, b, out=out)
+
+    def maximum_(self, a, b):
+        """maximum(a, b) written into the tensor a."""
+        return torch.maximum(a, self._t(b, a), out=a)
 
     def maximum(self, a, b):
         if not isinstance(a, torch.Tensor):

@@ -148,6 +148,7 @@ class CompositeProblem:
     prox_h     : (z, t) ↦ argmin_x t h(x) + ½‖x − z‖²
     lipschitz  : L ≥ Lip(∇g) (0 when g ≡ 0)
     mu_h, mu_g : strong-convexity moduli of h and g (μ = μ_h + μ_g must be > 0)
+    prox_h_into: prox_h allowed to overwrite z (optional): the solvers call it on the z they form themselves
     """
 
     A: Callable | None
@@ -159,6 +160,7 @@ class CompositeProblem:
     lipschitz: float
     mu_h: float
     mu_g: float = 0.0
+    prox_h_into: Callable | None = None
 
     def __post_init__(self):
         if (self.A is None) != (self.At is None):
@@ -252,7 +254,7 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
         s_new = None
         while True:
             z = _comb(1.0, y, -t, gy) if has_g else y
-            x_new = prob.prox_h(z, t)
+            x_new = (prob.prox_h_into or prob.prox_h)(z, t) if has_g else prob.prox_h(z, t)  # z fresh with g
             Ax_new = prob.A(x_new) if has_g else None
             if not (check and has_g):
                 break
@@ -345,7 +347,7 @@ def apg_fixed(prob: CompositeProblem, x0, n_iter: int):
         z = prob.At(prob.s_grad(prob.A(y)))  # a fresh array (Aᵀ's output): updated in place, two passes fewer
         z *= -t
         z += y
-        x_new = prob.prox_h(z, t)
+        x_new = (prob.prox_h_into or prob.prox_h)(z, t)
         if beta:
             y = x_new - x
             y *= beta

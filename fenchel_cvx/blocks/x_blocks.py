@@ -177,6 +177,14 @@ class _XBlock(Block):
             self._tpU = (tp, tp * self.U)
         return self.act.prox_fconj(z + self._tpU[1], tp)
 
+    def _prox_h_into(self, z, t):
+        """:meth:`_prox_h` for a z the solver owns: computed in z (the same operations)."""
+        tp = t * self.lam / self.m
+        if self._tpU is None or self._tpU[0] != tp:
+            self._tpU = (tp, tp * self.U)
+        z += self._tpU[1]
+        return self.act.prox_fconj_into(z, tp)
+
     def _has_smooth(self) -> bool:
         return True
 
@@ -211,7 +219,7 @@ class _XBlock(Block):
         smooth = self._has_smooth()
         return CompositeProblem(A=self.out.apply if smooth else None, At=self.out.adjoint if smooth else None,
                                 s_value=self._s, s_grad=self._s_grad, h_value=self._h, prox_h=self._prox_h,
-                                lipschitz=self.lipschitz, mu_h=self.mu)
+                                lipschitz=self.lipschitz, mu_h=self.mu, prox_h_into=self._prox_h_into)
 
     # ---- the contract ------------------------------------------------------------
     def objective(self, sol) -> float:
