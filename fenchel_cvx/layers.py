@@ -355,7 +355,7 @@ class LinearMap:
             self.bias_shape = (op.out_channels,)
             self.positions = Ho * Wo
             self.fan_in = C * kh * kw
-        self._pool_memo = None  # (weakref to X, its version, pools(X)): :meth:`_pool`
+        self._pool_memo = None  # (weakref to X, its version, pools(X), that version): :meth:`_pool`
         self.n_in = int(np.prod(self.in_shape))
         self.n_mid = int(np.prod(self.mid_shape))
         self.n_out = int(np.prod(self.out_shape))
@@ -372,14 +372,14 @@ class LinearMap:
         A sum of the p² strided window slices, not a reduction over axes (2, 4) of the 6-d view: torch's
         reduction over two non-adjacent axes is ~20x slower on one CPU thread (106 vs 5.5 ms for 6x28x28x500).
         torch: the map remembers its last result while that input lives unmodified (same object and version
-        counter): a mini-batch step pools each X_l up to 4 times. The result is shared: read-only."""
+        counter): a mini-batch step pools each X_l up to 4 times. The result is shared (and dropped if modified)."""
         if not self.pools:
             return X
-        if (memo := self._pool_memo) is not None and memo[0]() is X and memo[1] == getattr(X, "_version", None):
-            return memo[2]
+        if (mm := self._pool_memo) and mm[0]() is X and (mm[1], mm[3]) == (getattr(X, "_version", 0), mm[2]._version):
+            return mm[2]  # X and the kept result both unmodified
         Z = self._pool_compute(X)
         if is_torch(X) and not X.is_inference():
-            self._pool_memo = (weakref.ref(X, self._forget_pool), X._version, Z)
+            self._pool_memo = (weakref.ref(X, self._forget_pool), X._version, Z, Z._version)
         return Z
 
     def __getstate__(self):  # pickles (Dask workers, copies) leave the remembered pooling behind
