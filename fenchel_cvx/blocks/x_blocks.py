@@ -487,8 +487,11 @@ class HiddenXBlock(_XBlock):
         return (self.lam_next / self.m) * (xp.sum(self.act_next.f(Zb)) - xp.sum(Zb * self.X_next))
 
     def _s_grad(self, Z):
-        """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next)."""
-        return (self.lam_next / self.m) * (self.act_next.phi(Z + self._bcol) - self.X_next)
+        """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next), formed in the fresh φ_next(Z + b) (the same operations)."""
+        G = self.act_next.phi(Z + self._bcol)  # Z + b is fresh: φ's result (or Z + b itself) is ours to overwrite
+        G -= self.X_next
+        G *= self.lam_next / self.m
+        return G
 
     def _build_problem(self):
         import cvxpy as cp
