@@ -210,6 +210,11 @@ class Activation(abc.ABC):
         return fu + fv - inner, self.domain_cvx(v)
 
     # ---- proximal operator of f* ------------------------------------------------
+    def prox_fconj_into(self, w: Array, t: float) -> Array:
+        """:meth:`prox_fconj`, allowed to overwrite w (a fresh array of the caller's; subclasses with a closed form
+        compute it in place)."""
+        return self.prox_fconj(w, t)
+
     def prox_fconj(self, w: Array, t: float) -> Array:
         r"""argmin_v  t f*(v) + ½ (v − w)², elementwise (t > 0 scalar or array).
 
@@ -273,9 +278,10 @@ class ReLU(Activation):
 
     def fconj_sum(self, v: Array) -> float:
         """Σ f*(v) = ½ Σ v² when v ≥ 0 everywhere, +inf otherwise (two passes instead of five
-        temporaries of the size of v)."""
+        temporaries of the size of v; the domain test is min(v) < 0, one reduction, not a boolean array:
+        the same verdict, NaN included)."""
         xp = namespace(v)
-        if xp.any(v < 0):
+        if min(v.shape, default=1) > 0 and float(xp.min(v)) < 0:
             return math.inf
         return 0.5 * float(xp.sum(v * v))
 
@@ -292,6 +298,11 @@ class ReLU(Activation):
 
     def prox_fconj(self, w: Array, t: float) -> Array:
         return namespace(w).maximum(w / (1.0 + t), 0.0)
+
+    def prox_fconj_into(self, w: Array, t: float) -> Array:
+        """:meth:`prox_fconj` computed in w (the same operations)."""
+        w /= 1.0 + t
+        return namespace(w).maximum_(w, 0.0)
 
 
 class LeakyReLU(Activation):

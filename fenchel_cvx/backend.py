@@ -83,6 +83,21 @@ class NumpyOps:
         return np.maximum(a, b)
 
     @staticmethod
+    def multiply(a, b, out):
+        """a ∘ b written into ``out`` (an array of their shape)."""
+        return np.multiply(a, b, out=out)
+
+    @staticmethod
+    def subtract(a, b, out):
+        """a − b written into ``out`` (an array of their shape)."""
+        return np.subtract(a, b, out=out)
+
+    @staticmethod
+    def maximum_(a, b):
+        """maximum(a, b) written into a."""
+        return np.maximum(a, b, out=a)
+
+    @staticmethod
     def minimum(a, b):
         return np.minimum(a, b)
 
@@ -285,6 +300,20 @@ class TorchOps:
     def _t(a, like):
         return a if isinstance(a, torch.Tensor) else torch.as_tensor(a, dtype=like.dtype, device=like.device)
 
+    @staticmethod
+    def multiply(a, b, out):
+        """a ∘ b written into ``out`` (a tensor of their shape)."""
+        return torch.mul(a, b, out=out)
+
+    @staticmethod
+    def subtract(a, b, out):
+        """a − b written into ``out`` (a tensor of their shape)."""
+        return torch.sub(a, b, out=out)
+
+    def maximum_(self, a, b):
+        """maximum(a, b) written into the tensor a."""
+        return torch.maximum(a, self._t(b, a), out=a)
+
     def maximum(self, a, b):
         if not isinstance(a, torch.Tensor):
             a, b = b, a
@@ -317,15 +346,13 @@ class TorchOps:
 
     @staticmethod
     def max(x, axis=None, keepdims=False):
-        if axis is None:
-            return torch.max(x)
-        return torch.amax(x, dim=axis, keepdim=keepdims)
+        # amax for the full reduction too: the same value, but torch.max(x) is ~10x slower on a transposed
+        # (samples-first) array on the CPU (5 vs 0.4 ms for 4,704 x 500, measured)
+        return torch.amax(x) if axis is None else torch.amax(x, dim=axis, keepdim=keepdims)
 
     @staticmethod
     def min(x, axis=None, keepdims=False):
-        if axis is None:
-            return torch.min(x)
-        return torch.amin(x, dim=axis, keepdim=keepdims)
+        return torch.amin(x) if axis is None else torch.amin(x, dim=axis, keepdim=keepdims)
 
     @staticmethod
     def any(x):

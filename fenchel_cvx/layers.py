@@ -47,6 +47,7 @@ CPU and CUDA). Pooling, dense maps, biases and reshapes are written once against
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -249,8 +250,10 @@ def _conv_weight_grad(Xc, Rc, kshape, stride, padding):
     return (D @ Rc.reshape(Rc.shape[0], -1).T).T.reshape(kshape)
 
 
-def _conv_unfold(Xc, kernel, stride, padding):
-    """im2col: (C·k_h·k_w) x (P·m), rows ordered (c, i, j), columns (position p, sample j) → p·m + j."""
+def _conv_unfold(Xc, kernel, stride, padding, workspace: dict | None = None):
+    """im2col: (C·k_h·k_w) x (P·m), rows ordered (c, i, j), columns (position p, sample j) → p·m + j. ``workspace``
+    (torch): the caller's dict whose array "D" receives it (the next call overwrites it): LeNet-5's first is 39 MB,
+    above glibc's mmap threshold, and a fresh one is page-faulted in every batch (filling it: 18 vs 6 ms reused)."""
     if is_torch(Xc):
         # k_h·k_w strided slice copies of the samples-last map (each copies runs of m contiguous values), not
         # F.unfold on the permuted (m, C, H, W) view and a transposing copy: 3.5-12x less CPU time on LeNet-5's
@@ -262,7 +265,11 @@ def _conv_unfold(Xc, kernel, stride, padding):
         C, H, W, m = Xc.shape
         Xp = F.pad(Xc, (0, 0, pw, pw, ph, ph)) if (ph or pw) else Xc
         Ho, Wo = _out_hw((H, W), kernel, stride, padding)
-        D = torch.empty((C, kh, kw, Ho, Wo, m), dtype=Xc.dtype, device=Xc.device)
+        shape, D = (C, kh, kw, Ho, Wo, m), (workspace or {}).get("D")
+        if D is None or tuple(D.shape) != shape or D.dtype != Xc.dtype or D.device != Xc.device:
+            D = torch.empty(shape, dtype=Xc.dtype, device=Xc.device)
+            if workspace is not None:
+                workspace["D"] = D
         for i in range(kh):
             for j in range(kw):
                 D[:, i, j] = Xp[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :]
@@ -348,6 +355,7 @@ class LinearMap:
             self.bias_shape = (op.out_channels,)
             self.positions = Ho * Wo
             self.fan_in = C * kh * kw
+        self._pool_memo = None  # (weakref to X, its version, pools(X), that version): :meth:`_pool`
         self.n_in = int(np.prod(self.in_shape))
         self.n_mid = int(np.prod(self.mid_shape))
         self.n_out = int(np.prod(self.out_shape))
@@ -362,9 +370,28 @@ class LinearMap:
         """pools(X): n_in x m → n_mid x m (average over non-overlapping p x p windows).
 
         A sum of the p² strided window slices, not a reduction over axes (2, 4) of the 6-d view: torch's
-        reduction over two non-adjacent axes is ~20x slower on one CPU thread (106 vs 5.5 ms for 6x28x28x500)."""
+        reduction over two non-adjacent axes is ~20x slower on one CPU thread (106 vs 5.5 ms for 6x28x28x500).
+        torch: the map remembers its last result while that input lives unmodified (same object and version
+        counter): a mini-batch step pools each X_l up to 4 times. The result is shared (and dropped if modified)."""
+        if not self.pools:
+            return X
+        if (mm := self._pool_memo) and mm[0]() is X and (mm[1], mm[3]) == (getattr(X, "_version", 0), mm[2]._version):
+            return mm[2]  # X and the kept result both unmodified
+        Z = self._pool_compute(X)
+        if is_torch(X) and not X.is_inference():
+            self._pool_memo = (weakref.ref(X, self._forget_pool), X._version, Z, Z._version)
+        return Z
+
+    def __getstate__(self):  # pickles (Dask workers, copies) leave the remembered pooling behind
+        return {**self.__dict__, "_pool_memo": None}
+
+    def _forget_pool(self, ref):  # weakref callback: the remembered input was freed
+        if self._pool_memo is not None and self._pool_memo[0] is ref:
+            self._pool_memo = None
+
+    def _pool_compute(self, X):
         m = X.shape[1]
-        C, H, W = self.in_shape if self.pools else (0, 0, 0)
+        C, H, W = self.in_shape
         for p in self.pools:
             X6 = X.reshape(C, H // p, p, W // p, p, m)
             out = X6[:, :, 0, :, 0, :] + X6[:, :, 0, :, 1, :] if p > 1 else X6[:, :, 0, :, 0, :] * 1.0
@@ -455,8 +482,13 @@ class LinearMap:
         return xp.sum(R.reshape(self.out_shape[0], self.positions * R.shape[1]), axis=1)
 
     def affine(self, W: Array, b: Array, X: Array) -> Array:
-        """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m)."""
-        return self.apply(W, X) + self.bias_full(b)[:, None]
+        """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m); the bias is added in place into the fresh A(W, X) when the
+        dtypes agree (the same sums, one array of U's size fewer)."""
+        U, bcol = self.apply(W, X), self.bias_full(b)[:, None]
+        if U.dtype != bcol.dtype:
+            return U + bcol
+        U += bcol
+        return U
 
     def weight_grad(self, R: Array, X: Array) -> tuple[Array, Array]:
         """(∂/∂W, ∂/∂b) of ⟨R, A(W, X) + (b ⊗ 1_P) 1ᵀ⟩: shapes ``weight_shape`` and ``bias_shape``."""
@@ -470,18 +502,19 @@ class LinearMap:
         return gW, self.bias_adjoint(R)
 
     # ---- design-matrix form (W-blocks) -----------------------------------------------------
-    def design(self, X: Array) -> Array:
+    def design(self, X: Array, workspace: dict | None = None) -> Array:
         """D with A(W, X) = cols⁻¹(W_mat D): fan_in x (P·m); W_mat = W.reshape(C_out, fan_in).
 
         Dense: D = pools(X) (n x m). Conv: the im2col matrix of pools(X), columns ordered
         (position p, sample j) → p·m + j (so that cols(U) is a reshape of the n_out x m array U),
-        rows (c, i, j) as ``W.reshape(C_out, -1)``.
+        rows (c, i, j) as ``W.reshape(C_out, -1)``. ``workspace``: a dict owned by the caller whose array
+        receives a conv layer's D (torch; the next call with the same dict overwrites it; :func:`_conv_unfold`).
         """
         Z = self._pool(X)
         if not self.is_conv:
             return Z
         op = self.op
-        return _conv_unfold(self._to4(Z, self.mid_shape), op.kernel, op.stride, op.padding)
+        return _conv_unfold(self._to4(Z, self.mid_shape), op.kernel, op.stride, op.padding, workspace)
 
     def to_design_rows(self, U: Array) -> Array:
         """cols(U): n_out x m → C_out x (P·m), the layout of W_mat D (a reshape; dense: U itself)."""

@@ -466,7 +466,7 @@ class FenchelYoungLoss(Loss):
         return xp.sum(self.act.f(Z) - Z * Y)
 
     def grad(self, Y, Z):
-        return self.act.phi(Z) - Y
+        return G - Y if (G := self.act.phi(Z)) is Z else G.__isub__(Y)  # a fresh φ(Z): Y subtracted in place
 
     def conj(self, Y, G):
         """Σ f*(Y + G); an argument outside dom f* by no more than the rounding of its own evaluation

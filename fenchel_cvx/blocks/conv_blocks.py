@@ -186,14 +186,17 @@ class _ConvWBlock(Block):
         W, b = sol
         return self.map.weight_from_matrix(W), b
 
-    def _store(self, lmap, X, target, loss, weight, head, prox: Proximal, W, b, layer, inner, U=None):
+    def _store(self, lmap, X, target, loss, weight, head, prox: Proximal, W, b, layer, inner, U=None,
+               workspace: dict | None = None):
         """Store trusted data: the map, the data term ``weight``·ℓ(target, ·) on the natural
         layout, the regularisation (centre in the layer's shapes) and the dense block on the design
         matrix -- ``inner`` when given, else built on first use as
         ``INNER(D, Y_d, *head, prox with W_mat centre, W_mat, b, layer)`` (the design matrix is
         formed only when a solver needs it). ``U`` (n_out x m, A(W, X) + B at the present weights,
         or None) is handed to it as cols(U), so that the MM step does not form W_mat D again; a
-        centre that is the present value stays the same array (the MM step then knows its start is the centre)."""
+        centre that is the present value stays the same array (the MM step then knows its start is the centre).
+        ``workspace``: the caller's dict that keeps the design matrix's array between blocks of this layer
+        (:meth:`LinearMap.design`; the block must be done with before the next one of the layer builds D)."""
         expect(lmap, LinearMap, "lmap", type(self))
         expect(prox, Proximal, "prox", type(self))
         self.map, self.layer = lmap, layer
@@ -206,7 +209,7 @@ class _ConvWBlock(Block):
             Wm = mat(W)
             prox_mat = dataclasses.replace(prox, W_prev=Wm if prox.W_prev is W else mat(prox.W_prev))
             Ud = None if U is None else lmap.to_design_rows(U)
-            return self.INNER(lmap.design(X), lmap.to_design_rows(target), *head, prox_mat, Wm,
+            return self.INNER(lmap.design(X, workspace), lmap.to_design_rows(target), *head, prox_mat, Wm,
                               b, layer, weight=weight, U=Ud)
 
         self._inner, self._build = inner, build
@@ -296,14 +299,15 @@ class _ConvWBlock(Block):
         return res
 
     def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0,
-                    cache: dict | None = None) -> BlockResult:
+                    cache: dict | None = None, final_u: bool = True) -> BlockResult:
         """MM ridge steps of the dense W-block on the design matrix
         (:meth:`HiddenWBlock.solve_fixed`; ``cache``: its per-input cache); ``info["U"]`` is U at
-        the result in the layer's n_out x m layout."""
+        the result in the layer's n_out x m layout (None when ``final_u=False`` skipped it)."""
         res = self.inner.solve_fixed(init=None if init is None else self._to_inner(init, "init"), iters=iters,
-                                     curvature=curvature, cache=cache)
+                                     curvature=curvature, cache=cache, final_u=final_u)
         res.solution = self._from_inner(res.solution)
-        res.info["U"] = self.map.from_design_rows(res.info["U"])
+        if res.info["U"] is not None:
+            res.info["U"] = self.map.from_design_rows(res.info["U"])
         return res
 
     def update(self, net, Xs, sol):
@@ -335,10 +339,10 @@ class ConvHiddenWBlock(_ConvWBlock):
     #: the dense block on the design matrix
     INNER = HiddenWBlock
 
-    def __init__(self, X, Y, lmap, act, lam, prox, W, b, layer=None, *, inner=None, U=None):
+    def __init__(self, X, Y, lmap, act, lam, prox, W, b, layer=None, *, inner=None, U=None, workspace=None):
         self.act, self.lam = expect(act, Activation, "act", type(self)), lam
         self._store(lmap, X, Y, FenchelYoungLoss(act), lam / X.shape[1], (act, lam), prox, W, b,
-                    layer, inner, U)
+                    layer, inner, U, workspace)
 
     @classmethod
     def from_arrays(cls, X, Y, lmap, activation, lam, rho, gamma=0.0, W=None, b=None, W_prev=None,
@@ -365,15 +369,17 @@ class ConvHiddenWBlock(_ConvWBlock):
         return list(range(net.L))
 
     @classmethod
-    def from_state(cls, state, layer: int, gamma: float = 0.0, W_prev=None, b_prev=None, U=None) -> ConvHiddenWBlock:
+    def from_state(cls, state, layer: int, gamma: float = 0.0, W_prev=None, b_prev=None, U=None,
+                   workspace: dict | None = None) -> ConvHiddenWBlock:
         """W-block of weight layer ``layer`` (< L) at a LiftedState (trusted); H = (λ_l/m)·FY(φ_l) on the design
-        layout (the same sum as on the natural layout). ``U``: A(W_l, X_l) + B at the state's weights, when known."""
+        layout (the same sum as on the natural layout). ``U``: A(W_l, X_l) + B at the state's weights, when known;
+        ``workspace``: the caller's dict for the design matrix's array (:meth:`_ConvWBlock._store`)."""
         l = int(layer)
         net = state.net
         W, b = state.W[l], state.b[l]
         prox = proximal_of(net.rho[l], gamma, W, b, W_prev, b_prev, net.bias)
         return cls(state.inputs(l), state.target(l), net.maps[l], net.activations[l],
-                   float(state.lam[l]), prox, W, b, l, U=U)
+                   float(state.lam[l]), prox, W, b, l, U=U, workspace=workspace)
 
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> ConvHiddenWBlock:
@@ -442,9 +448,9 @@ class ConvLastWBlock(_ConvWBlock):
 
     @classmethod
     def from_state(cls, state, layer: int | None = None, gamma: float = 0.0, W_prev=None, b_prev=None,
-                   U=None) -> ConvLastWBlock:
+                   U=None, workspace: dict | None = None) -> ConvLastWBlock:
         """W-block of the output layer at a LiftedState (trusted): the dense block on pools(X_L);
-        ``U``: A(W_L, X_L) + B at the state's weights, when known."""
+        ``U``: A(W_L, X_L) + B at the state's weights, when known; ``workspace`` unused (no im2col matrix)."""
         net = state.net
         L = net.L
         W, b = state.W[L], state.b[L]

@@ -115,7 +115,11 @@ class DataTerm:
         return self.w * val, self.w * scale
 
     def grad(self, U):
-        return self.w * self.loss.grad(self.Y, U)
+        G = self.loss.grad(self.Y, U)
+        if G is U or G is self.Y:
+            return self.w * G
+        G *= self.w  # the loss's fresh gradient scaled in place (the same operations)
+        return G
 
     def curvature(self, U):
         return self.loss.curvature(self.Y, U)

@@ -126,7 +126,7 @@ def times_augmented_T(T, X, bias: bool):
 
 
 def mm_steps(term, X, U, prox: Proximal, n_steps: int = 1, U_c=None, curvature: float = 1.0,
-             cache: dict | None = None):
+             cache: dict | None = None, final_u: bool = True):
     r"""``n_steps`` MM steps (module docstring) of the block with data term ``term`` and regularisation ``prox``
     (ρ, γ, proximal centre (W_pre, b_pre) = (``prox.W_prev``, ``prox.b_prev``), bias), starting from the point
     whose pre-activation is ``U``.
@@ -134,7 +134,9 @@ def mm_steps(term, X, U, prox: Proximal, n_steps: int = 1, U_c=None, curvature: 
     ``term`` supplies ∇H and κ (:class:`fenchel_cvx.blocks.glm.DataTerm`). The start enters only through
     U; the centre through Θ_c (and, in sample space, Θ_c X̃, computed from ``U_c`` = W_pre X + b_pre 1ᵀ;
     default U: the start is the centre, the trainers' case). Returns ``(W, b, U_new)`` with
-    U_new = W X + b 1ᵀ at the result. Requires ρ + γ > 0 and κ > 0.
+    U_new = W X + b 1ᵀ at the result. Requires ρ + γ > 0 and κ > 0. ``final_u=False``: the caller does not
+    read U_new (the trainers' re-forward after inertia); in weight space its product Θ X̃ after the last step is
+    then skipped and U_new is None (sample space has it for free and returns it).
 
     ``curvature`` η scales κ (a diagnostic option, ``BCDConfig.w_curvature``): η = 1 is the MM step; η < 1 is a
     damped Gauss–Newton step that no longer majorises H (not monotone); η = 0 linearises H at U: the proximal
@@ -205,7 +207,7 @@ def mm_steps(term, X, U, prox: Proximal, n_steps: int = 1, U_c=None, curvature: 
             G = cache["G"] = gram_augmented(X, bias)
     F, Cd = ridge_system(G, kappa, prox)
     Theta = None
-    for _ in range(n_steps):
+    for step in range(n_steps):
         T = term.grad(Uk)
         T *= -1.0 / kappa
         T += Uk
@@ -213,6 +215,9 @@ def mm_steps(term, X, U, prox: Proximal, n_steps: int = 1, U_c=None, curvature: 
         TX *= kappa
         TX += Cd
         Theta = ridge_solve(F, TX)
+        if not final_u and step == n_steps - 1:
+            Uk = None  # nobody reads it (``final_u``): no Θ X̃ product
+            break
         Uk = Theta[:, :n_in] @ X
         if bias:
             Uk += Theta[:, n_in:]

@@ -68,7 +68,8 @@ def _first(x):
 
 def _comb(a: float, x, b: float, y):
     """a x + b y as a fresh array, accumulated in place (one temporary of the iterate's size fewer;
-    the same floating-point operations: b y + x, resp. a x + b y)."""
+    the same floating-point operations: b y + x, resp. a x + b y; a factor 1 is not multiplied, as 1·y = y
+    exactly)."""
     if isinstance(x, tuple):
         return tuple(_comb(a, xi, b, yi) for xi, yi in zip(x, y, strict=True))
     if a == 1.0:
@@ -76,7 +77,10 @@ def _comb(a: float, x, b: float, y):
         out += x
         return out
     out = x * a
-    out += y * b
+    if b == 1.0:
+        out += y
+    else:
+        out += y * b
     return out
 
 
@@ -93,10 +97,38 @@ def _extrap(x_new, x_old, beta: float):
     return _comb(1.0 + beta, x_new, -beta, x_old)
 
 
-def _vdot(xp, x, y) -> float:
+def _vdot(xp, x, y, scratch: dict | None = None) -> float:
+    """⟨x, y⟩ = Σ x∘y. ``scratch``: a dict that keeps an array of the iterate's size and layout for the product
+    (written in place: the same values as x * y, without a fresh array per call)."""
     if isinstance(x, tuple):
         return sum(float(xp.sum(xi * yi)) for xi, yi in zip(x, y, strict=True))
-    return float(xp.sum(x * y))
+    if scratch is None:
+        return float(xp.sum(x * y))
+    buf = scratch.get("prod")
+    if buf is None or buf.shape != x.shape or buf.dtype != x.dtype:
+        buf = scratch["prod"] = x * y
+    else:
+        xp.multiply(x, y, out=buf)
+    return float(xp.sum(buf))
+
+
+def _vdot_diff(xp, a, b, c, scratch: dict) -> float:
+    """⟨a − b, c⟩ with a − b and the product written into the kept array of :func:`_vdot` (the same values)."""
+    buf = scratch.get("prod")
+    if isinstance(a, tuple) or buf is None or buf.shape != a.shape or buf.dtype != a.dtype:
+        return _vdot(xp, _sub(a, b), c, scratch)
+    xp.subtract(a, b, out=buf)
+    buf *= c
+    return float(xp.sum(buf))
+
+
+def _scale_add_(x, a: float, y):
+    """x ← a x + y in place (tuple-aware): the same floating-point operations as :func:`_comb` (a, x, 1, y)."""
+    if isinstance(x, tuple):
+        return tuple(_scale_add_(xi, a, yi) for xi, yi in zip(x, y, strict=True))
+    x *= a
+    x += y
+    return x
 
 
 def _all_finite(xp, x) -> bool:
@@ -116,6 +148,7 @@ class CompositeProblem:
     prox_h     : (z, t) ↦ argmin_x t h(x) + ½‖x − z‖²
     lipschitz  : L ≥ Lip(∇g) (0 when g ≡ 0)
     mu_h, mu_g : strong-convexity moduli of h and g (μ = μ_h + μ_g must be > 0)
+    prox_h_into: prox_h allowed to overwrite z (optional): the solvers call it on the z they form themselves
     """
 
     A: Callable | None
@@ -127,6 +160,7 @@ class CompositeProblem:
     lipschitz: float
     mu_h: float
     mu_g: float = 0.0
+    prox_h_into: Callable | None = None
 
     def __post_init__(self):
         if (self.A is None) != (self.At is None):
@@ -198,6 +232,8 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
     def grad(Az):
         return prob.At(prob.s_grad(Az))
 
+    scratch = {}  # the inner products' array (:func:`_vdot`)
+
     x = x0
     Ax = prob.A(x) if has_g else None
     s_known = (Ax, float(prob.s_value(Ax)) if has_g else 0.0)  # (A z, s(A z)) last evaluated
@@ -218,7 +254,7 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
         s_new = None
         while True:
             z = _comb(1.0, y, -t, gy) if has_g else y
-            x_new = prob.prox_h(z, t)
+            x_new = (prob.prox_h_into or prob.prox_h)(z, t) if has_g else prob.prox_h(z, t)  # z fresh with g
             Ax_new = prob.A(x_new) if has_g else None
             if not (check and has_g):
                 break
@@ -227,7 +263,7 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
             s_new = float(prob.s_value(Ax_new))
             s_known = (Ax_new, s_new)
             d = _sub(x_new, y)
-            excess = s_new - s_y - _vdot(xp, gy, d) - _vdot(xp, d, d) / (2.0 * t)
+            excess = s_new - s_y - _vdot(xp, gy, d, scratch) - _vdot(xp, d, d, scratch) / (2.0 * t)
             slack = 1e3 * eps * (1.0 + abs(s_y) + abs(s_new))
             if not (excess > slack) or n_back >= max_backtracks:
                 break
@@ -239,13 +275,13 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
             if has_g:
                 gx_new = grad(Ax_new)
                 # (y − x⁺)/t = (−1/t)(x⁺ − y) exactly (negation is exact): d of the descent test
-                G = _comb(-1.0 / t, d, 1.0, _sub(gx_new, gy))
+                G = _scale_add_(d, -1.0 / t, _sub(gx_new, gy))  # d (fresh) is not read again
                 value = s_new + float(prob.h_value(x_new))
             else:
                 gx_new = None
                 G = _comb(1.0 / t, y, -1.0 / t, x_new)
                 value = float(prob.h_value(x_new))
-            gn2 = _vdot(xp, G, G)
+            gn2 = _vdot(xp, G, G, scratch)
             if not (math.isfinite(value) and math.isfinite(gn2)):
                 if not _all_finite(xp, x_new):
                     raise SolverError(f"fista: non-finite iterate at iteration {k}")
@@ -261,14 +297,14 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
                 break
         # momentum: adaptive restart or capped Nesterov sequence
         d = _sub(x_new, x)
-        if restart and k > 1 and _vdot(xp, _sub(y, x_new), d) > 0:
+        if restart and k > 1 and _vdot_diff(xp, y, x_new, d, scratch) > 0:
             theta, beta = 1.0, 0.0
             n_restart += 1
         else:
             theta_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * theta * theta))
             beta = min((theta - 1.0) / theta_new, beta_sc)
             theta = theta_new
-        y = _comb(1.0, x_new, beta, d) if beta != 0.0 else x_new
+        y = _scale_add_(d, beta, x_new) if beta != 0.0 else x_new  # d (fresh) is not read again
         if has_g:
             Ay = _comb(1.0 + beta, Ax_new, -beta, Ax) if beta != 0.0 else Ax_new
             # with β = 0 the gradient at y = x⁺ is already known at a check
@@ -311,7 +347,7 @@ def apg_fixed(prob: CompositeProblem, x0, n_iter: int):
         z = prob.At(prob.s_grad(prob.A(y)))  # a fresh array (Aᵀ's output): updated in place, two passes fewer
         z *= -t
         z += y
-        x_new = prob.prox_h(z, t)
+        x_new = (prob.prox_h_into or prob.prox_h)(z, t)
         if beta:
             y = x_new - x
             y *= beta

@@ -77,14 +77,19 @@ def x_block(state: LiftedState, l: int, lam_scale: float = 1.0):
     return cls.from_state(state, l, lam_scale=lam_scale)
 
 
-def w_block(state: LiftedState, l: int, gamma: float = 0.0, W_prev=None, b_prev=None, U=None):
+def w_block(state: LiftedState, l: int, gamma: float = 0.0, W_prev=None, b_prev=None, U=None,
+            workspace: dict | None = None):
     """The W-block of weight layer l (0 ≤ l ≤ L) at ``state``: proximal weight γ towards (W_prev, b_prev)
-    (default: the state's W_l, b_l); ``U`` = U_l at the state's weights if known (saves a product)."""
+    (default: the state's W_l, b_l); ``U`` = U_l at the state's weights if known (saves a product);
+    ``workspace``: a conv layer's dict that keeps its design matrix's array from block to block (the
+    previous block of the layer must be done with; :meth:`fenchel_cvx.layers.LinearMap.design`)."""
     if _is_conv(state.net):
         from .conv_blocks import ConvHiddenWBlock as Hidden
         from .conv_blocks import ConvLastWBlock as Last
+        kw = {"workspace": workspace}
     else:
         from .w_blocks import HiddenWBlock as Hidden
         from .w_blocks import LastWBlock as Last
+        kw = {}
     cls = Last if l == state.L else Hidden
-    return cls.from_state(state, l, gamma=gamma, W_prev=W_prev, b_prev=b_prev, U=U)
+    return cls.from_state(state, l, gamma=gamma, W_prev=W_prev, b_prev=b_prev, U=U, **kw)

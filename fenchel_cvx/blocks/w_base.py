@@ -337,11 +337,12 @@ class WBlockBase(Block):
         return (xp.copy(W), xp.copy(b)) if copy else (W, b)
 
     def solve_fixed(self, init=None, iters: int = 1, curvature: float = 1.0,
-                    cache: dict | None = None) -> BlockResult:
+                    cache: dict | None = None, final_u: bool = True) -> BlockResult:
         r"""``iters`` majorise–minimise ridge steps (:func:`fenchel_cvx.blocks.mm.mm_steps`) from ``init``
         (default :attr:`current`), each monotone in P; no certificate (status ``"budget"``).
 
-        ``info["U"]`` holds U = W X + b 1ᵀ at the result (the trainers re-forward with it). The
+        ``info["U"]`` holds U = W X + b 1ᵀ at the result (the trainers re-forward with it; ``final_u=False``:
+        None where it would cost a product, :func:`~fenchel_cvx.blocks.mm.mm_steps`). The
         proximal centre enters through Θ_c; when the start is the centre (the trainers' case) its
         pre-activation is the start's. If the ridge system has no Cholesky factor (ρ + γ ≈ 0 with collinear
         inputs), proximal MM steps are taken instead: each minimises the majoriser plus δ/2‖Θ − Θ_k‖² (δ
@@ -360,7 +361,7 @@ class WBlockBase(Block):
         info = {}
         try:
             W, b, Unew = mm_steps(self.term, self.X, U, self.prox, n_steps=int(iters), U_c=U_c, curvature=curvature,
-                                  cache=cache)
+                                  cache=cache, final_u=final_u)
         except NotSPDError:
             W, b, Unew, info["proximal_mm"] = proximal_mm_steps(self.term, self.X, U, W0, b0, self.prox, int(iters),
                                                                 self.name())

@@ -177,6 +177,14 @@ class _XBlock(Block):
             self._tpU = (tp, tp * self.U)
         return self.act.prox_fconj(z + self._tpU[1], tp)
 
+    def _prox_h_into(self, z, t):
+        """:meth:`_prox_h` for a z the solver owns: computed in z (the same operations)."""
+        tp = t * self.lam / self.m
+        if self._tpU is None or self._tpU[0] != tp:
+            self._tpU = (tp, tp * self.U)
+        z += self._tpU[1]
+        return self.act.prox_fconj_into(z, tp)
+
     def _has_smooth(self) -> bool:
         return True
 
@@ -211,7 +219,7 @@ class _XBlock(Block):
         smooth = self._has_smooth()
         return CompositeProblem(A=self.out.apply if smooth else None, At=self.out.adjoint if smooth else None,
                                 s_value=self._s, s_grad=self._s_grad, h_value=self._h, prox_h=self._prox_h,
-                                lipschitz=self.lipschitz, mu_h=self.mu)
+                                lipschitz=self.lipschitz, mu_h=self.mu, prox_h_into=self._prox_h_into)
 
     # ---- the contract ------------------------------------------------------------
     def objective(self, sol) -> float:
@@ -479,8 +487,11 @@ class HiddenXBlock(_XBlock):
         return (self.lam_next / self.m) * (xp.sum(self.act_next.f(Zb)) - xp.sum(Zb * self.X_next))
 
     def _s_grad(self, Z):
-        """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next)."""
-        return (self.lam_next / self.m) * (self.act_next.phi(Z + self._bcol) - self.X_next)
+        """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next), formed in the fresh φ_next(Z + b) (the same operations)."""
+        G = self.act_next.phi(Z + self._bcol)  # Z + b is fresh: φ's result (or Z + b itself) is ours to overwrite
+        G -= self.X_next
+        G *= self.lam_next / self.m
+        return G
 
     def _build_problem(self):
         import cvxpy as cp

@@ -73,6 +73,8 @@ class LocalExecutor(LiftedExecutor):
         hidden = None                      # the full-batch lifted state
         # shuffle="batches": per batch (X0, Y, the first W-block's MM cache); derived data, not state
         self.batch_cache = {}
+        # per weight layer: the arrays the conv W-blocks' design matrices are written into (scratch, not state)
+        self.workspaces = {}
         # w0_subspace: E_k of the training inputs (derived from the data, recomputed on resume; subspace.py)
         self.subspace = None
         if cfg.w0_subspace:
@@ -128,18 +130,21 @@ class LocalExecutor(LiftedExecutor):
         return Xs
 
     def w_step(self, state: LiftedState, l: int, sch: Schedule, n_iters: int, adaptive, U=None,
-               monotone: bool = False, cache: dict | None = None):
+               monotone: bool = False, cache: dict | None = None, need_u: bool = True):
         """The W-step of layer l from the weights of ``state`` (solver ``sch.cfg.w_solver``; ``adaptive``: the
         layer's :class:`~fenchel_cvx.blocks.adaptive.AdaptiveState`, updated in place); returns
         (W, b, U_new or None). ``cache``: the MM step's cache for this layer's (fixed) input
-        (:func:`fenchel_cvx.blocks.mm.mm_steps`)."""
+        (:func:`fenchel_cvx.blocks.mm.mm_steps`); ``need_u=False``: the caller discards U_new, so the MM step
+        may skip its last product (U_new is then None)."""
         cfg = sch.cfg
-        blk = w_block(state, l, gamma=float(sch.gamma[l]), U=U)
+        # each layer's block is done with when the step returns: its design matrix's array is reused
+        blk = w_block(state, l, gamma=float(sch.gamma[l]), U=U, workspace=self.workspaces.setdefault(l, {}))
         if l == 0 and self.subspace is not None:
             W, b, Unew = subspace_mm_steps(blk, self.subspace, n_iters, float(sch.w_curvature[0]), U=U, cache=cache)
             return W, b, (Unew if self.L else None)
         if cfg.w_solver == "mm":
-            res = blk.solve_fixed(iters=n_iters, curvature=float(sch.w_curvature[l]), cache=cache)
+            res = blk.solve_fixed(iters=n_iters, curvature=float(sch.w_curvature[l]), cache=cache,
+                                  final_u=need_u and l < self.L)
             W, b = res.solution
             return W, b, (res.info["U"] if l < self.L else None)
         if cfg.w_solver == "adaptive":
@@ -187,9 +192,12 @@ class LocalExecutor(LiftedExecutor):
             if l > 0 or U is None:
                 U = self.net.affine(l, W_new[l], b_new[l], state.inputs(l))
             n_it = cfg.w_iters if l < L else cfg.last_w_iters
+            inertia = cfg.momentum > 0 and st.mom[l] is not None
+            # U at the W-step's result is read only by the refresh, and not after inertia with refresh_inertia
+            need_u = l < L and cfg.refresh and not (inertia and cfg.refresh_inertia)
             W, b, Unew = self.w_step(state, l, sch, n_it, st.adaptive[l], U=U,
-                                     cache=cache0 if l == 0 else None)
-            if cfg.momentum > 0 and st.mom[l] is not None:
+                                     cache=cache0 if l == 0 else None, need_u=need_u)
+            if inertia:
                 dW, db = st.mom[l]
                 W, b = W + cfg.momentum * dW, b + cfg.momentum * db
                 if cfg.refresh_inertia:
