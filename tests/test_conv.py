@@ -384,3 +384,63 @@ def test_block_bad_input():
     with pytest.raises(ValueError, match="sol W: expected shape 2 x 1 x 4 x 4"):
         wb.objective((np.zeros((2, 16)), np.zeros(2)))
     assert math.isinf(block.objective(-1.0 - np.abs(block.current)))
+
+
+# =====================================================================================
+# the per-batch reuse of round 4 (pooling memo, im2col workspace, skipped final U product)
+# =====================================================================================
+def test_pooling_memo_never_returns_a_stale_or_modified_result():
+    """``LinearMap._pool`` remembers its last result (torch) only while the input and the result are unmodified:
+    in-place changes of either, a new input with the same values, and pickling all give the pooling of the present
+    input; numpy inputs are pooled afresh every time."""
+    import pickle
+
+    mp = LinearMap(Conv2d(2, 3, stride=2, padding=1), (AvgPool2d(2),), (2, 8, 8))
+    rng = np.random.default_rng(0)
+    Xn = rng.normal(size=(mp.n_in, 4))
+    X = torch.tensor(Xn)
+    Z1 = mp._pool(X)
+    assert mp._pool(X) is Z1  # remembered
+    assert torch.equal(Z1, torch.as_tensor(mp._pool_compute(Xn)))
+    X += 1.0  # the input changes in place: recomputed
+    Z2 = mp._pool(X)
+    assert Z2 is not Z1 and torch.equal(Z2, mp._pool_compute(X.clone()))
+    Z2.mul_(0.0)  # a caller modifies the shared result: not handed out again
+    Z3 = mp._pool(X)
+    assert Z3 is not Z2 and torch.equal(Z3, mp._pool_compute(X.clone())) and bool(torch.any(Z3 != 0))
+    Y = X.clone()  # the same values in another tensor: its own pooling
+    assert mp._pool(Y) is not Z3 and torch.equal(mp._pool(Y), Z3)
+    mp2 = pickle.loads(pickle.dumps(mp))
+    assert mp2._pool_memo is None and torch.equal(mp2._pool(X), Z3)
+    assert mp._pool(Xn) is not mp._pool(Xn)  # numpy: no memo
+
+
+def test_design_workspace_and_skipped_final_u_change_nothing():
+    """The im2col matrix written into a kept workspace equals a fresh one (and the next call overwrites it); the MM
+    steps with ``final_u=False`` return the same weights, bit for bit, and no U."""
+    from fenchel_cvx.blocks.mm import Proximal, mm_steps
+
+    mp = LinearMap(Conv2d(3, 3, padding=1), (), (2, 6, 6))
+    rng = np.random.default_rng(1)
+    X1, X2 = (torch.tensor(rng.normal(size=(mp.n_in, 5))) for _ in range(2))
+    ws = {}
+    D1 = mp.design(X1, ws)
+    assert torch.equal(D1, mp.design(X1)) and ws["D"].data_ptr() == D1.data_ptr()
+    D2 = mp.design(X2, ws)
+    assert D2.data_ptr() == D1.data_ptr() and torch.equal(D2, mp.design(X2))  # overwritten in place
+
+    class Term:  # H(U) = ½‖U − Y‖², κ = 1
+        kappa = 1.0
+        Y = torch.tensor(rng.normal(size=(3, 40)))
+
+        def grad(self, U):
+            return U - self.Y
+
+    X = torch.tensor(rng.normal(size=(6, 40)))  # m = 40 > n_in + 1: the weight-space path
+    W0, b0 = torch.tensor(rng.normal(size=(3, 6))), torch.tensor(rng.normal(size=3))
+    U = W0 @ X + b0[:, None]
+    prox = Proximal(rho=0.1, gamma=0.5, W_prev=W0, b_prev=b0)
+    W, b, Un = mm_steps(Term(), X, U, prox, n_steps=3)
+    W_, b_, Un_ = mm_steps(Term(), X, U, prox, n_steps=3, final_u=False)
+    assert torch.equal(W, W_) and torch.equal(b, b_) and Un_ is None
+    np.testing.assert_allclose(Un.numpy(), (W @ X + b[:, None]).numpy(), **TOL["same_math"]["float64"])
