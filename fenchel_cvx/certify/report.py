@@ -363,16 +363,16 @@ def certify(net, X0, y, lams=None, upper_providers=None, lower_providers=None,
     allow_large : lift the size limits :data:`~fenchel_cvx.certify.GLOBAL_LIMITS` of the SCIP solves and those of
         the convex certificate. Without SCIP in the run (``standard=False``, no ``lams``, no ``dual``: e.g. the
         convex certificate alone at hundreds of samples) the global limits do not apply and SCIP need not be installed.
-        ``standard`` and ``lams`` left at None (SCIP's solve of min J, the default sweep) on a problem beyond those
-        limits, with the convex certificate applicable and no ``dual``/``lower_providers``: SCIP is skipped (a note
-        says so) and the convex certificate answers; values given explicitly are refused there as too large.
+        ``standard`` left at None and ``lams`` at None or empty on a problem beyond those limits, with the convex
+        certificate applicable and no ``dual``/``lower_providers``: SCIP is skipped (a note says so) and the convex
+        certificate answers; SCIP asked for explicitly (``standard=True``, λ values, ``dual``) is refused there.
     """
     cpu0 = time.process_time()
     from .twolayer import out_of_scope
 
     over = {} if allow_large else global_size_excess(net, X0)
-    skip_scip = (bool(over) and lams is None and standard is None and dual is None and lower_providers is None
-                 and convex is not False and not out_of_scope(net))
+    skip_scip = (bool(over) and (lams is None or not len(lams)) and standard is None and dual is None
+                 and lower_providers is None and convex is not False and not out_of_scope(net))
     lams, standard = ((), False) if skip_scip else (DEFAULT_LAMS if lams is None else lams, standard is not False)
     lams = [float(v) for v in np.atleast_1d(np.asarray(lams, dtype=float))] if len(lams) else []
     if any(not (math.isfinite(v) and v > 0) for v in lams):

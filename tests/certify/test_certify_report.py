@@ -196,6 +196,8 @@ def test_beyond_the_global_sizes_the_defaults_skip_scip_and_say_so(monkeypatch, 
     assert not rep.sweep and rep.standard is None and rep.convex_certificate is not None
     assert any("SCIP's solve of min J and the λ sweep are skipped" in n and "'samples': 60" in n for n in rep.notes)
     assert rep.best_lower.value <= rep.best_upper.value and rep.rel_gap <= rep.convex_certificate.gap
+    rep = certify(net, X0, y, lams=(), upper_providers=[lbfgs_provider(1)])  # no sweep asked: the same
+    assert not rep.sweep and rep.standard is None and any("are skipped" in n for n in rep.notes)
     for explicit in ({"standard": True}, {"lams": (1.0,)}, {"dual": {"lam": 1.0}}):
         with pytest.raises(ScopeError, match="too large.*allow_large"):
             certify(net, X0, y, upper_providers=[lbfgs_provider(1)], **explicit)
