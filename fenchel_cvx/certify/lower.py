@@ -107,8 +107,8 @@ CONVEX_DUAL_RESTS_ON = ("a dual-feasible point of the convex reformulation: exac
 CONVEX_DUAL_SDP_RESTS_ON = ("a dual-feasible point of the convex reformulation: exact zero-sum rounding of λ, a "
                             "rigorous semidefinite (Shor + RLT) bound on the dual oracle over all activation "
                             "patterns (weak duality with the solver's multipliers, a float64 eigenvalue correction "
-                            "and rounding allowances), and the allowance of the final float64 evaluation; no solver "
-                            "tolerance")
+                            "— box-aware, or the smallest eigenvalue with LAPACK's backward-error bound — and rounding "
+                            "allowances), and the allowance of the final float64 evaluation; no solver tolerance")
 #: the same with the SCIP-bounded dual oracle (d ≥ 4, or d = 3 beyond the exact oracle's sample limit)
 CONVEX_DUAL_SCIP_RESTS_ON = ("a dual-feasible point of the convex reformulation: exact zero-sum rounding of λ, SCIP's "
                              "dual bound on the dual oracle over all activation patterns (a mixed-integer SOCP; valid "
