@@ -40,22 +40,13 @@ def chambers(m: int, p: int) -> int:
 
 def time_scs(X0: np.ndarray, lam: np.ndarray, iters: int) -> dict:
     """Seconds of CVXPY's compilation, SCS's set-up and ``iters`` SCS iterations on the relaxation of the sign +
-    (the constraints of ``sdpbound._solve_dual`` with all RLT pairs)."""
-    import cvxpy as cp
+    (``sdpbound.relaxation_problem`` with all RLT pairs, as the certificate solves it)."""
     import scs
 
-    from fenchel_cvx.certify.twolayer.sdpbound import _scaled_data
+    from fenchel_cvx.certify.twolayer.sdpbound import _scaled_data, relaxation_problem
 
     Ahat, M, c, _, _ = _scaled_data(X0, lam, True)
-    m, p = Ahat.shape
-    d, n = p - 1, 1 + p + m
-    P = cp.Variable((n, n), symmetric=True)
-    u, z = P[0, 1:1 + p], P[0, 1 + p:]
-    U, Y, Z = P[1:1 + p, 1:1 + p], P[1 + p:, 1:1 + p], P[1 + p:, 1 + p:]
-    cons = [P[0, 0] == 1, cp.multiply(M, cp.diag(Z)) - cp.sum(cp.multiply(Y, Ahat), axis=1) == 0,
-            cp.trace(U[:d, :d]) <= 1, -z <= 0, Ahat @ u - cp.multiply(M, z) <= 0, cp.diag(Z) - z <= 0, U[d, d] <= 1,
-            Y @ Ahat.T - cp.multiply(Z, np.broadcast_to(M[None, :], (m, m))) <= 0, P >> 0]
-    prob = cp.Problem(cp.Maximize((c * M) @ z), cons)
+    prob, _, _ = relaxation_problem(Ahat, M, c, True)
     t0 = time.process_time()
     data, _, _ = prob.get_problem_data("SCS")
     t1 = time.process_time()

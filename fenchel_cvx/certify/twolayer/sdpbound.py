@@ -78,7 +78,8 @@ import numpy as np
 from .arrangement import U_ROUND
 from .mipbound import big_m
 
-__all__ = ["sdp_oracle_bound", "sdp_sign_bound", "SdpBoundResult", "SdpMultipliers", "SDP_EPS"]
+__all__ = ["sdp_oracle_bound", "sdp_sign_bound", "relaxation_problem", "SdpBoundResult", "SdpMultipliers",
+           "SDP_EPS"]
 
 #: SCS's relative and absolute tolerance for the dual SDP (only the bound's tightness depends on it)
 SDP_EPS = 1e-6
@@ -226,12 +227,11 @@ def _pair_mask(c: np.ndarray, pairs: str) -> np.ndarray | None:
     return np.outer(c > 0, c < 0) | np.outer(c < 0, c > 0)
 
 
-def _solve_dual(Ahat, M, c, bias: bool, eps: float, time_limit: float, max_iters: int, pairs: str = "all"):
-    """Solve the relaxation (module docstring; Γ_ij only on the pairs of :func:`_pair_mask`) in its primal form by
-    SCS through CVXPY and read the multipliers off the constraints' dual values (measured 4x faster than handing
-    SCS the dual SDP: at d = 10, m = 120, 23 s against 89 s); returns (SdpMultipliers or None, solver value,
-    status). CVXPY's sign conventions are those of the module docstring (tests/certify/test_sdpbound.py checks
-    that the bound from these multipliers meets the solver's value)."""
+def relaxation_problem(Ahat, M, c, bias: bool, pairs: str = "all"):
+    """The Shor + RLT relaxation of one sign (module docstring) as a CVXPY problem, max ⟨C, P⟩ over the moment
+    matrix P (n x n, n = 1 + p + m) subject to the listed constraints (Γ_ij only on the pairs of
+    :func:`_pair_mask`); returns (problem, {multiplier name: constraint}, (ii, jj) of the RLT pairs or None for
+    all). ``Ahat`` m x p, ``M`` (m,), ``c`` (m,) as :func:`_scaled_data` returns them."""
     import cvxpy as cp
 
     m, p = Ahat.shape
@@ -253,11 +253,23 @@ def _solve_dual(Ahat, M, c, bias: bool, eps: float, time_limit: float, max_iters
     mask = _pair_mask(c, pairs)
     R = Y @ Ahat.T - cp.multiply(Z, np.broadcast_to(M[None, :], (m, m)))  # (i, j): â_jᵀY_i − M_j Z_ij
     if mask is None:
-        cons["Gamma"] = R <= 0
+        cons["Gamma"], ij = R <= 0, None
     else:
-        ii, jj = np.nonzero(mask)
-        cons["Gamma"] = R[ii, jj] <= 0
-    prob = cp.Problem(cp.Maximize((c * M) @ z), list(cons.values()) + [P >> 0])
+        ij = np.nonzero(mask)
+        cons["Gamma"] = R[ij[0], ij[1]] <= 0
+    return cp.Problem(cp.Maximize((c * M) @ z), list(cons.values()) + [P >> 0]), cons, ij
+
+
+def _solve_dual(Ahat, M, c, bias: bool, eps: float, time_limit: float, max_iters: int, pairs: str = "all"):
+    """Solve the relaxation (module docstring; Γ_ij only on the pairs of :func:`_pair_mask`) in its primal form by
+    SCS through CVXPY and read the multipliers off the constraints' dual values (measured 4x faster than handing
+    SCS the dual SDP: at d = 10, m = 120, 23 s against 89 s); returns (SdpMultipliers or None, solver value,
+    status). CVXPY's sign conventions are those of the module docstring (tests/certify/test_sdpbound.py checks
+    that the bound from these multipliers meets the solver's value)."""
+    import cvxpy as cp
+
+    m = Ahat.shape[0]
+    prob, cons, pairs_ij = relaxation_problem(Ahat, M, c, bias, pairs)
     try:
         with warnings.catch_warnings():  # "solution may be inaccurate": the status is kept, the bound is valid anyway
             warnings.simplefilter("ignore", UserWarning)
@@ -273,10 +285,10 @@ def _solve_dual(Ahat, M, c, bias: bool, eps: float, time_limit: float, max_iters
         return np.asarray(v, dtype=np.float64).reshape(shape) if shape else float(np.asarray(v).reshape(-1)[0])
 
     G = np.zeros((m, m))
-    if mask is None:
+    if pairs_ij is None:
         G[:] = dv("Gamma", (m, m))
     else:
-        G[ii, jj] = dv("Gamma", (ii.size,))
+        G[pairs_ij] = dv("Gamma", (pairs_ij[0].size,))
     mult = SdpMultipliers(y0=dv("y0"), mu_w=dv("mu_w"), mu_b=dv("mu_b") if bias else 0.0, eta=dv("eta", (m,)),
                           alpha=dv("alpha", (m,)), beta=dv("beta", (m,)), gamma=dv("gamma", (m,)), Gamma=G)
     return mult, float(prob.value), str(prob.status)
