@@ -53,8 +53,8 @@ THRESHOLDS = {"mnist5k": (0.85, 0.88, 0.90), "fashion-mnist": (0.80, 0.85, 0.88)
 # ---- the comparisons ------------------------------------------------------------------------------------------
 def stored(arch: str, results_dir: str | None = None) -> list:
     """[(Comparison, command)] of every stored ``compare*.json`` result for ``arch``, one per data set: when two
-    files hold the same data set, the one with more epochs wins, then the later file name (deterministic: file
-    times are not, in a fresh checkout)."""
+    files hold the same data set, the one with more epochs wins, then the one with more methods, then the later
+    file name (deterministic: file times are not, in a fresh checkout)."""
     from fenchel_cvx.comparison import Comparison
 
     found, rank = {}, {}
@@ -64,7 +64,7 @@ def stored(arch: str, results_dir: str | None = None) -> list:
         for r in blob.get("results", []):
             if r.get("arch") == arch:
                 cmp = Comparison.from_dict(r)
-                key = (int(cmp.epochs), os.path.basename(path))
+                key = (int(cmp.epochs), len(cmp.histories), os.path.basename(path))
                 if r["dataset"] not in rank or key > rank[r["dataset"]]:
                     rank[r["dataset"]] = key
                     found[r["dataset"]] = (cmp, blob.get("command", ""), os.path.relpath(path, ROOT))
