@@ -22,7 +22,7 @@ from .program import (
     SquaredTerms,
     TwoLayerProblem,
 )
-from .sdpbound import sdp_oracle_bound
+from .sdpbound import SDP_MAX_ENTRIES, SDP_MAX_SAMPLES, sdp_oracle_bound
 from .search import search_oracle
 
 
@@ -295,14 +295,6 @@ def scale_to_level(problem: TwoLayerProblem, lam_t, sbar: float, lo, hi) -> tupl
     return np.zeros(problem.m), 0.0, 0.0  # pragma: no cover - the perturbation is ~1e-16 relative
 
 
-#: the SDP bound (:mod:`~fenchel_cvx.certify.twolayer.sdpbound`) is tried up to this many samples (its dual has
-#: m² multipliers and an (m + d + 2)-square matrix: at m = 442 one sign took ~370 CPU-s and 1.4 GB with SCS)
-SDP_MAX_SAMPLES = 600
-#: ... and while its RLT rows hold at most this many nonzeros, m²(d + 2): SCS's set-up (outside its time limit) grows
-#: with them (breast cancer, m = 569, d = 30, 10.4e6: set-up 113 CPU-s per sign, 0.58 s per iteration, CVXPY 16 s —
-#: the two signs took 384 s against a 112 s budget and the bound was useless; diabetes, 2.3e6: set-up 7.5 s, 0.11 s
-#: per iteration; experiments/FINDINGS.md §6a)
-SDP_MAX_ENTRIES = 4_000_000
 #: SCIP runs first, for this share of the certification's time limit (at most SCIP_FIRST_MAX seconds) when the SDP
 #: may follow, and for all of it when the SDP is skipped: at small d it proves S ≤ level in about a second (iris,
 #: d = 4: 4.3 CPU-s for the whole certificate; with the SDP first 26.8 s for the same bracket)

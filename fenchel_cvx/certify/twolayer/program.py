@@ -20,6 +20,7 @@ from .arrangement import (
     U_ROUND,
     data_matrix,
 )
+from .sdpbound import SDP_MAX_ENTRIES, SDP_MAX_SAMPLES
 
 SUPPORTED_CONVEX_FAST = (
     "two-layer ReLU networks with any number d of features, weight decay rho_0, rho_1 > 0 (biases unpenalised), "
@@ -203,10 +204,11 @@ class TwoLayerProblem:
         if self.oracle == "exact":
             return (f"exact dual oracle over all activation patterns (d = {self.d} sweep) with a rigorous "
                     "float64 rounding allowance")
-        return (f"dual oracle bounded by the smaller of a semidefinite (Shor + RLT) relaxation's bound (rigorous: weak "
-                "duality with float64 allowances; m <= 600 and m^2 (d + 2) <= 4e6) and SCIP's (mixed-integer SOCP over "
-                f"the sign pattern and the unit ball, d = {self.d}; valid up to SCIP's LP and feasibility tolerances) "
-                "— the provenance says which; heuristic search for column generation")
+        return ("dual oracle bounded by the smaller of a semidefinite (Shor + RLT) relaxation's bound (rigorous: weak "
+                f"duality with float64 allowances; m <= {SDP_MAX_SAMPLES} and m^2 (d + 2) <= {SDP_MAX_ENTRIES:.0e}) "
+                f"and SCIP's (mixed-integer SOCP over the sign pattern and the unit ball, d = {self.d}; valid up to "
+                "SCIP's LP and feasibility tolerances) — the provenance says which; heuristic search for column "
+                "generation")
 
     @property
     def d(self) -> int:

@@ -79,10 +79,18 @@ from .arrangement import U_ROUND
 from .mipbound import big_m
 
 __all__ = ["sdp_oracle_bound", "sdp_sign_bound", "relaxation_problem", "SdpBoundResult", "SdpMultipliers",
-           "SDP_EPS"]
+           "SDP_EPS", "SDP_MAX_SAMPLES", "SDP_MAX_ENTRIES"]
 
 #: SCS's relative and absolute tolerance for the dual SDP (only the bound's tightness depends on it)
 SDP_EPS = 1e-6
+#: the certificate (``dual._scip_certificate``) tries this bound up to this many samples (its dual has
+#: m² multipliers and an (m + d + 2)-square matrix: at m = 442 one sign took ~370 CPU-s and 1.4 GB with SCS)
+SDP_MAX_SAMPLES = 600
+#: ... and while its RLT rows hold at most this many nonzeros, m²(d + 2): SCS's set-up (outside its time limit) grows
+#: with them (breast cancer, m = 569, d = 30, 10.4e6: set-up 113 CPU-s per sign, 0.58 s per iteration, CVXPY 16 s —
+#: the two signs took 384 s against a 112 s budget and the bound was useless; diabetes, 2.3e6: set-up 7.5 s, 0.11 s
+#: per iteration; experiments/FINDINGS.md §6a)
+SDP_MAX_ENTRIES = 4_000_000
 
 
 @dataclass
