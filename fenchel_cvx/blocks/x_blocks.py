@@ -170,19 +170,22 @@ class _XBlock(Block):
         xp = self.xp
         return (self.lam / self.m) * (self.act.fconj_sum(V) - float(xp.sum(self.U * V)))
 
-    def _prox_h(self, z, t):
-        """argmin_V t h(V) + ½‖V − z‖² = prox_fconj(z + t' U, t'), t' = t λ / m."""
-        tp = t * self.lam / self.m
-        if self._tpU is None or self._tpU[0] != tp:  # t changes only on backtracking: cache t' U
-            self._tpU = (tp, tp * self.U)
-        return self.act.prox_fconj(z + self._tpU[1], tp)
-
-    def _prox_h_into(self, z, t):
-        """:meth:`_prox_h` for a z the solver owns: computed in z (the same operations)."""
+    def _scaled_u(self, t):
+        """(t', t' U) with t' = t λ / m; t changes only on backtracking, so t' U is kept for the next call."""
         tp = t * self.lam / self.m
         if self._tpU is None or self._tpU[0] != tp:
             self._tpU = (tp, tp * self.U)
-        z += self._tpU[1]
+        return self._tpU
+
+    def _prox_h(self, z, t):
+        """argmin_V t h(V) + ½‖V − z‖² = prox_fconj(z + t' U, t'), t' = t λ / m."""
+        tp, tpU = self._scaled_u(t)
+        return self.act.prox_fconj(z + tpU, tp)
+
+    def _prox_h_into(self, z, t):
+        """:meth:`_prox_h` for a z the solver owns: computed in z (the same operations)."""
+        tp, tpU = self._scaled_u(t)
+        z += tpU
         return self.act.prox_fconj_into(z, tp)
 
     def _has_smooth(self) -> bool:
