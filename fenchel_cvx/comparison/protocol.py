@@ -43,7 +43,7 @@ import numpy as np
 from ..validation import check_int
 from .grids import LIFTED, MethodSpec
 
-__all__ = ["TuneResult", "Comparison", "tune", "compare", "final_runs", "make_runner"]
+__all__ = ["TuneResult", "Comparison", "tune", "compare", "final_runs", "make_runner", "pooled_choice"]
 
 
 # =====================================================================================
@@ -221,6 +221,38 @@ def tune(spec: MethodSpec, make_net: Callable, data, *, epochs: int, batch_size:
     return TuneResult(method=spec.name, best=bt["params"], best_score=bt["mean"], trials=trials, budget=spec.budget,
                       extensions=extensions, on_edge=on_edge, grid={a.name: a.values for a in axes},
                       seconds=time.perf_counter() - t0)
+
+
+def pooled_choice(tunings: Sequence[TuneResult]) -> list:
+    """One setting for several data sets: the grid points of a method tried in **every** run of ``tunings``
+    (the :class:`TuneResult` of one method on several data sets or budgets), ranked by mean validation regret.
+
+    For run r with trials {p: s_r(p)} (mean validation score over the tuning seeds) the regret of point p is
+    R_r(p) = max_q s_r(q) − s_r(p) ≥ 0 (against the run's best trial, extensions included); the points are ranked
+    by the mean (1/n) Σ_r R_r(p) over the n runs, smallest first (ties: the order of the first run's trials).
+    Points match by their parameters (numbers compared to 12 significant digits). Returns a list of
+    ``{"params": dict, "regrets": [R_1, …, R_n], "mean_regret": float}``. Raises ``ValueError`` when ``tunings``
+    is empty, mixes methods, or no point was tried in every run."""
+    tunings = list(tunings)
+    if not tunings:
+        raise ValueError("tunings: expected at least one TuneResult")
+    if len({t.method for t in tunings}) > 1:
+        raise ValueError(f"tunings: one method's runs expected, got {sorted({t.method for t in tunings})}")
+
+    def key(params):
+        return json.dumps({k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in params.items()},
+                          sort_keys=True)
+
+    per_run = []
+    for t in tunings:
+        best = max(tr["mean"] for tr in t.trials)
+        per_run.append({key(tr["params"]): (tr["params"], best - tr["mean"]) for tr in t.trials})
+    common = [k for k in per_run[0] if all(k in r for r in per_run[1:])]
+    if not common:
+        raise ValueError("tunings: no grid point was tried in every run")
+    rows = [{"params": dict(per_run[0][k][0]), "regrets": [float(r[k][1]) for r in per_run],
+             "mean_regret": float(np.mean([r[k][1] for r in per_run]))} for k in common]
+    return sorted(rows, key=lambda row: row["mean_regret"])
 
 
 # =====================================================================================
@@ -409,11 +441,16 @@ def compare(specs: dict, make_net: Callable, data, *, epochs: int = 10, batch_si
             tuning_seeds: Sequence[int] = (100, 101), final_seeds: Sequence[int] = (0, 1, 2),
             tuning_epochs: int | None = None, max_extend: int = 3, dtype: str = "float32", threads: int | None = 1,
             reference: str = "adam", equal_budget: bool = True, dataset: str = "", arch: str = "",
-            untuned: dict | None = None, progress: bool = False, log: Callable | None = None) -> Comparison:
+            untuned: dict | None = None, tuned: dict | None = None, progress: bool = False,
+            log: Callable | None = None) -> Comparison:
     """The whole protocol (module docstring): tune every method of ``specs`` ({name: MethodSpec}) with the
     same budget, then the interleaved final runs on ``final_seeds``; the methods of ``untuned`` ({name: MethodSpec},
-    e.g. :func:`shipped_specs`) join the final runs with their fixed options, not tuned. Raises ``ValueError`` when
-    the tuning and final seeds overlap or (``equal_budget``) the methods' base grids differ in size."""
+    e.g. :func:`shipped_specs`) join the final runs with their fixed options, not tuned. ``tuned``
+    ({name: TuneResult}) gives the tuning of some methods from an earlier run of the same protocol (same data,
+    split, grids, tuning seeds and epochs: the caller's responsibility; the tuning is seeded, so a rerun chooses
+    the same): those methods skip :func:`tune`, and each result must cover its spec's base grid. Raises
+    ``ValueError`` when the tuning and final seeds overlap or (``equal_budget``) the methods' base grids differ in
+    size."""
     if overlap := set(tuning_seeds) & set(final_seeds):
         raise ValueError(f"final_seeds: must differ from the tuning seeds, both contain {sorted(overlap)}")
     if len(final_seeds) < 1:
@@ -428,7 +465,16 @@ def compare(specs: dict, make_net: Callable, data, *, epochs: int = 10, batch_si
         raise ValueError(f"specs: unequal tuning budgets (base grid points per method: {budgets}); "
                          f"give every method the same number of trials or pass equal_budget=False")
     tuning = {}
+    for name, given in (tuned or {}).items():
+        if name not in specs:
+            raise ValueError(f"tuned: {name!r} is not one of the tuned methods {sorted(specs)}")
+        if missing := [a.name for a in specs[name].axes
+                       if not set(map(float, a.values)) <= set(map(float, given.grid.get(a.name, [])))]:
+            raise ValueError(f"tuned: the stored tuning of {name!r} does not cover the grid of axes {missing}")
+        tuning[name] = given
     for name, spec in specs.items():
+        if name in tuning:
+            continue
         tuning[name] = tune(spec, make_net, data, epochs=tuning_epochs or epochs, batch_size=batch_size,
                             seeds=tuning_seeds, max_extend=max_extend, dtype=dtype, threads=threads,
                             progress=progress, log=log)
