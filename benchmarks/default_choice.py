@@ -87,17 +87,20 @@ def run_key(run) -> str:
 
 
 def common_axes(tunings, method: str, n_hidden: int = 1) -> list:
-    """The axes of every run's grid in ``tunings``, restricted to the values all runs have (12 significant digits);
-    log-spaced (extendable) where ``method``'s axis of that name in :func:`~fenchel_cvx.comparison.default_specs`
-    is."""
+    """The pooled grid: for each hyperparameter of every run's trials in ``tunings``, the values that every run has
+    tried (12 significant digits; stored and extension trials); log-spaced (extendable) where ``method``'s axis of
+    that name in :func:`~fenchel_cvx.comparison.default_specs` is."""
     known = {a.name: a for a in default_specs(n_hidden)[method].axes}
-    names = [n for n in tunings[0].grid if all(n in t.grid for t in tunings[1:])]
+    tried = [{} for _ in tunings]
+    for seen, t in zip(tried, tunings, strict=True):
+        for tr in t.trials:
+            for k, v in tr["params"].items():
+                seen.setdefault(k, {})[f"{float(v):.12g}"] = float(v)
     out = []
-    for name in names:
-        sets = [{f"{float(v):.12g}": float(v) for v in t.grid[name]} for t in tunings]
-        vals = sorted(v for k, v in sets[0].items() if all(k in s_ for s_ in sets[1:]))
+    for name in [n for n in tried[0] if all(n in s_ for s_ in tried[1:])]:
+        vals = sorted(v for k, v in tried[0][name].items() if all(k in s_[name] for s_ in tried[1:]))
         if not vals:
-            raise SystemExit(f"--runs: no value of axis {name!r} is in every run's grid")
+            raise SystemExit(f"--runs: no value of {name!r} was tried in every run")
         a = known.get(name)
         out.append(Axis(name, vals, log=bool(a and a.log), integer=bool(a and a.integer), upper=a and a.upper))
     return out
@@ -133,20 +136,36 @@ def merge_extra(runs: list, extra: dict) -> None:
         t.trials = list(t.trials) + list(extra.get(run_key(run), []))
 
 
-def extend(runs: list, extra: dict, extra_path: str, method: str, max_extend: int = 3) -> list:
-    """Module docstring: while the pooled choice sits on an extendable edge of the common grid, train the next
-    value's points on every run that lacks them (saved to ``extra_path`` after each run). Returns the axes still on
-    an edge."""
+def choose(runs: list, fixed: dict) -> list:
+    """:func:`~fenchel_cvx.comparison.pooled_choice` of the runs' tunings, restricted to the points with the
+    ``fixed`` values ({name: value}; regrets still against each run's best trial)."""
+    rows = [r for r in pooled_choice([t for _, t, _ in runs])
+            if all(f"{float(r['params'].get(k, v)):.12g}" == f"{float(v):.12g}" for k, v in fixed.items())]
+    if not rows:
+        raise SystemExit(f"--fixed: no pooled point has {fixed}")
+    return rows
+
+
+def edges(runs: list, method: str, fixed: dict) -> tuple:
+    """(the pooled grid's axes, [(axis, side)] of the free axes whose edge holds the pooled choice, the choice)."""
+    axes = common_axes([t for _, t, _ in runs], method)
+    best = choose(runs, fixed)[0]["params"]
+    return axes, [(a, a.edge(best[a.name])) for a in axes
+                  if a.name not in fixed and a.edge(best[a.name]) is not None], best
+
+
+def extend(runs: list, extra: dict, extra_path: str, method: str, fixed: dict, max_extend: int = 3) -> list:
+    """Module docstring: while the pooled choice sits on an extendable edge of the common grid (axes not in
+    ``fixed``), train the next value's points (× the common values of the other free axes, × the ``fixed`` values)
+    on every run that lacks them (saved to ``extra_path`` after each run). Returns the axes still on an edge."""
     on_edge = []
     for _ in range(max_extend + 1):
-        axes = common_axes([t for _, t, _ in runs], method)
-        best = pooled_choice([t for _, t, _ in runs])[0]["params"]
-        on_edge = [(a, a.edge(best[a.name])) for a in axes if a.edge(best[a.name]) is not None]
+        axes, on_edge, best = edges(runs, method, fixed)
         if not on_edge or _ == max_extend:
             break
         for a, side in on_edge:
             v = a.extend(side)
-            others = [b for b in axes if b.name != a.name]
+            others = [Axis(b.name, [fixed[b.name]]) if b.name in fixed else b for b in axes if b.name != a.name]
             pts = [dict(q, **{a.name: v}) for q in MethodSpec("", "adam", others).points()]
             print(f"pooled choice {best} on the {side} edge of {a.name}: extending to {v:g} ({len(pts)} points)")
             for label, t, run in runs:
@@ -193,11 +212,21 @@ def main(argv=None) -> list:
     p.add_argument("--out", default=os.path.join(HERE, "results", "default_choice.md"), help="markdown written")
     p.add_argument("--extra", default=os.path.join(HERE, "results", "default_choice.json"),
                    help="extension trials, read and (with --extend) written (default: %(default)s)")
+    p.add_argument("--fixed", nargs="*", default=["rho=0"], metavar="NAME=VALUE",
+                   help="hyperparameters held at a value (default: rho=0 -- ρ is the network's weight decay, not a "
+                        "schedule field, and the default network has ρ = 0)")
     p.add_argument("--extend", action="store_true",
                    help="train the points of an extension of the common grid when the pooled choice is on its edge")
     args = p.parse_args(argv)
     if args.top < 1:
         p.error(f"--top: expected a positive integer, got {args.top}")
+    fixed = {}
+    for item in args.fixed:
+        name, _, value = item.partition("=")
+        try:
+            fixed[name] = float(value)
+        except ValueError:
+            p.error(f"--fixed: expected NAME=NUMBER, got {item!r}")
     runs = load_runs(args.runs, args.method)
     extra = {}
     if os.path.isfile(args.extra):
@@ -207,12 +236,10 @@ def main(argv=None) -> list:
     if args.extend:
         if HERE not in sys.path:  # compare.py's parser and data loading rebuild each run's protocol
             sys.path.append(HERE)
-        edge = extend(runs, extra, args.extra, args.method)
+        edge = extend(runs, extra, args.extra, args.method, fixed)
     else:
-        axes = common_axes([t for _, t, _ in runs], args.method)
-        best = pooled_choice([t for _, t, _ in runs])[0]["params"]
-        edge = [a.name for a in axes if a.edge(best[a.name]) is not None]
-    rows = pooled_choice([t for _, t, _ in runs])
+        edge = [a.name for a, _ in edges(runs, args.method, fixed)[1]]
+    rows = choose(runs, fixed)
     shipped = shipped_point()
     text = table([(label, t) for label, t, _ in runs], rows, args.top, shipped)
     if edge:
@@ -221,7 +248,7 @@ def main(argv=None) -> list:
     rel = [os.path.relpath(r, os.path.dirname(HERE)) for r in args.runs]
     header = (f"`python benchmarks/default_choice.py{' --runs ' + ' '.join(rel) if args.runs != list(RUNS) else ''}`"
               f": {args.method}'s grid points tried in all {len(runs)} runs, by mean validation regret [points of "
-              f"accuracy] (run's best − point's)"
+              f"accuracy] (run's best − point's)" + (f", {fixed} held fixed" if fixed else "")
               + (f"; with {sum(map(len, extra.values()))} extension trials from `{os.path.relpath(args.extra)}`"
                  if extra else "") + "\n\n")
     print(header + text)

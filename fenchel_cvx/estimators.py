@@ -38,6 +38,7 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
 
 from .arrays import ArrayLike
 from .network import FenchelNetwork
+from .training.presets import TUNED
 
 __all__ = ["FenchelLiftedClassifier", "FenchelLiftedRegressor"]
 
@@ -48,8 +49,10 @@ class _FenchelLiftedBase(BaseEstimator):
     _loss = "cross_entropy"
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", method="fenchel", epochs=10, batch_size=500,
-                 lam=0.3, rho=0.0, gamma=None, x_weight=1.0, lam_growth=1.5, lam_max=float("inf"), gamma_growth=1.2,
-                 momentum=0.7, refresh=True, x_iters=5, w_iters=1, last_w_iters=5, schedule="minibatch",
+                 lam=TUNED["lam"], rho=0.0, gamma=None, x_weight=TUNED["x_weight"], lam_growth=TUNED["lam_growth"],
+                 lam_max=float("inf"), gamma_growth=TUNED["gamma_growth"], momentum=TUNED["momentum"],
+                 refresh=TUNED["refresh"], x_iters=TUNED["x_iters"], w_iters=TUNED["w_iters"],
+                 last_w_iters=TUNED["last_w_iters"], schedule=TUNED["schedule"],
                  lr=1e-3, val_fraction=0.0, patience=None, backend="numpy", device="cpu", dtype="float64",
                  random_state=0, verbose=0, scheduler=None):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -112,8 +115,9 @@ class _FenchelLiftedBase(BaseEstimator):
         sizes = [X.shape[1], *self._hidden(), n_out]
         net = FenchelNetwork(sizes, activation=self.activation, loss=self._loss, lam=self.lam, rho=self.rho,
                              seed=seed)
-        # gamma=None: the tuned proximal weights, 0.1·λ_0 on hidden layers and 1 on the output layer
-        gamma = (list(0.1 * np.asarray(net.lam)) + [1.0]) if self.gamma is None else self.gamma
+        # gamma=None: the tuned preset's proximal weights, γ/λ_0 of its hidden layers times λ_0, its output γ
+        ratio, last = TUNED["gamma"][0] / TUNED["lam"], TUNED["gamma"][-1]
+        gamma = (list(ratio * np.asarray(net.lam)) + [last]) if self.gamma is None else self.gamma
         if self.method == "fenchel":
             learn = train
             if self.scheduler is not None:  # sample-parallel on Dask: "local" or a scheduler address
@@ -151,8 +155,9 @@ class FenchelLiftedClassifier(ClassifierMixin, _FenchelLiftedBase):
     """Feed-forward classifier trained as a Fenchel lifted network (cross-entropy loss).
 
     Parameters (all stored as given; see :class:`fenchel_cvx.training.BCDConfig` for the BCD ones; the
-    defaults are the tuned schedule :func:`fenchel_cvx.training.tuned`, with ``gamma=None`` meaning
-    0.1·λ_0 on the hidden W-steps and 1 on the output layer)
+    defaults are the tuned schedule :func:`fenchel_cvx.training.tuned`, with ``gamma=None`` meaning its hidden
+    layers' ratio γ/λ_0 times ``lam`` on the hidden W-steps -- the preset's γ at the default ``lam`` -- and its γ on
+    the output layer)
     ----------
     hidden_layer_sizes : tuple of int, widths of the hidden layers (default (100,))
     activation : name from :func:`fenchel_cvx.activations.names`
