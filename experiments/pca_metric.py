@@ -118,11 +118,11 @@ def check(ds, split, lam=1.0, gamma=1.0, seed=100):
     """On the first batch of one run after one epoch: (a) with k = d against the usual MM step (relative
     difference of W, b, U), and H before/after each variant's step (MM: never up)."""
     from fenchel_cvx import FenchelNetwork
-    from fenchel_cvx.training import BCDConfig, Trainer, prepare_data, preset
+    from fenchel_cvx.training import BCDConfig, Trainer, prepare_data, tuned_fashion
 
     Xtr, ytr, Xva, yva = split
     net = FenchelNetwork([ds.n_features, 300, ds.n_classes], seed=seed, dtype="float32")
-    cfg = BCDConfig(**dict(preset("tuned", 1), shuffle="batches", epochs=1, batch_size=500, seed=seed,
+    cfg = BCDConfig(**dict(tuned_fashion(1), shuffle="batches", epochs=1, batch_size=500, seed=seed,
                            dtype="float32", restore_best=False, lam=lam, gamma=[gamma, 1.0], lam_growth=1.0,
                            gamma_growth=1.0))
     ex = InputSpaceMetric()

@@ -78,11 +78,21 @@ from .executor import ExecutorState, LiftedBCDState, LiftedExecutor, Schedule, S
 from .history import TrainResult
 from .local import LocalExecutor
 from .loop import Trainer, evaluate, train
-from .presets import PRESETS, TUNED, first_layer_subspace, mm_then_adaptive, preset, tuned, tuned_conv, tuned_lenet5
+from .presets import (
+    PRESETS,
+    TUNED,
+    first_layer_subspace,
+    mm_then_adaptive,
+    preset,
+    tuned,
+    tuned_conv,
+    tuned_fashion,
+    tuned_lenet5,
+)
 
 __all__ = ["BCDConfig", "TrainResult", "Trainer", "train", "evaluate", "tuned", "TUNED", "tuned_conv",
-           "tuned_lenet5", "mm_then_adaptive", "first_layer_subspace", "preset", "PRESETS", "load_checkpoint",
-           "save_checkpoint",
+           "tuned_lenet5", "tuned_fashion", "mm_then_adaptive", "first_layer_subspace", "preset", "PRESETS",
+           "load_checkpoint", "save_checkpoint",
            "prepare_data", "batch_order", "eval_subset",
            "resolve_config", "lifted_schedule", "StepExecutor", "LiftedExecutor", "LocalExecutor", "Schedule",
            "ExecutorState", "LiftedBCDState", "BACKENDS", "DTYPES", "SCHEDULES",

@@ -193,7 +193,7 @@ def test_train_without_a_config_uses_the_tuned_preset(digits_small):
     b = train(small_net(), d.X_train, d.y_train, config=dict(tuned(1), epochs=2, batch_size=100), verbose=0)
     assert a.config == b.config
     assert_allclose(a.net.W[0], b.net.W[0], **TOL["exact"])
-    assert a.history[2]["lam"][0] == pytest.approx(0.3 * 1.5)
+    assert a.history[2]["lam"][0] == pytest.approx(tuned(1)["lam"] * tuned(1)["lam_growth"])  # the preset's λ_0, grown
 
 
 def test_eval_f_samples_evaluates_f_on_a_subset(digits_small):
