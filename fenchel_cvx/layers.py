@@ -42,7 +42,8 @@ Backends: the numpy path computes convolutions through an im2col formulation (th
 matrix D from ``sliding_window_view``; conv = W_mat D, weight gradient = R_d Dᵀ, adjoint = a
 scatter-add of W_matᵀ R_d over the k_h·k_w kernel offsets); the torch path calls
 ``torch.nn.functional.conv2d`` / ``conv_transpose2d`` / ``unfold`` and ``torch.nn.grad.conv2d_weight`` (the same code on
-CPU and CUDA). Pooling, dense maps, biases and reshapes are written once against :func:`fenchel_cvx.backend.namespace`.
+CPU and CUDA); these primitives live in :mod:`fenchel_cvx.conv_ops`. Pooling, dense maps, biases and reshapes are
+written once against :func:`fenchel_cvx.backend.namespace`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ import scipy.sparse as sp
 
 from .arrays import Array
 from .backend import is_torch, namespace, to_numpy
+from .conv_ops import conv_adjoint, conv_forward, conv_output_size, conv_unfold, conv_weight_grad
 from .errors import LiftedModeError
 from .validation import check_int
 
@@ -74,11 +76,6 @@ def _pair(value, name: str, minimum: int) -> tuple[int, int]:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
             raise ValueError(f"{name}: expected integers >= {minimum}, got {value!r}")
     return int(a), int(b)
-
-
-def conv_output_size(n: int, k: int, s: int, p: int) -> int:
-    """⌊(n + 2p − k)/s⌋ + 1: output length of a convolution along one axis."""
-    return (n + 2 * p - k) // s + 1
 
 
 def _shape_str(shape) -> str:
@@ -178,105 +175,6 @@ LAYER_TYPES = (Dense, Conv2d, AvgPool2d, MaxPool2d, Flatten)
 MAXPOOL_MESSAGE = ("max pooling is not an affine map (the max over a window is only piecewise linear), so it "
                    "cannot be the linear map inside the Fenchel divergence B(A X + b, X_next) of the lifted model; "
                    "use AvgPool2d (average pooling is linear and is folded into the next layer's map)")
-
-
-# ======================================================================================
-# backend primitives on "C x H x W x m" arrays (the features-x-samples columns reshaped, no copy)
-# numpy: im2col matrix products; torch: torch.nn.functional (its (m, C, H, W) inputs are permuted views)
-# ======================================================================================
-def _np_windows(Xc, kernel, stride, padding):
-    """(C, H_out, W_out, m, k_h, k_w) view of the k_h x k_w windows of the zero-padded input (im2col)."""
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    Xp = np.pad(Xc, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if (ph or pw) else Xc
-    win = np.lib.stride_tricks.sliding_window_view(Xp, (kh, kw), axis=(1, 2))
-    return win[:, ::sh, ::sw]
-
-
-def _out_hw(hw, kernel, stride, padding):
-    return tuple(conv_output_size(n, k, st, p) for n, k, st, p in zip(hw, kernel, stride, padding))
-
-
-def _nchw(Xc):
-    """(C, H, W, m) → (m, C, H, W) (a view)."""
-    return Xc.permute(3, 0, 1, 2)
-
-
-def _chwm(X4):
-    """(m, C, H, W) → (C, H, W, m) (a view)."""
-    return X4.permute(1, 2, 3, 0)
-
-
-def _conv_forward(Xc, K, stride, padding):
-    """Cross-correlation of Xc (C, H, W, m) with K (O, C, k_h, k_w): (O, H_out, W_out, m)."""
-    if is_torch(Xc):
-        import torch.nn.functional as F
-
-        return _chwm(F.conv2d(_nchw(Xc), K, stride=stride, padding=padding))
-    D = _conv_unfold(Xc, K.shape[2:], stride, padding)  # (C kh kw, P m)
-    Ho, Wo = _out_hw(Xc.shape[1:3], K.shape[2:], stride, padding)
-    return (K.reshape(K.shape[0], -1) @ D).reshape(K.shape[0], Ho, Wo, Xc.shape[3])
-
-
-def _conv_adjoint(Rc, K, stride, padding, in_hw):
-    """Adjoint of :func:`_conv_forward` in X: (O, H_out, W_out, m) → (C, H, W, m)."""
-    (sh, sw), (ph, pw) = stride, padding
-    H, W = in_hw
-    kh, kw = K.shape[2], K.shape[3]
-    Ho, Wo = Rc.shape[1], Rc.shape[2]
-    if is_torch(Rc):
-        import torch.nn.functional as F
-
-        out_pad = (H + 2 * ph - kh - (Ho - 1) * sh, W + 2 * pw - kw - (Wo - 1) * sw)
-        return _chwm(F.conv_transpose2d(_nchw(Rc), K, stride=stride, padding=padding, output_padding=out_pad))
-    m, C = Rc.shape[3], K.shape[1]
-    O = K.shape[0]
-    cols = (K.reshape(O, -1).T @ Rc.reshape(O, -1)).reshape(C, kh, kw, Ho, Wo, m)
-    Xp = np.zeros((C, H + 2 * ph, W + 2 * pw, m), dtype=np.result_type(Rc.dtype, K.dtype))
-    for i in range(kh):
-        for j in range(kw):
-            Xp[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :] += cols[:, i, j]
-    return Xp[:, ph:ph + H, pw:pw + W, :]
-
-
-def _conv_weight_grad(Xc, Rc, kshape, stride, padding):
-    """∂/∂K ⟨R, conv(X, K)⟩ = Σ_{positions, samples} R ⊗ window: (O, C, k_h, k_w)."""
-    if is_torch(Xc):
-        import torch
-
-        return torch.nn.grad.conv2d_weight(_nchw(Xc), tuple(kshape), _nchw(Rc), stride=stride, padding=padding)
-    D = _conv_unfold(Xc, kshape[2:], stride, padding)  # (C kh kw, P m)
-    # (D Rᵀ)ᵀ rather than R Dᵀ: the same product, but multithreaded OpenBLAS is pathologically slow (~100x,
-    # measured) on a few-row left factor with a long inner dimension
-    return (D @ Rc.reshape(Rc.shape[0], -1).T).T.reshape(kshape)
-
-
-def _conv_unfold(Xc, kernel, stride, padding, workspace: dict | None = None):
-    """im2col: (C·k_h·k_w) x (P·m), rows ordered (c, i, j), columns (position p, sample j) → p·m + j. ``workspace``
-    (torch): the caller's dict whose array "D" receives it (the next call overwrites it): LeNet-5's first is 39 MB,
-    above glibc's mmap threshold, and a fresh one is page-faulted in every batch (filling it: 18 vs 6 ms reused)."""
-    if is_torch(Xc):
-        # k_h·k_w strided slice copies of the samples-last map (each copies runs of m contiguous values), not
-        # F.unfold on the permuted (m, C, H, W) view and a transposing copy: 3.5-12x less CPU time on LeNet-5's
-        # layers (measured); the same layout on CUDA
-        import torch
-        import torch.nn.functional as F
-
-        (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-        C, H, W, m = Xc.shape
-        Xp = F.pad(Xc, (0, 0, pw, pw, ph, ph)) if (ph or pw) else Xc
-        Ho, Wo = _out_hw((H, W), kernel, stride, padding)
-        shape, D = (C, kh, kw, Ho, Wo, m), (workspace or {}).get("D")
-        if D is None or tuple(D.shape) != shape or D.dtype != Xc.dtype or D.device != Xc.device:
-            D = torch.empty(shape, dtype=Xc.dtype, device=Xc.device)
-            if workspace is not None:
-                workspace["D"] = D
-        for i in range(kh):
-            for j in range(kw):
-                D[:, i, j] = Xp[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :]
-        return D.reshape(C * kh * kw, Ho * Wo * m)
-    win = _np_windows(Xc, kernel, stride, padding)  # (C, Ho, Wo, m, kh, kw)
-    C, Ho, Wo, m, kh, kw = win.shape
-    return win.transpose(0, 4, 5, 1, 2, 3).reshape(C * kh * kw, Ho * Wo * m)
 
 
 # ======================================================================================
@@ -455,7 +353,7 @@ class LinearMap:
         if not self.is_conv:
             return W @ Z
         op = self.op
-        return self._from4(_conv_forward(self._to4(Z, self.mid_shape), W, op.stride, op.padding))
+        return self._from4(conv_forward(self._to4(Z, self.mid_shape), W, op.stride, op.padding))
 
     def adjoint(self, W: Array, R: Array) -> Array:
         """Aᵀ(W, R) = poolsᵀ(opᵀ(W, R)): R n_out x m → n_in x m, with ⟨A(W, X), R⟩ = ⟨X, Aᵀ(W, R)⟩."""
@@ -463,7 +361,7 @@ class LinearMap:
             Z = W.T @ R
         else:
             op = self.op
-            Z4 = _conv_adjoint(self._to4(R, self.out_shape), W, op.stride, op.padding, self.mid_shape[1:])
+            Z4 = conv_adjoint(self._to4(R, self.out_shape), W, op.stride, op.padding, self.mid_shape[1:])
             Z = self._from4(Z4)
         return self._pool_adjoint(Z)
 
@@ -497,7 +395,7 @@ class LinearMap:
             gW = R @ Z.T
         else:
             op = self.op
-            gW = _conv_weight_grad(self._to4(Z, self.mid_shape), self._to4(R, self.out_shape),
+            gW = conv_weight_grad(self._to4(Z, self.mid_shape), self._to4(R, self.out_shape),
                                    self.weight_shape, op.stride, op.padding)
         return gW, self.bias_adjoint(R)
 
@@ -508,13 +406,13 @@ class LinearMap:
         Dense: D = pools(X) (n x m). Conv: the im2col matrix of pools(X), columns ordered
         (position p, sample j) → p·m + j (so that cols(U) is a reshape of the n_out x m array U),
         rows (c, i, j) as ``W.reshape(C_out, -1)``. ``workspace``: a dict owned by the caller whose array
-        receives a conv layer's D (torch; the next call with the same dict overwrites it; :func:`_conv_unfold`).
+        receives a conv layer's D (torch; the next call with the same dict overwrites it; :func:`conv_unfold`).
         """
         Z = self._pool(X)
         if not self.is_conv:
             return Z
         op = self.op
-        return _conv_unfold(self._to4(Z, self.mid_shape), op.kernel, op.stride, op.padding, workspace)
+        return conv_unfold(self._to4(Z, self.mid_shape), op.kernel, op.stride, op.padding, workspace)
 
     def to_design_rows(self, U: Array) -> Array:
         """cols(U): n_out x m → C_out x (P·m), the layout of W_mat D (a reshape; dense: U itself)."""
