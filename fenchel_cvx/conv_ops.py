@@ -113,3 +113,34 @@ def conv_unfold(Xc, kernel, stride, padding, workspace: dict | None = None):
     win = _np_windows(Xc, kernel, stride, padding)  # (C, Ho, Wo, m, kh, kw)
     C, Ho, Wo, m, kh, kw = win.shape
     return win.transpose(0, 4, 5, 1, 2, 3).reshape(C * kh * kw, Ho * Wo * m)
+
+
+# ---- layout copies (the same values) ---------------------------------------------------------------------------
+_BLOCK = 128  # columns per strided copy (4,704 x 500 float32: 2.1 vs 2.6 ms for torch's copy, measured)
+
+
+def _transposed_copy_cpu(src, dst) -> None:
+    """dst ← src for torch CPU n x m arrays, src with strides (1, n) (samples-first) and dst C-contiguous,
+    written through numpy in blocks of ``_BLOCK`` columns (the same values)."""
+    a, b = src.numpy(), dst.numpy()
+    for s in range(0, a.shape[1], _BLOCK):
+        b[:, s:s + _BLOCK] = a[:, s:s + _BLOCK]
+
+
+def rows_contiguous(A):
+    """A (n x m, numpy or torch) as a C-contiguous n x m array with the same values: A itself when it already is;
+    a torch CPU array stored samples-first (strides (1, n), the layout of a conv map's output) is copied through
+    numpy (:func:`_transposed_copy_cpu`) into a fresh ``torch.empty`` array -- the array ``A.reshape`` would
+    give, faster; otherwise ``A.contiguous()`` / ``np.ascontiguousarray``."""
+    if not is_torch(A):
+        return np.ascontiguousarray(A)
+    if A.is_contiguous():
+        return A
+    import torch
+
+    if (A.device.type == "cpu" and not A.requires_grad and A.dim() == 2 and A.stride() == (1, A.shape[0])
+            and A.dtype in (torch.float32, torch.float64)):
+        out = torch.empty(A.shape, dtype=A.dtype, device=A.device)
+        _transposed_copy_cpu(A, out)
+        return out
+    return A.contiguous()

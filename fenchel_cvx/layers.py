@@ -57,7 +57,14 @@ import scipy.sparse as sp
 
 from .arrays import Array
 from .backend import is_torch, namespace, to_numpy
-from .conv_ops import conv_adjoint, conv_forward, conv_output_size, conv_unfold, conv_weight_grad
+from .conv_ops import (
+    conv_adjoint,
+    conv_forward,
+    conv_output_size,
+    conv_unfold,
+    conv_weight_grad,
+    rows_contiguous,
+)
 from .errors import LiftedModeError
 from .validation import check_int
 
@@ -254,6 +261,7 @@ class LinearMap:
             self.positions = Ho * Wo
             self.fan_in = C * kh * kw
         self._pool_memo = None  # (weakref to X, its version, pools(X), that version): :meth:`_pool`
+        self._spread = {}  # (p, Ho, Wo, device) -> index: :meth:`_spread_index`
         self.n_in = int(np.prod(self.in_shape))
         self.n_mid = int(np.prod(self.mid_shape))
         self.n_out = int(np.prod(self.out_shape))
@@ -281,7 +289,7 @@ class LinearMap:
         return Z
 
     def __getstate__(self):  # pickles (Dask workers, copies) leave the remembered pooling behind
-        return {**self.__dict__, "_pool_memo": None}
+        return {**self.__dict__, "_pool_memo": None, "_spread": {}}
 
     def _forget_pool(self, ref):  # weakref callback: the remembered input was freed
         if self._pool_memo is not None and self._pool_memo[0] is ref:
@@ -304,7 +312,13 @@ class LinearMap:
         return X
 
     def _pool_adjoint(self, R):
-        """poolsᵀ(R): n_mid x m → n_in x m (each value spread as value/p² over its window; a broadcast)."""
+        """poolsᵀ(R): n_mid x m → n_in x m (each value spread as value/p² over its window).
+
+        Per pooling: S = R·(1/p²) (n_mid x m), then each entry of S copied to the p² positions of its window: torch
+        gathers the columns (samples-first R: each sample's map) or rows (else) of S with :meth:`_spread_index`
+        (``index_select``, 2.0 vs 4.5 ms for LeNet-5's 6x14x14 → 6x28x28 on 500 samples, measured, against the
+        broadcast copy), numpy copies a broadcast view. The result keeps R's storage order (samples-first R gives a
+        samples-first result, so that the elementwise steps on it and on the iterates do not mix memory orders)."""
         if not self.pools:
             return R
         m = R.shape[1]
@@ -315,17 +329,34 @@ class LinearMap:
             sizes.append((H, W))
         for p, (Hi, Wi) in zip(reversed(self.pools), reversed(sizes[:-1])):
             Ho, Wo = Hi // p, Wi // p
-            R6 = R.reshape(C, Ho, 1, Wo, 1, m) * (1.0 / float(p * p))
-            R6 = R6.expand(C, Ho, p, Wo, p, m) if is_torch(R6) else np.broadcast_to(R6, (C, Ho, p, Wo, p, m))
-            if (R.stride(0) == 1) if is_torch(R) else (R.strides[0] == R.itemsize):
-                # samples-first storage (a conv map's): the copy keeps it, so that the elementwise
-                # steps on it and on the iterates do not mix memory orders (the same values)
-                order = (5, 0, 1, 2, 3, 4)
-                R6 = R6.permute(*order) if is_torch(R6) else R6.transpose(order)
-                R = R6.reshape(m, C * Hi * Wi).T
+            if is_torch(R):
+                idx = self._spread_index(p, Ho, Wo, R.device)
+                S = R * (1.0 / float(p * p))
+                if R.stride(0) == 1:  # samples-first storage (a conv map's)
+                    R = S.T.reshape(m * C, Ho * Wo).index_select(1, idx).reshape(m, C * Hi * Wi).T
+                else:
+                    R = S.reshape(C, Ho * Wo, m).index_select(1, idx).reshape(C * Hi * Wi, m)
+                continue
+            R6 = np.broadcast_to(R.reshape(C, Ho, 1, Wo, 1, m) * (1.0 / float(p * p)), (C, Ho, p, Wo, p, m))
+            if R.strides[0] == R.itemsize:  # samples-first storage: the copy keeps it
+                R = R6.transpose(5, 0, 1, 2, 3, 4).reshape(m, C * Hi * Wi).T
             else:
                 R = R6.reshape(C * Hi * Wi, m)  # a copy (the broadcast view is not contiguous)
         return R
+
+    def _spread_index(self, p: int, Ho: int, Wo: int, device):
+        """The (Ho·p·Wo·p,) torch int64 index (on ``device``) of the source position, in an Ho x Wo map, of each
+        position of the p-times larger map: (r, q) → (r // p)·Wo + q // p. Kept per (p, Ho, Wo, device): it
+        depends on nothing else."""
+        key, kept = (p, Ho, Wo, str(device)), self.__dict__.setdefault("_spread", {})  # (maps pickled before it)
+        idx = kept.get(key)
+        if idx is None:
+            import torch
+
+            r = torch.arange(Ho * p, device=device) // p
+            q = torch.arange(Wo * p, device=device) // p
+            idx = kept[key] = (r[:, None] * Wo + q[None, :]).reshape(-1)
+        return idx
 
     # ---- shapes of one sample <-> columns ------------------------------------------------
     @staticmethod
@@ -415,10 +446,12 @@ class LinearMap:
         return conv_unfold(self._to4(Z, self.mid_shape), op.kernel, op.stride, op.padding, workspace)
 
     def to_design_rows(self, U: Array) -> Array:
-        """cols(U): n_out x m → C_out x (P·m), the layout of W_mat D (a reshape; dense: U itself)."""
+        """cols(U): n_out x m → C_out x (P·m), the layout of W_mat D (dense: U itself): a reshape, and a copy when
+        U is stored samples-first (a conv output's layout; :func:`~fenchel_cvx.conv_ops.rows_contiguous`: the
+        array ``U.reshape`` gives, copied faster)."""
         if not self.is_conv:
             return U
-        return U.reshape(self.out_shape[0], self.positions * U.shape[1])
+        return rows_contiguous(U).reshape(self.out_shape[0], self.positions * U.shape[1])
 
     def from_design_rows(self, V: Array) -> Array:
         """Inverse of :meth:`to_design_rows`: C_out x (P·m) → n_out x m."""

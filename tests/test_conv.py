@@ -444,3 +444,61 @@ def test_design_workspace_and_skipped_final_u_change_nothing():
     W_, b_, Un_ = mm_steps(Term(), X, U, prox, n_steps=3, final_u=False)
     assert torch.equal(W, W_) and torch.equal(b, b_) and Un_ is None
     np.testing.assert_allclose(Un.numpy(), (W @ X + b[:, None]).numpy(), **TOL["same_math"]["float64"])
+
+
+# =====================================================================================
+# round 5: the same arrays, copied faster (pooling adjoint by a gather, design-layout copies)
+# =====================================================================================
+def _broadcast_pool_adjoint(mp, R):
+    """poolsᵀ(R) as round 4 computed it (a broadcast view of R·(1/p²), copied in R's storage order)."""
+    m = R.shape[1]
+    C, H, W = mp.in_shape
+    sizes = [(H, W)]
+    for p in mp.pools:
+        H, W = H // p, W // p
+        sizes.append((H, W))
+    for p, (Hi, Wi) in zip(reversed(mp.pools), reversed(sizes[:-1])):
+        Ho, Wo = Hi // p, Wi // p
+        R6 = (R.reshape(C, Ho, 1, Wo, 1, m) * (1.0 / float(p * p))).expand(C, Ho, p, Wo, p, m)
+        R = R6.permute(5, 0, 1, 2, 3, 4).reshape(m, C * Hi * Wi).T if R.stride(0) == 1 else R6.reshape(-1, m)
+    return R
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pool_adjoint_gather_equals_the_broadcast_copy_bit_for_bit(dtype):
+    """The gathered pooling adjoint has the values (bit for bit) and the storage order of the broadcast copy it
+    replaces, for samples-first and samples-last R, one and two poolings, p = 2 and 3; numpy agrees; the kept
+    gather index is per (p, shape, device), so maps of other shapes never read another's index."""
+    import pickle
+
+    rng = np.random.default_rng(5)
+    maps = [LinearMap(Conv2d(2, 3, padding=1), (AvgPool2d(2),), (3, 8, 8)),
+            LinearMap(Dense(4), (AvgPool2d(2), AvgPool2d(2), Flatten()), (2, 8, 12)),
+            LinearMap(Conv2d(2, 2), (AvgPool2d(3),), (2, 9, 6))]
+    for mp in maps:
+        for m in (1, 7):
+            Rn = rng.normal(size=(mp.n_mid, m)).astype(dtype)
+            for R in (torch.tensor(Rn), torch.tensor(np.ascontiguousarray(Rn.T)).T):  # samples-last, -first
+                got, ref = mp._pool_adjoint(R), _broadcast_pool_adjoint(mp, R)
+                assert got.dtype == ref.dtype and got.stride() == ref.stride() and torch.equal(got, ref)
+                assert torch.equal(got, torch.as_tensor(mp._pool_adjoint(R.numpy())))
+                assert mp._pool_adjoint(R).stride() == got.stride()  # the kept index: the same result again
+    assert len(maps[1]._spread) == 2  # two poolings, two indices
+    mp2 = pickle.loads(pickle.dumps(maps[0]))
+    R = torch.tensor(rng.normal(size=(maps[0].n_mid, 4)).astype(dtype))
+    assert mp2._spread == {} and torch.equal(mp2._pool_adjoint(R), maps[0]._pool_adjoint(R))
+
+
+def test_design_rows_copy_equals_the_reshape():
+    """``to_design_rows`` of a samples-first U (a conv output's layout) is the contiguous array ``U.reshape`` gives,
+    bit for bit; a contiguous U stays a view; numpy unchanged."""
+    mp = LinearMap(Conv2d(3, 3, padding=1), (), (2, 6, 6))
+    rng = np.random.default_rng(6)
+    for dtype in ("float32", "float64"):
+        Un = rng.normal(size=(mp.n_out, 300)).astype(dtype)
+        U = torch.tensor(np.ascontiguousarray(Un.T)).T  # samples-first
+        got, ref = mp.to_design_rows(U), U.reshape(3, -1)
+        assert got.is_contiguous() and torch.equal(got, ref) and got.shape == (3, 36 * 300)
+        Uc = U.contiguous()
+        assert mp.to_design_rows(Uc).data_ptr() == Uc.data_ptr()
+        np.testing.assert_array_equal(mp.to_design_rows(Un), Un.reshape(3, -1))
