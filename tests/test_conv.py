@@ -502,3 +502,26 @@ def test_design_rows_copy_equals_the_reshape():
         Uc = U.contiguous()
         assert mp.to_design_rows(Uc).data_ptr() == Uc.data_ptr()
         np.testing.assert_array_equal(mp.to_design_rows(Un), Un.reshape(3, -1))
+
+
+def test_scaled_u_in_the_iterates_order_changes_nothing():
+    """t'U kept in the memory order of the z it is added to (samples-first U, samples-last iterates, as in the block
+    before LeNet-5's dense layers): the proximal steps are bit for bit those with t'U in U's order; the kept t'U
+    follows a change of t (backtracking) and of z's order, never a stale one."""
+    from fenchel_cvx.blocks.x_blocks import HiddenXBlock
+
+    rng = np.random.default_rng(7)
+    n, k, m = 12, 5, 40
+    Un = rng.normal(size=(n, m)).astype(np.float32)
+    U = torch.tensor(np.ascontiguousarray(Un.T)).T  # samples-first
+    W, b = torch.tensor(rng.normal(size=(k, n)).astype(np.float32)), torch.tensor(rng.normal(size=k).astype(np.float32))
+    Xn = torch.relu(torch.tensor(rng.normal(size=(k, m)).astype(np.float32)))
+    blk = HiddenXBlock.from_arrays(U, W, b, Xn, 0.7, 0.4)
+    for t in (0.3, 0.3, 0.15, 0.3):
+        for z in (torch.tensor(rng.normal(size=(n, m)).astype(np.float32)),  # samples-last
+                  torch.tensor(rng.normal(size=(m, n)).astype(np.float32)).T):  # samples-first
+            tp = t * blk.lam / blk.m
+            ref = blk.act.prox_fconj(z + tp * U, tp)
+            got = blk._prox_h_into(z.clone(), t)
+            assert torch.equal(got, ref) and blk._tpU[1].stride() == z.stride() and blk._tpU[0] == tp
+            assert torch.equal(blk._tpU[1], tp * U) and torch.equal(blk._prox_h(z, t), ref)

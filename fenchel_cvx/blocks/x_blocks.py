@@ -170,21 +170,25 @@ class _XBlock(Block):
         xp = self.xp
         return (self.lam / self.m) * (self.act.fconj_sum(V) - float(xp.sum(self.U * V)))
 
-    def _scaled_u(self, t):
-        """(t', t' U) with t' = t λ / m; t changes only on backtracking, so t' U is kept for the next call."""
-        tp = t * self.lam / self.m
-        if self._tpU is None or self._tpU[0] != tp:
-            self._tpU = (tp, tp * self.U)
-        return self._tpU
+    def _scaled_u(self, t, like=None):
+        """(t', t' U) with t' = t λ / m, kept for the next call (t changes only on backtracking); stored in the memory
+        order of ``like`` (torch), the z it is added to (the same products; the iterates of a block with a dense map
+        out of V are samples-last, a conv output U samples-first: the addition then reads one order)."""
+        tp, kept = t * self.lam / self.m, self._tpU
+        order = like.stride() if hasattr(like, "stride") and like.shape == self.U.shape else None
+        if kept is None or kept[0] != tp or (order is not None and order != kept[1].stride()):
+            out = None if order is None or order == self.U.stride() else self.xp.zeros_like(like)  # (its order)
+            self._tpU = kept = (tp, tp * self.U if out is None else self.xp.multiply(self.U, tp, out))
+        return kept
 
     def _prox_h(self, z, t):
         """argmin_V t h(V) + ½‖V − z‖² = prox_fconj(z + t' U, t'), t' = t λ / m."""
-        tp, tpU = self._scaled_u(t)
+        tp, tpU = self._scaled_u(t, z)
         return self.act.prox_fconj(z + tpU, tp)
 
     def _prox_h_into(self, z, t):
         """:meth:`_prox_h` for a z the solver owns: computed in z (the same operations)."""
-        tp, tpU = self._scaled_u(t)
+        tp, tpU = self._scaled_u(t, z)
         z += tpU
         return self.act.prox_fconj_into(z, tp)
 
