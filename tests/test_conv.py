@@ -525,3 +525,32 @@ def test_scaled_u_in_the_iterates_order_changes_nothing():
             got = blk._prox_h_into(z.clone(), t)
             assert torch.equal(got, ref) and blk._tpU[1].stride() == z.stride() and blk._tpU[0] == tp
             assert torch.equal(blk._tpU[1], tp * U) and torch.equal(blk._prox_h(z, t), ref)
+
+
+def test_x_next_in_the_products_order_changes_nothing():
+    """X_next (samples-last iterates) kept in the order of the conv output Z it meets (samples-first): s(Z) and ∇s(Z)
+    are bit for bit those with X_next as given; the kept copy has X_next's values and is re-laid for a Z of another
+    order, so it is never stale; ``in_order``/``scaled_in_order`` return the array itself when the orders agree."""
+    from fenchel_cvx.backend import in_order, same_order, scaled_in_order
+    from fenchel_cvx.blocks.x_blocks import HiddenXBlock
+
+    rng = np.random.default_rng(8)
+    n, k, m = 12, 30, 40
+    U = torch.tensor(rng.normal(size=(n, m)).astype(np.float32))
+    W, b = torch.tensor(rng.normal(size=(k, n)).astype(np.float32)), torch.tensor(rng.normal(size=k).astype(np.float32))
+    Xn = torch.relu(torch.tensor(rng.normal(size=(k, m)).astype(np.float32)))  # samples-last
+    blk = HiddenXBlock.from_arrays(U, W, b, Xn, 0.7, 0.4)
+    c = blk.lam_next / blk.m
+    samples_first = torch.tensor(rng.normal(size=(m, k)).astype(np.float32)).T
+    for Z in (samples_first, torch.tensor(rng.normal(size=(k, m))).float()):
+        Zb = Z + b[:, None]
+        assert blk._s(Z) == c * (torch.sum(blk.act_next.f(Zb)) - torch.sum(Zb * Xn))
+        G = blk.act_next.phi(Zb) - Xn
+        G *= c
+        got = blk._s_grad(Z)
+        assert torch.equal(got, G) and got.stride() == G.stride() and blk._xn.stride() == Z.stride()
+        assert torch.equal(blk._xn, Xn)
+    assert in_order(Xn, Xn.clone()) is Xn and same_order(Xn.numpy(), U)
+    assert scaled_in_order(U, 2.0, None).stride() == (m, 1)
+    S = scaled_in_order(U, 0.3, U.T.contiguous().T)
+    assert S.stride() == (1, n) and torch.equal(S, 0.3 * U)

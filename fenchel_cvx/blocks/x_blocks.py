@@ -1,8 +1,8 @@
 r"""The activation blocks of BCD: hidden activations X_l (1 ≤ l < L) and last activations X_L.
 
-Shapes: features x samples. V = X_l is n_l x m, U = U_{l−1} = W_{l−1} X_{l−1} + b_{l−1} 1ᵀ is
-n_l x m, W = W_l is n_{l+1} x n_l (k x n_L for the last block), b = b_l has shape (n_{l+1},).
-⟨A, B⟩ = Σ A∘B; every data term carries 1/m; φ = act (layer l−1), φ_next = act_next (layer l).
+Shapes: features x samples. V = X_l is n_l x m, U = U_{l−1} = W_{l−1} X_{l−1} + b_{l−1} 1ᵀ is n_l x m, W = W_l is
+n_{l+1} x n_l (k x n_L for the last block), b = b_l has shape (n_{l+1},). ⟨A, B⟩ = Σ A∘B; every data term carries
+1/m; φ = act (layer l−1), φ_next = act_next (layer l).
 
 **hidden_x** (docs/design.md §2), over V ∈ dom f*::
 
@@ -12,45 +12,43 @@ n_l x m, W = W_l is n_{l+1} x n_l (k x n_L for the last block), b = b_l has shap
 
     F(V) = (1/m) { λ [Σ f*(V) − ⟨U, V⟩] + ℓ(Y, W V + b 1ᵀ) }
 
-Both equal the lifted objective F_λ as a function of X_l minus a constant independent of V
-(the dropped terms are λ Σ f(U)/m and λ_next Σ f*_next(X_next)/m). λ > 0 is required (it
-gives the strong convexity); λ_next ≥ 0.
+Both equal the lifted objective F_λ as a function of X_l minus a constant independent of V (the dropped terms are λ
+Σ f(U)/m and λ_next Σ f*_next(X_next)/m). λ > 0 is required (it gives the strong convexity); λ_next ≥ 0.
 
-Fast path: F = g + h with the smooth part g(V) = s(W V) and the elementwise part
-h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩], solved by :func:`fista` (accelerated proximal gradient):
+Fast path: F = g + h with the smooth part g(V) = s(W V) and the elementwise part h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩],
+solved by :func:`fista` (accelerated proximal gradient):
 
 * hidden: s(Z) = (λ_next/m)[Σ f_next(Z + b) − ⟨Z + b, X_next⟩], ∇g(V) = (λ_next/m) Wᵀ(φ_next(W V + b) − X_next),
   Lip(∇g) ≤ λ_next Lip(φ_next) ‖W‖₂² / m;
 * last:   s(Z) = ℓ(Y, Z + b)/m, ∇g(V) = Wᵀ ∇ℓ(Y, W V + b)/m, Lip(∇g) ≤ hess_bound(ℓ) ‖W‖₂² / m;
 * prox of t h at z: ``act.prox_fconj(z + t' U, t')`` with t' = t λ / m (closed form for
   relu/leaky_relu/hardtanh/identity, vectorised Newton for sigmoid/tanh);
-* h is μ-strongly convex with μ = λ·mu_conj/m (mu_conj = 1/Lip(φ)), which certifies
-  F(V) − F* ≤ ‖G‖²/(2μ) for the composite gradient mapping G ∈ ∂F(V) (see :mod:`.prox_grad`).
+* h is μ-strongly convex with μ = λ·mu_conj/m (mu_conj = 1/Lip(φ)), which certifies F(V) − F* ≤ ‖G‖²/(2μ) for the
+  composite gradient mapping G ∈ ∂F(V) (see :mod:`.prox_grad`).
 
-Certified bound (:meth:`certified_bound`, the fast path's and the reference's):
-F(V) − c Σ B_φ(U − ∇g(V)/c, V) with c = λ/m -- the Fenchel dual value at the dual point ∇g(V), valid at any
-feasible V by convexity of g -- evaluated in float64 numpy and deflated by the rounding allowance
-(:func:`fenchel_cvx.blocks.certificates.x_divergence_bound`). FISTA's own strong-convexity bound (working
-dtype) only drives its stopping rule. solve_fast never returns a point whose F is above the start's.
+Certified bound (:meth:`certified_bound`, the fast path's and the reference's): F(V) − c Σ B_φ(U − ∇g(V)/c, V) with
+c = λ/m -- the Fenchel dual value at the dual point ∇g(V), valid at any feasible V by convexity of g -- evaluated
+in float64 numpy and deflated by the rounding allowance
+(:func:`fenchel_cvx.blocks.certificates.x_divergence_bound`). FISTA's own strong-convexity bound (working dtype)
+only drives its stopping rule. solve_fast never returns a point whose F is above the start's.
 
-Default tolerance (``base.default_tol``): certified relative gap 1e-10 in float64 and 1e-5 in
-float32 -- in float32 the objective itself is only accurate to ~1e-7·(number of entries)^½
-relative, so much smaller tolerances cannot be certified reliably.
+Default tolerance (``base.default_tol``): certified relative gap 1e-10 in float64 and 1e-5 in float32 -- in float32
+the objective itself is only accurate to ~1e-7·(number of entries)^½ relative, so much smaller tolerances cannot be
+certified reliably.
 
 Reference: a ``cvxpy.Problem`` over a Variable V (n x m)::
 
     (1/m) { λ Σ f*(V) − ⟨C, V⟩ + λ_next [Σ f_next(W V + B) − c0] }      (hidden)
     (1/m) { λ Σ f*(V) − ⟨C, V⟩ + ℓ(Y, W V + B) with ⟨Y, W V + B⟩ = ⟨Wᵀ Y, V⟩ + c0 }   (last)
 
-with the products of data arrays precomputed in numpy: C = λ U + λ_next Wᵀ X_next (hidden) or
-C = λ U + Wᵀ Y (last), B = b 1ᵀ and the scalar c0 = ⟨B, X_next⟩ (resp. ⟨Y, B⟩), so that its
-objective value equals :meth:`objective` exactly (same constants). With ``dpp=True`` the data
-C, W, B, c0 are ``cp.Parameter``s (the problem is DPP: new data re-uses the compilation); with
-``dpp=False`` they are constants. CVXPY's DPP compilation cost grows superlinearly with the
-number of parameter entries (measured, cvxpy 1.9: 30x100 block with k = 10 compiles in 3.7 s
-with parameters vs 0.1 s with constants; an n x m parameter of 100 x 200 takes minutes and
-100 x 1000 runs out of memory), so the default ``dpp=None`` uses Parameters only up to
-:data:`DPP_MAX_PARAMS` parameter entries and constants above.
+with the products of data arrays precomputed in numpy: C = λ U + λ_next Wᵀ X_next (hidden) or C = λ U + Wᵀ Y
+(last), B = b 1ᵀ and the scalar c0 = ⟨B, X_next⟩ (resp. ⟨Y, B⟩), so that its objective value equals
+:meth:`objective` exactly (same constants). With ``dpp=True`` the data C, W, B, c0 are ``cp.Parameter``s (the
+problem is DPP: new data re-uses the compilation); with ``dpp=False`` they are constants. CVXPY's DPP compilation
+cost grows superlinearly with the number of parameter entries (measured, cvxpy 1.9: 30x100 block with k = 10
+compiles in 3.7 s with parameters vs 0.1 s with constants; an n x m parameter of 100 x 200 takes minutes and 100 x
+1000 runs out of memory), so the default ``dpp=None`` uses Parameters only up to :data:`DPP_MAX_PARAMS` parameter
+entries and constants above.
 """
 
 from __future__ import annotations
@@ -62,7 +60,7 @@ import numpy as np
 
 from .. import activations as _act
 from .. import losses as _losses
-from ..backend import like, namespace, to_numpy64
+from ..backend import in_order, like, namespace, same_order, scaled_in_order, to_numpy64
 from ..validation import check_array, check_number
 from . import certificates as cert
 from .base import Block, BlockResult, certified_min, default_tol, expect
@@ -85,13 +83,12 @@ def _no_prox_term(gamma, W_prev, b_prev):
 
 
 def _checked_point(V, name: str, act, shape, ref):
-    """V checked as an array of ``shape`` (n x m), on the backend and dtype of ``ref``, in dom f* of
-    ``act`` (None: any)."""
+    """V checked as an array of ``shape`` (n x m), on the backend and dtype of ``ref``, in dom f* of ``act``
+    (None: any)."""
     V = like(check_array(V, name, shape), ref)
     if act is not None and not act.in_domain(V):
         lo, hi = act.domain
-        raise ValueError(f"{name}: entries outside the domain [{lo}, {hi}] of f* for activation "
-                         f"{act.name}")
+        raise ValueError(f"{name}: entries outside the domain [{lo}, {hi}] of f* for activation {act.name}")
     return V
 
 
@@ -171,14 +168,11 @@ class _XBlock(Block):
         return (self.lam / self.m) * (self.act.fconj_sum(V) - float(xp.sum(self.U * V)))
 
     def _scaled_u(self, t, like=None):
-        """(t', t' U) with t' = t λ / m, kept for the next call (t changes only on backtracking); stored in the memory
-        order of ``like`` (torch), the z it is added to (the same products; the iterates of a block with a dense map
-        out of V are samples-last, a conv output U samples-first: the addition then reads one order)."""
+        """(t', t' U), t' = t λ / m, kept (t changes only on backtracking), in the memory order of the z it is added to
+        (``like``; the same products): a conv output U is samples-first, the iterates of a dense map's block not."""
         tp, kept = t * self.lam / self.m, self._tpU
-        order = like.stride() if hasattr(like, "stride") and like.shape == self.U.shape else None
-        if kept is None or kept[0] != tp or (order is not None and order != kept[1].stride()):
-            out = None if order is None or order == self.U.stride() else self.xp.zeros_like(like)  # (its order)
-            self._tpU = kept = (tp, tp * self.U if out is None else self.xp.multiply(self.U, tp, out))
+        if kept is None or kept[0] != tp or not same_order(kept[1], like):
+            self._tpU = kept = (tp, scaled_in_order(self.U, tp, like))
         return kept
 
     def _prox_h(self, z, t):
@@ -437,7 +431,7 @@ class HiddenXBlock(_XBlock):
     def __init__(self, U, out, X_next, lam, lam_next, act, act_next, current=None, layer=None):
         self._store(U, out, act, lam, current, layer)
         self.act_next = expect(act_next, _act.Activation, "act_next", type(self))
-        self.lam_next, self.X_next = float(lam_next), X_next
+        self.lam_next, self.X_next, self._xn = float(lam_next), X_next, None
 
     @classmethod
     def from_arrays(cls, U, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None,
@@ -491,14 +485,21 @@ class HiddenXBlock(_XBlock):
         """s(Z) = (λ_next/m)[Σ f_next(Z + b) − ⟨Z + b, X_next⟩]."""
         xp = self.xp
         Zb = Z + self._bcol
-        return (self.lam_next / self.m) * (xp.sum(self.act_next.f(Zb)) - xp.sum(Zb * self.X_next))
+        return (self.lam_next / self.m) * (xp.sum(self.act_next.f(Zb)) - xp.sum(Zb * self._x_next(Zb)))
 
     def _s_grad(self, Z):
         """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next), formed in the fresh φ_next(Z + b) (the same operations)."""
         G = self.act_next.phi(Z + self._bcol)  # Z + b is fresh: φ's result (or Z + b itself) is ours to overwrite
-        G -= self.X_next
+        G -= self._x_next(G)
         G *= self.lam_next / self.m
         return G
+
+    def _x_next(self, like):
+        """X_next in the memory order of ``like`` (kept; :func:`~fenchel_cvx.backend.in_order`): a conv output Z is
+        samples-first, the iterates X_next not; products and differences with Z keep Z's order (and sums) either way."""
+        if self._xn is None or not same_order(self._xn, like):
+            self._xn = in_order(self.X_next, like)
+        return self._xn
 
     def _build_problem(self):
         import cvxpy as cp
