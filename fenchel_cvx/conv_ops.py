@@ -91,9 +91,10 @@ def conv_unfold(Xc, kernel, stride, padding, workspace: dict | None = None):
     (torch): the caller's dict whose array "D" receives it (the next call overwrites it): LeNet-5's first is 39 MB,
     above glibc's mmap threshold, and a fresh one is page-faulted in every batch (filling it: 18 vs 6 ms reused)."""
     if is_torch(Xc):
-        # k_h·k_w strided slice copies of the samples-last map (each copies runs of m contiguous values), not
-        # F.unfold on the permuted (m, C, H, W) view and a transposing copy: 3.5-12x less CPU time on LeNet-5's
-        # layers (measured); the same layout on CUDA
+        # one copy of the (C, k_h, k_w, H_out, W_out, m) window view of the padded map (``as_strided``: window
+        # (i, j) at output (h, w) reads X̄[c, s_h h + i, s_w w + j, :]), not F.unfold on the permuted (m, C, H, W)
+        # view and a transposing copy (3.5-12x less CPU time on LeNet-5's layers), nor k_h·k_w slice copies (2.0 vs
+        # 6.4 ms for its 6 x 14 x 14 map on 500 samples, 6.7 vs 7.6 for the 28 x 28 input; measured); the same values
         import torch
         import torch.nn.functional as F
 
@@ -106,9 +107,8 @@ def conv_unfold(Xc, kernel, stride, padding, workspace: dict | None = None):
             D = torch.empty(shape, dtype=Xc.dtype, device=Xc.device)
             if workspace is not None:
                 workspace["D"] = D
-        for i in range(kh):
-            for j in range(kw):
-                D[:, i, j] = Xp[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :]
+        s0, s1, s2, s3 = Xp.stride()
+        D.copy_(Xp.as_strided(shape, (s0, s1, s2, sh * s1, sw * s2, s3), Xp.storage_offset()))
         return D.reshape(C * kh * kw, Ho * Wo * m)
     win = _np_windows(Xc, kernel, stride, padding)  # (C, Ho, Wo, m, kh, kw)
     C, Ho, Wo, m, kh, kw = win.shape

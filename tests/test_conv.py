@@ -554,3 +554,24 @@ def test_x_next_in_the_products_order_changes_nothing():
     assert scaled_in_order(U, 2.0, None).stride() == (m, 1)
     S = scaled_in_order(U, 0.3, U.T.contiguous().T)
     assert S.stride() == (1, n) and torch.equal(S, 0.3 * U)
+
+
+@pytest.mark.parametrize("spec", MAPS[:3], ids=MAP_IDS[:3])
+def test_im2col_window_view_copy_equals_the_slice_copies(spec):
+    """The im2col matrix from one copy of the strided window view equals, bit for bit, the k_h·k_w slice copies it
+    replaces (strides, padding, rectangular kernels, a samples-first input and a contiguous one, a kept workspace)."""
+    op, pre, in_shape = spec
+    mp = LinearMap(op, pre, in_shape)
+    rng = np.random.default_rng(9)
+    (kh, kw), (sh, sw), (ph, pw) = op.kernel, op.stride, op.padding
+    for X in (torch.tensor(rng.normal(size=(mp.n_in, 6))), torch.tensor(rng.normal(size=(6, mp.n_in))).T):
+        Z = mp._pool(X).reshape(*mp.mid_shape, 6)
+        Xp = F.pad(Z, (0, 0, pw, pw, ph, ph))
+        C, (Ho, Wo) = mp.mid_shape[0], mp.out_shape[1:]
+        ref = torch.empty(C, kh, kw, Ho, Wo, 6, dtype=X.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                ref[:, i, j] = Xp[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :]
+        ws = {}
+        for _ in range(2):
+            assert torch.equal(mp.design(X, ws), ref.reshape(C * kh * kw, -1))
