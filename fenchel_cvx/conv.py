@@ -287,6 +287,14 @@ class ConvFenchelNetwork(FenchelNetwork):
         """
         return self.maps[l].affine(W_l, b_l, X)
 
+    def affine_any_order(self, l: int, W_l: Array, b_l: Array, X: Array, workspace: dict) -> Array:
+        """:meth:`affine` in whichever storage order is cheaper (:meth:`fenchel_cvx.layers.LinearMap.affine_any_order`)
+        when layer l + 1 is a convolution (it copies φ_l(U_l) into its own layouts: the same values either way); else
+        :meth:`affine` (a dense map's products read their operand's order)."""
+        if l + 1 < len(self.maps) and self.maps[l + 1].is_conv:
+            return self.maps[l].affine_any_order(W_l, b_l, X, workspace)
+        return self.affine(l, W_l, b_l, X)
+
     # ---- images <-> columns, torch modules -------------------------------------------------
     def images(self, X0: ArrayLike) -> Array:
         """Columns d x m → sample-major images (m, C, H, W) (numpy or torch)."""

@@ -11,7 +11,8 @@ import numpy as np
 
 from .backend import is_torch
 
-__all__ = ["conv_output_size", "out_hw", "conv_forward", "conv_adjoint", "conv_weight_grad", "conv_unfold"]
+__all__ = ["conv_output_size", "out_hw", "conv_forward", "conv_adjoint", "conv_weight_grad", "conv_unfold",
+           "rows_contiguous", "same_bits"]
 
 
 def conv_output_size(n: int, k: int, s: int, p: int) -> int:
@@ -145,3 +146,12 @@ def rows_contiguous(A):
         _transposed_copy_cpu(A, out)
         return out
     return A.contiguous()
+
+
+def same_bits(a, b) -> bool:
+    """Whether two torch arrays of one shape and float dtype hold the same bits entry by entry (signed zeros and NaN
+    payloads told apart, unlike ``torch.equal``)."""
+    import torch
+
+    ints = {2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
+    return a.dtype == b.dtype and torch.equal(a.contiguous().view(ints), b.contiguous().view(ints))

@@ -209,6 +209,12 @@ class FenchelNetwork:
         written; conv networks override it with their LinearMap)."""
         return W_l @ X + b_l[:, None]
 
+    def affine_any_order(self, l: int, W_l: Array, b_l: Array, X: Array, workspace: dict) -> Array:
+        """U_l of :meth:`affine` for a caller that only passes φ_l(U_l) on to layer l + 1 (the trainers' re-forward
+        after a W-step), in whichever storage order is cheaper; ``workspace``: the caller's dict of layer l (its
+        W-block's). Dense networks: :meth:`affine` (a dense map's products read their operands' order)."""
+        return self.affine(l, W_l, b_l, X)
+
     def pre_activation(self, l: int, X: Array, W: Sequence[ArrayLike] | None = None,
                        b: Sequence[ArrayLike] | None = None) -> Array:
         """U_l = W_l X + b_l 1ᵀ for layer l (X is n_l x m)."""

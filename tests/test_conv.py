@@ -575,3 +575,41 @@ def test_im2col_window_view_copy_equals_the_slice_copies(spec):
         ws = {}
         for _ in range(2):
             assert torch.equal(mp.design(X, ws), ref.reshape(C * kh * kw, -1))
+
+
+def test_affine_any_order_and_the_design_memo_never_return_stale_or_other_values():
+    """``affine_any_order`` of a one-input-channel conv (W_mat D + B on the kept im2col matrix) equals ``affine`` entry
+    for entry, bit for bit (it checks that itself on first use per (m, dtype)); other maps give ``affine``. The
+    workspace's D is reused only for the same unmodified X and an unmodified D: an in-place change of either, or
+    another X with the same values, rebuilds it."""
+    from fenchel_cvx.conv_ops import same_bits
+
+    rng = np.random.default_rng(10)
+    for op, pre, shape in ((Conv2d(6, 5, padding=2), (), (1, 12, 12)), (Conv2d(3, 3, padding=1), (), (2, 6, 6)),
+                           (Conv2d(3, 3, stride=2), (AvgPool2d(2),), (1, 8, 8))):
+        mp = LinearMap(op, pre, shape)
+        W = torch.tensor(rng.normal(size=mp.weight_shape).astype(np.float32))
+        b = torch.tensor(rng.normal(size=mp.bias_shape).astype(np.float32))
+        X = torch.tensor(rng.normal(size=(7, mp.n_in)).astype(np.float32)).T  # samples-first, as the data
+        ws = {}
+        for _ in range(2):
+            U = mp.affine_any_order(W, b, X, ws)
+            assert same_bits(U, mp.affine(W, b, X))
+        assert mp._im2col_exact == ({(7, "torch.float32"): True} if shape[0] == 1 else {})
+        D = mp.design(X, ws)
+        assert mp.design(X, ws) is D  # remembered
+        X.mul_(2.0)  # X changes in place: rebuilt, and the product follows
+        assert torch.equal(mp.design(X, ws), mp.design(X)) and same_bits(mp.affine_any_order(W, b, X, ws),
+                                                                           mp.affine(W, b, X))
+        D = mp.design(X, ws)
+        D.zero_()  # a caller writes into the kept D: not handed out again
+        assert torch.equal(mp.design(X, ws), mp.design(X))
+        Y = X.clone()  # the same values in another tensor: its own D (written into the same workspace array)
+        assert mp.design(Y, ws) is not None and ws["of"][0]() is Y and torch.equal(mp.design(Y, ws), mp.design(X))
+    net = ConvFenchelNetwork("lenet5", seed=0, dtype="float32")
+    X0 = torch.tensor(rng.normal(size=(3, 784)).astype(np.float32)).T
+    W = [torch.as_tensor(w) for w in net.W]
+    b = [torch.as_tensor(v) for v in net.b]
+    assert same_bits(net.affine_any_order(0, W[0], b[0], X0, {}), net.affine(0, W[0], b[0], X0))
+    X2 = torch.relu(torch.tensor(rng.normal(size=(net.maps[2].n_in, 3)).astype(np.float32)))
+    assert net.affine_any_order(2, W[2], b[2], X2, {}).stride() == net.affine(2, W[2], b[2], X2).stride()

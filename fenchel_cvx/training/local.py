@@ -205,7 +205,8 @@ class LocalExecutor(LiftedExecutor):
             W_new[l], b_new[l] = W, b   # the LiftedState shares these lists: the next block reads them
             if l < L and cfg.refresh:
                 if Unew is None:
-                    Unew = self.net.affine(l, W, b, state.inputs(l))
+                    # (φ(U_new) only feeds layer l + 1: U_new in the cheaper storage order, the same values)
+                    Unew = self.net.affine_any_order(l, W, b, state.inputs(l), self.workspaces.setdefault(l, {}))
                 state.Xs[l] = self.net.activations[l].phi(Unew)
         mom = st.mom
         if cfg.momentum > 0:
