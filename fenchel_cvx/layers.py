@@ -65,6 +65,7 @@ from .conv_ops import (
     conv_weight_grad,
     rows_contiguous,
     same_bits,
+    samples_first,
 )
 from .errors import LiftedModeError
 from .validation import check_int
@@ -412,9 +413,19 @@ class LinearMap:
             return xp.sum(R, axis=1)
         return xp.sum(R.reshape(self.out_shape[0], self.positions * R.shape[1]), axis=1)
 
-    def affine(self, W: Array, b: Array, X: Array) -> Array:
+    def affine(self, W: Array, b: Array, X: Array, workspace: dict | None = None) -> Array:
         """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m); the bias is added in place into the fresh A(W, X) when the
-        dtypes agree (the same sums, one array of U's size fewer)."""
+        dtypes agree (the same sums, one array of U's size fewer).
+
+        ``workspace`` (the caller's dict of this layer, as for :meth:`design`; the trainer's forward pass): where
+        :meth:`_im2col_affine` applies, U is its V = W_mat D + B copied into the convolution's samples-first order
+        (:func:`~fenchel_cvx.conv_ops.samples_first`: the values and layout without a workspace), D stays in the
+        workspace for the W-step of X, and ``workspace["rows"]`` = (weak reference to U, U's version, V, V's
+        version): :meth:`to_design_rows` returns V for this U while both are unmodified."""
+        if workspace is not None and (V := self._im2col_affine(W, b, X, workspace)) is not None:
+            U = samples_first(V)
+            workspace["rows"] = (weakref.ref(U), U._version, V, V._version)
+            return U
         U, bcol = self.apply(W, X), self.bias_full(b)[:, None]
         if U.dtype != bcol.dtype:
             return U + bcol
@@ -458,40 +469,45 @@ class LinearMap:
 
     def affine_any_order(self, W: Array, b: Array, X: Array, workspace: dict) -> Array:
         """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m) in whichever storage order is cheaper, for a caller that only
-        passes φ(U) on to a conv map (which copies its input into its own layouts: the same values either way).
+        passes φ(U) on to a conv map (which copies its input into its own layouts: the same values either way):
+        :meth:`_im2col_affine`'s samples-last U where it applies (LeNet-5's first layer, whose im2col matrix the
+        W-step of the same X kept in ``workspace``), else :meth:`affine`."""
+        U = self._im2col_affine(W, b, X, workspace)
+        return self.affine(W, b, X) if U is None else U
 
-        A conv map with one input channel on the CPU (LeNet-5's first layer) forms V = W_mat D (C_out x P·m) on the
-        im2col matrix D = :meth:`design` (X, ``workspace``) -- kept there by the W-step of the same X -- and adds the
-        bias in place (per entry the addition of :meth:`affine`): U is V's n_out x m view (samples-last), not the
-        convolution's samples-first array, and the 16-channel-blocked convolution of oneDNN (4x its output) is not
-        run. With one input channel the rows (c, i, j) of D are the convolution's order of the k_h·k_w terms, but
-        whether the two sums agree is the libraries' outcome: the first call for each (m, dtype) also runs
-        :meth:`affine` and compares the bits (signed zeros included); on a mismatch this map keeps :meth:`affine`
-        for that (m, dtype). Any other map: :meth:`affine`."""
+    def _im2col_affine(self, W: Array, b: Array, X: Array, workspace: dict):
+        """U = W_mat D + B (n_out x m, the samples-last view of V = C_out x P·m) on D = :meth:`design` (X,
+        ``workspace``) for a conv map with one input channel on the CPU (torch, one dtype, no autograd), with the
+        bias added in place in the design layout (per entry the addition of :meth:`affine`); else None. It skips
+        oneDNN's convolution, slow on one input channel (a 16-channel-blocked output, 4x U's size). The rows
+        (c, i, j) of D are then the convolution's order of the k_h·k_w terms, but whether the two sums agree is
+        the libraries' outcome: the first call for each (m, dtype) also runs :meth:`affine` and compares the bits
+        (signed zeros included); on a mismatch it returns None for that (m, dtype) from then on."""
         if not (self.is_conv and self.mid_shape[0] == 1 and is_torch(X) and X.device.type == "cpu"
                 and X.dtype == W.dtype == b.dtype and not (X.requires_grad or W.requires_grad or b.requires_grad)):
-            return self.affine(W, b, X)
+            return None
         key, checked = (int(X.shape[1]), str(X.dtype)), self.__dict__.setdefault("_im2col_exact", {})
         if checked.get(key) is False:
-            return self.affine(W, b, X)
+            return None
         O, P, m = self.out_shape[0], self.positions, X.shape[1]
         V = self.weight_matrix(W) @ self.design(X, workspace)
         V.view(O, P, m).add_(self.bias_full(b).view(O, P, 1))
         U = V.view(self.n_out, m)
         if key not in checked:
-            ref = self.affine(W, b, X)
-            checked[key] = bool(same_bits(ref, U))
+            checked[key] = bool(same_bits(self.affine(W, b, X), U))
             if not checked[key]:
-                return ref
+                return None
         return U
 
-
-    def to_design_rows(self, U: Array) -> Array:
+    def to_design_rows(self, U: Array, workspace: dict | None = None) -> Array:
         """cols(U): n_out x m → C_out x (P·m), the layout of W_mat D (dense: U itself): a reshape, and a copy when
         U is stored samples-first (a conv output's layout; :func:`~fenchel_cvx.conv_ops.rows_contiguous`: the
-        array ``U.reshape`` gives, copied faster)."""
+        array ``U.reshape`` gives, copied faster), or the V that :meth:`affine` kept in ``workspace`` for this U."""
         if not self.is_conv:
             return U
+        if workspace is not None and (rows := workspace.get("rows")) is not None and rows[0]() is U \
+                and (rows[1], rows[3]) == (U._version, rows[2]._version):
+            return rows[2].view(self.out_shape[0], self.positions * U.shape[1])
         return rows_contiguous(U).reshape(self.out_shape[0], self.positions * U.shape[1])
 
     def from_design_rows(self, V: Array) -> Array:

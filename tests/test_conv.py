@@ -613,3 +613,30 @@ def test_affine_any_order_and_the_design_memo_never_return_stale_or_other_values
     assert same_bits(net.affine_any_order(0, W[0], b[0], X0, {}), net.affine(0, W[0], b[0], X0))
     X2 = torch.relu(torch.tensor(rng.normal(size=(net.maps[2].n_in, 3)).astype(np.float32)))
     assert net.affine_any_order(2, W[2], b[2], X2, {}).stride() == net.affine(2, W[2], b[2], X2).stride()
+
+
+def test_forward_affine_with_a_workspace_keeps_the_layout_and_never_hands_out_stale_rows():
+    """``affine`` with a workspace (the trainer's forward pass) gives the convolution's U bit for bit and in its
+    samples-first layout; ``to_design_rows`` then returns the kept design-layout V for that U only while U and V are
+    unmodified (an in-place change of either, or another U with the same values, gives a fresh reshape copy)."""
+    from fenchel_cvx.conv_ops import rows_contiguous, same_bits, samples_first
+
+    rng = np.random.default_rng(11)
+    mp = LinearMap(Conv2d(6, 5, padding=2), (), (1, 12, 12))
+    W = torch.tensor(rng.normal(size=mp.weight_shape).astype(np.float32))
+    b = torch.tensor(rng.normal(size=mp.bias_shape).astype(np.float32))
+    X = torch.tensor(rng.normal(size=(9, mp.n_in)).astype(np.float32)).T
+    ws = {}
+    U, ref = mp.affine(W, b, X, ws), mp.affine(W, b, X)
+    assert same_bits(U, ref) and U.stride() == ref.stride() == (1, mp.n_out)
+    V = mp.to_design_rows(U, ws)
+    assert V.data_ptr() == ws["rows"][2].data_ptr() and torch.equal(V, ref.reshape(6, -1))
+    assert mp.to_design_rows(ref, ws).data_ptr() != V.data_ptr()  # another U with the same values: a copy
+    U.add_(1.0)  # U changes in place: not the kept V any more
+    assert torch.equal(mp.to_design_rows(U, ws), (ref + 1.0).reshape(6, -1))
+    U = mp.affine(W, b, X, ws)
+    ws["rows"][2].zero_()  # the kept V changes: not handed out
+    assert torch.equal(mp.to_design_rows(U, ws), ref.reshape(6, -1))
+    A = torch.tensor(rng.normal(size=(300, 40)).astype(np.float32))
+    S = samples_first(A)
+    assert S.stride() == (1, 300) and torch.equal(S, A) and torch.equal(rows_contiguous(S), A)
