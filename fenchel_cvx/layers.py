@@ -38,12 +38,12 @@ numpy and torch alike (features x samples, any float dtype, any device):
 * ``sparse(W)``: A(W, ·) as an explicit scipy sparse n_out x n_in matrix (CVXPY references);
 * ``norm_bound(W)``: a certified upper bound on the operator norm ‖A(W, ·)‖₂.
 
-Backends: the numpy path computes convolutions through an im2col formulation (the design
-matrix D from ``sliding_window_view``; conv = W_mat D, weight gradient = R_d Dᵀ, adjoint = a
-scatter-add of W_matᵀ R_d over the k_h·k_w kernel offsets); the torch path calls
-``torch.nn.functional.conv2d`` / ``conv_transpose2d`` / ``unfold`` and ``torch.nn.grad.conv2d_weight`` (the same code on
-CPU and CUDA); these primitives live in :mod:`fenchel_cvx.conv_ops`. Pooling, dense maps, biases and reshapes are
-written once against :func:`fenchel_cvx.backend.namespace`.
+Backends: the numpy path computes convolutions through an im2col formulation (the design matrix D from
+``sliding_window_view``; conv = W_mat D, weight gradient = R_d Dᵀ, adjoint = a scatter-add of W_matᵀ R_d over the
+k_h·k_w kernel offsets); the torch path calls ``torch.nn.functional.conv2d`` / ``conv_transpose2d`` and
+``torch.nn.grad.conv2d_weight`` (CPU and CUDA alike), with the im2col matrix and the one-input-channel products of the
+trainer's hot path as W_mat D (:meth:`LinearMap.affine`); the primitives live in :mod:`fenchel_cvx.conv_ops`. Pooling,
+dense maps, biases and reshapes are written once against :func:`fenchel_cvx.backend.namespace`.
 """
 
 from __future__ import annotations
@@ -265,6 +265,7 @@ class LinearMap:
         self._pool_memo = None  # (weakref to X, its version, pools(X), that version): :meth:`_pool`
         self._spread = {}  # (p, Ho, Wo, device) -> index: :meth:`_spread_index`
         self._im2col_exact = {}  # (m, dtype) -> whether W_mat D reproduces the convolution: :meth:`affine_any_order`
+        self._affine_memo = None  # weak references to W, b, X, U of the last affine and their versions: known_affine
         self.n_in = int(np.prod(self.in_shape))
         self.n_mid = int(np.prod(self.mid_shape))
         self.n_out = int(np.prod(self.out_shape))
@@ -292,7 +293,7 @@ class LinearMap:
         return Z
 
     def __getstate__(self):  # pickles (Dask workers, copies) leave the remembered pooling behind
-        return {**self.__dict__, "_pool_memo": None, "_spread": {}, "_im2col_exact": {}}
+        return {**self.__dict__, "_pool_memo": None, "_spread": {}, "_im2col_exact": {}, "_affine_memo": None}
 
     def _forget_pool(self, ref):  # weakref callback: the remembered input was freed
         if self._pool_memo is not None and self._pool_memo[0] is ref:
@@ -419,18 +420,29 @@ class LinearMap:
 
         ``workspace`` (the caller's dict of this layer, as for :meth:`design`; the trainer's forward pass): where
         :meth:`_im2col_affine` applies, U is its V = W_mat D + B copied into the convolution's samples-first order
-        (:func:`~fenchel_cvx.conv_ops.samples_first`: the values and layout without a workspace), D stays in the
-        workspace for the W-step of X, and ``workspace["rows"]`` = (weak reference to U, U's version, V, V's
-        version): :meth:`to_design_rows` returns V for this U while both are unmodified."""
+        (:func:`~fenchel_cvx.conv_ops.samples_first`), D stays there for X's W-step, and ``workspace["rows"]`` = (weak
+        reference to U, U's version, V, V's version): :meth:`to_design_rows` gives V for this U while both unmodified.
+        The last U is remembered for :meth:`known_affine`."""
         if workspace is not None and (V := self._im2col_affine(W, b, X, workspace)) is not None:
             U = samples_first(V)
             workspace["rows"] = (weakref.ref(U), U._version, V, V._version)
-            return U
-        U, bcol = self.apply(W, X), self.bias_full(b)[:, None]
-        if U.dtype != bcol.dtype:
-            return U + bcol
-        U += bcol
+        else:
+            U, bcol = self.apply(W, X), self.bias_full(b)[:, None]
+            if U.dtype != bcol.dtype:
+                U = U + bcol
+            else:
+                U += bcol
+        if all(is_torch(a) and not a.is_inference() for a in (W, b, X, U)):  # for known_affine
+            self._affine_memo = tuple(v for a in (W, b, X, U) for v in (weakref.ref(a), a._version))
         return U
+
+    def known_affine(self, W: Array, b: Array, X: Array):
+        """The U of the last :meth:`affine` (torch) if it was at these W, b and X (the same arrays) and none of the four
+        is modified since (weak references, torch's version counters), else None: the forward pass's U for X's block."""
+        memo = getattr(self, "_affine_memo", None)  # (maps pickled before it have none)
+        if memo is None or any(r() is not a for r, a in zip(memo[0:6:2], (W, b, X))) or (U := memo[6]()) is None:
+            return None
+        return U if memo[1::2] == (W._version, b._version, X._version, U._version) else None
 
     def weight_grad(self, R: Array, X: Array) -> tuple[Array, Array]:
         """(∂/∂W, ∂/∂b) of ⟨R, A(W, X) + (b ⊗ 1_P) 1ᵀ⟩: shapes ``weight_shape`` and ``bias_shape``."""
@@ -468,21 +480,19 @@ class LinearMap:
         return D
 
     def affine_any_order(self, W: Array, b: Array, X: Array, workspace: dict) -> Array:
-        """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m) in whichever storage order is cheaper, for a caller that only
-        passes φ(U) on to a conv map (which copies its input into its own layouts: the same values either way):
-        :meth:`_im2col_affine`'s samples-last U where it applies (LeNet-5's first layer, whose im2col matrix the
-        W-step of the same X kept in ``workspace``), else :meth:`affine`."""
+        """U = A(W, X) + (b ⊗ 1_P) 1ᵀ (n_out x m) in the cheaper storage order, for a caller that passes φ(U) only to a
+        conv map (which copies it into its own layouts): :meth:`_im2col_affine`'s samples-last U (LeNet-5's first
+        layer; D kept in ``workspace`` by the W-step of the same X) where it applies, else :meth:`affine`."""
         U = self._im2col_affine(W, b, X, workspace)
         return self.affine(W, b, X) if U is None else U
 
     def _im2col_affine(self, W: Array, b: Array, X: Array, workspace: dict):
         """U = W_mat D + B (n_out x m, the samples-last view of V = C_out x P·m) on D = :meth:`design` (X,
-        ``workspace``) for a conv map with one input channel on the CPU (torch, one dtype, no autograd), with the
-        bias added in place in the design layout (per entry the addition of :meth:`affine`); else None. It skips
-        oneDNN's convolution, slow on one input channel (a 16-channel-blocked output, 4x U's size). The rows
-        (c, i, j) of D are then the convolution's order of the k_h·k_w terms, but whether the two sums agree is
-        the libraries' outcome: the first call for each (m, dtype) also runs :meth:`affine` and compares the bits
-        (signed zeros included); on a mismatch it returns None for that (m, dtype) from then on."""
+        ``workspace``), the bias added in place in the design layout (per entry :meth:`affine`'s addition), for a conv
+        map with one input channel on the CPU (torch, one dtype, no autograd; else None): oneDNN's convolution is slow
+        there (a 16-channel-blocked output, 4x U). D's rows (c, i, j) are then the convolution's order of the k_h·k_w
+        terms, but whether the sums agree is the libraries' outcome: the first call per (m, dtype) also runs
+        :meth:`affine` and compares the bits (signed zeros too); on a mismatch: None for that (m, dtype) for good."""
         if not (self.is_conv and self.mid_shape[0] == 1 and is_torch(X) and X.device.type == "cpu"
                 and X.dtype == W.dtype == b.dtype and not (X.requires_grad or W.requires_grad or b.requires_grad)):
             return None

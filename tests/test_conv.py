@@ -640,3 +640,38 @@ def test_forward_affine_with_a_workspace_keeps_the_layout_and_never_hands_out_st
     A = torch.tensor(rng.normal(size=(300, 40)).astype(np.float32))
     S = samples_first(A)
     assert S.stride() == (1, 300) and torch.equal(S, A) and torch.equal(rows_contiguous(S), A)
+
+
+def test_known_affine_start_is_bit_for_bit_and_never_stale():
+    """The X-blocks start FISTA from the forward pass's pre-activation of the next layer (``LinearMap.known_affine``)
+    instead of forming A(W, V) again: the same solution, value and iterations bit for bit as without it; the kept U is
+    returned only for the same W, b, X, all unmodified, and U unmodified."""
+    rng = np.random.default_rng(12)
+    net = ConvFenchelNetwork("lenet5", seed=1, dtype="float32")
+    from fenchel_cvx.blocks import LiftedState, x_block
+
+    X0 = torch.tensor(rng.random(size=(40, 784)).astype(np.float32)).T
+    Y = torch.nn.functional.one_hot(torch.as_tensor(rng.integers(0, 10, 40)), 10).T.float()
+    W, b = [torch.as_tensor(w) for w in net.W], [torch.as_tensor(v) for v in net.b]
+    Us, Xs, _ = net.forward_pass(W, b, X0)
+    mp = net.maps[1]
+    assert mp.known_affine(W[1], b[1], Xs[0]) is Us[1]
+    assert mp.known_affine(W[1].clone(), b[1], Xs[0]) is None and mp.known_affine(W[1], b[1], Xs[0].clone()) is None
+    for blk_state in ("with", "without"):
+        if blk_state == "without":
+            Us[1].add_(0.0)  # U's version changes (values not): the forward U is no longer handed out
+            assert mp.known_affine(W[1], b[1], Xs[0]) is None
+        state = LiftedState(net, W, b, np.ones(net.L), X0, Y, [Xs[0]] + [X * 0.9 for X in Xs[1:]], Us)
+        res = x_block(state, 1).solve_fast(max_iter=6, tol=1e-9)
+        if blk_state == "with":
+            ref = res
+        else:
+            assert torch.equal(res.solution, ref.solution) and res.iterations == ref.iterations > 1
+            assert float(res.objective) == float(ref.objective)
+    U = mp.affine(W[1], b[1], Xs[0])
+    for change in (lambda: Xs[0].mul_(1.0), lambda: W[1].mul_(1.0), lambda: b[1].mul_(1.0)):
+        assert mp.known_affine(W[1], b[1], Xs[0]) is U
+        change()
+        assert mp.known_affine(W[1], b[1], Xs[0]) is None
+        U = mp.affine(W[1], b[1], Xs[0])
+    assert mp.known_affine(W[1].numpy(), b[1].numpy(), Xs[0].numpy()) is None

@@ -12,7 +12,8 @@ A(V) + B that sends its variable V = X_l (n x m, features x samples) to the next
 Both offer the same small interface: ``k``, ``n_in`` (the rows V must have; None: any), ``W``, ``b``, ``bcol``
 (B's column, k x 1), ``apply(V)``, ``adjoint(R)``, ``norm_bound()``, ``adjoint64(R)`` (Aᵀ R in numpy
 float64: the reference's data products), ``n_params(m)`` (entries of its DPP Parameters besides C),
-``cvx_apply(V, data)`` (A V in CVXPY) and ``float64(absolute)`` (the same map on numpy float64 data, with
+``known_image(V)`` (A V + B when the map kept it, else None), ``cvx_apply(V, data)`` (A V in CVXPY) and
+``float64(absolute)`` (the same map on numpy float64 data, with
 |W|, |b| when ``absolute``: the certificates' magnitudes). Constructors trust their arguments;
 :func:`checked_out_map` validates, :func:`layer_out_map` reads layer l of a network.
 """
@@ -27,7 +28,25 @@ from ..backend import like, namespace, to_numpy64
 from ..layers import LinearMap
 from ..validation import check_array
 
-__all__ = ["DenseOut", "LayerOut", "checked_out_map", "layer_out_map"]
+__all__ = ["DenseOut", "LayerOut", "checked_out_map", "layer_out_map", "checked_point", "no_prox_term"]
+
+
+def no_prox_term(gamma, W_prev, b_prev):
+    """Raise ValueError unless γ = 0 and no proximal centre is given (the X-blocks have no proximal term)."""
+    if gamma != 0:
+        raise ValueError(f"gamma: X-blocks have no proximal term, expected 0, got {gamma}")
+    if W_prev is not None or b_prev is not None:
+        raise ValueError("W_prev, b_prev: X-blocks have no proximal term; pass None")
+
+
+def checked_point(V, name: str, act, shape, ref):
+    """V checked as an array of ``shape`` (n x m), on the backend and dtype of ``ref``, in dom f* of ``act``
+    (None: any)."""
+    V = like(check_array(V, name, shape), ref)
+    if act is not None and not act.in_domain(V):
+        lo, hi = act.domain
+        raise ValueError(f"{name}: entries outside the domain [{lo}, {hi}] of f* for activation {act.name}")
+    return V
 
 
 class DenseOut:
@@ -48,6 +67,10 @@ class DenseOut:
     def adjoint(self, R: Any) -> Any:
         """Wᵀ R: k x m → n x m."""
         return self.W.T @ R
+
+    def known_image(self, V: Any) -> None:
+        """A V + B when known without the product (never, for a plain W)."""
+        return None
 
     def norm_bound(self) -> float:
         """An upper bound on ‖A‖₂: the spectral norm ‖W‖₂."""
@@ -90,6 +113,11 @@ class LayerOut:
     def adjoint(self, R: Any) -> Any:
         """Aᵀ(W, R): k x m → n x m."""
         return self.lmap.adjoint(self.W, R)
+
+    def known_image(self, V: Any) -> Any:
+        """A(W, V) + B as the map's last ``affine`` at these W, b and V left it, while all four are unmodified
+        (:meth:`~fenchel_cvx.layers.LinearMap.known_affine`), else None."""
+        return self.lmap.known_affine(self.W, self.b, V)
 
     def norm_bound(self) -> float:
         """``lmap.norm_bound(W)`` ≥ ‖A‖₂ (certified FFT bound)."""

@@ -64,7 +64,7 @@ from ..backend import in_order, like, namespace, same_order, scaled_in_order, to
 from ..validation import check_array, check_number
 from . import certificates as cert
 from .base import Block, BlockResult, certified_min, default_tol, expect
-from .out_maps import DenseOut, LayerOut, checked_out_map, layer_out_map
+from .out_maps import DenseOut, LayerOut, checked_out_map, checked_point, layer_out_map, no_prox_term
 from .prox_grad import CompositeProblem, apg_fixed, fista
 
 __all__ = ["HiddenXBlock", "LastXBlock", "DPP_MAX_PARAMS"]
@@ -73,23 +73,6 @@ __all__ = ["HiddenXBlock", "LastXBlock", "DPP_MAX_PARAMS"]
 DPP_MAX_PARAMS = 1500
 
 _LAM_HINT = " (the X-block needs λ_{l-1} > 0: it is the block's strong convexity)"
-
-
-def _no_prox_term(gamma, W_prev, b_prev):
-    if gamma != 0:
-        raise ValueError(f"gamma: X-blocks have no proximal term, expected 0, got {gamma}")
-    if W_prev is not None or b_prev is not None:
-        raise ValueError("W_prev, b_prev: X-blocks have no proximal term; pass None")
-
-
-def _checked_point(V, name: str, act, shape, ref):
-    """V checked as an array of ``shape`` (n x m), on the backend and dtype of ``ref``, in dom f* of ``act``
-    (None: any)."""
-    V = like(check_array(V, name, shape), ref)
-    if act is not None and not act.in_domain(V):
-        lo, hi = act.domain
-        raise ValueError(f"{name}: entries outside the domain [{lo}, {hi}] of f* for activation {act.name}")
-    return V
 
 
 class _XBlock(Block):
@@ -113,7 +96,7 @@ class _XBlock(Block):
         if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 1):
             raise ValueError(f"layer: expected an integer >= 1 (the index l of X_l) or None, got {layer!r}")
         if current is not None:
-            current = _checked_point(current, "current", act, (int(U.shape[0]), int(U.shape[1])), U)
+            current = checked_point(current, "current", act, (int(U.shape[0]), int(U.shape[1])), U)
         return U, out, act, lam, current
 
     def _store(self, U, out, act, lam, current, layer):
@@ -160,7 +143,7 @@ class _XBlock(Block):
         return self.out.label + (self.kind if self.layer is None else f"{self.kind}[l={self.layer}]")
 
     def _check_solution(self, V, name: str, domain: bool = True):
-        return _checked_point(V, name, self.act if domain else None, (self.n, self.m), self.U)
+        return checked_point(V, name, self.act if domain else None, (self.n, self.m), self.U)
 
     def _h(self, V):
         """h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩] (+inf outside dom f*)."""
@@ -220,7 +203,14 @@ class _XBlock(Block):
         smooth = self._has_smooth()
         return CompositeProblem(A=self.out.apply if smooth else None, At=self.out.adjoint if smooth else None,
                                 s_value=self._s, s_grad=self._s_grad, h_value=self._h, prox_h=self._prox_h,
-                                lipschitz=self.lipschitz, mu_h=self.mu, prox_h_into=self._prox_h_into)
+                                lipschitz=self.lipschitz, mu_h=self.mu, prox_h_into=self._prox_h_into,
+                                start=self._start)
+
+    def _start(self, V):
+        """(s(A V), ∇g(V)) from A V + B kept by the map out of V (:meth:`LayerOut.known_image`: the forward pass's
+        pre-activation at these weights and this V, both unmodified), else None: FISTA's start without A V."""
+        Zb = self.out.known_image(V)
+        return None if Zb is None else (self._s(Zb, True), self.out.adjoint(self._s_grad(Zb, True)))
 
     # ---- the contract ------------------------------------------------------------
     def objective(self, sol) -> float:
@@ -445,7 +435,7 @@ class HiddenXBlock(_XBlock):
         U, out, act, lam, current = cls._checked_common(U, W, b, lam, act, current, layer, lmap)
         act_next = _act.get(act_next)
         lam_next = check_number(lam_next, "lam_next", lo=0.0)
-        X_next = _checked_point(X_next, "X_next", act_next, (out.k, U.shape[1]), U)
+        X_next = checked_point(X_next, "X_next", act_next, (out.k, U.shape[1]), U)
         return cls(U, out, X_next, lam, lam_next, act, act_next, current, layer)
 
     @classmethod
@@ -455,7 +445,7 @@ class HiddenXBlock(_XBlock):
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> HiddenXBlock:
         """The block of X_l (``layer`` = l, 1 ≤ l < L; None when L = 2) at the state (net, X0, Xs); ``y`` unused."""
-        _no_prox_term(gamma, W_prev, b_prev)
+        no_prox_term(gamma, W_prev, b_prev)
         l = cls.resolve_layer(net, layer)
         X0, Xs, U, out = cls._network_data(net, X0, Xs, l)
         return cls.from_arrays(U=U, **out, X_next=Xs[l], lam=float(net.lam[l - 1]),
@@ -481,15 +471,18 @@ class HiddenXBlock(_XBlock):
     def _smooth_curvature(self) -> float:
         return self.lam_next * self.act_next.lip
 
-    def _s(self, Z):
-        """s(Z) = (λ_next/m)[Σ f_next(Z + b) − ⟨Z + b, X_next⟩]."""
+    def _s(self, Z, biased: bool = False):
+        """s(Z) = (λ_next/m)[Σ f_next(Z + b) − ⟨Z + b, X_next⟩] (``biased``: Z is Z + b already)."""
         xp = self.xp
-        Zb = Z + self._bcol
+        Zb = Z if biased else Z + self._bcol
         return (self.lam_next / self.m) * (xp.sum(self.act_next.f(Zb)) - xp.sum(Zb * self._x_next(Zb)))
 
-    def _s_grad(self, Z):
-        """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next), formed in the fresh φ_next(Z + b) (the same operations)."""
-        G = self.act_next.phi(Z + self._bcol)  # Z + b is fresh: φ's result (or Z + b itself) is ours to overwrite
+    def _s_grad(self, Z, biased: bool = False):
+        """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next), formed in the fresh φ_next(Z + b) (the same operations;
+        ``biased``: Z is Z + b already, and is not written into)."""
+        Zb = Z if biased else Z + self._bcol
+        G = self.act_next.phi(Zb)  # fresh Z + b: φ's result (or Z + b itself) is ours to overwrite
+        G = self.xp.copy(G) if biased and G is Z else G
         G -= self._x_next(G)
         G *= self.lam_next / self.m
         return G
@@ -554,7 +547,7 @@ class LastXBlock(_XBlock):
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> LastXBlock:
         """The block of X_L at the state (net, X0, y, Xs); ``layer`` must be None or L."""
-        _no_prox_term(gamma, W_prev, b_prev)
+        no_prox_term(gamma, W_prev, b_prev)
         if net.L < 1:
             raise ValueError("net: last_x needs at least one hidden layer")
         if layer is not None and layer != net.L:
@@ -582,13 +575,13 @@ class LastXBlock(_XBlock):
     def _smooth_term(self):
         return self.loss, to_numpy64(self.Y), 1.0 / self.m
 
-    def _s(self, Z):
-        """s(Z) = ℓ(Y, Z + b)/m."""
-        return self.loss.value(self.Y, Z + self._bcol) / self.m
+    def _s(self, Z, biased: bool = False):
+        """s(Z) = ℓ(Y, Z + b)/m (``biased``: Z is Z + b already)."""
+        return self.loss.value(self.Y, Z if biased else Z + self._bcol) / self.m
 
-    def _s_grad(self, Z):
-        """∇s(Z) = ∇ℓ(Y, Z + b)/m."""
-        return self.loss.grad(self.Y, Z + self._bcol) / self.m
+    def _s_grad(self, Z, biased: bool = False):
+        """∇s(Z) = ∇ℓ(Y, Z + b)/m (``biased``: Z is Z + b already; the loss's gradient is a fresh array)."""
+        return self.loss.grad(self.Y, self.xp.copy(Z) if biased else Z + self._bcol) / self.m
 
     def _build_problem(self):
         import cvxpy as cp
