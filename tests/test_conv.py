@@ -675,3 +675,24 @@ def test_known_affine_start_is_bit_for_bit_and_never_stale():
         assert mp.known_affine(W[1], b[1], Xs[0]) is None
         U = mp.affine(W[1], b[1], Xs[0])
     assert mp.known_affine(W[1].numpy(), b[1].numpy(), Xs[0].numpy()) is None
+
+
+def test_plus_b_is_kept_only_for_the_same_unmodified_arrays():
+    """``plus_b`` (Z + B of the map out of V, shared by s and ∇s at one point) returns the kept array only for the same
+    Z with Z and the kept array unmodified; numpy arrays are summed afresh."""
+    from fenchel_cvx.blocks.out_maps import DenseOut, LayerOut
+
+    rng = np.random.default_rng(13)
+    for out in (DenseOut(torch.tensor(rng.normal(size=(4, 3))), torch.tensor(rng.normal(size=4))),
+                LayerOut(LinearMap(Dense(4), (), (3,)), torch.tensor(rng.normal(size=(4, 3))),
+                         torch.tensor(rng.normal(size=4)))):
+        Z = torch.tensor(rng.normal(size=(4, 5)))
+        Zb = out.plus_b(Z)
+        assert torch.equal(Zb, Z + out.bcol) and out.plus_b(Z) is Zb
+        Zb.mul_(2.0)  # a caller writes into it: formed again
+        assert out.plus_b(Z) is not Zb and torch.equal(out.plus_b(Z), Z + out.bcol)
+        Z.add_(1.0)  # Z changes in place
+        assert torch.equal(out.plus_b(Z), Z + out.bcol)
+        assert out.plus_b(Z.clone()) is not out.plus_b(Z)
+    outn, Zn = DenseOut(rng.normal(size=(4, 3)), rng.normal(size=4)), rng.normal(size=(4, 5))
+    assert outn.plus_b(Zn) is not outn.plus_b(Zn) and np.array_equal(outn.plus_b(Zn), Zn + outn.bcol)

@@ -9,22 +9,23 @@ A(V) + B that sends its variable V = X_l (n x m, features x samples) to the next
   B = (b ⊗ 1_P) 1ᵀ, ‖A‖₂ ≤ ``lmap.norm_bound(W)`` (certified FFT bound), and in the CVXPY reference A as an
   explicit scipy sparse matrix (a constant).
 
-Both offer the same small interface: ``k``, ``n_in`` (the rows V must have; None: any), ``W``, ``b``, ``bcol``
-(B's column, k x 1), ``apply(V)``, ``adjoint(R)``, ``norm_bound()``, ``adjoint64(R)`` (Aᵀ R in numpy
-float64: the reference's data products), ``n_params(m)`` (entries of its DPP Parameters besides C),
-``known_image(V)`` (A V + B when the map kept it, else None), ``cvx_apply(V, data)`` (A V in CVXPY) and
-``float64(absolute)`` (the same map on numpy float64 data, with
-|W|, |b| when ``absolute``: the certificates' magnitudes). Constructors trust their arguments;
-:func:`checked_out_map` validates, :func:`layer_out_map` reads layer l of a network.
+Both offer the same small interface: ``k``, ``n_in`` (the rows V must have; None: any), ``W``, ``b``, ``bcol`` (B's
+column, k x 1), ``apply(V)``, ``adjoint(R)``, ``norm_bound()``, ``adjoint64(R)`` (Aᵀ R in numpy float64: the
+reference's data products), ``n_params(m)`` (entries of its DPP Parameters besides C), ``known_image(V)`` (A V + B
+when the map kept it, else None), ``plus_b(Z)`` (Z + B, kept for the same Z), ``cvx_apply(V, data)`` (A V in CVXPY)
+and ``float64(absolute)`` (the same map on numpy float64 data, with |W|, |b| when ``absolute``: the certificates'
+magnitudes). Constructors trust their arguments; :func:`checked_out_map` validates, :func:`layer_out_map` reads
+layer l of a network; :func:`checked_point` and :func:`no_prox_term` are the X-blocks' argument checks.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
-from ..backend import like, namespace, to_numpy64
+from ..backend import is_torch, like, namespace, to_numpy64
 from ..layers import LinearMap
 from ..validation import check_array
 
@@ -49,7 +50,25 @@ def checked_point(V, name: str, act, shape, ref):
     return V
 
 
-class DenseOut:
+class _Biased:
+    """``plus_b(Z)`` = Z + B of the maps below, kept for the next call: s(Z) and ∇s(Z) at one point (FISTA's checks)
+    form the same sum once. The kept Z + B (torch) is returned only for the same Z, with Z and the kept array both
+    unmodified (a weak reference, torch's version counters): a caller may write into it, and it is formed again."""
+
+    _zb = None
+
+    def plus_b(self, Z: Any) -> Any:
+        """Z + B (k x m): Z + ``bcol``, a fresh array or the one kept for this unmodified Z."""
+        kept = self._zb
+        if kept is not None and kept[0]() is Z and (kept[1], kept[3]) == (Z._version, kept[2]._version):
+            return kept[2]
+        Zb = Z + self.bcol
+        if is_torch(Zb) and not Z.is_inference():
+            self._zb = (weakref.ref(Z), Z._version, Zb, Zb._version)
+        return Zb
+
+
+class DenseOut(_Biased):
     """A(V) = W V, B = b 1ᵀ (W: k x n, b: (k,)); trusted arguments on the block's backend."""
 
     label = ""
@@ -94,7 +113,7 @@ class DenseOut:
         return DenseOut(np.abs(W), np.abs(b)) if absolute else DenseOut(W, b)
 
 
-class LayerOut:
+class LayerOut(_Biased):
     """A(V) = ``lmap.apply(W, V)``, B = (b ⊗ 1_P) 1ᵀ for a :class:`~fenchel_cvx.layers.LinearMap` ``lmap`` with
     W of ``lmap.weight_shape`` and b of ``lmap.bias_shape``; trusted arguments on the block's backend."""
 

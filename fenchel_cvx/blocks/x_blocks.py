@@ -474,14 +474,14 @@ class HiddenXBlock(_XBlock):
     def _s(self, Z, biased: bool = False):
         """s(Z) = (λ_next/m)[Σ f_next(Z + b) − ⟨Z + b, X_next⟩] (``biased``: Z is Z + b already)."""
         xp = self.xp
-        Zb = Z if biased else Z + self._bcol
+        Zb = Z if biased else self.out.plus_b(Z)
         return (self.lam_next / self.m) * (xp.sum(self.act_next.f(Zb)) - xp.sum(Zb * self._x_next(Zb)))
 
     def _s_grad(self, Z, biased: bool = False):
         """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next), formed in the fresh φ_next(Z + b) (the same operations;
         ``biased``: Z is Z + b already, and is not written into)."""
-        Zb = Z if biased else Z + self._bcol
-        G = self.act_next.phi(Zb)  # fresh Z + b: φ's result (or Z + b itself) is ours to overwrite
+        Zb = Z if biased else self.out.plus_b(Z)
+        G = self.act_next.phi(Zb)  # Z + b is ours (kept by plus_b: writing into it makes it stale)
         G = self.xp.copy(G) if biased and G is Z else G
         G -= self._x_next(G)
         G *= self.lam_next / self.m
@@ -577,11 +577,11 @@ class LastXBlock(_XBlock):
 
     def _s(self, Z, biased: bool = False):
         """s(Z) = ℓ(Y, Z + b)/m (``biased``: Z is Z + b already)."""
-        return self.loss.value(self.Y, Z if biased else Z + self._bcol) / self.m
+        return self.loss.value(self.Y, Z if biased else self.out.plus_b(Z)) / self.m
 
     def _s_grad(self, Z, biased: bool = False):
         """∇s(Z) = ∇ℓ(Y, Z + b)/m (``biased``: Z is Z + b already; the loss's gradient is a fresh array)."""
-        return self.loss.grad(self.Y, self.xp.copy(Z) if biased else Z + self._bcol) / self.m
+        return self.loss.grad(self.Y, self.xp.copy(Z) if biased else self.out.plus_b(Z)) / self.m
 
     def _build_problem(self):
         import cvxpy as cp
