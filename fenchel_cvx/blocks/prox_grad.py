@@ -300,15 +300,19 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
                 x, Ax = x_new, Ax_new
                 status = "optimal"
                 break
-        # momentum: adaptive restart or capped Nesterov sequence
-        d = _sub(x_new, x)
-        if restart and k > 1 and _vdot_diff(xp, y, x_new, d, scratch) > 0:
+        # momentum: adaptive restart or capped Nesterov sequence; after the last iteration only the restart test
+        # (its count is reported): the next gradient point would never be used
+        tested = restart and k > 1
+        d = _sub(x_new, x) if tested or k < max_iter else None
+        if tested and _vdot_diff(xp, y, x_new, d, scratch) > 0:
             theta, beta = 1.0, 0.0
             n_restart += 1
         else:
             theta_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * theta * theta))
             beta = min((theta - 1.0) / theta_new, beta_sc)
             theta = theta_new
+        if k == max_iter:
+            break
         y = _scale_add_(d, beta, x_new) if beta != 0.0 else x_new  # d (fresh) is not read again
         if has_g:
             Ay = _comb(1.0 + beta, Ax_new, -beta, prob.A(x) if Ax is None else Ax) if beta != 0.0 else Ax_new
