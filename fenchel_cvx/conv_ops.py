@@ -7,9 +7,14 @@ kernel K is C_out x C_in x k_h x k_w (cross-correlation with zero padding, :mod:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from .arrays import Array
 from .backend import is_torch
+
+Pair = tuple[int, int]  # (along H, along W)
 
 __all__ = ["conv_output_size", "out_hw", "conv_forward", "conv_adjoint", "conv_weight_grad", "conv_unfold",
            "rows_contiguous", "samples_first", "same_bits"]
@@ -28,7 +33,7 @@ def _np_windows(Xc, kernel, stride, padding):
     return win[:, ::sh, ::sw]
 
 
-def out_hw(hw, kernel, stride, padding):
+def out_hw(hw: Sequence[int], kernel: Pair, stride: Pair, padding: Pair) -> tuple[int, int]:
     """(H_out, W_out) of a convolution of an H x W map (``hw``) with the given kernel, stride and padding pairs."""
     return tuple(conv_output_size(n, k, st, p) for n, k, st, p in zip(hw, kernel, stride, padding))
 
@@ -43,7 +48,7 @@ def _chwm(X4):
     return X4.permute(1, 2, 3, 0)
 
 
-def conv_forward(Xc, K, stride, padding):
+def conv_forward(Xc: Array, K: Array, stride: Pair, padding: Pair) -> Array:
     """Cross-correlation of Xc (C, H, W, m) with K (O, C, k_h, k_w): (O, H_out, W_out, m)."""
     if is_torch(Xc):
         import torch.nn.functional as F
@@ -54,7 +59,7 @@ def conv_forward(Xc, K, stride, padding):
     return (K.reshape(K.shape[0], -1) @ D).reshape(K.shape[0], Ho, Wo, Xc.shape[3])
 
 
-def conv_adjoint(Rc, K, stride, padding, in_hw):
+def conv_adjoint(Rc: Array, K: Array, stride: Pair, padding: Pair, in_hw: Pair) -> Array:
     """Adjoint of :func:`conv_forward` in X: (O, H_out, W_out, m) → (C, H, W, m)."""
     (sh, sw), (ph, pw) = stride, padding
     H, W = in_hw
@@ -75,7 +80,7 @@ def conv_adjoint(Rc, K, stride, padding, in_hw):
     return Xp[:, ph:ph + H, pw:pw + W, :]
 
 
-def conv_weight_grad(Xc, Rc, kshape, stride, padding):
+def conv_weight_grad(Xc: Array, Rc: Array, kshape: Sequence[int], stride: Pair, padding: Pair) -> Array:
     """∂/∂K ⟨R, conv(X, K)⟩ = Σ_{positions, samples} R ⊗ window: (O, C, k_h, k_w)."""
     if is_torch(Xc):
         import torch
@@ -87,7 +92,7 @@ def conv_weight_grad(Xc, Rc, kshape, stride, padding):
     return (D @ Rc.reshape(Rc.shape[0], -1).T).T.reshape(kshape)
 
 
-def conv_unfold(Xc, kernel, stride, padding, workspace: dict | None = None):
+def conv_unfold(Xc: Array, kernel: Pair, stride: Pair, padding: Pair, workspace: dict | None = None) -> Array:
     """im2col: (C·k_h·k_w) x (P·m), rows ordered (c, i, j), columns (position p, sample j) → p·m + j. ``workspace``
     (torch): the caller's dict whose array "D" receives it (the next call overwrites it): LeNet-5's first is 39 MB,
     above glibc's mmap threshold, and a fresh one is page-faulted in every batch (filling it: 18 vs 6 ms reused)."""
@@ -129,7 +134,7 @@ def _transposed_copy_cpu(src, dst) -> None:
         b[:, s:s + _BLOCK] = a[:, s:s + _BLOCK]
 
 
-def rows_contiguous(A):
+def rows_contiguous(A: Array) -> Array:
     """A (n x m, numpy or torch) as a C-contiguous n x m array with the same values: A itself when it already is;
     a torch CPU array stored samples-first (strides (1, n), the layout of a conv map's output) is copied through
     numpy (:func:`_transposed_copy_cpu`) into a fresh ``torch.empty`` array -- the array ``A.reshape`` would
@@ -148,7 +153,7 @@ def rows_contiguous(A):
     return A.contiguous()
 
 
-def samples_first(A):
+def samples_first(A: Array) -> Array:
     """A (n x m torch, C-contiguous) copied into the samples-first order (strides (1, n): the n x m view of a
     contiguous m x n array, as a conv map's output is) with the same values: the inverse of :func:`rows_contiguous`,
     through numpy in blocks of ``_BLOCK`` rows on the CPU (4.1 vs 7.3 ms for torch's copy of a 4,704 x 500 float32
@@ -165,7 +170,7 @@ def samples_first(A):
     return out
 
 
-def same_bits(a, b) -> bool:
+def same_bits(a: Array, b: Array) -> bool:
     """Whether two torch arrays of one shape and float dtype hold the same bits entry by entry (signed zeros and NaN
     payloads told apart, unlike ``torch.equal``)."""
     import torch

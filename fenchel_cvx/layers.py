@@ -436,7 +436,7 @@ class LinearMap:
             self._affine_memo = tuple(v for a in (W, b, X, U) for v in (weakref.ref(a), a._version))
         return U
 
-    def known_affine(self, W: Array, b: Array, X: Array):
+    def known_affine(self, W: Array, b: Array, X: Array) -> Array | None:
         """The U of the last :meth:`affine` (torch) if it was at these W, b and X (the same arrays) and none of the four
         is modified since (weak references, torch's version counters), else None: the forward pass's U for X's block."""
         memo = getattr(self, "_affine_memo", None)  # (maps pickled before it have none)

@@ -32,7 +32,7 @@ from ..validation import check_array
 __all__ = ["DenseOut", "LayerOut", "checked_out_map", "layer_out_map", "checked_point", "no_prox_term"]
 
 
-def no_prox_term(gamma, W_prev, b_prev):
+def no_prox_term(gamma: float, W_prev: Any, b_prev: Any) -> None:
     """Raise ValueError unless γ = 0 and no proximal centre is given (the X-blocks have no proximal term)."""
     if gamma != 0:
         raise ValueError(f"gamma: X-blocks have no proximal term, expected 0, got {gamma}")
@@ -40,7 +40,7 @@ def no_prox_term(gamma, W_prev, b_prev):
         raise ValueError("W_prev, b_prev: X-blocks have no proximal term; pass None")
 
 
-def checked_point(V, name: str, act, shape, ref):
+def checked_point(V: Any, name: str, act: Any, shape: tuple, ref: Any) -> Any:
     """V checked as an array of ``shape`` (n x m), on the backend and dtype of ``ref``, in dom f* of ``act``
     (None: any)."""
     V = like(check_array(V, name, shape), ref)
