@@ -514,6 +514,30 @@ def as_float64(x: Any):
     return np.asarray(x, dtype=np.float64)
 
 
+def same_order(a: Any, ref: Any) -> bool:
+    """Whether ``a`` is stored in the memory order of ``ref`` (True for numpy, for ``ref`` None and for arrays of other
+    shapes: no order to match)."""
+    return not (is_torch(a) and is_torch(ref)) or a.shape != ref.shape or a.stride() == ref.stride()
+
+
+def in_order(a: Any, ref: Any):
+    """``a`` with its values in the memory order (strides) of ``ref``, an array of the same shape: ``a`` itself when it
+    already is (:func:`same_order`), else a torch copy laid out as ``torch.empty_like(ref)``."""
+    if same_order(a, ref):
+        return a
+    out = sys.modules["torch"].empty_like(ref)
+    out.copy_(a)
+    return out
+
+
+def scaled_in_order(a: Any, c: float, ref: Any):
+    """c·a (the products of ``c * a``) stored in the memory order of ``ref`` (:func:`same_order`; ``ref`` None: a's
+    order): torch writes them with ``torch.mul(a, c, out=torch.empty_like(ref))``."""
+    if ref is None or same_order(a, ref):
+        return c * a
+    return sys.modules["torch"].mul(a, c, out=sys.modules["torch"].empty_like(ref))
+
+
 def like(x: Any, ref: Any):
     """``x`` converted to the array type, dtype and device of ``ref`` (None passes through)."""
     if x is None:

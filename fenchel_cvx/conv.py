@@ -280,12 +280,21 @@ class ConvFenchelNetwork(FenchelNetwork):
         return self
 
     # ---- evaluation ---------------------------------------------------------------------
-    def affine(self, l: int, W_l: Array, b_l: Array, X: Array) -> Array:
-        """U_l = A_l(W_l, X) + (b_l ⊗ 1_P) 1ᵀ (X is n_l x m, the pre-pooling map): layer l's LinearMap.
+    def affine(self, l: int, W_l: Array, b_l: Array, X: Array, workspace: dict | None = None) -> Array:
+        """U_l = A_l(W_l, X) + (b_l ⊗ 1_P) 1ᵀ (X is n_l x m, the pre-pooling map): layer l's LinearMap
+        (``workspace``: the caller's dict of layer l, :meth:`fenchel_cvx.layers.LinearMap.affine`).
 
         ``forward``, ``pre_activation``, ``objective`` and ``lifted_terms`` are FenchelNetwork's own, through this map.
         """
-        return self.maps[l].affine(W_l, b_l, X)
+        return self.maps[l].affine(W_l, b_l, X, workspace)
+
+    def affine_any_order(self, l: int, W_l: Array, b_l: Array, X: Array, workspace: dict) -> Array:
+        """:meth:`affine` in whichever storage order is cheaper (:meth:`fenchel_cvx.layers.LinearMap.affine_any_order`)
+        when layer l + 1 is a convolution (it copies φ_l(U_l) into its own layouts: the same values either way); else
+        :meth:`affine` (a dense map's products read their operand's order)."""
+        if l + 1 < len(self.maps) and self.maps[l + 1].is_conv:
+            return self.maps[l].affine_any_order(W_l, b_l, X, workspace)
+        return self.affine(l, W_l, b_l, X)
 
     # ---- images <-> columns, torch modules -------------------------------------------------
     def images(self, X0: ArrayLike) -> Array:

@@ -204,10 +204,17 @@ class FenchelNetwork:
         return out
 
     # ---- evaluation ---------------------------------------------------------------
-    def affine(self, l: int, W_l: Array, b_l: Array, X: Array) -> Array:
+    def affine(self, l: int, W_l: Array, b_l: Array, X: Array, workspace: dict | None = None) -> Array:
         """U_l = W_l X + b_l 1ᵀ: the linear map of layer l, unvalidated (X is n_l x m; the one place it is
-        written; conv networks override it with their LinearMap)."""
+        written; conv networks override it with their LinearMap). ``workspace``: the caller's dict of layer l
+        (:meth:`fenchel_cvx.layers.LinearMap.affine`; unused here)."""
         return W_l @ X + b_l[:, None]
+
+    def affine_any_order(self, l: int, W_l: Array, b_l: Array, X: Array, workspace: dict) -> Array:
+        """U_l of :meth:`affine` for a caller that only passes φ_l(U_l) on to layer l + 1 (the trainers' re-forward
+        after a W-step), in whichever storage order is cheaper; ``workspace``: the caller's dict of layer l (its
+        W-block's). Dense networks: :meth:`affine` (a dense map's products read their operands' order)."""
+        return self.affine(l, W_l, b_l, X)
 
     def pre_activation(self, l: int, X: Array, W: Sequence[ArrayLike] | None = None,
                        b: Sequence[ArrayLike] | None = None) -> Array:
@@ -215,16 +222,18 @@ class FenchelNetwork:
         W, b = self._params(W, b, X)
         return self.affine(l, W[l], b[l], X)
 
-    def forward_pass(self, W: Sequence[Array], b: Sequence[Array], X0: Array) -> tuple[list, list, Array]:
+    def forward_pass(self, W: Sequence[Array], b: Sequence[Array], X0: Array,
+                     workspaces: dict | None = None) -> tuple[list, list, Array]:
         """The feed-forward pass with explicit parameters, unvalidated (the trainers' hot path).
 
         Returns ``(Us, Xs, Z)``: pre-activations [U_0..U_{L−1}], activations [X_1..X_L] = φ_l(U_l) and the
         outputs Z = U_L (k x m). The one forward pass of the package (``forward``, the trainers, the Dask
-        shard tasks and the evaluators all call it).
+        shard tasks and the evaluators all call it). ``workspaces``: {layer: dict} of the caller (the local
+        trainer's W-step workspaces), handed to :meth:`affine` (a dict is added for a layer without one).
         """
         Us, Xs, X = [], [], X0
         for l in range(self.L):
-            U = self.affine(l, W[l], b[l], X)
+            U = self.affine(l, W[l], b[l], X, None if workspaces is None else workspaces.setdefault(l, {}))
             X = self.activations[l].phi(U)
             Us.append(U)
             Xs.append(X)

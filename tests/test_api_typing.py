@@ -13,7 +13,8 @@ import pytest
 import fenchel_cvx
 
 TYPED = ["fenchel_cvx.activations", "fenchel_cvx.network", "fenchel_cvx.conv", "fenchel_cvx.layers",
-         "fenchel_cvx.model_io", "fenchel_cvx.model_format", "fenchel_cvx.interop", "fenchel_cvx.torch_export",
+         "fenchel_cvx.conv_ops", "fenchel_cvx.model_io", "fenchel_cvx.model_format", "fenchel_cvx.interop",
+         "fenchel_cvx.torch_export",
          "fenchel_cvx.data", "fenchel_cvx.validation",
          "fenchel_cvx.errors", "fenchel_cvx.log", "fenchel_cvx.plotting", "fenchel_cvx.estimators", "fenchel_cvx.cli",
          "fenchel_cvx.baselines", "fenchel_cvx.commands.train", "fenchel_cvx.commands.check_blocks",

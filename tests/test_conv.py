@@ -444,3 +444,255 @@ def test_design_workspace_and_skipped_final_u_change_nothing():
     W_, b_, Un_ = mm_steps(Term(), X, U, prox, n_steps=3, final_u=False)
     assert torch.equal(W, W_) and torch.equal(b, b_) and Un_ is None
     np.testing.assert_allclose(Un.numpy(), (W @ X + b[:, None]).numpy(), **TOL["same_math"]["float64"])
+
+
+# =====================================================================================
+# round 5: the same arrays, copied faster (pooling adjoint by a gather, design-layout copies)
+# =====================================================================================
+def _broadcast_pool_adjoint(mp, R):
+    """poolsᵀ(R) as round 4 computed it (a broadcast view of R·(1/p²), copied in R's storage order)."""
+    m = R.shape[1]
+    C, H, W = mp.in_shape
+    sizes = [(H, W)]
+    for p in mp.pools:
+        H, W = H // p, W // p
+        sizes.append((H, W))
+    for p, (Hi, Wi) in zip(reversed(mp.pools), reversed(sizes[:-1])):
+        Ho, Wo = Hi // p, Wi // p
+        R6 = (R.reshape(C, Ho, 1, Wo, 1, m) * (1.0 / float(p * p))).expand(C, Ho, p, Wo, p, m)
+        R = R6.permute(5, 0, 1, 2, 3, 4).reshape(m, C * Hi * Wi).T if R.stride(0) == 1 else R6.reshape(-1, m)
+    return R
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pool_adjoint_gather_equals_the_broadcast_copy_bit_for_bit(dtype):
+    """The gathered pooling adjoint has the values (bit for bit) and the storage order of the broadcast copy it
+    replaces, for samples-first and samples-last R, one and two poolings, p = 2 and 3; numpy agrees; the kept
+    gather index is per (p, shape, device), so maps of other shapes never read another's index."""
+    import pickle
+
+    rng = np.random.default_rng(5)
+    maps = [LinearMap(Conv2d(2, 3, padding=1), (AvgPool2d(2),), (3, 8, 8)),
+            LinearMap(Dense(4), (AvgPool2d(2), AvgPool2d(2), Flatten()), (2, 8, 12)),
+            LinearMap(Conv2d(2, 2), (AvgPool2d(3),), (2, 9, 6))]
+    for mp in maps:
+        for m in (1, 7):
+            Rn = rng.normal(size=(mp.n_mid, m)).astype(dtype)
+            for R in (torch.tensor(Rn), torch.tensor(np.ascontiguousarray(Rn.T)).T):  # samples-last, -first
+                got, ref = mp._pool_adjoint(R), _broadcast_pool_adjoint(mp, R)
+                assert got.dtype == ref.dtype and got.stride() == ref.stride() and torch.equal(got, ref)
+                assert torch.equal(got, torch.as_tensor(mp._pool_adjoint(R.numpy())))
+                assert mp._pool_adjoint(R).stride() == got.stride()  # the kept index: the same result again
+    assert len(maps[1]._spread) == 2  # two poolings, two indices
+    mp2 = pickle.loads(pickle.dumps(maps[0]))
+    R = torch.tensor(rng.normal(size=(maps[0].n_mid, 4)).astype(dtype))
+    assert mp2._spread == {} and torch.equal(mp2._pool_adjoint(R), maps[0]._pool_adjoint(R))
+
+
+def test_design_rows_copy_equals_the_reshape():
+    """``to_design_rows`` of a samples-first U (a conv output's layout) is the contiguous array ``U.reshape`` gives,
+    bit for bit; a contiguous U stays a view; numpy unchanged."""
+    mp = LinearMap(Conv2d(3, 3, padding=1), (), (2, 6, 6))
+    rng = np.random.default_rng(6)
+    for dtype in ("float32", "float64"):
+        Un = rng.normal(size=(mp.n_out, 300)).astype(dtype)
+        U = torch.tensor(np.ascontiguousarray(Un.T)).T  # samples-first
+        got, ref = mp.to_design_rows(U), U.reshape(3, -1)
+        assert got.is_contiguous() and torch.equal(got, ref) and got.shape == (3, 36 * 300)
+        Uc = U.contiguous()
+        assert mp.to_design_rows(Uc).data_ptr() == Uc.data_ptr()
+        np.testing.assert_array_equal(mp.to_design_rows(Un), Un.reshape(3, -1))
+
+
+def test_scaled_u_in_the_iterates_order_changes_nothing():
+    """t'U kept in the memory order of the z it is added to (samples-first U, samples-last iterates, as in the block
+    before LeNet-5's dense layers): the proximal steps are bit for bit those with t'U in U's order; the kept t'U
+    follows a change of t (backtracking) and of z's order, never a stale one."""
+    from fenchel_cvx.blocks.x_blocks import HiddenXBlock
+
+    rng = np.random.default_rng(7)
+    n, k, m = 12, 5, 40
+    Un = rng.normal(size=(n, m)).astype(np.float32)
+    U = torch.tensor(np.ascontiguousarray(Un.T)).T  # samples-first
+    W, b = torch.tensor(rng.normal(size=(k, n)).astype(np.float32)), torch.tensor(rng.normal(size=k).astype(np.float32))
+    Xn = torch.relu(torch.tensor(rng.normal(size=(k, m)).astype(np.float32)))
+    blk = HiddenXBlock.from_arrays(U, W, b, Xn, 0.7, 0.4)
+    for t in (0.3, 0.3, 0.15, 0.3):
+        for z in (torch.tensor(rng.normal(size=(n, m)).astype(np.float32)),  # samples-last
+                  torch.tensor(rng.normal(size=(m, n)).astype(np.float32)).T):  # samples-first
+            tp = t * blk.lam / blk.m
+            ref = blk.act.prox_fconj(z + tp * U, tp)
+            got = blk._prox_h_into(z.clone(), t)
+            assert torch.equal(got, ref) and blk._tpU[1].stride() == z.stride() and blk._tpU[0] == tp
+            assert torch.equal(blk._tpU[1], tp * U) and torch.equal(blk._prox_h(z, t), ref)
+
+
+def test_x_next_in_the_products_order_changes_nothing():
+    """X_next (samples-last iterates) kept in the order of the conv output Z it meets (samples-first): s(Z) and ∇s(Z)
+    are bit for bit those with X_next as given; the kept copy has X_next's values and is re-laid for a Z of another
+    order, so it is never stale; ``in_order``/``scaled_in_order`` return the array itself when the orders agree."""
+    from fenchel_cvx.backend import in_order, same_order, scaled_in_order
+    from fenchel_cvx.blocks.x_blocks import HiddenXBlock
+
+    rng = np.random.default_rng(8)
+    n, k, m = 12, 30, 40
+    U = torch.tensor(rng.normal(size=(n, m)).astype(np.float32))
+    W, b = torch.tensor(rng.normal(size=(k, n)).astype(np.float32)), torch.tensor(rng.normal(size=k).astype(np.float32))
+    Xn = torch.relu(torch.tensor(rng.normal(size=(k, m)).astype(np.float32)))  # samples-last
+    blk = HiddenXBlock.from_arrays(U, W, b, Xn, 0.7, 0.4)
+    c = blk.lam_next / blk.m
+    samples_first = torch.tensor(rng.normal(size=(m, k)).astype(np.float32)).T
+    for Z in (samples_first, torch.tensor(rng.normal(size=(k, m))).float()):
+        Zb = Z + b[:, None]
+        assert blk._s(Z) == c * (torch.sum(blk.act_next.f(Zb)) - torch.sum(Zb * Xn))
+        G = blk.act_next.phi(Zb) - Xn
+        G *= c
+        got = blk._s_grad(Z)
+        assert torch.equal(got, G) and got.stride() == G.stride() and blk._xn.stride() == Z.stride()
+        assert torch.equal(blk._xn, Xn)
+    assert in_order(Xn, Xn.clone()) is Xn and same_order(Xn.numpy(), U)
+    assert scaled_in_order(U, 2.0, None).stride() == (m, 1)
+    S = scaled_in_order(U, 0.3, U.T.contiguous().T)
+    assert S.stride() == (1, n) and torch.equal(S, 0.3 * U)
+
+
+@pytest.mark.parametrize("spec", MAPS[:3], ids=MAP_IDS[:3])
+def test_im2col_window_view_copy_equals_the_slice_copies(spec):
+    """The im2col matrix from one copy of the strided window view equals, bit for bit, the k_h·k_w slice copies it
+    replaces (strides, padding, rectangular kernels, a samples-first input and a contiguous one, a kept workspace)."""
+    op, pre, in_shape = spec
+    mp = LinearMap(op, pre, in_shape)
+    rng = np.random.default_rng(9)
+    (kh, kw), (sh, sw), (ph, pw) = op.kernel, op.stride, op.padding
+    for X in (torch.tensor(rng.normal(size=(mp.n_in, 6))), torch.tensor(rng.normal(size=(6, mp.n_in))).T):
+        Z = mp._pool(X).reshape(*mp.mid_shape, 6)
+        Xp = F.pad(Z, (0, 0, pw, pw, ph, ph))
+        C, (Ho, Wo) = mp.mid_shape[0], mp.out_shape[1:]
+        ref = torch.empty(C, kh, kw, Ho, Wo, 6, dtype=X.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                ref[:, i, j] = Xp[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :]
+        ws = {}
+        for _ in range(2):
+            assert torch.equal(mp.design(X, ws), ref.reshape(C * kh * kw, -1))
+
+
+def test_affine_any_order_and_the_design_memo_never_return_stale_or_other_values():
+    """``affine_any_order`` of a one-input-channel conv (W_mat D + B on the kept im2col matrix) equals ``affine`` entry
+    for entry, bit for bit (it checks that itself on first use per (m, dtype)); other maps give ``affine``. The
+    workspace's D is reused only for the same unmodified X and an unmodified D: an in-place change of either, or
+    another X with the same values, rebuilds it."""
+    from fenchel_cvx.conv_ops import same_bits
+
+    rng = np.random.default_rng(10)
+    for op, pre, shape in ((Conv2d(6, 5, padding=2), (), (1, 12, 12)), (Conv2d(3, 3, padding=1), (), (2, 6, 6)),
+                           (Conv2d(3, 3, stride=2), (AvgPool2d(2),), (1, 8, 8))):
+        mp = LinearMap(op, pre, shape)
+        W = torch.tensor(rng.normal(size=mp.weight_shape).astype(np.float32))
+        b = torch.tensor(rng.normal(size=mp.bias_shape).astype(np.float32))
+        X = torch.tensor(rng.normal(size=(7, mp.n_in)).astype(np.float32)).T  # samples-first, as the data
+        ws = {}
+        for _ in range(2):
+            U = mp.affine_any_order(W, b, X, ws)
+            assert same_bits(U, mp.affine(W, b, X))
+        assert mp._im2col_exact == ({(7, "torch.float32"): True} if shape[0] == 1 else {})
+        D = mp.design(X, ws)
+        assert mp.design(X, ws) is D  # remembered
+        X.mul_(2.0)  # X changes in place: rebuilt, and the product follows
+        assert torch.equal(mp.design(X, ws), mp.design(X)) and same_bits(mp.affine_any_order(W, b, X, ws),
+                                                                           mp.affine(W, b, X))
+        D = mp.design(X, ws)
+        D.zero_()  # a caller writes into the kept D: not handed out again
+        assert torch.equal(mp.design(X, ws), mp.design(X))
+        Y = X.clone()  # the same values in another tensor: its own D (written into the same workspace array)
+        assert mp.design(Y, ws) is not None and ws["of"][0]() is Y and torch.equal(mp.design(Y, ws), mp.design(X))
+    net = ConvFenchelNetwork("lenet5", seed=0, dtype="float32")
+    X0 = torch.tensor(rng.normal(size=(3, 784)).astype(np.float32)).T
+    W = [torch.as_tensor(w) for w in net.W]
+    b = [torch.as_tensor(v) for v in net.b]
+    assert same_bits(net.affine_any_order(0, W[0], b[0], X0, {}), net.affine(0, W[0], b[0], X0))
+    X2 = torch.relu(torch.tensor(rng.normal(size=(net.maps[2].n_in, 3)).astype(np.float32)))
+    assert net.affine_any_order(2, W[2], b[2], X2, {}).stride() == net.affine(2, W[2], b[2], X2).stride()
+
+
+def test_forward_affine_with_a_workspace_keeps_the_layout_and_never_hands_out_stale_rows():
+    """``affine`` with a workspace (the trainer's forward pass) gives the convolution's U bit for bit and in its
+    samples-first layout; ``to_design_rows`` then returns the kept design-layout V for that U only while U and V are
+    unmodified (an in-place change of either, or another U with the same values, gives a fresh reshape copy)."""
+    from fenchel_cvx.conv_ops import rows_contiguous, same_bits, samples_first
+
+    rng = np.random.default_rng(11)
+    mp = LinearMap(Conv2d(6, 5, padding=2), (), (1, 12, 12))
+    W = torch.tensor(rng.normal(size=mp.weight_shape).astype(np.float32))
+    b = torch.tensor(rng.normal(size=mp.bias_shape).astype(np.float32))
+    X = torch.tensor(rng.normal(size=(9, mp.n_in)).astype(np.float32)).T
+    ws = {}
+    U, ref = mp.affine(W, b, X, ws), mp.affine(W, b, X)
+    assert same_bits(U, ref) and U.stride() == ref.stride() == (1, mp.n_out)
+    V = mp.to_design_rows(U, ws)
+    assert V.data_ptr() == ws["rows"][2].data_ptr() and torch.equal(V, ref.reshape(6, -1))
+    assert mp.to_design_rows(ref, ws).data_ptr() != V.data_ptr()  # another U with the same values: a copy
+    U.add_(1.0)  # U changes in place: not the kept V any more
+    assert torch.equal(mp.to_design_rows(U, ws), (ref + 1.0).reshape(6, -1))
+    U = mp.affine(W, b, X, ws)
+    ws["rows"][2].zero_()  # the kept V changes: not handed out
+    assert torch.equal(mp.to_design_rows(U, ws), ref.reshape(6, -1))
+    A = torch.tensor(rng.normal(size=(300, 40)).astype(np.float32))
+    S = samples_first(A)
+    assert S.stride() == (1, 300) and torch.equal(S, A) and torch.equal(rows_contiguous(S), A)
+
+
+def test_known_affine_start_is_bit_for_bit_and_never_stale():
+    """The X-blocks start FISTA from the forward pass's pre-activation of the next layer (``LinearMap.known_affine``)
+    instead of forming A(W, V) again: the same solution, value and iterations bit for bit as without it; the kept U is
+    returned only for the same W, b, X, all unmodified, and U unmodified."""
+    rng = np.random.default_rng(12)
+    net = ConvFenchelNetwork("lenet5", seed=1, dtype="float32")
+    from fenchel_cvx.blocks import LiftedState, x_block
+
+    X0 = torch.tensor(rng.random(size=(40, 784)).astype(np.float32)).T
+    Y = torch.nn.functional.one_hot(torch.as_tensor(rng.integers(0, 10, 40)), 10).T.float()
+    W, b = [torch.as_tensor(w) for w in net.W], [torch.as_tensor(v) for v in net.b]
+    Us, Xs, _ = net.forward_pass(W, b, X0)
+    mp = net.maps[1]
+    assert mp.known_affine(W[1], b[1], Xs[0]) is Us[1]
+    assert mp.known_affine(W[1].clone(), b[1], Xs[0]) is None and mp.known_affine(W[1], b[1], Xs[0].clone()) is None
+    for blk_state in ("with", "without"):
+        if blk_state == "without":
+            Us[1].add_(0.0)  # U's version changes (values not): the forward U is no longer handed out
+            assert mp.known_affine(W[1], b[1], Xs[0]) is None
+        state = LiftedState(net, W, b, np.ones(net.L), X0, Y, [Xs[0]] + [X * 0.9 for X in Xs[1:]], Us)
+        res = x_block(state, 1).solve_fast(max_iter=6, tol=1e-9)
+        if blk_state == "with":
+            ref = res
+        else:
+            assert torch.equal(res.solution, ref.solution) and res.iterations == ref.iterations > 1
+            assert float(res.objective) == float(ref.objective)
+    U = mp.affine(W[1], b[1], Xs[0])
+    for change in (lambda: Xs[0].mul_(1.0), lambda: W[1].mul_(1.0), lambda: b[1].mul_(1.0)):
+        assert mp.known_affine(W[1], b[1], Xs[0]) is U
+        change()
+        assert mp.known_affine(W[1], b[1], Xs[0]) is None
+        U = mp.affine(W[1], b[1], Xs[0])
+    assert mp.known_affine(W[1].numpy(), b[1].numpy(), Xs[0].numpy()) is None
+
+
+def test_plus_b_is_kept_only_for_the_same_unmodified_arrays():
+    """``plus_b`` (Z + B of the map out of V, shared by s and ∇s at one point) returns the kept array only for the same
+    Z with Z and the kept array unmodified; numpy arrays are summed afresh."""
+    from fenchel_cvx.blocks.out_maps import DenseOut, LayerOut
+
+    rng = np.random.default_rng(13)
+    for out in (DenseOut(torch.tensor(rng.normal(size=(4, 3))), torch.tensor(rng.normal(size=4))),
+                LayerOut(LinearMap(Dense(4), (), (3,)), torch.tensor(rng.normal(size=(4, 3))),
+                         torch.tensor(rng.normal(size=4)))):
+        Z = torch.tensor(rng.normal(size=(4, 5)))
+        Zb = out.plus_b(Z)
+        assert torch.equal(Zb, Z + out.bcol) and out.plus_b(Z) is Zb
+        Zb.mul_(2.0)  # a caller writes into it: formed again
+        assert out.plus_b(Z) is not Zb and torch.equal(out.plus_b(Z), Z + out.bcol)
+        Z.add_(1.0)  # Z changes in place
+        assert torch.equal(out.plus_b(Z), Z + out.bcol)
+        assert out.plus_b(Z.clone()) is not out.plus_b(Z)
+    outn, Zn = DenseOut(rng.normal(size=(4, 3)), rng.normal(size=4)), rng.normal(size=(4, 5))
+    assert outn.plus_b(Zn) is not outn.plus_b(Zn) and np.array_equal(outn.plus_b(Zn), Zn + outn.bcol)

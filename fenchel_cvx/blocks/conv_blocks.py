@@ -208,7 +208,7 @@ class _ConvWBlock(Block):
         def build():
             Wm = mat(W)
             prox_mat = dataclasses.replace(prox, W_prev=Wm if prox.W_prev is W else mat(prox.W_prev))
-            Ud = None if U is None else lmap.to_design_rows(U)
+            Ud = None if U is None else lmap.to_design_rows(U, workspace)
             return self.INNER(lmap.design(X, workspace), lmap.to_design_rows(target), *head, prox_mat, Wm,
                               b, layer, weight=weight, U=Ud)
 

@@ -9,28 +9,66 @@ A(V) + B that sends its variable V = X_l (n x m, features x samples) to the next
   B = (b ⊗ 1_P) 1ᵀ, ‖A‖₂ ≤ ``lmap.norm_bound(W)`` (certified FFT bound), and in the CVXPY reference A as an
   explicit scipy sparse matrix (a constant).
 
-Both offer the same small interface: ``k``, ``n_in`` (the rows V must have; None: any), ``W``, ``b``, ``bcol``
-(B's column, k x 1), ``apply(V)``, ``adjoint(R)``, ``norm_bound()``, ``adjoint64(R)`` (Aᵀ R in numpy
-float64: the reference's data products), ``n_params(m)`` (entries of its DPP Parameters besides C),
-``cvx_apply(V, data)`` (A V in CVXPY) and ``float64(absolute)`` (the same map on numpy float64 data, with
-|W|, |b| when ``absolute``: the certificates' magnitudes). Constructors trust their arguments;
-:func:`checked_out_map` validates, :func:`layer_out_map` reads layer l of a network.
+Both offer the same small interface: ``k``, ``n_in`` (the rows V must have; None: any), ``W``, ``b``, ``bcol`` (B's
+column, k x 1), ``apply(V)``, ``adjoint(R)``, ``norm_bound()``, ``adjoint64(R)`` (Aᵀ R in numpy float64: the
+reference's data products), ``n_params(m)`` (entries of its DPP Parameters besides C), ``known_image(V)`` (A V + B
+when the map kept it, else None), ``plus_b(Z)`` (Z + B, kept for the same Z), ``cvx_apply(V, data)`` (A V in CVXPY)
+and ``float64(absolute)`` (the same map on numpy float64 data, with |W|, |b| when ``absolute``: the certificates'
+magnitudes). Constructors trust their arguments; :func:`checked_out_map` validates, :func:`layer_out_map` reads
+layer l of a network; :func:`checked_point` and :func:`no_prox_term` are the X-blocks' argument checks.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
-from ..backend import like, namespace, to_numpy64
+from ..backend import is_torch, like, namespace, to_numpy64
 from ..layers import LinearMap
 from ..validation import check_array
 
-__all__ = ["DenseOut", "LayerOut", "checked_out_map", "layer_out_map"]
+__all__ = ["DenseOut", "LayerOut", "checked_out_map", "layer_out_map", "checked_point", "no_prox_term"]
 
 
-class DenseOut:
+def no_prox_term(gamma: float, W_prev: Any, b_prev: Any) -> None:
+    """Raise ValueError unless γ = 0 and no proximal centre is given (the X-blocks have no proximal term)."""
+    if gamma != 0:
+        raise ValueError(f"gamma: X-blocks have no proximal term, expected 0, got {gamma}")
+    if W_prev is not None or b_prev is not None:
+        raise ValueError("W_prev, b_prev: X-blocks have no proximal term; pass None")
+
+
+def checked_point(V: Any, name: str, act: Any, shape: tuple, ref: Any) -> Any:
+    """V checked as an array of ``shape`` (n x m), on the backend and dtype of ``ref``, in dom f* of ``act``
+    (None: any)."""
+    V = like(check_array(V, name, shape), ref)
+    if act is not None and not act.in_domain(V):
+        lo, hi = act.domain
+        raise ValueError(f"{name}: entries outside the domain [{lo}, {hi}] of f* for activation {act.name}")
+    return V
+
+
+class _Biased:
+    """``plus_b(Z)`` = Z + B of the maps below, kept for the next call: s(Z) and ∇s(Z) at one point (FISTA's checks)
+    form the same sum once. The kept Z + B (torch) is returned only for the same Z, with Z and the kept array both
+    unmodified (a weak reference, torch's version counters): a caller may write into it, and it is formed again."""
+
+    _zb = None
+
+    def plus_b(self, Z: Any) -> Any:
+        """Z + B (k x m): Z + ``bcol``, a fresh array or the one kept for this unmodified Z."""
+        kept = self._zb
+        if kept is not None and kept[0]() is Z and (kept[1], kept[3]) == (Z._version, kept[2]._version):
+            return kept[2]
+        Zb = Z + self.bcol
+        if is_torch(Zb) and not Z.is_inference():
+            self._zb = (weakref.ref(Z), Z._version, Zb, Zb._version)
+        return Zb
+
+
+class DenseOut(_Biased):
     """A(V) = W V, B = b 1ᵀ (W: k x n, b: (k,)); trusted arguments on the block's backend."""
 
     label = ""
@@ -48,6 +86,10 @@ class DenseOut:
     def adjoint(self, R: Any) -> Any:
         """Wᵀ R: k x m → n x m."""
         return self.W.T @ R
+
+    def known_image(self, V: Any) -> None:
+        """A V + B when known without the product (never, for a plain W)."""
+        return None
 
     def norm_bound(self) -> float:
         """An upper bound on ‖A‖₂: the spectral norm ‖W‖₂."""
@@ -71,7 +113,7 @@ class DenseOut:
         return DenseOut(np.abs(W), np.abs(b)) if absolute else DenseOut(W, b)
 
 
-class LayerOut:
+class LayerOut(_Biased):
     """A(V) = ``lmap.apply(W, V)``, B = (b ⊗ 1_P) 1ᵀ for a :class:`~fenchel_cvx.layers.LinearMap` ``lmap`` with
     W of ``lmap.weight_shape`` and b of ``lmap.bias_shape``; trusted arguments on the block's backend."""
 
@@ -90,6 +132,11 @@ class LayerOut:
     def adjoint(self, R: Any) -> Any:
         """Aᵀ(W, R): k x m → n x m."""
         return self.lmap.adjoint(self.W, R)
+
+    def known_image(self, V: Any) -> Any:
+        """A(W, V) + B as the map's last ``affine`` at these W, b and V left it, while all four are unmodified
+        (:meth:`~fenchel_cvx.layers.LinearMap.known_affine`), else None."""
+        return self.lmap.known_affine(self.W, self.b, V)
 
     def norm_bound(self) -> float:
         """``lmap.norm_bound(W)`` ≥ ‖A‖₂ (certified FFT bound)."""

@@ -149,6 +149,8 @@ class CompositeProblem:
     lipschitz  : L ≥ Lip(∇g) (0 when g ≡ 0)
     mu_h, mu_g : strong-convexity moduli of h and g (μ = μ_h + μ_g must be > 0)
     prox_h_into: prox_h allowed to overwrite z (optional): the solvers call it on the z they form themselves
+    start      : x0 ↦ (s(A x0), ∇g(x0)) or None (optional): :func:`fista`'s first point from values the caller
+                 already has (the same numbers as through A x0; A x0 itself is then formed only if needed)
     """
 
     A: Callable | None
@@ -161,6 +163,7 @@ class CompositeProblem:
     mu_h: float
     mu_g: float = 0.0
     prox_h_into: Callable | None = None
+    start: Callable | None = None
 
     def __post_init__(self):
         if (self.A is None) != (self.At is None):
@@ -235,12 +238,13 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
     scratch = {}  # the inner products' array (:func:`_vdot`)
 
     x = x0
-    Ax = prob.A(x) if has_g else None
-    s_known = (Ax, float(prob.s_value(Ax)) if has_g else 0.0)  # (A z, s(A z)) last evaluated
+    known = prob.start(x0) if has_g and prob.start is not None else None  # (s(A x0), ∇g(x0)) or None
+    Ax = prob.A(x) if has_g and known is None else None  # None with ``known``: formed below only if needed
+    s_known = (Ax, float(known[0] if known is not None else prob.s_value(Ax)) if has_g else 0.0)  # (A z, s(A z))
     value0 = float(prob.h_value(x0)) + s_known[1]
     best = (value0, x0, "start")  # (F, x, which): the safeguard of the module docstring
     y, Ay = x, Ax
-    gy = grad(Ay) if has_g else None
+    gy = (grad(Ay) if known is None else known[1]) if has_g else None
     theta = 1.0
     best_lb = -math.inf
     x_lb = None
@@ -252,6 +256,7 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
     for k in range(1, max_iter + 1):
         check = k == 1 or k % check_every == 0 or k == max_iter
         s_new = None
+        s_y = s_known[1] if Ay is s_known[0] else None  # s(A y) when known (y = x0 at k = 1)
         while True:
             z = _comb(1.0, y, -t, gy) if has_g else y
             x_new = (prob.prox_h_into or prob.prox_h)(z, t) if has_g else prob.prox_h(z, t)  # z fresh with g
@@ -259,7 +264,7 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
             if not (check and has_g):
                 break
             # safeguard: the descent lemma at the step just taken
-            s_y = s_known[1] if Ay is s_known[0] else float(prob.s_value(Ay))  # y = x0 at k = 1
+            s_y = float(prob.s_value(Ay)) if s_y is None else s_y
             s_new = float(prob.s_value(Ax_new))
             s_known = (Ax_new, s_new)
             d = _sub(x_new, y)
@@ -295,18 +300,22 @@ def fista(prob: CompositeProblem, x0, tol: float, max_iter: int = 5000, check_ev
                 x, Ax = x_new, Ax_new
                 status = "optimal"
                 break
-        # momentum: adaptive restart or capped Nesterov sequence
-        d = _sub(x_new, x)
-        if restart and k > 1 and _vdot_diff(xp, y, x_new, d, scratch) > 0:
+        # momentum: adaptive restart or capped Nesterov sequence; after the last iteration only the restart test
+        # (its count is reported): the next gradient point would never be used
+        tested = restart and k > 1
+        d = _sub(x_new, x) if tested or k < max_iter else None
+        if tested and _vdot_diff(xp, y, x_new, d, scratch) > 0:
             theta, beta = 1.0, 0.0
             n_restart += 1
         else:
             theta_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * theta * theta))
             beta = min((theta - 1.0) / theta_new, beta_sc)
             theta = theta_new
+        if k == max_iter:
+            break
         y = _scale_add_(d, beta, x_new) if beta != 0.0 else x_new  # d (fresh) is not read again
         if has_g:
-            Ay = _comb(1.0 + beta, Ax_new, -beta, Ax) if beta != 0.0 else Ax_new
+            Ay = _comb(1.0 + beta, Ax_new, -beta, prob.A(x) if Ax is None else Ax) if beta != 0.0 else Ax_new
             # with β = 0 the gradient at y = x⁺ is already known at a check
             gy = gx_new if (beta == 0.0 and check) else grad(Ay)
         x, Ax = x_new, Ax_new

@@ -1,8 +1,8 @@
 r"""The activation blocks of BCD: hidden activations X_l (1 ≤ l < L) and last activations X_L.
 
-Shapes: features x samples. V = X_l is n_l x m, U = U_{l−1} = W_{l−1} X_{l−1} + b_{l−1} 1ᵀ is
-n_l x m, W = W_l is n_{l+1} x n_l (k x n_L for the last block), b = b_l has shape (n_{l+1},).
-⟨A, B⟩ = Σ A∘B; every data term carries 1/m; φ = act (layer l−1), φ_next = act_next (layer l).
+Shapes: features x samples. V = X_l is n_l x m, U = U_{l−1} = W_{l−1} X_{l−1} + b_{l−1} 1ᵀ is n_l x m, W = W_l is
+n_{l+1} x n_l (k x n_L for the last block), b = b_l has shape (n_{l+1},). ⟨A, B⟩ = Σ A∘B; every data term carries
+1/m; φ = act (layer l−1), φ_next = act_next (layer l).
 
 **hidden_x** (docs/design.md §2), over V ∈ dom f*::
 
@@ -12,45 +12,43 @@ n_l x m, W = W_l is n_{l+1} x n_l (k x n_L for the last block), b = b_l has shap
 
     F(V) = (1/m) { λ [Σ f*(V) − ⟨U, V⟩] + ℓ(Y, W V + b 1ᵀ) }
 
-Both equal the lifted objective F_λ as a function of X_l minus a constant independent of V
-(the dropped terms are λ Σ f(U)/m and λ_next Σ f*_next(X_next)/m). λ > 0 is required (it
-gives the strong convexity); λ_next ≥ 0.
+Both equal the lifted objective F_λ as a function of X_l minus a constant independent of V (the dropped terms are λ
+Σ f(U)/m and λ_next Σ f*_next(X_next)/m). λ > 0 is required (it gives the strong convexity); λ_next ≥ 0.
 
-Fast path: F = g + h with the smooth part g(V) = s(W V) and the elementwise part
-h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩], solved by :func:`fista` (accelerated proximal gradient):
+Fast path: F = g + h with the smooth part g(V) = s(W V) and the elementwise part h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩],
+solved by :func:`fista` (accelerated proximal gradient):
 
 * hidden: s(Z) = (λ_next/m)[Σ f_next(Z + b) − ⟨Z + b, X_next⟩], ∇g(V) = (λ_next/m) Wᵀ(φ_next(W V + b) − X_next),
   Lip(∇g) ≤ λ_next Lip(φ_next) ‖W‖₂² / m;
 * last:   s(Z) = ℓ(Y, Z + b)/m, ∇g(V) = Wᵀ ∇ℓ(Y, W V + b)/m, Lip(∇g) ≤ hess_bound(ℓ) ‖W‖₂² / m;
 * prox of t h at z: ``act.prox_fconj(z + t' U, t')`` with t' = t λ / m (closed form for
   relu/leaky_relu/hardtanh/identity, vectorised Newton for sigmoid/tanh);
-* h is μ-strongly convex with μ = λ·mu_conj/m (mu_conj = 1/Lip(φ)), which certifies
-  F(V) − F* ≤ ‖G‖²/(2μ) for the composite gradient mapping G ∈ ∂F(V) (see :mod:`.prox_grad`).
+* h is μ-strongly convex with μ = λ·mu_conj/m (mu_conj = 1/Lip(φ)), which certifies F(V) − F* ≤ ‖G‖²/(2μ) for the
+  composite gradient mapping G ∈ ∂F(V) (see :mod:`.prox_grad`).
 
-Certified bound (:meth:`certified_bound`, the fast path's and the reference's):
-F(V) − c Σ B_φ(U − ∇g(V)/c, V) with c = λ/m -- the Fenchel dual value at the dual point ∇g(V), valid at any
-feasible V by convexity of g -- evaluated in float64 numpy and deflated by the rounding allowance
-(:func:`fenchel_cvx.blocks.certificates.x_divergence_bound`). FISTA's own strong-convexity bound (working
-dtype) only drives its stopping rule. solve_fast never returns a point whose F is above the start's.
+Certified bound (:meth:`certified_bound`, the fast path's and the reference's): F(V) − c Σ B_φ(U − ∇g(V)/c, V) with
+c = λ/m -- the Fenchel dual value at the dual point ∇g(V), valid at any feasible V by convexity of g -- evaluated
+in float64 numpy and deflated by the rounding allowance
+(:func:`fenchel_cvx.blocks.certificates.x_divergence_bound`). FISTA's own strong-convexity bound (working dtype)
+only drives its stopping rule. solve_fast never returns a point whose F is above the start's.
 
-Default tolerance (``base.default_tol``): certified relative gap 1e-10 in float64 and 1e-5 in
-float32 -- in float32 the objective itself is only accurate to ~1e-7·(number of entries)^½
-relative, so much smaller tolerances cannot be certified reliably.
+Default tolerance (``base.default_tol``): certified relative gap 1e-10 in float64 and 1e-5 in float32 -- in float32
+the objective itself is only accurate to ~1e-7·(number of entries)^½ relative, so much smaller tolerances cannot be
+certified reliably.
 
 Reference: a ``cvxpy.Problem`` over a Variable V (n x m)::
 
     (1/m) { λ Σ f*(V) − ⟨C, V⟩ + λ_next [Σ f_next(W V + B) − c0] }      (hidden)
     (1/m) { λ Σ f*(V) − ⟨C, V⟩ + ℓ(Y, W V + B) with ⟨Y, W V + B⟩ = ⟨Wᵀ Y, V⟩ + c0 }   (last)
 
-with the products of data arrays precomputed in numpy: C = λ U + λ_next Wᵀ X_next (hidden) or
-C = λ U + Wᵀ Y (last), B = b 1ᵀ and the scalar c0 = ⟨B, X_next⟩ (resp. ⟨Y, B⟩), so that its
-objective value equals :meth:`objective` exactly (same constants). With ``dpp=True`` the data
-C, W, B, c0 are ``cp.Parameter``s (the problem is DPP: new data re-uses the compilation); with
-``dpp=False`` they are constants. CVXPY's DPP compilation cost grows superlinearly with the
-number of parameter entries (measured, cvxpy 1.9: 30x100 block with k = 10 compiles in 3.7 s
-with parameters vs 0.1 s with constants; an n x m parameter of 100 x 200 takes minutes and
-100 x 1000 runs out of memory), so the default ``dpp=None`` uses Parameters only up to
-:data:`DPP_MAX_PARAMS` parameter entries and constants above.
+with the products of data arrays precomputed in numpy: C = λ U + λ_next Wᵀ X_next (hidden) or C = λ U + Wᵀ Y
+(last), B = b 1ᵀ and the scalar c0 = ⟨B, X_next⟩ (resp. ⟨Y, B⟩), so that its objective value equals
+:meth:`objective` exactly (same constants). With ``dpp=True`` the data C, W, B, c0 are ``cp.Parameter``s (the
+problem is DPP: new data re-uses the compilation); with ``dpp=False`` they are constants. CVXPY's DPP compilation
+cost grows superlinearly with the number of parameter entries (measured, cvxpy 1.9: 30x100 block with k = 10
+compiles in 3.7 s with parameters vs 0.1 s with constants; an n x m parameter of 100 x 200 takes minutes and 100 x
+1000 runs out of memory), so the default ``dpp=None`` uses Parameters only up to :data:`DPP_MAX_PARAMS` parameter
+entries and constants above.
 """
 
 from __future__ import annotations
@@ -62,11 +60,11 @@ import numpy as np
 
 from .. import activations as _act
 from .. import losses as _losses
-from ..backend import like, namespace, to_numpy64
+from ..backend import in_order, like, namespace, same_order, scaled_in_order, to_numpy64
 from ..validation import check_array, check_number
 from . import certificates as cert
 from .base import Block, BlockResult, certified_min, default_tol, expect
-from .out_maps import DenseOut, LayerOut, checked_out_map, layer_out_map
+from .out_maps import DenseOut, LayerOut, checked_out_map, checked_point, layer_out_map, no_prox_term
 from .prox_grad import CompositeProblem, apg_fixed, fista
 
 __all__ = ["HiddenXBlock", "LastXBlock", "DPP_MAX_PARAMS"]
@@ -75,24 +73,6 @@ __all__ = ["HiddenXBlock", "LastXBlock", "DPP_MAX_PARAMS"]
 DPP_MAX_PARAMS = 1500
 
 _LAM_HINT = " (the X-block needs λ_{l-1} > 0: it is the block's strong convexity)"
-
-
-def _no_prox_term(gamma, W_prev, b_prev):
-    if gamma != 0:
-        raise ValueError(f"gamma: X-blocks have no proximal term, expected 0, got {gamma}")
-    if W_prev is not None or b_prev is not None:
-        raise ValueError("W_prev, b_prev: X-blocks have no proximal term; pass None")
-
-
-def _checked_point(V, name: str, act, shape, ref):
-    """V checked as an array of ``shape`` (n x m), on the backend and dtype of ``ref``, in dom f* of
-    ``act`` (None: any)."""
-    V = like(check_array(V, name, shape), ref)
-    if act is not None and not act.in_domain(V):
-        lo, hi = act.domain
-        raise ValueError(f"{name}: entries outside the domain [{lo}, {hi}] of f* for activation "
-                         f"{act.name}")
-    return V
 
 
 class _XBlock(Block):
@@ -116,7 +96,7 @@ class _XBlock(Block):
         if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 1):
             raise ValueError(f"layer: expected an integer >= 1 (the index l of X_l) or None, got {layer!r}")
         if current is not None:
-            current = _checked_point(current, "current", act, (int(U.shape[0]), int(U.shape[1])), U)
+            current = checked_point(current, "current", act, (int(U.shape[0]), int(U.shape[1])), U)
         return U, out, act, lam, current
 
     def _store(self, U, out, act, lam, current, layer):
@@ -163,28 +143,29 @@ class _XBlock(Block):
         return self.out.label + (self.kind if self.layer is None else f"{self.kind}[l={self.layer}]")
 
     def _check_solution(self, V, name: str, domain: bool = True):
-        return _checked_point(V, name, self.act if domain else None, (self.n, self.m), self.U)
+        return checked_point(V, name, self.act if domain else None, (self.n, self.m), self.U)
 
     def _h(self, V):
         """h(V) = (λ/m)[Σ f*(V) − ⟨U, V⟩] (+inf outside dom f*)."""
         xp = self.xp
         return (self.lam / self.m) * (self.act.fconj_sum(V) - float(xp.sum(self.U * V)))
 
-    def _scaled_u(self, t):
-        """(t', t' U) with t' = t λ / m; t changes only on backtracking, so t' U is kept for the next call."""
-        tp = t * self.lam / self.m
-        if self._tpU is None or self._tpU[0] != tp:
-            self._tpU = (tp, tp * self.U)
-        return self._tpU
+    def _scaled_u(self, t, like=None):
+        """(t', t' U), t' = t λ / m, kept (t changes only on backtracking), in the memory order of the z it is added to
+        (``like``; the same products): a conv output U is samples-first, the iterates of a dense map's block not."""
+        tp, kept = t * self.lam / self.m, self._tpU
+        if kept is None or kept[0] != tp or not same_order(kept[1], like):
+            self._tpU = kept = (tp, scaled_in_order(self.U, tp, like))
+        return kept
 
     def _prox_h(self, z, t):
         """argmin_V t h(V) + ½‖V − z‖² = prox_fconj(z + t' U, t'), t' = t λ / m."""
-        tp, tpU = self._scaled_u(t)
+        tp, tpU = self._scaled_u(t, z)
         return self.act.prox_fconj(z + tpU, tp)
 
     def _prox_h_into(self, z, t):
         """:meth:`_prox_h` for a z the solver owns: computed in z (the same operations)."""
-        tp, tpU = self._scaled_u(t)
+        tp, tpU = self._scaled_u(t, z)
         z += tpU
         return self.act.prox_fconj_into(z, tp)
 
@@ -222,7 +203,14 @@ class _XBlock(Block):
         smooth = self._has_smooth()
         return CompositeProblem(A=self.out.apply if smooth else None, At=self.out.adjoint if smooth else None,
                                 s_value=self._s, s_grad=self._s_grad, h_value=self._h, prox_h=self._prox_h,
-                                lipschitz=self.lipschitz, mu_h=self.mu, prox_h_into=self._prox_h_into)
+                                lipschitz=self.lipschitz, mu_h=self.mu, prox_h_into=self._prox_h_into,
+                                start=self._start)
+
+    def _start(self, V):
+        """(s(A V), ∇g(V)) from A V + B kept by the map out of V (:meth:`LayerOut.known_image`: the forward pass's
+        pre-activation at these weights and this V, both unmodified), else None: FISTA's start without A V."""
+        Zb = self.out.known_image(V)
+        return None if Zb is None else (self._s(Zb, True), self.out.adjoint(self._s_grad(Zb, True)))
 
     # ---- the contract ------------------------------------------------------------
     def objective(self, sol) -> float:
@@ -433,7 +421,7 @@ class HiddenXBlock(_XBlock):
     def __init__(self, U, out, X_next, lam, lam_next, act, act_next, current=None, layer=None):
         self._store(U, out, act, lam, current, layer)
         self.act_next = expect(act_next, _act.Activation, "act_next", type(self))
-        self.lam_next, self.X_next = float(lam_next), X_next
+        self.lam_next, self.X_next, self._xn = float(lam_next), X_next, None
 
     @classmethod
     def from_arrays(cls, U, W, b, X_next, lam, lam_next, act="relu", act_next="relu", current=None,
@@ -447,7 +435,7 @@ class HiddenXBlock(_XBlock):
         U, out, act, lam, current = cls._checked_common(U, W, b, lam, act, current, layer, lmap)
         act_next = _act.get(act_next)
         lam_next = check_number(lam_next, "lam_next", lo=0.0)
-        X_next = _checked_point(X_next, "X_next", act_next, (out.k, U.shape[1]), U)
+        X_next = checked_point(X_next, "X_next", act_next, (out.k, U.shape[1]), U)
         return cls(U, out, X_next, lam, lam_next, act, act_next, current, layer)
 
     @classmethod
@@ -457,7 +445,7 @@ class HiddenXBlock(_XBlock):
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> HiddenXBlock:
         """The block of X_l (``layer`` = l, 1 ≤ l < L; None when L = 2) at the state (net, X0, Xs); ``y`` unused."""
-        _no_prox_term(gamma, W_prev, b_prev)
+        no_prox_term(gamma, W_prev, b_prev)
         l = cls.resolve_layer(net, layer)
         X0, Xs, U, out = cls._network_data(net, X0, Xs, l)
         return cls.from_arrays(U=U, **out, X_next=Xs[l], lam=float(net.lam[l - 1]),
@@ -483,18 +471,28 @@ class HiddenXBlock(_XBlock):
     def _smooth_curvature(self) -> float:
         return self.lam_next * self.act_next.lip
 
-    def _s(self, Z):
-        """s(Z) = (λ_next/m)[Σ f_next(Z + b) − ⟨Z + b, X_next⟩]."""
+    def _s(self, Z, biased: bool = False):
+        """s(Z) = (λ_next/m)[Σ f_next(Z + b) − ⟨Z + b, X_next⟩] (``biased``: Z is Z + b already)."""
         xp = self.xp
-        Zb = Z + self._bcol
-        return (self.lam_next / self.m) * (xp.sum(self.act_next.f(Zb)) - xp.sum(Zb * self.X_next))
+        Zb = Z if biased else self.out.plus_b(Z)
+        return (self.lam_next / self.m) * (xp.sum(self.act_next.f(Zb)) - xp.sum(Zb * self._x_next(Zb)))
 
-    def _s_grad(self, Z):
-        """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next), formed in the fresh φ_next(Z + b) (the same operations)."""
-        G = self.act_next.phi(Z + self._bcol)  # Z + b is fresh: φ's result (or Z + b itself) is ours to overwrite
-        G -= self.X_next
+    def _s_grad(self, Z, biased: bool = False):
+        """∇s(Z) = (λ_next/m)(φ_next(Z + b) − X_next), formed in the fresh φ_next(Z + b) (the same operations;
+        ``biased``: Z is Z + b already, and is not written into)."""
+        Zb = Z if biased else self.out.plus_b(Z)
+        G = self.act_next.phi(Zb)  # Z + b is ours (kept by plus_b: writing into it makes it stale)
+        G = self.xp.copy(G) if biased and G is Z else G
+        G -= self._x_next(G)
         G *= self.lam_next / self.m
         return G
+
+    def _x_next(self, like):
+        """X_next in the memory order of ``like`` (kept; :func:`~fenchel_cvx.backend.in_order`): a conv output Z is
+        samples-first, the iterates X_next not; products and differences with Z keep Z's order (and sums) either way."""
+        if self._xn is None or not same_order(self._xn, like):
+            self._xn = in_order(self.X_next, like)
+        return self._xn
 
     def _build_problem(self):
         import cvxpy as cp
@@ -549,7 +547,7 @@ class LastXBlock(_XBlock):
     @classmethod
     def from_network(cls, net, X0, y, Xs, layer=None, gamma=0.0, W_prev=None, b_prev=None) -> LastXBlock:
         """The block of X_L at the state (net, X0, y, Xs); ``layer`` must be None or L."""
-        _no_prox_term(gamma, W_prev, b_prev)
+        no_prox_term(gamma, W_prev, b_prev)
         if net.L < 1:
             raise ValueError("net: last_x needs at least one hidden layer")
         if layer is not None and layer != net.L:
@@ -577,13 +575,13 @@ class LastXBlock(_XBlock):
     def _smooth_term(self):
         return self.loss, to_numpy64(self.Y), 1.0 / self.m
 
-    def _s(self, Z):
-        """s(Z) = ℓ(Y, Z + b)/m."""
-        return self.loss.value(self.Y, Z + self._bcol) / self.m
+    def _s(self, Z, biased: bool = False):
+        """s(Z) = ℓ(Y, Z + b)/m (``biased``: Z is Z + b already)."""
+        return self.loss.value(self.Y, Z if biased else self.out.plus_b(Z)) / self.m
 
-    def _s_grad(self, Z):
-        """∇s(Z) = ∇ℓ(Y, Z + b)/m."""
-        return self.loss.grad(self.Y, Z + self._bcol) / self.m
+    def _s_grad(self, Z, biased: bool = False):
+        """∇s(Z) = ∇ℓ(Y, Z + b)/m (``biased``: Z is Z + b already; the loss's gradient is a fresh array)."""
+        return self.loss.grad(self.Y, self.xp.copy(Z) if biased else self.out.plus_b(Z)) / self.m
 
     def _build_problem(self):
         import cvxpy as cp

@@ -182,7 +182,8 @@ class LocalExecutor(LiftedExecutor):
     def _minibatch_step(self, st: LiftedBCDState, X0, Y, cache0, sch: Schedule) -> LiftedBCDState:
         cfg, L = sch.cfg, self.L
         W_new, b_new = list(st.W), list(st.b)
-        Us, Xs, _ = self.net.forward_pass(W_new, b_new, X0)
+        # with the W-steps' workspaces: the first conv layer's im2col matrix is formed here and read again there
+        Us, Xs, _ = self.net.forward_pass(W_new, b_new, X0, self.workspaces)
         state = self._lifted(W_new, b_new, X0, Y, list(Xs), Us, sch.lam)
         if L:
             self.x_steps(state, cfg.x_iters, lam_scale=cfg.x_weight, tol=cfg.tol, solver=cfg.x_solver)
@@ -205,7 +206,8 @@ class LocalExecutor(LiftedExecutor):
             W_new[l], b_new[l] = W, b   # the LiftedState shares these lists: the next block reads them
             if l < L and cfg.refresh:
                 if Unew is None:
-                    Unew = self.net.affine(l, W, b, state.inputs(l))
+                    # (φ(U_new) only feeds layer l + 1: U_new in the cheaper storage order, the same values)
+                    Unew = self.net.affine_any_order(l, W, b, state.inputs(l), self.workspaces.setdefault(l, {}))
                 state.Xs[l] = self.net.activations[l].phi(Unew)
         mom = st.mom
         if cfg.momentum > 0:

@@ -401,3 +401,31 @@ def test_init_trusts_composed_parts_and_from_arrays_validates():
         HiddenXBlock(hb.U, hb.W, hb.X_next, hb.lam, hb.lam_next, hb.act, hb.act_next)
     with pytest.raises(TypeError, match="act: expected Activation.*LastXBlock.from_arrays"):
         LastXBlock(hb.U, out, hb.X_next, 1.0, "sigmoid", losses.get("squared"))
+
+
+def test_fista_last_iteration_forms_no_unused_gradient_and_the_same_iterates():
+    """At ``max_iter`` FISTA stops after the restart test (its count is reported): no extrapolation and no gradient at
+    a next point, which would never be used. The iterates are those of a longer run, bit for bit."""
+    prob, _, _ = _nnls_problem(np.random.default_rng(3))
+    calls, trace = [0], []
+    At, prox = prob.At, prob.prox_h
+
+    def counted(r):
+        calls[0] += 1
+        return At(r)
+
+    def traced(z, t):
+        trace.append(prox(z, t))
+        return trace[-1]
+
+    prob.At, prob.prox_h = counted, traced
+    fista(prob, np.zeros((6, 3)), tol=1e-300, max_iter=12, check_every=100)
+    long = list(trace)
+    for n in range(1, 8):
+        calls[0], trace[:] = 0, []
+        res = fista(prob, np.zeros((6, 3)), tol=1e-300, max_iter=n, check_every=100)
+        assert res.iterations == n and res.status == "max_iter" and np.array_equal(trace[n - 1], long[n - 1])
+        assert res.info["returned"] != "last" or np.array_equal(res.x, long[n - 1])
+        # gradients: the start, one per gradient point of iterations 2..n, the checks at k = 1 and k = n (k = 1's is
+        # the next point's when n > 1: β = 0 there)
+        assert calls[0] == (2 if n == 1 else n + 1)
