@@ -39,7 +39,9 @@ from fenchel_cvx.comparison import (  # noqa: E402
     MethodSpec,
     TuneResult,
     default_specs,
+    grid_value,
     network_factory,
+    point_key,
     pooled_choice,
     tune,
 )
@@ -95,7 +97,7 @@ def common_axes(tunings, method: str, n_hidden: int = 1) -> list:
     for seen, t in zip(tried, tunings, strict=True):
         for tr in t.trials:
             for k, v in tr["params"].items():
-                seen.setdefault(k, {})[f"{float(v):.12g}"] = float(v)
+                seen.setdefault(k, {})[grid_value(v)] = float(v)
     out = []
     for name in [n for n in tried[0] if all(n in s_ for s_ in tried[1:])]:
         vals = sorted(v for k, v in tried[0][name].items() if all(k in s_[name] for s_ in tried[1:]))
@@ -140,7 +142,7 @@ def choose(runs: list, fixed: dict) -> list:
     """:func:`~fenchel_cvx.comparison.pooled_choice` of the runs' tunings, restricted to the points with the
     ``fixed`` values ({name: value}; regrets still against each run's best trial)."""
     rows = [r for r in pooled_choice([t for _, t, _ in runs])
-            if all(f"{float(r['params'].get(k, v)):.12g}" == f"{float(v):.12g}" for k, v in fixed.items())]
+            if all(grid_value(r["params"].get(k, v)) == grid_value(v) for k, v in fixed.items())]
     if not rows:
         raise SystemExit(f"--fixed: no pooled point has {fixed}")
     return rows
@@ -169,10 +171,8 @@ def extend(runs: list, extra: dict, extra_path: str, method: str, fixed: dict, m
             pts = [dict(q, **{a.name: v}) for q in MethodSpec("", "adam", others).points()]
             print(f"pooled choice {best} on the {side} edge of {a.name}: extending to {v:g} ({len(pts)} points)")
             for label, t, run in runs:
-                tried = {json.dumps({k: f"{float(x):.12g}" for k, x in tr["params"].items()}, sort_keys=True)
-                         for tr in t.trials}
-                todo = [q for q in pts
-                        if json.dumps({k: f"{float(x):.12g}" for k, x in q.items()}, sort_keys=True) not in tried]
+                tried = {point_key(tr["params"]) for tr in t.trials}
+                todo = [q for q in pts if point_key(q) not in tried]
                 if not todo:
                     continue
                 print(f"  {label}: training {len(todo)} points", flush=True)
@@ -185,8 +185,8 @@ def extend(runs: list, extra: dict, extra_path: str, method: str, fixed: dict, m
 
 
 def same_point(a: dict, b: dict) -> bool:
-    """Grid points equal up to the 12 significant digits :func:`pooled_choice` matches them by."""
-    return a.keys() == b.keys() and all(f"{float(a[k]):.12g}" == f"{float(b[k]):.12g}" for k in a)
+    """Grid points equal as :func:`pooled_choice` matches them (:func:`~fenchel_cvx.comparison.point_key`)."""
+    return point_key(a) == point_key(b)
 
 
 def table(runs: list, rows: list, top: int, shipped: dict) -> str:

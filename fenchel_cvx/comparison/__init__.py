@@ -6,7 +6,18 @@ runs, :class:`Comparison`); both are re-exported here.
 """
 
 from .grids import BACKPROP, LIFTED, Axis, MethodSpec, default_specs, network_factory, shipped_specs, smoke_specs
-from .protocol import Comparison, TuneResult, compare, final_runs, make_runner, pooled_choice, tune
+from .protocol import (
+    Comparison,
+    TuneResult,
+    compare,
+    final_runs,
+    grid_value,
+    make_runner,
+    point_key,
+    pooled_choice,
+    tune,
+)
 
 __all__ = ["Axis", "MethodSpec", "TuneResult", "Comparison", "tune", "compare", "default_specs", "shipped_specs",
-           "smoke_specs", "network_factory", "final_runs", "make_runner", "pooled_choice", "LIFTED", "BACKPROP"]
+           "smoke_specs", "network_factory", "final_runs", "make_runner", "pooled_choice", "point_key", "grid_value",
+           "LIFTED", "BACKPROP"]

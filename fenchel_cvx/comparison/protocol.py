@@ -43,7 +43,8 @@ import numpy as np
 from ..validation import check_int
 from .grids import LIFTED, MethodSpec
 
-__all__ = ["TuneResult", "Comparison", "tune", "compare", "final_runs", "make_runner", "pooled_choice"]
+__all__ = ["TuneResult", "Comparison", "tune", "compare", "final_runs", "make_runner", "pooled_choice", "point_key",
+           "grid_value"]
 
 
 # =====================================================================================
@@ -223,6 +224,21 @@ def tune(spec: MethodSpec, make_net: Callable, data, *, epochs: int, batch_size:
                       seconds=time.perf_counter() - t0)
 
 
+def grid_value(v):
+    """A hyperparameter value as grid points are matched (:func:`pooled_choice`): a number (int or float, not bool)
+    as the float of its 12 significant digits -- an extension's value computed twice may differ in the last bit --,
+    anything else as it is."""
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
+        return float(f"{float(v):.12g}")
+    return v
+
+
+def point_key(params: dict) -> str:
+    """The identity of a grid point ``params`` ({name: value}) as :func:`pooled_choice` matches points: its names and
+    :func:`grid_value` of its values, as a string."""
+    return json.dumps({k: grid_value(v) for k, v in params.items()}, sort_keys=True)
+
+
 def pooled_choice(tunings: Sequence[TuneResult]) -> list:
     """One setting for several data sets: the grid points of a method tried in **every** run of ``tunings``
     (the :class:`TuneResult` of one method on several data sets or budgets), ranked by mean validation regret.
@@ -230,7 +246,7 @@ def pooled_choice(tunings: Sequence[TuneResult]) -> list:
     For run r with trials {p: s_r(p)} (mean validation score over the tuning seeds) the regret of point p is
     R_r(p) = max_q s_r(q) − s_r(p) ≥ 0 (against the run's best trial, extensions included); the points are ranked
     by the mean (1/n) Σ_r R_r(p) over the n runs, smallest first (ties: the order of the first run's trials).
-    Points match by their parameters (numbers compared to 12 significant digits). Returns a list of
+    Points match by their parameters (:func:`point_key`: numbers compared to 12 significant digits). Returns a list of
     ``{"params": dict, "regrets": [R_1, …, R_n], "mean_regret": float}``. Raises ``ValueError`` when ``tunings``
     is empty, mixes methods, or no point was tried in every run."""
     tunings = list(tunings)
@@ -239,14 +255,10 @@ def pooled_choice(tunings: Sequence[TuneResult]) -> list:
     if len({t.method for t in tunings}) > 1:
         raise ValueError(f"tunings: one method's runs expected, got {sorted({t.method for t in tunings})}")
 
-    def key(params):
-        return json.dumps({k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in params.items()},
-                          sort_keys=True)
-
     per_run = []
     for t in tunings:
         best = max(tr["mean"] for tr in t.trials)
-        per_run.append({key(tr["params"]): (tr["params"], best - tr["mean"]) for tr in t.trials})
+        per_run.append({point_key(tr["params"]): (tr["params"], best - tr["mean"]) for tr in t.trials})
     common = [k for k in per_run[0] if all(k in r for r in per_run[1:])]
     if not common:
         raise ValueError("tunings: no grid point was tried in every run")
