@@ -161,9 +161,9 @@ def extend(runs: list, extra: dict, extra_path: str, method: str, fixed: dict, m
     ``fixed``), train the next value's points (× the common values of the other free axes, × the ``fixed`` values)
     on every run that lacks them (saved to ``extra_path`` after each run). Returns the axes still on an edge."""
     on_edge = []
-    for _ in range(max_extend + 1):
+    for done in range(max_extend + 1):
         axes, on_edge, best = edges(runs, method, fixed)
-        if not on_edge or _ == max_extend:
+        if not on_edge or done == max_extend:
             break
         for a, side in on_edge:
             v = a.extend(side)
