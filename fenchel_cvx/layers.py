@@ -68,6 +68,7 @@ from .conv_ops import (
     samples_first,
 )
 from .errors import LiftedModeError
+from .memo import keep, kept
 from .validation import check_int
 
 __all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "Flatten", "LinearMap", "LiftedModeError",
@@ -262,7 +263,7 @@ class LinearMap:
             self.bias_shape = (op.out_channels,)
             self.positions = Ho * Wo
             self.fan_in = C * kh * kw
-        self._pool_memo = None  # (weakref to X, its version, pools(X), that version): :meth:`_pool`
+        self._pool_memo = None  # pools(X) kept for the last X (:func:`~fenchel_cvx.memo.keep`): :meth:`_pool`
         self._spread = {}  # (p, Ho, Wo, device) -> index: :meth:`_spread_index`
         self._im2col_exact = {}  # (m, dtype) -> whether W_mat D reproduces the convolution: :meth:`affine_any_order`
         self._affine_memo = None  # weak references to W, b, X, U of the last affine and their versions: known_affine
@@ -285,11 +286,11 @@ class LinearMap:
         counter): a mini-batch step pools each X_l up to 4 times. The result is shared (and dropped if modified)."""
         if not self.pools:
             return X
-        if (mm := self._pool_memo) and mm[0]() is X and (mm[1], mm[3]) == (getattr(X, "_version", 0), mm[2]._version):
-            return mm[2]  # X and the kept result both unmodified
+        if (Z := kept(self._pool_memo, X)) is not None:
+            return Z  # X and the kept result both unmodified
         Z = self._pool_compute(X)
-        if is_torch(X) and not X.is_inference():
-            self._pool_memo = (weakref.ref(X, self._forget_pool), X._version, Z, Z._version)
+        if (memo := keep(X, Z, self._forget_pool)) is not None:
+            self._pool_memo = memo
         return Z
 
     def __getstate__(self):  # pickles (Dask workers, copies) leave the remembered pooling behind
@@ -425,7 +426,7 @@ class LinearMap:
         The last U is remembered for :meth:`known_affine`."""
         if workspace is not None and (V := self._im2col_affine(W, b, X, workspace)) is not None:
             U = samples_first(V)
-            workspace["rows"] = (weakref.ref(U), U._version, V, V._version)
+            workspace["rows"] = keep(U, V)
         else:
             U, bcol = self.apply(W, X), self.bias_full(b)[:, None]
             if U.dtype != bcol.dtype:
@@ -470,13 +471,12 @@ class LinearMap:
         Z = self._pool(X)
         if not self.is_conv:
             return Z
-        if workspace is not None and (of := workspace.get("of")) is not None and of[0]() is X \
-                and (of[1], of[3]) == (X._version, of[2]._version):
-            return of[2]
+        if workspace is not None and (D := kept(workspace.get("of"), X)) is not None:
+            return D
         op = self.op
         D = conv_unfold(self._to4(Z, self.mid_shape), op.kernel, op.stride, op.padding, workspace)
-        if workspace is not None and is_torch(X) and not X.is_inference():
-            workspace["of"] = (weakref.ref(X), X._version, D, D._version)
+        if workspace is not None and (memo := keep(X, D)) is not None:
+            workspace["of"] = memo
         return D
 
     def affine_any_order(self, W: Array, b: Array, X: Array, workspace: dict) -> Array:
@@ -515,9 +515,8 @@ class LinearMap:
         array ``U.reshape`` gives, copied faster), or the V that :meth:`affine` kept in ``workspace`` for this U."""
         if not self.is_conv:
             return U
-        if workspace is not None and (rows := workspace.get("rows")) is not None and rows[0]() is U \
-                and (rows[1], rows[3]) == (U._version, rows[2]._version):
-            return rows[2].view(self.out_shape[0], self.positions * U.shape[1])
+        if workspace is not None and (V := kept(workspace.get("rows"), U)) is not None:
+            return V.view(self.out_shape[0], self.positions * U.shape[1])
         return rows_contiguous(U).reshape(self.out_shape[0], self.positions * U.shape[1])
 
     def from_design_rows(self, V: Array) -> Array:

@@ -20,13 +20,13 @@ layer l of a network; :func:`checked_point` and :func:`no_prox_term` are the X-b
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
 
-from ..backend import is_torch, like, namespace, to_numpy64
+from ..backend import like, namespace, to_numpy64
 from ..layers import LinearMap
+from ..memo import keep, kept
 from ..validation import check_array
 
 __all__ = ["DenseOut", "LayerOut", "checked_out_map", "layer_out_map", "checked_point", "no_prox_term"]
@@ -53,18 +53,17 @@ def checked_point(V: Any, name: str, act: Any, shape: tuple, ref: Any) -> Any:
 class _Biased:
     """``plus_b(Z)`` = Z + B of the maps below, kept for the next call: s(Z) and ∇s(Z) at one point (FISTA's checks)
     form the same sum once. The kept Z + B (torch) is returned only for the same Z, with Z and the kept array both
-    unmodified (a weak reference, torch's version counters): a caller may write into it, and it is formed again."""
+    unmodified (:mod:`fenchel_cvx.memo`): a caller may write into it, and it is formed again."""
 
     _zb = None
 
     def plus_b(self, Z: Any) -> Any:
         """Z + B (k x m): Z + ``bcol``, a fresh array or the one kept for this unmodified Z."""
-        kept = self._zb
-        if kept is not None and kept[0]() is Z and (kept[1], kept[3]) == (Z._version, kept[2]._version):
-            return kept[2]
+        if (Zb := kept(self._zb, Z)) is not None:
+            return Zb
         Zb = Z + self.bcol
-        if is_torch(Zb) and not Z.is_inference():
-            self._zb = (weakref.ref(Z), Z._version, Zb, Zb._version)
+        if (memo := keep(Z, Zb)) is not None:
+            self._zb = memo
         return Zb
 
 
